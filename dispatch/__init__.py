@@ -1,0 +1,66 @@
+"""Dispatch: the five-whistle rules, the category catalog, the working calendar and the router.
+
+Typical start-up::
+
+    hierarchy = grids.loader.load_hierarchy(config_dir)
+    config = load_dispatch_config(config_dir)
+    router = Router.compile(hierarchy, config)  # cross-checks grids against the config
+    decision = router.route(RouteRequest(source=Source.CITIZEN, category="E0101",
+                                         cell="530524101001001", received_at=now))
+"""
+
+from __future__ import annotations
+
+from dispatch.calendar import Holiday, WorkCalendar
+from dispatch.catalog import Catalog, Category, CategoryType, Major
+from dispatch.config import DispatchConfig, load_dispatch_config
+from dispatch.decision import Decision, PlannedAssignment, TraceStep
+from dispatch.durations import Duration, Unit
+from dispatch.exceptions import DispatchConfigError, Problem, UnknownCategoryError
+from dispatch.model import Mode, Origin, Source, StepResult, Urgency
+from dispatch.router import Router, RouteRequest, check_fit
+from dispatch.rules import (
+    Options,
+    OptionsConfig,
+    Report,
+    ReportConfig,
+    Rule,
+    RuleConfig,
+    RulesConfig,
+    RuleSet,
+)
+
+__all__ = [
+    "Catalog",
+    "Category",
+    "CategoryType",
+    "Decision",
+    "DispatchConfig",
+    "DispatchConfigError",
+    "Duration",
+    "Holiday",
+    "Major",
+    "Mode",
+    "Options",
+    "OptionsConfig",
+    "Origin",
+    "PlannedAssignment",
+    "Problem",
+    "Report",
+    "ReportConfig",
+    "RouteRequest",
+    "Router",
+    "Rule",
+    "RuleConfig",
+    "RuleSet",
+    "RulesConfig",
+    "Source",
+    "StepResult",
+    "TraceStep",
+    "Unit",
+    "UnknownCategoryError",
+    "Urgency",
+    "WorkCalendar",
+    "check_fit",
+    "load_dispatch_config",
+]

@@ -1,0 +1,440 @@
+"""The router: from a whistle (source, category, cell, time) to a :class:`Decision`.
+
+Compiled once from the grid hierarchy, the rules, the catalog and the calendar. Everything
+that does not depend on the cell is worked out at compile time (which rule each source and
+category gets, the reports a category's ``needs`` add, the backstop for each category), so
+``route()`` is a few dict lookups and a climb of at most five cells per report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from dispatch.calendar import WorkCalendar
+from dispatch.catalog import Catalog, Category
+from dispatch.decision import Decision, PlannedAssignment, TraceStep
+from dispatch.exceptions import DispatchConfigError, Problem, UnknownCategoryError
+from dispatch.model import Mode, Origin, Source, StepResult, Urgency
+from dispatch.rules import Options, Report, Rule, RulesConfig, RuleSet
+from grids.hierarchy import Hierarchy
+from grids.model import ALL_CATEGORIES, Cell, Responder, ResponderKind
+
+if TYPE_CHECKING:
+    from dispatch.config import DispatchConfig
+
+__all__ = ["RouteRequest", "Router", "check_fit"]
+
+RESPONDERS_FILE = "responders.csv"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteRequest:
+    """A whistle as the router sees it (keyword arguments only).
+
+    ``category`` and ``cell`` must exist (the API validates them first); ``urgency`` None
+    takes the category's default; ``received_at`` must be timezone-aware.
+    """
+
+    source: Source
+    category: str
+    cell: str
+    received_at: datetime
+    urgency: Urgency | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a (source, category) pair needs, settled at compile time."""
+
+    rule: Rule
+    category: Category
+    reports: tuple[Report, ...]
+    needed_by: tuple[str, ...]  # per report, for explanations
+    backstop: Responder
+
+
+class Router:
+    """Decides who must report for a whistle. Immutable after construction; thread-safe.
+
+    Construction runs the cross-reference checks between the grids and the dispatch config
+    (see :func:`check_fit`) and raises DispatchConfigError listing every problem.
+    """
+
+    def __init__(
+        self,
+        hierarchy: Hierarchy,
+        rules: RulesConfig | RuleSet,
+        catalog: Catalog,
+        calendar: WorkCalendar,
+    ) -> None:
+        problems = check_fit(hierarchy, catalog)
+        if problems:
+            raise DispatchConfigError(problems)
+        self.hierarchy = hierarchy
+        self.rules = rules if isinstance(rules, RuleSet) else RuleSet(rules)
+        self.catalog = catalog
+        self.calendar = calendar
+        root = hierarchy.root
+        backstops = hierarchy.responders_at(root, ResponderKind.BACKSTOP)
+        self._plans: dict[tuple[Source, str], _Plan] = {}
+        for category in catalog:
+            # check_fit guarantees one; the first in roster order that handles it.
+            backstop = next(b for b in backstops if b.handles(category.code))
+            for source in Source:
+                rule = self.rules.match(source, category)
+                reports, needed_by = _reports_for(rule, category)
+                self._plans[source, category.code] = _Plan(
+                    rule, category, reports, needed_by, backstop
+                )
+
+    @classmethod
+    def compile(cls, hierarchy: Hierarchy, config: DispatchConfig) -> Router:
+        """The router for ``hierarchy`` under a loaded :class:`~dispatch.DispatchConfig`."""
+        return cls(hierarchy, config.rules, config.catalog, config.calendar)
+
+    def __repr__(self) -> str:
+        return f"Router({self.hierarchy!r}, {self.rules!r}, {self.catalog!r})"
+
+    def rule_for(self, source: Source, category: str) -> Rule:
+        """The rule a whistle of ``source`` and ``category`` gets."""
+        plan = self._plans.get((source, category))
+        if plan is None:
+            raise UnknownCategoryError(category)
+        return plan.rule
+
+    def route(self, request: RouteRequest) -> Decision:
+        """Decide who must report, where they were found, and every deadline.
+
+        Pure: the same request always gives the same decision. Raises UnknownCategoryError
+        or grids' UnknownCellError for codes that do not exist, and ValueError for a naive
+        ``received_at``.
+        """
+        received = request.received_at
+        if received.tzinfo is None or received.utcoffset() is None:
+            raise ValueError("received_at must be a timezone-aware datetime")
+        plan = self._plans.get((request.source, request.category))
+        if plan is None:
+            raise UnknownCategoryError(request.category)
+        category = plan.category
+        urgency = request.urgency or category.urgency
+        # The located cell first, then its parent, up to the county: the climb's order.
+        chain = self.hierarchy.ancestors(request.cell)
+        cell = chain[0]
+        dues = _Dues(self.calendar, received, urgency, category)
+
+        assignments: list[PlannedAssignment] = []
+        for report, needed_by in zip(plan.reports, plan.needed_by, strict=True):
+            level = report.level
+            # Start at the ancestor at the report's level; at the cell itself when it is at or
+            # above that level (levels are contiguous, so the distance is the difference).
+            start = cell.level - level if level is not None and cell.level > level else 0
+            if report.options.mode is Mode.CLAIM:
+                assignments.append(self._claim(plan, report, needed_by, chain, start, dues))
+            else:
+                assignments.extend(self._push(plan, report, needed_by, chain, start, dues))
+        return Decision(
+            rule_id=plan.rule.id,
+            rule_name=plan.rule.name,
+            source=request.source,
+            category=category,
+            urgency=urgency,
+            cell=cell.code,
+            received_at=received,
+            assignments=tuple(assignments),
+        )
+
+    # -- the climb -----------------------------------------------------------------------
+
+    def _push(
+        self,
+        plan: _Plan,
+        report: Report,
+        needed_by: str,
+        chain: list[Cell],
+        start: int,
+        dues: _Dues,
+    ) -> list[PlannedAssignment]:
+        code = plan.category.code
+        kind = report.kind
+        responders_at = self.hierarchy.responders_at
+        steps: list[TraceStep] = []
+        for found in chain[start:]:
+            candidates = responders_at(found.code, kind)
+            if not candidates:
+                steps.append(
+                    TraceStep(found.code, found.level, StepResult.NONE_OF_KIND, None, f"no {kind}")
+                )
+                continue
+            chosen: list[Responder] = []
+            for responder in candidates:
+                if responder.handles(code):
+                    chosen.append(responder)
+                    steps.append(
+                        TraceStep(
+                            found.code,
+                            found.level,
+                            StepResult.CHOSEN,
+                            responder.id,
+                            f"{kind} {responder.name}",
+                        )
+                    )
+                    if len(chosen) == report.count:
+                        break
+                else:
+                    steps.append(_cannot_handle(found, responder, code))
+            if not chosen:
+                continue  # all here are for other categories: keep climbing
+            # Fewer than ``count`` here still stops the climb: the nearest cell owns the case.
+            trace = tuple(steps)
+            acknowledge_due = dues.acknowledge(report.options)
+            resolve_due = dues.resolve(report.options)
+            return [
+                PlannedAssignment(
+                    kind=kind,
+                    mode=Mode.PUSH,
+                    responder=responder,
+                    cell=found.code,
+                    level=found.level,
+                    origin=report.origin,
+                    rule_id=plan.rule.id,
+                    report_index=report.index,
+                    acknowledge_due=acknowledge_due,
+                    claim_due=None,
+                    resolve_due=resolve_due,
+                    eligible=(),
+                    trace=trace,
+                    needed_by=needed_by,
+                )
+                for responder in chosen
+            ]
+        return [self._backstop(plan, report, needed_by, steps, dues)]
+
+    def _claim(
+        self,
+        plan: _Plan,
+        report: Report,
+        needed_by: str,
+        chain: list[Cell],
+        start: int,
+        dues: _Dues,
+    ) -> PlannedAssignment:
+        code = plan.category.code
+        kind = report.kind
+        responders_at = self.hierarchy.responders_at
+        steps: list[TraceStep] = []
+        for found in chain[start:]:
+            candidates = responders_at(found.code, kind)
+            if not candidates:
+                steps.append(
+                    TraceStep(found.code, found.level, StepResult.NONE_OF_KIND, None, f"no {kind}")
+                )
+                continue
+            eligible = tuple(r.id for r in candidates if r.handles(code))
+            if not eligible:
+                steps.append(
+                    TraceStep(
+                        found.code,
+                        found.level,
+                        StepResult.CANNOT_HANDLE,
+                        None,
+                        f"{len(candidates)} {kind}, none handles {code}",
+                    )
+                )
+                continue
+            steps.append(
+                TraceStep(
+                    found.code,
+                    found.level,
+                    StepResult.BOARD,
+                    None,
+                    f"{len(eligible)} of {len(candidates)} {kind} handle {code}",
+                )
+            )
+            return PlannedAssignment(
+                kind=kind,
+                mode=Mode.CLAIM,
+                responder=None,
+                cell=found.code,
+                level=found.level,
+                origin=report.origin,
+                rule_id=plan.rule.id,
+                report_index=report.index,
+                acknowledge_due=None,
+                claim_due=dues.claim(report.options),
+                resolve_due=dues.resolve(report.options),
+                eligible=eligible,
+                trace=tuple(steps),
+                needed_by=needed_by,
+            )
+        return self._backstop(plan, report, needed_by, steps, dues)
+
+    def _backstop(
+        self,
+        plan: _Plan,
+        report: Report,
+        needed_by: str,
+        steps: list[TraceStep],
+        dues: _Dues,
+    ) -> PlannedAssignment:
+        """Nobody of the kind up to the county: the county backstop (兜底) takes it, as a push
+        (a board nobody reads would drop the case)."""
+        backstop = plan.backstop
+        root = self.hierarchy.cell(self.hierarchy.root)
+        steps.append(
+            TraceStep(
+                root.code,
+                root.level,
+                StepResult.BACKSTOP,
+                backstop.id,
+                f"no {report.kind} up to the county; backstop {backstop.name}",
+            )
+        )
+        return PlannedAssignment(
+            kind=report.kind,
+            mode=Mode.PUSH,
+            responder=backstop,
+            cell=root.code,
+            level=root.level,
+            origin=Origin.BACKSTOP,
+            rule_id=plan.rule.id,
+            report_index=report.index,
+            acknowledge_due=dues.acknowledge(report.options),
+            claim_due=None,
+            resolve_due=dues.resolve(report.options),
+            eligible=(),
+            trace=tuple(steps),
+            needed_by=needed_by,
+        )
+
+
+def _cannot_handle(cell: Cell, responder: Responder, code: str) -> TraceStep:
+    handles = ", ".join(sorted(responder.categories))
+    return TraceStep(
+        cell.code,
+        cell.level,
+        StepResult.CANNOT_HANDLE,
+        responder.id,
+        f"{responder.name} handles {handles}, not {code}",
+    )
+
+
+class _Dues:
+    """Deadlines for one decision, each computed once per distinct Options."""
+
+    __slots__ = ("_acknowledge", "_calendar", "_category", "_received", "_resolve", "_urgency")
+
+    def __init__(
+        self, calendar: WorkCalendar, received: datetime, urgency: Urgency, category: Category
+    ) -> None:
+        self._calendar = calendar
+        self._received = received
+        self._urgency = urgency
+        self._category = category
+        self._acknowledge: dict[int, datetime] = {}
+        self._resolve: dict[int, datetime] = {}
+
+    # Keyed by id(): Options objects live as long as the compiled rules, and reports that
+    # set nothing share their rule's object, so the usual decision computes each due once.
+    def acknowledge(self, options: Options) -> datetime:
+        due = self._acknowledge.get(id(options))
+        if due is None:
+            add = self._calendar.add
+            due = min(
+                add(self._received, options.acknowledge(self._urgency)),
+                add(self._received, options.acknowledge_cap),
+            )
+            self._acknowledge[id(options)] = due
+        return due
+
+    def claim(self, options: Options) -> datetime:
+        return self._calendar.add(self._received, options.claim_window)
+
+    def resolve(self, options: Options) -> datetime:
+        due = self._resolve.get(id(options))
+        if due is None:
+            due = self._calendar.add(self._received, options.resolve or self._category.limit)
+            self._resolve[id(options)] = due
+        return due
+
+
+def _reports_for(rule: Rule, category: Category) -> tuple[tuple[Report, ...], tuple[str, ...]]:
+    """The rule's reports plus a push report, starting at the located cell, for each kind the
+    category needs that the rule does not already ask for."""
+    rule_label = f"rule {rule.id} ({rule.name})"
+    reports = list(rule.reports)
+    needed_by = [rule_label] * len(reports)
+    present = {report.kind for report in rule.reports}
+    options = dataclasses.replace(rule.options, mode=Mode.PUSH)
+    for kind in category.needs:
+        if kind in present:
+            continue
+        present.add(kind)
+        reports.append(
+            Report(
+                kind=kind,
+                level=None,
+                count=1,
+                options=options,
+                index=len(reports),
+                origin=Origin.CATEGORY,
+            )
+        )
+        needed_by.append(f"category {category.code} ({category.name}) under {rule_label}")
+    return tuple(reports), tuple(needed_by)
+
+
+def check_fit(hierarchy: Hierarchy, catalog: Catalog) -> list[Problem]:
+    """Cross-references between the grids and the catalog, as problems in roster order.
+
+    - every category code or prefix a responder lists must exist in the catalog;
+    - the county (root) cell must have backstop responders that, together, handle every
+      category, so that no whistle can be left without an assignment.
+    """
+    problems: list[Problem] = []
+    for responder in _all_responders(hierarchy):
+        for entry in sorted(responder.categories):
+            if entry != ALL_CATEGORIES and not catalog.has_prefix(entry):
+                problems.append(
+                    Problem(
+                        RESPONDERS_FILE,
+                        responder.line or None,
+                        responder.id,
+                        f"unknown category {entry!r}",
+                    )
+                )
+    problems.sort(key=lambda p: p.line or 0)
+    root = hierarchy.root
+    backstops = hierarchy.responders_at(root, ResponderKind.BACKSTOP)
+    if not backstops:
+        problems.append(
+            Problem(
+                RESPONDERS_FILE,
+                None,
+                root,
+                "the county has no backstop responder (兜底); add one with kind backstop "
+                "and categories *",
+            )
+        )
+    else:
+        missing = [c.code for c in catalog if not any(b.handles(c.code) for b in backstops)]
+        if missing:
+            shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+            problems.append(
+                Problem(
+                    RESPONDERS_FILE,
+                    None,
+                    root,
+                    f"no backstop responder at the county handles {shown}; give one of them "
+                    "categories *",
+                )
+            )
+    return problems
+
+
+def _all_responders(hierarchy: Hierarchy) -> Iterable[Responder]:
+    for cell in hierarchy.cells():
+        yield from hierarchy.responders_at(cell.code)

@@ -1,0 +1,17 @@
+"""The five-level grid hierarchy: model, loading and validation, point location."""
+
+from grids.exceptions import GridConfigError, Problem, UnknownCellError
+from grids.hierarchy import CellRecord, Hierarchy
+from grids.model import Cell, Level, Responder, ResponderKind
+
+__all__ = [
+    "Cell",
+    "CellRecord",
+    "GridConfigError",
+    "Hierarchy",
+    "Level",
+    "Problem",
+    "Responder",
+    "ResponderKind",
+    "UnknownCellError",
+]

@@ -1,0 +1,351 @@
+"""The SQLite store: durability, group commit, idempotency, the outbox, migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from whistle.bus import Bus
+from whistle.events import Event, NewEvent
+from whistle.exceptions import StoreBusy, StoreUnavailable
+from whistle.store import (
+    AssignmentRow,
+    Created,
+    Duplicate,
+    NewWhistle,
+    SqliteStore,
+    WhistleQuery,
+    WhistleRow,
+)
+from whistle.store._schema import SCHEMA_VERSION
+
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+def new_whistle(
+    n: int,
+    *,
+    key: str | None = None,
+    request_hash: str | None = "h",
+    path: str = "/530524/530524101/",
+    source: str = "citizen",
+    category: str = "E0101",
+) -> NewWhistle:
+    wid = f"01JW{n:022d}"
+    at = T0 + timedelta(seconds=n)
+    row = WhistleRow(
+        id=wid,
+        received_at=at,
+        source=source,
+        category=category,
+        urgency="normal",
+        status="dispatched",
+        grid_code=path.strip("/").split("/")[-1],
+        grid_path=path,
+        grid_level=path.count("/") - 1,
+        doc={"id": wid, "n": n},
+        idempotency_key=key,
+        request_hash=request_hash,
+    )
+    assignment = AssignmentRow(
+        id=f"{wid}-1",
+        whistle_id=wid,
+        responder_id="R1",
+        kind="registered_member",
+        mode="push",
+        status="dispatched",
+        cell="530524101",
+        acknowledge_due=at + timedelta(minutes=30),
+        claim_due=None,
+        resolve_due=at + timedelta(days=7),
+        doc={"id": f"{wid}-1"},
+    )
+    events = [
+        NewEvent("whistle.received", wid, at, "tester", {"n": n}),
+        NewEvent("whistle.routed", wid, at, "router", {"n": n}),
+    ]
+    return NewWhistle(row, [assignment], events)
+
+
+class Recorder:
+    def __init__(self, bus: Bus) -> None:
+        self.events: list[Event] = []
+        bus.subscribe("*", self.record, name="recorder")
+
+    async def record(self, event: Event) -> None:
+        self.events.append(event)
+
+
+@pytest.fixture
+async def bus() -> Bus:
+    return Bus()
+
+
+async def open_store(path: Path, bus: Bus, **kwargs: int) -> SqliteStore:
+    store = SqliteStore(path, bus, **kwargs)
+    await store.open()
+    return store
+
+
+async def test_created_whistle_is_in_the_file_before_the_call_returns(
+    tmp_path: Path, bus: Bus
+) -> None:
+    db = tmp_path / "w.sqlite3"
+    store = await open_store(db, bus)
+    try:
+        outcome = await store.create_whistle(new_whistle(1))
+        assert isinstance(outcome, Created)
+        # A separate, plain sqlite3 connection sees it: it is committed, not only cached.
+        with sqlite3.connect(db) as raw:
+            assert raw.execute("SELECT count(*) FROM whistles").fetchone() == (1,)
+            assert raw.execute("SELECT count(*) FROM assignments").fetchone() == (1,)
+            assert raw.execute("SELECT seq, type FROM events ORDER BY seq").fetchall() == [
+                (1, "whistle.received"),
+                (2, "whistle.routed"),
+            ]
+    finally:
+        await store.close()
+
+
+async def test_database_is_in_wal_mode_with_full_sync(tmp_path: Path, bus: Bus) -> None:
+    db = tmp_path / "w.sqlite3"
+    store = await open_store(db, bus)
+    await store.close()
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert raw.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+async def test_concurrent_writes_share_commits(tmp_path: Path, bus: Bus) -> None:
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    try:
+        outcomes = await asyncio.gather(*(store.create_whistle(new_whistle(n)) for n in range(300)))
+        assert all(isinstance(o, Created) for o in outcomes)
+        assert await store.count_whistles() == 300
+        assert store.writes == 300
+        assert store.commits < 300  # group commit: many writes per transaction
+        seqs = [e.seq for o in outcomes if isinstance(o, Created) for e in o.events]
+        assert sorted(seqs) == list(range(1, 601))  # unique, gap-free log order
+    finally:
+        await store.close()
+
+
+async def test_events_are_published_after_commit_in_log_order(tmp_path: Path, bus: Bus) -> None:
+    recorder = Recorder(bus)
+    await bus.start()
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    try:
+        await asyncio.gather(*(store.create_whistle(new_whistle(n)) for n in range(20)))
+    finally:
+        await store.close()
+        await bus.stop()
+    assert [e.seq for e in recorder.events] == list(range(1, 41))
+
+
+async def test_reopening_keeps_everything_and_continues_the_sequence(
+    tmp_path: Path, bus: Bus
+) -> None:
+    db = tmp_path / "w.sqlite3"
+    store = await open_store(db, bus)
+    await store.create_whistle(new_whistle(1))
+    await store.close()
+    store = await open_store(db, bus)
+    try:
+        outcome = await store.create_whistle(new_whistle(2))
+        assert isinstance(outcome, Created)
+        assert [e.seq for e in outcome.events] == [3, 4]
+        assert await store.count_whistles() == 2
+        stored = await store.get_whistle(new_whistle(1).whistle.id)
+        assert stored is not None
+        assert stored.row_doc == {"id": new_whistle(1).whistle.id, "n": 1}
+        assert stored.assignments[0]["status"] == "dispatched"
+    finally:
+        await store.close()
+
+
+async def test_events_stored_but_not_marked_published_are_published_on_open(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "w.sqlite3"
+    first_bus = Bus()
+    store = await open_store(db, first_bus)
+    await store.create_whistle(new_whistle(1))
+    await store.create_whistle(new_whistle(2))
+    await store.close()
+    # Simulate a crash between commit and publish: the cursor never moved past event 2.
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE outbox SET published_seq = 2")
+    second_bus = Bus()
+    recorder = Recorder(second_bus)
+    store = await open_store(db, second_bus)
+    await second_bus.start()
+    await store.close()
+    await second_bus.stop()
+    assert [e.seq for e in recorder.events] == [3, 4]
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT published_seq FROM outbox").fetchone() == (4,)
+
+
+async def test_nothing_is_republished_after_a_clean_close(tmp_path: Path) -> None:
+    db = tmp_path / "w.sqlite3"
+    store = await open_store(db, Bus())
+    await store.create_whistle(new_whistle(1))
+    await store.close()
+    bus = Bus()
+    recorder = Recorder(bus)
+    store = await open_store(db, bus)
+    await bus.start()
+    await store.close()
+    await bus.stop()
+    assert recorder.events == []
+
+
+async def test_idempotency_key_returns_the_first_whistle(tmp_path: Path, bus: Bus) -> None:
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    try:
+        first = await store.create_whistle(new_whistle(1, key="k1"))
+        again = await store.create_whistle(new_whistle(2, key="k1"))
+        assert isinstance(first, Created)
+        assert again == Duplicate(first.whistle_id, "h")
+        assert await store.count_whistles() == 1
+        assert await store.find_idempotent("k1") == Duplicate(first.whistle_id, "h")
+        assert await store.find_idempotent("other") is None
+    finally:
+        await store.close()
+
+
+async def test_same_key_in_one_batch_writes_once(tmp_path: Path, bus: Bus) -> None:
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    try:
+        outcomes = await asyncio.gather(
+            *(store.create_whistle(new_whistle(n, key="same")) for n in range(10))
+        )
+        created = [o for o in outcomes if isinstance(o, Created)]
+        duplicates = [o for o in outcomes if isinstance(o, Duplicate)]
+        assert len(created) == 1
+        assert len(duplicates) == 9
+        assert {d.whistle_id for d in duplicates} == {created[0].whistle_id}
+        assert await store.count_whistles() == 1
+    finally:
+        await store.close()
+
+
+async def test_one_bad_write_does_not_sink_its_batch(tmp_path: Path, bus: Bus) -> None:
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    try:
+        await store.create_whistle(new_whistle(5))
+        # n=5 again collides on the primary key; the others in the same batch must land.
+        outcomes = await asyncio.gather(
+            *(store.create_whistle(new_whistle(n)) for n in (1, 2, 5, 3)),
+            return_exceptions=True,
+        )
+        assert [type(o).__name__ for o in outcomes] == [
+            "Created",
+            "Created",
+            "StoreUnavailable",
+            "Created",
+        ]
+        assert await store.count_whistles() == 4
+        with sqlite3.connect(tmp_path / "w.sqlite3") as raw:
+            assert raw.execute("SELECT count(*) FROM events").fetchone() == (8,)
+    finally:
+        await store.close()
+
+
+async def test_full_write_queue_refuses_at_once(tmp_path: Path, bus: Bus) -> None:
+    store = await open_store(tmp_path / "w.sqlite3", bus, max_queue=2)
+    try:
+        results = await asyncio.gather(
+            *(store.create_whistle(new_whistle(n)) for n in range(10)), return_exceptions=True
+        )
+        refused = [r for r in results if isinstance(r, StoreBusy)]
+        created = [r for r in results if isinstance(r, Created)]
+        assert refused
+        assert len(created) + len(refused) == 10
+        assert await store.count_whistles() == len(created)
+    finally:
+        await store.close()
+
+
+async def test_locked_database_fails_the_write_and_keeps_nothing(tmp_path: Path, bus: Bus) -> None:
+    db = tmp_path / "w.sqlite3"
+    store = SqliteStore(db, bus, busy_timeout_ms=50)
+    await store.open()
+    blocker = sqlite3.connect(db, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        with pytest.raises(StoreUnavailable, match="database is locked"):
+            await store.create_whistle(new_whistle(1))
+        blocker.execute("ROLLBACK")
+        outcome = await store.create_whistle(new_whistle(2))  # recovers once the lock is gone
+        assert isinstance(outcome, Created)
+        assert await store.count_whistles() == 1
+    finally:
+        blocker.close()
+        await store.close()
+
+
+async def test_newer_schema_is_refused(tmp_path: Path, bus: Bus) -> None:
+    db = tmp_path / "w.sqlite3"
+    with sqlite3.connect(db) as raw:
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    store = SqliteStore(db, bus)
+    with pytest.raises(StoreUnavailable, match="upgrade the program"):
+        await store.open()
+
+
+async def test_write_after_close_is_refused(tmp_path: Path, bus: Bus) -> None:
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    await store.close()
+    with pytest.raises(StoreUnavailable, match="not open"):
+        await store.create_whistle(new_whistle(1))
+
+
+async def test_list_filters_and_pages_newest_first(tmp_path: Path, bus: Bus) -> None:
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    try:
+        for n in range(10):
+            path = "/530524/530524101/" if n % 2 else "/530524/530524102/"
+            source = "camera" if n < 3 else "citizen"
+            await store.create_whistle(new_whistle(n, path=path, source=source))
+        page = await store.list_whistles(WhistleQuery(limit=4))
+        assert [w.row_doc["n"] for w in page.items] == [9, 8, 7, 6]
+        page2 = await store.list_whistles(WhistleQuery(limit=4, before=page.next_before))
+        assert [w.row_doc["n"] for w in page2.items] == [5, 4, 3, 2]
+        page3 = await store.list_whistles(WhistleQuery(limit=4, before=page2.next_before))
+        assert [w.row_doc["n"] for w in page3.items] == [1, 0]
+        assert page3.next_before is None
+        town = await store.list_whistles(WhistleQuery(grid_path="/530524/530524101/"))
+        assert [w.row_doc["n"] for w in town.items] == [9, 7, 5, 3, 1]
+        cams = await store.list_whistles(WhistleQuery(source="camera"))
+        assert [w.row_doc["n"] for w in cams.items] == [2, 1, 0]
+        window = await store.list_whistles(
+            WhistleQuery(since=T0 + timedelta(seconds=2), until=T0 + timedelta(seconds=5))
+        )
+        assert [w.row_doc["n"] for w in window.items] == [4, 3, 2]
+        by_major = await store.list_whistles(WhistleQuery(category="E01"))
+        assert len(by_major.items) == 10
+        assert (await store.list_whistles(WhistleQuery(category="F"))).items == ()
+    finally:
+        await store.close()
+
+
+async def test_timeline_is_in_log_order(tmp_path: Path, bus: Bus) -> None:
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    try:
+        new = new_whistle(1)
+        await store.create_whistle(new_whistle(0))
+        await store.create_whistle(new)
+        timeline = await store.timeline(new.whistle.id)
+        assert [(e.seq, e.type) for e in timeline] == [
+            (3, "whistle.received"),
+            (4, "whistle.routed"),
+        ]
+        assert timeline[0].at == new.whistle.received_at
+        assert await store.timeline("nope") == []
+    finally:
+        await store.close()

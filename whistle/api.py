@@ -1,0 +1,280 @@
+"""The JSON HTTP API under /api/v1: whistles, grids, categories, health."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from dispatch import Source
+from grids import Cell, Level
+from whistle.exceptions import FieldError, InvalidWhistle
+from whistle.keys import CATALOG, HIERARCHY, INTAKE, SETTINGS, STORE, TZ
+from whistle.problems import problem
+from whistle.store import StoredWhistle, WhistleQuery
+from whistle.timefmt import rfc3339
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+_JSON = "application/json"
+_MAX_KEY = 255
+
+
+def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type=_JSON, headers=headers)
+
+
+def present(stored: StoredWhistle) -> dict[str, Any]:
+    """The whistle document as the API shows it."""
+    doc = dict(stored.row_doc)
+    doc["status"] = stored.status
+    doc["assignments"] = list(stored.assignments)
+    return doc
+
+
+# -- whistles ---------------------------------------------------------------------------
+
+
+@routes.post("/api/v1/whistles")
+async def post_whistle(request: web.Request) -> web.Response:
+    limit = request.app[SETTINGS].max_body
+    too_large = FieldError("body", f"request body too large: the limit is {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        raise InvalidWhistle([too_large], status=413)
+    content_type = request.content_type
+    json_like = content_type == "application/json" or content_type.endswith("+json")
+    # aiohttp reports a missing Content-Type as application/octet-stream; accept that too.
+    if request.body_exists and not json_like and content_type != "application/octet-stream":
+        raise InvalidWhistle(
+            [FieldError("Content-Type", f"expected application/json, got {content_type}")],
+            status=415,
+        )
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= _MAX_KEY and key.isprintable() and key.isascii()):
+        raise InvalidWhistle(
+            [FieldError("Idempotency-Key", f"must be 1-{_MAX_KEY} printable ASCII characters")],
+            status=400,
+        )
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise InvalidWhistle([too_large], status=413) from None
+    if not raw:
+        raise InvalidWhistle([FieldError("body", "empty: expected a JSON object")], status=400)
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidWhistle([FieldError("body", f"not valid JSON: {exc}")], status=400) from None
+    submission = await request.app[INTAKE].submit(body, idempotency_key=key)
+    stored = await request.app[STORE].get_whistle(submission.whistle_id)
+    assert stored is not None  # it was committed before submit returned
+    headers = {"Location": f"/api/v1/whistles/{submission.whistle_id}"}
+    if not submission.created:
+        headers["Idempotent-Replayed"] = "true"
+    return _json(present(stored), status=201, headers=headers)
+
+
+@routes.get("/api/v1/whistles/{id}")
+async def get_whistle(request: web.Request) -> web.Response:
+    whistle_id = request.match_info["id"]
+    store = request.app[STORE]
+    stored = await store.get_whistle(whistle_id)
+    if stored is None:
+        return problem(404, "Not Found", detail=f"no whistle with id {whistle_id!r}")
+    tz = request.app[TZ]
+    doc = present(stored)
+    doc["timeline"] = [
+        {
+            "seq": e.seq,
+            "type": e.type,
+            "at": rfc3339(e.at, tz),
+            "actor": e.actor,
+            "data": e.data,
+        }
+        for e in await store.timeline(whistle_id)
+    ]
+    return _json(doc)
+
+
+_LIST_PARAMS = frozenset(
+    {"status", "source", "category", "grid", "since", "until", "limit", "cursor"}
+)
+
+
+@routes.get("/api/v1/whistles")
+async def list_whistles(request: web.Request) -> web.Response:
+    q = request.query
+    errors = [FieldError(name, "unknown parameter") for name in q if name not in _LIST_PARAMS]
+    source = q.get("source")
+    if source is not None and source not in Source.__members__.values():
+        choices = ", ".join(s.value for s in Source)
+        errors.append(FieldError("source", f"unknown source {source!r}; expected one of {choices}"))
+    grid_path = None
+    if "grid" in q:
+        cell = request.app[HIERARCHY].get(q["grid"])
+        if cell is None:
+            errors.append(FieldError("grid", f"unknown grid code {q['grid']!r}"))
+        else:
+            grid_path = "/" + "/".join(cell.path) + "/"
+    since = _time_param(q, "since", errors)
+    until = _time_param(q, "until", errors)
+    limit = _int_param(q, "limit", 50, 1, 200, errors)
+    before = None
+    if "cursor" in q:
+        before = _decode_cursor(q["cursor"])
+        if before is None:
+            errors.append(FieldError("cursor", "not a cursor this server gave out"))
+    if errors:
+        raise InvalidWhistle(errors, status=400)
+    page = await request.app[STORE].list_whistles(
+        WhistleQuery(
+            status=q.get("status"),
+            source=source,
+            category=q.get("category"),
+            grid_path=grid_path,
+            since=since,
+            until=until,
+            before=before,
+            limit=limit,
+        )
+    )
+    cursor = None if page.next_before is None else _encode_cursor(page.next_before)
+    return _json(
+        {"items": [present(item) for item in page.items], "next_cursor": cursor, "limit": limit}
+    )
+
+
+def _encode_cursor(whistle_id: str) -> str:
+    return base64.urlsafe_b64encode(f"w:{whistle_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str | None:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return text[2:] if text.startswith("w:") and len(text) > 2 else None
+
+
+def _time_param(q: Any, name: str, errors: list[FieldError]) -> datetime | None:
+    if name not in q:
+        return None
+    try:
+        value = datetime.fromisoformat(q[name])
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        errors.append(FieldError(name, "expected an RFC 3339 date-time with an offset"))
+        return None
+    return value
+
+
+def _int_param(q: Any, name: str, default: int, lo: int, hi: int, errors: list[FieldError]) -> int:
+    if name not in q:
+        return default
+    try:
+        value = int(q[name])
+    except ValueError:
+        errors.append(FieldError(name, "expected a whole number"))
+        return default
+    if not lo <= value <= hi:
+        errors.append(FieldError(name, f"must be between {lo} and {hi}"))
+        return default
+    return value
+
+
+# -- grids ------------------------------------------------------------------------------
+
+
+def _cell_summary(cell: Cell, children: int) -> dict[str, Any]:
+    return {
+        "code": cell.code,
+        "name": cell.name,
+        "level": cell.level.key,
+        "level_number": int(cell.level),
+        "level_name": cell.level.label_zh,
+        "parent": cell.parent,
+        "children": children,
+    }
+
+
+@routes.get("/api/v1/grids/{code}")
+async def get_grid(request: web.Request) -> web.Response:
+    hierarchy = request.app[HIERARCHY]
+    code = request.match_info["code"]
+    cell = hierarchy.get(code)
+    if cell is None:
+        return problem(404, "Not Found", detail=f"unknown grid code {code!r}")
+    doc = _cell_summary(cell, hierarchy.child_count(code))
+    doc["path"] = [
+        {"code": c.code, "name": c.name, "level": c.level.key}
+        for c in (hierarchy.cell(p) for p in cell.path)
+    ]
+    centroid = hierarchy.centroid(code)
+    doc["centroid"] = None if centroid is None else {"lat": centroid[0], "lon": centroid[1]}
+    doc["responders"] = [
+        {
+            "id": r.id,
+            "name": r.name,
+            "kind": r.kind.value,
+            "kind_name": r.kind.label_zh,
+            "categories": sorted(r.categories),
+            "backup": r.backup,
+        }
+        for r in hierarchy.responders_at(code)
+    ]
+    return _json(doc)
+
+
+@routes.get("/api/v1/grids")
+async def list_grids(request: web.Request) -> web.Response:
+    hierarchy = request.app[HIERARCHY]
+    q = request.query
+    allowed = {"level", "parent", "limit", "offset"}
+    errors = [FieldError(name, "unknown parameter") for name in q if name not in allowed]
+    level = None
+    if "level" in q:
+        try:
+            level = Level.parse(q["level"])
+        except ValueError as exc:
+            errors.append(FieldError("level", str(exc)))
+    parent = q.get("parent")
+    if parent is not None and parent not in hierarchy:
+        errors.append(FieldError("parent", f"unknown grid code {parent!r}"))
+    limit = _int_param(q, "limit", 100, 1, 1000, errors)
+    offset = _int_param(q, "offset", 0, 0, 10_000_000, errors)
+    if errors:
+        raise InvalidWhistle(errors, status=400)
+    if level is None and parent is None:
+        level = Level.COUNTY
+    cells = list(hierarchy.cells(level=level, parent=parent))
+    window = cells[offset : offset + limit]
+    items = [_cell_summary(c, hierarchy.child_count(c.code)) for c in window]
+    following = offset + limit if offset + limit < len(cells) else None
+    return _json({"items": items, "total": len(cells), "next_offset": following})
+
+
+@routes.get("/api/v1/categories")
+async def list_categories(request: web.Request) -> web.Response:
+    return _json({"items": [category.to_dict() for category in request.app[CATALOG]]})
+
+
+# -- health -----------------------------------------------------------------------------
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    hierarchy = request.app[HIERARCHY]
+    await request.app[STORE].ping()
+    return _json({"status": "ready", "cells": len(hierarchy), "root": hierarchy.root})

@@ -1,0 +1,103 @@
+"""The aiohttp application: resources in cleanup contexts, in dependency order.
+
+bus -> configuration (grid hierarchy, rules, catalog, calendar, router) -> database ->
+intake. Teardown runs in reverse, also when start-up fails part-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from dispatch import Router, load_dispatch_config
+from grids.loader import load_hierarchy
+from whistle.api import routes
+from whistle.bus import Bus
+from whistle.clock import Clock, SystemClock
+from whistle.ids import IdFactory
+from whistle.intake import Intake
+from whistle.keys import (
+    BUS,
+    CATALOG,
+    CLOCK,
+    HIERARCHY,
+    INTAKE,
+    ROUTER,
+    SETTINGS,
+    STORE,
+    TZ,
+    Settings,
+)
+from whistle.problems import error_middleware
+from whistle.store import SqliteStore
+
+__all__ = ["create_app"]
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """Build the application; resources open when the runner starts it."""
+    # Leave headroom over max_body so that our own handler, which knows the limit, answers.
+    app = web.Application(client_max_size=settings.max_body, middlewares=[error_middleware])
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock()
+    app.cleanup_ctx.extend([_bus_ctx, _config_ctx, _store_ctx, _intake_ctx])
+    app.add_routes(routes)
+    return app
+
+
+async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
+    bus = Bus()
+    app[BUS] = bus
+    await bus.start()
+    yield
+    await bus.stop()
+
+
+async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
+    config_dir = app[SETTINGS].config_dir
+
+    def load() -> Router:
+        hierarchy = load_hierarchy(config_dir)
+        return Router.compile(hierarchy, load_dispatch_config(config_dir))
+
+    # Loading ~28,000 polygons takes a second; keep the loop free for the signal handlers.
+    router = await asyncio.to_thread(load)
+    app[HIERARCHY] = router.hierarchy
+    app[CATALOG] = router.catalog
+    app[ROUTER] = router
+    app[TZ] = router.calendar.timezone
+    log.info(
+        "config.loaded",
+        config_dir=str(config_dir),
+        cells=len(app[HIERARCHY]),
+        responders=app[HIERARCHY].responder_count,
+    )
+    yield
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    store = SqliteStore(settings.db_path, app[BUS], max_queue=settings.write_queue)
+    await store.open()
+    app[STORE] = store
+    yield
+    await store.close()
+
+
+async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
+    clock = app[CLOCK]
+    app[INTAKE] = Intake(
+        hierarchy=app[HIERARCHY],
+        router=app[ROUTER],
+        catalog=app[CATALOG],
+        store=app[STORE],
+        clock=clock,
+        ids=IdFactory(clock),
+        tz=app[TZ],
+    )
+    yield

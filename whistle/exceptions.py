@@ -1,0 +1,58 @@
+"""Errors of the whistle package that the HTTP layer turns into responses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "FieldError",
+    "IdempotencyConflict",
+    "InvalidWhistle",
+    "StoreBusy",
+    "StoreUnavailable",
+    "WhistleError",
+]
+
+
+class WhistleError(Exception):
+    """Base class for errors the API reports to the caller."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One bad field: a dotted path (``location.lat``) and why it is bad."""
+
+    field: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"field": self.field, "reason": self.reason}
+
+
+class InvalidWhistle(WhistleError):
+    """The request names the fields that are wrong; nothing was stored."""
+
+    def __init__(self, errors: list[FieldError], *, status: int = 422) -> None:
+        self.errors = errors
+        self.status = status
+        super().__init__("; ".join(f"{e.field}: {e.reason}" for e in errors))
+
+
+class IdempotencyConflict(WhistleError):
+    """An Idempotency-Key was reused with a different request body."""
+
+    def __init__(self, key: str, whistle_id: str) -> None:
+        self.key = key
+        self.whistle_id = whistle_id
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used for whistle {whistle_id} "
+            "with a different request body"
+        )
+
+
+class StoreUnavailable(WhistleError):
+    """The database cannot take writes right now (locked, read-only, full, I/O error)."""
+
+
+class StoreBusy(WhistleError):
+    """The write queue is full: the caller should retry shortly."""

@@ -1,0 +1,27 @@
+"""Durable storage: the Store interface and its SQLite implementation."""
+
+from whistle.store.base import (
+    AssignmentRow,
+    Created,
+    Duplicate,
+    NewWhistle,
+    Page,
+    Store,
+    StoredWhistle,
+    WhistleQuery,
+    WhistleRow,
+)
+from whistle.store.sqlite import SqliteStore
+
+__all__ = [
+    "AssignmentRow",
+    "Created",
+    "Duplicate",
+    "NewWhistle",
+    "Page",
+    "SqliteStore",
+    "Store",
+    "StoredWhistle",
+    "WhistleQuery",
+    "WhistleRow",
+]

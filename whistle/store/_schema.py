@@ -1,0 +1,65 @@
+"""The SQLite schema as an ordered list of migrations; PRAGMA user_version is the version."""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+
+# Each migration is a list of statements run in one transaction. Append, never edit.
+MIGRATIONS: list[list[str]] = [
+    [
+        # The append-only log: the source of truth for what happened, in order.
+        """CREATE TABLE events (
+            seq        INTEGER PRIMARY KEY,
+            whistle_id TEXT NOT NULL,
+            type       TEXT NOT NULL,
+            at         TEXT NOT NULL,
+            actor      TEXT,
+            data       TEXT NOT NULL
+        )""",
+        "CREATE INDEX events_by_whistle ON events (whistle_id, seq)",
+        # Current state, derived from the log and written in the same transaction.
+        """CREATE TABLE whistles (
+            id              TEXT PRIMARY KEY,
+            received_at     TEXT NOT NULL,
+            source          TEXT NOT NULL,
+            category        TEXT NOT NULL,
+            urgency         TEXT NOT NULL,
+            status          TEXT NOT NULL,
+            grid_code       TEXT NOT NULL,
+            grid_path       TEXT NOT NULL,
+            grid_level      INTEGER NOT NULL,
+            external_id     TEXT,
+            idempotency_key TEXT UNIQUE,
+            request_hash    TEXT,
+            doc             TEXT NOT NULL
+        )""",
+        "CREATE INDEX whistles_by_path ON whistles (grid_path, id)",
+        "CREATE INDEX whistles_by_received ON whistles (received_at)",
+        "CREATE INDEX whistles_by_status ON whistles (status, id)",
+        "CREATE INDEX whistles_by_external ON whistles (source, external_id)",
+        """CREATE TABLE assignments (
+            id              TEXT PRIMARY KEY,
+            whistle_id      TEXT NOT NULL REFERENCES whistles (id),
+            responder_id    TEXT,
+            kind            TEXT NOT NULL,
+            mode            TEXT NOT NULL,
+            status          TEXT NOT NULL,
+            cell            TEXT NOT NULL,
+            acknowledge_due TEXT,
+            claim_due       TEXT,
+            resolve_due     TEXT,
+            doc             TEXT NOT NULL
+        )""",
+        "CREATE INDEX assignments_by_whistle ON assignments (whistle_id)",
+        "CREATE INDEX assignments_by_responder ON assignments (responder_id, status)",
+        # The outbox is the log itself: everything after published_seq still has to be
+        # handed to the bus. One row, moved forward in the same transactions as the writes.
+        """CREATE TABLE outbox (
+            id            INTEGER PRIMARY KEY CHECK (id = 1),
+            published_seq INTEGER NOT NULL
+        )""",
+        "INSERT INTO outbox (id, published_seq) VALUES (1, 0)",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,142 @@
+"""The store's interface: what the rest of the system may ask of durable storage.
+
+Kept small and free of SQL so that a PostgreSQL implementation can sit beside the SQLite one
+without dispatch or the HTTP layer noticing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from whistle.events import Event, NewEvent
+
+__all__ = [
+    "AssignmentRow",
+    "Created",
+    "Duplicate",
+    "NewWhistle",
+    "Page",
+    "Store",
+    "StoredWhistle",
+    "WhistleQuery",
+    "WhistleRow",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class WhistleRow:
+    """A whistle's current state: indexed columns plus the JSON document."""
+
+    id: str
+    received_at: datetime
+    source: str
+    category: str
+    urgency: str
+    status: str
+    grid_code: str
+    grid_path: str  # "/root/.../code/": subtree queries are prefix ranges
+    grid_level: int
+    doc: dict[str, Any]
+    external_id: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentRow:
+    """One responder's (or one claim board's) part in a whistle."""
+
+    id: str
+    whistle_id: str
+    responder_id: str | None
+    kind: str
+    mode: str
+    status: str
+    cell: str
+    acknowledge_due: datetime | None
+    claim_due: datetime | None
+    resolve_due: datetime | None
+    doc: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NewWhistle:
+    """Everything a new whistle writes, in one transaction."""
+
+    whistle: WhistleRow
+    assignments: Sequence[AssignmentRow]
+    events: Sequence[NewEvent]
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """The whistle is on disk; ``events`` are the log entries written with it."""
+
+    whistle_id: str
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """The idempotency key was used before: this is the whistle it made."""
+
+    whistle_id: str
+    request_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWhistle:
+    """A whistle as read back: its document and its assignments' documents."""
+
+    row_doc: dict[str, Any]
+    status: str
+    assignments: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WhistleQuery:
+    """Filters for listing whistles, newest first. ``before`` is the paging cursor (an id)."""
+
+    status: str | None = None
+    source: str | None = None
+    category: str | None = None  # a code or a prefix (大类)
+    grid_path: str | None = None  # subtree: the path of its top cell
+    since: datetime | None = None
+    until: datetime | None = None
+    before: str | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: tuple[StoredWhistle, ...]
+    next_before: str | None = field(default=None)
+
+
+class Store(Protocol):
+    """Durable storage: an append-only event log plus current-state tables."""
+
+    async def open(self) -> None:
+        """Connect, migrate, and publish any events stored but not yet published."""
+
+    async def close(self) -> None:
+        """Finish queued writes, then disconnect."""
+
+    async def create_whistle(self, new: NewWhistle) -> Created | Duplicate:
+        """Write a whistle, its assignments and events; return once they are on disk."""
+
+    async def find_idempotent(self, key: str) -> Duplicate | None:
+        """The whistle an idempotency key already made, if any."""
+
+    async def get_whistle(self, whistle_id: str) -> StoredWhistle | None: ...
+
+    async def list_whistles(self, query: WhistleQuery) -> Page: ...
+
+    async def timeline(self, whistle_id: str) -> list[Event]:
+        """The whistle's events in log order."""
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers."""

@@ -1,0 +1,555 @@
+"""SQLite implementation of the Store, through aiosqlite, with group commit.
+
+One writer task owns the write connection. Callers queue a unit of work and wait on a future;
+the writer takes every unit queued at that moment (no fixed wait: a timed wait costs more
+throughput than it gains) and writes them in one transaction, one ``executemany`` per
+statement, then one COMMIT, so a burst of concurrent intakes shares one fsync. With WAL and
+``synchronous=FULL`` a resolved future means the rows are on disk.
+
+After the commit the batch's events are published on the bus. The outbox is the log itself:
+``outbox.published_seq`` is moved forward inside later write transactions, and on open every
+event after it is published again, so an event is never stored without being published,
+and never published without being stored (delivery is at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import orjson
+import structlog
+
+from whistle.bus import Bus
+from whistle.events import Event, NewEvent
+from whistle.exceptions import StoreBusy, StoreUnavailable
+from whistle.store._schema import MIGRATIONS, SCHEMA_VERSION
+from whistle.store.base import (
+    Created,
+    Duplicate,
+    NewWhistle,
+    Page,
+    StoredWhistle,
+    WhistleQuery,
+)
+
+__all__ = ["SqliteStore", "db_time", "parse_db_time"]
+
+log = structlog.get_logger(__name__)
+
+# SQLite's default bound-parameter limit is 32766; stay well below it for IN (...) lists.
+_MAX_PARAMS = 900
+
+
+def db_time(when: datetime) -> str:
+    """Fixed-width UTC text, so that string order is time order in SQL."""
+    if when.tzinfo is None:
+        raise ValueError("naive datetime given to the store")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_db_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+Statement = tuple[str, tuple[Any, ...]]
+
+
+@dataclass(eq=False)
+class _Unit:
+    """One caller's writes: applied together or not at all."""
+
+    statements: list[Statement]
+    events: Sequence[NewEvent]
+    idempotency_key: str | None
+    future: asyncio.Future[Created | Duplicate]
+    written: tuple[Event, ...] = field(default=())
+
+
+_WHISTLE_INSERT = (
+    "INSERT INTO whistles (id, received_at, source, category, urgency, status, grid_code, "
+    "grid_path, grid_level, external_id, idempotency_key, request_hash, doc) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_ASSIGNMENT_INSERT = (
+    "INSERT INTO assignments (id, whistle_id, responder_id, kind, mode, status, cell, "
+    "acknowledge_due, claim_due, resolve_due, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_EVENT_INSERT = (
+    "INSERT INTO events (seq, whistle_id, type, at, actor, data) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def _opt_time(when: datetime | None) -> str | None:
+    return None if when is None else db_time(when)
+
+
+class SqliteStore:
+    """The Store on one SQLite file in WAL mode.
+
+    ``max_queue`` bounds the writes waiting for the writer: past it ``StoreBusy`` is raised at
+    once (backpressure) instead of letting memory grow. ``max_batch`` bounds one transaction.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        bus: Bus,
+        *,
+        max_queue: int = 10_000,
+        max_batch: int = 1_000,
+        busy_timeout_ms: int = 2_000,
+    ) -> None:
+        self.path = Path(path)
+        self._bus = bus
+        self._max_batch = max_batch
+        self._busy_timeout_ms = busy_timeout_ms
+        self._queue: asyncio.Queue[_Unit] = asyncio.Queue(max_queue)
+        self._writer_conn: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._writer_task: asyncio.Task[None] | None = None
+        self._next_seq = 1
+        self._published_seq = 0
+        self._persisted_published_seq = 0
+        self._closing = False
+        self.commits = 0  # transactions committed; group commit makes this < writes
+        self.writes = 0  # units written
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r}, next_seq={self._next_seq})"
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._writer_conn = await self._connect()
+            await self._migrate(self._writer_conn)
+            self._reader = await self._connect()
+            await self._reader.execute("PRAGMA query_only = ON")
+            row = await self._fetchone(self._writer_conn, "SELECT max(seq) FROM events")
+            self._next_seq = (row[0] or 0) + 1 if row else 1
+            row = await self._fetchone(self._writer_conn, "SELECT published_seq FROM outbox")
+            self._published_seq = self._persisted_published_seq = int(row[0]) if row else 0
+        except sqlite3.Error as exc:
+            await self._disconnect()
+            raise StoreUnavailable(f"cannot open database {self.path}: {exc}") from exc
+        except BaseException:
+            await self._disconnect()
+            raise
+        await self._publish_unpublished()
+        self._closing = False
+        self._writer_task = asyncio.create_task(self._write_loop(), name="store-writer")
+        log.info("store.opened", path=str(self.path), schema=SCHEMA_VERSION, seq=self._next_seq - 1)
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._writer_task is not None:
+            # Let queued writes finish: they were accepted and their callers are waiting.
+            await self._queue.join()
+            self._writer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer_task
+            self._writer_task = None
+        if self._writer_conn is not None and self._published_seq != self._persisted_published_seq:
+            try:
+                await self._writer_conn.execute(
+                    "UPDATE outbox SET published_seq = ?", (self._published_seq,)
+                )
+                await self._writer_conn.commit()
+            except sqlite3.Error:
+                log.warning("store.outbox_cursor_not_saved", published_seq=self._published_seq)
+        await self._disconnect()
+        log.info("store.closed", path=str(self.path))
+
+    async def _connect(self) -> aiosqlite.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per batch.
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: with WAL, NORMAL may lose the last commits on power loss; a 201 must not.
+        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    async def _disconnect(self) -> None:
+        for conn in (self._reader, self._writer_conn):
+            if conn is not None:
+                try:
+                    await conn.close()
+                except sqlite3.Error:
+                    log.warning("store.close_failed", exc_info=True)
+        self._reader = self._writer_conn = None
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = await self._fetchone(conn, "PRAGMA user_version")
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise StoreUnavailable(
+                    f"database {self.path} has schema version {version}; this program knows "
+                    f"up to {SCHEMA_VERSION}: upgrade the program"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[number]:
+                    await conn.execute(statement)
+            if version != SCHEMA_VERSION:
+                await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                log.info("store.migrated", from_version=version, to_version=SCHEMA_VERSION)
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        return SCHEMA_VERSION
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def create_whistle(self, new: NewWhistle) -> Created | Duplicate:
+        w = new.whistle
+        statements: list[Statement] = [
+            (
+                _WHISTLE_INSERT,
+                (
+                    w.id,
+                    db_time(w.received_at),
+                    w.source,
+                    w.category,
+                    w.urgency,
+                    w.status,
+                    w.grid_code,
+                    w.grid_path,
+                    w.grid_level,
+                    w.external_id,
+                    w.idempotency_key,
+                    w.request_hash,
+                    _json(w.doc),
+                ),
+            )
+        ]
+        for a in new.assignments:
+            statements.append(
+                (
+                    _ASSIGNMENT_INSERT,
+                    (
+                        a.id,
+                        a.whistle_id,
+                        a.responder_id,
+                        a.kind,
+                        a.mode,
+                        a.status,
+                        a.cell,
+                        _opt_time(a.acknowledge_due),
+                        _opt_time(a.claim_due),
+                        _opt_time(a.resolve_due),
+                        _json(a.doc),
+                    ),
+                )
+            )
+        return await self._submit(statements, new.events, w.idempotency_key)
+
+    async def _submit(
+        self, statements: list[Statement], events: Sequence[NewEvent], key: str | None
+    ) -> Created | Duplicate:
+        if self._writer_task is None or self._closing:
+            raise StoreUnavailable("the store is not open")
+        future: asyncio.Future[Created | Duplicate] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait(_Unit(statements, events, key, future))
+        except asyncio.QueueFull:
+            raise StoreBusy("too many writes waiting; retry shortly") from None
+        # shield: a caller that goes away must not cancel a write others share a batch with.
+        return await asyncio.shield(future)
+
+    async def _write_loop(self) -> None:
+        assert self._writer_conn is not None
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
+            try:
+                await self._write_batch(batch)
+            except Exception as exc:  # never let the writer die: fail the batch instead
+                log.exception("store.batch_failed")
+                for unit in batch:
+                    if not unit.future.done():
+                        unit.future.set_exception(StoreUnavailable(str(exc)))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write_batch(self, batch: list[_Unit]) -> None:
+        conn = self._writer_conn
+        assert conn is not None
+        duplicates = await self._resolve_idempotency(conn, batch)
+        to_write = [u for u in batch if u not in duplicates]
+        if to_write:
+            try:
+                await self._apply(conn, to_write)
+            except sqlite3.OperationalError as exc:
+                # Locked, read-only, full disk, I/O error: nothing of this batch is stored.
+                log.error("store.write_failed", error=str(exc), units=len(to_write))
+                err = StoreUnavailable(f"database cannot take writes: {exc}")
+                for unit in to_write:
+                    unit.future.set_exception(err)
+                for unit, _original in duplicates.items():
+                    unit.future.set_exception(err)
+                return
+            except sqlite3.Error:
+                if len(to_write) == 1:
+                    raise
+                # One bad unit must not sink the others: write them one at a time.
+                for unit in to_write:
+                    try:
+                        await self._apply(conn, [unit])
+                    except sqlite3.Error as exc:
+                        unit.future.set_exception(StoreUnavailable(str(exc)))
+        for unit in to_write:
+            if unit.future.done():
+                continue
+            self._publish(unit.written)
+            head = unit.written[0].whistle_id if unit.written else ""
+            unit.future.set_result(Created(head, unit.written))
+        for unit, original in duplicates.items():
+            if unit.future.done():
+                continue
+            if isinstance(original, Duplicate):
+                unit.future.set_result(original)
+            elif original.future.done() and original.future.exception() is None:
+                created = original.future.result()
+                assert isinstance(created, Created)
+                unit.future.set_result(Duplicate(created.whistle_id, _hash_of(original)))
+            else:
+                unit.future.set_exception(StoreUnavailable("the original write failed"))
+
+    async def _resolve_idempotency(
+        self, conn: aiosqlite.Connection, batch: list[_Unit]
+    ) -> dict[_Unit, Duplicate | _Unit]:
+        """Units whose key was used before (stored, or earlier in this batch)."""
+        keys = [u.idempotency_key for u in batch if u.idempotency_key]
+        if not keys:
+            return {}
+        stored: dict[str, Duplicate] = {}
+        for chunk in _chunks(sorted(set(keys)), _MAX_PARAMS):
+            marks = ",".join("?" * len(chunk))
+            rows = await conn.execute_fetchall(
+                "SELECT idempotency_key, id, request_hash FROM whistles "
+                f"WHERE idempotency_key IN ({marks})",
+                chunk,
+            )
+            for key, whistle_id, request_hash in rows:
+                stored[key] = Duplicate(whistle_id, request_hash)
+        duplicates: dict[_Unit, Duplicate | _Unit] = {}
+        first: dict[str, _Unit] = {}
+        for unit in batch:
+            key = unit.idempotency_key
+            if not key:
+                continue
+            if key in stored:
+                duplicates[unit] = stored[key]
+            elif key in first:
+                duplicates[unit] = first[key]
+            else:
+                first[key] = unit
+        return duplicates
+
+    async def _apply(self, conn: aiosqlite.Connection, units: list[_Unit]) -> None:
+        """Write ``units`` in one transaction; on failure nothing is kept."""
+        start_seq = self._next_seq
+        grouped: OrderedDict[str, list[tuple[Any, ...]]] = OrderedDict()
+        seq = start_seq
+        for unit in units:
+            for sql, params in unit.statements:
+                grouped.setdefault(sql, []).append(params)
+            written = []
+            for e in unit.events:
+                written.append(Event(seq, e.type, e.whistle_id, e.at, e.actor, e.data))
+                seq += 1
+            unit.written = tuple(written)
+        event_rows = [
+            (e.seq, e.whistle_id, e.type, db_time(e.at), e.actor, _json(e.data))
+            for unit in units
+            for e in unit.written
+        ]
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, rows in grouped.items():
+                await conn.executemany(sql, rows)
+            if event_rows:
+                await conn.executemany(_EVENT_INSERT, event_rows)
+            if self._published_seq != self._persisted_published_seq:
+                await conn.execute("UPDATE outbox SET published_seq = ?", (self._published_seq,))
+            await conn.execute("COMMIT")
+        except BaseException:
+            for unit in units:
+                unit.written = ()
+            try:
+                await conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.warning("store.rollback_failed", exc_info=True)
+            raise
+        self._persisted_published_seq = self._published_seq
+        self._next_seq = seq
+        self.commits += 1
+        self.writes += len(units)
+
+    def _publish(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self._bus.publish(event)
+            self._published_seq = max(self._published_seq, event.seq)
+
+    async def _publish_unpublished(self) -> None:
+        """Hand the bus every event committed after the last recorded publish."""
+        assert self._writer_conn is not None
+        rows = await self._writer_conn.execute_fetchall(
+            "SELECT seq, type, whistle_id, at, actor, data FROM events WHERE seq > ? ORDER BY seq",
+            (self._published_seq,),
+        )
+        events = [_event(row) for row in rows]
+        if events:
+            log.info("store.outbox_replayed", count=len(events), from_seq=events[0].seq)
+            self._publish(events)
+            await self._writer_conn.execute(
+                "UPDATE outbox SET published_seq = ?", (self._published_seq,)
+            )
+            await self._writer_conn.commit()
+            self._persisted_published_seq = self._published_seq
+
+    # -- reads ---------------------------------------------------------------------------
+
+    @property
+    def _r(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise StoreUnavailable("the store is not open")
+        return self._reader
+
+    async def _fetchone(
+        self, conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
+    ) -> sqlite3.Row | tuple[Any, ...] | None:
+        async with conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def find_idempotent(self, key: str) -> Duplicate | None:
+        row = await self._fetchone(
+            self._r, "SELECT id, request_hash FROM whistles WHERE idempotency_key = ?", (key,)
+        )
+        return None if row is None else Duplicate(row[0], row[1])
+
+    async def get_whistle(self, whistle_id: str) -> StoredWhistle | None:
+        row = await self._fetchone(
+            self._r, "SELECT status, doc FROM whistles WHERE id = ?", (whistle_id,)
+        )
+        if row is None:
+            return None
+        found = await self._assignments_of([whistle_id])
+        return StoredWhistle(orjson.loads(row[1]), row[0], tuple(found.get(whistle_id, ())))
+
+    async def _assignments_of(self, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for chunk in _chunks(ids, _MAX_PARAMS):
+            marks = ",".join("?" * len(chunk))
+            rows = await self._r.execute_fetchall(
+                f"SELECT whistle_id, status, doc FROM assignments WHERE whistle_id IN ({marks}) "
+                "ORDER BY whistle_id, id",
+                chunk,
+            )
+            for whistle_id, status, doc in rows:
+                item = orjson.loads(doc)
+                item["status"] = status
+                found.setdefault(whistle_id, []).append(item)
+        return found
+
+    async def list_whistles(self, query: WhistleQuery) -> Page:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if query.status is not None:
+            clauses.append("status = ?")
+            params.append(query.status)
+        if query.source is not None:
+            clauses.append("source = ?")
+            params.append(query.source)
+        if query.category is not None:
+            clauses.append("category >= ? AND category < ?")
+            params += [query.category, query.category + "\U0010ffff"]
+        if query.grid_path is not None:
+            clauses.append("grid_path >= ? AND grid_path < ?")
+            params += [query.grid_path, query.grid_path + "\U0010ffff"]
+        if query.since is not None:
+            clauses.append("received_at >= ?")
+            params.append(db_time(query.since))
+        if query.until is not None:
+            clauses.append("received_at < ?")
+            params.append(db_time(query.until))
+        if query.before is not None:
+            clauses.append("id < ?")
+            params.append(query.before)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = await self._r.execute_fetchall(
+            f"SELECT id, status, doc FROM whistles {where} ORDER BY id DESC LIMIT ?",
+            [*params, query.limit + 1],
+        )
+        rows = list(rows)
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        found = await self._assignments_of([r[0] for r in rows])
+        items = tuple(
+            StoredWhistle(orjson.loads(doc), status, tuple(found.get(wid, ())))
+            for wid, status, doc in rows
+        )
+        return Page(items, rows[-1][0] if more and rows else None)
+
+    async def timeline(self, whistle_id: str) -> list[Event]:
+        rows = await self._r.execute_fetchall(
+            "SELECT seq, type, whistle_id, at, actor, data FROM events "
+            "WHERE whistle_id = ? ORDER BY seq",
+            (whistle_id,),
+        )
+        return [_event(row) for row in rows]
+
+    async def count_whistles(self) -> int:
+        row = await self._fetchone(self._r, "SELECT count(*) FROM whistles")
+        return int(row[0]) if row else 0
+
+    async def ping(self) -> None:
+        try:
+            await self._fetchone(self._r, "SELECT 1")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+
+def _event(row: Any) -> Event:
+    seq, type_, whistle_id, at, actor, data = row
+    return Event(int(seq), type_, whistle_id, parse_db_time(at), actor, orjson.loads(data))
+
+
+def _hash_of(unit: _Unit) -> str | None:
+    # The whistle row is the first statement; request_hash is its 12th parameter.
+    sql, params = unit.statements[0]
+    return params[11] if sql == _WHISTLE_INSERT else None
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
