@@ -166,7 +166,10 @@ class Hierarchy:
         geometry = self.cell(code).geometry
         if geometry is None:
             return None
-        point = geometry.representative_point() if not geometry.is_valid else geometry.centroid
+        point = geometry.centroid
+        if not geometry.contains(point):
+            # A concave shape's centroid can fall outside it; this point never does.
+            point = geometry.representative_point()
         return (float(point.y), float(point.x))
 
     # -- responders ----------------------------------------------------------------------

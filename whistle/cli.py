@@ -61,7 +61,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     configure_logging(args.log_level, json=args.log_format == "json")
     settings = Settings(db_path=args.db, config_dir=args.config)
-    with contextlib.suppress(KeyboardInterrupt):
+    # SIGTERM/SIGINT arrive as GracefulExit (a SystemExit with code 1) through aiohttp's
+    # signal handlers; the cleanup contexts have run by then, so it is a clean exit.
+    with contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
         asyncio.run(_run(create_app(settings), args.host, args.port))
     return 0
 

@@ -349,3 +349,23 @@ async def test_timeline_is_in_log_order(tmp_path: Path, bus: Bus) -> None:
         assert await store.timeline("nope") == []
     finally:
         await store.close()
+
+
+async def test_a_committed_write_is_visible_to_every_read_that_follows_it(
+    tmp_path: Path, bus: Bus
+) -> None:
+    # Many requests share the reader connection; a statement held open across an await by
+    # one of them must not pin an old snapshot for the others.
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+
+    async def write_then_read(n: int) -> bool:
+        new = new_whistle(n, key=f"k{n}")
+        await store.find_idempotent(f"k{n}")
+        await store.create_whistle(new)
+        return await store.get_whistle(new.whistle.id) is not None
+
+    try:
+        seen = await asyncio.gather(*(write_then_read(n) for n in range(300)))
+        assert all(seen)
+    finally:
+        await store.close()

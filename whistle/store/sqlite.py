@@ -448,8 +448,14 @@ class SqliteStore:
     async def _fetchone(
         self, conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
     ) -> sqlite3.Row | tuple[Any, ...] | None:
-        async with conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        # One hop into the connection's thread: execute and fetch together. With execute and
+        # fetch as two awaits, another request's query could run in between while this
+        # statement is open, and on a shared connection that pins an old WAL snapshot: a
+        # whistle committed a moment ago would be invisible to the reader.
+        rows = await conn.execute_fetchall(sql, params)
+        for row in rows:
+            return row
+        return None
 
     async def find_idempotent(self, key: str) -> Duplicate | None:
         row = await self._fetchone(

@@ -1,0 +1,195 @@
+"""The real server process: killed with SIGKILL mid-intake, stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from test_api_intake import body
+
+from grids import Hierarchy, Level
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """``whistle serve`` in its own process."""
+
+    def __init__(self, db: Path, config: Path, log: Path) -> None:
+        self.db, self.config, self.log = db, config, log
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        with self.log.open("ab") as log:
+            # Popen only spawns (no waiting); readiness is polled over HTTP below.
+            self.proc = subprocess.Popen(  # noqa: ASYNC220
+                [
+                    sys.executable,
+                    "-m",
+                    "whistle.cli",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--db",
+                    str(self.db),
+                    "--config",
+                    str(self.config),
+                ],
+                stdout=log,
+                stderr=log,
+            )
+        async with aiohttp.ClientSession() as session:
+            for _ in range(600):  # start-up: poll readiness, at most ~30 s
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+                try:
+                    async with session.get(f"{self.url}/readyz") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise RuntimeError("server did not become ready")
+
+    def signal(self, sig: int) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def server(tmp_path: Path, county_dir: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "w.sqlite3", county_dir, tmp_path / "server.log")
+    yield srv
+    srv.stop()
+
+
+async def post(
+    session: aiohttp.ClientSession, url: str, payload: dict[str, Any], key: str
+) -> tuple[int, str | None]:
+    try:
+        async with session.post(
+            f"{url}/api/v1/whistles", json=payload, headers={"Idempotency-Key": key}
+        ) as response:
+            doc = await response.json()
+            return response.status, doc.get("id")
+    except (TimeoutError, aiohttp.ClientError):
+        return 0, None
+
+
+def stored_ids(db: Path) -> list[str]:
+    with sqlite3.connect(db) as raw:
+        return [row[0] for row in raw.execute("SELECT id FROM whistles")]
+
+
+async def test_sigkill_during_intake_loses_no_acknowledged_whistle(
+    server: Server, county: Hierarchy
+) -> None:
+    micro = [c.code for c in county.cells(level=Level.MICRO_GRID)]
+    payloads = {
+        f"key-{n}": body(county, location={"grid": micro[n % len(micro)]}, description=f"#{n}")
+        for n in range(400)
+    }
+    await server.start()
+    acked: dict[str, str] = {}
+    async with aiohttp.ClientSession() as session:
+        tasks = [
+            asyncio.create_task(post(session, server.url, payload, key))
+            for key, payload in payloads.items()
+        ]
+        keys = list(payloads)
+        # Kill the server once some, but not all, whistles were acknowledged.
+        for future in asyncio.as_completed(tasks):
+            status, _ = await future
+            if status == 201 and sum(t.done() for t in tasks) >= 100:
+                break
+        server.signal(signal.SIGKILL)
+        results = await asyncio.gather(*tasks)
+    for key, (status, whistle_id) in zip(keys, results, strict=True):
+        if status == 201 and whistle_id:
+            acked[key] = whistle_id
+    assert 0 < len(acked) < len(payloads)
+
+    # Every acknowledged whistle survived the kill.
+    survived = set(stored_ids(server.db))
+    assert set(acked.values()) <= survived
+
+    # Clients retry whatever they did not hear back about, with the same keys.
+    await server.start()
+    async with aiohttp.ClientSession() as session:
+        retried = await asyncio.gather(
+            *(post(session, server.url, payloads[key], key) for key in payloads)
+        )
+        for key, (status, whistle_id) in zip(payloads, retried, strict=True):
+            assert status == 201
+            if key in acked:
+                assert whistle_id == acked[key]  # the same whistle, not a second one
+        check = await asyncio.gather(
+            *(session.get(f"{server.url}/api/v1/whistles/{wid}") for wid in acked.values())
+        )
+        assert {response.status for response in check} == {200}
+        for response in check:
+            response.release()
+    ids = stored_ids(server.db)
+    assert len(ids) == len(set(ids)) == len(payloads)  # no duplicates, nothing missing
+    with sqlite3.connect(server.db) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        seqs = [row[0] for row in raw.execute("SELECT seq FROM events ORDER BY seq")]
+        assert seqs == list(range(1, len(seqs) + 1))  # no torn or missing log entries
+        assert len(seqs) == 2 * len(payloads)
+
+
+async def test_sigterm_finishes_and_exits_zero(server: Server, county: Hierarchy) -> None:
+    await server.start()
+    async with aiohttp.ClientSession() as session:
+        status, whistle_id = await post(session, server.url, body(county), "one")
+    assert status == 201
+    assert server.signal(signal.SIGTERM) == 0
+    assert stored_ids(server.db) == [whistle_id]
+    log = server.log.read_text()
+    assert "store.closed" in log
+
+
+def test_serve_refuses_an_invalid_config(tmp_path: Path, county_dir: Path) -> None:
+    broken = tmp_path / "config"
+    broken.mkdir()
+    for item in county_dir.iterdir():
+        (broken / item.name).write_bytes(item.read_bytes())
+    with (broken / "grids.csv").open("a", encoding="utf-8") as stream:
+        stream.write("ORPHAN,NOPARENT,3,孤儿社区\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "whistle.cli", "check-config", str(broken)],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "grids.csv" in result.stderr
+    assert "ORPHAN" in result.stderr
