@@ -8,7 +8,7 @@ PORT   ?= 8080
 DB     ?= var/whistle.sqlite3
 CONFIG ?= config
 
-.PHONY: install run test lint typecheck pytest sample clean
+.PHONY: install run test lint typecheck pytest sample bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,8 @@ run: $(STAMP)
 	$(BIN)/whistle serve --host $(HOST) --port $(PORT) --db $(DB) --config $(CONFIG)
 
 lint: $(STAMP)
-	$(BIN)/ruff check whistle grids dispatch tests
-	$(BIN)/ruff format --check whistle grids dispatch tests
+	$(BIN)/ruff check whistle grids dispatch tests bench
+	$(BIN)/ruff format --check whistle grids dispatch tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -39,3 +39,7 @@ sample: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks: not part of the test suite (timings are measured, never asserted in tests).
+bench: $(STAMP)
+	$(BIN)/python bench/intake.py

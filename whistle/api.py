@@ -15,7 +15,7 @@ from grids import Cell, Level
 from whistle.exceptions import FieldError, InvalidWhistle
 from whistle.keys import CATALOG, HIERARCHY, INTAKE, SETTINGS, STORE, TZ
 from whistle.problems import problem
-from whistle.store import StoredWhistle, WhistleQuery
+from whistle.store import WhistleQuery
 from whistle.timefmt import rfc3339
 
 __all__ = ["routes"]
@@ -28,14 +28,6 @@ _MAX_KEY = 255
 
 def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type=_JSON, headers=headers)
-
-
-def present(stored: StoredWhistle) -> dict[str, Any]:
-    """The whistle document as the API shows it."""
-    doc = dict(stored.row_doc)
-    doc["status"] = stored.status
-    doc["assignments"] = list(stored.assignments)
-    return doc
 
 
 # -- whistles ---------------------------------------------------------------------------
@@ -72,12 +64,14 @@ async def post_whistle(request: web.Request) -> web.Response:
     except orjson.JSONDecodeError as exc:
         raise InvalidWhistle([FieldError("body", f"not valid JSON: {exc}")], status=400) from None
     submission = await request.app[INTAKE].submit(body, idempotency_key=key)
-    stored = await request.app[STORE].get_whistle(submission.whistle_id)
-    assert stored is not None  # it was committed before submit returned
     headers = {"Location": f"/api/v1/whistles/{submission.whistle_id}"}
-    if not submission.created:
+    doc = submission.document
+    if doc is None:  # a replay: answer with the whistle as stored now
         headers["Idempotent-Replayed"] = "true"
-    return _json(present(stored), status=201, headers=headers)
+        stored = await request.app[STORE].get_whistle(submission.whistle_id)
+        assert stored is not None  # the key's whistle was committed before
+        doc = stored.document()
+    return _json(doc, status=201, headers=headers)
 
 
 @routes.get("/api/v1/whistles/{id}")
@@ -88,7 +82,7 @@ async def get_whistle(request: web.Request) -> web.Response:
     if stored is None:
         return problem(404, "Not Found", detail=f"no whistle with id {whistle_id!r}")
     tz = request.app[TZ]
-    doc = present(stored)
+    doc = stored.document()
     doc["timeline"] = [
         {
             "seq": e.seq,
@@ -146,7 +140,7 @@ async def list_whistles(request: web.Request) -> web.Response:
     )
     cursor = None if page.next_before is None else _encode_cursor(page.next_before)
     return _json(
-        {"items": [present(item) for item in page.items], "next_cursor": cursor, "limit": limit}
+        {"items": [item.document() for item in page.items], "next_cursor": cursor, "limit": limit}
     )
 
 

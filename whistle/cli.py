@@ -63,8 +63,19 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings(db_path=args.db, config_dir=args.config)
     # SIGTERM/SIGINT arrive as GracefulExit (a SystemExit with code 1) through aiohttp's
     # signal handlers; the cleanup contexts have run by then, so it is a clean exit.
-    with contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
-        asyncio.run(_run(create_app(settings), args.host, args.port))
+    from dispatch import DispatchConfigError
+    from grids import GridConfigError
+    from whistle.exceptions import StoreUnavailable
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
+            asyncio.run(_run(create_app(settings), args.host, args.port))
+    except (GridConfigError, DispatchConfigError) as exc:
+        print(f"whistle: cannot start: {args.config} is invalid:\n{exc}", file=sys.stderr)
+        return 2
+    except (StoreUnavailable, OSError) as exc:
+        print(f"whistle: cannot start: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

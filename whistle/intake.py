@@ -22,7 +22,15 @@ from whistle.events import NewEvent
 from whistle.exceptions import FieldError, IdempotencyConflict, InvalidWhistle
 from whistle.ids import IdFactory
 from whistle.schema import WhistleIn, field_errors
-from whistle.store import AssignmentRow, Created, Duplicate, NewWhistle, Store, WhistleRow
+from whistle.store import (
+    AssignmentRow,
+    Created,
+    Duplicate,
+    NewWhistle,
+    Store,
+    StoredWhistle,
+    WhistleRow,
+)
 from whistle.timefmt import rfc3339
 
 __all__ = ["Intake", "Submission", "grid_path"]
@@ -32,10 +40,15 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """The outcome of a submit: the whistle's id and whether this call created it."""
+    """The outcome of a submit: the whistle's id and whether this call created it.
+
+    ``document`` is the whistle as stored when this call created it (the API answers with it
+    without reading it back); None for a replayed idempotency key.
+    """
 
     whistle_id: str
     created: bool
+    document: dict[str, Any] | None = None
 
 
 def grid_path(cell: Cell) -> str:
@@ -72,7 +85,8 @@ class Intake:
         StoreBusy.
         """
         whistle = self._validate(body)
-        request_hash = _fingerprint(whistle)
+        request = whistle.model_dump(mode="json")
+        request_hash = _fingerprint(request)
         if idempotency_key is not None:
             earlier = await self._store.find_idempotent(idempotency_key)
             if earlier is not None:
@@ -90,7 +104,7 @@ class Intake:
         )
         whistle_id = self._ids.new()
         new = self._record(
-            whistle_id, whistle, cell, decision, received_at, idempotency_key, request_hash
+            whistle_id, whistle, request, cell, decision, received_at, idempotency_key, request_hash
         )
         with structlog.contextvars.bound_contextvars(whistle_id=whistle_id, grid=cell.code):
             outcome = await self._store.create_whistle(new)
@@ -106,7 +120,7 @@ class Intake:
                 rule=decision.rule_id,
                 assignments=len(decision.assignments),
             )
-        return Submission(whistle_id, True)
+        return Submission(whistle_id, True, StoredWhistle.of(new).document())
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -170,6 +184,7 @@ class Intake:
         self,
         whistle_id: str,
         whistle: WhistleIn,
+        request: dict[str, Any],
         cell: Cell,
         decision: Decision,
         received_at: datetime,
@@ -285,7 +300,7 @@ class Intake:
                 received_at,
                 whistle.reporter,
                 {
-                    "request": whistle.model_dump(mode="json"),
+                    "request": request,
                     "grid": cell.code,
                     "idempotency_key": idempotency_key,
                 },
@@ -307,7 +322,7 @@ class Intake:
         return NewWhistle(row, assignments, events)
 
 
-def _fingerprint(whistle: WhistleIn) -> str:
+def _fingerprint(request: dict[str, Any]) -> str:
     """A hash of what was asked, to tell a retry from a different request with the same key."""
-    canonical = orjson.dumps(whistle.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    canonical = orjson.dumps(request, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()

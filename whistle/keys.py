@@ -13,7 +13,7 @@ from grids import Hierarchy
 from whistle.bus import Bus
 from whistle.clock import Clock
 from whistle.intake import Intake
-from whistle.store import SqliteStore
+from whistle.store import Store
 
 __all__ = [
     "BUS",
@@ -47,5 +47,5 @@ HIERARCHY = web.AppKey("hierarchy", Hierarchy)
 CATALOG = web.AppKey("catalog", Catalog)
 ROUTER = web.AppKey("router", Router)
 TZ: web.AppKey[tzinfo] = web.AppKey("tz")
-STORE = web.AppKey("store", SqliteStore)
+STORE: web.AppKey[Store] = web.AppKey("store")
 INTAKE = web.AppKey("intake", Intake)

@@ -95,6 +95,19 @@ class StoredWhistle:
     status: str
     assignments: tuple[dict[str, Any], ...]
 
+    @classmethod
+    def of(cls, new: NewWhistle) -> StoredWhistle:
+        """What reading ``new`` back after its write would give."""
+        assignments = tuple({**a.doc, "status": a.status} for a in new.assignments)
+        return cls(new.whistle.doc, new.whistle.status, assignments)
+
+    def document(self) -> dict[str, Any]:
+        """The whistle as the API shows it: its document, current status and assignments."""
+        doc = dict(self.row_doc)
+        doc["status"] = self.status
+        doc["assignments"] = list(self.assignments)
+        return doc
+
 
 @dataclass(frozen=True, slots=True)
 class WhistleQuery:
@@ -137,6 +150,8 @@ class Store(Protocol):
 
     async def timeline(self, whistle_id: str) -> list[Event]:
         """The whistle's events in log order."""
+
+    async def count_whistles(self) -> int: ...
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers."""

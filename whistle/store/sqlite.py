@@ -50,14 +50,15 @@ _MAX_PARAMS = 900
 
 
 def db_time(when: datetime) -> str:
-    """Fixed-width UTC text, so that string order is time order in SQL."""
+    """Fixed-width UTC text (``2026-11-23T01:00:00.000000+00:00``), so that string order is
+    time order in SQL. isoformat is several times faster than strftime on the write path."""
     if when.tzinfo is None:
         raise ValueError("naive datetime given to the store")
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def parse_db_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return datetime.fromisoformat(text)
 
 
 def _json(value: Any) -> str:
@@ -133,8 +134,8 @@ class SqliteStore:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer_conn = await self._connect()
             await self._migrate(self._writer_conn)
             self._reader = await self._connect()
@@ -143,7 +144,7 @@ class SqliteStore:
             self._next_seq = (row[0] or 0) + 1 if row else 1
             row = await self._fetchone(self._writer_conn, "SELECT published_seq FROM outbox")
             self._published_seq = self._persisted_published_seq = int(row[0]) if row else 0
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             await self._disconnect()
             raise StoreUnavailable(f"cannot open database {self.path}: {exc}") from exc
         except BaseException:
