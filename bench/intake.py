@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -119,6 +120,8 @@ def routing(config: Path, samples: int) -> dict[str, Any]:
     hierarchy = load_hierarchy(config)
     router = Router.compile(hierarchy, load_dispatch_config(config))
     load_s = time.perf_counter() - began
+    gc.collect()
+    gc.freeze()  # as the server does after loading (whistle/app.py)
     micro = list(hierarchy.cells(level=Level.MICRO_GRID))
     rng = random.Random(1)
     points = []
