@@ -17,9 +17,7 @@ import os
 import platform
 import random
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,27 +33,7 @@ sys.path.insert(0, str(ROOT))
 from dispatch import Router, RouteRequest, Source, load_dispatch_config  # noqa: E402
 from grids import Level  # noqa: E402
 from grids.loader import load_hierarchy  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(1200):
-            if proc.poll() is not None:
-                raise SystemExit("server exited during start-up")
-            try:
-                async with session.get(f"{url}/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.05)
-    raise SystemExit("server not ready after 60 s")
+from whistle.testing import ServerProcess  # noqa: E402
 
 
 async def load(
@@ -155,33 +133,19 @@ def main() -> None:
 
     route = routing(args.config, 2000)
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "bench.sqlite3"
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "whistle.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--db",
-                str(db),
-                "--config",
-                str(args.config),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
+        server = ServerProcess(
+            Path(tmp) / "bench.sqlite3",
+            args.config,
+            Path(tmp) / "server.log",
+            extra_args=("--log-level", "warning"),
         )
         try:
-            asyncio.run(wait_ready(url, proc))
-            result = asyncio.run(load(url, route.pop("points"), args.requests, args.concurrency))
+            asyncio.run(server.start())
+            points = route.pop("points")
+            result = asyncio.run(load(server.url, points, args.requests, args.concurrency))
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
-        with sqlite3.connect(db) as raw:
+            server.signal(signal.SIGTERM)
+        with sqlite3.connect(server.db) as raw:
             stored = {row[0] for row in raw.execute("SELECT id FROM whistles")}
     ids = result.pop("ids")
     missing = len(set(ids) - stored)

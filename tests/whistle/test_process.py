@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,74 +17,14 @@ import pytest
 from test_api_intake import body
 
 from grids import Hierarchy, Level
+from whistle.testing import ServerProcess
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """``whistle serve`` in its own process."""
-
-    def __init__(self, db: Path, config: Path, log: Path) -> None:
-        self.db, self.config, self.log = db, config, log
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        with self.log.open("ab") as log:
-            # Popen only spawns (no waiting); readiness is polled over HTTP below.
-            self.proc = subprocess.Popen(  # noqa: ASYNC220
-                [
-                    sys.executable,
-                    "-m",
-                    "whistle.cli",
-                    "serve",
-                    "--port",
-                    str(self.port),
-                    "--db",
-                    str(self.db),
-                    "--config",
-                    str(self.config),
-                ],
-                stdout=log,
-                stderr=log,
-            )
-        async with aiohttp.ClientSession() as session:
-            for _ in range(600):  # start-up: poll readiness, at most ~30 s
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
-                try:
-                    async with session.get(f"{self.url}/readyz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise RuntimeError("server did not become ready")
-
-    def signal(self, sig: int) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        return self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-
-
 @pytest.fixture
-def server(tmp_path: Path, county_dir: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "w.sqlite3", county_dir, tmp_path / "server.log")
+def server(tmp_path: Path, county_dir: Path) -> Iterator[ServerProcess]:
+    srv = ServerProcess(tmp_path / "w.sqlite3", county_dir, tmp_path / "server.log")
     yield srv
     srv.stop()
 
@@ -109,7 +48,7 @@ def stored_ids(db: Path) -> list[str]:
 
 
 async def test_sigkill_during_intake_loses_no_acknowledged_whistle(
-    server: Server, county: Hierarchy
+    server: ServerProcess, county: Hierarchy
 ) -> None:
     micro = [c.code for c in county.cells(level=Level.MICRO_GRID)]
     payloads = {
@@ -165,7 +104,7 @@ async def test_sigkill_during_intake_loses_no_acknowledged_whistle(
         assert len(seqs) == 2 * len(payloads)
 
 
-async def test_sigterm_finishes_and_exits_zero(server: Server, county: Hierarchy) -> None:
+async def test_sigterm_finishes_and_exits_zero(server: ServerProcess, county: Hierarchy) -> None:
     await server.start()
     async with aiohttp.ClientSession() as session:
         status, whistle_id = await post(session, server.url, body(county), "one")
