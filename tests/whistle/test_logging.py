@@ -1,0 +1,44 @@
+"""Logs are structured and carry the whistle id and grid code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import structlog
+from conftest import Live
+from structlog.testing import LogCapture
+from test_api_intake import body
+
+from grids import Hierarchy
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    # capture_logs() drops every processor; keep merge_contextvars, which binds the ids.
+    capture = LogCapture()
+    structlog.configure(processors=[structlog.contextvars.merge_contextvars, capture])
+    yield capture
+    structlog.reset_defaults()
+
+
+async def test_created_whistle_is_logged_with_its_id_and_grid(
+    live: Live, county: Hierarchy, logs: LogCapture
+) -> None:
+    status, _, doc = await live.post(body(county))
+    assert status == 201
+    created = [entry for entry in logs.entries if entry["event"] == "whistle.created"]
+    assert len(created) == 1
+    assert created[0]["whistle_id"] == doc["id"]
+    assert created[0]["grid"] == doc["grid"]["code"]
+    assert created[0]["rule"] == "citizen"
+    assert created[0]["log_level"] == "info"
+
+
+async def test_context_does_not_leak_into_later_log_lines(
+    live: Live, county: Hierarchy, logs: LogCapture
+) -> None:
+    await live.post(body(county))
+    structlog.get_logger("after").info("later")
+    later = [entry for entry in logs.entries if entry["event"] == "later"]
+    assert "whistle_id" not in later[0]
