@@ -16,8 +16,10 @@ from dispatch.catalog import Catalog, Category, CategoryType, Major
 from dispatch.config import DispatchConfig, load_dispatch_config
 from dispatch.decision import Decision, PlannedAssignment, TraceStep
 from dispatch.durations import Duration, Unit
+from dispatch.duty import DutyRoster, Shift
 from dispatch.exceptions import DispatchConfigError, Problem, UnknownCategoryError
 from dispatch.model import Mode, Origin, Source, StepResult, Urgency
+from dispatch.policy import LifecyclePolicy
 from dispatch.router import Router, RouteRequest, check_fit
 from dispatch.rules import (
     Options,
@@ -29,6 +31,7 @@ from dispatch.rules import (
     RulesConfig,
     RuleSet,
 )
+from dispatch.teams import Team, Teams
 
 __all__ = [
     "Catalog",
@@ -38,7 +41,9 @@ __all__ = [
     "DispatchConfig",
     "DispatchConfigError",
     "Duration",
+    "DutyRoster",
     "Holiday",
+    "LifecyclePolicy",
     "Major",
     "Mode",
     "Options",
@@ -54,8 +59,11 @@ __all__ = [
     "RuleConfig",
     "RuleSet",
     "RulesConfig",
+    "Shift",
     "Source",
     "StepResult",
+    "Team",
+    "Teams",
     "TraceStep",
     "Unit",
     "UnknownCategoryError",

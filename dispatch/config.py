@@ -6,18 +6,20 @@ everything that needs fixing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dispatch._toml import Issues, read_toml
 from dispatch.calendar import WorkCalendar, calendar_from_data
 from dispatch.catalog import Catalog, catalog_from_data
 from dispatch.exceptions import DispatchConfigError, Problem
+from dispatch.policy import LIFECYCLE_FILE, LifecyclePolicy, load_policy
 from dispatch.rules import RulesConfig, rules_from_data
 
 __all__ = [
     "CALENDAR_FILE",
     "CATEGORIES_FILE",
+    "LIFECYCLE_FILE",
     "RULES_FILE",
     "DispatchConfig",
     "load_dispatch_config",
@@ -35,6 +37,7 @@ class DispatchConfig:
     rules: RulesConfig
     catalog: Catalog
     calendar: WorkCalendar
+    policy: LifecyclePolicy = field(default_factory=LifecyclePolicy)
 
 
 def load_dispatch_config(config_dir: Path) -> DispatchConfig:
@@ -60,6 +63,10 @@ def load_dispatch_config(config_dir: Path) -> DispatchConfig:
     calendar = None if data is None else calendar_from_data(data, issues)
     problems += issues.problems
 
+    issues = Issues(LIFECYCLE_FILE)
+    policy = load_policy(config_dir, issues)
+    problems += issues.problems
+
     if problems or catalog is None or rules is None or calendar is None:
         raise DispatchConfigError(problems)
-    return DispatchConfig(rules=rules, catalog=catalog, calendar=calendar)
+    return DispatchConfig(rules=rules, catalog=catalog, calendar=calendar, policy=policy)

@@ -7,7 +7,7 @@ whistle's ``trace``, and the dispatcher turns each planned assignment into a rea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from dispatch.catalog import Category
@@ -19,6 +19,10 @@ __all__ = ["Decision", "PlannedAssignment", "TraceStep"]
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
+
+
+def _local(moment: datetime | None, tz: tzinfo) -> str | None:
+    return None if moment is None else moment.astimezone(tz).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,29 @@ class PlannedAssignment:
         if self.origin is Origin.BACKSTOP:
             return f"{head}: nobody up to the county{tail}; backstop {who} at {self.cell}"
         return f"{head}: chose {who} at {self.cell}{tail}"
+
+    def document(self, assignment_id: str, *, cell_name: str, tz: tzinfo) -> dict[str, Any]:
+        """The assignment as stored and shown by the API (times in ``tz``, to the ms)."""
+        responder = self.responder
+        claim = self.mode is Mode.CLAIM
+        return {
+            "id": assignment_id,
+            "responder": None
+            if responder is None
+            else {"id": responder.id, "name": responder.name, "kind": responder.kind.value},
+            "kind": self.kind.value,
+            "kind_name": self.kind.label_zh,
+            "mode": self.mode.value,
+            "cell": self.cell,
+            "cell_name": cell_name,
+            "level": self.level.key,
+            "origin": self.origin.value,
+            "eligible": len(self.eligible) if claim else None,
+            "eligible_ids": list(self.eligible) if claim else None,
+            "acknowledge_due": _local(self.acknowledge_due, tz),
+            "claim_due": _local(self.claim_due, tz),
+            "resolve_due": _local(self.resolve_due, tz),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: ISO 8601 times with their offset, enum values as strings."""

@@ -64,6 +64,10 @@ class Origin(StrEnum):
     RULE = "rule"  # one of the matching rule's reports
     CATEGORY = "category"  # the category always needs this kind (``needs``)
     BACKSTOP = "backstop"  # nobody of the needed kind up to the county: the county backstop
+    BACKUP = "backup"  # the A post was silent (or off duty): its B post (AB岗)
+    ESCALATION = "escalation"  # a missed deadline: the same kind of responder one level up
+    REROUTE = "reroute"  # the previous responder returned the case (退单)
+    UNCLAIMED = "unclaimed"  # nobody claimed the need in time: pushed to the grid worker
 
 
 class StepResult(StrEnum):
@@ -74,3 +78,5 @@ class StepResult(StrEnum):
     CANNOT_HANDLE = "cannot_handle"  # a responder of the kind is here but not for this category
     BACKSTOP = "backstop"  # the county backstop was picked after the climb found nobody
     BOARD = "board"  # claim mode: posted on this cell's board for the eligible members
+    EXCLUDED = "excluded"  # already had this case (returned it, or missed its deadline)
+    OFF_DUTY = "off_duty"  # the A post is off duty now (duty roster): its B post is tried

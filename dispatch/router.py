@@ -9,7 +9,7 @@ category gets, the reports a category's ``needs`` add, the backstop for each cat
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -26,7 +26,9 @@ from grids.model import ALL_CATEGORIES, Cell, Responder, ResponderKind
 if TYPE_CHECKING:
     from dispatch.config import DispatchConfig
 
-__all__ = ["RouteRequest", "Router", "check_fit"]
+__all__ = ["OnDuty", "RouteRequest", "Router", "check_fit"]
+
+OnDuty = Callable[[str, datetime], bool]
 
 RESPONDERS_FILE = "responders.csv"
 
@@ -106,7 +108,7 @@ class Router:
             raise UnknownCategoryError(category)
         return plan.rule
 
-    def route(self, request: RouteRequest) -> Decision:
+    def route(self, request: RouteRequest, *, on_duty: OnDuty | None = None) -> Decision:
         """Decide who must report, where they were found, and every deadline.
 
         Pure: the same request always gives the same decision. Raises UnknownCategoryError
@@ -135,7 +137,7 @@ class Router:
             if report.options.mode is Mode.CLAIM:
                 assignments.append(self._claim(plan, report, needed_by, chain, start, dues))
             else:
-                assignments.extend(self._push(plan, report, needed_by, chain, start, dues))
+                assignments.extend(self._push(plan, report, needed_by, chain, start, dues, on_duty))
         return Decision(
             rule_id=plan.rule.id,
             rule_name=plan.rule.name,
@@ -145,6 +147,127 @@ class Router:
             cell=cell.code,
             received_at=received,
             assignments=tuple(assignments),
+        )
+
+    # -- re-assignment (escalation, AB post, return, unclaimed) ---------------------------
+
+    def reassign(
+        self,
+        *,
+        kind: ResponderKind,
+        start: str,
+        category: str,
+        urgency: Urgency,
+        at: datetime,
+        resolve_due: datetime,
+        exclude: Collection[str],
+        origin: Origin,
+        why: str,
+    ) -> PlannedAssignment | None:
+        """A new push assignment of ``kind`` for a case already under way.
+
+        Climbs from cell ``start`` to the county for a responder of ``kind`` who handles
+        ``category`` and is not in ``exclude`` (those who had the case already); at the county
+        the backstop takes it. None when even the backstop is excluded: the case stays with
+        the backstop, which nothing can escalate past.
+        """
+        plan = self._plans.get((Source.CITIZEN, category))
+        if plan is None:
+            raise UnknownCategoryError(category)
+        steps: list[TraceStep] = []
+        for cell in self.hierarchy.ancestors(start):
+            for responder in self.hierarchy.responders_at(cell.code, kind):
+                if responder.id in exclude:
+                    steps.append(
+                        TraceStep(cell.code, cell.level, StepResult.EXCLUDED, responder.id, why)
+                    )
+                elif not responder.handles(category):
+                    steps.append(_cannot_handle(cell, responder, category))
+                else:
+                    steps.append(
+                        TraceStep(
+                            cell.code,
+                            cell.level,
+                            StepResult.CHOSEN,
+                            responder.id,
+                            f"{kind} {responder.name}",
+                        )
+                    )
+                    return self._replacement(
+                        kind, responder, cell, origin, urgency, at, resolve_due, steps, why
+                    )
+            if not self.hierarchy.responders_at(cell.code, kind):
+                steps.append(TraceStep(cell.code, cell.level, StepResult.NONE_OF_KIND, None, ""))
+        backstop = plan.backstop
+        if backstop.id in exclude:
+            return None
+        root = self.hierarchy.cell(self.hierarchy.root)
+        steps.append(
+            TraceStep(root.code, root.level, StepResult.BACKSTOP, backstop.id, f"no other {kind}")
+        )
+        return self._replacement(
+            kind, backstop, root, Origin.BACKSTOP, urgency, at, resolve_due, steps, why
+        )
+
+    def backup_of(
+        self,
+        responder_id: str,
+        *,
+        category: str,
+        urgency: Urgency,
+        at: datetime,
+        resolve_due: datetime,
+        exclude: Collection[str],
+        why: str,
+    ) -> PlannedAssignment | None:
+        """The B post of ``responder_id`` (its roster ``backup``), when it has one that may
+        take the case: known, not in ``exclude``, and able to handle ``category``."""
+        responder = self.hierarchy.responder(responder_id)
+        if responder is None or responder.backup is None:
+            return None
+        backup = self.hierarchy.responder(responder.backup)
+        if backup is None or backup.id in exclude or not backup.handles(category):
+            return None
+        cell = self.hierarchy.cell(backup.grid)
+        step = TraceStep(
+            cell.code, cell.level, StepResult.CHOSEN, backup.id, f"B post of {responder.id}"
+        )
+        return self._replacement(
+            responder.kind, backup, cell, Origin.BACKUP, urgency, at, resolve_due, [step], why
+        )
+
+    def _replacement(
+        self,
+        kind: ResponderKind,
+        responder: Responder,
+        cell: Cell,
+        origin: Origin,
+        urgency: Urgency,
+        at: datetime,
+        resolve_due: datetime,
+        steps: list[TraceStep],
+        why: str,
+    ) -> PlannedAssignment:
+        options = self.rules.defaults
+        add = self.calendar.add
+        acknowledge_due = min(
+            add(at, options.acknowledge(urgency)), add(at, options.acknowledge_cap)
+        )
+        return PlannedAssignment(
+            kind=kind,
+            mode=Mode.PUSH,
+            responder=responder,
+            cell=cell.code,
+            level=cell.level,
+            origin=origin,
+            rule_id=origin.value,
+            report_index=0,
+            acknowledge_due=acknowledge_due,
+            claim_due=None,
+            resolve_due=resolve_due,
+            eligible=(),
+            trace=tuple(steps),
+            needed_by=why,
         )
 
     # -- the climb -----------------------------------------------------------------------
@@ -157,6 +280,7 @@ class Router:
         chain: list[Cell],
         start: int,
         dues: _Dues,
+        on_duty: OnDuty | None,
     ) -> list[PlannedAssignment]:
         code = plan.category.code
         kind = report.kind
@@ -171,21 +295,15 @@ class Router:
                 continue
             chosen: list[Responder] = []
             for responder in candidates:
-                if responder.handles(code):
-                    chosen.append(responder)
-                    steps.append(
-                        TraceStep(
-                            found.code,
-                            found.level,
-                            StepResult.CHOSEN,
-                            responder.id,
-                            f"{kind} {responder.name}",
-                        )
-                    )
-                    if len(chosen) == report.count:
-                        break
-                else:
+                if not responder.handles(code):
                     steps.append(_cannot_handle(found, responder, code))
+                    continue
+                picked = self._on_duty_post(responder, found, code, dues.received, steps, on_duty)
+                if picked is None or picked in chosen:
+                    continue
+                chosen.append(picked)
+                if len(chosen) == report.count:
+                    break
             if not chosen:
                 continue  # all here are for other categories: keep climbing
             # Fewer than ``count`` here still stops the climb: the nearest cell owns the case.
@@ -212,6 +330,39 @@ class Router:
                 for responder in chosen
             ]
         return [self._backstop(plan, report, needed_by, steps, dues)]
+
+    def _on_duty_post(
+        self,
+        responder: Responder,
+        cell: Cell,
+        code: str,
+        at: datetime,
+        steps: list[TraceStep],
+        on_duty: OnDuty | None,
+    ) -> Responder | None:
+        """``responder`` when on duty; else its B post (AB岗) when that one is; else None, and
+        the climb goes on."""
+        if on_duty is None or on_duty(responder.id, at):
+            steps.append(
+                TraceStep(
+                    cell.code, cell.level, StepResult.CHOSEN, responder.id,
+                    f"{responder.kind} {responder.name}",
+                )
+            )  # fmt: skip
+            return responder
+        steps.append(
+            TraceStep(cell.code, cell.level, StepResult.OFF_DUTY, responder.id, "A post off duty")
+        )
+        backup = None if responder.backup is None else self.hierarchy.responder(responder.backup)
+        if backup is not None and backup.handles(code) and on_duty(backup.id, at):
+            steps.append(
+                TraceStep(
+                    cell.code, cell.level, StepResult.CHOSEN, backup.id,
+                    f"B post {backup.name} of {responder.id}",
+                )
+            )  # fmt: skip
+            return backup
+        return None
 
     def _claim(
         self,
@@ -325,13 +476,22 @@ def _cannot_handle(cell: Cell, responder: Responder, code: str) -> TraceStep:
 class _Dues:
     """Deadlines for one decision, each computed once per distinct Options."""
 
-    __slots__ = ("_acknowledge", "_calendar", "_category", "_received", "_resolve", "_urgency")
+    __slots__ = (
+        "_acknowledge",
+        "_calendar",
+        "_category",
+        "_received",
+        "_resolve",
+        "_urgency",
+        "received",
+    )
 
     def __init__(
         self, calendar: WorkCalendar, received: datetime, urgency: Urgency, category: Category
     ) -> None:
         self._calendar = calendar
         self._received = received
+        self.received = received
         self._urgency = urgency
         self._category = category
         self._acknowledge: dict[int, datetime] = {}

@@ -1,9 +1,12 @@
-"""A deterministic generator of a realistic sample county: cells, shapes and roster.
+"""A deterministic generator of a realistic sample county: cells, shapes, roster, duty, teams.
 
 ``generate_county`` writes the three files ``grids.loader`` reads (``grids.csv``,
-``grids.geojson``, ``responders.csv``). The same seed and arguments give byte-identical files:
-every random draw comes from one ``random.Random(seed)`` in a fixed order, nothing iterates a
-set and nothing reads the clock.
+``grids.geojson``, ``responders.csv``) and the two optional files the dispatch package reads
+(``duty.csv``, the duty roster of the A/B posts, and ``teams.csv``, the party members' service
+teams). The same seed and arguments give byte-identical files: every random draw comes from
+``random.Random(seed)`` in a fixed order, nothing iterates a set and nothing reads the clock.
+The teams draw from a second generator of their own, so that adding them left the first three
+files exactly as they were for every seed.
 
 Shapes are rectangles that tile their parent exactly. Coordinates are integers in
 micro-degrees (1e-6 degree) until they are written, so the 6-decimal output needs no rounding
@@ -16,7 +19,7 @@ from __future__ import annotations
 import csv
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from itertools import pairwise
@@ -37,6 +40,10 @@ _JITTER = 0.3
 
 _GRIDS_HEADER = ("code", "parent", "level", "name")
 _RESPONDERS_HEADER = ("id", "name", "kind", "grid", "categories", "backup", "contact")
+# The dispatch package's files (dispatch.duty, dispatch.teams); grids cannot import dispatch.
+_DUTY_HEADER = ("responder", "days", "start", "end")
+_TEAMS_HEADER = ("id", "name", "community", "captain", "members")
+_FILES = ("grids.csv", "grids.geojson", "responders.csv", "duty.csv", "teams.csv")
 
 # Changning's real towns, in the order they are coded (101, 102, ...).
 _REAL_TOWNS = (
@@ -141,6 +148,19 @@ _UNIT_TYPES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 _UNITS_PER_TOWN = (4, 8)
 _MEMBERS_PER_COMMUNITY = (5, 15)
+
+# Duty shifts (days, start, end) per kind. Office hours for the community police and the grid
+# departments, so nights, weekends and holidays go to their B post; long days for the patrols.
+# Kinds not listed (police stations, the backstop, the grid workers ...) are always on duty.
+_DUTY: dict[ResponderKind, tuple[str, str, str]] = {
+    ResponderKind.COMMUNITY_POLICE: ("workdays", "08:30", "17:30"),
+    ResponderKind.SAFETY_PATROL: ("daily", "07:00", "23:00"),
+    ResponderKind.GRID_DEPARTMENT: ("workdays", "08:30", "17:30"),
+}
+# Service teams (服务队) per community, and members per team, from its registered members.
+_TEAMS_PER_COMMUNITY = (1, 2)
+_TEAM_SIZE = (3, 6)
+_TEAM_NAMES = ("党员先锋服务队", "党员志愿服务队", "红色先锋服务队", "党员便民服务队")
 _ALL = "*"
 
 _Rect = tuple[int, int, int, int]  # west, south, east, north in micro-degrees
@@ -156,6 +176,8 @@ class SampleSummary:
     cells: dict[Level, int]
     responders: dict[ResponderKind, int]
     sizes: dict[str, int]
+    shifts: int = 0
+    teams: int = 0
 
     @property
     def total_cells(self) -> int:
@@ -173,6 +195,7 @@ class SampleSummary:
             f"{self.name} ({self.code}), seed {self.seed}\n"
             f"cells: {cells} ({self.total_cells} in all)\n"
             f"responders: {responders} ({self.total_responders} in all)\n"
+            f"duty shifts: {self.shifts}, service teams: {self.teams}\n"
             f"files: {sizes}"
         )
 
@@ -188,7 +211,8 @@ def generate_county(
     name: str = "昌宁县",
     code: str = "530524",
 ) -> SampleSummary:
-    """Write a sample county's ``grids.csv``, ``grids.geojson`` and ``responders.csv``.
+    """Write a sample county's ``grids.csv``, ``grids.geojson``, ``responders.csv``,
+    ``duty.csv`` and ``teams.csv``.
 
     Counts are exact: ``communities`` are spread over the towns, ``grids`` over the
     communities and ``micro_grids`` over the grids, every parent getting at least one child.
@@ -215,7 +239,7 @@ def generate_county(
     )
 
     outdir.mkdir(parents=True, exist_ok=True)
-    targets = {file: outdir / file for file in ("grids.csv", "grids.geojson", "responders.csv")}
+    targets = {file: outdir / file for file in _FILES}
     # Write beside the targets and rename at the end, so a failed run never leaves a
     # half-written config behind.
     partial = {file: path.with_name(f".{file}.partial") for file, path in targets.items()}
@@ -225,10 +249,11 @@ def generate_county(
                 file: stack.enter_context(path.open("w", encoding="utf-8", newline=""))
                 for file, path in partial.items()
             }
-            writer = _Writer(
-                streams["grids.csv"], streams["grids.geojson"], streams["responders.csv"], rng
-            )
-            _County(writer, rng, plan, name=name, code=code).write()
+            writer = _Writer(streams, rng)
+            # A generator of its own for the teams, seeded from the seed: drawing them from
+            # ``rng`` would shift every later draw and change the other files.
+            team_rng = random.Random(f"{seed}/teams")
+            _County(writer, rng, team_rng, plan, name=name, code=code).write()
             writer.close()
         for file, path in partial.items():
             path.replace(targets[file])
@@ -242,6 +267,8 @@ def generate_county(
         cells=dict(writer.cells),
         responders=dict(writer.responders),
         sizes={file: path.stat().st_size for file, path in targets.items()},
+        shifts=writer.shifts,
+        teams=writer.teams,
     )
 
 
@@ -376,22 +403,26 @@ def _coordinate(value: int) -> str:
 
 
 class _Writer:
-    """Streams rows to the three files and counts what it wrote."""
+    """Streams rows to the five files and counts what it wrote."""
 
-    def __init__(
-        self, grids: TextIO, geojson: TextIO, responders: TextIO, rng: random.Random
-    ) -> None:
-        self._grids = csv.writer(grids, lineterminator="\n")
+    def __init__(self, streams: Mapping[str, TextIO], rng: random.Random) -> None:
+        self._grids = csv.writer(streams["grids.csv"], lineterminator="\n")
         self._grids.writerow(_GRIDS_HEADER)
-        self._geojson = geojson
+        self._geojson = geojson = streams["grids.geojson"]
         # One feature per line: still compact, and ``head``/``grep`` stay useful.
         geojson.write('{"type":"FeatureCollection","features":[\n')
         self._first_feature = True
-        self._responders = csv.writer(responders, lineterminator="\n")
+        self._responders = csv.writer(streams["responders.csv"], lineterminator="\n")
         self._responders.writerow(_RESPONDERS_HEADER)
+        self._duty = csv.writer(streams["duty.csv"], lineterminator="\n")
+        self._duty.writerow(_DUTY_HEADER)
+        self._teams = csv.writer(streams["teams.csv"], lineterminator="\n")
+        self._teams.writerow(_TEAMS_HEADER)
         self._rng = rng
         self.cells: dict[Level, int] = dict.fromkeys(Level, 0)
         self.responders: dict[ResponderKind, int] = dict.fromkeys(ResponderKind, 0)
+        self.shifts = 0
+        self.teams = 0
 
     def cell(self, code: str, parent: str, level: Level, name: str, rect: _Rect) -> None:
         self._grids.writerow((code, parent, int(level), name))
@@ -422,6 +453,16 @@ class _Writer:
             (responder_id, name, kind.value, grid, categories, backup, contact)
         )
         self.responders[kind] += 1
+        shift = _DUTY.get(kind)
+        if shift is not None:
+            self._duty.writerow((responder_id, *shift))
+            self.shifts += 1
+
+    def team(
+        self, team_id: str, name: str, community: str, captain: str, members: Sequence[str]
+    ) -> None:
+        self._teams.writerow((team_id, name, community, captain, ";".join(members)))
+        self.teams += 1
 
     def close(self) -> None:
         self._geojson.write("\n]}\n")
@@ -431,10 +472,18 @@ class _County:
     """Walks the county depth first, deciding codes, names and shapes as it goes."""
 
     def __init__(
-        self, writer: _Writer, rng: random.Random, plan: _Plan, *, name: str, code: str
+        self,
+        writer: _Writer,
+        rng: random.Random,
+        team_rng: random.Random,
+        plan: _Plan,
+        *,
+        name: str,
+        code: str,
     ) -> None:
         self._out = writer
         self._rng = rng
+        self._team_rng = team_rng
         self._plan = plan
         self._name = name
         self._code = code
@@ -570,16 +619,42 @@ class _County:
                 code,
                 backup=partner,
             )
-        for number in range(1, rng.randint(*_MEMBERS_PER_COMMUNITY) + 1):
-            out.responder(
-                f"RM{code}-{number:02d}", _person(rng), ResponderKind.REGISTERED_MEMBER, code
-            )
+        members = [
+            f"RM{code}-{number:02d}"
+            for number in range(1, rng.randint(*_MEMBERS_PER_COMMUNITY) + 1)
+        ]
+        for member in members:
+            out.responder(member, _person(rng), ResponderKind.REGISTERED_MEMBER, code)
+        self._teams(code, name, members)
 
         grids = next(self._grid_counts)
         rects = _partition(rect, grids, rng)
         for number in range(1, grids + 1):
             grid = f"{code}{number:0{self._grid_width}d}"
             self._grid(grid, code, f"第{number}网格", rects[number - 1], urban)
+
+    def _teams(self, community: str, name: str, members: Sequence[str]) -> None:
+        """1-2 service teams of 3-6 of the community's registered members; the first leads.
+
+        The teams of one community share no member: a second team is formed only when there
+        are members enough for both.
+        """
+        rng = self._team_rng
+        low, high = _TEAM_SIZE
+        if len(members) < low:
+            return
+        count = rng.randint(*_TEAMS_PER_COMMUNITY)
+        if len(members) < 2 * low:
+            count = 1
+        pool = rng.sample(members, len(members))
+        titles = rng.sample(_TEAM_NAMES, count)
+        for number, title in enumerate(titles, start=1):
+            # Leave enough members in the pool for the teams still to come.
+            later = low * (count - number)
+            size = rng.randint(low, min(high, len(pool) - later))
+            chosen, pool = pool[:size], pool[size:]
+            team = f"ST{community}-{number}"
+            self._out.team(team, f"{name}{title}", community, chosen[0], chosen)
 
     def _grid(self, grid: str, community: str, name: str, rect: _Rect, urban: bool) -> None:
         out, rng = self._out, self._rng

@@ -13,22 +13,28 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
-from dispatch import Router, load_dispatch_config
+from dispatch import DutyRoster, LifecyclePolicy, Router, Teams, load_dispatch_config
 from grids.loader import load_hierarchy
+from whistle.actions import routes as action_routes
 from whistle.api import routes
 from whistle.bus import Bus
+from whistle.cases import CaseService
 from whistle.clock import Clock, SystemClock
 from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.keys import (
     BUS,
+    CASES,
     CATALOG,
     CLOCK,
+    DUTY,
     HIERARCHY,
     INTAKE,
+    POLICY,
     ROUTER,
     SETTINGS,
     STORE,
+    TEAMS,
     TZ,
     Settings,
 )
@@ -46,8 +52,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app = web.Application(client_max_size=settings.max_body, middlewares=[error_middleware])
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
-    app.cleanup_ctx.extend([_bus_ctx, _config_ctx, _store_ctx, _intake_ctx])
+    app.cleanup_ctx.extend([_bus_ctx, _config_ctx, _store_ctx, _cases_ctx, _intake_ctx])
     app.add_routes(routes)
+    app.add_routes(action_routes)
     return app
 
 
@@ -62,12 +69,16 @@ async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
     config_dir = app[SETTINGS].config_dir
 
-    def load() -> Router:
+    def load() -> tuple[Router, LifecyclePolicy, DutyRoster, Teams]:
         hierarchy = load_hierarchy(config_dir)
-        return Router.compile(hierarchy, load_dispatch_config(config_dir))
+        config = load_dispatch_config(config_dir)
+        router = Router.compile(hierarchy, config)
+        duty = DutyRoster.load(config_dir, hierarchy, config.calendar)
+        teams = Teams.load(config_dir, hierarchy)
+        return router, config.policy, duty, teams
 
     # Loading ~28,000 polygons takes a second; keep the loop free for the signal handlers.
-    router = await asyncio.to_thread(load)
+    router, policy, duty, teams = await asyncio.to_thread(load)
     # The county is about a million long-lived objects. Left in the collector's generations,
     # every full collection walks them all (measured: 111 ms on the sample county), which is a
     # latency spike for whatever request is running; frozen, they are never scanned again.
@@ -77,6 +88,9 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CATALOG] = router.catalog
     app[ROUTER] = router
     app[TZ] = router.calendar.timezone
+    app[POLICY] = policy
+    app[DUTY] = duty
+    app[TEAMS] = teams
     log.info(
         "config.loaded",
         config_dir=str(config_dir),
@@ -95,6 +109,24 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
+async def _cases_ctx(app: web.Application) -> AsyncIterator[None]:
+    cases = CaseService(
+        store=app[STORE],
+        router=app[ROUTER],
+        policy=app[POLICY],
+        clock=app[CLOCK],
+        tz=app[TZ],
+        duty=app[DUTY],
+        teams=app[TEAMS],
+        run_timer=app[SETTINGS].run_timer,
+    )
+    app[BUS].subscribe("*", cases.on_event, name="timers")
+    await cases.start()
+    app[CASES] = cases
+    yield
+    await cases.stop()
+
+
 async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     clock = app[CLOCK]
     app[INTAKE] = Intake(
@@ -105,5 +137,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         ids=IdFactory(clock),
         tz=app[TZ],
+        policy=app[POLICY],
+        duty=app[DUTY],
     )
     yield

@@ -15,7 +15,7 @@ __all__ = ["main"]
 
 # In a source checkout (make run, pip install -e) the shipped config sits beside the packages.
 SHIPPED_CONFIG = Path(__file__).resolve().parent.parent / "config"
-HAND_WRITTEN = ("rules.toml", "categories.toml", "calendar.toml")
+HAND_WRITTEN = ("rules.toml", "categories.toml", "calendar.toml", "lifecycle.toml")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -113,7 +113,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from dispatch import DispatchConfigError, Router, load_dispatch_config
+    from dispatch import DispatchConfigError, DutyRoster, Router, Teams, load_dispatch_config
     from grids import GridConfigError
     from grids.loader import load_hierarchy
 
@@ -121,6 +121,8 @@ def _check(args: argparse.Namespace) -> int:
         hierarchy = load_hierarchy(args.config)
         config = load_dispatch_config(args.config)
         Router.compile(hierarchy, config)
+        DutyRoster.load(args.config, hierarchy, config.calendar)
+        Teams.load(args.config, hierarchy)
     except (GridConfigError, DispatchConfigError) as exc:
         print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
         return 1

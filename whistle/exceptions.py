@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "Conflict",
     "FieldError",
     "IdempotencyConflict",
     "InvalidWhistle",
@@ -52,6 +53,10 @@ class IdempotencyConflict(WhistleError):
 
 class StoreUnavailable(WhistleError):
     """The database cannot take writes right now (locked, read-only, full, I/O error)."""
+
+
+class Conflict(WhistleError):
+    """The case changed between reading it and writing to it; read it again and retry."""
 
 
 class StoreBusy(WhistleError):

@@ -15,8 +15,11 @@ import orjson
 import structlog
 from pydantic import ValidationError
 
-from dispatch import Catalog, Decision, Mode, Router, RouteRequest
+from dispatch import Catalog, Decision, DutyRoster, LifecyclePolicy, Mode, Router, RouteRequest
+from dispatch.case import fold
+from dispatch.lifecycle import deadlines
 from grids import Cell, Hierarchy
+from whistle.cases import case_document
 from whistle.clock import Clock
 from whistle.events import NewEvent
 from whistle.exceptions import FieldError, IdempotencyConflict, InvalidWhistle
@@ -69,6 +72,8 @@ class Intake:
         clock: Clock,
         ids: IdFactory,
         tz: tzinfo,
+        policy: LifecyclePolicy | None = None,
+        duty: DutyRoster | None = None,
     ) -> None:
         self._hierarchy = hierarchy
         self._router = router
@@ -77,6 +82,8 @@ class Intake:
         self._clock = clock
         self._ids = ids
         self._tz = tz
+        self._policy = policy or LifecyclePolicy()
+        self._duty = duty or DutyRoster.always()
 
     async def submit(self, body: Any, *, idempotency_key: str | None = None) -> Submission:
         """Validate, place, route and store ``body``; return once it is on disk.
@@ -100,7 +107,8 @@ class Intake:
                 cell=cell.code,
                 urgency=whistle.urgency,
                 received_at=received_at,
-            )
+            ),
+            on_duty=self._duty.on_duty,
         )
         whistle_id = self._ids.new()
         new = self._record(
@@ -199,23 +207,9 @@ class Intake:
         for number, planned in enumerate(decision.assignments, start=1):
             assignment_id = f"{whistle_id}-{number}"
             responder = planned.responder
-            doc: dict[str, Any] = {
-                "id": assignment_id,
-                "responder": None
-                if responder is None
-                else {"id": responder.id, "name": responder.name, "kind": responder.kind.value},
-                "kind": planned.kind.value,
-                "kind_name": planned.kind.label_zh,
-                "mode": planned.mode.value,
-                "cell": planned.cell,
-                "cell_name": hierarchy.cell(planned.cell).name,
-                "level": planned.level.key,
-                "origin": planned.origin.value,
-                "eligible": len(planned.eligible) if planned.mode is Mode.CLAIM else None,
-                "acknowledge_due": rfc3339(planned.acknowledge_due, tz),
-                "claim_due": rfc3339(planned.claim_due, tz),
-                "resolve_due": rfc3339(planned.resolve_due, tz),
-            }
+            doc = planned.document(
+                assignment_id, cell_name=hierarchy.cell(planned.cell).name, tz=tz
+            )
             status = "dispatched" if planned.mode is Mode.PUSH else "open"
             assignments.append(
                 AssignmentRow(
@@ -312,14 +306,35 @@ class Intake:
                 "router",
                 {
                     "rule": decision.rule_id,
+                    "urgency": decision.urgency.value,
                     "assignments": [
                         {**a.doc, "status": a.status, "trace": t["steps"]}
                         for a, t in zip(assignments, trace, strict=True)
                     ],
+                    "notify": [
+                        {
+                            "responder_id": a.responder_id,
+                            "notice": "assignment",
+                            "assignment_id": a.id,
+                            "summary": f"{category.name}: {whistle.description[:80]}",
+                        }
+                        for a in assignments
+                        if a.responder_id is not None
+                    ],
                 },
             ),
         ]
-        return NewWhistle(row, assignments, events)
+        # The new case's first deadlines, from the same fold every later step uses.
+        state = fold(events, whistle_id)
+        pending = deadlines(state, self._router, self._policy)
+        events[-1].data["deadlines"] = {key: due.isoformat() for key, due in pending.items()}
+        return NewWhistle(
+            row,
+            assignments,
+            events,
+            deadlines=list(pending.items()),
+            case_doc=case_document(state, tz),
+        )
 
 
 def _fingerprint(request: dict[str, Any]) -> str:

@@ -8,22 +8,27 @@ from pathlib import Path
 
 from aiohttp import web
 
-from dispatch import Catalog, Router
+from dispatch import Catalog, DutyRoster, LifecyclePolicy, Router, Teams
 from grids import Hierarchy
 from whistle.bus import Bus
+from whistle.cases import CaseService
 from whistle.clock import Clock
 from whistle.intake import Intake
 from whistle.store import Store
 
 __all__ = [
     "BUS",
+    "CASES",
     "CATALOG",
     "CLOCK",
+    "DUTY",
     "HIERARCHY",
     "INTAKE",
+    "POLICY",
     "ROUTER",
     "SETTINGS",
     "STORE",
+    "TEAMS",
     "TZ",
     "Settings",
 ]
@@ -37,6 +42,9 @@ class Settings:
     config_dir: Path
     max_body: int = 64 * 1024
     write_queue: int = 10_000
+    # Fire deadlines in the background. Tests that drive a fake clock turn this off and call
+    # CaseService.tick() after moving the clock.
+    run_timer: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -49,3 +57,7 @@ ROUTER = web.AppKey("router", Router)
 TZ: web.AppKey[tzinfo] = web.AppKey("tz")
 STORE: web.AppKey[Store] = web.AppKey("store")
 INTAKE = web.AppKey("intake", Intake)
+CASES = web.AppKey("cases", CaseService)
+DUTY = web.AppKey("duty", DutyRoster)
+TEAMS = web.AppKey("teams", Teams)
+POLICY = web.AppKey("policy", LifecyclePolicy)

@@ -11,13 +11,18 @@ from pathlib import Path
 import pytest
 import shapely
 
+from dispatch.calendar import WorkCalendar
+from dispatch.duty import DutyRoster, Shift
+from dispatch.teams import Teams
 from grids.hierarchy import Hierarchy
 from grids.loader import load_hierarchy
 from grids.model import Level, ResponderKind
 from grids.sample import SampleSummary, generate_county
 
-FILES = ("grids.csv", "grids.geojson", "responders.csv")
+FILES = ("grids.csv", "grids.geojson", "responders.csv", "duty.csv", "teams.csv")
 SHIPPED = Path(__file__).resolve().parents[2] / "config"
+OFFICE_HOURS = Shift(("workdays",), 8 * 60 + 30, 17 * 60 + 30)
+PATROL_HOURS = Shift(("daily",), 7 * 60, 23 * 60)
 DEPARTMENTS = {
     "城管中队": "E01;E02;E04;F04",
     "环卫站": "E01;F03",
@@ -45,12 +50,17 @@ def hierarchy(small: tuple[Path, SampleSummary]) -> Hierarchy:
     return load_hierarchy(small[0])
 
 
+@pytest.fixture(scope="module")
+def calendar() -> WorkCalendar:
+    return WorkCalendar.load(SHIPPED / "calendar.toml")
+
+
 def roster(outdir: Path) -> list[dict[str, str]]:
     with (outdir / "responders.csv").open(encoding="utf-8", newline="") as stream:
         return list(csv.DictReader(stream))
 
 
-def test_writes_exactly_the_three_config_files(small: tuple[Path, SampleSummary]) -> None:
+def test_writes_exactly_the_five_config_files(small: tuple[Path, SampleSummary]) -> None:
     outdir, _ = small
 
     assert sorted(path.name for path in outdir.iterdir()) == sorted(FILES)
@@ -232,7 +242,64 @@ def test_summary_prints_counts_and_sizes(small: tuple[Path, SampleSummary]) -> N
     assert text.startswith("昌宁县 (530524), seed 7\n")
     assert "cells: county 1, town 2, community 5, grid 20, micro_grid 150 (178 in all)" in text
     assert "grid_leader 20" in text
+    assert f"duty shifts: {small[1].shifts}, service teams: {small[1].teams}\n" in text
     assert "files: grids.csv " in text
+    assert "teams.csv " in text
+
+
+def test_duty_roster_loads_and_gives_each_kind_its_hours(
+    small: tuple[Path, SampleSummary], hierarchy: Hierarchy, calendar: WorkCalendar
+) -> None:
+    duty = DutyRoster.load(small[0], hierarchy, calendar)
+
+    expected = {
+        ResponderKind.COMMUNITY_POLICE: OFFICE_HOURS,
+        ResponderKind.GRID_DEPARTMENT: OFFICE_HOURS,
+        ResponderKind.SAFETY_PATROL: PATROL_HOURS,
+    }
+    with_shifts = 0
+    for row in roster(small[0]):
+        kind = ResponderKind(row["kind"])
+        shift = expected.get(kind)
+        # Everyone else (police stations, the backstop, the grid workers ...) is always on duty.
+        assert duty.shifts(row["id"]) == (() if shift is None else (shift,)), row
+        with_shifts += shift is not None
+    assert len(duty) == with_shifts == small[1].shifts
+
+
+def test_teams_load_from_each_communitys_registered_members(
+    small: tuple[Path, SampleSummary], hierarchy: Hierarchy
+) -> None:
+    teams = Teams.load(small[0], hierarchy)
+
+    assert len(teams) == small[1].teams
+    for community in hierarchy.cells(level=Level.COMMUNITY):
+        found = teams.for_community(community.code)
+        assert 1 <= len(found) <= 2, community
+        members = [member for team in found for member in team.members]
+        assert len(set(members)) == len(members), community  # no member in two teams
+        for number, team in enumerate(found, start=1):
+            assert team.id == f"ST{community.code}-{number}"
+            assert re.fullmatch(re.escape(community.name) + r"\w+服务队", team.name), team
+            assert 3 <= len(team.members) <= 6, team
+            assert team.captain == team.members[0]
+            for member in team.members:
+                responder = hierarchy.responder(member)
+                assert responder is not None
+                assert responder.kind is ResponderKind.REGISTERED_MEMBER
+                assert responder.grid == community.code
+
+
+def test_shipped_sample_is_what_the_generator_writes(tmp_path: Path) -> None:
+    """``make sample`` reproduces config/ byte for byte.
+
+    This also guards the older files against the newer ones: duty and teams were added after
+    grids.csv, grids.geojson and responders.csv were shipped, without changing them.
+    """
+    generate_county(tmp_path, seed=530524)
+
+    for file in FILES:
+        assert (tmp_path / file).read_bytes() == (SHIPPED / file).read_bytes(), file
 
 
 def test_shipped_sample_loads_with_the_documented_counts() -> None:
@@ -246,3 +313,5 @@ def test_shipped_sample_loads_with_the_documented_counts() -> None:
     assert 24_000 <= counts[Level.MICRO_GRID] <= 26_000
     assert hierarchy.has_geometry
     assert len(hierarchy.responders_at(hierarchy.root, ResponderKind.BACKSTOP)) == 1
+    assert len(DutyRoster.load(SHIPPED, hierarchy, WorkCalendar.load(SHIPPED / "calendar.toml")))
+    assert len(Teams.load(SHIPPED, hierarchy)) >= 250

@@ -20,7 +20,7 @@ from whistle.clock import FakeClock
 from whistle.keys import STORE, Settings
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config"
-HAND_WRITTEN = ("rules.toml", "categories.toml", "calendar.toml")
+HAND_WRITTEN = ("rules.toml", "categories.toml", "calendar.toml", "lifecycle.toml")
 
 
 def small_county(outdir: Path, *, seed: int = 11) -> Path:
@@ -75,6 +75,7 @@ async def start_server(
     running: list[TestClient[web.Request, web.Application]] = []
 
     async def start(*, db: Path | None = None, config: Path | None = None, **kw: Any) -> Live:
+        kw.setdefault("run_timer", False)  # the clock is fake: tests fire deadlines by tick()
         settings = Settings(
             db_path=db or tmp_path / "whistle.sqlite3", config_dir=config or county_dir, **kw
         )

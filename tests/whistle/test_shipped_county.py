@@ -72,6 +72,9 @@ def test_sample_county_command_writes_a_complete_config_dir(
             "rules.toml",
             "categories.toml",
             "calendar.toml",
+            "lifecycle.toml",
+            "duty.csv",
+            "teams.csv",
         ]
     )
     capsys.readouterr()

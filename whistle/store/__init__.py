@@ -6,8 +6,10 @@ from whistle.store.base import (
     Duplicate,
     NewWhistle,
     Page,
+    PendingDeadline,
     Store,
     StoredWhistle,
+    Transition,
     WhistleQuery,
     WhistleRow,
 )
@@ -19,9 +21,11 @@ __all__ = [
     "Duplicate",
     "NewWhistle",
     "Page",
+    "PendingDeadline",
     "SqliteStore",
     "Store",
     "StoredWhistle",
+    "Transition",
     "WhistleQuery",
     "WhistleRow",
 ]

@@ -60,6 +60,24 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "INSERT INTO outbox (id, published_seq) VALUES (1, 0)",
     ],
+    [
+        # The case lifecycle: an optimistic version (events folded) guards every transition;
+        # the case document is the fold's summary for reads.
+        "ALTER TABLE whistles ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE whistles ADD COLUMN case_doc TEXT",
+        # Pending deadlines, re-armed from here after a restart. A firing marks its row
+        # 'fired' in the same transaction as its events: that is what makes it exactly once.
+        """CREATE TABLE deadlines (
+            whistle_id TEXT NOT NULL REFERENCES whistles (id),
+            key        TEXT NOT NULL,
+            due_at     TEXT NOT NULL,
+            status     TEXT NOT NULL,
+            PRIMARY KEY (whistle_id, key)
+        )""",
+        "CREATE INDEX deadlines_pending ON deadlines (status, due_at)",
+        # Open claim boards of a community, for members' inboxes.
+        "CREATE INDEX assignments_boards ON assignments (cell, status) WHERE mode = 'claim'",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -19,8 +19,10 @@ __all__ = [
     "Duplicate",
     "NewWhistle",
     "Page",
+    "PendingDeadline",
     "Store",
     "StoredWhistle",
+    "Transition",
     "WhistleQuery",
     "WhistleRow",
 ]
@@ -69,6 +71,35 @@ class NewWhistle:
     whistle: WhistleRow
     assignments: Sequence[AssignmentRow]
     events: Sequence[NewEvent]
+    deadlines: Sequence[tuple[str, datetime]] = ()
+    case_doc: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One step of a case's lifecycle, written atomically and only if nobody else wrote the
+    case since ``expected_version`` (and, for a deadline firing, only if ``fires`` is still
+    pending): otherwise the store raises Conflict and nothing is written."""
+
+    whistle_id: str
+    expected_version: int
+    new_version: int
+    status: str
+    case_doc: dict[str, Any]
+    events: Sequence[NewEvent]
+    new_assignments: Sequence[AssignmentRow] = ()
+    # (assignment id, status, responder id, document) for assignments that changed
+    assignment_status: Sequence[tuple[str, str, str | None, dict[str, Any]]] = ()
+    set_deadlines: Sequence[tuple[str, datetime]] = ()
+    cancel_deadlines: Sequence[str] = ()
+    fires: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDeadline:
+    whistle_id: str
+    key: str
+    due_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,18 +125,21 @@ class StoredWhistle:
     row_doc: dict[str, Any]
     status: str
     assignments: tuple[dict[str, Any], ...]
+    case: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, new: NewWhistle) -> StoredWhistle:
         """What reading ``new`` back after its write would give."""
         assignments = tuple({**a.doc, "status": a.status} for a in new.assignments)
-        return cls(new.whistle.doc, new.whistle.status, assignments)
+        return cls(new.whistle.doc, new.whistle.status, assignments, new.case_doc)
 
     def document(self) -> dict[str, Any]:
         """The whistle as the API shows it: its document, current status and assignments."""
         doc = dict(self.row_doc)
         doc["status"] = self.status
         doc["assignments"] = list(self.assignments)
+        if self.case is not None:
+            doc["case"] = self.case
         return doc
 
 
@@ -152,6 +186,18 @@ class Store(Protocol):
         """The whistle's events in log order."""
 
     async def count_whistles(self) -> int: ...
+
+    async def transition(self, step: Transition) -> tuple[Event, ...]:
+        """Apply one lifecycle step; raise Conflict when the case moved on meanwhile."""
+
+    async def pending_deadlines(self) -> list[PendingDeadline]:
+        """Every pending deadline, earliest first (to re-arm the scheduler on start)."""
+
+    async def cancel_deadline(self, whistle_id: str, key: str) -> None:
+        """Drop a pending deadline that no longer means anything (a stale timer)."""
+
+    async def inbox(self, responder_id: str, board_cells: Sequence[str]) -> list[dict[str, Any]]:
+        """Active assignments of the responder, and open claim boards on ``board_cells``."""
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers."""

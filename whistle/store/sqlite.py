@@ -30,14 +30,16 @@ import structlog
 
 from whistle.bus import Bus
 from whistle.events import Event, NewEvent
-from whistle.exceptions import StoreBusy, StoreUnavailable
+from whistle.exceptions import Conflict, StoreBusy, StoreUnavailable
 from whistle.store._schema import MIGRATIONS, SCHEMA_VERSION
 from whistle.store.base import (
     Created,
     Duplicate,
     NewWhistle,
     Page,
+    PendingDeadline,
     StoredWhistle,
+    Transition,
     WhistleQuery,
 )
 
@@ -76,14 +78,32 @@ class _Unit:
     events: Sequence[NewEvent]
     idempotency_key: str | None
     future: asyncio.Future[Created | Duplicate]
+    # Guards must each change exactly one row, or the unit is a Conflict and writes nothing.
+    guards: list[Statement] = field(default_factory=list)
     written: tuple[Event, ...] = field(default=())
+    conflict: bool = False
 
 
 _WHISTLE_INSERT = (
     "INSERT INTO whistles (id, received_at, source, category, urgency, status, grid_code, "
-    "grid_path, grid_level, external_id, idempotency_key, request_hash, doc) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "grid_path, grid_level, external_id, idempotency_key, request_hash, doc, version, case_doc) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_DEADLINE_SET = (
+    "INSERT INTO deadlines (whistle_id, key, due_at, status) VALUES (?, ?, ?, 'pending') "
+    "ON CONFLICT (whistle_id, key) DO UPDATE SET due_at = excluded.due_at, status = 'pending'"
+)
+_DEADLINE_CANCEL = (
+    "UPDATE deadlines SET status = 'cancelled' "
+    "WHERE whistle_id = ? AND key = ? AND status = 'pending'"
+)
+_DEADLINE_FIRE = (
+    "UPDATE deadlines SET status = 'fired' WHERE whistle_id = ? AND key = ? AND status = 'pending'"
+)
+_CASE_GUARD = (
+    "UPDATE whistles SET version = ?, status = ?, case_doc = ? WHERE id = ? AND version = ?"
+)
+_ASSIGNMENT_UPDATE = "UPDATE assignments SET status = ?, responder_id = ?, doc = ? WHERE id = ?"
 _ASSIGNMENT_INSERT = (
     "INSERT INTO assignments (id, whistle_id, responder_id, kind, mode, status, cell, "
     "acknowledge_due, claim_due, resolve_due, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -244,6 +264,8 @@ class SqliteStore:
                     w.idempotency_key,
                     w.request_hash,
                     _json(w.doc),
+                    len(new.events),
+                    None if new.case_doc is None else _json(new.case_doc),
                 ),
             )
         ]
@@ -266,16 +288,68 @@ class SqliteStore:
                     ),
                 )
             )
+        statements += [(_DEADLINE_SET, (w.id, key, db_time(due))) for key, due in new.deadlines]
         return await self._submit(statements, new.events, w.idempotency_key)
 
+    async def transition(self, step: Transition) -> tuple[Event, ...]:
+        guards: list[Statement] = [
+            (
+                _CASE_GUARD,
+                (
+                    step.new_version,
+                    step.status,
+                    _json(step.case_doc),
+                    step.whistle_id,
+                    step.expected_version,
+                ),
+            )
+        ]
+        if step.fires is not None:
+            guards.append((_DEADLINE_FIRE, (step.whistle_id, step.fires)))
+        statements: list[Statement] = [
+            (
+                _ASSIGNMENT_INSERT,
+                (
+                    a.id,
+                    a.whistle_id,
+                    a.responder_id,
+                    a.kind,
+                    a.mode,
+                    a.status,
+                    a.cell,
+                    _opt_time(a.acknowledge_due),
+                    _opt_time(a.claim_due),
+                    _opt_time(a.resolve_due),
+                    _json(a.doc),
+                ),
+            )
+            for a in step.new_assignments
+        ]
+        statements += [
+            (_ASSIGNMENT_UPDATE, (status, responder_id, _json(doc), aid))
+            for aid, status, responder_id, doc in step.assignment_status
+        ]
+        statements += [
+            (_DEADLINE_SET, (step.whistle_id, key, db_time(due))) for key, due in step.set_deadlines
+        ]
+        statements += [(_DEADLINE_CANCEL, (step.whistle_id, key)) for key in step.cancel_deadlines]
+        outcome = await self._submit(statements, step.events, None, guards=guards)
+        assert isinstance(outcome, Created)
+        return outcome.events
+
     async def _submit(
-        self, statements: list[Statement], events: Sequence[NewEvent], key: str | None
+        self,
+        statements: list[Statement],
+        events: Sequence[NewEvent],
+        key: str | None,
+        *,
+        guards: list[Statement] | None = None,
     ) -> Created | Duplicate:
         if self._writer_task is None or self._closing:
             raise StoreUnavailable("the store is not open")
         future: asyncio.Future[Created | Duplicate] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Unit(statements, events, key, future))
+            self._queue.put_nowait(_Unit(statements, events, key, future, guards or []))
         except asyncio.QueueFull:
             raise StoreBusy("too many writes waiting; retry shortly") from None
         # shield: a caller that goes away must not cancel a write others share a batch with.
@@ -330,6 +404,9 @@ class SqliteStore:
         for unit in to_write:
             if unit.future.done():
                 continue
+            if unit.conflict:
+                unit.future.set_exception(Conflict("the case changed meanwhile"))
+                continue
             self._publish(unit.written)
             head = unit.written[0].whistle_id if unit.written else ""
             unit.future.set_result(Created(head, unit.written))
@@ -377,35 +454,36 @@ class SqliteStore:
         return duplicates
 
     async def _apply(self, conn: aiosqlite.Connection, units: list[_Unit]) -> None:
-        """Write ``units`` in one transaction; on failure nothing is kept."""
-        start_seq = self._next_seq
+        """Write ``units`` in one transaction; on failure nothing is kept.
+
+        Plain units (new whistles) share one ``executemany`` per statement. Guarded units
+        (lifecycle transitions) run one by one inside a savepoint, so a unit whose guard finds
+        the case moved on is undone alone and marked a conflict.
+        """
+        seq = self._next_seq
         grouped: OrderedDict[str, list[tuple[Any, ...]]] = OrderedDict()
-        seq = start_seq
-        for unit in units:
+        plain = [u for u in units if not u.guards]
+        guarded = [u for u in units if u.guards]
+        for unit in plain:
             for sql, params in unit.statements:
                 grouped.setdefault(sql, []).append(params)
-            written = []
-            for e in unit.events:
-                written.append(Event(seq, e.type, e.whistle_id, e.at, e.actor, e.data))
-                seq += 1
-            unit.written = tuple(written)
-        event_rows = [
-            (e.seq, e.whistle_id, e.type, db_time(e.at), e.actor, _json(e.data))
-            for unit in units
-            for e in unit.written
-        ]
+            unit.written, seq = _number(unit.events, seq)
+        event_rows = [_event_row(e) for unit in plain for e in unit.written]
         await conn.execute("BEGIN IMMEDIATE")
         try:
             for sql, rows in grouped.items():
                 await conn.executemany(sql, rows)
             if event_rows:
                 await conn.executemany(_EVENT_INSERT, event_rows)
+            for unit in guarded:
+                seq = await self._apply_guarded(conn, unit, seq)
             if self._published_seq != self._persisted_published_seq:
                 await conn.execute("UPDATE outbox SET published_seq = ?", (self._published_seq,))
             await conn.execute("COMMIT")
         except BaseException:
             for unit in units:
                 unit.written = ()
+                unit.conflict = False
             try:
                 await conn.execute("ROLLBACK")
             except sqlite3.Error:
@@ -415,6 +493,23 @@ class SqliteStore:
         self._next_seq = seq
         self.commits += 1
         self.writes += len(units)
+
+    async def _apply_guarded(self, conn: aiosqlite.Connection, unit: _Unit, seq: int) -> int:
+        await conn.execute("SAVEPOINT unit")
+        for sql, params in unit.guards:
+            cursor = await conn.execute(sql, params)
+            if cursor.rowcount != 1:
+                await conn.execute("ROLLBACK TO unit")
+                await conn.execute("RELEASE unit")
+                unit.conflict = True
+                return seq
+        for sql, params in unit.statements:
+            await conn.execute(sql, params)
+        unit.written, seq = _number(unit.events, seq)
+        if unit.written:
+            await conn.executemany(_EVENT_INSERT, [_event_row(e) for e in unit.written])
+        await conn.execute("RELEASE unit")
+        return seq
 
     def _publish(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -466,12 +561,17 @@ class SqliteStore:
 
     async def get_whistle(self, whistle_id: str) -> StoredWhistle | None:
         row = await self._fetchone(
-            self._r, "SELECT status, doc FROM whistles WHERE id = ?", (whistle_id,)
+            self._r, "SELECT status, doc, case_doc FROM whistles WHERE id = ?", (whistle_id,)
         )
         if row is None:
             return None
         found = await self._assignments_of([whistle_id])
-        return StoredWhistle(orjson.loads(row[1]), row[0], tuple(found.get(whistle_id, ())))
+        return StoredWhistle(
+            orjson.loads(row[1]),
+            row[0],
+            tuple(found.get(whistle_id, ())),
+            None if row[2] is None else orjson.loads(row[2]),
+        )
 
     async def _assignments_of(self, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {}
@@ -514,7 +614,7 @@ class SqliteStore:
             params.append(query.before)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = await self._r.execute_fetchall(
-            f"SELECT id, status, doc FROM whistles {where} ORDER BY id DESC LIMIT ?",
+            f"SELECT id, status, doc, case_doc FROM whistles {where} ORDER BY id DESC LIMIT ?",
             [*params, query.limit + 1],
         )
         rows = list(rows)
@@ -522,8 +622,13 @@ class SqliteStore:
         rows = rows[: query.limit]
         found = await self._assignments_of([r[0] for r in rows])
         items = tuple(
-            StoredWhistle(orjson.loads(doc), status, tuple(found.get(wid, ())))
-            for wid, status, doc in rows
+            StoredWhistle(
+                orjson.loads(doc),
+                status,
+                tuple(found.get(wid, ())),
+                None if case_doc is None else orjson.loads(case_doc),
+            )
+            for wid, status, doc, case_doc in rows
         )
         return Page(items, rows[-1][0] if more and rows else None)
 
@@ -535,6 +640,47 @@ class SqliteStore:
         )
         return [_event(row) for row in rows]
 
+    async def pending_deadlines(self) -> list[PendingDeadline]:
+        rows = await self._r.execute_fetchall(
+            "SELECT whistle_id, key, due_at FROM deadlines WHERE status = 'pending' ORDER BY due_at"
+        )
+        return [PendingDeadline(wid, key, parse_db_time(due)) for wid, key, due in rows]
+
+    async def cancel_deadline(self, whistle_id: str, key: str) -> None:
+        # Not through the writer's guards: a stale timer is dropped whatever the case's version.
+        await self._submit([(_DEADLINE_CANCEL, (whistle_id, key))], (), None)
+
+    async def inbox(self, responder_id: str, board_cells: Sequence[str]) -> list[dict[str, Any]]:
+        marks = ",".join("?" * len(board_cells)) or "NULL"
+        rows = await self._r.execute_fetchall(
+            "SELECT a.status, a.doc, w.id, w.status, w.doc FROM assignments a "
+            "JOIN whistles w ON w.id = a.whistle_id "
+            "WHERE (a.responder_id = ? AND a.status IN ('dispatched', 'acknowledged', "
+            "'in_progress')) "
+            f"OR (a.mode = 'claim' AND a.status = 'open' AND a.cell IN ({marks})) "
+            "ORDER BY a.id DESC LIMIT 500",
+            [responder_id, *board_cells],
+        )
+        items = []
+        for status, doc, whistle_id, whistle_status, whistle_doc in rows:
+            whistle = orjson.loads(whistle_doc)
+            items.append(
+                {
+                    "assignment": {**orjson.loads(doc), "status": status},
+                    "whistle": {
+                        "id": whistle_id,
+                        "status": whistle_status,
+                        "source": whistle["source"],
+                        "category": whistle["category"],
+                        "urgency": whistle["urgency"],
+                        "description": whistle["description"],
+                        "grid": {"code": whistle["grid"]["code"], "name": whistle["grid"]["name"]},
+                        "received_at": whistle["received_at"],
+                    },
+                }
+            )
+        return items
+
     async def count_whistles(self) -> int:
         row = await self._fetchone(self._r, "SELECT count(*) FROM whistles")
         return int(row[0]) if row else 0
@@ -544,6 +690,19 @@ class SqliteStore:
             await self._fetchone(self._r, "SELECT 1")
         except sqlite3.Error as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+
+def _number(events: Sequence[NewEvent], seq: int) -> tuple[tuple[Event, ...], int]:
+    """Give ``events`` their log sequence numbers from ``seq`` on."""
+    numbered = []
+    for e in events:
+        numbered.append(Event(seq, e.type, e.whistle_id, e.at, e.actor, e.data))
+        seq += 1
+    return tuple(numbered), seq
+
+
+def _event_row(e: Event) -> tuple[Any, ...]:
+    return (e.seq, e.whistle_id, e.type, db_time(e.at), e.actor, _json(e.data))
 
 
 def _event(row: Any) -> Event:

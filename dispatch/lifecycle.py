@@ -1,0 +1,745 @@
+"""The closed loop: which actions a case allows, and the events each one appends.
+
+Pure decisions over a folded :class:`~dispatch.case.CaseState`: every function takes the
+state and a :class:`Context` (the time, the router, the policy) and returns the events to
+append, or raises :class:`IllegalTransition` (the action does not fit the case's state; the
+API answers 409 with the state and what is allowed) or :class:`InvalidAction` (a bad
+argument; 422). Nothing here writes; the caller appends the events and folds them in.
+
+Deadlines work the same way: :func:`deadlines` says which should be pending for a state, and
+:func:`on_deadline` what happens when one passes: an unacknowledged push goes to the B post,
+then to the same kind of responder one level up, until the county backstop; an unclaimed
+need is pushed to the grid worker; an unresolved case is urged (催办) before its deadline,
+supervised (督办) at it, and escalated a while after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from dispatch.case import ACTIVE, PENDING, AssignmentState, AssignmentStatus, CaseState, CaseStatus
+from dispatch.decision import PlannedAssignment
+from dispatch.durations import Duration
+from dispatch.model import Origin, Urgency
+from dispatch.policy import LifecyclePolicy
+from dispatch.router import Router
+from grids.model import ResponderKind
+
+__all__ = [
+    "GRADES",
+    "AssignmentAction",
+    "CaseAction",
+    "Change",
+    "Context",
+    "IllegalTransition",
+    "InvalidAction",
+    "allowed_assignment_actions",
+    "allowed_case_actions",
+    "deadlines",
+    "on_deadline",
+]
+
+
+class AssignmentAction(StrEnum):
+    """What a responder does with its own assignment."""
+
+    ACKNOWLEDGE = "acknowledge"  # 报到
+    START = "start"
+    RESOLVE = "resolve"  # 反馈
+    RETURN = "return"  # 退单
+
+
+class CaseAction(StrEnum):
+    """What is done to the case as a whole."""
+
+    CLAIM = "claim"  # 认领 / 组团认领
+    VERIFY = "verify"  # 核查 (a failed check reopens: 返工)
+    REOPEN = "reopen"  # 返工
+    HOLD = "hold"  # 挂账
+    RELEASE = "release"  # end of 挂账
+    EXTEND = "extend"  # 延期
+    RATE = "rate"  # 好差评
+    MERGE = "merge"  # cancelled as a duplicate of another case
+
+
+# 好差评, best first: key -> label.
+GRADES = {
+    "very_satisfied": "非常满意",
+    "satisfied": "满意",
+    "basically_satisfied": "基本满意",
+    "dissatisfied": "不满意",
+    "very_dissatisfied": "非常不满意",
+}
+_GRADE_BY_LABEL = {label: key for key, label in GRADES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One event to append: its type (the bus topic) and data."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class IllegalTransition(Exception):
+    """The action does not fit the case's current state (HTTP 409)."""
+
+    def __init__(self, message: str, *, status: str, allowed: list[str]) -> None:
+        self.status = status
+        self.allowed = allowed
+        super().__init__(message)
+
+
+class InvalidAction(Exception):
+    """An argument of the action is wrong (HTTP 422): ``field`` says which."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a decision may consult: the time, the router (hierarchy, calendar, catalog) and
+    the lifecycle policy. ``document`` shapes a new assignment for storage."""
+
+    now: datetime
+    router: Router
+    policy: LifecyclePolicy
+    document: Callable[[PlannedAssignment, str], dict[str, Any]]
+    on_duty: Callable[[str, datetime], bool] = lambda responder_id, at: True
+
+
+# -- what is allowed -----------------------------------------------------------------------
+
+_CASE_ALLOWED: dict[CaseStatus, tuple[CaseAction, ...]] = {
+    CaseStatus.DISPATCHED: (CaseAction.CLAIM, CaseAction.HOLD, CaseAction.EXTEND, CaseAction.MERGE),
+    CaseStatus.ACKNOWLEDGED: (CaseAction.HOLD, CaseAction.EXTEND, CaseAction.MERGE),
+    CaseStatus.IN_PROGRESS: (CaseAction.HOLD, CaseAction.EXTEND, CaseAction.MERGE),
+    CaseStatus.RESOLVED: (CaseAction.VERIFY, CaseAction.REOPEN, CaseAction.MERGE),
+    CaseStatus.VERIFIED: (CaseAction.REOPEN,),
+    CaseStatus.CLOSED: (CaseAction.REOPEN, CaseAction.RATE),
+    CaseStatus.RATED: (),
+    CaseStatus.ON_HOLD: (CaseAction.RELEASE, CaseAction.MERGE),
+    CaseStatus.CANCELLED: (),
+}
+
+_ASSIGNMENT_ALLOWED: dict[AssignmentStatus, tuple[AssignmentAction, ...]] = {
+    AssignmentStatus.DISPATCHED: (AssignmentAction.ACKNOWLEDGE, AssignmentAction.RETURN),
+    AssignmentStatus.ACKNOWLEDGED: (
+        AssignmentAction.START,
+        AssignmentAction.RESOLVE,
+        AssignmentAction.RETURN,
+    ),
+    AssignmentStatus.IN_PROGRESS: (AssignmentAction.RESOLVE,),
+}
+
+
+def allowed_case_actions(state: CaseState) -> list[str]:
+    """The case actions its current status allows (claim only while a board is open)."""
+    allowed = list(_CASE_ALLOWED[state.status])
+    if CaseAction.CLAIM in allowed and not _open_board(state):
+        allowed.remove(CaseAction.CLAIM)
+    if CaseAction.EXTEND in allowed and state.extended:
+        allowed.remove(CaseAction.EXTEND)
+    return [a.value for a in allowed]
+
+
+def allowed_assignment_actions(state: CaseState, assignment: AssignmentState) -> list[str]:
+    """What the assignment's responder may do with it now."""
+    if state.status not in ACTIVE:
+        return []
+    return [a.value for a in _ASSIGNMENT_ALLOWED.get(assignment.status, ())]
+
+
+def _refuse(state: CaseState, action: str, why: str) -> IllegalTransition:
+    return IllegalTransition(
+        f"cannot {action} case {state.id} ({state.status.value}): {why}",
+        status=state.status.value,
+        allowed=allowed_case_actions(state),
+    )
+
+
+def _check_case(state: CaseState, action: CaseAction) -> None:
+    if action.value not in allowed_case_actions(state):
+        if action is CaseAction.EXTEND and state.extended:
+            raise _refuse(state, action.value, "it was extended once already")
+        raise _refuse(state, action.value, f"not allowed while {state.status.value}")
+
+
+def _assignment(
+    state: CaseState, assignment_id: str, action: AssignmentAction, actor: str
+) -> AssignmentState:
+    assignment = state.assignment(assignment_id)
+    if assignment is None:
+        raise KeyError(assignment_id)
+    allowed = allowed_assignment_actions(state, assignment)
+    if actor != assignment.responder_id and actor not in assignment.members:
+        raise IllegalTransition(
+            f"assignment {assignment_id} belongs to {assignment.responder_id or 'the board'}, "
+            f"not {actor}",
+            status=assignment.status.value,
+            allowed=allowed,
+        )
+    if action.value not in allowed:
+        why = (
+            f"case {state.id} is {state.status.value}"
+            if state.status not in ACTIVE
+            else f"assignment is {assignment.status.value}"
+        )
+        raise IllegalTransition(
+            f"cannot {action.value} assignment {assignment_id}: {why}",
+            status=assignment.status.value,
+            allowed=allowed,
+        )
+    return assignment
+
+
+def _required(field: str, value: str | None) -> str:
+    if value is None or not value.strip():
+        raise InvalidAction(field, "required")
+    return value.strip()
+
+
+# -- assignment actions --------------------------------------------------------------------
+
+
+def acknowledge(state: CaseState, assignment_id: str, actor: str, ctx: Context) -> list[Change]:
+    """The responder reports in (报到); the first to do so owns the case (首问负责)."""
+    _assignment(state, assignment_id, AssignmentAction.ACKNOWLEDGE, actor)
+    return [
+        Change(
+            "assignment.acknowledged",
+            {"assignment": assignment_id, "responder_id": actor, "owner": state.owner is None},
+        )
+    ]
+
+
+def start(state: CaseState, assignment_id: str, actor: str, ctx: Context) -> list[Change]:
+    _assignment(state, assignment_id, AssignmentAction.START, actor)
+    return [Change("assignment.started", {"assignment": assignment_id, "responder_id": actor})]
+
+
+def resolve(
+    state: CaseState,
+    assignment_id: str,
+    actor: str,
+    ctx: Context,
+    *,
+    note: str | None,
+    photos: list[str],
+) -> list[Change]:
+    """The responder reports the work done (反馈), with a note and optional photos."""
+    _assignment(state, assignment_id, AssignmentAction.RESOLVE, actor)
+    return [
+        Change(
+            "assignment.resolved",
+            {
+                "assignment": assignment_id,
+                "responder_id": actor,
+                "note": _required("note", note),
+                "photos": photos,
+            },
+        )
+    ]
+
+
+def return_assignment(
+    state: CaseState, assignment_id: str, actor: str, ctx: Context, *, reason: str | None
+) -> list[Change]:
+    """A wrongly assigned responder gives the case back (退单) within the window; the case
+    is re-routed to the next responder of the same kind who has not had it."""
+    assignment = _assignment(state, assignment_id, AssignmentAction.RETURN, actor)
+    why = _required("reason", reason)
+    deadline = ctx.router.calendar.add(assignment.assigned_at, ctx.policy.return_window)
+    if ctx.now > deadline:
+        raise IllegalTransition(
+            f"the return window of assignment {assignment_id} closed at {deadline.isoformat()}",
+            status=assignment.status.value,
+            allowed=[a for a in allowed_assignment_actions(state, assignment) if a != "return"],
+        )
+    changes = [
+        Change(
+            "assignment.returned",
+            {"assignment": assignment_id, "responder_id": actor, "reason": why},
+        )
+    ]
+    replacement = _replace(
+        state,
+        assignment,
+        ctx,
+        start=assignment.cell,
+        origin=Origin.REROUTE,
+        why=f"returned by {actor}: {why}",
+    )
+    if replacement is not None:
+        changes.append(replacement)
+    return changes
+
+
+# -- case actions --------------------------------------------------------------------------
+
+
+def _open_board(state: CaseState) -> AssignmentState | None:
+    for assignment in state.assignments.values():
+        if assignment.mode == "claim" and assignment.status is AssignmentStatus.OPEN:
+            return assignment
+    return None
+
+
+def claim(
+    state: CaseState,
+    actor: str,
+    ctx: Context,
+    *,
+    team: str | None = None,
+    members: tuple[str, ...] = (),
+) -> list[Change]:
+    """A registered party member claims the need (认领), or a service team does (组团认领:
+    ``team`` with its ``members``; the actor must be one of them)."""
+    _check_case(state, CaseAction.CLAIM)
+    board = _open_board(state)
+    assert board is not None  # allowed_case_actions checked it
+    if team is None:
+        if actor not in board.eligible:
+            raise IllegalTransition(
+                f"{actor} is not a registered party member of community {board.cell}",
+                status=state.status.value,
+                allowed=allowed_case_actions(state),
+            )
+        members = (actor,)
+    elif actor not in members:
+        raise IllegalTransition(
+            f"{actor} is not a member of team {team}",
+            status=state.status.value,
+            allowed=allowed_case_actions(state),
+        )
+    return [
+        Change(
+            "assignment.claimed",
+            {"assignment": board.id, "responder_id": actor, "team": team, "members": list(members)},
+        )
+    ]
+
+
+def verify(
+    state: CaseState, actor: str, ctx: Context, *, passed: bool, note: str | None
+) -> list[Change]:
+    """核查 by the grid worker or community: passed closes the case (结案); failed sends it
+    back for rework (返工)."""
+    _check_case(state, CaseAction.VERIFY)
+    resolution = state.resolution or {}
+    if actor == resolution.get("responder_id"):
+        raise IllegalTransition(
+            f"{actor} resolved case {state.id} and cannot verify their own work",
+            status=state.status.value,
+            allowed=allowed_case_actions(state),
+        )
+    if not passed:
+        return _reopen(state, actor, ctx, _required("note", note), verified=True)
+    return [
+        Change("case.verified", {"by": actor, "note": note}),
+        Change("case.closed", {"by": actor, "on_time": _on_time(state, ctx.now)}),
+    ]
+
+
+def _on_time(state: CaseState, now: datetime) -> bool | None:
+    resolved_at = (state.resolution or {}).get("at")
+    if state.resolve_due is None or resolved_at is None:
+        return None
+    return datetime.fromisoformat(resolved_at) <= state.resolve_due
+
+
+def reopen(state: CaseState, actor: str, ctx: Context, *, reason: str | None) -> list[Change]:
+    """返工: the work was not good enough; the owner takes it up again with a new limit."""
+    _check_case(state, CaseAction.REOPEN)
+    return _reopen(state, actor, ctx, _required("reason", reason), verified=False)
+
+
+def _reopen(
+    state: CaseState, actor: str, ctx: Context, reason: str, *, verified: bool
+) -> list[Change]:
+    category = ctx.router.catalog.get(state.category)
+    limit = category.limit if category is not None else Duration.parse("7d")
+    due = ctx.router.calendar.add(ctx.now, limit)
+    return [
+        Change(
+            "case.reopened",
+            {
+                "by": actor,
+                "reason": reason,
+                "failed_verification": verified,
+                "resolve_due": due.isoformat(),
+                "notify": _notify_owner(state, "urge", f"返工: {reason}"),
+            },
+        )
+    ]
+
+
+def hold(state: CaseState, actor: str, ctx: Context, *, reason: str | None) -> list[Change]:
+    """挂账: the case waits on something outside the responders' hands; the clock stops."""
+    _check_case(state, CaseAction.HOLD)
+    return [Change("case.held", {"by": actor, "reason": _required("reason", reason)})]
+
+
+def release(state: CaseState, actor: str, ctx: Context) -> list[Change]:
+    """The hold ends; every running deadline moves on by the time spent on hold."""
+    _check_case(state, CaseAction.RELEASE)
+    assert state.held_since is not None
+    shift = max(timedelta(0), ctx.now - state.held_since)
+    return [Change("case.released", {"by": actor, "shift_seconds": shift.total_seconds()})]
+
+
+def extend(
+    state: CaseState, actor: str, ctx: Context, *, reason: str | None, duration: str | None
+) -> list[Change]:
+    """延期, once, by at most the policy's ``extension_max``."""
+    _check_case(state, CaseAction.EXTEND)
+    why = _required("reason", reason)
+    try:
+        by = Duration.parse(_required("duration", duration))
+    except ValueError as exc:
+        raise InvalidAction("duration", str(exc)) from None
+    base = state.resolve_due or ctx.now
+    calendar = ctx.router.calendar
+    new_due = calendar.add(base, by)
+    if new_due > calendar.add(base, ctx.policy.extension_max):
+        raise InvalidAction("duration", f"at most {ctx.policy.extension_max}")
+    return [
+        Change(
+            "case.extended",
+            {"by": actor, "reason": why, "duration": str(by), "resolve_due": new_due.isoformat()},
+        )
+    ]
+
+
+def rate(
+    state: CaseState, actor: str, ctx: Context, *, grade: str | None, comment: str | None
+) -> list[Change]:
+    """好差评, once, after the case is closed."""
+    _check_case(state, CaseAction.RATE)
+    key = _required("grade", grade)
+    key = _GRADE_BY_LABEL.get(key, key)
+    if key not in GRADES:
+        raise InvalidAction(
+            "grade", f"unknown grade {grade!r}; expected one of {', '.join(GRADES)}"
+        )
+    return [Change("case.rated", {"by": actor, "grade": key, "comment": comment})]
+
+
+def merge(state: CaseState, actor: str, ctx: Context, *, into: str | None) -> list[Change]:
+    """Cancel this case as a duplicate of ``into`` (the caller checks that case exists)."""
+    _check_case(state, CaseAction.MERGE)
+    target = _required("into", into)
+    if target == state.id:
+        raise InvalidAction("into", "a case cannot be merged into itself")
+    return [Change("case.merged", {"by": actor, "into": target})]
+
+
+# -- deadlines -----------------------------------------------------------------------------
+
+
+def deadlines(state: CaseState, router: Router, policy: LifecyclePolicy) -> dict[str, datetime]:
+    """The deadlines that should be pending for ``state``, by key.
+
+    Keys name what they guard, so a firing can be checked against the state it meets:
+    ``<assignment>:acknowledge``, ``<assignment>:claim``, and per resolution round
+    ``urge:<n>``, ``supervise:<n>``, ``escalate:<n>``. A case on hold, finished or cancelled
+    has none.
+    """
+    if state.status not in ACTIVE:
+        return {}
+    due: dict[str, datetime] = {}
+    for assignment in state.assignments.values():
+        if assignment.overdue:
+            continue
+        if assignment.status is AssignmentStatus.DISPATCHED and assignment.acknowledge_due:
+            due[f"{assignment.id}:acknowledge"] = assignment.acknowledge_due
+        elif assignment.status is AssignmentStatus.OPEN and assignment.claim_due:
+            due[f"{assignment.id}:claim"] = assignment.claim_due
+    if state.resolve_due is not None and not state.stalled:
+        n = state.round
+        started = state.round_started or state.received_at or state.resolve_due
+        if not state.urged and state.resolve_due > started:
+            due[f"urge:{n}"] = started + (state.resolve_due - started) * policy.urge_at
+        if not state.supervised:
+            due[f"supervise:{n}"] = state.resolve_due
+        due[f"escalate:{n}"] = router.calendar.add(state.resolve_due, policy.escalate_after)
+    return due
+
+
+def on_deadline(state: CaseState, key: str, ctx: Context) -> list[Change]:
+    """What happens when deadline ``key`` passes. Empty when the state no longer has it
+    pending (acknowledged meanwhile, claimed, resolved, held ...): a stale timer is a no-op."""
+    pending = deadlines(state, ctx.router, ctx.policy)
+    if key not in pending or pending[key] > ctx.now:
+        return []
+    head, _, tail = key.partition(":")
+    if tail == "acknowledge":
+        return _missed_acknowledgement(state, state.assignments[head], ctx)
+    if tail == "claim":
+        return _unclaimed(state, state.assignments[head], ctx)
+    if head == "urge":
+        return [
+            Change(
+                "case.urged",
+                {"round": state.round, "notify": _notify_owner(state, "urge", "催办")},
+            )
+        ]
+    if head == "supervise":
+        return _supervise(state, ctx)
+    if head == "escalate":
+        return _escalate_resolution(state, ctx)
+    raise ValueError(f"unknown deadline {key!r}")
+
+
+def _notify_owner(state: CaseState, notice: str, summary: str) -> list[dict[str, Any]]:
+    owner = state.owner_assignment()
+    targets = (
+        [owner]
+        if owner is not None
+        else [
+            a
+            for a in state.assignments.values()
+            if a.status in PENDING | {AssignmentStatus.ACKNOWLEDGED}
+        ]
+    )
+    return [
+        {
+            "responder_id": a.responder_id,
+            "notice": notice,
+            "assignment_id": a.id,
+            "summary": summary,
+        }
+        for a in targets
+        if a is not None and a.responder_id is not None
+    ]
+
+
+def _holders(state: CaseState) -> set[str]:
+    """Responders already on the case: a replacement goes to somebody new."""
+    live = PENDING | {AssignmentStatus.ACKNOWLEDGED, AssignmentStatus.IN_PROGRESS}
+    return {
+        a.responder_id
+        for a in state.assignments.values()
+        if a.responder_id is not None and a.status in live
+    }
+
+
+def _replace(
+    state: CaseState,
+    assignment: AssignmentState,
+    ctx: Context,
+    *,
+    start: str,
+    origin: Origin,
+    why: str,
+    kind: str | None = None,
+    exclude_extra: tuple[str, ...] = (),
+    new_round: bool = False,
+) -> Change | None:
+    """A new push assignment replacing ``assignment``, found climbing from cell ``start``;
+    None when only the backstop could take it and it already had it."""
+    exclude = set(assignment.tried) | set(exclude_extra) | _holders(state)
+    if assignment.responder_id:
+        exclude.add(assignment.responder_id)
+    router = ctx.router
+    category = router.catalog.get(state.category)
+    resolve_due = state.resolve_due or ctx.now
+    if new_round:
+        limit = category.limit if category is not None else Duration.parse("7d")
+        resolve_due = router.calendar.add(ctx.now, limit)
+    planned = router.reassign(
+        kind=ResponderKind(kind or assignment.kind),
+        start=start,
+        category=state.category,
+        urgency=Urgency(state.urgency),
+        at=ctx.now,
+        resolve_due=resolve_due,
+        exclude=exclude,
+        origin=origin,
+        why=why,
+    )
+    # An off-duty pick is passed over for the next (its B post comes next in the climb).
+    while (
+        planned is not None
+        and planned.responder is not None
+        and not ctx.on_duty(planned.responder.id, ctx.now)
+        and planned.origin is not Origin.BACKSTOP
+    ):
+        exclude.add(planned.responder.id)
+        planned = router.reassign(
+            kind=ResponderKind(kind or assignment.kind),
+            start=start,
+            category=state.category,
+            urgency=Urgency(state.urgency),
+            at=ctx.now,
+            resolve_due=resolve_due,
+            exclude=exclude,
+            origin=origin,
+            why=why,
+        )
+    if planned is None:
+        return None
+    return _added(state, assignment, planned, ctx, why, new_round=new_round)
+
+
+def _added(
+    state: CaseState,
+    replaced: AssignmentState,
+    planned: PlannedAssignment,
+    ctx: Context,
+    why: str,
+    *,
+    new_round: bool = False,
+) -> Change:
+    new_id = state.next_assignment_id()
+    doc = ctx.document(planned, new_id)
+    doc["status"] = AssignmentStatus.DISPATCHED.value
+    doc["trace"] = [step.to_dict() for step in planned.trace]
+    doc["explain"] = planned.explain()
+    assert planned.responder is not None
+    data: dict[str, Any] = {
+        "assignment": doc,
+        "replaces": replaced.id,
+        "reason": planned.origin.value,
+        "why": why,
+        "notify": [
+            {
+                "responder_id": planned.responder.id,
+                "notice": "escalation" if planned.origin is not Origin.REROUTE else "assignment",
+                "assignment_id": new_id,
+                "summary": why,
+            }
+        ],
+    }
+    if new_round:
+        data["new_round"] = True
+        data["resolve_due"] = planned.resolve_due.isoformat()
+    return Change("assignment.added", data)
+
+
+def _missed_acknowledgement(
+    state: CaseState, assignment: AssignmentState, ctx: Context
+) -> list[Change]:
+    """Silent past the deadline: the B post (AB岗) first, then one level up, then the county
+    backstop; past the backstop nothing escalates, the case is marked overdue."""
+    why = f"{assignment.responder_id} did not report in by {assignment.acknowledge_due}"
+    router = ctx.router
+    if assignment.responder_id is not None:
+        exclude = set(assignment.tried) | {assignment.responder_id} | _holders(state)
+        backup = router.backup_of(
+            assignment.responder_id,
+            category=state.category,
+            urgency=Urgency(state.urgency),
+            at=ctx.now,
+            resolve_due=state.resolve_due or ctx.now,
+            exclude=exclude,
+            why=why,
+        )
+        if (
+            backup is not None
+            and backup.responder is not None
+            and ctx.on_duty(backup.responder.id, ctx.now)
+        ):
+            return [_added(state, assignment, backup, ctx, why)]
+    parent = router.hierarchy.cell(assignment.cell).parent or assignment.cell
+    change = _replace(state, assignment, ctx, start=parent, origin=Origin.ESCALATION, why=why)
+    if change is not None:
+        return [change]
+    return [
+        Change(
+            "case.overdue",
+            {
+                "assignment": assignment.id,
+                "why": why,
+                "notify": [
+                    {
+                        "responder_id": assignment.responder_id,
+                        "notice": "urge",
+                        "assignment_id": assignment.id,
+                        "summary": "兜底: " + why,
+                    }
+                ]
+                if assignment.responder_id
+                else [],
+            },
+        )
+    ]
+
+
+def _unclaimed(state: CaseState, board: AssignmentState, ctx: Context) -> list[Change]:
+    """Nobody claimed the need in time: push it to the grid worker (the grid's 报到党员)."""
+    why = f"nobody claimed it on the board of {board.cell} by {board.claim_due}"
+    change = _replace(
+        state,
+        board,
+        ctx,
+        start=state.grid,
+        origin=Origin.UNCLAIMED,
+        why=why,
+        kind=ResponderKind.REGISTERED_MEMBER.value,
+    )
+    return [change] if change is not None else []
+
+
+def _active_assignment(state: CaseState) -> AssignmentState | None:
+    owner = state.owner_assignment()
+    if owner is not None:
+        return owner
+    for assignment in state.assignments.values():
+        if assignment.status in (AssignmentStatus.DISPATCHED, AssignmentStatus.ACKNOWLEDGED):
+            return assignment
+    return None
+
+
+def _supervise(state: CaseState, ctx: Context) -> list[Change]:
+    """督办 at the deadline: the level above the assignment is told, and so is the owner."""
+    assignment = _active_assignment(state)
+    notify = _notify_owner(state, "supervise", "督办: 已超过办结时限")
+    level = None
+    if assignment is not None:
+        parent = ctx.router.hierarchy.cell(assignment.cell).parent
+        level = parent
+        if parent is not None:
+            exclude = set(assignment.tried) | {assignment.responder_id or ""}
+            above = ctx.router.reassign(
+                kind=ResponderKind(assignment.kind),
+                start=parent,
+                category=state.category,
+                urgency=Urgency(state.urgency),
+                at=ctx.now,
+                resolve_due=state.resolve_due or ctx.now,
+                exclude=exclude,
+                origin=Origin.ESCALATION,
+                why="督办",
+            )
+            if above is not None and above.responder is not None:
+                notify.append(
+                    {
+                        "responder_id": above.responder.id,
+                        "notice": "supervise",
+                        "assignment_id": assignment.id,
+                        "summary": f"督办 {state.id}",
+                    }
+                )
+    return [Change("case.supervised", {"round": state.round, "by_cell": level, "notify": notify})]
+
+
+def _escalate_resolution(state: CaseState, ctx: Context) -> list[Change]:
+    """Still unresolved well after the deadline: one level up takes it, with a new limit."""
+    assignment = _active_assignment(state)
+    why = f"case {state.id} not resolved by {state.resolve_due}"
+    if assignment is not None:
+        parent = ctx.router.hierarchy.cell(assignment.cell).parent or assignment.cell
+        change = _replace(
+            state, assignment, ctx, start=parent, origin=Origin.ESCALATION, why=why, new_round=True
+        )
+        if change is not None:
+            return [change]
+    return [Change("case.overdue", {"round": state.round, "why": why, "notify": []})]

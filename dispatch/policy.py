@@ -1,0 +1,68 @@
+"""Time limits of the closed loop (DOMAIN.md defaults), from the optional ``lifecycle.toml``.
+
+::
+
+    return_window   = "2wd"   # a wrongly assigned responder may return (退单) within this
+    extension_max   = "10wd"  # one extension (延期) of at most this
+    urge_at         = 0.8     # urge (催办) once this share of the resolution time has passed
+    escalate_after  = "1wd"   # after supervision (督办) at the deadline, escalate this much later
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dispatch._toml import Issues, Table, read_toml
+from dispatch.durations import Duration
+
+__all__ = ["LIFECYCLE_FILE", "LifecyclePolicy", "load_policy", "policy_from_data"]
+
+LIFECYCLE_FILE = "lifecycle.toml"
+
+
+_RETURN_WINDOW = Duration.parse("2wd")
+_EXTENSION_MAX = Duration.parse("10wd")
+_ESCALATE_AFTER = Duration.parse("1wd")
+
+
+@dataclass(frozen=True, slots=True)
+class LifecyclePolicy:
+    """How long each step of a case may take, beyond the per-category limits."""
+
+    return_window: Duration = _RETURN_WINDOW
+    extension_max: Duration = _EXTENSION_MAX
+    urge_at: float = 0.8
+    escalate_after: Duration = _ESCALATE_AFTER
+
+
+_KEYS = ("return_window", "extension_max", "urge_at", "escalate_after")
+
+
+def policy_from_data(data: dict[str, Any], issues: Issues) -> LifecyclePolicy:
+    """Build a policy from parsed TOML, reporting bad keys and values into ``issues``."""
+    table = Table(data, None, issues, _KEYS)
+    defaults = LifecyclePolicy()
+    urge_at = defaults.urge_at
+    if "urge_at" in data:
+        value = data["urge_at"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            table.error(f"urge_at: expected a number between 0 and 1, got {value!r}")
+        else:
+            urge_at = float(value)
+    return LifecyclePolicy(
+        return_window=table.duration("return_window") or defaults.return_window,
+        extension_max=table.duration("extension_max") or defaults.extension_max,
+        urge_at=urge_at,
+        escalate_after=table.duration("escalate_after") or defaults.escalate_after,
+    )
+
+
+def load_policy(config_dir: Path, issues: Issues) -> LifecyclePolicy:
+    """The policy in ``config_dir/lifecycle.toml``; the defaults when there is no such file."""
+    path = config_dir / LIFECYCLE_FILE
+    if not path.exists():
+        return LifecyclePolicy()
+    data = read_toml(path, issues)
+    return LifecyclePolicy() if data is None else policy_from_data(data, issues)

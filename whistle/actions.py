@@ -1,0 +1,345 @@
+"""HTTP endpoints of the closed loop: responders act on assignments, operators on cases.
+
+``POST /api/v1/assignments/{id}/acknowledge|start|resolve|return``,
+``POST /api/v1/whistles/{id}/claim|verify|reopen|hold|release|extend|rate|merge`` and
+``GET /api/v1/responders/{id}/inbox``. Each POST answers 200 with the whistle as it now
+stands; an action that does not fit the case's state is 409 with the current status and
+what is allowed from it.
+
+Until accounts exist, the body names who acts (``actor``); the lifecycle checks that a
+responder acts only on its own assignment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dispatch import lifecycle
+from dispatch.case import CaseState
+from dispatch.lifecycle import Change, Context, IllegalTransition, InvalidAction
+from grids import Level
+from whistle.cases import CaseNotFound
+from whistle.exceptions import FieldError, InvalidWhistle
+from whistle.keys import CASES, HIERARCHY, STORE
+from whistle.problems import problem
+from whistle.schema import field_errors
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+_Text = Annotated[str, Field(min_length=1, max_length=2000)]
+_Id = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    actor: _Id
+
+
+class _Resolve(_Body):
+    note: _Text | None = None
+    photos: Annotated[list[Annotated[str, Field(max_length=2048)]], Field(max_length=10)] = []
+
+
+class _Reason(_Body):
+    reason: _Text | None = None
+
+
+class _Claim(_Body):
+    team: _Id | None = None
+
+
+class _Verify(_Body):
+    passed: bool
+    note: _Text | None = None
+
+
+class _Extend(_Body):
+    reason: _Text | None = None
+    duration: Annotated[str, Field(max_length=16)] | None = None
+
+
+class _Rate(_Body):
+    grade: Annotated[str, Field(max_length=32)] | None = None
+    comment: _Text | None = None
+
+
+class _Merge(_Body):
+    into: _Id | None = None
+
+
+_B = TypeVar("_B", bound=BaseModel)
+
+
+async def _body(request: web.Request, model: type[_B]) -> _B:
+    raw = await request.read()
+    try:
+        data = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise InvalidWhistle([FieldError("body", f"not valid JSON: {exc}")], status=400) from None
+    if not isinstance(data, dict):
+        raise InvalidWhistle([FieldError("body", "expected a JSON object")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidWhistle(field_errors(exc)) from None
+
+
+async def _answer(request: web.Request, whistle_id: str) -> web.Response:
+    stored = await request.app[STORE].get_whistle(whistle_id)
+    assert stored is not None
+    return web.Response(
+        body=orjson.dumps(stored.document()), content_type="application/json", status=200
+    )
+
+
+async def _run(
+    request: web.Request,
+    whistle_id: str,
+    actor: str,
+    decide: Callable[[CaseState, Context], list[Change]],
+) -> web.Response:
+    try:
+        await request.app[CASES].act(whistle_id, actor, decide)
+    except CaseNotFound:
+        return problem(404, "Not Found", detail=f"no whistle with id {whistle_id!r}")
+    except IllegalTransition as exc:
+        return problem(
+            409,
+            "Conflict",
+            detail=str(exc),
+            extra={"current": exc.status, "allowed": exc.allowed},
+        )
+    except InvalidAction as exc:
+        raise InvalidWhistle([FieldError(exc.field, exc.reason)]) from None
+    return await _answer(request, whistle_id)
+
+
+# -- assignments ---------------------------------------------------------------------------
+
+
+def _whistle_of(assignment_id: str) -> str:
+    return assignment_id.rsplit("-", 1)[0]
+
+
+async def _assignment_action(request: web.Request, action: str) -> web.Response:
+    assignment_id = request.match_info["id"]
+    whistle_id = _whistle_of(assignment_id)
+
+    def known(state: CaseState) -> None:
+        if state.assignment(assignment_id) is None:
+            raise _UnknownAssignment(assignment_id)
+
+    if action == "resolve":
+        resolve_body = await _body(request, _Resolve)
+
+        def decide(state: CaseState, ctx: Context) -> list[Change]:
+            known(state)
+            return lifecycle.resolve(
+                state,
+                assignment_id,
+                resolve_body.actor,
+                ctx,
+                note=resolve_body.note,
+                photos=resolve_body.photos,
+            )
+
+        actor = resolve_body.actor
+    elif action == "return":
+        return_body = await _body(request, _Reason)
+
+        def decide(state: CaseState, ctx: Context) -> list[Change]:
+            known(state)
+            return lifecycle.return_assignment(
+                state, assignment_id, return_body.actor, ctx, reason=return_body.reason
+            )
+
+        actor = return_body.actor
+    else:
+        plain = await _body(request, _Body)
+        step = lifecycle.acknowledge if action == "acknowledge" else lifecycle.start
+
+        def decide(state: CaseState, ctx: Context) -> list[Change]:
+            known(state)
+            return step(state, assignment_id, plain.actor, ctx)
+
+        actor = plain.actor
+    try:
+        return await _run(request, whistle_id, actor, decide)
+    except _UnknownAssignment:
+        return problem(404, "Not Found", detail=f"no assignment with id {assignment_id!r}")
+
+
+class _UnknownAssignment(LookupError):
+    pass
+
+
+@routes.post("/api/v1/assignments/{id}/acknowledge")
+async def acknowledge(request: web.Request) -> web.Response:
+    return await _assignment_action(request, "acknowledge")
+
+
+@routes.post("/api/v1/assignments/{id}/start")
+async def start(request: web.Request) -> web.Response:
+    return await _assignment_action(request, "start")
+
+
+@routes.post("/api/v1/assignments/{id}/resolve")
+async def resolve(request: web.Request) -> web.Response:
+    return await _assignment_action(request, "resolve")
+
+
+@routes.post("/api/v1/assignments/{id}/return")
+async def return_(request: web.Request) -> web.Response:
+    return await _assignment_action(request, "return")
+
+
+# -- cases ---------------------------------------------------------------------------------
+
+
+@routes.post("/api/v1/whistles/{id}/claim")
+async def claim(request: web.Request) -> web.Response:
+    body = await _body(request, _Claim)
+    members: tuple[str, ...] = ()
+    if body.team is not None:
+        team = request.app[CASES].teams.get(body.team)
+        if team is None:
+            raise InvalidWhistle([FieldError("team", f"unknown team {body.team!r}")])
+        members = team.members
+    return await _run(
+        request,
+        request.match_info["id"],
+        body.actor,
+        lambda state, ctx: lifecycle.claim(state, body.actor, ctx, team=body.team, members=members),
+    )
+
+
+@routes.post("/api/v1/whistles/{id}/verify")
+async def verify(request: web.Request) -> web.Response:
+    body = await _body(request, _Verify)
+    return await _run(
+        request,
+        request.match_info["id"],
+        body.actor,
+        lambda state, ctx: lifecycle.verify(
+            state, body.actor, ctx, passed=body.passed, note=body.note
+        ),
+    )
+
+
+@routes.post("/api/v1/whistles/{id}/reopen")
+async def reopen(request: web.Request) -> web.Response:
+    body = await _body(request, _Reason)
+    return await _run(
+        request,
+        request.match_info["id"],
+        body.actor,
+        lambda state, ctx: lifecycle.reopen(state, body.actor, ctx, reason=body.reason),
+    )
+
+
+@routes.post("/api/v1/whistles/{id}/hold")
+async def hold(request: web.Request) -> web.Response:
+    body = await _body(request, _Reason)
+    return await _run(
+        request,
+        request.match_info["id"],
+        body.actor,
+        lambda state, ctx: lifecycle.hold(state, body.actor, ctx, reason=body.reason),
+    )
+
+
+@routes.post("/api/v1/whistles/{id}/release")
+async def release(request: web.Request) -> web.Response:
+    body = await _body(request, _Body)
+    return await _run(
+        request,
+        request.match_info["id"],
+        body.actor,
+        lambda state, ctx: lifecycle.release(state, body.actor, ctx),
+    )
+
+
+@routes.post("/api/v1/whistles/{id}/extend")
+async def extend(request: web.Request) -> web.Response:
+    body = await _body(request, _Extend)
+    return await _run(
+        request,
+        request.match_info["id"],
+        body.actor,
+        lambda state, ctx: lifecycle.extend(
+            state, body.actor, ctx, reason=body.reason, duration=body.duration
+        ),
+    )
+
+
+@routes.post("/api/v1/whistles/{id}/rate")
+async def rate(request: web.Request) -> web.Response:
+    body = await _body(request, _Rate)
+    return await _run(
+        request,
+        request.match_info["id"],
+        body.actor,
+        lambda state, ctx: lifecycle.rate(
+            state, body.actor, ctx, grade=body.grade, comment=body.comment
+        ),
+    )
+
+
+@routes.post("/api/v1/whistles/{id}/merge")
+async def merge(request: web.Request) -> web.Response:
+    body = await _body(request, _Merge)
+    whistle_id = request.match_info["id"]
+    if body.into is not None and body.into != whistle_id:
+        target = await request.app[STORE].get_whistle(body.into)
+        if target is None:
+            raise InvalidWhistle([FieldError("into", f"no whistle with id {body.into!r}")])
+        if target.status == "cancelled":
+            raise InvalidWhistle(
+                [FieldError("into", f"whistle {body.into} was itself merged into another")]
+            )
+    return await _run(
+        request,
+        whistle_id,
+        body.actor,
+        lambda state, ctx: lifecycle.merge(state, body.actor, ctx, into=body.into),
+    )
+
+
+# -- inbox ---------------------------------------------------------------------------------
+
+
+@routes.get("/api/v1/responders/{id}/inbox")
+async def inbox(request: web.Request) -> web.Response:
+    """The responder's active assignments, and the open needs on its community's claim
+    board (with the teams it belongs to, for team claims)."""
+    responder_id = request.match_info["id"]
+    hierarchy = request.app[HIERARCHY]
+    responder = hierarchy.responder(responder_id)
+    if responder is None:
+        return problem(404, "Not Found", detail=f"no responder with id {responder_id!r}")
+    cell = hierarchy.cell(responder.grid)
+    boards = [cell.code] if cell.level == Level.COMMUNITY else []
+    items = await request.app[STORE].inbox(responder_id, boards)
+    teams = request.app[CASES].teams.teams_of(responder_id)
+    body: dict[str, Any] = {
+        "responder": {
+            "id": responder.id,
+            "name": responder.name,
+            "kind": responder.kind.value,
+            "grid": responder.grid,
+        },
+        "teams": [{"id": t.id, "name": t.name, "captain": t.captain} for t in teams],
+        "assignments": [i for i in items if i["assignment"]["mode"] == "push"
+                        or i["assignment"]["status"] != "open"],
+        "open_needs": [i for i in items if i["assignment"]["mode"] == "claim"
+                       and i["assignment"]["status"] == "open"],
+    }  # fmt: skip
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
