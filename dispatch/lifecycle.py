@@ -522,12 +522,18 @@ def _notify_owner(state: CaseState, notice: str, summary: str) -> list[dict[str,
 
 
 def _holders(state: CaseState) -> set[str]:
-    """Responders already on the case: a replacement goes to somebody new."""
-    live = PENDING | {AssignmentStatus.ACKNOWLEDGED, AssignmentStatus.IN_PROGRESS}
+    """Responders already on the case, or who failed it (silent past a deadline, or gave it
+    back): a replacement goes to somebody new."""
+    taken = PENDING | {
+        AssignmentStatus.ACKNOWLEDGED,
+        AssignmentStatus.IN_PROGRESS,
+        AssignmentStatus.ESCALATED,
+        AssignmentStatus.RETURNED,
+    }
     return {
         a.responder_id
         for a in state.assignments.values()
-        if a.responder_id is not None and a.status in live
+        if a.responder_id is not None and a.status in taken
     }
 
 
@@ -545,9 +551,10 @@ def _replace(
 ) -> Change | None:
     """A new push assignment replacing ``assignment``, found climbing from cell ``start``;
     None when only the backstop could take it and it already had it."""
-    exclude = set(assignment.tried) | set(exclude_extra) | _holders(state)
+    tried = set(assignment.tried)
     if assignment.responder_id:
-        exclude.add(assignment.responder_id)
+        tried.add(assignment.responder_id)
+    exclude = tried | set(exclude_extra) | _holders(state)
     router = ctx.router
     category = router.catalog.get(state.category)
     resolve_due = state.resolve_due or ctx.now
@@ -564,6 +571,7 @@ def _replace(
         exclude=exclude,
         origin=origin,
         why=why,
+        tried=tried,
     )
     # An off-duty pick is passed over for the next (its B post comes next in the climb).
     while (
@@ -583,6 +591,7 @@ def _replace(
             exclude=exclude,
             origin=origin,
             why=why,
+            tried=tried,
         )
     if planned is None:
         return None

@@ -163,13 +163,15 @@ class Router:
         exclude: Collection[str],
         origin: Origin,
         why: str,
+        tried: Collection[str] = (),
     ) -> PlannedAssignment | None:
         """A new push assignment of ``kind`` for a case already under way.
 
         Climbs from cell ``start`` to the county for a responder of ``kind`` who handles
-        ``category`` and is not in ``exclude`` (those who had the case already); at the county
-        the backstop takes it. None when even the backstop is excluded: the case stays with
-        the backstop, which nothing can escalate past.
+        ``category`` and is not in ``exclude`` (those on the case, or who failed it); at the
+        county the backstop takes it, unless it already had this very slot (``tried``): then
+        None, and the case stays with the backstop, which nothing can escalate past. The
+        backstop may hold several slots of one case at once.
         """
         plan = self._plans.get((Source.CITIZEN, category))
         if plan is None:
@@ -199,7 +201,7 @@ class Router:
             if not self.hierarchy.responders_at(cell.code, kind):
                 steps.append(TraceStep(cell.code, cell.level, StepResult.NONE_OF_KIND, None, ""))
         backstop = plan.backstop
-        if backstop.id in exclude:
+        if backstop.id in tried:
             return None
         root = self.hierarchy.cell(self.hierarchy.root)
         steps.append(
