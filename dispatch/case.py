@@ -37,6 +37,7 @@ class CaseStatus(StrEnum):
     RATED = "rated"  # 评价
     ON_HOLD = "on_hold"  # 挂账: the clock is stopped
     CANCELLED = "cancelled"  # merged into another case as a duplicate
+    MUTED = "muted"  # matched a silence when it came in: stored and shown, not dispatched
 
 
 # The statuses in which the resolution clock runs.
@@ -393,6 +394,10 @@ def _overdue(state: CaseState, event: EventLike) -> None:
         state.stalled = True
 
 
+def _muted(state: CaseState, event: EventLike) -> None:
+    state.status = CaseStatus.MUTED
+
+
 def _repeated(state: CaseState, event: EventLike) -> None:
     state.repeats += 1
 
@@ -404,6 +409,7 @@ def _failed(state: CaseState, event: EventLike) -> None:
 _HANDLERS = {
     "whistle.received": _received,
     "whistle.routed": _routed,
+    "whistle.muted": _muted,
     "assignment.acknowledged": _acknowledged,
     "assignment.claimed": _claimed,
     "assignment.started": _started,

@@ -127,6 +127,7 @@ _CASE_ALLOWED: dict[CaseStatus, tuple[CaseAction, ...]] = {
     CaseStatus.RATED: (),
     CaseStatus.ON_HOLD: (CaseAction.RELEASE, CaseAction.MERGE),
     CaseStatus.CANCELLED: (),
+    CaseStatus.MUTED: (CaseAction.MERGE,),
 }
 
 _ASSIGNMENT_ALLOWED: dict[AssignmentStatus, tuple[AssignmentAction, ...]] = {

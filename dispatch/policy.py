@@ -6,6 +6,8 @@
     extension_max   = "10wd"  # one extension (延期) of at most this
     urge_at         = 0.8     # urge (催办) once this share of the resolution time has passed
     escalate_after  = "1wd"   # after supervision (督办) at the deadline, escalate this much later
+    camera_repeat_window = "30m"  # a camera's repeat of a category joins its open case
+    duplicate_window = "2h"   # citizen whistles of one category in one grid: likely duplicates
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ LIFECYCLE_FILE = "lifecycle.toml"
 _RETURN_WINDOW = Duration.parse("2wd")
 _EXTENSION_MAX = Duration.parse("10wd")
 _ESCALATE_AFTER = Duration.parse("1wd")
+_CAMERA_REPEAT_WINDOW = Duration.parse("30m")
+_DUPLICATE_WINDOW = Duration.parse("2h")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +39,18 @@ class LifecyclePolicy:
     extension_max: Duration = _EXTENSION_MAX
     urge_at: float = 0.8
     escalate_after: Duration = _ESCALATE_AFTER
+    camera_repeat_window: Duration = _CAMERA_REPEAT_WINDOW
+    duplicate_window: Duration = _DUPLICATE_WINDOW
 
 
-_KEYS = ("return_window", "extension_max", "urge_at", "escalate_after")
+_KEYS = (
+    "return_window",
+    "extension_max",
+    "urge_at",
+    "escalate_after",
+    "camera_repeat_window",
+    "duplicate_window",
+)
 
 
 def policy_from_data(data: dict[str, Any], issues: Issues) -> LifecyclePolicy:
@@ -51,12 +64,25 @@ def policy_from_data(data: dict[str, Any], issues: Issues) -> LifecyclePolicy:
             table.error(f"urge_at: expected a number between 0 and 1, got {value!r}")
         else:
             urge_at = float(value)
+    for key in ("camera_repeat_window", "duplicate_window"):
+        window = table.duration(key) if key in data else None
+        if window is not None and window.is_working:
+            table.error(f"{key}: a look-back window is wall time (s, m, h, d), not {window}")
     return LifecyclePolicy(
         return_window=table.duration("return_window") or defaults.return_window,
         extension_max=table.duration("extension_max") or defaults.extension_max,
         urge_at=urge_at,
         escalate_after=table.duration("escalate_after") or defaults.escalate_after,
+        camera_repeat_window=_wall(table, "camera_repeat_window", defaults.camera_repeat_window),
+        duplicate_window=_wall(table, "duplicate_window", defaults.duplicate_window),
     )
+
+
+def _wall(table: Table, key: str, default: Duration) -> Duration:
+    if key not in table:
+        return default
+    value = table.parse_duration(key, str(table.data[key]))
+    return default if value is None or value.is_working else value
 
 
 def load_policy(config_dir: Path, issues: Issues) -> LifecyclePolicy:

@@ -66,12 +66,17 @@ async def post_whistle(request: web.Request) -> web.Response:
     submission = await request.app[INTAKE].submit(body, idempotency_key=key)
     headers = {"Location": f"/api/v1/whistles/{submission.whistle_id}"}
     doc = submission.document
-    if doc is None:  # a replay: answer with the whistle as stored now
-        headers["Idempotent-Replayed"] = "true"
+    status = 201
+    if doc is None:  # a replay, or a camera repeat: answer with the case as stored now
+        if submission.grouped:
+            headers["Whistle-Grouped"] = "true"
+            status = 200
+        else:
+            headers["Idempotent-Replayed"] = "true"
         stored = await request.app[STORE].get_whistle(submission.whistle_id)
-        assert stored is not None  # the key's whistle was committed before
+        assert stored is not None  # committed before submit returned
         doc = stored.document()
-    return _json(doc, status=201, headers=headers)
+    return _json(doc, status=status, headers=headers)
 
 
 @routes.get("/api/v1/whistles/{id}")

@@ -39,6 +39,8 @@ from whistle.keys import (
     Settings,
 )
 from whistle.problems import error_middleware
+from whistle.silences import SILENCES, Silences
+from whistle.silences import routes as silence_routes
 from whistle.store import SqliteStore
 
 __all__ = ["create_app"]
@@ -55,6 +57,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.cleanup_ctx.extend([_bus_ctx, _config_ctx, _store_ctx, _cases_ctx, _intake_ctx])
     app.add_routes(routes)
     app.add_routes(action_routes)
+    app.add_routes(silence_routes)
     return app
 
 
@@ -129,15 +132,23 @@ async def _cases_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     clock = app[CLOCK]
+    ids = IdFactory(clock)
+    silences = Silences(
+        app[STORE], clock, ids, hierarchy=app[HIERARCHY], catalog=app[CATALOG], tz=app[TZ]
+    )
+    await silences.load()
+    app[SILENCES] = silences
     app[INTAKE] = Intake(
         hierarchy=app[HIERARCHY],
         router=app[ROUTER],
         catalog=app[CATALOG],
         store=app[STORE],
         clock=clock,
-        ids=IdFactory(clock),
+        ids=ids,
         tz=app[TZ],
         policy=app[POLICY],
         duty=app[DUTY],
+        silences=silences,
+        cases=app[CASES],
     )
     yield

@@ -6,7 +6,9 @@ never talks to the router or the store on the intake path itself.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -15,21 +17,32 @@ import orjson
 import structlog
 from pydantic import ValidationError
 
-from dispatch import Catalog, Decision, DutyRoster, LifecyclePolicy, Mode, Router, RouteRequest
-from dispatch.case import fold
-from dispatch.lifecycle import deadlines
-from grids import Cell, Hierarchy
-from whistle.cases import case_document
+from dispatch import (
+    Catalog,
+    Decision,
+    DutyRoster,
+    LifecyclePolicy,
+    Mode,
+    Router,
+    RouteRequest,
+    Source,
+)
+from dispatch.case import ACTIVE, CaseState, fold
+from dispatch.lifecycle import Change, Context, deadlines
+from grids import Cell, Hierarchy, Level
+from whistle.cases import CaseService, case_document
 from whistle.clock import Clock
 from whistle.events import NewEvent
 from whistle.exceptions import FieldError, IdempotencyConflict, InvalidWhistle
 from whistle.ids import IdFactory
 from whistle.schema import WhistleIn, field_errors
+from whistle.silences import Silences
 from whistle.store import (
     AssignmentRow,
     Created,
     Duplicate,
     NewWhistle,
+    Silence,
     Store,
     StoredWhistle,
     WhistleRow,
@@ -39,6 +52,8 @@ from whistle.timefmt import rfc3339
 __all__ = ["Intake", "Submission", "grid_path"]
 
 log = structlog.get_logger(__name__)
+
+_ACTIVE = tuple(status.value for status in ACTIVE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +67,7 @@ class Submission:
     whistle_id: str
     created: bool
     document: dict[str, Any] | None = None
+    grouped: bool = False  # a camera repeat, added to the camera's open case
 
 
 def grid_path(cell: Cell) -> str:
@@ -74,6 +90,8 @@ class Intake:
         tz: tzinfo,
         policy: LifecyclePolicy | None = None,
         duty: DutyRoster | None = None,
+        silences: Silences | None = None,
+        cases: CaseService | None = None,
     ) -> None:
         self._hierarchy = hierarchy
         self._router = router
@@ -84,6 +102,13 @@ class Intake:
         self._tz = tz
         self._policy = policy or LifecyclePolicy()
         self._duty = duty or DutyRoster.always()
+        self._silences = silences
+        self._cases = cases
+        # One camera's detections of one category are placed one at a time, so that a burst
+        # of repeats finds the case the first of them opened.
+        self._camera_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def submit(self, body: Any, *, idempotency_key: str | None = None) -> Submission:
         """Validate, place, route and store ``body``; return once it is on disk.
@@ -99,20 +124,65 @@ class Intake:
             if earlier is not None:
                 return self._replay(earlier, idempotency_key, request_hash)
         cell = self._place(whistle)
+        if whistle.source is Source.CAMERA and whistle.camera_id and self._cases is not None:
+            key = (whistle.camera_id, whistle.category)
+            lock = self._camera_locks.get(key)
+            if lock is None:
+                lock = self._camera_locks[key] = asyncio.Lock()
+            async with lock:
+                grouped = await self._group_camera(whistle, request)
+                if grouped is not None:
+                    return grouped
+                return await self._create(whistle, request, cell, idempotency_key, request_hash)
+        return await self._create(whistle, request, cell, idempotency_key, request_hash)
+
+    async def _create(
+        self,
+        whistle: WhistleIn,
+        request: dict[str, Any],
+        cell: Cell,
+        idempotency_key: str | None,
+        request_hash: str,
+    ) -> Submission:
         received_at = self._clock.now()
-        decision = self._router.route(
-            RouteRequest(
-                source=whistle.source,
-                category=whistle.category,
-                cell=cell.code,
-                urgency=whistle.urgency,
-                received_at=received_at,
-            ),
-            on_duty=self._duty.on_duty,
-        )
+        silence = None
+        if self._silences is not None:
+            silence = self._silences.match(
+                camera_id=whistle.camera_id, cell=cell, category=whistle.category, at=received_at
+            )
+        decision = None
+        if silence is None:
+            decision = self._router.route(
+                RouteRequest(
+                    source=whistle.source,
+                    category=whistle.category,
+                    cell=cell.code,
+                    urgency=whistle.urgency,
+                    received_at=received_at,
+                ),
+                on_duty=self._duty.on_duty,
+            )
+        duplicates: list[str] = []
+        if whistle.source is Source.CITIZEN:
+            grid = self._hierarchy.at_level(cell.code, Level.GRID)
+            duplicates = await self._store.similar_cases(
+                grid_path(grid),
+                whistle.category,
+                received_at - self._policy.duplicate_window.as_timedelta(),
+                _ACTIVE,
+            )
         whistle_id = self._ids.new()
         new = self._record(
-            whistle_id, whistle, request, cell, decision, received_at, idempotency_key, request_hash
+            whistle_id,
+            whistle,
+            request,
+            cell,
+            decision,
+            received_at,
+            idempotency_key,
+            request_hash,
+            silence=silence,
+            duplicates=duplicates,
         )
         with structlog.contextvars.bound_contextvars(whistle_id=whistle_id, grid=cell.code):
             outcome = await self._store.create_whistle(new)
@@ -125,10 +195,34 @@ class Intake:
                 "whistle.created",
                 source=whistle.source.value,
                 category=whistle.category,
-                rule=decision.rule_id,
-                assignments=len(decision.assignments),
+                rule=None if decision is None else decision.rule_id,
+                assignments=0 if decision is None else len(decision.assignments),
+                muted_by=None if silence is None else silence.id,
             )
         return Submission(whistle_id, True, StoredWhistle.of(new).document())
+
+    async def _group_camera(self, whistle: WhistleIn, request: dict[str, Any]) -> Submission | None:
+        """Add a camera's repeat to its open case of the same category, if it has one."""
+        assert whistle.camera_id is not None
+        assert self._cases is not None
+        now = self._clock.now()
+        since = now - self._policy.camera_repeat_window.as_timedelta()
+        existing = await self._store.open_camera_case(
+            whistle.camera_id, whistle.category, since, _ACTIVE
+        )
+        if existing is None:
+            return None
+
+        def repeat(state: CaseState, ctx: Context) -> list[Change]:
+            if not state.is_active:
+                return []  # it closed meanwhile: the repeat opens a new case
+            return [Change("case.repeated", {"request": request, "count": state.repeats + 2})]
+
+        _, written = await self._cases.act(existing, whistle.reporter or whistle.camera_id, repeat)
+        if not written:
+            return None
+        log.info("whistle.grouped", whistle_id=existing, camera_id=whistle.camera_id)
+        return Submission(existing, False, None, grouped=True)
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -194,17 +288,23 @@ class Intake:
         whistle: WhistleIn,
         request: dict[str, Any],
         cell: Cell,
-        decision: Decision,
+        decision: Decision | None,
         received_at: datetime,
         idempotency_key: str | None,
         request_hash: str,
+        *,
+        silence: Silence | None = None,
+        duplicates: list[str] | None = None,
     ) -> NewWhistle:
         tz = self._tz
-        category = decision.category
+        category = self._catalog.get(whistle.category)
+        assert category is not None  # validated
+        urgency = (whistle.urgency or category.urgency).value
         hierarchy = self._hierarchy
         assignments: list[AssignmentRow] = []
         trace: list[dict[str, Any]] = []
-        for number, planned in enumerate(decision.assignments, start=1):
+        planned_assignments = () if decision is None else decision.assignments
+        for number, planned in enumerate(planned_assignments, start=1):
             assignment_id = f"{whistle_id}-{number}"
             responder = planned.responder
             doc = planned.document(
@@ -247,7 +347,7 @@ class Intake:
                 "name_en": category.name_en,
                 "type": category.type.value,
             },
-            "urgency": decision.urgency.value,
+            "urgency": urgency,
             "description": whistle.description,
             "location": {
                 "grid": location.grid,
@@ -269,16 +369,28 @@ class Intake:
             "media_urls": whistle.media_urls,
             "camera_id": whistle.camera_id,
             "external_id": whistle.external_id,
-            "rule": {"id": decision.rule_id, "name": decision.rule_name},
+            "rule": None
+            if decision is None
+            else {"id": decision.rule_id, "name": decision.rule_name},
             "trace": trace,
+            "possible_duplicates": duplicates or [],
+            "muted_by": None
+            if silence is None
+            else {
+                "id": silence.id,
+                "matcher": silence.matcher,
+                "value": silence.value,
+                "until": rfc3339(silence.ends_at, tz),
+                "comment": silence.comment,
+            },
         }
         row = WhistleRow(
             id=whistle_id,
             received_at=received_at,
             source=whistle.source.value,
             category=category.code,
-            urgency=decision.urgency.value,
-            status="dispatched",
+            urgency=urgency,
+            status="dispatched" if silence is None else "muted",
             grid_code=cell.code,
             grid_path=grid_path(cell),
             grid_level=int(cell.level),
@@ -286,6 +398,7 @@ class Intake:
             external_id=whistle.external_id,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
+            camera_id=whistle.camera_id,
         )
         events = [
             NewEvent(
@@ -299,31 +412,46 @@ class Intake:
                     "idempotency_key": idempotency_key,
                 },
             ),
-            NewEvent(
-                "whistle.routed",
-                whistle_id,
-                received_at,
-                "router",
-                {
-                    "rule": decision.rule_id,
-                    "urgency": decision.urgency.value,
-                    "assignments": [
-                        {**a.doc, "status": a.status, "trace": t["steps"]}
-                        for a, t in zip(assignments, trace, strict=True)
-                    ],
-                    "notify": [
-                        {
-                            "responder_id": a.responder_id,
-                            "notice": "assignment",
-                            "assignment_id": a.id,
-                            "summary": f"{category.name}: {whistle.description[:80]}",
-                        }
-                        for a in assignments
-                        if a.responder_id is not None
-                    ],
-                },
-            ),
         ]
+        if silence is not None:
+            events.append(
+                NewEvent(
+                    "whistle.muted",
+                    whistle_id,
+                    received_at,
+                    silence.author,
+                    {"silence": silence.id, "matcher": silence.matcher, "value": silence.value},
+                )
+            )
+        else:
+            assert decision is not None
+            events.append(
+                NewEvent(
+                    "whistle.routed",
+                    whistle_id,
+                    received_at,
+                    "router",
+                    {
+                        "rule": decision.rule_id,
+                        "urgency": urgency,
+                        "assignments": [
+                            {**a.doc, "status": a.status, "trace": t["steps"]}
+                            for a, t in zip(assignments, trace, strict=True)
+                        ],
+                        "possible_duplicates": duplicates or [],
+                        "notify": [
+                            {
+                                "responder_id": a.responder_id,
+                                "notice": "assignment",
+                                "assignment_id": a.id,
+                                "summary": f"{category.name}: {whistle.description[:80]}",
+                            }
+                            for a in assignments
+                            if a.responder_id is not None
+                        ],
+                    },
+                )
+            )
         # The new case's first deadlines, from the same fold every later step uses.
         state = fold(events, whistle_id)
         pending = deadlines(state, self._router, self._policy)

@@ -14,6 +14,7 @@ from whistle.bus import Bus
 from whistle.cases import CaseService
 from whistle.clock import Clock
 from whistle.intake import Intake
+from whistle.silences import SILENCES
 from whistle.store import Store
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "POLICY",
     "ROUTER",
     "SETTINGS",
+    "SILENCES",
     "STORE",
     "TEAMS",
     "TZ",

@@ -78,6 +78,24 @@ MIGRATIONS: list[list[str]] = [
         # Open claim boards of a community, for members' inboxes.
         "CREATE INDEX assignments_boards ON assignments (cell, status) WHERE mode = 'claim'",
     ],
+    [
+        # Grouping repeated camera detections into the camera's open case.
+        "ALTER TABLE whistles ADD COLUMN camera_id TEXT",
+        "CREATE INDEX whistles_by_camera ON whistles (camera_id, category, received_at) "
+        "WHERE camera_id IS NOT NULL",
+        "CREATE INDEX whistles_by_category ON whistles (category, received_at)",
+        # Silences: whistles that match are stored and shown, but not dispatched.
+        """CREATE TABLE silences (
+            id         TEXT PRIMARY KEY,
+            matcher    TEXT NOT NULL,
+            value      TEXT NOT NULL,
+            starts_at  TEXT NOT NULL,
+            ends_at    TEXT NOT NULL,
+            author     TEXT NOT NULL,
+            comment    TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,6 +20,7 @@ __all__ = [
     "NewWhistle",
     "Page",
     "PendingDeadline",
+    "Silence",
     "Store",
     "StoredWhistle",
     "Transition",
@@ -45,6 +46,7 @@ class WhistleRow:
     external_id: str | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    camera_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,21 @@ class Transition:
     set_deadlines: Sequence[tuple[str, datetime]] = ()
     cancel_deadlines: Sequence[str] = ()
     fires: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """Whistles matching ``matcher`` (camera, grid or category) = ``value`` between
+    ``starts_at`` and ``ends_at`` are stored and shown but not dispatched."""
+
+    id: str
+    matcher: str
+    value: str
+    starts_at: datetime
+    ends_at: datetime
+    author: str
+    comment: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +203,22 @@ class Store(Protocol):
         """The whistle's events in log order."""
 
     async def count_whistles(self) -> int: ...
+
+    async def open_camera_case(
+        self, camera_id: str, category: str, since: datetime, statuses: Sequence[str]
+    ) -> str | None:
+        """The newest case of this camera and category received since ``since`` and still in
+        one of ``statuses``."""
+
+    async def similar_cases(
+        self, grid_path: str, category: str, since: datetime, statuses: Sequence[str]
+    ) -> list[str]:
+        """Ids of cases of ``category`` in the subtree ``grid_path`` since ``since``."""
+
+    async def save_silence(self, silence: Silence) -> None: ...
+
+    async def silences(self) -> list[Silence]:
+        """Every silence, newest first (expired ones too, for the record)."""
 
     async def transition(self, step: Transition) -> tuple[Event, ...]:
         """Apply one lifecycle step; raise Conflict when the case moved on meanwhile."""

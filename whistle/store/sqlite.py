@@ -38,6 +38,7 @@ from whistle.store.base import (
     NewWhistle,
     Page,
     PendingDeadline,
+    Silence,
     StoredWhistle,
     Transition,
     WhistleQuery,
@@ -86,8 +87,8 @@ class _Unit:
 
 _WHISTLE_INSERT = (
     "INSERT INTO whistles (id, received_at, source, category, urgency, status, grid_code, "
-    "grid_path, grid_level, external_id, idempotency_key, request_hash, doc, version, case_doc) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "grid_path, grid_level, external_id, idempotency_key, request_hash, doc, version, case_doc, "
+    "camera_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _DEADLINE_SET = (
     "INSERT INTO deadlines (whistle_id, key, due_at, status) VALUES (?, ?, ?, 'pending') "
@@ -266,6 +267,7 @@ class SqliteStore:
                     _json(w.doc),
                     len(new.events),
                     None if new.case_doc is None else _json(new.case_doc),
+                    w.camera_id,
                 ),
             )
         ]
@@ -680,6 +682,72 @@ class SqliteStore:
                 }
             )
         return items
+
+    async def open_camera_case(
+        self, camera_id: str, category: str, since: datetime, statuses: Sequence[str]
+    ) -> str | None:
+        marks = ",".join("?" * len(statuses))
+        row = await self._fetchone(
+            self._r,
+            "SELECT id FROM whistles WHERE camera_id = ? AND category = ? AND received_at >= ? "
+            f"AND status IN ({marks}) ORDER BY received_at DESC LIMIT 1",
+            (camera_id, category, db_time(since), *statuses),
+        )
+        return None if row is None else str(row[0])
+
+    async def similar_cases(
+        self, grid_path: str, category: str, since: datetime, statuses: Sequence[str]
+    ) -> list[str]:
+        marks = ",".join("?" * len(statuses))
+        rows = await self._r.execute_fetchall(
+            "SELECT id FROM whistles WHERE category = ? AND received_at >= ? "
+            f"AND grid_path >= ? AND grid_path < ? AND status IN ({marks}) "
+            "ORDER BY received_at DESC LIMIT 20",
+            (category, db_time(since), grid_path, grid_path + "\U0010ffff", *statuses),
+        )
+        return [str(row[0]) for row in rows]
+
+    async def save_silence(self, silence: Silence) -> None:
+        await self._submit(
+            [
+                (
+                    "INSERT INTO silences (id, matcher, value, starts_at, ends_at, author, "
+                    "comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET ends_at = excluded.ends_at",
+                    (
+                        silence.id,
+                        silence.matcher,
+                        silence.value,
+                        db_time(silence.starts_at),
+                        db_time(silence.ends_at),
+                        silence.author,
+                        silence.comment,
+                        db_time(silence.created_at),
+                    ),
+                )
+            ],
+            (),
+            None,
+        )
+
+    async def silences(self) -> list[Silence]:
+        rows = await self._r.execute_fetchall(
+            "SELECT id, matcher, value, starts_at, ends_at, author, comment, created_at "
+            "FROM silences ORDER BY created_at DESC"
+        )
+        return [
+            Silence(
+                sid,
+                matcher,
+                value,
+                parse_db_time(starts),
+                parse_db_time(ends),
+                author,
+                comment,
+                parse_db_time(created),
+            )
+            for sid, matcher, value, starts, ends, author, comment, created in rows
+        ]
 
     async def count_whistles(self) -> int:
         row = await self._fetchone(self._r, "SELECT count(*) FROM whistles")

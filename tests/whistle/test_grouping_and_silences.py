@@ -1,0 +1,212 @@
+"""Camera repeats grouped into one case; likely duplicates flagged; silences mute without
+losing anything."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from conftest import Live
+from lifecycle_helpers import Cases
+
+from grids import Hierarchy, Level
+from whistle.clock import FakeClock
+
+
+def detection(cases: Cases, camera: str = "CAM-001", **extra: Any) -> dict[str, Any]:
+    return {
+        "source": "camera",
+        "category": "E0403",
+        "description": "路口机动车乱停放",
+        "location": {"grid": cases.micro(0)},
+        "camera_id": camera,
+        **extra,
+    }
+
+
+async def test_camera_repeats_inside_the_window_make_one_case_with_a_count(
+    live: Live, county: Hierarchy, clock: FakeClock
+) -> None:
+    cases = Cases(live, county)
+    status, _, first = await live.post(detection(cases))
+    assert status == 201
+    for _ in range(3):
+        clock.advance(timedelta(minutes=5))
+        status, headers, again = await live.post(detection(cases))
+        assert status == 200
+        assert headers["Whistle-Grouped"] == "true"
+        assert again["id"] == first["id"]
+    doc = await cases.get(first["id"])
+    assert doc["case"]["repeats"] == 3
+    assert len(doc["assignments"]) == 1  # dispatched once
+    assert [e["type"] for e in doc["timeline"]].count("case.repeated") == 3
+    status, page = await live.get("/api/v1/whistles?source=camera")
+    assert [item["id"] for item in page["items"]] == [first["id"]]
+
+
+async def test_other_camera_category_or_window_opens_a_new_case(
+    live: Live, county: Hierarchy, clock: FakeClock
+) -> None:
+    cases = Cases(live, county)
+    _, _, first = await live.post(detection(cases))
+    _, _, other_camera = await live.post(detection(cases, camera="CAM-002"))
+    _, _, other_category = await live.post(detection(cases, category="E0404"))
+    clock.advance(timedelta(minutes=31))
+    _, _, later = await live.post(detection(cases))
+    ids = {first["id"], other_camera["id"], other_category["id"], later["id"]}
+    assert len(ids) == 4
+
+
+async def test_repeat_after_the_case_closed_opens_a_new_case(live: Live, county: Hierarchy) -> None:
+    cases = Cases(live, county)
+    _, _, first = await live.post(detection(cases))
+    patrol = first["assignments"][0]
+    await cases.assignment(patrol, "acknowledge")
+    await cases.assignment(patrol, "resolve", note="已劝离")
+    await cases.case(first["id"], "verify", passed=True, actor="checker")
+    status, _, again = await live.post(detection(cases))
+    assert status == 201
+    assert again["id"] != first["id"]
+
+
+async def test_a_burst_of_repeats_lands_in_one_case(live: Live, county: Hierarchy) -> None:
+    cases = Cases(live, county)
+    results = await asyncio.gather(*(live.post(detection(cases)) for _ in range(10)))
+    ids = {doc["id"] for _, _, doc in results}
+    assert len(ids) == 1
+    assert sorted(status for status, _, _ in results) == [200] * 9 + [201]
+    doc = await cases.get(ids.pop())
+    assert doc["case"]["repeats"] == 9
+
+
+async def test_citizen_whistles_nearby_are_flagged_as_likely_duplicates(
+    live: Live, county: Hierarchy, clock: FakeClock
+) -> None:
+    cases = Cases(live, county)
+    micro = list(county.cells(level=Level.MICRO_GRID))
+    first_grid = county.at_level(micro[0].code, Level.GRID)
+    sibling = next(
+        c for c in micro[1:] if county.at_level(c.code, Level.GRID).code == first_grid.code
+    )
+    elsewhere = next(
+        c for c in micro if county.at_level(c.code, Level.GRID).code != first_grid.code
+    )
+    a = await cases.new(location={"grid": micro[0].code})
+    assert a["possible_duplicates"] == []
+    clock.advance(timedelta(minutes=10))
+    b = await cases.new(location={"grid": sibling.code})
+    assert b["possible_duplicates"] == [a["id"]]
+    c = await cases.new(location={"grid": elsewhere.code})
+    assert c["possible_duplicates"] == []
+    d = await cases.new(location={"grid": sibling.code}, category="E0103")
+    assert d["possible_duplicates"] == []
+    clock.advance(timedelta(hours=3))
+    e = await cases.new(location={"grid": micro[0].code})
+    assert e["possible_duplicates"] == []
+    # The operator merges the duplicate.
+    code, merged = await cases.case(b["id"], "merge", into=a["id"])
+    assert code == 200
+    assert merged["status"] == "cancelled"
+    assert merged["case"]["merged_into"] == a["id"]
+
+
+async def silence(live: Live, **body: Any) -> tuple[int, Any]:
+    body.setdefault("author", "调度员李娜")
+    body.setdefault("comment", "道路施工，临时屏蔽")
+    body.setdefault("duration_minutes", 120)
+    response = await live.client.post("/api/v1/silences", json=body)
+    return response.status, await response.json()
+
+
+async def test_silenced_grid_stores_whistles_without_dispatching_them(
+    live: Live, county: Hierarchy, clock: FakeClock
+) -> None:
+    cases = Cases(live, county)
+    town = next(iter(county.cells(level=Level.TOWN)))
+    inside = next(c for c in county.cells(level=Level.MICRO_GRID) if c.is_within(town.code))
+    outside = next(c for c in county.cells(level=Level.MICRO_GRID) if not c.is_within(town.code))
+    status, created = await silence(live, matcher="grid", value=town.code)
+    assert status == 201
+    assert created["active"] is True
+
+    muted = await cases.new(location={"grid": inside.code})
+    assert muted["status"] == "muted"
+    assert muted["assignments"] == []
+    assert muted["muted_by"]["id"] == created["id"]
+    loud = await cases.new(location={"grid": outside.code})
+    assert loud["status"] == "dispatched"
+
+    # Stored and visible: it is in the list and has its timeline.
+    status, page = await live.get("/api/v1/whistles?status=muted")
+    assert [item["id"] for item in page["items"]] == [muted["id"]]
+    doc = await cases.get(muted["id"])
+    assert [e["type"] for e in doc["timeline"]] == ["whistle.received", "whistle.muted"]
+
+    # After the window it dispatches again.
+    clock.advance(timedelta(minutes=121))
+    after = await cases.new(location={"grid": inside.code})
+    assert after["status"] == "dispatched"
+
+
+async def test_expiring_a_silence_ends_it_now(live: Live, county: Hierarchy) -> None:
+    cases = Cases(live, county)
+    _, created = await silence(live, matcher="camera", value="CAM-009")
+    status, _, doc = await live.post(detection(cases, camera="CAM-009"))
+    assert doc["status"] == "muted"
+    response = await live.client.delete(f"/api/v1/silences/{created['id']}")
+    expired = await response.json()
+    assert response.status == 200
+    assert expired["active"] is False
+    status, _, doc = await live.post(detection(cases, camera="CAM-009", description="again"))
+    assert doc["status"] == "dispatched"
+    status, listing = await live.get("/api/v1/silences")
+    assert status == 200
+    assert [(s["id"], s["active"]) for s in listing["items"]] == [(created["id"], False)]
+
+
+async def test_category_silence_matches_its_subcategories(live: Live, county: Hierarchy) -> None:
+    cases = Cases(live, county)
+    await silence(live, matcher="category", value="E04")
+    status, _, doc = await live.post(detection(cases))
+    assert status == 201
+    assert doc["status"] == "muted"
+    other = await cases.new(category="E0101")
+    assert other["status"] == "dispatched"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"matcher": "grid", "value": "nowhere"}, "value"),
+        ({"matcher": "category", "value": "Z9"}, "value"),
+        ({"matcher": "street", "value": "x"}, "matcher"),
+        ({"matcher": "camera", "value": "C", "duration_minutes": None}, "ends_at"),
+        ({"matcher": "camera", "value": "C", "duration_minutes": 60 * 24 * 91}, "ends_at"),
+        ({"matcher": "camera", "value": "C", "comment": ""}, "comment"),
+    ],
+)
+async def test_bad_silence_is_refused_with_the_field(
+    live: Live, body: dict[str, Any], field: str
+) -> None:
+    status, problem = await silence(live, **body)
+    assert status == 422
+    assert field in [e["field"] for e in problem["errors"]]
+    status, listing = await live.get("/api/v1/silences")
+    assert listing["items"] == []
+
+
+async def test_silence_is_kept_across_a_restart(
+    start_server: Any, county: Hierarchy, tmp_path: Any
+) -> None:
+    db = tmp_path / "s.sqlite3"
+    live = await start_server(db=db)
+    _, created = await silence(live, matcher="camera", value="CAM-777")
+    await live.client.close()
+    live = await start_server(db=db)
+    cases = Cases(live, county)
+    status, _, doc = await live.post(detection(cases, camera="CAM-777"))
+    assert status == 201
+    assert doc["status"] == "muted"
+    assert doc["muted_by"]["id"] == created["id"]
