@@ -163,10 +163,10 @@ class Intake:
                 on_duty=self._duty.on_duty,
             )
         duplicates: list[str] = []
+        near = self._hierarchy.at_level(cell.code, Level.GRID).code
         if whistle.source is Source.CITIZEN:
-            grid = self._hierarchy.at_level(cell.code, Level.GRID)
             duplicates = await self._store.similar_cases(
-                grid_path(grid),
+                near,
                 whistle.category,
                 received_at - self._policy.duplicate_window.as_timedelta(),
                 _ACTIVE,
@@ -183,6 +183,7 @@ class Intake:
             request_hash,
             silence=silence,
             duplicates=duplicates,
+            near=near,
         )
         with structlog.contextvars.bound_contextvars(whistle_id=whistle_id, grid=cell.code):
             outcome = await self._store.create_whistle(new)
@@ -295,6 +296,7 @@ class Intake:
         *,
         silence: Silence | None = None,
         duplicates: list[str] | None = None,
+        near: str | None = None,
     ) -> NewWhistle:
         tz = self._tz
         category = self._catalog.get(whistle.category)
@@ -399,6 +401,7 @@ class Intake:
             idempotency_key=idempotency_key,
             request_hash=request_hash,
             camera_id=whistle.camera_id,
+            near=near,
         )
         events = [
             NewEvent(

@@ -83,7 +83,10 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE whistles ADD COLUMN camera_id TEXT",
         "CREATE INDEX whistles_by_camera ON whistles (camera_id, category, received_at) "
         "WHERE camera_id IS NOT NULL",
-        "CREATE INDEX whistles_by_category ON whistles (category, received_at)",
+        # Likely duplicates: one category in one grid (the level-4 cell the whistle is in, or
+        # its own cell when placed higher), recent first: an equality and a range, so a seek.
+        "ALTER TABLE whistles ADD COLUMN near TEXT",
+        "CREATE INDEX whistles_nearby ON whistles (category, near, received_at)",
         # Silences: whistles that match are stored and shown, but not dispatched.
         """CREATE TABLE silences (
             id         TEXT PRIMARY KEY,

@@ -47,6 +47,7 @@ class WhistleRow:
     idempotency_key: str | None = None
     request_hash: str | None = None
     camera_id: str | None = None
+    near: str | None = None  # the grid (level 4) it lies in, for likely-duplicate lookups
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,9 +212,9 @@ class Store(Protocol):
         one of ``statuses``."""
 
     async def similar_cases(
-        self, grid_path: str, category: str, since: datetime, statuses: Sequence[str]
+        self, near: str, category: str, since: datetime, statuses: Sequence[str]
     ) -> list[str]:
-        """Ids of cases of ``category`` in the subtree ``grid_path`` since ``since``."""
+        """Ids of cases of ``category`` placed ``near`` (the same grid) since ``since``."""
 
     async def save_silence(self, silence: Silence) -> None: ...
 

@@ -88,7 +88,7 @@ class _Unit:
 _WHISTLE_INSERT = (
     "INSERT INTO whistles (id, received_at, source, category, urgency, status, grid_code, "
     "grid_path, grid_level, external_id, idempotency_key, request_hash, doc, version, case_doc, "
-    "camera_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "camera_id, near) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _DEADLINE_SET = (
     "INSERT INTO deadlines (whistle_id, key, due_at, status) VALUES (?, ?, ?, 'pending') "
@@ -268,6 +268,7 @@ class SqliteStore:
                     len(new.events),
                     None if new.case_doc is None else _json(new.case_doc),
                     w.camera_id,
+                    w.near,
                 ),
             )
         ]
@@ -696,14 +697,13 @@ class SqliteStore:
         return None if row is None else str(row[0])
 
     async def similar_cases(
-        self, grid_path: str, category: str, since: datetime, statuses: Sequence[str]
+        self, near: str, category: str, since: datetime, statuses: Sequence[str]
     ) -> list[str]:
         marks = ",".join("?" * len(statuses))
         rows = await self._r.execute_fetchall(
-            "SELECT id FROM whistles WHERE category = ? AND received_at >= ? "
-            f"AND grid_path >= ? AND grid_path < ? AND status IN ({marks}) "
-            "ORDER BY received_at DESC LIMIT 20",
-            (category, db_time(since), grid_path, grid_path + "\U0010ffff", *statuses),
+            "SELECT id FROM whistles WHERE category = ? AND near = ? AND received_at >= ? "
+            f"AND status IN ({marks}) ORDER BY received_at DESC LIMIT 20",
+            (category, near, db_time(since), *statuses),
         )
         return [str(row[0]) for row in rows]
 
