@@ -33,7 +33,7 @@ from pathlib import Path
 from dispatch.calendar import WorkCalendar
 from dispatch.exceptions import DispatchConfigError, Problem
 from grids.hierarchy import Hierarchy
-from grids.loader import _read_rows  # one CSV reader: the same header and field messages
+from grids.loader import read_csv_rows
 
 __all__ = ["DAILY", "DAYS", "DUTY_FILE", "DUTY_HEADER", "WORKDAYS", "DutyRoster", "Shift"]
 
@@ -155,7 +155,7 @@ class DutyRoster:
         if not path.exists():
             return cls.always()
         problems: list[Problem] = []
-        rows = _read_rows(path, DUTY_HEADER, problems)
+        rows = read_csv_rows(path, DUTY_HEADER, problems)
         shifts: dict[str, list[Shift]] = {}
         for line, fields in rows or ():
             parsed = _parse_row(line, fields, hierarchy, problems)

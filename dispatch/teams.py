@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dispatch.exceptions import DispatchConfigError, Problem
 from grids.hierarchy import Hierarchy
-from grids.loader import _read_rows  # one CSV reader: the same header and field messages
+from grids.loader import read_csv_rows
 from grids.model import Level, ResponderKind
 
 __all__ = ["TEAMS_FILE", "TEAMS_HEADER", "Team", "Teams"]
@@ -85,7 +85,7 @@ class Teams:
         if not path.exists():
             return cls.empty()
         problems: list[Problem] = []
-        rows = _read_rows(path, TEAMS_HEADER, problems)
+        rows = read_csv_rows(path, TEAMS_HEADER, problems)
         teams: list[Team] = []
         first_line: dict[str, int] = {}
         for line, fields in rows or ():

@@ -47,6 +47,7 @@ __all__ = [
     "RESPONDERS_FILE",
     "RESPONDERS_HEADER",
     "load_hierarchy",
+    "read_csv_rows",
 ]
 
 GRIDS_FILE = "grids.csv"
@@ -108,10 +109,11 @@ def _load(config_dir: Path) -> Hierarchy:
 # -- CSV ---------------------------------------------------------------------------------
 
 
-def _read_rows(
+def read_csv_rows(
     path: Path, header: Sequence[str], problems: list[Problem]
 ) -> list[tuple[int, list[str]]] | None:
-    """The data rows of a CSV file with their line numbers, fields stripped.
+    """The data rows of a CSV file with their line numbers, fields stripped (every config CSV
+    is read through this one function, so all report headers and field counts alike).
 
     Returns None (after recording why) when the file is missing, unreadable or has the wrong
     header: its rows cannot be trusted. Blank lines are skipped; rows with the wrong number of
@@ -127,6 +129,9 @@ def _read_rows(
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         problems.append(Problem(file, None, None, f"not UTF-8: {exc.reason} at byte {exc.start}"))
+        return None
+    except OSError as exc:
+        problems.append(Problem(file, None, None, f"unreadable: {exc.strerror}"))
         return None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -184,7 +189,7 @@ class _CellRow:
 def _read_cells(path: Path, problems: list[Problem]) -> dict[str, _CellRow] | None:
     """Every distinct code's first row, in file order; None when the file could not be read."""
     found: list[Problem] = []
-    rows = _read_rows(path, GRIDS_HEADER, found)
+    rows = read_csv_rows(path, GRIDS_HEADER, found)
     if rows is None:
         problems.extend(found)
         return None
@@ -490,7 +495,7 @@ def _read_responders(
     path: Path, known: set[str] | None, problems: list[Problem]
 ) -> list[Responder]:
     found: list[Problem] = []
-    rows = _read_rows(path, RESPONDERS_HEADER, found)
+    rows = read_csv_rows(path, RESPONDERS_HEADER, found)
     if rows is None:
         problems.extend(found)
         return []

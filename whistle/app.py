@@ -7,6 +7,7 @@ intake. Teardown runs in reverse, also when start-up fails part-way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 
@@ -36,12 +37,14 @@ from whistle.keys import (
     STORE,
     TEAMS,
     TZ,
+    WEBHOOKS,
     Settings,
 )
 from whistle.problems import error_middleware
 from whistle.silences import SILENCES, Silences
 from whistle.silences import routes as silence_routes
 from whistle.store import SqliteStore
+from whistle.webhooks import Failure, WebhookNotifier, known_responders, load_webhooks
 
 __all__ = ["create_app"]
 
@@ -54,7 +57,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app = web.Application(client_max_size=settings.max_body, middlewares=[error_middleware])
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
-    app.cleanup_ctx.extend([_bus_ctx, _config_ctx, _store_ctx, _cases_ctx, _intake_ctx])
+    app.cleanup_ctx.extend(
+        [_bus_ctx, _config_ctx, _webhooks_ctx, _store_ctx, _cases_ctx, _intake_ctx]
+    )
     app.add_routes(routes)
     app.add_routes(action_routes)
     app.add_routes(silence_routes)
@@ -101,6 +106,37 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
         responders=app[HIERARCHY].responder_count,
     )
     yield
+
+
+async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Subscribed before the store opens, so notices the outbox republishes are not missed.
+    endpoints = load_webhooks(app[SETTINGS].config_dir, known_responders(app[HIERARCHY]))
+
+    async def record(failure: Failure) -> None:
+        # Visible on the case. The event carries no notify list, so it sends nothing itself.
+        cases = app.get(CASES)
+        if cases is not None:
+            await cases.record_failure(
+                failure.whistle_id,
+                {
+                    "responder_id": failure.responder_id,
+                    "notice": str(failure.notice),
+                    "attempts": failure.attempts,
+                    "error": failure.error,
+                },
+            )
+
+    notifier = WebhookNotifier(endpoints, app[CLOCK], tz=app[TZ], on_failure=record)
+    await notifier.start()
+    app[WEBHOOKS] = notifier
+    subscription = app[BUS].subscribe("*", notifier.handle, name="webhooks")
+    log.info("webhooks.loaded", endpoints=len(endpoints))
+    yield
+    # The store has closed: hand over what the bus still holds for us, then drain.
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(2.0):
+            await subscription.queue.join()
+    await notifier.stop(drain_timeout=5.0)
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:

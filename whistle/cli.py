@@ -116,6 +116,7 @@ def _check(args: argparse.Namespace) -> int:
     from dispatch import DispatchConfigError, DutyRoster, Router, Teams, load_dispatch_config
     from grids import GridConfigError
     from grids.loader import load_hierarchy
+    from whistle.webhooks import known_responders, load_webhooks
 
     try:
         hierarchy = load_hierarchy(args.config)
@@ -123,6 +124,7 @@ def _check(args: argparse.Namespace) -> int:
         Router.compile(hierarchy, config)
         DutyRoster.load(args.config, hierarchy, config.calendar)
         Teams.load(args.config, hierarchy)
+        load_webhooks(args.config, known_responders(hierarchy))
     except (GridConfigError, DispatchConfigError) as exc:
         print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ from whistle.clock import Clock
 from whistle.intake import Intake
 from whistle.silences import SILENCES
 from whistle.store import Store
+from whistle.webhooks import WebhookNotifier
 
 __all__ = [
     "BUS",
@@ -32,6 +33,7 @@ __all__ = [
     "STORE",
     "TEAMS",
     "TZ",
+    "WEBHOOKS",
     "Settings",
 ]
 
@@ -63,3 +65,4 @@ CASES = web.AppKey("cases", CaseService)
 DUTY = web.AppKey("duty", DutyRoster)
 TEAMS = web.AppKey("teams", Teams)
 POLICY = web.AppKey("policy", LifecyclePolicy)
+WEBHOOKS = web.AppKey("webhooks", WebhookNotifier)
