@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Live
 from test_api_intake import body
+from whistle_support import Live
 
 from grids import Hierarchy, Level
 

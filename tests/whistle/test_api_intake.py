@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 import pytest
-from conftest import Live, whistle_count
+from whistle_support import Live, whistle_count
 
 from grids import Hierarchy, Level, ResponderKind
 

@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 import shapely
-from conftest import Live
 from test_api_intake import body, first_micro_grid
+from whistle_support import Live
 
 from grids import Hierarchy, Level
 from whistle.clock import FakeClock

@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import Live
 from lifecycle_helpers import Cases
+from whistle_support import Live
 
 from grids import Hierarchy, Level
 from whistle.clock import FakeClock

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from conftest import Live, StartServer
 from lifecycle_helpers import Cases
+from whistle_support import Live, StartServer
 
 from grids import Hierarchy, Level, ResponderKind
 from whistle.clock import FakeClock

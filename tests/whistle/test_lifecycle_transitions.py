@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Live
 from lifecycle_helpers import Cases
+from whistle_support import Live
 
 from grids import Hierarchy
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
-from conftest import Live
 from structlog.testing import LogCapture
 from test_api_intake import body
+from whistle_support import Live
 
 from grids import Hierarchy
 

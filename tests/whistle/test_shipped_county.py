@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import SHIPPED, StartServer
+from whistle_support import SHIPPED, StartServer
 
 from grids import Level, ResponderKind
 from grids.loader import load_hierarchy

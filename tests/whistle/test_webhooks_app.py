@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from conftest import StartServer
 from lifecycle_helpers import Cases
+from whistle_support import StartServer
 
 from grids import Hierarchy, Level, ResponderKind
 from whistle.keys import WEBHOOKS
