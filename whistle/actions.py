@@ -327,8 +327,8 @@ async def inbox(request: web.Request) -> web.Response:
         return problem(404, "Not Found", detail=f"no responder with id {responder_id!r}")
     cell = hierarchy.cell(responder.grid)
     boards = [cell.code] if cell.level == Level.COMMUNITY else []
-    items = await request.app[STORE].inbox(responder_id, boards)
     teams = request.app[CASES].teams.teams_of(responder_id)
+    items = await request.app[STORE].inbox(responder_id, boards, [t.id for t in teams])
     body: dict[str, Any] = {
         "responder": {
             "id": responder.id,

@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 
 from dispatch import DutyRoster, LifecyclePolicy, Router, Teams
-from dispatch.case import CaseState, fold
+from dispatch.case import AssignmentState, CaseState, fold
 from dispatch.lifecycle import (
     GRADES,
     Change,
@@ -194,12 +194,9 @@ class CaseService:
                 previous.status,
                 previous.responder_id,
             ) != (assignment.status, assignment.responder_id):
-                doc = {k: v for k, v in assignment.doc.items() if k not in ("status", "trace")}
-                if assignment.responder_id and (previous is None or previous.responder_id is None):
-                    doc["responder"] = self._responder_ref(assignment.responder_id)
-                    doc["team"] = assignment.team
-                    doc["members"] = list(assignment.members)
-                updates.append((aid, assignment.status.value, assignment.responder_id, doc))
+                updates.append(
+                    (aid, assignment.status.value, assignment.responder_id, self._doc(assignment))
+                )
         step = Transition(
             whistle_id=old.id,
             expected_version=old.version,
@@ -214,6 +211,18 @@ class CaseService:
             fires=fires,
         )
         return step, new
+
+    def _doc(self, assignment: AssignmentState) -> dict[str, Any]:
+        """The stored document of an assignment as it stands now: its original document
+        with who holds it since a claim (the fold keeps the claimer, not the document)."""
+        doc = {k: v for k, v in assignment.doc.items() if k not in ("status", "trace")}
+        holder = doc.get("responder") or {}
+        if assignment.responder_id and holder.get("id") != assignment.responder_id:
+            doc["responder"] = self._responder_ref(assignment.responder_id)
+        if assignment.team is not None or assignment.members:
+            doc["team"] = assignment.team
+            doc["members"] = list(assignment.members)
+        return doc
 
     def _responder_ref(self, responder_id: str) -> dict[str, Any]:
         responder = self.router.hierarchy.responder(responder_id)

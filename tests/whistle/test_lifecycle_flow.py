@@ -196,8 +196,15 @@ async def test_team_claims_a_need_together(live: Live, county: Hierarchy, clock:
     # Any member of the team may act on it.
     code, answer = await cases.assignment(claimed, "start", actor=team.members[-1])
     assert code == 200, answer
+    started = answer["assignments"][0]
+    assert (started["status"], started["team"]) == ("in_progress", team.id)
+    assert started["responder"]["id"] == team.captain  # the claim survives later updates
     code, answer = await cases.case(doc["id"], "claim", actor="x", team="no-such-team")
     assert code == 422
+    # Every member sees the team's claim in their inbox, not only the one who made it.
+    status, inbox = await live.get(f"/api/v1/responders/{team.members[-1]}/inbox")
+    assert status == 200
+    assert [i["whistle"]["id"] for i in inbox["assignments"]] == [doc["id"]]
 
 
 async def test_first_receiver_owns_the_case_and_others_cannot_act_for_it(

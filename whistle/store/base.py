@@ -230,8 +230,11 @@ class Store(Protocol):
     async def cancel_deadline(self, whistle_id: str, key: str) -> None:
         """Drop a pending deadline that no longer means anything (a stale timer)."""
 
-    async def inbox(self, responder_id: str, board_cells: Sequence[str]) -> list[dict[str, Any]]:
-        """Active assignments of the responder, and open claim boards on ``board_cells``."""
+    async def inbox(
+        self, responder_id: str, board_cells: Sequence[str], teams: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Active assignments of the responder or of its ``teams`` (team claims), and open
+        claim boards on ``board_cells``."""
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers."""

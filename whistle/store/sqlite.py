@@ -653,16 +653,23 @@ class SqliteStore:
         # Not through the writer's guards: a stale timer is dropped whatever the case's version.
         await self._submit([(_DEADLINE_CANCEL, (whistle_id, key))], (), None)
 
-    async def inbox(self, responder_id: str, board_cells: Sequence[str]) -> list[dict[str, Any]]:
-        marks = ",".join("?" * len(board_cells)) or "NULL"
+    async def inbox(
+        self, responder_id: str, board_cells: Sequence[str], teams: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        boards = ",".join("?" * len(board_cells)) or "NULL"
+        team_marks = ",".join("?" * len(teams)) or "NULL"
         rows = await self._r.execute_fetchall(
             "SELECT a.status, a.doc, w.id, w.status, w.doc FROM assignments a "
             "JOIN whistles w ON w.id = a.whistle_id "
             "WHERE (a.responder_id = ? AND a.status IN ('dispatched', 'acknowledged', "
             "'in_progress')) "
-            f"OR (a.mode = 'claim' AND a.status = 'open' AND a.cell IN ({marks})) "
+            f"OR (a.mode = 'claim' AND a.status = 'open' AND a.cell IN ({boards})) "
+            # A team's claim lives on its community's board row; every member sees it.
+            f"OR (a.mode = 'claim' AND a.cell IN ({boards}) "
+            "AND a.status IN ('acknowledged', 'in_progress') "
+            f"AND json_extract(a.doc, '$.team') IN ({team_marks})) "
             "ORDER BY a.id DESC LIMIT 500",
-            [responder_id, *board_cells],
+            [responder_id, *board_cells, *board_cells, *teams],
         )
         items = []
         for status, doc, whistle_id, whistle_status, whistle_doc in rows:
