@@ -37,7 +37,7 @@ from whistle.testing import ServerProcess  # noqa: E402
 
 
 async def load(
-    url: str, points: list[dict[str, float]], requests: int, concurrency: int
+    url: str, token: str, points: list[dict[str, float]], requests: int, concurrency: int
 ) -> dict[str, Any]:
     latencies: list[float] = []
     ids: list[str] = []
@@ -52,6 +52,7 @@ async def load(
         ("town_committee", "E0601"),
     ]
     connector = aiohttp.TCPConnector(limit=concurrency)
+    auth = {"Authorization": f"Bearer {token}"}
 
     async def worker(session: aiohttp.ClientSession) -> None:
         for n in counter:
@@ -63,7 +64,9 @@ async def load(
                 "location": rng.choice(points),
             }
             start = time.perf_counter()
-            async with session.post(f"{url}/api/v1/whistles", json=payload) as response:
+            async with session.post(
+                f"{url}/api/v1/whistles", json=payload, headers=auth
+            ) as response:
                 doc = await response.json()
             latencies.append(time.perf_counter() - start)
             if response.status == 201:
@@ -116,6 +119,7 @@ def routing(config: Path, samples: int) -> dict[str, Any]:
         )
     per = (time.perf_counter() - began) / len(points) * 1e6
     return {
+        "root": hierarchy.root,
         "cells": len(hierarchy),
         "load_s": round(load_s, 2),
         "locate_and_route_us": round(per, 1),
@@ -141,8 +145,9 @@ def main() -> None:
         )
         try:
             asyncio.run(server.start())
+            token = server.create_token("operator", route.pop("root"))
             points = route.pop("points")
-            result = asyncio.run(load(server.url, points, args.requests, args.concurrency))
+            result = asyncio.run(load(server.url, token, points, args.requests, args.concurrency))
         finally:
             server.signal(signal.SIGTERM)
         with sqlite3.connect(server.db) as raw:

@@ -37,6 +37,7 @@ __all__ = [
     "Context",
     "IllegalTransition",
     "InvalidAction",
+    "NotYours",
     "allowed_assignment_actions",
     "allowed_case_actions",
     "deadlines",
@@ -92,6 +93,10 @@ class IllegalTransition(Exception):
         self.status = status
         self.allowed = allowed
         super().__init__(message)
+
+
+class NotYours(IllegalTransition):
+    """The actor is not the assignment's responder (nor in the team that claimed it)."""
 
 
 class InvalidAction(Exception):
@@ -181,7 +186,7 @@ def _assignment(
         raise KeyError(assignment_id)
     allowed = allowed_assignment_actions(state, assignment)
     if actor != assignment.responder_id and actor not in assignment.members:
-        raise IllegalTransition(
+        raise NotYours(
             f"assignment {assignment_id} belongs to {assignment.responder_id or 'the board'}, "
             f"not {actor}",
             status=assignment.status.value,

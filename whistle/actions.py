@@ -6,8 +6,8 @@
 stands; an action that does not fit the case's state is 409 with the current status and
 what is allowed from it.
 
-Until accounts exist, the body names who acts (``actor``); the lifecycle checks that a
-responder acts only on its own assignment.
+Who acts is the authenticated principal: a responder acts on its own assignments (and claims
+as itself), reporters and operators act on cases inside their subtree.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dispatch import lifecycle
 from dispatch.case import CaseState
-from dispatch.lifecycle import Change, Context, IllegalTransition, InvalidAction
+from dispatch.lifecycle import Change, Context, IllegalTransition, InvalidAction, NotYours
 from grids import Level
+from whistle.access import allow, allow_cell
+from whistle.auth import Principal, Role
 from whistle.cases import CaseNotFound
-from whistle.exceptions import FieldError, InvalidWhistle
+from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
 from whistle.keys import CASES, HIERARCHY, STORE
-from whistle.problems import problem
+from whistle.problems import problem, refused
 from whistle.schema import field_errors
 
 __all__ = ["routes"]
@@ -39,8 +41,6 @@ _Id = Annotated[str, Field(min_length=1, max_length=64)]
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    actor: _Id
 
 
 class _Resolve(_Body):
@@ -104,13 +104,26 @@ async def _run(
     request: web.Request,
     whistle_id: str,
     actor: str,
+    *,
     decide: Callable[[CaseState, Context], list[Change]],
+    scoped: Principal | None = None,
 ) -> web.Response:
+    """Decide and write one action; ``scoped``: the case must lie in that principal's scope."""
+    hierarchy = request.app[HIERARCHY]
+
+    def checked(state: CaseState, ctx: Context) -> list[Change]:
+        if scoped is not None:
+            allow_cell(scoped, hierarchy.cell(state.grid), f"case {state.id}")
+        return decide(state, ctx)
+
     try:
-        await request.app[CASES].act(whistle_id, actor, decide)
+        await request.app[CASES].act(whistle_id, actor, checked)
     except CaseNotFound:
         return problem(404, "Not Found", detail=f"no whistle with id {whistle_id!r}")
+    except NotYours as exc:
+        raise Forbidden(str(exc)) from None
     except IllegalTransition as exc:
+        refused(request, 409, str(exc))
         return problem(
             409,
             "Conflict",
@@ -130,6 +143,8 @@ def _whistle_of(assignment_id: str) -> str:
 
 
 async def _assignment_action(request: web.Request, action: str) -> web.Response:
+    principal = allow(request, Role.RESPONDER)
+    actor = principal.actor
     assignment_id = request.match_info["id"]
     whistle_id = _whistle_of(assignment_id)
 
@@ -145,34 +160,31 @@ async def _assignment_action(request: web.Request, action: str) -> web.Response:
             return lifecycle.resolve(
                 state,
                 assignment_id,
-                resolve_body.actor,
+                actor,
                 ctx,
                 note=resolve_body.note,
                 photos=resolve_body.photos,
             )
 
-        actor = resolve_body.actor
     elif action == "return":
         return_body = await _body(request, _Reason)
 
         def decide(state: CaseState, ctx: Context) -> list[Change]:
             known(state)
             return lifecycle.return_assignment(
-                state, assignment_id, return_body.actor, ctx, reason=return_body.reason
+                state, assignment_id, actor, ctx, reason=return_body.reason
             )
 
-        actor = return_body.actor
     else:
-        plain = await _body(request, _Body)
+        await _body(request, _Body)
         step = lifecycle.acknowledge if action == "acknowledge" else lifecycle.start
 
         def decide(state: CaseState, ctx: Context) -> list[Change]:
             known(state)
-            return step(state, assignment_id, plain.actor, ctx)
+            return step(state, assignment_id, actor, ctx)
 
-        actor = plain.actor
     try:
-        return await _run(request, whistle_id, actor, decide)
+        return await _run(request, whistle_id, actor, decide=decide)
     except _UnknownAssignment:
         return problem(404, "Not Found", detail=f"no assignment with id {assignment_id!r}")
 
@@ -206,6 +218,8 @@ async def return_(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/whistles/{id}/claim")
 async def claim(request: web.Request) -> web.Response:
+    principal = allow(request, Role.RESPONDER)
+    actor = principal.actor
     body = await _body(request, _Claim)
     members: tuple[str, ...] = ()
     if body.team is not None:
@@ -216,85 +230,100 @@ async def claim(request: web.Request) -> web.Response:
     return await _run(
         request,
         request.match_info["id"],
-        body.actor,
-        lambda state, ctx: lifecycle.claim(state, body.actor, ctx, team=body.team, members=members),
+        actor,
+        decide=lambda state, ctx: lifecycle.claim(
+            state, actor, ctx, team=body.team, members=members
+        ),
     )
 
 
 @routes.post("/api/v1/whistles/{id}/verify")
 async def verify(request: web.Request) -> web.Response:
+    principal = allow(request, Role.REPORTER, Role.OPERATOR)
     body = await _body(request, _Verify)
     return await _run(
         request,
         request.match_info["id"],
-        body.actor,
-        lambda state, ctx: lifecycle.verify(
-            state, body.actor, ctx, passed=body.passed, note=body.note
+        principal.actor,
+        scoped=principal,
+        decide=lambda state, ctx: lifecycle.verify(
+            state, principal.actor, ctx, passed=body.passed, note=body.note
         ),
     )
 
 
 @routes.post("/api/v1/whistles/{id}/reopen")
 async def reopen(request: web.Request) -> web.Response:
+    principal = allow(request, Role.REPORTER, Role.OPERATOR)
     body = await _body(request, _Reason)
     return await _run(
         request,
         request.match_info["id"],
-        body.actor,
-        lambda state, ctx: lifecycle.reopen(state, body.actor, ctx, reason=body.reason),
+        principal.actor,
+        scoped=principal,
+        decide=lambda state, ctx: lifecycle.reopen(state, principal.actor, ctx, reason=body.reason),
     )
 
 
 @routes.post("/api/v1/whistles/{id}/hold")
 async def hold(request: web.Request) -> web.Response:
+    principal = allow(request, Role.OPERATOR)
     body = await _body(request, _Reason)
     return await _run(
         request,
         request.match_info["id"],
-        body.actor,
-        lambda state, ctx: lifecycle.hold(state, body.actor, ctx, reason=body.reason),
+        principal.actor,
+        scoped=principal,
+        decide=lambda state, ctx: lifecycle.hold(state, principal.actor, ctx, reason=body.reason),
     )
 
 
 @routes.post("/api/v1/whistles/{id}/release")
 async def release(request: web.Request) -> web.Response:
-    body = await _body(request, _Body)
+    principal = allow(request, Role.OPERATOR)
+    await _body(request, _Body)
     return await _run(
         request,
         request.match_info["id"],
-        body.actor,
-        lambda state, ctx: lifecycle.release(state, body.actor, ctx),
+        principal.actor,
+        scoped=principal,
+        decide=lambda state, ctx: lifecycle.release(state, principal.actor, ctx),
     )
 
 
 @routes.post("/api/v1/whistles/{id}/extend")
 async def extend(request: web.Request) -> web.Response:
+    principal = allow(request, Role.OPERATOR)
     body = await _body(request, _Extend)
     return await _run(
         request,
         request.match_info["id"],
-        body.actor,
-        lambda state, ctx: lifecycle.extend(
-            state, body.actor, ctx, reason=body.reason, duration=body.duration
+        principal.actor,
+        scoped=principal,
+        decide=lambda state, ctx: lifecycle.extend(
+            state, principal.actor, ctx, reason=body.reason, duration=body.duration
         ),
     )
 
 
 @routes.post("/api/v1/whistles/{id}/rate")
 async def rate(request: web.Request) -> web.Response:
+    principal = allow(request, Role.REPORTER, Role.OPERATOR)
     body = await _body(request, _Rate)
     return await _run(
         request,
         request.match_info["id"],
-        body.actor,
-        lambda state, ctx: lifecycle.rate(
-            state, body.actor, ctx, grade=body.grade, comment=body.comment
+        principal.actor,
+        scoped=principal,
+        decide=lambda state, ctx: lifecycle.rate(
+            state, principal.actor, ctx, grade=body.grade, comment=body.comment
         ),
     )
 
 
 @routes.post("/api/v1/whistles/{id}/merge")
 async def merge(request: web.Request) -> web.Response:
+    principal = allow(request, Role.OPERATOR)
     body = await _body(request, _Merge)
     whistle_id = request.match_info["id"]
     if body.into is not None and body.into != whistle_id:
@@ -305,11 +334,14 @@ async def merge(request: web.Request) -> web.Response:
             raise InvalidWhistle(
                 [FieldError("into", f"whistle {body.into} was itself merged into another")]
             )
+        hierarchy = request.app[HIERARCHY]
+        allow_cell(principal, hierarchy.cell(target.row_doc["grid"]["code"]), "the target case")
     return await _run(
         request,
         whistle_id,
-        body.actor,
-        lambda state, ctx: lifecycle.merge(state, body.actor, ctx, into=body.into),
+        principal.actor,
+        scoped=principal,
+        decide=lambda state, ctx: lifecycle.merge(state, principal.actor, ctx, into=body.into),
     )
 
 
@@ -320,12 +352,18 @@ async def merge(request: web.Request) -> web.Response:
 async def inbox(request: web.Request) -> web.Response:
     """The responder's active assignments, and the open needs on its community's claim
     board (with the teams it belongs to, for team claims)."""
+    principal = allow(request, Role.RESPONDER, Role.OPERATOR, Role.ADMIN)
     responder_id = request.match_info["id"]
     hierarchy = request.app[HIERARCHY]
     responder = hierarchy.responder(responder_id)
     if responder is None:
         return problem(404, "Not Found", detail=f"no responder with id {responder_id!r}")
     cell = hierarchy.cell(responder.grid)
+    if principal.role is Role.RESPONDER:
+        if principal.responder_id != responder_id:
+            raise Forbidden(f"{principal.responder_id} may read only its own inbox")
+    else:
+        allow_cell(principal, cell, f"responder {responder_id}")
     boards = [cell.code] if cell.level == Level.COMMUNITY else []
     teams = request.app[CASES].teams.teams_of(responder_id)
     items = await request.app[STORE].inbox(responder_id, boards, [t.id for t in teams])

@@ -12,10 +12,12 @@ from aiohttp import web
 
 from dispatch import Source
 from grids import Cell, Level
-from whistle.exceptions import FieldError, InvalidWhistle
+from whistle.access import allow, allow_cell, public
+from whistle.auth import Principal, Role
+from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
 from whistle.keys import CATALOG, HIERARCHY, INTAKE, SETTINGS, STORE, TZ
 from whistle.problems import problem
-from whistle.store import WhistleQuery
+from whistle.store import StoredWhistle, WhistleQuery
 from whistle.timefmt import rfc3339
 
 __all__ = ["routes"]
@@ -63,7 +65,8 @@ async def post_whistle(request: web.Request) -> web.Response:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidWhistle([FieldError("body", f"not valid JSON: {exc}")], status=400) from None
-    submission = await request.app[INTAKE].submit(body, idempotency_key=key)
+    principal = allow(request, Role.REPORTER, Role.OPERATOR, Role.INTEGRATION)
+    submission = await request.app[INTAKE].submit(body, idempotency_key=key, principal=principal)
     headers = {"Location": f"/api/v1/whistles/{submission.whistle_id}"}
     doc = submission.document
     status = 201
@@ -86,6 +89,7 @@ async def get_whistle(request: web.Request) -> web.Response:
     stored = await store.get_whistle(whistle_id)
     if stored is None:
         return problem(404, "Not Found", detail=f"no whistle with id {whistle_id!r}")
+    may_read(request, stored)
     tz = request.app[TZ]
     doc = stored.document()
     doc["timeline"] = [
@@ -108,6 +112,7 @@ _LIST_PARAMS = frozenset(
 
 @routes.get("/api/v1/whistles")
 async def list_whistles(request: web.Request) -> web.Response:
+    principal = allow(request, *_READERS)
     q = request.query
     errors = [FieldError(name, "unknown parameter") for name in q if name not in _LIST_PARAMS]
     source = q.get("source")
@@ -115,11 +120,14 @@ async def list_whistles(request: web.Request) -> web.Response:
         choices = ", ".join(s.value for s in Source)
         errors.append(FieldError("source", f"unknown source {source!r}; expected one of {choices}"))
     grid_path = None
-    if "grid" in q:
-        cell = request.app[HIERARCHY].get(q["grid"])
+    hierarchy = request.app[HIERARCHY]
+    top = q.get("grid", principal.scope)
+    if top is not None:
+        cell = hierarchy.get(top)
         if cell is None:
-            errors.append(FieldError("grid", f"unknown grid code {q['grid']!r}"))
+            errors.append(FieldError("grid", f"unknown grid code {top!r}"))
         else:
+            allow_cell(principal, cell, "that subtree")
             grid_path = "/" + "/".join(cell.path) + "/"
     since = _time_param(q, "since", errors)
     until = _time_param(q, "until", errors)
@@ -147,6 +155,24 @@ async def list_whistles(request: web.Request) -> web.Response:
     return _json(
         {"items": [item.document() for item in page.items], "next_cursor": cursor, "limit": limit}
     )
+
+
+_READERS = (Role.REPORTER, Role.OPERATOR, Role.COMMITTEE, Role.ADMIN)
+
+
+def may_read(request: web.Request, stored: StoredWhistle) -> Principal:
+    """Readers see whistles in their subtree; a responder sees those it has a part in."""
+    principal = allow(request, *_READERS, Role.RESPONDER)
+    if principal.role is Role.RESPONDER:
+        mine = principal.responder_id
+        if not any(
+            (a.get("responder") or {}).get("id") == mine or mine in (a.get("members") or ())
+            for a in stored.assignments
+        ):
+            raise Forbidden(f"{mine} has no part in whistle {stored.row_doc['id']}")
+        return principal
+    allow_cell(principal, request.app[HIERARCHY].cell(stored.row_doc["grid"]["code"]), "it")
+    return principal
 
 
 def _encode_cursor(whistle_id: str) -> str:
@@ -205,6 +231,7 @@ def _cell_summary(cell: Cell, children: int) -> dict[str, Any]:
 
 @routes.get("/api/v1/grids/{code}")
 async def get_grid(request: web.Request) -> web.Response:
+    allow(request, *Role)
     hierarchy = request.app[HIERARCHY]
     code = request.match_info["code"]
     cell = hierarchy.get(code)
@@ -233,6 +260,7 @@ async def get_grid(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/grids")
 async def list_grids(request: web.Request) -> web.Response:
+    allow(request, *Role)
     hierarchy = request.app[HIERARCHY]
     q = request.query
     allowed = {"level", "parent", "limit", "offset"}
@@ -261,6 +289,7 @@ async def list_grids(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/categories")
 async def list_categories(request: web.Request) -> web.Response:
+    allow(request, *Role)
     return _json({"items": [category.to_dict() for category in request.app[CATALOG]]})
 
 
@@ -268,11 +297,13 @@ async def list_categories(request: web.Request) -> web.Response:
 
 
 @routes.get("/healthz")
+@public
 async def healthz(request: web.Request) -> web.Response:
     return _json({"status": "ok"})
 
 
 @routes.get("/readyz")
+@public
 async def readyz(request: web.Request) -> web.Response:
     hierarchy = request.app[HIERARCHY]
     await request.app[STORE].ping()

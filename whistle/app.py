@@ -16,10 +16,13 @@ from aiohttp import web
 
 from dispatch import DutyRoster, LifecyclePolicy, Router, Teams, load_dispatch_config
 from grids.loader import load_hierarchy
+from whistle.access import ACCESS, Access, access_middleware
 from whistle.actions import routes as action_routes
+from whistle.admin import routes as admin_routes
 from whistle.api import routes
 from whistle.bus import Bus
 from whistle.cases import CaseService
+from whistle.citizens import routes as citizen_routes
 from whistle.clock import Clock, SystemClock
 from whistle.ids import IdFactory
 from whistle.intake import Intake
@@ -54,7 +57,9 @@ log = structlog.get_logger(__name__)
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the application; resources open when the runner starts it."""
     # Leave headroom over max_body so that our own handler, which knows the limit, answers.
-    app = web.Application(client_max_size=settings.max_body, middlewares=[error_middleware])
+    app = web.Application(
+        client_max_size=settings.max_body, middlewares=[error_middleware, access_middleware]
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app.cleanup_ctx.extend(
@@ -63,6 +68,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(routes)
     app.add_routes(action_routes)
     app.add_routes(silence_routes)
+    app.add_routes(admin_routes)
+    app.add_routes(citizen_routes)
     return app
 
 
@@ -144,6 +151,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     store = SqliteStore(settings.db_path, app[BUS], max_queue=settings.write_queue)
     await store.open()
     app[STORE] = store
+    app[ACCESS] = Access(store, app[CLOCK], app[HIERARCHY], settings.limits)
     yield
     await store.close()
 

@@ -8,6 +8,7 @@ import contextlib
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -42,7 +43,40 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="load and validate a config directory")
     check.add_argument("config", type=Path, nargs="?", default=SHIPPED_CONFIG)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="action", required=True)
+    create = token.add_parser("create", help="print a new token (and nothing else)")
+    create.add_argument("--db", type=Path, required=True)
+    create.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
+    create.add_argument("--role", required=True, choices=[r.value for r in _roles()])
+    create.add_argument("--scope", help="grid code (every role but admin)")
+    create.add_argument("--responder", help="responder id (role responder)")
+    create.add_argument("--source", help="the whistle source an integration files")
+    create.add_argument("--expires", help="e.g. 30d, 12h (default: never)")
+    create.add_argument("--label", default="")
+    revoke = token.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("--db", type=Path, required=True)
+    revoke.add_argument("id")
+    listing = token.add_parser("list", help="list tokens (never the tokens themselves)")
+    listing.add_argument("--db", type=Path, required=True)
+
+    user = sub.add_parser("user", help="browser logins").add_subparsers(
+        dest="action", required=True
+    )
+    add = user.add_parser("add", help="create or update a login; the password is read from stdin")
+    add.add_argument("--db", type=Path, required=True)
+    add.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", required=True, choices=[r.value for r in _roles()])
+    add.add_argument("--scope")
+    add.add_argument("--responder")
     return parser
+
+
+def _roles() -> list[Any]:
+    from whistle.auth import Role
+
+    return list(Role)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +85,81 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "sample-county":
         return _sample(args)
+    if args.command in ("token", "user"):
+        return asyncio.run(_access_command(args))
     return _check(args)
+
+
+async def _access_command(args: argparse.Namespace) -> int:
+    """token create|revoke|list and user add, straight against the database file."""
+    from whistle.access import Access
+    from whistle.admin import parse_expiry
+    from whistle.auth import Role
+    from whistle.bus import Bus
+    from whistle.clock import SystemClock
+    from whistle.exceptions import InvalidWhistle, StoreUnavailable
+    from whistle.logs import configure_logging
+    from whistle.store import SqliteStore
+
+    # Standard output carries the answer alone (a token is meant to be captured by a script).
+    configure_logging("warning", json=False)
+    hierarchy = None
+    if hasattr(args, "config"):
+        from grids.loader import load_hierarchy
+
+        hierarchy = load_hierarchy(args.config)
+    store = SqliteStore(args.db, Bus())
+    try:
+        await store.open()
+    except StoreUnavailable as exc:
+        print(f"whistle: {exc}", file=sys.stderr)
+        return 2
+    try:
+        access = Access(store, SystemClock(), hierarchy)  # type: ignore[arg-type]
+        if args.command == "token" and args.action == "create":
+            try:
+                expires = parse_expiry(args.expires)
+            except ValueError as exc:
+                print(f"whistle: --expires: {exc}", file=sys.stderr)
+                return 2
+            issued = await access.issue_token(
+                role=Role(args.role),
+                scope=args.scope,
+                responder_id=args.responder,
+                source=args.source,
+                expires=expires,
+                label=args.label,
+                by="cli",
+            )
+            print(issued.token)
+        elif args.command == "token" and args.action == "revoke":
+            record = await access.revoke_token(args.id, by="cli")
+            if record is None:
+                print(f"whistle: no token {args.id!r}", file=sys.stderr)
+                return 1
+            print(f"revoked {record.id}")
+        elif args.command == "token":
+            for record in await store.tokens():
+                state = "revoked" if record.revoked_at else "active"
+                print(f"{record.id}\t{record.role}\t{record.scope or '-'}\t{state}\t{record.label}")
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+            await access.add_user(
+                name=args.name,
+                password=password,
+                role=Role(args.role),
+                scope=args.scope,
+                responder_id=args.responder,
+                by="cli",
+            )
+            print(f"user {args.name} ({args.role}) saved")
+    except InvalidWhistle as exc:
+        for error in exc.errors:
+            print(f"whistle: --{error.field}: {error.reason}", file=sys.stderr)
+        return 2
+    finally:
+        await store.close()
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

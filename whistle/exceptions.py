@@ -7,10 +7,13 @@ from dataclasses import dataclass
 __all__ = [
     "Conflict",
     "FieldError",
+    "Forbidden",
     "IdempotencyConflict",
     "InvalidWhistle",
+    "RateLimited",
     "StoreBusy",
     "StoreUnavailable",
+    "Unauthenticated",
     "WhistleError",
 ]
 
@@ -57,6 +60,23 @@ class StoreUnavailable(WhistleError):
 
 class Conflict(WhistleError):
     """The case changed between reading it and writing to it; read it again and retry."""
+
+
+class Unauthenticated(WhistleError):
+    """No credentials, or credentials that do not hold (HTTP 401)."""
+
+
+class Forbidden(WhistleError):
+    """Authenticated, but not allowed to do this here (HTTP 403)."""
+
+
+class RateLimited(WhistleError):
+    """Too many requests from one token or address (HTTP 429)."""
+
+    def __init__(self, retry_after: float, key: str) -> None:
+        self.retry_after = retry_after
+        self.key = key
+        super().__init__(f"too many requests; retry after {retry_after:.0f} s")
 
 
 class StoreBusy(WhistleError):

@@ -30,10 +30,12 @@ from dispatch import (
 from dispatch.case import ACTIVE, CaseState, fold
 from dispatch.lifecycle import Change, Context, deadlines
 from grids import Cell, Hierarchy, Level
+from whistle.access import FILES, allow_cell
+from whistle.auth import Principal, Role
 from whistle.cases import CaseService, case_document
 from whistle.clock import Clock
 from whistle.events import NewEvent
-from whistle.exceptions import FieldError, IdempotencyConflict, InvalidWhistle
+from whistle.exceptions import FieldError, Forbidden, IdempotencyConflict, InvalidWhistle
 from whistle.ids import IdFactory
 from whistle.schema import WhistleIn, field_errors
 from whistle.silences import Silences
@@ -110,20 +112,30 @@ class Intake:
             weakref.WeakValueDictionary()
         )
 
-    async def submit(self, body: Any, *, idempotency_key: str | None = None) -> Submission:
+    async def submit(
+        self,
+        body: Any,
+        *,
+        idempotency_key: str | None = None,
+        principal: Principal | None = None,
+    ) -> Submission:
         """Validate, place, route and store ``body``; return once it is on disk.
 
         Raises InvalidWhistle (nothing stored), IdempotencyConflict, StoreUnavailable,
         StoreBusy.
         """
         whistle = self._validate(body)
+        if principal is not None:
+            _may_file(principal, whistle.source)
         request = whistle.model_dump(mode="json")
         request_hash = _fingerprint(request)
+        cell = self._place(whistle)
+        if principal is not None:
+            allow_cell(principal, cell, "the whistle's place")
         if idempotency_key is not None:
             earlier = await self._store.find_idempotent(idempotency_key)
             if earlier is not None:
                 return self._replay(earlier, idempotency_key, request_hash)
-        cell = self._place(whistle)
         if whistle.source is Source.CAMERA and whistle.camera_id and self._cases is not None:
             key = (whistle.camera_id, whistle.category)
             lock = self._camera_locks.get(key)
@@ -466,6 +478,16 @@ class Intake:
             deadlines=list(pending.items()),
             case_doc=case_document(state, tz),
         )
+
+
+def _may_file(principal: Principal, source: Source) -> None:
+    """An integration files only its own source; the others, what their role may."""
+    if principal.role is Role.INTEGRATION:
+        if source.value != principal.source:
+            raise Forbidden(f"this integration files {principal.source} whistles, not {source}")
+    elif principal.role is None or source not in FILES.get(principal.role, ()):
+        role = principal.role.value if principal.role else "public"
+        raise Forbidden(f"{role} may not file {source} whistles")
 
 
 def _fingerprint(request: dict[str, Any]) -> str:

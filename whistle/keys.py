@@ -10,6 +10,7 @@ from aiohttp import web
 
 from dispatch import Catalog, DutyRoster, LifecyclePolicy, Router, Teams
 from grids import Hierarchy
+from whistle.access import AccessLimits
 from whistle.bus import Bus
 from whistle.cases import CaseService
 from whistle.clock import Clock
@@ -49,6 +50,7 @@ class Settings:
     # Fire deadlines in the background. Tests that drive a fake clock turn this off and call
     # CaseService.tick() after moving the clock.
     run_timer: bool = True
+    limits: AccessLimits = field(default_factory=AccessLimits)
     extra: dict[str, str] = field(default_factory=dict)
 
 

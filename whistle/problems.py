@@ -14,12 +14,16 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from whistle.access import PRINCIPAL
 from whistle.exceptions import (
     FieldError,
+    Forbidden,
     IdempotencyConflict,
     InvalidWhistle,
+    RateLimited,
     StoreBusy,
     StoreUnavailable,
+    Unauthenticated,
 )
 
 __all__ = ["error_middleware", "problem"]
@@ -57,10 +61,37 @@ def invalid(errors: Sequence[FieldError], *, status: int = 422) -> web.Response:
     return problem(status, title, detail=detail, errors=errors)
 
 
+def refused(request: web.Request, status: int, reason: str) -> None:
+    """Log a refused request with who asked and why (401, 403, 409, 429)."""
+    principal = request.get(PRINCIPAL)
+    log.warning(
+        "access.refused",
+        status=status,
+        reason=reason,
+        who=getattr(principal, "id", None),
+        role=getattr(getattr(principal, "role", None), "value", None),
+        method=request.method,
+        path=request.path,
+        address=request.remote,
+    )
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except Unauthenticated as exc:
+        refused(request, 401, str(exc))
+        return problem(401, "Unauthorized", detail=str(exc), headers={"WWW-Authenticate": "Bearer"})
+    except Forbidden as exc:
+        refused(request, 403, str(exc))
+        return problem(403, "Forbidden", detail=str(exc))
+    except RateLimited as exc:
+        refused(request, 429, str(exc))
+        retry = max(1, int(exc.retry_after + 0.999))
+        return problem(
+            429, "Too Many Requests", detail=str(exc), headers={"Retry-After": str(retry)}
+        )
     except InvalidWhistle as exc:
         return invalid(exc.errors, status=exc.status)
     except IdempotencyConflict as exc:

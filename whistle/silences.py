@@ -18,8 +18,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from dispatch import Catalog
 from grids import Cell, Hierarchy
+from whistle.access import ACCESS, allow, allow_cell
+from whistle.auth import Principal, Role
 from whistle.clock import Clock
-from whistle.exceptions import FieldError, InvalidWhistle
+from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
 from whistle.ids import IdFactory
 from whistle.problems import problem
 from whistle.schema import field_errors
@@ -164,6 +166,15 @@ def present(silence: Silence, now: datetime, tz: tzinfo) -> dict[str, Any]:
     }
 
 
+def _may_silence(principal: Principal, matcher: Matcher, value: str, hierarchy: Hierarchy) -> None:
+    """A grid silence must lie in the principal's subtree; a camera or category silence
+    reaches the whole county, so it needs a county-wide scope."""
+    if matcher is Matcher.GRID:
+        allow_cell(principal, hierarchy.cell(value), "the silenced cell")
+    elif principal.scope not in (None, hierarchy.root):
+        raise Forbidden(f"a {matcher} silence reaches the whole county; scope is {principal.scope}")
+
+
 def _check_value(body: _SilenceIn, hierarchy: Hierarchy, catalog: Catalog) -> FieldError | None:
     if body.matcher is Matcher.GRID and body.value not in hierarchy:
         return FieldError("value", f"unknown grid code {body.value!r}")
@@ -174,6 +185,7 @@ def _check_value(body: _SilenceIn, hierarchy: Hierarchy, catalog: Catalog) -> Fi
 
 @routes.post("/api/v1/silences")
 async def create(request: web.Request) -> web.Response:
+    principal = allow(request, Role.OPERATOR, Role.ADMIN)
     silences = request.app[SILENCES]
     try:
         body = _SilenceIn.model_validate(orjson.loads(await request.read() or b"{}"))
@@ -198,6 +210,7 @@ async def create(request: web.Request) -> web.Response:
             errors.append(FieldError("ends_at", "a silence lasts at most 90 days"))
     if errors:
         raise InvalidWhistle(errors)
+    _may_silence(principal, body.matcher, body.value, silences.hierarchy)
     silence = await silences.add(
         matcher=body.matcher,
         value=body.value,
@@ -205,6 +218,12 @@ async def create(request: web.Request) -> web.Response:
         ends_at=ends,
         author=body.author,
         comment=body.comment,
+    )
+    await request.app[ACCESS].audit(
+        principal.actor,
+        "silence.create",
+        silence.id,
+        {"matcher": body.matcher, "value": body.value},
     )
     return web.Response(
         status=201,
@@ -216,6 +235,7 @@ async def create(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/silences")
 async def list_silences(request: web.Request) -> web.Response:
+    allow(request, Role.OPERATOR, Role.ADMIN, Role.COMMITTEE)
     silences = request.app[SILENCES]
     now = silences.clock.now()
     items = [present(s, now, silences.tz) for s in silences.all()]
@@ -224,10 +244,15 @@ async def list_silences(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/silences/{id}")
 async def expire(request: web.Request) -> web.Response:
+    principal = allow(request, Role.OPERATOR, Role.ADMIN)
     silences = request.app[SILENCES]
-    silence = await silences.expire(request.match_info["id"])
-    if silence is None:
+    found = next((s for s in silences.all() if s.id == request.match_info["id"]), None)
+    if found is None:
         return problem(404, "Not Found", detail=f"no silence {request.match_info['id']!r}")
+    _may_silence(principal, Matcher(found.matcher), found.value, silences.hierarchy)
+    silence = await silences.expire(found.id)
+    assert silence is not None
+    await request.app[ACCESS].audit(principal.actor, "silence.expire", silence.id, {})
     now = silences.clock.now()
     return web.Response(
         body=orjson.dumps(present(silence, now, silences.tz)), content_type="application/json"

@@ -64,6 +64,19 @@ class ServerProcess:
                     pass
                 await asyncio.sleep(0.05)
 
+    def create_token(self, role: str, scope: str | None, **extra: str) -> str:
+        """A token from ``whistle token create`` against this server's database."""
+        command = [
+            sys.executable, "-m", "whistle.cli", "token", "create", "--db", str(self.db),
+            "--config", str(self.config), "--role", role,
+        ]  # fmt: skip
+        if scope is not None:
+            command += ["--scope", scope]
+        for name, value in extra.items():
+            command += [f"--{name}", value]
+        done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
+        return done.stdout.strip()
+
     def signal(self, sig: int = signal.SIGTERM, *, timeout: float = 60.0) -> int:
         """Send ``sig`` and return the exit code."""
         assert self.proc is not None, "not started"

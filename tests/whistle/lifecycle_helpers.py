@@ -8,6 +8,8 @@ from test_api_intake import body
 from whistle_support import Live
 
 from grids import Hierarchy, Level
+from whistle.access import ACCESS
+from whistle.auth import Role
 
 
 class Cases:
@@ -16,23 +18,52 @@ class Cases:
     def __init__(self, live: Live, county: Hierarchy) -> None:
         self.live = live
         self.county = county
+        self._reporters: dict[str, str] = {}
 
     async def new(self, **overrides: Any) -> dict[str, Any]:
         status, _, doc = await self.live.post(body(self.county, **overrides))
         assert status == 201, doc
         return doc
 
-    async def assignment(self, assignment: dict[str, Any], action: str, **data: Any) -> Any:
-        actor = data.pop("actor", None) or (assignment["responder"] or {}).get("id")
+    async def assignment(
+        self, assignment: dict[str, Any], action: str, *, actor: str | None = None, **data: Any
+    ) -> Any:
+        """The assignment's responder (or ``actor``, a responder id) acts on it."""
+        responder = actor or (assignment["responder"] or {}).get("id")
+        token = await self.live.token("responder", responder=responder)
         response = await self.live.client.post(
-            f"/api/v1/assignments/{assignment['id']}/{action}", json={"actor": actor, **data}
+            f"/api/v1/assignments/{assignment['id']}/{action}",
+            json=data,
+            headers=await self.live.auth(token),
         )
         return response.status, await response.json()
 
-    async def case(self, whistle_id: str, action: str, **data: Any) -> Any:
-        data.setdefault("actor", "operator-1")
-        response = await self.live.client.post(f"/api/v1/whistles/{whistle_id}/{action}", json=data)
+    async def case(
+        self, whistle_id: str, action: str, *, actor: str | None = None, **data: Any
+    ) -> Any:
+        """An operator acts on the case; ``actor`` a responder id acts as that responder, any
+        other ``actor`` as a reporter of that name (a different person from the operator)."""
+        token = None
+        if actor is not None:
+            if self.county.responder(actor) is not None:
+                token = await self.live.token("responder", responder=actor)
+            else:
+                token = await self._named_reporter(actor)
+        response = await self.live.client.post(
+            f"/api/v1/whistles/{whistle_id}/{action}",
+            json=data,
+            headers=await self.live.auth(token),
+        )
         return response.status, await response.json()
+
+    async def _named_reporter(self, name: str) -> str:
+        if name not in self._reporters:
+            access = self.live.app[ACCESS]
+            issued = await access.issue_token(
+                role=Role.REPORTER, scope=self.county.root, label=name, by="tests"
+            )
+            self._reporters[name] = issued.token
+        return self._reporters[name]
 
     async def get(self, whistle_id: str) -> dict[str, Any]:
         status, doc = await self.live.get(f"/api/v1/whistles/{whistle_id}")

@@ -325,7 +325,9 @@ async def test_body_that_is_not_a_json_object(
     live: Live, data: bytes, content_type: str, status: int, reason: str
 ) -> None:
     response = await live.client.post(
-        "/api/v1/whistles", data=data, headers={"Content-Type": content_type}
+        "/api/v1/whistles",
+        data=data,
+        headers={"Content-Type": content_type, **await live.auth()},
     )
     problem = await response.json()
     assert response.status == status
@@ -335,7 +337,7 @@ async def test_body_that_is_not_a_json_object(
 
 async def test_body_too_large_is_413(live: Live, county: Hierarchy) -> None:
     huge = body(county, description="x" * 70_000)
-    response = await live.client.post("/api/v1/whistles", json=huge)
+    response = await live.client.post("/api/v1/whistles", json=huge, headers=await live.auth())
     problem = await response.json()
     assert response.status == 413
     assert problem["errors"] == [
@@ -353,7 +355,9 @@ async def test_rejected_requests_leave_nothing_behind(live: Live, county: Hierar
     for change, *_ in BAD:
         await live.post(body(county, **change))
     await live.client.post(
-        "/api/v1/whistles", data=b"{", headers={"Content-Type": "application/json"}
+        "/api/v1/whistles",
+        data=b"{",
+        headers={"Content-Type": "application/json", **await live.auth()},
     )
     with sqlite3.connect(live.db) as raw:
         assert raw.execute("SELECT count(*) FROM whistles").fetchone() == (0,)

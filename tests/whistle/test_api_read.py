@@ -185,9 +185,9 @@ async def test_health_and_readiness(live: Live, county: Hierarchy) -> None:
 
 
 async def test_unknown_path_and_wrong_method_are_problem_json(live: Live) -> None:
-    response = await live.client.get("/api/v1/nothing")
+    response = await live.client.get("/api/v1/nothing", headers=await live.auth())
     assert response.status == 404
     assert response.headers["Content-Type"].startswith("application/problem+json")
-    response = await live.client.delete("/api/v1/whistles")
+    response = await live.client.delete("/api/v1/whistles", headers=await live.auth())
     assert response.status == 405
     assert "POST" in response.headers["Allow"]

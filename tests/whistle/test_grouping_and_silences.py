@@ -116,7 +116,7 @@ async def silence(live: Live, **body: Any) -> tuple[int, Any]:
     body.setdefault("author", "调度员李娜")
     body.setdefault("comment", "道路施工，临时屏蔽")
     body.setdefault("duration_minutes", 120)
-    response = await live.client.post("/api/v1/silences", json=body)
+    response = await live.client.post("/api/v1/silences", json=body, headers=await live.auth())
     return response.status, await response.json()
 
 
@@ -155,7 +155,9 @@ async def test_expiring_a_silence_ends_it_now(live: Live, county: Hierarchy) -> 
     _, created = await silence(live, matcher="camera", value="CAM-009")
     status, _, doc = await live.post(detection(cases, camera="CAM-009"))
     assert doc["status"] == "muted"
-    response = await live.client.delete(f"/api/v1/silences/{created['id']}")
+    response = await live.client.delete(
+        f"/api/v1/silences/{created['id']}", headers=await live.auth()
+    )
     expired = await response.json()
     assert response.status == 200
     assert expired["active"] is False

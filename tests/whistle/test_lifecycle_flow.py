@@ -165,9 +165,17 @@ async def test_member_claims_a_need_and_owns_it(
     doc = await cases.new(category="E0802", description="留守儿童需要爱心书包")
     board = doc["assignments"][0]
     member = board["eligible_ids"][0]
-    code, problem = await cases.case(doc["id"], "claim", actor="RM-not-here")
+    elsewhere = next(
+        r.id
+        for c in county.cells(level=Level.COMMUNITY)
+        if c.code != board["cell"]
+        for r in county.responders_at(c.code, ResponderKind.REGISTERED_MEMBER)
+    )
+    code, problem = await cases.case(doc["id"], "claim", actor=elsewhere)
     assert code == 409
     assert "not a registered party member" in problem["detail"]
+    code, problem = await cases.case(doc["id"], "claim", actor="a-reporter")
+    assert code == 403  # claiming is for responders
     code, doc = await cases.case(doc["id"], "claim", actor=member)
     assert code == 200, doc
     assert doc["status"] == "acknowledged"
@@ -199,7 +207,7 @@ async def test_team_claims_a_need_together(live: Live, county: Hierarchy, clock:
     started = answer["assignments"][0]
     assert (started["status"], started["team"]) == ("in_progress", team.id)
     assert started["responder"]["id"] == team.captain  # the claim survives later updates
-    code, answer = await cases.case(doc["id"], "claim", actor="x", team="no-such-team")
+    code, answer = await cases.case(doc["id"], "claim", actor=team.captain, team="no-such-team")
     assert code == 422
     # Every member sees the team's claim in their inbox, not only the one who made it.
     status, inbox = await live.get(f"/api/v1/responders/{team.members[-1]}/inbox")
@@ -220,7 +228,7 @@ async def test_first_receiver_owns_the_case_and_others_cannot_act_for_it(
     code, problem = await cases.assignment(
         first, "resolve", note="x", actor=second["responder"]["id"]
     )
-    assert code == 409
+    assert code == 403  # the token is the second responder's: not its assignment
     assert "belongs to" in problem["detail"]
 
 
@@ -239,8 +247,8 @@ async def test_resolving_unacknowledged_and_rating_twice_are_refused(
     code, problem = await cases.case(
         doc["id"], "verify", passed=True, actor=assignment["responder"]["id"]
     )
-    assert code == 409
-    assert "cannot verify their own work" in problem["detail"]
+    assert code == 403  # a responder does not verify; reporters and operators do
+    assert "needs reporter, operator" in problem["detail"]
     await cases.case(doc["id"], "verify", passed=True, actor="grid-checker")
     code, doc = await cases.case(doc["id"], "rate", grade="满意")
     assert code == 200

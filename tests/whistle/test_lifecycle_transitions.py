@@ -45,7 +45,7 @@ ARGS: dict[str, dict[str, Any]] = {
     "hold": {"reason": "等待产权单位答复"},
     "extend": {"reason": "需协调物业", "duration": "3wd"},
     "rate": {"grade": "satisfied"},
-    "claim": {"actor": "nobody"},
+    "claim": {},  # by the case's first responder: a responder, but no board to claim from
 }
 
 
@@ -95,6 +95,8 @@ async def test_action_from_state(live: Live, county: Hierarchy, status: str, act
     args = dict(ARGS.get(action, {}))
     if action == "merge":
         args["into"] = (await cases.new())["id"]
+    if action == "claim":
+        args["actor"] = doc["assignments"][0]["responder"]["id"]
     if action in ("acknowledge", "start", "resolve", "return"):
         code, answer = await cases.assignment(doc["assignments"][0], action, **args)
     else:

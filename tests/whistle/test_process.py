@@ -34,12 +34,17 @@ async def post(
 ) -> tuple[int, str | None]:
     try:
         async with session.post(
-            f"{url}/api/v1/whistles", json=payload, headers={"Idempotency-Key": key}
+            f"{url}/api/v1/whistles",
+            json=payload,
+            headers={"Idempotency-Key": key, "Authorization": f"Bearer {TOKEN[url]}"},
         ) as response:
             doc = await response.json()
             return response.status, doc.get("id")
     except (TimeoutError, aiohttp.ClientError):
         return 0, None
+
+
+TOKEN: dict[str, str] = {}  # server url -> an operator's token, made with the CLI
 
 
 def stored_ids(db: Path) -> list[str]:
@@ -56,6 +61,7 @@ async def test_sigkill_during_intake_loses_no_acknowledged_whistle(
         for n in range(400)
     }
     await server.start()
+    TOKEN[server.url] = server.create_token("operator", county.root)
     acked: dict[str, str] = {}
     async with aiohttp.ClientSession() as session:
         tasks = [
@@ -81,6 +87,7 @@ async def test_sigkill_during_intake_loses_no_acknowledged_whistle(
 
     # Clients retry whatever they did not hear back about, with the same keys.
     await server.start()
+    TOKEN[server.url] = TOKEN.get(server.url) or server.create_token("operator", county.root)
     async with aiohttp.ClientSession() as session:
         retried = await asyncio.gather(
             *(post(session, server.url, payloads[key], key) for key in payloads)
@@ -89,8 +96,12 @@ async def test_sigkill_during_intake_loses_no_acknowledged_whistle(
             assert status == 201
             if key in acked:
                 assert whistle_id == acked[key]  # the same whistle, not a second one
+        auth = {"Authorization": f"Bearer {TOKEN[server.url]}"}
         check = await asyncio.gather(
-            *(session.get(f"{server.url}/api/v1/whistles/{wid}") for wid in acked.values())
+            *(
+                session.get(f"{server.url}/api/v1/whistles/{wid}", headers=auth)
+                for wid in acked.values()
+            )
         )
         assert {response.status for response in check} == {200}
         for response in check:
@@ -106,6 +117,7 @@ async def test_sigkill_during_intake_loses_no_acknowledged_whistle(
 
 async def test_sigterm_finishes_and_exits_zero(server: ServerProcess, county: Hierarchy) -> None:
     await server.start()
+    TOKEN[server.url] = server.create_token("operator", county.root)
     async with aiohttp.ClientSession() as session:
         status, whistle_id = await post(session, server.url, body(county), "one")
     assert status == 201

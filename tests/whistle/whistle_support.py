@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from grids.sample import generate_county
-from whistle.keys import STORE
+from whistle.access import ACCESS
+from whistle.auth import Role
+from whistle.keys import HIERARCHY, STORE
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config"
 HAND_WRITTEN = ("rules.toml", "categories.toml", "calendar.toml", "lifecycle.toml")
@@ -28,18 +30,52 @@ def small_county(outdir: Path, *, seed: int = 11) -> Path:
 
 @dataclass
 class Live:
-    """A running app: its HTTP client, its app object and its database file."""
+    """A running app: its HTTP client, its app object and its database file.
+
+    Requests carry a token: by default a county-wide operator's (``auth``); ``token()`` mints
+    others through the app's own Access, as ``whistle token create`` would.
+    """
 
     client: TestClient[web.Request, web.Application]
     app: web.Application
     db: Path
+    _tokens: dict[tuple[str, str | None, str | None, str | None], str] = field(default_factory=dict)
+    _operator: str | None = None
 
-    async def post(self, body: Any, **headers: str) -> tuple[int, dict[str, Any], Any]:
+    async def token(
+        self,
+        role: str,
+        scope: str | None = "root",
+        responder: str | None = None,
+        source: str | None = None,
+    ) -> str:
+        """A token for ``role`` on ``scope`` (``root``: the county), made once and kept."""
+        if scope == "root":
+            scope = self.app[HIERARCHY].root
+        key = (role, scope, responder, source)
+        if key not in self._tokens:
+            issued = await self.app[ACCESS].issue_token(
+                role=Role(role), scope=scope, responder_id=responder, source=source, by="tests"
+            )
+            self._tokens[key] = issued.token
+        return self._tokens[key]
+
+    async def auth(self, token: str | None = None) -> dict[str, str]:
+        if token is None:
+            if self._operator is None:
+                self._operator = await self.token("operator")
+            token = self._operator
+        return {"Authorization": f"Bearer {token}"}
+
+    async def post(
+        self, body: Any, *, token: str | None = None, **headers: str
+    ) -> tuple[int, dict[str, Any], Any]:
+        headers = {**await self.auth(token), **headers}
         response = await self.client.post("/api/v1/whistles", json=body, headers=headers)
         return response.status, dict(response.headers), await response.json()
 
-    async def get(self, path: str) -> tuple[int, Any]:
-        response = await self.client.get(path)
+    async def get(self, path: str, *, token: str | None = None) -> tuple[int, Any]:
+        response = await self.client.get(path, headers=await self.auth(token))
         return response.status, await response.json()
 
 

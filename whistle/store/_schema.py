@@ -99,6 +99,49 @@ MIGRATIONS: list[list[str]] = [
             created_at TEXT NOT NULL
         )""",
     ],
+    [
+        # Who may do what: API tokens (hashed), logins (argon2id), sessions (hashed ids),
+        # the admin audit trail, and citizens' private links to their cases (hashed keys).
+        """CREATE TABLE tokens (
+            id           TEXT PRIMARY KEY,
+            hash         TEXT NOT NULL,
+            role         TEXT NOT NULL,
+            scope        TEXT,
+            responder_id TEXT,
+            source       TEXT,
+            label        TEXT NOT NULL,
+            created_at   TEXT NOT NULL,
+            expires_at   TEXT,
+            revoked_at   TEXT
+        )""",
+        """CREATE TABLE users (
+            name          TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            role          TEXT NOT NULL,
+            scope         TEXT,
+            responder_id  TEXT,
+            created_at    TEXT NOT NULL
+        )""",
+        """CREATE TABLE sessions (
+            id_hash    TEXT PRIMARY KEY,
+            user       TEXT NOT NULL REFERENCES users (name),
+            csrf       TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE audit (
+            seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+            at     TEXT NOT NULL,
+            actor  TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT,
+            detail TEXT NOT NULL
+        )""",
+        """CREATE TABLE citizen_links (
+            whistle_id TEXT PRIMARY KEY REFERENCES whistles (id),
+            key_hash   TEXT NOT NULL
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

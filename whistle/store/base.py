@@ -20,10 +20,13 @@ __all__ = [
     "NewWhistle",
     "Page",
     "PendingDeadline",
+    "SessionRecord",
     "Silence",
     "Store",
     "StoredWhistle",
+    "TokenRecord",
     "Transition",
+    "UserRecord",
     "WhistleQuery",
     "WhistleRow",
 ]
@@ -111,6 +114,43 @@ class Silence:
     author: str
     comment: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A stored API token: never the token itself, only its hash."""
+
+    id: str
+    hash: str
+    role: str
+    scope: str | None
+    responder_id: str | None
+    source: str | None
+    label: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A browser login."""
+
+    name: str
+    password_hash: str
+    role: str
+    scope: str | None
+    responder_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    id_hash: str
+    user: str
+    csrf: str
+    created_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +257,34 @@ class Store(Protocol):
         """Ids of cases of ``category`` placed ``near`` (the same grid) since ``since``."""
 
     async def save_silence(self, silence: Silence) -> None: ...
+
+    async def save_token(self, token: TokenRecord) -> None: ...
+
+    async def get_token(self, token_id: str) -> TokenRecord | None: ...
+
+    async def tokens(self) -> list[TokenRecord]: ...
+
+    async def save_user(self, user: UserRecord) -> None: ...
+
+    async def get_user(self, name: str) -> UserRecord | None: ...
+
+    async def save_session(self, session: SessionRecord) -> None: ...
+
+    async def get_session(self, id_hash: str) -> SessionRecord | None: ...
+
+    async def delete_session(self, id_hash: str) -> None: ...
+
+    async def audit(
+        self, at: datetime, actor: str, action: str, target: str | None, detail: dict[str, Any]
+    ) -> None:
+        """Append to the admin audit trail."""
+
+    async def audit_trail(self, limit: int = 100) -> list[dict[str, Any]]: ...
+
+    async def save_citizen_link(self, whistle_id: str, key_hash: str) -> None: ...
+
+    async def citizen_link(self, whistle_id: str) -> str | None:
+        """The key hash of a citizen's private link to a case."""
 
     async def silences(self) -> list[Silence]:
         """Every silence, newest first (expired ones too, for the record)."""

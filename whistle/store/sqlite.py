@@ -38,9 +38,12 @@ from whistle.store.base import (
     NewWhistle,
     Page,
     PendingDeadline,
+    SessionRecord,
     Silence,
     StoredWhistle,
+    TokenRecord,
     Transition,
+    UserRecord,
     WhistleQuery,
 )
 
@@ -756,6 +759,136 @@ class SqliteStore:
             for sid, matcher, value, starts, ends, author, comment, created in rows
         ]
 
+    # -- access --------------------------------------------------------------------------
+
+    async def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        await self._submit([(sql, params)], (), None)
+
+    async def save_token(self, token: TokenRecord) -> None:
+        await self._write(
+            "INSERT INTO tokens (id, hash, role, scope, responder_id, source, label, created_at, "
+            "expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET revoked_at = excluded.revoked_at, "
+            "expires_at = excluded.expires_at",
+            (
+                token.id,
+                token.hash,
+                token.role,
+                token.scope,
+                token.responder_id,
+                token.source,
+                token.label,
+                db_time(token.created_at),
+                _opt_time(token.expires_at),
+                _opt_time(token.revoked_at),
+            ),
+        )
+
+    _TOKEN_COLUMNS = (
+        "id, hash, role, scope, responder_id, source, label, created_at, expires_at, revoked_at"
+    )
+
+    async def get_token(self, token_id: str) -> TokenRecord | None:
+        row = await self._fetchone(
+            self._r, f"SELECT {self._TOKEN_COLUMNS} FROM tokens WHERE id = ?", (token_id,)
+        )
+        return None if row is None else _token(row)
+
+    async def tokens(self) -> list[TokenRecord]:
+        rows = await self._r.execute_fetchall(
+            f"SELECT {self._TOKEN_COLUMNS} FROM tokens ORDER BY created_at DESC"
+        )
+        return [_token(row) for row in rows]
+
+    async def save_user(self, user: UserRecord) -> None:
+        await self._write(
+            "INSERT INTO users (name, password_hash, role, scope, responder_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+            "password_hash = excluded.password_hash, role = excluded.role, "
+            "scope = excluded.scope, responder_id = excluded.responder_id",
+            (
+                user.name,
+                user.password_hash,
+                user.role,
+                user.scope,
+                user.responder_id,
+                db_time(user.created_at),
+            ),
+        )
+
+    async def get_user(self, name: str) -> UserRecord | None:
+        row = await self._fetchone(
+            self._r,
+            "SELECT name, password_hash, role, scope, responder_id, created_at FROM users "
+            "WHERE name = ?",
+            (name,),
+        )
+        if row is None:
+            return None
+        return UserRecord(row[0], row[1], row[2], row[3], row[4], parse_db_time(row[5]))
+
+    async def save_session(self, session: SessionRecord) -> None:
+        await self._write(
+            "INSERT INTO sessions (id_hash, user, csrf, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                session.id_hash,
+                session.user,
+                session.csrf,
+                db_time(session.created_at),
+                db_time(session.expires_at),
+            ),
+        )
+
+    async def get_session(self, id_hash: str) -> SessionRecord | None:
+        row = await self._fetchone(
+            self._r,
+            "SELECT id_hash, user, csrf, created_at, expires_at FROM sessions WHERE id_hash = ?",
+            (id_hash,),
+        )
+        if row is None:
+            return None
+        return SessionRecord(row[0], row[1], row[2], parse_db_time(row[3]), parse_db_time(row[4]))
+
+    async def delete_session(self, id_hash: str) -> None:
+        await self._write("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
+
+    async def audit(
+        self, at: datetime, actor: str, action: str, target: str | None, detail: dict[str, Any]
+    ) -> None:
+        await self._write(
+            "INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+            (db_time(at), actor, action, target, _json(detail)),
+        )
+
+    async def audit_trail(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = await self._r.execute_fetchall(
+            "SELECT seq, at, actor, action, target, detail FROM audit ORDER BY seq DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            {
+                "seq": seq,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "target": target,
+                "detail": orjson.loads(detail),
+            }
+            for seq, at, actor, action, target, detail in rows
+        ]
+
+    async def save_citizen_link(self, whistle_id: str, key_hash: str) -> None:
+        await self._write(
+            "INSERT INTO citizen_links (whistle_id, key_hash) VALUES (?, ?)", (whistle_id, key_hash)
+        )
+
+    async def citizen_link(self, whistle_id: str) -> str | None:
+        row = await self._fetchone(
+            self._r, "SELECT key_hash FROM citizen_links WHERE whistle_id = ?", (whistle_id,)
+        )
+        return None if row is None else str(row[0])
+
     async def count_whistles(self) -> int:
         row = await self._fetchone(self._r, "SELECT count(*) FROM whistles")
         return int(row[0]) if row else 0
@@ -778,6 +911,22 @@ def _number(events: Sequence[NewEvent], seq: int) -> tuple[tuple[Event, ...], in
 
 def _event_row(e: Event) -> tuple[Any, ...]:
     return (e.seq, e.whistle_id, e.type, db_time(e.at), e.actor, _json(e.data))
+
+
+def _token(row: Any) -> TokenRecord:
+    tid, hash_, role, scope, responder_id, source, label, created, expires, revoked = row
+    return TokenRecord(
+        tid,
+        hash_,
+        role,
+        scope,
+        responder_id,
+        source,
+        label,
+        parse_db_time(created),
+        None if expires is None else parse_db_time(expires),
+        None if revoked is None else parse_db_time(revoked),
+    )
 
 
 def _event(row: Any) -> Event:

@@ -1,0 +1,383 @@
+"""Access control: who is asking (authentication) and what they may do (authorization).
+
+The middleware establishes a :class:`~whistle.auth.Principal` for every request before any
+handler runs: from a bearer token, a feed's HMAC signature, or a session cookie (with a CSRF
+token on every unsafe method). Handlers marked :func:`public` skip it. Each principal and each
+client address has a rate limit. Handlers then ask :func:`allow` for the roles an endpoint
+admits and check that the cell they act on lies inside the principal's scope.
+
+Every refusal is logged (``access.refused``) with who and why; admin actions also land in the
+store's audit trail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from dispatch import Source
+from grids import Cell, Hierarchy
+from whistle.auth import (
+    IssuedToken,
+    Principal,
+    Role,
+    hash_password,
+    is_expired,
+    new_token,
+    parse_token,
+    token_hash,
+    verify_password,
+    verify_signature,
+)
+from whistle.clock import Clock
+from whistle.exceptions import FieldError, Forbidden, InvalidWhistle, RateLimited, Unauthenticated
+from whistle.ratelimit import Limit, RateLimiter
+from whistle.store import SessionRecord, Store, TokenRecord, UserRecord
+
+__all__ = [
+    "ACCESS",
+    "PRINCIPAL",
+    "Access",
+    "AccessLimits",
+    "access_middleware",
+    "allow",
+    "allow_cell",
+    "public",
+]
+
+log = structlog.get_logger(__name__)
+
+SESSION_COOKIE = "whistle_session"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_TTL = timedelta(hours=12)
+SIGNATURE_TOLERANCE = 300  # seconds either way; older (or newer) signed requests are replays
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# Which whistle sources each role may file (integrations: only their own).
+FILES = {
+    Role.REPORTER: frozenset({Source.CITIZEN, Source.COMMUNITY, Source.TOWN_COMMITTEE}),
+    Role.OPERATOR: frozenset(Source),
+}
+
+
+_PER_PRINCIPAL = Limit(rate=500.0, burst=1000.0)
+_PER_ADDRESS = Limit(rate=500.0, burst=1000.0)
+_PUBLIC = Limit(rate=1 / 12, burst=5.0)  # citizens: 5 at once, then one every 12 s
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLimits:
+    """Rate limits: per principal, per client address, and for the public citizen endpoint."""
+
+    principal: Limit = _PER_PRINCIPAL
+    address: Limit = _PER_ADDRESS
+    public: Limit = _PUBLIC
+
+
+class Access:
+    """Issues and checks credentials; one per application."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        hierarchy: Hierarchy,
+        limits: AccessLimits | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self.hierarchy = hierarchy
+        limits = limits or AccessLimits()
+        self.by_principal = RateLimiter(limits.principal, clock)
+        self.by_address = RateLimiter(limits.address, clock)
+        self.public_limit = RateLimiter(limits.public, clock)
+        self._seen_signatures: dict[str, float] = {}
+
+    def __repr__(self) -> str:
+        return f"Access({self.by_principal!r})"
+
+    # -- issuing -------------------------------------------------------------------------
+
+    def check_grant(
+        self, role: Role, scope: str | None, responder_id: str | None, source: str | None
+    ) -> list[FieldError]:
+        """What is wrong with granting ``role`` on ``scope`` (empty: nothing)."""
+        errors: list[FieldError] = []
+        if role is Role.ADMIN:
+            if scope is not None:
+                errors.append(FieldError("scope", "admin is not scoped: leave it out"))
+        elif scope is None:
+            errors.append(FieldError("scope", f"{role} needs a grid code"))
+        elif scope not in self.hierarchy:
+            errors.append(FieldError("scope", f"unknown grid code {scope!r}"))
+        if role is Role.RESPONDER:
+            responder = None if responder_id is None else self.hierarchy.responder(responder_id)
+            if responder is None:
+                errors.append(FieldError("responder", "a responder needs a known responder id"))
+            elif scope in self.hierarchy and not self.hierarchy.cell(responder.grid).is_within(
+                scope or ""
+            ):
+                errors.append(FieldError("responder", f"{responder_id} is outside {scope}"))
+        elif responder_id is not None:
+            errors.append(FieldError("responder", "only a responder token names a responder"))
+        if role is Role.INTEGRATION:
+            if source not in {s.value for s in Source}:
+                errors.append(FieldError("source", "an integration files one source"))
+        elif source is not None:
+            errors.append(FieldError("source", "only an integration token names a source"))
+        return errors
+
+    async def issue_token(
+        self,
+        *,
+        role: Role,
+        scope: str | None,
+        responder_id: str | None = None,
+        source: str | None = None,
+        expires: timedelta | None = None,
+        label: str = "",
+        by: str = "cli",
+    ) -> IssuedToken:
+        """Make and store a token; the caller shows it once. Raises InvalidWhistle."""
+        errors = self.check_grant(role, scope, responder_id, source)
+        if errors:
+            raise InvalidWhistle(errors)
+        issued = new_token()
+        now = self._clock.now()
+        await self._store.save_token(
+            TokenRecord(
+                id=issued.id,
+                hash=issued.hash,
+                role=role.value,
+                scope=scope,
+                responder_id=responder_id,
+                source=source,
+                label=label,
+                created_at=now,
+                expires_at=None if expires is None else now + expires,
+            )
+        )
+        await self.audit(by, "token.create", issued.id, {"role": role.value, "scope": scope})
+        return issued
+
+    async def revoke_token(self, token_id: str, *, by: str) -> TokenRecord | None:
+        record = await self._store.get_token(token_id)
+        if record is None:
+            return None
+        if record.revoked_at is None:
+            record = dataclasses.replace(record, revoked_at=self._clock.now())
+            await self._store.save_token(record)
+            await self.audit(by, "token.revoke", token_id, {})
+        return record
+
+    async def add_user(
+        self,
+        *,
+        name: str,
+        password: str,
+        role: Role,
+        scope: str | None,
+        responder_id: str | None = None,
+        by: str = "cli",
+    ) -> None:
+        errors = self.check_grant(role, scope, responder_id, None)
+        if role is Role.INTEGRATION:
+            errors.append(FieldError("role", "integrations use tokens, not logins"))
+        if len(password) < 8:
+            errors.append(FieldError("password", "at least 8 characters"))
+        if errors:
+            raise InvalidWhistle(errors)
+        await self._store.save_user(
+            UserRecord(
+                name, hash_password(password), role.value, scope, responder_id, self._clock.now()
+            )
+        )
+        await self.audit(by, "user.add", name, {"role": role.value, "scope": scope})
+
+    async def audit(
+        self, actor: str, action: str, target: str | None, detail: dict[str, object]
+    ) -> None:
+        await self._store.audit(self._clock.now(), actor, action, target, dict(detail))
+        log.info("audit", actor=actor, action=action, target=target)
+
+    # -- sessions ------------------------------------------------------------------------
+
+    async def login(self, name: str, password: str) -> tuple[str, str] | None:
+        """A new session for a correct name and password: (session id, csrf token)."""
+        user = await self._store.get_user(name)
+        if user is None or not verify_password(user.password_hash, password):
+            return None
+        session_id = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        await self._store.save_session(
+            SessionRecord(token_hash(session_id), name, csrf, now, now + SESSION_TTL)
+        )
+        log.info("session.login", user=name)
+        return session_id, csrf
+
+    async def logout(self, session_id: str) -> None:
+        await self._store.delete_session(token_hash(session_id))
+
+    async def session(self, session_id: str) -> tuple[Principal, str] | None:
+        """The principal and CSRF token of a live session."""
+        record = await self._store.get_session(token_hash(session_id))
+        if record is None or is_expired(record.expires_at, self._clock.now()):
+            return None
+        user = await self._store.get_user(record.user)
+        if user is None:
+            return None
+        principal = Principal(
+            id=user.name,
+            role=Role(user.role),
+            scope=user.scope,
+            responder_id=user.responder_id,
+            via="session",
+        )
+        return principal, record.csrf
+
+    # -- checking ------------------------------------------------------------------------
+
+    async def _token(self, token_id: str, *, why: str) -> TokenRecord:
+        record = await self._store.get_token(token_id)
+        if record is None:
+            raise Unauthenticated(f"{why}: unknown token")
+        if record.revoked_at is not None:
+            raise Unauthenticated(f"{why}: token {token_id} was revoked")
+        if is_expired(record.expires_at, self._clock.now()):
+            raise Unauthenticated(f"{why}: token {token_id} expired")
+        return record
+
+    async def authenticate(self, request: web.Request) -> Principal:
+        """The principal behind ``request``; raises Unauthenticated."""
+        header = request.headers.get("Authorization")
+        if request.headers.get("X-Whistle-Signature") is not None:
+            return await self._signed(request)
+        if header is not None:
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() != "bearer" or not value.strip():
+                raise Unauthenticated("Authorization must be 'Bearer <token>'")
+            token = value.strip()
+            token_id = parse_token(token)
+            if token_id is None:
+                raise Unauthenticated("malformed token")
+            record = await self._token(token_id, why="bearer token")
+            if not secrets.compare_digest(record.hash, token_hash(token)):
+                raise Unauthenticated("bearer token: wrong token")
+            if record.role == Role.INTEGRATION:
+                raise Unauthenticated("integration requests must be signed (X-Whistle-Signature)")
+            return _principal(record, via="token")
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            found = await self.session(cookie)
+            if found is None:
+                raise Unauthenticated("session expired or unknown; log in again")
+            principal, csrf = found
+            if request.method in _UNSAFE:
+                sent = request.headers.get(CSRF_HEADER)
+                if sent is None and request.content_type == "application/x-www-form-urlencoded":
+                    sent = str((await request.post()).get("csrf_token", ""))
+                if not sent or not secrets.compare_digest(sent, csrf):
+                    raise Forbidden("missing or wrong CSRF token")
+            return principal
+        raise Unauthenticated("no credentials: send 'Authorization: Bearer <token>'")
+
+    async def _signed(self, request: web.Request) -> Principal:
+        token_id = request.headers.get("X-Whistle-Key", "")
+        stamp = request.headers.get("X-Whistle-Timestamp", "")
+        signature = request.headers.get("X-Whistle-Signature", "")
+        if not token_id or not stamp.isdigit():
+            raise Unauthenticated("a signed request needs X-Whistle-Key and X-Whistle-Timestamp")
+        now = self._clock.now().timestamp()
+        if abs(now - int(stamp)) > SIGNATURE_TOLERANCE:
+            raise Unauthenticated("signature timestamp too old or in the future (replay?)")
+        record = await self._token(token_id, why="signed request")
+        body = await request.read()
+        if not verify_signature(record.hash, int(stamp), body, signature):
+            raise Unauthenticated("wrong signature")
+        self._forget_old_signatures(now)
+        if signature in self._seen_signatures:
+            raise Unauthenticated("replayed request: this signature was already used")
+        self._seen_signatures[signature] = now
+        return _principal(record, via="signature")
+
+    def _forget_old_signatures(self, now: float) -> None:
+        horizon = now - 2 * SIGNATURE_TOLERANCE
+        if len(self._seen_signatures) > 10_000 or (
+            self._seen_signatures and next(iter(self._seen_signatures.values())) < horizon
+        ):
+            self._seen_signatures = {
+                s: at for s, at in self._seen_signatures.items() if at >= horizon
+            }
+
+
+def _principal(record: TokenRecord, *, via: str) -> Principal:
+    return Principal(
+        id=f"token:{record.id}",
+        role=Role(record.role),
+        scope=record.scope,
+        responder_id=record.responder_id,
+        source=record.source,
+        via=via,
+    )
+
+
+# -- in the request path ---------------------------------------------------------------------
+
+ACCESS = web.AppKey("access", Access)
+PRINCIPAL = web.RequestKey("principal", Principal)
+PUBLIC = Principal(id="public", role=None, scope=None, via="public")
+
+_H = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def public(handler: _H) -> _H:
+    """Mark a handler as open to everyone (health checks, login, the citizen endpoint)."""
+    handler.__whistle_public__ = True  # type: ignore[attr-defined]
+    return handler
+
+
+def client_address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+@web.middleware
+async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    access = request.app[ACCESS]
+    info = request.match_info
+    if info.http_exception is not None or getattr(info.handler, "__whistle_public__", False):
+        request[PRINCIPAL] = PUBLIC
+        return await handler(request)
+    address = client_address(request)
+    wait = access.by_address.take(address)
+    if wait:
+        raise RateLimited(wait, f"address {address}")
+    principal = await access.authenticate(request)
+    wait = access.by_principal.take(principal.id)
+    if wait:
+        raise RateLimited(wait, principal.id)
+    request[PRINCIPAL] = principal
+    return await handler(request)
+
+
+def allow(request: web.Request, *roles: Role) -> Principal:
+    """The request's principal, when its role is one of ``roles``; else Forbidden."""
+    principal = request[PRINCIPAL]
+    if principal.role not in roles:
+        role = principal.role.value if principal.role else "public"
+        allowed = ", ".join(r.value for r in roles)
+        raise Forbidden(f"{role} may not {request.method} {request.path} (needs {allowed})")
+    return principal
+
+
+def allow_cell(principal: Principal, cell: Cell, what: str = "this") -> None:
+    """Forbidden unless ``cell`` lies inside the principal's scope."""
+    if not principal.covers(cell):
+        raise Forbidden(f"{what} is in {cell.code} ({cell.name}), outside scope {principal.scope}")

@@ -1,0 +1,152 @@
+"""Admin endpoints: API tokens, logins and the audit trail (admin only; every call audited).
+
+``POST /api/v1/tokens`` answers the new token once; only its hash is kept.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dispatch import Duration
+from whistle.access import ACCESS, allow
+from whistle.auth import Role
+from whistle.exceptions import FieldError, InvalidWhistle
+from whistle.keys import STORE, TZ
+from whistle.problems import problem
+from whistle.schema import field_errors
+from whistle.store import TokenRecord
+from whistle.timefmt import rfc3339
+
+__all__ = ["parse_expiry", "routes"]
+
+routes = web.RouteTableDef()
+
+_Code = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    role: Role
+    scope: _Code | None = None
+    responder: _Code | None = None
+    source: _Code | None = None
+    expires: Annotated[str, Field(max_length=16)] | None = None
+    label: Annotated[str, Field(max_length=200)] = ""
+
+
+class _UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.@-]+$")]
+    password: Annotated[str, Field(min_length=8, max_length=200)]
+    role: Role
+    scope: _Code | None = None
+    responder: _Code | None = None
+
+
+def parse_expiry(text: str | None) -> timedelta | None:
+    """``30d``, ``12h`` ... as a wall-time span; None for no expiry. ValueError otherwise."""
+    if text is None:
+        return None
+    duration = Duration.parse(text)
+    if duration.is_working:
+        raise ValueError("an expiry is wall time (s, m, h, d), not working time")
+    return duration.as_timedelta()
+
+
+async def _model(request: web.Request, model: type[BaseModel]) -> Any:
+    try:
+        return model.model_validate(orjson.loads(await request.read() or b"{}"))
+    except orjson.JSONDecodeError as exc:
+        raise InvalidWhistle([FieldError("body", f"not valid JSON: {exc}")], status=400) from None
+    except ValidationError as exc:
+        raise InvalidWhistle(field_errors(exc)) from None
+
+
+def _token_doc(record: TokenRecord, request: web.Request) -> dict[str, Any]:
+    tz = request.app[TZ]
+    return {
+        "id": record.id,
+        "role": record.role,
+        "scope": record.scope,
+        "responder": record.responder_id,
+        "source": record.source,
+        "label": record.label,
+        "created_at": rfc3339(record.created_at, tz),
+        "expires_at": rfc3339(record.expires_at, tz),
+        "revoked_at": rfc3339(record.revoked_at, tz),
+    }
+
+
+@routes.post("/api/v1/tokens")
+async def create_token(request: web.Request) -> web.Response:
+    principal = allow(request, Role.ADMIN)
+    body: _TokenIn = await _model(request, _TokenIn)
+    try:
+        expires = parse_expiry(body.expires)
+    except ValueError as exc:
+        raise InvalidWhistle([FieldError("expires", str(exc))]) from None
+    issued = await request.app[ACCESS].issue_token(
+        role=body.role,
+        scope=body.scope,
+        responder_id=body.responder,
+        source=body.source,
+        expires=expires,
+        label=body.label,
+        by=principal.actor,
+    )
+    return web.Response(
+        status=201,
+        body=orjson.dumps({"id": issued.id, "token": issued.token}),
+        content_type="application/json",
+    )
+
+
+@routes.get("/api/v1/tokens")
+async def list_tokens(request: web.Request) -> web.Response:
+    allow(request, Role.ADMIN)
+    items = [_token_doc(t, request) for t in await request.app[STORE].tokens()]
+    return web.Response(body=orjson.dumps({"items": items}), content_type="application/json")
+
+
+@routes.delete("/api/v1/tokens/{id}")
+async def revoke_token(request: web.Request) -> web.Response:
+    principal = allow(request, Role.ADMIN)
+    record = await request.app[ACCESS].revoke_token(request.match_info["id"], by=principal.actor)
+    if record is None:
+        return problem(404, "Not Found", detail=f"no token {request.match_info['id']!r}")
+    return web.Response(
+        body=orjson.dumps(_token_doc(record, request)), content_type="application/json"
+    )
+
+
+@routes.post("/api/v1/users")
+async def add_user(request: web.Request) -> web.Response:
+    principal = allow(request, Role.ADMIN)
+    body: _UserIn = await _model(request, _UserIn)
+    await request.app[ACCESS].add_user(
+        name=body.name,
+        password=body.password,
+        role=body.role,
+        scope=body.scope,
+        responder_id=body.responder,
+        by=principal.actor,
+    )
+    return web.Response(
+        status=201,
+        body=orjson.dumps({"name": body.name, "role": body.role.value, "scope": body.scope}),
+        content_type="application/json",
+    )
+
+
+@routes.get("/api/v1/audit")
+async def audit_trail(request: web.Request) -> web.Response:
+    allow(request, Role.ADMIN)
+    items = await request.app[STORE].audit_trail()
+    return web.Response(body=orjson.dumps({"items": items}), content_type="application/json")
