@@ -19,7 +19,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	mkdir -p $(dir $(DB))
-	$(BIN)/whistle serve --host $(HOST) --port $(PORT) --db $(DB) --config $(CONFIG)
+	$(BIN)/whistle serve --host $(HOST) --port $(PORT) --db $(DB) --config $(CONFIG) --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check whistle grids dispatch tests bench

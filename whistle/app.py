@@ -43,6 +43,7 @@ from whistle.keys import (
     WEBHOOKS,
     Settings,
 )
+from whistle.pages import routes as page_routes
 from whistle.problems import error_middleware
 from whistle.silences import SILENCES, Silences
 from whistle.silences import routes as silence_routes
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(silence_routes)
     app.add_routes(admin_routes)
     app.add_routes(citizen_routes)
+    app.add_routes(page_routes)
     return app
 
 

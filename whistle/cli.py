@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--log-format", choices=("json", "console"), default="json")
+    serve.add_argument(
+        "--demo", action="store_true", help="create demo logins if missing and print them"
+    )
 
     sample = sub.add_parser("sample-county", help="write a deterministic sample county")
     sample.add_argument("outdir", type=Path)
@@ -177,7 +180,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         with contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
-            asyncio.run(_run(create_app(settings), args.host, args.port))
+            asyncio.run(_run(create_app(settings), args.host, args.port, demo=args.demo))
     except (GridConfigError, DispatchConfigError) as exc:
         print(f"whistle: cannot start: {args.config} is invalid:\n{exc}", file=sys.stderr)
         return 2
@@ -187,16 +190,64 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run(app: web.Application, host: str, port: int) -> None:
+async def _run(app: web.Application, host: str, port: int, *, demo: bool = False) -> None:
     runner = web.AppRunner(app, handle_signals=True, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
+        if demo:
+            await _demo_logins(app, f"http://{host}:{port}")
         print(f"whistle: serving on http://{host}:{port}", file=sys.stderr, flush=True)
         await asyncio.Event().wait()  # until SIGINT/SIGTERM (handle_signals) cancels us
     finally:
         await runner.cleanup()
+
+
+DEMO_PASSWORD = "whistle-demo"
+
+
+async def _demo_logins(app: web.Application, url: str) -> None:
+    """Logins for trying the sample county, made once (existing ones are left alone)."""
+    from grids import Level, ResponderKind
+    from whistle.access import ACCESS
+    from whistle.auth import Role
+    from whistle.keys import HIERARCHY, STORE
+
+    hierarchy = app[HIERARCHY]
+    town = next(hierarchy.cells(level=Level.TOWN))
+    grid = next(
+        hierarchy.cells(level=Level.GRID, parent=next(hierarchy.cells(parent=town.code)).code)
+    )
+    member = hierarchy.responders_at(grid.code, ResponderKind.REGISTERED_MEMBER)[0]
+    demo = [
+        ("admin", Role.ADMIN, None, None, "管理员"),
+        (
+            "dispatch",
+            Role.OPERATOR,
+            hierarchy.root,
+            None,
+            f"调度员 · {hierarchy.cell(hierarchy.root).name}",
+        ),
+        ("committee", Role.COMMITTEE, town.code, None, f"党委 · {town.name}"),
+        ("gridworker", Role.REPORTER, grid.code, None, f"网格员 · {grid.name}"),
+        ("member", Role.RESPONDER, grid.code, member.id, f"报到党员 {member.name}"),
+    ]
+    access = app[ACCESS]
+    store = app[STORE]
+    lines = [f"whistle: log in at {url}/login (password {DEMO_PASSWORD!r} for each):"]
+    for name, role, scope, responder, what in demo:
+        if await store.get_user(name) is None:
+            await access.add_user(
+                name=name, password=DEMO_PASSWORD, role=role, scope=scope,
+                responder_id=responder, by="demo",
+            )  # fmt: skip
+        lines.append(f"  {name:<11} {role.value:<10} {what}")
+    lines.append(
+        "  API tokens: .venv/bin/whistle token create --db DB --role operator --scope "
+        f"{hierarchy.root}"
+    )
+    print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 def _sample(args: argparse.Namespace) -> int:

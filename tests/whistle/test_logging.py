@@ -42,3 +42,26 @@ async def test_context_does_not_leak_into_later_log_lines(
     structlog.get_logger("after").info("later")
     later = [entry for entry in logs.entries if entry["event"] == "later"]
     assert "whistle_id" not in later[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("call 13812345678 now", "call 138****5678 now"),
+        ("座机 0871-63121234", "座机 0871-****1234"),
+        ("id 530524101001001001 stays", "id 530524101001001001 stays"),
+        ("two 15900001111,18800002222", "two 159****1111,188****2222"),
+    ],
+)
+def test_phone_numbers_are_masked_in_logs(text: str, masked: str) -> None:
+    from whistle.logs import mask_phones
+
+    capture = LogCapture()
+    structlog.configure(processors=[mask_phones, capture])
+    try:
+        structlog.get_logger("t").info("contact", note=text, nested={"list": [text]})
+    finally:
+        structlog.reset_defaults()
+    entry = capture.entries[0]
+    assert entry["note"] == masked
+    assert entry["nested"] == {"list": [masked]}

@@ -1,0 +1,321 @@
+"""Pages served to browsers: login and logout, a home page, a case page, a citizen's page.
+
+Simplified Chinese by default, English with ``?lang=en`` (remembered in a cookie). Templates
+escape everything they print (Jinja2 autoescape), so text people typed is shown, never run.
+Login uses a double-submit CSRF cookie; once logged in, forms carry the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import secrets
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from dispatch import lifecycle
+from dispatch.lifecycle import GRADES, IllegalTransition, InvalidAction
+from whistle.access import ACCESS, PRINCIPAL, SESSION_COOKIE, public
+from whistle.api import may_read
+from whistle.auth import Principal, Role, token_hash
+from whistle.citizens import public_view
+from whistle.exceptions import Forbidden
+from whistle.keys import CASES, HIERARCHY, STORE, TZ
+from whistle.store import WhistleQuery
+from whistle.timefmt import rfc3339
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+LOGIN_COOKIE = "whistle_login"
+LANG_COOKIE = "whistle_lang"
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("whistle", "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+)
+
+_STATUSES_ZH = {
+    "dispatched": "已派遣",
+    "acknowledged": "已报到",
+    "in_progress": "处置中",
+    "resolved": "已反馈",
+    "verified": "已核查",
+    "closed": "已结案",
+    "rated": "已评价",
+    "on_hold": "挂账",
+    "cancelled": "已合并",
+    "muted": "已静默",
+}
+_ROLES_ZH = {
+    "reporter": "上报员",
+    "responder": "报到人员",
+    "operator": "调度员",
+    "committee": "党委",
+    "admin": "管理员",
+    "integration": "系统接入",
+}
+TEXT: dict[str, dict[str, Any]] = {
+    "zh": {
+        "app": "五哨五到",
+        "home": "首页",
+        "login": "登录",
+        "logout": "退出",
+        "name": "用户名",
+        "password": "密码",
+        "bad_login": "用户名或密码不正确",
+        "recent": "最近的事件",
+        "case": "编号",
+        "category": "类别",
+        "description": "描述",
+        "place": "位置",
+        "status": "状态",
+        "none": "暂无",
+        "assignments": "派单",
+        "kind": "类型",
+        "responder": "报到人",
+        "due": "时限",
+        "timeline": "处置记录",
+        "reporter": "上报人",
+        "your_case": "您的诉求",
+        "received": "受理于",
+        "resolution": "处理结果",
+        "rated": "评价",
+        "rate": "好差评",
+        "comment": "意见",
+        "statuses": _STATUSES_ZH,
+        "roles": _ROLES_ZH,
+    },
+    "en": {
+        "app": "Five whistles",
+        "home": "Home",
+        "login": "Log in",
+        "logout": "Log out",
+        "name": "User name",
+        "password": "Password",
+        "bad_login": "Wrong user name or password",
+        "recent": "Recent cases",
+        "case": "Case",
+        "category": "Category",
+        "description": "Description",
+        "place": "Place",
+        "status": "Status",
+        "none": "None yet",
+        "assignments": "Assignments",
+        "kind": "Kind",
+        "responder": "Responder",
+        "due": "Due",
+        "timeline": "Timeline",
+        "reporter": "Reported by",
+        "your_case": "Your case",
+        "received": "Received",
+        "resolution": "Resolution",
+        "rated": "Rating",
+        "rate": "Rate",
+        "comment": "Comment",
+        "statuses": {k: k.replace("_", " ") for k in _STATUSES_ZH},
+        "roles": {k: k for k in _ROLES_ZH},
+    },
+}
+
+
+def _lang(request: web.Request) -> str:
+    lang = request.query.get("lang") or request.cookies.get(LANG_COOKIE) or "zh"
+    return lang if lang in TEXT else "zh"
+
+
+def render(
+    request: web.Request, template: str, *, status: int = 200, **context: Any
+) -> web.Response:
+    lang = _lang(request)
+    context.setdefault("principal", None)
+    context.setdefault("csrf", "")
+    context.setdefault("scope_name", "")
+    html = _env.get_template(template).render(
+        lang=lang, t=TEXT[lang], title=context.pop("title", TEXT[lang]["app"]), **context
+    )
+    response = web.Response(text=html, content_type="text/html", status=status)
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if "lang" in request.query:
+        response.set_cookie(LANG_COOKIE, lang, samesite="Lax", max_age=365 * 86400)
+    return response
+
+
+async def _session(request: web.Request) -> tuple[Principal, str] | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return None if not cookie else await request.app[ACCESS].session(cookie)
+
+
+def _to_login() -> web.HTTPSeeOther:
+    return web.HTTPSeeOther("/login")
+
+
+def _scope_name(request: web.Request, principal: Principal) -> str:
+    if principal.scope is None:
+        return ""
+    cell = request.app[HIERARCHY].get(principal.scope)
+    return "" if cell is None else cell.name
+
+
+# -- login -----------------------------------------------------------------------------------
+
+
+@routes.get("/login")
+@public
+async def login_form(request: web.Request) -> web.Response:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", csrf=token, name="", error=None)
+    response.set_cookie(
+        LOGIN_COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/login"
+    )
+    return response
+
+
+@routes.post("/login")
+@public
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    sent = str(form.get("csrf_token", ""))
+    cookie = request.cookies.get(LOGIN_COOKIE, "")
+    if not sent or not cookie or not hmac.compare_digest(sent, cookie):
+        raise Forbidden("login form without its CSRF token; reload the page")
+    name = str(form.get("name", ""))[:64]
+    found = await request.app[ACCESS].login(name, str(form.get("password", ""))[:200])
+    if found is None:
+        lang = _lang(request)
+        return render(
+            request, "login.html", status=401, csrf=sent, name=name, error=TEXT[lang]["bad_login"]
+        )
+    session_id, _ = found
+    response = web.HTTPSeeOther("/")
+    response.set_cookie(
+        SESSION_COOKIE, session_id, httponly=True, samesite="Strict", secure=request.secure
+    )
+    response.del_cookie(LOGIN_COOKIE, path="/login")
+    raise response
+
+
+@routes.post("/logout")
+@public
+async def logout(request: web.Request) -> web.Response:
+    found = await _session(request)
+    if found is not None:
+        _, csrf = found
+        form = await request.post()
+        if not hmac.compare_digest(str(form.get("csrf_token", "")), csrf):
+            raise Forbidden("logout without its CSRF token")
+        await request.app[ACCESS].logout(request.cookies[SESSION_COOKIE])
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(SESSION_COOKIE)
+    raise response
+
+
+# -- pages for people with a login -----------------------------------------------------------
+
+
+@routes.get("/")
+@public
+async def home(request: web.Request) -> web.Response:
+    found = await _session(request)
+    if found is None:
+        raise _to_login()
+    principal, csrf = found
+    items: list[dict[str, Any]] = []
+    if principal.role in (Role.REPORTER, Role.OPERATOR, Role.COMMITTEE, Role.ADMIN):
+        path = None
+        if principal.scope is not None:
+            cell = request.app[HIERARCHY].cell(principal.scope)
+            path = "/" + "/".join(cell.path) + "/"
+        page = await request.app[STORE].list_whistles(WhistleQuery(grid_path=path, limit=20))
+        items = [item.document() for item in page.items]
+    return render(
+        request,
+        "home.html",
+        principal=principal,
+        csrf=csrf,
+        items=items,
+        scope_name=_scope_name(request, principal),
+    )
+
+
+@routes.get("/cases/{id}")
+@public
+async def case_page(request: web.Request) -> web.Response:
+    found = await _session(request)
+    if found is None:
+        raise _to_login()
+    principal, csrf = found
+    request[PRINCIPAL] = principal
+    stored = await request.app[STORE].get_whistle(request.match_info["id"])
+    if stored is None:
+        raise web.HTTPNotFound(text="no such case")
+    may_read(request, stored)
+    tz = request.app[TZ]
+    timeline = [
+        {"at": rfc3339(e.at, tz), "type": e.type, "actor": e.actor, "data": e.data}
+        for e in await request.app[STORE].timeline(stored.row_doc["id"])
+    ]
+    return render(
+        request,
+        "case.html",
+        principal=principal,
+        csrf=csrf,
+        doc=stored.document(),
+        timeline=timeline,
+        title=stored.row_doc["id"],
+        scope_name=_scope_name(request, principal),
+    )
+
+
+# -- the citizen's page ----------------------------------------------------------------------
+
+
+async def _citizen_case(request: web.Request) -> Any:
+    whistle_id = request.match_info["id"]
+    key = request.query.get("key", "")
+    store = request.app[STORE]
+    stored_hash = await store.citizen_link(whistle_id)
+    if stored_hash is None or not hmac.compare_digest(stored_hash, token_hash(key)):
+        raise web.HTTPNotFound(text="no case for this link")
+    stored = await store.get_whistle(whistle_id)
+    assert stored is not None
+    return stored
+
+
+@routes.get("/track/{id}")
+@public
+async def track(request: web.Request) -> web.Response:
+    stored = await _citizen_case(request)
+    return render(
+        request,
+        "track.html",
+        view=public_view(stored),
+        key=request.query.get("key", ""),
+        grades=list(GRADES.items()),
+    )
+
+
+@routes.post("/track/{id}/rate")
+@public
+async def track_rate(request: web.Request) -> web.Response:
+    # The private link's key is the capability (and stands in for a CSRF token): nobody can
+    # post this form for a citizen without knowing their link.
+    stored = await _citizen_case(request)
+    form = await request.post()
+    grade, comment = str(form.get("grade", "")), str(form.get("comment", ""))[:500] or None
+    # A refused rating (twice, a bad grade) needs no error page: the page shows where the
+    # case stands either way.
+    with contextlib.suppress(IllegalTransition, InvalidAction):
+        await request.app[CASES].act(
+            stored.row_doc["id"],
+            "citizen",
+            lambda state, ctx: lifecycle.rate(state, "citizen", ctx, grade=grade, comment=comment),
+        )
+    raise web.HTTPSeeOther(f"/track/{stored.row_doc['id']}?key={request.query.get('key', '')}")
