@@ -299,6 +299,9 @@ class Access:
         if abs(now - int(stamp)) > SIGNATURE_TOLERANCE:
             raise Unauthenticated("signature timestamp too old or in the future (replay?)")
         record = await self._token(token_id, why="signed request")
+        if record.role != Role.INTEGRATION:
+            # The signing key is the stored hash: let no other role's hash act as a credential.
+            raise Unauthenticated("only integration tokens sign requests; send a bearer token")
         body = await request.read()
         if not verify_signature(record.hash, int(stamp), body, signature):
             raise Unauthenticated("wrong signature")

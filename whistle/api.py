@@ -15,7 +15,7 @@ from grids import Cell, Level
 from whistle.access import allow, allow_cell, public
 from whistle.auth import Principal, Role
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
-from whistle.keys import CATALOG, HIERARCHY, INTAKE, SETTINGS, STORE, TZ
+from whistle.keys import CATALOG, HIERARCHY, INTAKE, STORE, TZ
 from whistle.problems import problem
 from whistle.store import StoredWhistle, WhistleQuery
 from whistle.timefmt import rfc3339
@@ -37,10 +37,6 @@ def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None
 
 @routes.post("/api/v1/whistles")
 async def post_whistle(request: web.Request) -> web.Response:
-    limit = request.app[SETTINGS].max_body
-    too_large = FieldError("body", f"request body too large: the limit is {limit} bytes")
-    if request.content_length is not None and request.content_length > limit:
-        raise InvalidWhistle([too_large], status=413)
     content_type = request.content_type
     json_like = content_type == "application/json" or content_type.endswith("+json")
     # aiohttp reports a missing Content-Type as application/octet-stream; accept that too.
@@ -55,10 +51,7 @@ async def post_whistle(request: web.Request) -> web.Response:
             [FieldError("Idempotency-Key", f"must be 1-{_MAX_KEY} printable ASCII characters")],
             status=400,
         )
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise InvalidWhistle([too_large], status=413) from None
+    raw = await request.read()
     if not raw:
         raise InvalidWhistle([FieldError("body", "empty: expected a JSON object")], status=400)
     try:

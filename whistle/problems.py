@@ -112,6 +112,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             detail="the database cannot take writes right now; nothing was stored",
             headers={"Retry-After": "5"},
         )
+    except web.HTTPRequestEntityTooLarge:
+        # Raised by request.read() wherever a handler reads a body: one place names the field.
+        reason = f"request body too large: the limit is {request.client_max_size} bytes"
+        return invalid([FieldError("body", reason)], status=413)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

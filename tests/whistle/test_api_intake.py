@@ -363,3 +363,15 @@ async def test_rejected_requests_leave_nothing_behind(live: Live, county: Hierar
         assert raw.execute("SELECT count(*) FROM whistles").fetchone() == (0,)
         assert raw.execute("SELECT count(*) FROM assignments").fetchone() == (0,)
         assert raw.execute("SELECT count(*) FROM events").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/silences", "/api/v1/whistles/X/hold"])
+async def test_body_too_large_is_413_on_every_endpoint(live: Live, path: str) -> None:
+    response = await live.client.post(
+        path, json={"comment": "x" * 70_000}, headers=await live.auth()
+    )
+    problem = await response.json()
+    assert response.status == 413
+    assert problem["errors"] == [
+        {"field": "body", "reason": "request body too large: the limit is 65536 bytes"}
+    ]

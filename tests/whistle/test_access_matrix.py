@@ -1,0 +1,535 @@
+"""Who may call what, where: every role against every endpoint, inside and outside its subtree.
+
+The small test county has two towns. Every principal but the admin is scoped to town A;
+"inside" resources lie in town A (or belong to the principal), "outside" ones in town B (or
+belong to somebody there). ``ALLOWED`` below is the policy at a glance; the test tries each
+(endpoint, role, where) against a fresh server whose state is prepared so that an allowed call
+succeeds (2xx): a refusal is then about access, never about the case's state.
+
+The integration signs its requests (bearer is refused for it: see test_auth.py) and files
+``police`` whistles; ``anonymous`` sends no credentials at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+from test_api_intake import body as whistle_body
+from test_auth import signed_headers
+from whistle_support import Live
+
+from grids import Hierarchy, Level, ResponderKind
+from whistle.access import ACCESS
+from whistle.auth import Role
+from whistle.keys import CLOCK, STORE
+
+REPORTER, RESPONDER, OPERATOR = "reporter", "responder", "operator"
+COMMITTEE, ADMIN, INTEGRATION = "committee", "admin", "integration"
+ANONYMOUS = "anonymous"  # no credentials
+ROLES = (REPORTER, RESPONDER, OPERATOR, COMMITTEE, ADMIN, INTEGRATION, ANONYMOUS)
+assert set(ROLES) - {ANONYMOUS} == {r.value for r in Role}
+
+INSIDE, OUTSIDE = "inside", "outside"  # the resource is in town A / in town B
+ANYWHERE = "anywhere"  # the endpoint names no resource of the grid
+INTEGRATION_SOURCE = "police"
+
+
+def inside(*roles: str) -> set[tuple[str, str]]:
+    return {(role, INSIDE) for role in roles}
+
+
+def everywhere(*roles: str) -> set[tuple[str, str]]:
+    return {(role, where) for role in roles for where in (INSIDE, OUTSIDE, ANYWHERE)}
+
+
+EVERY_ROLE = (REPORTER, RESPONDER, OPERATOR, COMMITTEE, ADMIN, INTEGRATION)
+
+# endpoint -> the (role, where) that succeed; everything else is refused: 401 for anonymous,
+# 403 for the others, unless REFUSED_WITH says otherwise.
+ALLOWED: dict[str, set[tuple[str, str]]] = {
+    "POST /api/v1/whistles": inside(REPORTER, OPERATOR, INTEGRATION),
+    "GET /api/v1/whistles/{id}": inside(REPORTER, RESPONDER, OPERATOR, COMMITTEE)
+    | everywhere(ADMIN),
+    "GET /api/v1/whistles": inside(REPORTER, OPERATOR, COMMITTEE) | everywhere(ADMIN),
+    "GET /api/v1/grids/{code}": everywhere(*EVERY_ROLE),
+    "GET /api/v1/grids": everywhere(*EVERY_ROLE),
+    "GET /api/v1/categories": everywhere(*EVERY_ROLE),
+    "POST /api/v1/assignments/{id}/acknowledge": inside(RESPONDER),
+    "POST /api/v1/assignments/{id}/start": inside(RESPONDER),
+    "POST /api/v1/assignments/{id}/resolve": inside(RESPONDER),
+    "POST /api/v1/assignments/{id}/return": inside(RESPONDER),
+    "POST /api/v1/whistles/{id}/claim": inside(RESPONDER),
+    "POST /api/v1/whistles/{id}/verify": inside(REPORTER, OPERATOR),
+    "POST /api/v1/whistles/{id}/reopen": inside(REPORTER, OPERATOR),
+    "POST /api/v1/whistles/{id}/rate": inside(REPORTER, OPERATOR),
+    "POST /api/v1/whistles/{id}/hold": inside(OPERATOR),
+    "POST /api/v1/whistles/{id}/release": inside(OPERATOR),
+    "POST /api/v1/whistles/{id}/extend": inside(OPERATOR),
+    "POST /api/v1/whistles/{id}/merge": inside(OPERATOR),
+    "GET /api/v1/responders/{id}/inbox": inside(RESPONDER, OPERATOR) | everywhere(ADMIN),
+    "POST /api/v1/silences": inside(OPERATOR) | everywhere(ADMIN),
+    "GET /api/v1/silences": everywhere(OPERATOR, COMMITTEE, ADMIN),
+    "DELETE /api/v1/silences/{id}": inside(OPERATOR) | everywhere(ADMIN),
+    "POST /api/v1/tokens": everywhere(ADMIN),
+    "GET /api/v1/tokens": everywhere(ADMIN),
+    "DELETE /api/v1/tokens/{id}": everywhere(ADMIN),
+    "POST /api/v1/users": everywhere(ADMIN),
+    "GET /api/v1/audit": everywhere(ADMIN),
+    "GET /healthz": everywhere(*ROLES),
+    "GET /readyz": everywhere(*ROLES),
+    "POST /api/v1/public/whistles": everywhere(*ROLES),
+    "GET /api/v1/public/whistles/{id}": everywhere(*ROLES),
+    "POST /api/v1/public/whistles/{id}/rate": everywhere(*ROLES),
+}
+
+# A responder of town A is not eligible on town B's claim board: the claim is refused as a
+# conflict with the case (409), after the role was accepted.
+REFUSED_WITH = {("POST /api/v1/whistles/{id}/claim", RESPONDER, OUTSIDE): 409}
+
+
+# -- the scenario ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request; ``responder`` is who the responder principal acts as (default: the grid
+    party member of town A's first micro-grid, who gets town A's citizen cases)."""
+
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
+    responder: str | None = None
+
+
+class Scenario:
+    """Builds the resources a call needs, through the API, as a county-wide operator."""
+
+    def __init__(self, live: Live, county: Hierarchy, role: str) -> None:
+        self.live = live
+        self.county = county
+        self.role = role
+        towns = list(county.cells(level=Level.TOWN))
+        assert len(towns) == 2
+        self.town = {INSIDE: towns[0].code, OUTSIDE: towns[1].code, ANYWHERE: towns[0].code}
+
+    def micro(self, where: str) -> str:
+        town = self.town[where]
+        return next(c.code for c in self.county.cells(level=Level.MICRO_GRID) if c.is_within(town))
+
+    def grid_member(self, where: str) -> str:
+        """The grid's registered party member: the first responder of a citizen case there."""
+        grid = self.county.at_level(self.micro(where), Level.GRID)
+        return self.county.responders_at(grid.code, ResponderKind.REGISTERED_MEMBER)[0].id
+
+    def board_member(self, where: str) -> str:
+        """A registered party member of the community, eligible on its claim board."""
+        community = self.county.at_level(self.micro(where), Level.COMMUNITY)
+        members = self.county.responders_at(community.code, ResponderKind.REGISTERED_MEMBER)
+        return next(r.id for r in members if r.handles("E0801"))
+
+    def whistle(self, where: str, **overrides: Any) -> dict[str, Any]:
+        return whistle_body(self.county, location={"grid": self.micro(where)}, **overrides)
+
+    async def case(self, where: str, **overrides: Any) -> dict[str, Any]:
+        status, _, doc = await self.live.post(self.whistle(where, **overrides))
+        assert status == 201, doc
+        return doc  # type: ignore[no-any-return]
+
+    async def respond(self, assignment: dict[str, Any], action: str, **data: Any) -> None:
+        """The assignment's own responder acts on it."""
+        token = await self.live.token("responder", responder=assignment["responder"]["id"])
+        await self.ok("POST", f"/api/v1/assignments/{assignment['id']}/{action}", data, token)
+
+    async def operate(self, whistle_id: str, action: str, **data: Any) -> None:
+        await self.ok("POST", f"/api/v1/whistles/{whistle_id}/{action}", data)
+
+    async def resolved(self, where: str) -> dict[str, Any]:
+        doc = await self.case(where)
+        await self.respond(doc["assignments"][0], "acknowledge")
+        await self.respond(doc["assignments"][0], "resolve", note="已清理")
+        return doc
+
+    async def closed(self, where: str) -> dict[str, Any]:
+        doc = await self.resolved(where)
+        await self.operate(doc["id"], "verify", passed=True)
+        return doc
+
+    async def admin_token(self) -> str:
+        return await self.live.token("admin", scope=None)
+
+    async def citizen_case(self, where: str) -> tuple[str, str]:
+        """A whistle filed through the public door: (case number, follow key)."""
+        response = await self.live.client.post(
+            "/api/v1/public/whistles", json=self.public_whistle(where)
+        )
+        answer = await response.json()
+        assert response.status == 201, answer
+        return answer["case_number"], answer["key"]
+
+    def public_whistle(self, where: str) -> dict[str, Any]:
+        return {
+            "category": "E0101",
+            "description": "楼道堆放杂物",
+            "location": {"grid": self.micro(where)},
+        }
+
+    async def ok(self, method: str, path: str, data: Any, token: str | None = None) -> Any:
+        response = await self.live.client.request(
+            method, path, json=data, headers=await self.live.auth(token)
+        )
+        answer = await response.json()
+        assert response.status in (200, 201), answer
+        return answer
+
+    async def credentials(self, call: Call, body: bytes) -> dict[str, str]:
+        scope = self.town[INSIDE]
+        if self.role == ANONYMOUS:
+            return {}
+        if self.role == INTEGRATION:
+            token = await self.live.token(INTEGRATION, scope=scope, source=INTEGRATION_SOURCE)
+            return signed_headers(token, body, self.live.app[CLOCK].now())
+        if self.role == ADMIN:
+            token = await self.admin_token()
+        elif self.role == RESPONDER:
+            responder = call.responder or self.grid_member(INSIDE)
+            token = await self.live.token(RESPONDER, scope=scope, responder=responder)
+        else:
+            token = await self.live.token(self.role, scope=scope)
+        return {"Authorization": f"Bearer {token}"}
+
+
+# -- one builder per endpoint: the call, with its resource in town A or B, ready to succeed ----
+
+Builder = Callable[[Scenario, str], Awaitable[Call]]
+ENDPOINTS: dict[str, tuple[tuple[str, ...], Builder]] = {}
+
+
+def endpoint(name: str, *, scoped: bool = True) -> Callable[[Builder], Builder]:
+    def register(builder: Builder) -> Builder:
+        ENDPOINTS[name] = ((INSIDE, OUTSIDE) if scoped else (ANYWHERE,), builder)
+        return builder
+
+    return register
+
+
+@endpoint("POST /api/v1/whistles")
+async def _file(sc: Scenario, where: str) -> Call:
+    if sc.role == INTEGRATION:  # its own source
+        whistle = sc.whistle(where, source=INTEGRATION_SOURCE, category="E0701")
+    else:
+        whistle = sc.whistle(where)
+    return Call("POST", "/api/v1/whistles", whistle)
+
+
+@endpoint("GET /api/v1/whistles/{id}")
+async def _read(sc: Scenario, where: str) -> Call:
+    doc = await sc.case(where)
+    return Call("GET", f"/api/v1/whistles/{doc['id']}")
+
+
+@endpoint("GET /api/v1/whistles")
+async def _list(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/whistles?grid={sc.town[where]}")
+
+
+@endpoint("GET /api/v1/grids/{code}")
+async def _grid(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/grids/{sc.town[where]}")
+
+
+@endpoint("GET /api/v1/grids")
+async def _grids(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/grids?parent={sc.town[where]}")
+
+
+@endpoint("GET /api/v1/categories", scoped=False)
+async def _categories(sc: Scenario, where: str) -> Call:
+    return Call("GET", "/api/v1/categories")
+
+
+def _assignment_endpoint(action: str, before: tuple[str, ...], body: dict[str, Any]) -> None:
+    @endpoint(f"POST /api/v1/assignments/{{id}}/{action}")
+    async def build(sc: Scenario, where: str) -> Call:
+        doc = await sc.case(where)
+        assignment = doc["assignments"][0]
+        for step in before:
+            await sc.respond(assignment, step)
+        # Inside, it is the responder principal's own assignment; outside, town B's member's.
+        assert assignment["responder"]["id"] == sc.grid_member(where)
+        return Call("POST", f"/api/v1/assignments/{assignment['id']}/{action}", body)
+
+
+_assignment_endpoint("acknowledge", (), {})
+_assignment_endpoint("start", ("acknowledge",), {})
+_assignment_endpoint("resolve", ("acknowledge",), {"note": "已清理"})
+_assignment_endpoint("return", (), {"reason": "不属于本网格"})
+
+
+@endpoint("POST /api/v1/whistles/{id}/claim")
+async def _claim(sc: Scenario, where: str) -> Call:
+    doc = await sc.case(where, category="E0801", description="独居老人需要上门探访")
+    board = doc["assignments"][0]
+    member = sc.board_member(INSIDE)  # eligible on town A's board, not on town B's
+    assert (member in board["eligible_ids"]) == (where == INSIDE)
+    return Call("POST", f"/api/v1/whistles/{doc['id']}/claim", {}, responder=member)
+
+
+def _case_endpoint(
+    action: str, prepare: Callable[[Scenario, str], Awaitable[dict[str, Any]]], body: dict[str, Any]
+) -> None:
+    @endpoint(f"POST /api/v1/whistles/{{id}}/{action}")
+    async def build(sc: Scenario, where: str) -> Call:
+        doc = await prepare(sc, where)
+        return Call("POST", f"/api/v1/whistles/{doc['id']}/{action}", body)
+
+
+async def _on_hold(sc: Scenario, where: str) -> dict[str, Any]:
+    doc = await sc.case(where)
+    await sc.operate(doc["id"], "hold", reason="等待产权单位答复")
+    return doc
+
+
+_case_endpoint("verify", Scenario.resolved, {"passed": True})
+_case_endpoint("reopen", Scenario.resolved, {"reason": "群众反映仍有杂物"})
+_case_endpoint("rate", Scenario.closed, {"grade": "satisfied"})
+_case_endpoint("hold", Scenario.case, {"reason": "等待产权单位答复"})
+_case_endpoint("release", _on_hold, {})
+_case_endpoint("extend", Scenario.case, {"reason": "需协调物业", "duration": "2wd"})
+
+
+@endpoint("POST /api/v1/whistles/{id}/merge")
+async def _merge(sc: Scenario, where: str) -> Call:
+    duplicate, original = await sc.case(where), await sc.case(where)
+    return Call("POST", f"/api/v1/whistles/{duplicate['id']}/merge", {"into": original["id"]})
+
+
+@endpoint("GET /api/v1/responders/{id}/inbox")
+async def _inbox(sc: Scenario, where: str) -> Call:
+    # Inside: the responder principal's own inbox; outside: town B's grid member's.
+    return Call("GET", f"/api/v1/responders/{sc.grid_member(where)}/inbox")
+
+
+def _grid_silence(code: str) -> dict[str, Any]:
+    return {
+        "matcher": "grid",
+        "value": code,
+        "duration_minutes": 60,
+        "author": "值班员",
+        "comment": "道路施工，重复上报",
+    }
+
+
+@endpoint("POST /api/v1/silences")
+async def _silence(sc: Scenario, where: str) -> Call:
+    return Call("POST", "/api/v1/silences", _grid_silence(sc.town[where]))
+
+
+@endpoint("GET /api/v1/silences", scoped=False)
+async def _silences(sc: Scenario, where: str) -> Call:
+    return Call("GET", "/api/v1/silences")
+
+
+@endpoint("DELETE /api/v1/silences/{id}")
+async def _unsilence(sc: Scenario, where: str) -> Call:
+    silence = await sc.ok(
+        "POST", "/api/v1/silences", _grid_silence(sc.town[where]), await sc.admin_token()
+    )
+    return Call("DELETE", f"/api/v1/silences/{silence['id']}")
+
+
+@endpoint("POST /api/v1/tokens")
+async def _new_token(sc: Scenario, where: str) -> Call:
+    return Call("POST", "/api/v1/tokens", {"role": "reporter", "scope": sc.town[where]})
+
+
+@endpoint("GET /api/v1/tokens", scoped=False)
+async def _tokens(sc: Scenario, where: str) -> Call:
+    return Call("GET", "/api/v1/tokens")
+
+
+@endpoint("DELETE /api/v1/tokens/{id}")
+async def _revoke(sc: Scenario, where: str) -> Call:
+    issued = await sc.live.app[ACCESS].issue_token(
+        role=Role.REPORTER, scope=sc.town[where], by="tests"
+    )
+    return Call("DELETE", f"/api/v1/tokens/{issued.id}")
+
+
+@endpoint("POST /api/v1/users")
+async def _new_user(sc: Scenario, where: str) -> Call:
+    user = {"name": "wangfang", "password": "correct horse", "role": "reporter"}
+    return Call("POST", "/api/v1/users", {**user, "scope": sc.town[where]})
+
+
+@endpoint("GET /api/v1/audit", scoped=False)
+async def _audit(sc: Scenario, where: str) -> Call:
+    return Call("GET", "/api/v1/audit")
+
+
+@endpoint("GET /healthz", scoped=False)
+async def _healthz(sc: Scenario, where: str) -> Call:
+    return Call("GET", "/healthz")
+
+
+@endpoint("GET /readyz", scoped=False)
+async def _readyz(sc: Scenario, where: str) -> Call:
+    return Call("GET", "/readyz")
+
+
+@endpoint("POST /api/v1/public/whistles")
+async def _citizen_files(sc: Scenario, where: str) -> Call:
+    return Call("POST", "/api/v1/public/whistles", sc.public_whistle(where))
+
+
+@endpoint("GET /api/v1/public/whistles/{id}")
+async def _citizen_follows(sc: Scenario, where: str) -> Call:
+    case_number, key = await sc.citizen_case(where)
+    return Call("GET", f"/api/v1/public/whistles/{case_number}?key={key}")
+
+
+@endpoint("POST /api/v1/public/whistles/{id}/rate")
+async def _citizen_rates(sc: Scenario, where: str) -> Call:
+    case_number, key = await sc.citizen_case(where)
+    stored = await sc.live.app[STORE].get_whistle(case_number)
+    assert stored is not None
+    first = stored.assignments[0]
+    await sc.respond(first, "acknowledge")
+    await sc.respond(first, "resolve", note="已清理")
+    await sc.operate(case_number, "verify", passed=True)
+    return Call("POST", f"/api/v1/public/whistles/{case_number}/rate?key={key}", {"grade": "满意"})
+
+
+assert set(ENDPOINTS) == set(ALLOWED), set(ENDPOINTS) ^ set(ALLOWED)
+
+MATRIX = [
+    pytest.param(name, role, where, id=f"{name} | {role} | {where}")
+    for name, (places, _) in ENDPOINTS.items()
+    for role in ROLES
+    for where in places
+]
+
+
+@pytest.mark.parametrize(("name", "role", "where"), MATRIX)
+async def test_access_matrix(
+    live: Live, county: Hierarchy, name: str, role: str, where: str
+) -> None:
+    scenario = Scenario(live, county, role)
+    call = await ENDPOINTS[name][1](scenario, where)
+    body = b"" if call.body is None else orjson.dumps(call.body)
+    headers = await scenario.credentials(call, body)
+    if call.body is not None:
+        headers["Content-Type"] = "application/json"
+    response = await live.client.request(call.method, call.path, data=body or None, headers=headers)
+    answer = await response.json()
+    if (role, where) in ALLOWED[name]:
+        assert 200 <= response.status < 300, answer
+        return
+    refused = REFUSED_WITH.get((name, role, where), 401 if role == ANONYMOUS else 403)
+    assert response.status == refused, answer
+    assert response.content_type == "application/problem+json"
+    assert answer["status"] == refused
+    if refused == 401:
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert "no credentials" in answer["detail"]
+    elif (role, INSIDE) in ALLOWED[name]:  # the role may, only not on this resource
+        assert "may not" not in answer["detail"], answer
+    else:
+        assert f"{role} may not {call.method} " in answer["detail"], answer
+
+
+# -- the scope rules the matrix cannot show in one call -----------------------------------------
+
+
+async def test_listing_defaults_to_the_principals_subtree(live: Live, county: Hierarchy) -> None:
+    scenario = Scenario(live, county, REPORTER)
+    ours, theirs = await scenario.case(INSIDE), await scenario.case(OUTSIDE)
+    for role in (REPORTER, OPERATOR, COMMITTEE):
+        token = await live.token(role, scope=scenario.town[INSIDE])
+        status, page = await live.get("/api/v1/whistles", token=token)
+        assert status == 200, page
+        assert [item["id"] for item in page["items"]] == [ours["id"]]
+    status, page = await live.get("/api/v1/whistles", token=await scenario.admin_token())
+    assert status == 200
+    assert {item["id"] for item in page["items"]} == {ours["id"], theirs["id"]}
+
+
+async def test_merging_into_a_case_outside_the_subtree_is_forbidden(
+    live: Live, county: Hierarchy
+) -> None:
+    scenario = Scenario(live, county, OPERATOR)
+    ours, theirs = await scenario.case(INSIDE), await scenario.case(OUTSIDE)
+    token = await live.token(OPERATOR, scope=scenario.town[INSIDE])
+    response = await live.client.post(
+        f"/api/v1/whistles/{ours['id']}/merge",
+        json={"into": theirs["id"]},
+        headers=await live.auth(token),
+    )
+    answer = await response.json()
+    assert response.status == 403, answer
+    assert "the target case" in answer["detail"]
+    status, doc = await live.get(f"/api/v1/whistles/{ours['id']}")
+    assert (status, doc["status"]) == (200, "dispatched")
+
+
+@pytest.mark.parametrize(
+    ("source", "allowed"),
+    [
+        ("citizen", True),
+        ("community", True),
+        ("town_committee", True),
+        ("police", False),
+        ("camera", False),
+    ],
+)
+async def test_reporters_file_only_the_peoples_sources(
+    live: Live, county: Hierarchy, source: str, allowed: bool
+) -> None:
+    scenario = Scenario(live, county, REPORTER)
+    token = await live.token(REPORTER, scope=scenario.town[INSIDE])
+    category = {"police": "E0701", "camera": "E0403"}.get(source, "E0101")
+    status, _, answer = await live.post(
+        scenario.whistle(INSIDE, source=source, category=category), token=token
+    )
+    assert status == (201 if allowed else 403), answer
+    if not allowed:
+        assert f"reporter may not file {source} whistles" in answer["detail"]
+
+
+@pytest.mark.parametrize(
+    ("matcher", "value", "scope", "status"),
+    [
+        ("camera", "CAM-001", "town", 403),
+        ("category", "E01", "town", 403),
+        ("camera", "CAM-001", "county", 201),
+        ("category", "E01", "county", 201),
+        ("camera", "CAM-001", "admin", 201),
+        ("category", "E01", "admin", 201),
+    ],
+)
+async def test_camera_and_category_silences_need_the_whole_county(
+    live: Live, county: Hierarchy, matcher: str, value: str, scope: str, status: int
+) -> None:
+    scenario = Scenario(live, county, OPERATOR)
+    tokens = {
+        "town": await live.token(OPERATOR, scope=scenario.town[INSIDE]),
+        "county": await live.token(OPERATOR),
+        "admin": await scenario.admin_token(),
+    }
+    silence = {**_grid_silence(""), "matcher": matcher, "value": value}
+    response = await live.client.post(
+        "/api/v1/silences", json=silence, headers=await live.auth(tokens[scope])
+    )
+    answer = await response.json()
+    assert response.status == status, answer
+    if status == 403:
+        assert "reaches the whole county" in answer["detail"]
+        # Nor may the town's operator lift one that the county set.
+        made = await scenario.ok("POST", "/api/v1/silences", silence, tokens["county"])
+        response = await live.client.delete(
+            f"/api/v1/silences/{made['id']}", headers=await live.auth(tokens["town"])
+        )
+        assert response.status == 403
