@@ -37,6 +37,7 @@ def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None
 
 @routes.post("/api/v1/whistles")
 async def post_whistle(request: web.Request) -> web.Response:
+    principal = allow(request, Role.REPORTER, Role.OPERATOR, Role.INTEGRATION)
     content_type = request.content_type
     json_like = content_type == "application/json" or content_type.endswith("+json")
     # aiohttp reports a missing Content-Type as application/octet-stream; accept that too.
@@ -58,7 +59,6 @@ async def post_whistle(request: web.Request) -> web.Response:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidWhistle([FieldError("body", f"not valid JSON: {exc}")], status=400) from None
-    principal = allow(request, Role.REPORTER, Role.OPERATOR, Role.INTEGRATION)
     submission = await request.app[INTAKE].submit(body, idempotency_key=key, principal=principal)
     headers = {"Location": f"/api/v1/whistles/{submission.whistle_id}"}
     doc = submission.document
@@ -224,7 +224,7 @@ def _cell_summary(cell: Cell, children: int) -> dict[str, Any]:
 
 @routes.get("/api/v1/grids/{code}")
 async def get_grid(request: web.Request) -> web.Response:
-    allow(request, *Role)
+    principal = allow(request, *Role)
     hierarchy = request.app[HIERARCHY]
     code = request.match_info["code"]
     cell = hierarchy.get(code)
@@ -237,17 +237,22 @@ async def get_grid(request: web.Request) -> web.Response:
     ]
     centroid = hierarchy.centroid(code)
     doc["centroid"] = None if centroid is None else {"lat": centroid[0], "lon": centroid[1]}
-    doc["responders"] = [
-        {
-            "id": r.id,
-            "name": r.name,
-            "kind": r.kind.value,
-            "kind_name": r.kind.label_zh,
-            "categories": sorted(r.categories),
-            "backup": r.backup,
-        }
-        for r in hierarchy.responders_at(code)
-    ]
+    # The cells are public structure; who staffs them (names) is shown inside one's subtree.
+    doc["responders"] = (
+        None
+        if not principal.covers(cell)
+        else [
+            {
+                "id": r.id,
+                "name": r.name,
+                "kind": r.kind.value,
+                "kind_name": r.kind.label_zh,
+                "categories": sorted(r.categories),
+                "backup": r.backup,
+            }
+            for r in hierarchy.responders_at(code)
+        ]
+    )
     return _json(doc)
 
 

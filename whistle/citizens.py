@@ -52,7 +52,10 @@ async def file(request: web.Request) -> web.Response:
     if wait:
         raise RateLimited(wait, f"citizen {address}")
     body = await _json_object(request)
+    source = body.pop("source", "citizen")
     extra = [FieldError(k, "unknown field") for k in body if k not in _ALLOWED]
+    if source != "citizen":
+        extra.insert(0, FieldError("source", "the public endpoint files citizen whistles only"))
     if extra:
         raise InvalidWhistle(extra)
     body["source"] = "citizen"

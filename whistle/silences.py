@@ -235,10 +235,17 @@ async def create(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/silences")
 async def list_silences(request: web.Request) -> web.Response:
-    allow(request, Role.OPERATOR, Role.ADMIN, Role.COMMITTEE)
+    principal = allow(request, Role.OPERATOR, Role.ADMIN, Role.COMMITTEE)
     silences = request.app[SILENCES]
     now = silences.clock.now()
-    items = [present(s, now, silences.tz) for s in silences.all()]
+    hierarchy = silences.hierarchy
+    # Camera and category silences reach the whole county; grid silences only their subtree.
+    items = [
+        present(s, now, silences.tz)
+        for s in silences.all()
+        if s.matcher != Matcher.GRID
+        or (s.value in hierarchy and principal.covers(hierarchy.cell(s.value)))
+    ]
     return web.Response(body=orjson.dumps({"items": items}), content_type="application/json")
 
 

@@ -191,3 +191,17 @@ async def test_unknown_path_and_wrong_method_are_problem_json(live: Live) -> Non
     response = await live.client.delete("/api/v1/whistles", headers=await live.auth())
     assert response.status == 405
     assert "POST" in response.headers["Allow"]
+
+
+async def test_roster_names_are_shown_only_inside_ones_subtree(
+    live: Live, county: Hierarchy
+) -> None:
+    towns = list(county.cells(level=Level.TOWN))
+    grid_b = next(c for c in county.cells(level=Level.GRID) if c.is_within(towns[1].code))
+    town_a = await live.token("committee", scope=towns[0].code)
+    status, doc = await live.get(f"/api/v1/grids/{grid_b.code}", token=town_a)
+    assert status == 200
+    assert doc["code"] == grid_b.code  # the structure is public
+    assert doc["responders"] is None  # who staffs it is not
+    status, doc = await live.get(f"/api/v1/grids/{grid_b.code}")  # a county operator
+    assert [r["kind"] for r in doc["responders"]]

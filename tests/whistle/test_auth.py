@@ -414,8 +414,18 @@ async def test_citizen_may_not_send_what_names_a_system(
     )
     problem = await problem_of(response)
     assert response.status == 422
-    assert problem["errors"] == [{"field": field, "reason": "unknown field"}]
+    reason = (
+        "the public endpoint files citizen whistles only" if field == "source" else "unknown field"
+    )
+    assert problem["errors"] == [{"field": field, "reason": reason}]
     assert await whistle_count(live) == 0
+
+
+async def test_citizen_may_say_source_citizen(live: Live, county: Hierarchy) -> None:
+    response = await live.client.post(
+        "/api/v1/public/whistles", json=citizen_whistle(county, source="citizen")
+    )
+    assert response.status == 201
 
 
 async def test_citizen_door_is_rate_limited_per_address(

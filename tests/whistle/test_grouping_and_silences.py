@@ -212,3 +212,18 @@ async def test_silence_is_kept_across_a_restart(
     assert status == 201
     assert doc["status"] == "muted"
     assert doc["muted_by"]["id"] == created["id"]
+
+
+async def test_grid_silences_are_listed_only_inside_ones_subtree(
+    live: Live, county: Hierarchy
+) -> None:
+    towns = list(county.cells(level=Level.TOWN))
+    _, in_a = await silence(live, matcher="grid", value=towns[0].code)
+    _, in_b = await silence(live, matcher="grid", value=towns[1].code)
+    _, camera = await silence(live, matcher="camera", value="CAM-1")
+    operator_a = await live.token("operator", scope=towns[0].code)
+    status, listing = await live.get("/api/v1/silences", token=operator_a)
+    assert status == 200
+    assert {s["id"] for s in listing["items"]} == {in_a["id"], camera["id"]}
+    status, everything = await live.get("/api/v1/silences")
+    assert {s["id"] for s in everything["items"]} == {in_a["id"], in_b["id"], camera["id"]}
