@@ -44,6 +44,7 @@ from whistle.store import SessionRecord, Store, TokenRecord, UserRecord
 __all__ = [
     "ACCESS",
     "PRINCIPAL",
+    "SIGNED_BODY",
     "Access",
     "AccessLimits",
     "access_middleware",
@@ -303,6 +304,7 @@ class Access:
             # The signing key is the stored hash: let no other role's hash act as a credential.
             raise Unauthenticated("only integration tokens sign requests; send a bearer token")
         body = await request.read()
+        request[SIGNED_BODY] = body  # read once here; handlers that stream use this instead
         if not verify_signature(record.hash, int(stamp), body, signature):
             raise Unauthenticated("wrong signature")
         self._forget_old_signatures(now)
@@ -336,6 +338,7 @@ def _principal(record: TokenRecord, *, via: str) -> Principal:
 
 ACCESS = web.AppKey("access", Access)
 PRINCIPAL = web.RequestKey("principal", Principal)
+SIGNED_BODY = web.RequestKey("signed_body", bytes)
 PUBLIC = Principal(id="public", role=None, scope=None, via="public")
 
 _H = Callable[[web.Request], Awaitable[web.StreamResponse]]

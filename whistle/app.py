@@ -43,6 +43,7 @@ from whistle.keys import (
     WEBHOOKS,
     Settings,
 )
+from whistle.media import routes as media_routes
 from whistle.pages import routes as page_routes
 from whistle.problems import error_middleware
 from whistle.silences import SILENCES, Silences
@@ -72,6 +73,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(admin_routes)
     app.add_routes(citizen_routes)
     app.add_routes(page_routes)
+    app.add_routes(media_routes)
     return app
 
 

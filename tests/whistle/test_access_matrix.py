@@ -84,6 +84,8 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "POST /api/v1/public/whistles": everywhere(*ROLES),
     "GET /api/v1/public/whistles/{id}": everywhere(*ROLES),
     "POST /api/v1/public/whistles/{id}/rate": everywhere(*ROLES),
+    "POST /api/v1/media": everywhere(REPORTER, RESPONDER, OPERATOR, INTEGRATION),
+    "GET /media/{name}": everywhere(*EVERY_ROLE),
 }
 
 # A responder of town A is not eligible on town B's claim board: the claim is refused as a
@@ -103,6 +105,7 @@ class Call:
     path: str
     body: dict[str, Any] | None = None
     responder: str | None = None
+    raw: bytes | None = None  # a body sent as it is (a photo), not as JSON
 
 
 class Scenario:
@@ -403,7 +406,37 @@ async def _citizen_rates(sc: Scenario, where: str) -> Call:
     return Call("POST", f"/api/v1/public/whistles/{case_number}/rate?key={key}", {"grade": "满意"})
 
 
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
+
+
+@endpoint("POST /api/v1/media", scoped=False)
+async def _upload(sc: Scenario, where: str) -> Call:
+    return Call("POST", "/api/v1/media", raw=PNG)
+
+
+@endpoint("GET /media/{name}", scoped=False)
+async def _photo(sc: Scenario, where: str) -> Call:
+    response = await sc.live.client.post("/api/v1/media", data=PNG, headers=await sc.live.auth())
+    assert response.status == 201
+    return Call("GET", (await response.json())["url"])
+
+
 assert set(ENDPOINTS) == set(ALLOWED), set(ENDPOINTS) ^ set(ALLOWED)
+
+# Pages have their own tests (tests/whistle/test_pages.py): they answer with redirects.
+PAGES = {"GET /login", "POST /login", "POST /logout", "GET /", "GET /cases/{id}",
+         "GET /track/{id}", "POST /track/{id}/rate"}  # fmt: skip
+
+
+def test_every_route_of_the_app_is_in_the_matrix(live: Live) -> None:
+    routes = {
+        f"{route.method} {route.resource.canonical}"
+        for route in live.app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    missing = routes - set(ALLOWED) - PAGES
+    assert not missing, f"add these endpoints to the access matrix: {sorted(missing)}"
+
 
 MATRIX = [
     pytest.param(name, role, where, id=f"{name} | {role} | {where}")
@@ -419,12 +452,17 @@ async def test_access_matrix(
 ) -> None:
     scenario = Scenario(live, county, role)
     call = await ENDPOINTS[name][1](scenario, where)
-    body = b"" if call.body is None else orjson.dumps(call.body)
+    if call.raw is not None:
+        body = call.raw
+    else:
+        body = b"" if call.body is None else orjson.dumps(call.body)
     headers = await scenario.credentials(call, body)
     if call.body is not None:
         headers["Content-Type"] = "application/json"
+    elif call.raw is not None:
+        headers["Content-Type"] = "application/octet-stream"
     response = await live.client.request(call.method, call.path, data=body or None, headers=headers)
-    answer = await response.json()
+    answer = await response.json() if "json" in response.content_type else await response.read()
     if (role, where) in ALLOWED[name]:
         assert 200 <= response.status < 300, answer
         return
