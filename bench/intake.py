@@ -141,7 +141,15 @@ def main() -> None:
             Path(tmp) / "bench.sqlite3",
             args.config,
             Path(tmp) / "server.log",
-            extra_args=("--log-level", "warning"),
+            # The bench measures throughput, not the rate limiter: lift the per-token limit.
+            extra_args=(
+                "--log-level",
+                "warning",
+                "--limit-per-token",
+                "1e6",
+                "--limit-per-address",
+                "1e6",
+            ),
         )
         try:
             asyncio.run(server.start())

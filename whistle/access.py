@@ -59,6 +59,10 @@ SESSION_COOKIE = "whistle_session"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_TTL = timedelta(hours=12)
 SIGNATURE_TOLERANCE = 300  # seconds either way; older (or newer) signed requests are replays
+# Token records are cached this long, so most requests need no database read. A revocation
+# through this server drops the entry at once; one made by the CLI (another process) is
+# seen within this time.
+TOKEN_CACHE_SECONDS = 5.0
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # Which whistle sources each role may file (integrations: only their own).
@@ -100,6 +104,7 @@ class Access:
         self.by_address = RateLimiter(limits.address, clock)
         self.public_limit = RateLimiter(limits.public, clock)
         self._seen_signatures: dict[str, float] = {}
+        self._tokens: dict[str, tuple[TokenRecord, float]] = {}
 
     def __repr__(self) -> str:
         return f"Access({self.by_principal!r})"
@@ -175,6 +180,7 @@ class Access:
         if record.revoked_at is None:
             record = dataclasses.replace(record, revoked_at=self._clock.now())
             await self._store.save_token(record)
+            self._tokens.pop(token_id, None)
             await self.audit(by, "token.revoke", token_id, {})
         return record
 
@@ -247,7 +253,16 @@ class Access:
     # -- checking ------------------------------------------------------------------------
 
     async def _token(self, token_id: str, *, why: str) -> TokenRecord:
-        record = await self._store.get_token(token_id)
+        now = self._clock.now().timestamp()
+        cached = self._tokens.get(token_id)
+        if cached is not None and now - cached[1] < TOKEN_CACHE_SECONDS:
+            record: TokenRecord | None = cached[0]
+        else:
+            record = await self._store.get_token(token_id)
+            if record is not None:
+                if len(self._tokens) > 10_000:
+                    self._tokens.clear()
+                self._tokens[token_id] = (record, now)
         if record is None:
             raise Unauthenticated(f"{why}: unknown token")
         if record.revoked_at is not None:

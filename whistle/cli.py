@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--demo", action="store_true", help="create demo logins if missing and print them"
     )
+    serve.add_argument(
+        "--limit-per-token", type=float, default=500.0, help="requests/s per token (burst 2x)"
+    )
+    serve.add_argument(
+        "--limit-per-address", type=float, default=500.0, help="requests/s per address (burst 2x)"
+    )
 
     sample = sub.add_parser("sample-county", help="write a deterministic sample county")
     sample.add_argument("outdir", type=Path)
@@ -171,7 +177,14 @@ def _serve(args: argparse.Namespace) -> int:
     from whistle.logs import configure_logging
 
     configure_logging(args.log_level, json=args.log_format == "json")
-    settings = Settings(db_path=args.db, config_dir=args.config)
+    from whistle.access import AccessLimits
+    from whistle.ratelimit import Limit
+
+    limits = AccessLimits(
+        principal=Limit(args.limit_per_token, 2 * args.limit_per_token),
+        address=Limit(args.limit_per_address, 2 * args.limit_per_address),
+    )
+    settings = Settings(db_path=args.db, config_dir=args.config, limits=limits)
     # SIGTERM/SIGINT arrive as GracefulExit (a SystemExit with code 1) through aiohttp's
     # signal handlers; the cleanup contexts have run by then, so it is a clean exit.
     from dispatch import DispatchConfigError

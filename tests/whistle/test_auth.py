@@ -19,7 +19,7 @@ from test_api_intake import body as whistle_body
 from whistle_support import Live, StartServer, whistle_count
 
 from grids import Hierarchy, Level
-from whistle.access import ACCESS, CSRF_HEADER, SESSION_COOKIE, AccessLimits
+from whistle.access import ACCESS, CSRF_HEADER, SESSION_COOKIE, TOKEN_CACHE_SECONDS, AccessLimits
 from whistle.auth import Role, parse_token, sign_request, signing_key
 from whistle.clock import FakeClock
 from whistle.keys import HIERARCHY
@@ -663,7 +663,11 @@ async def cli(*args: str) -> tuple[int, str, str]:
 
 
 async def test_cli_token_authenticates_until_the_cli_revokes_it(
-    start_server: StartServer, county: Hierarchy, county_dir: Path, tmp_path: Path
+    start_server: StartServer,
+    county: Hierarchy,
+    county_dir: Path,
+    tmp_path: Path,
+    clock: FakeClock,
 ) -> None:
     db = tmp_path / "cli.sqlite3"
     code, out, err = await cli(
@@ -681,6 +685,8 @@ async def test_cli_token_authenticates_until_the_cli_revokes_it(
     assert response.status == 200
     code, out, err = await cli("token", "revoke", "--db", str(db), token_id)
     assert code == 0, err
+    # Another process revoked it: the server sees that once its token cache (5 s) runs out.
+    clock.advance(timedelta(seconds=TOKEN_CACHE_SECONDS))
     await assert_401(await bearer(live, token, "/api/v1/whistles"), "revoked")
 
 
