@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -51,7 +52,9 @@ from whistle.silences import routes as silence_routes
 from whistle.store import SqliteStore
 from whistle.webhooks import Failure, WebhookNotifier, known_responders, load_webhooks
 
-__all__ = ["create_app"]
+__all__ = ["STATIC", "create_app"]
+
+STATIC = Path(__file__).resolve().parent / "static"
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +77,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(citizen_routes)
     app.add_routes(page_routes)
     app.add_routes(media_routes)
+    app.router.add_static("/static/", STATIC, name="static", show_index=False)
     return app
 
 

@@ -26,7 +26,7 @@ from whistle.keys import CASES, HIERARCHY, STORE, TZ
 from whistle.store import WhistleQuery
 from whistle.timefmt import rfc3339
 
-__all__ = ["routes"]
+__all__ = ["LANDING", "TEXT", "page_session", "render", "routes"]
 
 routes = web.RouteTableDef()
 
@@ -89,6 +89,13 @@ TEXT: dict[str, dict[str, Any]] = {
         "comment": "意见",
         "statuses": _STATUSES_ZH,
         "roles": _ROLES_ZH,
+        "nav": {
+            "report": "上报",
+            "console": "调度台",
+            "claims": "认领",
+            "stats": "统计",
+            "grids": "网格",
+        },
     },
     "en": {
         "app": "Five whistles",
@@ -119,6 +126,13 @@ TEXT: dict[str, dict[str, Any]] = {
         "comment": "Comment",
         "statuses": {k: k.replace("_", " ") for k in _STATUSES_ZH},
         "roles": {k: k for k in _ROLES_ZH},
+        "nav": {
+            "report": "Report",
+            "console": "Console",
+            "claims": "Claims",
+            "stats": "Statistics",
+            "grids": "Grids",
+        },
     },
 }
 
@@ -155,6 +169,31 @@ async def _session(request: web.Request) -> tuple[Principal, str] | None:
 
 def _to_login() -> web.HTTPSeeOther:
     return web.HTTPSeeOther("/login")
+
+
+async def page_session(request: web.Request, *roles: Role) -> tuple[Principal, str]:
+    """The logged-in principal and its CSRF token, for a page handler (which is marked
+    ``@public`` and checks here): no session redirects to /login; a role outside ``roles``
+    (when given) is Forbidden. Sets the request's principal, as the API middleware does."""
+    found = await _session(request)
+    if found is None:
+        raise _to_login()
+    principal, csrf = found
+    request[PRINCIPAL] = principal
+    if roles and principal.role not in roles:
+        role = principal.role.value if principal.role else "public"
+        raise Forbidden(f"{role} may not open {request.path}")
+    return principal, csrf
+
+
+# Where ``/`` leads each role.
+LANDING = {
+    Role.REPORTER: "/report",
+    Role.OPERATOR: "/console",
+    Role.RESPONDER: "/claims",
+    Role.COMMITTEE: "/stats",
+    Role.ADMIN: "/grids",
+}
 
 
 def _scope_name(request: web.Request, principal: Principal) -> str:
@@ -222,11 +261,17 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/")
 @public
+async def landing(request: web.Request) -> web.Response:
+    """``/`` leads to the right page for whoever is logged in."""
+    principal, _ = await page_session(request)
+    target = LANDING.get(principal.role) if principal.role else None
+    raise web.HTTPSeeOther(target or "/cases")
+
+
+@routes.get("/cases")
+@public
 async def home(request: web.Request) -> web.Response:
-    found = await _session(request)
-    if found is None:
-        raise _to_login()
-    principal, csrf = found
+    principal, csrf = await page_session(request)
     items: list[dict[str, Any]] = []
     if principal.role in (Role.REPORTER, Role.OPERATOR, Role.COMMITTEE, Role.ADMIN):
         path = None

@@ -424,7 +424,8 @@ async def _photo(sc: Scenario, where: str) -> Call:
 assert set(ENDPOINTS) == set(ALLOWED), set(ENDPOINTS) ^ set(ALLOWED)
 
 # Pages have their own tests (tests/whistle/test_pages.py): they answer with redirects.
-PAGES = {"GET /login", "POST /login", "POST /logout", "GET /", "GET /cases/{id}",
+PAGES = {"GET /login", "POST /login", "POST /logout", "GET /", "GET /cases", "GET /cases/{id}",
+         "GET /static", "GET /report", "GET /console", "GET /claims", "GET /stats", "GET /grids",
          "GET /track/{id}", "POST /track/{id}/rate"}  # fmt: skip
 
 

@@ -48,7 +48,10 @@ async def test_login_sets_a_strict_http_only_session(live: Live, county: Hierarc
     cookie = response.cookies["whistle_session"]
     assert cookie["httponly"]
     assert cookie["samesite"] == "Strict"
-    home = await live.client.get("/")
+    landing = await live.client.get("/", allow_redirects=False)
+    assert landing.status == 303
+    assert landing.headers["Location"] == "/console"  # an operator's page
+    home = await live.client.get("/cases")
     assert home.status == 200
     assert "op" in await home.text()
 
@@ -101,7 +104,7 @@ async def test_session_requests_to_the_api_need_the_csrf_header(
     refused = await live.client.post("/api/v1/whistles", json=body)
     assert refused.status == 403
     assert "CSRF" in (await refused.json())["detail"]
-    home = await live.client.get("/")
+    home = await live.client.get("/cases")
     csrf = hidden_csrf(await home.text())
     accepted = await live.client.post("/api/v1/whistles", json=body, headers={"X-CSRF-Token": csrf})
     assert accepted.status == 201
@@ -114,7 +117,7 @@ async def test_script_typed_into_a_whistle_is_shown_not_run(live: Live, county: 
     doc = await cases.new(description=SCRIPT, reporter=SCRIPT)
     await add_user(live, "op", Role.OPERATOR, county.root)
     await log_in(live.client, "op")
-    for path in ("/", f"/cases/{doc['id']}"):
+    for path in ("/cases", f"/cases/{doc['id']}"):
         response = await live.client.get(path)
         html = await response.text()
         assert response.status == 200
@@ -135,7 +138,7 @@ async def test_case_page_outside_the_users_subtree_is_forbidden(
     await log_in(live.client, "town-a")
     response = await live.client.get(f"/cases/{doc['id']}")
     assert response.status == 403
-    home = await live.client.get("/")
+    home = await live.client.get("/cases")
     assert doc["id"] not in await home.text()
 
 
@@ -144,7 +147,7 @@ async def test_logout_needs_its_csrf_token_and_ends_the_session(
 ) -> None:
     await add_user(live, "op", Role.OPERATOR, county.root)
     await log_in(live.client, "op")
-    home = await live.client.get("/")
+    home = await live.client.get("/cases")
     csrf = hidden_csrf(await home.text())
     refused = await live.client.post("/logout", data={}, allow_redirects=False)
     assert refused.status == 403
