@@ -8,16 +8,28 @@ PORT   ?= 8080
 DB     ?= var/whistle.sqlite3
 CONFIG ?= config
 
-.PHONY: install run test lint typecheck pytest sample bench clean
+.PHONY: install run test lint typecheck pytest chromium sample bench clean
+
+# Front-end libraries (Apache ECharts) come from npm into ./node_modules, never into the repo.
+# npm is required when CI=true; elsewhere a machine without npm gets a warning, and the pages
+# that draw maps say the library is missing.
+NODE_STAMP := node_modules/.whistle-stamp
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
-install: $(STAMP)
+$(NODE_STAMP): package.json $(wildcard package-lock.json)
+	@if command -v npm >/dev/null 2>&1; then \
+	  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; \
+	  else npm install --no-audit --no-fund; fi && touch $@; \
+	elif [ "$$CI" = "true" ]; then echo "make: npm is required (CI=true)" >&2; exit 1; \
+	else echo "make: npm not found: skipping ECharts (the /grids map needs it)" >&2; fi
 
-run: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
+
+run: $(STAMP) $(NODE_STAMP)
 	mkdir -p $(dir $(DB))
 	$(BIN)/whistle serve --host $(HOST) --port $(PORT) --db $(DB) --config $(CONFIG) --demo
 
@@ -28,8 +40,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NODE_STAMP) chromium
 	$(BIN)/pytest
+
+# The browser tests drive Debian's Chromium (/usr/bin/chromium) with Playwright. Installed
+# here when missing and we are root; otherwise the tests skip with the reason (under CI=true
+# they fail instead). A CJK font makes the screenshots legible.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium fonts-wqy-microhei) || echo "make: could not install chromium" >&2; \
+	  else echo "make: chromium missing and not root: browser tests will skip" >&2; fi; }
 
 test: lint typecheck pytest
 
@@ -38,8 +60,9 @@ sample: $(STAMP)
 	$(BIN)/whistle sample-county $(CONFIG) --seed 530524
 
 clean:
-	rm -rf $(VENV) var build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules var build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmarks: not part of the test suite (timings are measured, never asserted in tests).
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/stats.py

@@ -54,6 +54,7 @@ class AssignmentStatus(StrEnum):
     RESOLVED = "resolved"
     RETURNED = "returned"  # 退单: given back as wrongly assigned
     ESCALATED = "escalated"  # replaced after a missed deadline
+    REASSIGNED = "reassigned"  # an operator moved it to another responder
     CANCELLED = "cancelled"  # the case closed or was merged while this still waited
 
 
@@ -101,6 +102,9 @@ class AssignmentState:
     team: str | None = None
     members: tuple[str, ...] = ()
     overdue: bool = False  # missed its deadline with nobody left to escalate to
+    # 退单 review: "pending" once returned, then "accepted" or "refused" by an operator.
+    return_review: str | None = None
+    replaced_by: str | None = None  # the assignment that took this one's place
     doc: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -263,6 +267,7 @@ def _resolved(state: CaseState, event: EventLike) -> None:
 def _returned(state: CaseState, event: EventLike) -> None:
     assignment = state.assignments[event.data["assignment"]]
     assignment.status = AssignmentStatus.RETURNED
+    assignment.return_review = "pending"
     state.returns += 1
     if state.owner == assignment.id:
         # Properly returned: the first receiver no longer owns it; whoever else reported in
@@ -286,11 +291,17 @@ def _added(state: CaseState, event: EventLike) -> None:
     tried: tuple[str, ...] = ()
     if replaced is not None:
         tried = replaced.tried + ((replaced.responder_id,) if replaced.responder_id else ())
+        replaced.replaced_by = str(doc["id"])
         if replaced.status in PENDING or replaced.status in (
             AssignmentStatus.ACKNOWLEDGED,
             AssignmentStatus.IN_PROGRESS,
         ):
-            replaced.status = AssignmentStatus.ESCALATED
+            # An operator's decision is not a missed deadline: keep the two apart.
+            replaced.status = (
+                AssignmentStatus.REASSIGNED
+                if event.data.get("reason") in _BY_OPERATOR
+                else AssignmentStatus.ESCALATED
+            )
         if state.owner == replaced.id:
             state.owner = None
             state.status = CaseStatus.DISPATCHED
@@ -298,6 +309,18 @@ def _added(state: CaseState, event: EventLike) -> None:
     state.assignments[assignment.id] = assignment
     if event.data.get("new_round"):
         _new_round(state, event.at, _time(event.data.get("resolve_due")))
+
+
+# ``assignment.added`` reasons that an operator decided (see dispatch.lifecycle.reassign).
+_BY_OPERATOR = frozenset({"reassign", "return_refused"})
+
+
+def _return_accepted(state: CaseState, event: EventLike) -> None:
+    state.assignments[event.data["assignment"]].return_review = "accepted"
+
+
+def _return_refused(state: CaseState, event: EventLike) -> None:
+    state.assignments[event.data["assignment"]].return_review = "refused"
 
 
 def _new_round(state: CaseState, at: datetime, resolve_due: datetime | None) -> None:
@@ -416,6 +439,8 @@ _HANDLERS = {
     "assignment.resolved": _resolved,
     "assignment.returned": _returned,
     "assignment.added": _added,
+    "assignment.return_accepted": _return_accepted,
+    "assignment.return_refused": _return_refused,
     "case.verified": _verified,
     "case.closed": _closed,
     "case.reopened": _reopened,

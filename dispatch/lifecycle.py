@@ -22,12 +22,12 @@ from enum import StrEnum
 from typing import Any
 
 from dispatch.case import ACTIVE, PENDING, AssignmentState, AssignmentStatus, CaseState, CaseStatus
-from dispatch.decision import PlannedAssignment
+from dispatch.decision import PlannedAssignment, TraceStep
 from dispatch.durations import Duration
-from dispatch.model import Origin, Urgency
+from dispatch.model import Mode, Origin, StepResult, Urgency
 from dispatch.policy import LifecyclePolicy
 from dispatch.router import Router
-from grids.model import ResponderKind
+from grids.model import Responder, ResponderKind
 
 __all__ = [
     "GRADES",
@@ -38,10 +38,13 @@ __all__ = [
     "IllegalTransition",
     "InvalidAction",
     "NotYours",
+    "accept_return",
     "allowed_assignment_actions",
     "allowed_case_actions",
     "deadlines",
     "on_deadline",
+    "reassign",
+    "refuse_return",
 ]
 
 
@@ -758,3 +761,192 @@ def _escalate_resolution(state: CaseState, ctx: Context) -> list[Change]:
         if change is not None:
             return [change]
     return [Change("case.overdue", {"round": state.round, "why": why, "notify": []})]
+
+
+# -- operator decisions on assignments (调度台) ---------------------------------------------
+
+# Assignments still in someone's hands (or on a board): the ones an operator may move.
+_LIVE = PENDING | {AssignmentStatus.ACKNOWLEDGED, AssignmentStatus.IN_PROGRESS}
+_REVIEW_ACTIONS = ["accept-return", "refuse-return"]
+
+
+def reassign(
+    state: CaseState,
+    assignment_id: str,
+    actor: str,
+    ctx: Context,
+    *,
+    responder_id: str | None,
+    reason: str | None,
+) -> list[Change]:
+    """改派: an operator moves a live assignment to another named responder, who must exist
+    and handle the case's category. The new assignment replaces the old one
+    (``assignment.added`` with reason ``reassign``) and must be acknowledged again."""
+    assignment = state.assignment(assignment_id)
+    if assignment is None:
+        raise KeyError(assignment_id)
+    if state.status not in ACTIVE or assignment.status not in _LIVE:
+        why = (
+            f"case {state.id} is {state.status.value}"
+            if state.status not in ACTIVE
+            else f"assignment is {assignment.status.value}"
+        )
+        raise IllegalTransition(
+            f"cannot reassign assignment {assignment_id}: {why}",
+            status=assignment.status.value,
+            allowed=[],
+        )
+    why = _required("reason", reason)
+    target_id = _required("responder", responder_id)
+    responder = ctx.router.hierarchy.responder(target_id)
+    if responder is None:
+        raise InvalidAction("responder", f"unknown responder {target_id!r}")
+    if not responder.handles(state.category):
+        raise InvalidAction("responder", f"{target_id} does not handle category {state.category}")
+    if target_id == assignment.responder_id:
+        raise InvalidAction("responder", f"{target_id} already holds assignment {assignment_id}")
+    if any(a.responder_id == target_id and a.status in _LIVE for a in state.assignments.values()):
+        raise InvalidAction("responder", f"{target_id} is already on case {state.id}")
+    note = f"reassigned by {actor}: {why}"
+    planned = _direct(state, responder, responder.grid, responder.kind, ctx, note)
+    return [_by_operator(_added(state, assignment, planned, ctx, note), "reassign")]
+
+
+def _reviewable(state: CaseState, assignment_id: str, action: str) -> AssignmentState:
+    """A returned assignment whose return (退单) no operator has reviewed yet."""
+    assignment = state.assignment(assignment_id)
+    if assignment is None:
+        raise KeyError(assignment_id)
+    if assignment.status is not AssignmentStatus.RETURNED:
+        raise IllegalTransition(
+            f"cannot {action} assignment {assignment_id}: it is {assignment.status.value}, "
+            "not returned",
+            status=assignment.status.value,
+            allowed=[],
+        )
+    if assignment.return_review != "pending":
+        raise IllegalTransition(
+            f"cannot {action} assignment {assignment_id}: its return was already "
+            f"{assignment.return_review}",
+            status=assignment.status.value,
+            allowed=[],
+        )
+    return assignment
+
+
+def accept_return(
+    state: CaseState, assignment_id: str, actor: str, ctx: Context, *, note: str | None = None
+) -> list[Change]:
+    """The operator agrees with the return (退单): the automatic re-route stands."""
+    assignment = _reviewable(state, assignment_id, "accept the return of")
+    return [
+        Change(
+            "assignment.return_accepted",
+            {
+                "assignment": assignment_id,
+                "responder_id": assignment.responder_id,
+                "by": actor,
+                "note": note,
+                "reroute": assignment.replaced_by,
+            },
+        )
+    ]
+
+
+def refuse_return(
+    state: CaseState, assignment_id: str, actor: str, ctx: Context, *, reason: str | None
+) -> list[Change]:
+    """The operator refuses the return (退单 驳回): the responder who returned the case gets
+    it back as a new assignment, which replaces the re-route (if there was one)."""
+    assignment = _reviewable(state, assignment_id, "refuse the return of")
+    why = _required("reason", reason)
+    if state.status not in ACTIVE:
+        raise IllegalTransition(
+            f"cannot refuse the return of assignment {assignment_id}: case {state.id} is "
+            f"{state.status.value}",
+            status=assignment.status.value,
+            allowed=["accept-return"],
+        )
+    reroute = state.assignment(assignment.replaced_by or "")
+    if reroute is not None and reroute.status not in _LIVE:
+        raise IllegalTransition(
+            f"cannot refuse the return of assignment {assignment_id}: its re-route "
+            f"{reroute.id} is already {reroute.status.value}",
+            status=assignment.status.value,
+            allowed=["accept-return"],
+        )
+    responder = ctx.router.hierarchy.responder(assignment.responder_id or "")
+    if responder is None:
+        raise IllegalTransition(
+            f"assignment {assignment_id} names no known responder to give it back to",
+            status=assignment.status.value,
+            allowed=["accept-return"],
+        )
+    if any(
+        a.responder_id == responder.id and a.status in _LIVE for a in state.assignments.values()
+    ):
+        raise IllegalTransition(
+            f"{responder.id} is already on case {state.id} again",
+            status=assignment.status.value,
+            allowed=["accept-return"],
+        )
+    note = f"return refused by {actor}: {why}"
+    planned = _direct(state, responder, assignment.cell, ResponderKind(assignment.kind), ctx, note)
+    back = _added(state, reroute or assignment, planned, ctx, note)
+    return [
+        Change(
+            "assignment.return_refused",
+            {
+                "assignment": assignment_id,
+                "responder_id": responder.id,
+                "by": actor,
+                "reason": why,
+                "reroute": assignment.replaced_by,
+            },
+        ),
+        _by_operator(back, "return_refused"),
+    ]
+
+
+def _direct(
+    state: CaseState,
+    responder: Responder,
+    cell_code: str,
+    kind: ResponderKind,
+    ctx: Context,
+    why: str,
+) -> PlannedAssignment:
+    """A push to a responder an operator named: no climb, the default report-in limit, and
+    the case's current resolution deadline (an operator's move does not buy time)."""
+    router = ctx.router
+    cell = router.hierarchy.cell(cell_code)
+    urgency = Urgency(state.urgency)
+    options = router.rules.defaults
+    add = router.calendar.add
+    acknowledge_due = min(
+        add(ctx.now, options.acknowledge(urgency)), add(ctx.now, options.acknowledge_cap)
+    )
+    return PlannedAssignment(
+        kind=kind,
+        mode=Mode.PUSH,
+        responder=responder,
+        cell=cell.code,
+        level=cell.level,
+        # REROUTE makes the notice an ordinary assignment, not an escalation.
+        origin=Origin.REROUTE,
+        rule_id="operator",
+        report_index=0,
+        acknowledge_due=acknowledge_due,
+        claim_due=None,
+        resolve_due=state.resolve_due or ctx.now,
+        trace=(TraceStep(cell.code, cell.level, StepResult.CHOSEN, responder.id, why),),
+        needed_by=why,
+    )
+
+
+def _by_operator(change: Change, reason: str) -> Change:
+    """``change`` (an ``assignment.added``) marked as an operator's ``reason``."""
+    data = dict(change.data)
+    data["reason"] = reason
+    data["assignment"] = {**data["assignment"], "origin": reason}
+    return Change(change.type, data)

@@ -1,6 +1,7 @@
 """HTTP endpoints of the closed loop: responders act on assignments, operators on cases.
 
-``POST /api/v1/assignments/{id}/acknowledge|start|resolve|return``,
+``POST /api/v1/assignments/{id}/acknowledge|start|resolve|return``, for operators
+``POST /api/v1/assignments/{id}/reassign|accept-return|refuse-return``,
 ``POST /api/v1/whistles/{id}/claim|verify|reopen|hold|release|extend|rate|merge`` and
 ``GET /api/v1/responders/{id}/inbox``. Each POST answers 200 with the whistle as it now
 stands; an action that does not fit the case's state is 409 with the current status and
@@ -73,6 +74,15 @@ class _Rate(_Body):
 
 class _Merge(_Body):
     into: _Id | None = None
+
+
+class _Reassign(_Body):
+    responder: _Id | None = None
+    reason: _Text | None = None
+
+
+class _Note(_Body):
+    note: _Text | None = None
 
 
 _B = TypeVar("_B", bound=BaseModel)
@@ -342,6 +352,74 @@ async def merge(request: web.Request) -> web.Response:
         principal.actor,
         scoped=principal,
         decide=lambda state, ctx: lifecycle.merge(state, principal.actor, ctx, into=body.into),
+    )
+
+
+# -- operator decisions on assignments (调度台) ---------------------------------------------
+
+
+async def _operator_assignment_action(
+    request: web.Request,
+    step: Callable[[CaseState, str, str, Context], list[Change]],
+) -> web.Response:
+    """An operator's decision on one assignment of a case inside the operator's subtree."""
+    principal = allow(request, Role.OPERATOR)
+    assignment_id = request.match_info["id"]
+
+    def decide(state: CaseState, ctx: Context) -> list[Change]:
+        if state.assignment(assignment_id) is None:
+            raise _UnknownAssignment(assignment_id)
+        return step(state, assignment_id, principal.actor, ctx)
+
+    try:
+        return await _run(
+            request, _whistle_of(assignment_id), principal.actor, decide=decide, scoped=principal
+        )
+    except _UnknownAssignment:
+        return problem(404, "Not Found", detail=f"no assignment with id {assignment_id!r}")
+
+
+@routes.post("/api/v1/assignments/{id}/reassign")
+async def reassign(request: web.Request) -> web.Response:
+    """改派: ``{"responder": ID, "reason": ...}``; the responder must be in the subtree."""
+    principal = allow(request, Role.OPERATOR)
+    body = await _body(request, _Reassign)
+    if body.responder is not None:
+        responder = request.app[HIERARCHY].responder(body.responder)
+        if responder is not None:
+            cell = request.app[HIERARCHY].cell(responder.grid)
+            allow_cell(principal, cell, f"responder {body.responder}")
+    return await _operator_assignment_action(
+        request,
+        lambda state, aid, actor, ctx: lifecycle.reassign(
+            state, aid, actor, ctx, responder_id=body.responder, reason=body.reason
+        ),
+    )
+
+
+@routes.post("/api/v1/assignments/{id}/accept-return")
+async def accept_return(request: web.Request) -> web.Response:
+    """退单 accepted: the re-route stands. Optional ``{"note": ...}``."""
+    allow(request, Role.OPERATOR)
+    body = await _body(request, _Note)
+    return await _operator_assignment_action(
+        request,
+        lambda state, aid, actor, ctx: lifecycle.accept_return(
+            state, aid, actor, ctx, note=body.note
+        ),
+    )
+
+
+@routes.post("/api/v1/assignments/{id}/refuse-return")
+async def refuse_return(request: web.Request) -> web.Response:
+    """退单 refused, ``{"reason": ...}``: the returning responder gets the case back."""
+    allow(request, Role.OPERATOR)
+    body = await _body(request, _Reason)
+    return await _operator_assignment_action(
+        request,
+        lambda state, aid, actor, ctx: lifecycle.refuse_return(
+            state, aid, actor, ctx, reason=body.reason
+        ),
     )
 
 

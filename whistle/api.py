@@ -99,7 +99,7 @@ async def get_whistle(request: web.Request) -> web.Response:
 
 
 _LIST_PARAMS = frozenset(
-    {"status", "source", "category", "grid", "since", "until", "limit", "cursor"}
+    {"status", "source", "category", "grid", "level", "since", "until", "limit", "cursor"}
 )
 
 
@@ -122,6 +122,12 @@ async def list_whistles(request: web.Request) -> web.Response:
         else:
             allow_cell(principal, cell, "that subtree")
             grid_path = "/" + "/".join(cell.path) + "/"
+    level = None
+    if "level" in q:
+        try:
+            level = int(Level.parse(q["level"]))
+        except ValueError as exc:
+            errors.append(FieldError("level", str(exc)))
     since = _time_param(q, "since", errors)
     until = _time_param(q, "until", errors)
     limit = _int_param(q, "limit", 50, 1, 200, errors)
@@ -138,6 +144,7 @@ async def list_whistles(request: web.Request) -> web.Response:
             source=source,
             category=q.get("category"),
             grid_path=grid_path,
+            level=level,
             since=since,
             until=until,
             before=before,

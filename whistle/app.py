@@ -17,6 +17,7 @@ from aiohttp import web
 
 from dispatch import DutyRoster, LifecyclePolicy, Router, Teams, load_dispatch_config
 from grids.loader import load_hierarchy
+from whistle import console, stream
 from whistle.access import ACCESS, Access, access_middleware
 from whistle.actions import routes as action_routes
 from whistle.admin import routes as admin_routes
@@ -25,6 +26,7 @@ from whistle.bus import Bus
 from whistle.cases import CaseService
 from whistle.citizens import routes as citizen_routes
 from whistle.clock import Clock, SystemClock
+from whistle.field import routes as field_routes
 from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.keys import (
@@ -49,6 +51,7 @@ from whistle.pages import routes as page_routes
 from whistle.problems import error_middleware
 from whistle.silences import SILENCES, Silences
 from whistle.silences import routes as silence_routes
+from whistle.stats_api import routes as stats_routes
 from whistle.store import SqliteStore
 from whistle.webhooks import Failure, WebhookNotifier, known_responders, load_webhooks
 
@@ -77,6 +80,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(citizen_routes)
     app.add_routes(page_routes)
     app.add_routes(media_routes)
+    app.add_routes(field_routes)
+    app.add_routes(console.routes)
+    app.add_routes(stats_routes)
+    # The live stream: its route, its hub, and closing open streams on shutdown (an open
+    # stream never ends by itself, and cleanup contexts run only after handlers finish).
+    stream.install(app)
     app.router.add_static("/static/", STATIC, name="static", show_index=False)
     return app
 

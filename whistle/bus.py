@@ -75,6 +75,20 @@ class Bus:
             sub.task = asyncio.create_task(self._pump(sub), name=f"bus:{sub.name}")
         return sub
 
+    async def unsubscribe(self, sub: Subscription) -> None:
+        """Stop delivering to ``sub`` and end its task; what it still had queued is dropped.
+
+        For short-lived subscribers (a browser's event stream): the bus must not keep
+        feeding, or holding on to, a consumer that has gone away.
+        """
+        with contextlib.suppress(ValueError):
+            self._subscriptions.remove(sub)
+        task, sub.task = sub.task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     @property
     def subscriptions(self) -> tuple[Subscription, ...]:
         return tuple(self._subscriptions)

@@ -85,6 +85,17 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "GET /api/v1/public/whistles/{id}": everywhere(*ROLES),
     "POST /api/v1/public/whistles/{id}/rate": everywhere(*ROLES),
     "POST /api/v1/media": everywhere(REPORTER, RESPONDER, OPERATOR, INTEGRATION),
+    "GET /api/v1/grids/{code}/shapes": everywhere(*EVERY_ROLE),
+    "GET /api/v1/grids/{code}/roster": everywhere(*EVERY_ROLE),
+    "GET /api/v1/responders/{id}/history": inside(RESPONDER, OPERATOR) | everywhere(ADMIN),
+    "GET /vendor/{name}": everywhere(*ROLES),
+    "GET /api/v1/stream": everywhere(OPERATOR, COMMITTEE, ADMIN),
+    "GET /api/v1/stats": inside(OPERATOR, COMMITTEE) | everywhere(ADMIN),
+    "GET /api/v1/stats/{table}.csv": inside(OPERATOR, COMMITTEE) | everywhere(ADMIN),
+    "GET /api/v1/stats/cases": inside(OPERATOR, COMMITTEE) | everywhere(ADMIN),
+    "POST /api/v1/assignments/{id}/reassign": inside(OPERATOR),
+    "POST /api/v1/assignments/{id}/accept-return": inside(OPERATOR),
+    "POST /api/v1/assignments/{id}/refuse-return": inside(OPERATOR),
     "GET /media/{name}": everywhere(*EVERY_ROLE),
 }
 
@@ -106,6 +117,7 @@ class Call:
     body: dict[str, Any] | None = None
     responder: str | None = None
     raw: bytes | None = None  # a body sent as it is (a photo), not as JSON
+    stream: bool = False  # an event stream: allowed means it opens (it never ends by itself)
 
 
 class Scenario:
@@ -316,6 +328,74 @@ async def _inbox(sc: Scenario, where: str) -> Call:
     return Call("GET", f"/api/v1/responders/{sc.grid_member(where)}/inbox")
 
 
+@endpoint("GET /api/v1/responders/{id}/history")
+async def _history(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/responders/{sc.grid_member(where)}/history")
+
+
+@endpoint("GET /api/v1/grids/{code}/shapes")
+async def _shapes(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/grids/{sc.town[where]}/shapes")
+
+
+@endpoint("GET /api/v1/grids/{code}/roster")
+async def _roster(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/grids/{sc.town[where]}/roster")
+
+
+@endpoint("GET /api/v1/stats")
+async def _stats(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/stats?grid={sc.town[where]}")
+
+
+@endpoint("GET /api/v1/stats/{table}.csv")
+async def _stats_csv(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/stats/sources.csv?grid={sc.town[where]}")
+
+
+@endpoint("GET /api/v1/stats/cases")
+async def _stats_cases(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/stats/cases?metric=total&grid={sc.town[where]}")
+
+
+@endpoint("GET /api/v1/stream", scoped=False)
+async def _stream(sc: Scenario, where: str) -> Call:
+    return Call("GET", "/api/v1/stream", stream=True)
+
+
+@endpoint("POST /api/v1/assignments/{id}/reassign")
+async def _reassign(sc: Scenario, where: str) -> Call:
+    doc = await sc.case(where)
+    grid = sc.county.at_level(sc.micro(where), Level.GRID)
+    leader = sc.county.responders_at(grid.code, ResponderKind.GRID_LEADER)[0].id
+    path = f"/api/v1/assignments/{doc['assignments'][0]['id']}/reassign"
+    return Call("POST", path, {"responder": leader, "reason": "网格长亲自处理"})
+
+
+async def _returned(sc: Scenario, where: str) -> str:
+    """A community whistle whose grid department gave it back (退单): its assignment id."""
+    doc = await sc.case(where, source="community")
+    department = doc["assignments"][0]
+    await sc.respond(department, "return", reason="不属于本部门")
+    return str(department["id"])
+
+
+@endpoint("POST /api/v1/assignments/{id}/accept-return")
+async def _accept_return(sc: Scenario, where: str) -> Call:
+    return Call("POST", f"/api/v1/assignments/{await _returned(sc, where)}/accept-return", {})
+
+
+@endpoint("POST /api/v1/assignments/{id}/refuse-return")
+async def _refuse_return(sc: Scenario, where: str) -> Call:
+    path = f"/api/v1/assignments/{await _returned(sc, where)}/refuse-return"
+    return Call("POST", path, {"reason": "属于本部门职责"})
+
+
+@endpoint("GET /vendor/{name}", scoped=False)
+async def _vendor(sc: Scenario, where: str) -> Call:
+    return Call("GET", "/vendor/echarts.min.js")
+
+
 def _grid_silence(code: str) -> dict[str, Any]:
     return {
         "matcher": "grid",
@@ -426,6 +506,7 @@ assert set(ENDPOINTS) == set(ALLOWED), set(ENDPOINTS) ^ set(ALLOWED)
 # Pages have their own tests (tests/whistle/test_pages.py): they answer with redirects.
 PAGES = {"GET /login", "POST /login", "POST /logout", "GET /", "GET /cases", "GET /cases/{id}",
          "GET /static", "GET /report", "GET /console", "GET /claims", "GET /stats", "GET /grids",
+         "GET /stats/cases",
          "GET /track/{id}", "POST /track/{id}/rate"}  # fmt: skip
 
 
@@ -463,6 +544,11 @@ async def test_access_matrix(
     elif call.raw is not None:
         headers["Content-Type"] = "application/octet-stream"
     response = await live.client.request(call.method, call.path, data=body or None, headers=headers)
+    if call.stream and response.status == 200:
+        assert (role, where) in ALLOWED[name]
+        assert response.content_type == "text/event-stream"
+        response.close()  # it would never end by itself
+        return
     answer = await response.json() if "json" in response.content_type else await response.read()
     if (role, where) in ALLOWED[name]:
         assert 200 <= response.status < 300, answer

@@ -142,6 +142,98 @@ MIGRATIONS: list[list[str]] = [
             key_hash   TEXT NOT NULL
         )""",
     ],
+    [
+        # Statistics (统计): a projection of each case and each assignment, kept by the store
+        # in the same transaction as the events it summarises, so that the committee's
+        # figures are plain aggregates over indexed columns. Times are Unix seconds (REAL):
+        # durations and the shift of a hold are then arithmetic, not string work.
+        """CREATE TABLE case_facts (
+            whistle_id   TEXT NOT NULL,
+            received_at  REAL NOT NULL,
+            day          TEXT NOT NULL,
+            source       TEXT NOT NULL,
+            category     TEXT NOT NULL,
+            major        TEXT NOT NULL,
+            grid_path    TEXT NOT NULL,
+            status       TEXT NOT NULL,
+            first_ack_at REAL,
+            resolved_at  REAL,
+            closed_at    REAL,
+            on_time      INTEGER,
+            due_at       REAL,
+            rework       INTEGER NOT NULL DEFAULT 0,
+            rating       TEXT,
+            PRIMARY KEY (day, received_at, whistle_id)
+        ) WITHOUT ROWID""",
+        # Clustered by day and time: a period's rows lie together, so a county-year is one
+        # sequential range (no lookup per row), and grouping by day needs no sort.
+        "CREATE UNIQUE INDEX case_facts_by_whistle ON case_facts (whistle_id)",
+        """CREATE TABLE assignment_facts (
+            assignment_id   TEXT NOT NULL,
+            whistle_id      TEXT NOT NULL,
+            received_at     REAL NOT NULL,
+            grid_path       TEXT NOT NULL,
+            responder_id    TEXT,
+            kind            TEXT NOT NULL,
+            mode            TEXT NOT NULL,
+            ack_due         REAL,
+            acknowledged_at REAL,
+            resolved_at     REAL,
+            ended_at        REAL,
+            claimed         INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (received_at, assignment_id)
+        ) WITHOUT ROWID""",
+        "CREATE UNIQUE INDEX assignment_facts_by_id ON assignment_facts (assignment_id)",
+        "CREATE INDEX assignment_facts_by_whistle ON assignment_facts (whistle_id)",
+        # Backfill what an older database already holds, from its current-state rows and its
+        # event log ((julianday - 2440587.5) * 86400 is Unix seconds).
+        """INSERT INTO case_facts (whistle_id, received_at, day, source, category, major,
+            grid_path, status, first_ack_at, resolved_at, closed_at, on_time, due_at, rework,
+            rating)
+        SELECT w.id,
+            (julianday(w.received_at) - 2440587.5) * 86400.0,
+            date(w.received_at, '+8 hours'),
+            w.source, w.category, substr(w.category, 1, 3), w.grid_path, w.status,
+            (SELECT min((julianday(e.at) - 2440587.5) * 86400.0) FROM events e
+                WHERE e.whistle_id = w.id
+                AND e.type IN ('assignment.acknowledged', 'assignment.claimed')),
+            (julianday(json_extract(w.case_doc, '$.resolution.at')) - 2440587.5) * 86400.0,
+            CASE WHEN w.status IN ('closed', 'rated') THEN
+                (SELECT max((julianday(e.at) - 2440587.5) * 86400.0) FROM events e
+                 WHERE e.whistle_id = w.id AND e.type = 'case.closed') END,
+            CASE WHEN w.status IN ('closed', 'rated') THEN
+                (SELECT json_extract(e.data, '$.on_time') FROM events e
+                 WHERE e.whistle_id = w.id AND e.type = 'case.closed'
+                 ORDER BY e.seq DESC LIMIT 1) END,
+            (julianday(json_extract(w.case_doc, '$.resolve_due')) - 2440587.5) * 86400.0,
+            coalesce(json_extract(w.case_doc, '$.rework'), 0),
+            json_extract(w.case_doc, '$.rating.grade')
+        FROM whistles w""",
+        """INSERT INTO assignment_facts (assignment_id, whistle_id, received_at, grid_path,
+            responder_id, kind, mode, ack_due, acknowledged_at, resolved_at, ended_at, claimed)
+        SELECT a.id, a.whistle_id, f.received_at, f.grid_path, a.responder_id, a.kind, a.mode,
+            (julianday(a.acknowledge_due) - 2440587.5) * 86400.0,
+            (SELECT min((julianday(e.at) - 2440587.5) * 86400.0) FROM events e
+                WHERE e.whistle_id = a.whistle_id
+                AND e.type IN ('assignment.acknowledged', 'assignment.claimed')
+                AND json_extract(e.data, '$.assignment') = a.id),
+            (SELECT max((julianday(e.at) - 2440587.5) * 86400.0) FROM events e
+                WHERE e.whistle_id = a.whistle_id AND e.type = 'assignment.resolved'
+                AND json_extract(e.data, '$.assignment') = a.id),
+            CASE a.status
+                WHEN 'escalated' THEN (julianday(a.acknowledge_due) - 2440587.5) * 86400.0
+                WHEN 'returned' THEN (SELECT max((julianday(e.at) - 2440587.5) * 86400.0)
+                    FROM events e WHERE e.whistle_id = a.whistle_id
+                    AND e.type = 'assignment.returned'
+                    AND json_extract(e.data, '$.assignment') = a.id)
+                WHEN 'cancelled' THEN (SELECT max((julianday(e.at) - 2440587.5) * 86400.0)
+                    FROM events e WHERE e.whistle_id = a.whistle_id
+                    AND e.type IN ('case.closed', 'case.merged')) END,
+            EXISTS (SELECT 1 FROM events e WHERE e.whistle_id = a.whistle_id
+                AND e.type = 'assignment.claimed'
+                AND json_extract(e.data, '$.assignment') = a.id)
+        FROM assignments a JOIN case_facts f ON f.whistle_id = a.whistle_id""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

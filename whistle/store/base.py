@@ -22,6 +22,7 @@ __all__ = [
     "PendingDeadline",
     "SessionRecord",
     "Silence",
+    "StatsQuery",
     "Store",
     "StoredWhistle",
     "TokenRecord",
@@ -209,10 +210,24 @@ class WhistleQuery:
     source: str | None = None
     category: str | None = None  # a code or a prefix (大类)
     grid_path: str | None = None  # subtree: the path of its top cell
+    level: int | None = None  # the level (1-5) of the cell it was placed in
     since: datetime | None = None
     until: datetime | None = None
     before: str | None = None
     limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class StatsQuery:
+    """The committee's statistics for the subtree under ``grid_path`` (the stored path of its
+    top cell, ``/root/.../code/``) and the cases received in [``since``, ``until``). ``now``
+    decides what has fallen due; ``top`` bounds the responders listed (None: all)."""
+
+    grid_path: str
+    since: datetime
+    until: datetime
+    now: datetime
+    top: int | None = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,3 +321,22 @@ class Store(Protocol):
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers."""
+
+    async def statistics(self, query: StatsQuery) -> dict[str, Any]:
+        """The committee's figures for ``query``, aggregated by the database: ``counts`` of
+        each case and assignment metric, ``durations`` (acknowledge, resolve: count, median
+        and p90 in seconds), the breakdowns ``sources``, ``places``, ``categories`` and
+        ``days`` (one row per bucket with a count per metric), and ``responders``."""
+
+    async def cases_for(
+        self, metric: str, bucket: str | None, query: StatsQuery, limit: int = 500
+    ) -> list[str]:
+        """The ids behind one figure: case ids for a case metric, assignment ids for an
+        assignment metric; ``bucket`` narrows to one row of a breakdown. Raises ValueError
+        for an unknown metric or bucket."""
+
+    async def events_after(self, seq: int, limit: int) -> list[Event]:
+        """Up to ``limit`` events after ``seq``, in log order (event streams catching up)."""
+
+    async def queue_counts(self, grid_path: str | None, now: datetime) -> dict[str, int]:
+        """Cases per status in a subtree (all when None), plus ``overdue`` and ``escalated``."""

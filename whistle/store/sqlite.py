@@ -31,6 +31,7 @@ import structlog
 from whistle.bus import Bus
 from whistle.events import Event, NewEvent
 from whistle.exceptions import Conflict, StoreBusy, StoreUnavailable
+from whistle.store import facts
 from whistle.store._schema import MIGRATIONS, SCHEMA_VERSION
 from whistle.store.base import (
     Created,
@@ -40,6 +41,7 @@ from whistle.store.base import (
     PendingDeadline,
     SessionRecord,
     Silence,
+    StatsQuery,
     StoredWhistle,
     TokenRecord,
     Transition,
@@ -117,6 +119,16 @@ _EVENT_INSERT = (
 )
 
 
+# Statistics scan a county-year of facts: map the file and sort in memory rather than page
+# through a 2 MB cache and temporary files.
+_READER_PRAGMAS = (
+    "PRAGMA query_only = ON",
+    "PRAGMA mmap_size = 1073741824",
+    "PRAGMA cache_size = -65536",
+    "PRAGMA temp_store = MEMORY",
+)
+
+
 def _opt_time(when: datetime | None) -> str | None:
     return None if when is None else db_time(when)
 
@@ -144,6 +156,7 @@ class SqliteStore:
         self._queue: asyncio.Queue[_Unit] = asyncio.Queue(max_queue)
         self._writer_conn: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._stats_reader: aiosqlite.Connection | None = None
         self._writer_task: asyncio.Task[None] | None = None
         self._next_seq = 1
         self._published_seq = 0
@@ -163,7 +176,8 @@ class SqliteStore:
             self._writer_conn = await self._connect()
             await self._migrate(self._writer_conn)
             self._reader = await self._connect()
-            await self._reader.execute("PRAGMA query_only = ON")
+            for pragma in _READER_PRAGMAS:
+                await self._reader.execute(pragma)
             row = await self._fetchone(self._writer_conn, "SELECT max(seq) FROM events")
             self._next_seq = (row[0] or 0) + 1 if row else 1
             row = await self._fetchone(self._writer_conn, "SELECT published_seq FROM outbox")
@@ -210,13 +224,13 @@ class SqliteStore:
         return conn
 
     async def _disconnect(self) -> None:
-        for conn in (self._reader, self._writer_conn):
+        for conn in (self._stats_reader, self._reader, self._writer_conn):
             if conn is not None:
                 try:
                     await conn.close()
                 except sqlite3.Error:
                     log.warning("store.close_failed", exc_info=True)
-        self._reader = self._writer_conn = None
+        self._reader = self._writer_conn = self._stats_reader = None
 
     async def _migrate(self, conn: aiosqlite.Connection) -> None:
         await conn.execute("BEGIN IMMEDIATE")
@@ -295,6 +309,8 @@ class SqliteStore:
                 )
             )
         statements += [(_DEADLINE_SET, (w.id, key, db_time(due))) for key, due in new.deadlines]
+        # The statistics projection, in the same unit: it commits with the events or not at all.
+        statements += facts.new_whistle_facts(new)
         return await self._submit(statements, new.events, w.idempotency_key)
 
     async def transition(self, step: Transition) -> tuple[Event, ...]:
@@ -339,6 +355,7 @@ class SqliteStore:
             (_DEADLINE_SET, (step.whistle_id, key, db_time(due))) for key, due in step.set_deadlines
         ]
         statements += [(_DEADLINE_CANCEL, (step.whistle_id, key)) for key in step.cancel_deadlines]
+        statements += facts.transition_facts(step)
         outcome = await self._submit(statements, step.events, None, guards=guards)
         assert isinstance(outcome, Created)
         return outcome.events
@@ -609,6 +626,9 @@ class SqliteStore:
         if query.grid_path is not None:
             clauses.append("grid_path >= ? AND grid_path < ?")
             params += [query.grid_path, query.grid_path + "\U0010ffff"]
+        if query.level is not None:
+            clauses.append("grid_level = ?")
+            params.append(query.level)
         if query.since is not None:
             clauses.append("received_at >= ?")
             params.append(db_time(query.since))
@@ -893,11 +913,188 @@ class SqliteStore:
         row = await self._fetchone(self._r, "SELECT count(*) FROM whistles")
         return int(row[0]) if row else 0
 
+    # -- statistics ----------------------------------------------------------------------
+
+    async def statistics(self, query: StatsQuery) -> dict[str, Any]:
+        where, params = facts.base_filter(query)
+        a_where, a_params = facts.base_filter(query, cases=False)
+        case_metrics = list(facts.CASE_METRICS)
+        case_counts = facts.counts_sql(case_metrics, facts.CASE_METRICS)
+        a_metrics = list(facts.ASSIGNMENT_METRICS)
+        per = ("answered", "claimed", "completed")
+        top = "" if query.top is None else f"LIMIT {int(query.top)}"
+        # Source, 大类 and place in one scan (a few hundred groups at most), rolled up below;
+        # days in another. Each scan is the cost: a county-year is 500,000 rows.
+        groups_sql = (
+            f"SELECT source, major, {facts.PLACE} AS place, {case_counts} "
+            f"FROM case_facts WHERE {where} GROUP BY source, major, place"
+        )
+        days_sql = f"SELECT day, {case_counts} FROM case_facts WHERE {where} GROUP BY day"
+        assignments_sql = (
+            f"SELECT {facts.counts_sql(a_metrics, facts.ASSIGNMENT_METRICS)} "
+            f"FROM assignment_facts WHERE {a_where}"
+        )
+        responders_sql = (
+            "SELECT responder_id, kind, "
+            f"{facts.counts_sql(per, facts.ASSIGNMENT_METRICS)}, "
+            "total(resolved_at - acknowledged_at) FILTER (WHERE resolved_at IS NOT NULL) "
+            f"FROM assignment_facts WHERE {a_where} AND responder_id IS NOT NULL "
+            "AND acknowledged_at IS NOT NULL "
+            f"GROUP BY responder_id, kind ORDER BY 3 + 4 DESC, 6 DESC, responder_id {top}"
+        )
+        ack_sql = facts.percentiles_sql("first_ack_at - received_at", "first_ack_at", where)
+        resolve_sql = facts.percentiles_sql("resolved_at - received_at", "resolved_at", where)
+        readers = await self._stats_readers()
+
+        async def run(conn: aiosqlite.Connection, sql: str, p: dict[str, Any]) -> list[Any]:
+            return list(await conn.execute_fetchall(sql, p))
+
+        async def lane(conn: aiosqlite.Connection, jobs: list[tuple[str, dict[str, Any]]]) -> Any:
+            return [await run(conn, sql, p) for sql, p in jobs]
+
+        # Two lanes on two connections (two threads: SQLite lets go of the GIL while it
+        # works), balanced by measured cost on a county-year (the sorts dominate).
+        first, second = await asyncio.gather(
+            lane(readers[0], [(groups_sql, params), (ack_sql, params)]),
+            lane(
+                readers[1],
+                [
+                    (days_sql, params),
+                    (assignments_sql, a_params),
+                    (responders_sql, a_params),
+                    (resolve_sql, params),
+                ],
+            ),
+        )
+        groups, ack_rows = first
+        days, assignment_rows, responder_rows, resolve_rows = second
+        totals: dict[str, int] = dict.fromkeys(case_metrics, 0)
+        tables: dict[str, dict[str, dict[str, Any]]] = {
+            "sources": {},
+            "categories": {},
+            "places": {},
+        }
+        for source, major, place, *values in groups:
+            counted = dict(zip(case_metrics, (int(v) for v in values), strict=True))
+            for table, key in (("sources", source), ("categories", major), ("places", place)):
+                row = tables[table].setdefault(key, {"key": key, **dict.fromkeys(case_metrics, 0)})
+                for m, v in counted.items():
+                    row[m] += v
+            for m, v in counted.items():
+                totals[m] += v
+        result: dict[str, Any] = {
+            table: [rows[k] for k in sorted(rows)] for table, rows in tables.items()
+        }
+        result["days"] = [
+            {"key": day, **dict(zip(case_metrics, (int(v) for v in values), strict=True))}
+            for day, *values in days
+        ]
+        totals.update(zip(a_metrics, (int(v) for v in assignment_rows[0]), strict=True))
+        result["counts"] = totals
+        result["durations"] = {
+            "acknowledge": facts.percentiles(ack_rows),
+            "resolve": facts.percentiles(resolve_rows),
+        }
+        result["responders"] = [
+            {
+                "responder_id": rid,
+                "kind": kind,
+                "answered": answered,
+                "claimed": claimed,
+                "completed": completed,
+                "hours": round(seconds / 3600.0, 2),
+            }
+            for rid, kind, answered, claimed, completed, seconds in responder_rows
+        ]
+        return result
+
+    async def _stats_readers(self) -> list[aiosqlite.Connection]:
+        """The reader plus one more connection, opened on first use, for parallel scans."""
+        if self._reader is None:
+            raise StoreUnavailable("the store is not open")
+        if self._stats_reader is None:
+            conn = await self._connect()
+            for pragma in _READER_PRAGMAS:
+                await conn.execute(pragma)
+            self._stats_reader = conn
+        return [self._reader, self._stats_reader]
+
+    async def cases_for(
+        self, metric: str, bucket: str | None, query: StatsQuery, limit: int = 500
+    ) -> list[str]:
+        condition, is_case = facts.metric_sql(metric)
+        where, params = facts.base_filter(query, cases=is_case)
+        extra, extra_params = facts.bucket_filter(bucket, query, cases=is_case)
+        if extra:
+            where = f"{where} AND {extra}"
+        # In the clustering key's order (oldest first), so the first ``limit`` end the scan.
+        table, key, order = (
+            ("case_facts", "whistle_id", "day, received_at, whistle_id")
+            if is_case
+            else ("assignment_facts", "assignment_id", "received_at, assignment_id")
+        )
+        rows = await self._r.execute_fetchall(
+            f"SELECT {key} FROM {table} WHERE {where} AND {condition} "
+            f"ORDER BY {order} LIMIT :limit",
+            {**params, **extra_params, "limit": limit},
+        )
+        return [str(r[0]) for r in rows]
+
     async def ping(self) -> None:
         try:
             await self._fetchone(self._r, "SELECT 1")
         except sqlite3.Error as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+    # -- the operator console (whistle/stream.py, whistle/console.py) ---------------------
+
+    async def events_after(self, seq: int, limit: int) -> list[Event]:
+        """Up to ``limit`` events with a sequence number above ``seq``, in log order."""
+        rows = await self._r.execute_fetchall(
+            "SELECT seq, type, whistle_id, at, actor, data FROM events "
+            "WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        )
+        return [_event(row) for row in rows]
+
+    async def queue_counts(self, grid_path: str | None, now: datetime) -> dict[str, int]:
+        """Cases per status in a subtree, plus ``overdue`` (active, marked overdue or past
+        the resolution deadline) and ``escalated`` (active, with a live assignment added
+        after intake by an escalation or the backstop)."""
+        where, params = "", []
+        if grid_path is not None:
+            where = "WHERE w.grid_path >= ? AND w.grid_path < ?"
+            params = [grid_path, grid_path + "\U0010ffff"]
+        active = "w.status IN ('dispatched', 'acknowledged', 'in_progress')"
+        both = f"{where} {'AND' if where else 'WHERE'} {active}"
+        counts = {
+            str(status): int(n)
+            for status, n in await self._r.execute_fetchall(
+                f"SELECT w.status, count(*) FROM whistles w {where} GROUP BY w.status", params
+            )
+        }
+        # julianday() reads the offset of the case document's RFC 3339 times.
+        overdue = await self._fetchone(
+            self._r,
+            f"SELECT count(*) FROM whistles w {both} AND ("
+            "json_extract(w.case_doc, '$.overdue') = 1 OR "
+            "julianday(json_extract(w.case_doc, '$.resolve_due')) < julianday(?))",
+            [*params, db_time(now)],
+        )
+        escalated = await self._fetchone(
+            self._r,
+            f"SELECT count(DISTINCT w.id) FROM whistles w JOIN assignments a "
+            f"ON a.whistle_id = w.id {both} "
+            "AND json_extract(a.doc, '$.origin') IN ('escalation', 'backstop') "
+            "AND a.status IN ('dispatched', 'acknowledged', 'in_progress') "
+            # Added after intake: the backstop may be in the first routing, not escalated.
+            "AND a.id NOT IN (SELECT json_extract(t.value, '$.assignment') "
+            "FROM json_each(w.doc, '$.trace') t)",
+            params,
+        )
+        counts["overdue"] = int(overdue[0]) if overdue else 0
+        counts["escalated"] = int(escalated[0]) if escalated else 0
+        return counts
 
 
 def _number(events: Sequence[NewEvent], seq: int) -> tuple[tuple[Event, ...], int]:

@@ -1,0 +1,363 @@
+"""Statistics benchmark: a county-year of cases, then the committee's queries timed.
+
+Generates ``--cases`` cases (default 500,000: a county-year) spread over 2026 and over the
+county's micro-grids, through the store's own write path: ``SqliteStore.create_whistle`` with
+each case's whole history (received, routed, acknowledged on time or late, resolved, verified
+and closed on time or late, some reopened, some held, rated), many at once so that group
+commit batches them. A small share goes step by step through ``SqliteStore.transition`` as the
+case service would. Then times ``statistics`` for the county and for one town over the year,
+and one drill-down, and prints a Markdown table; the JSON goes to ``--json``.
+
+    python bench/stats.py [--cases 500000] [--config config] [--db var/bench-stats.sqlite3]
+                          [--json var/bench-stats.json] [--reuse]
+
+``--cases 5000000`` works the same way (expect about ten times the generation time and disk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import random
+import statistics as stats
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grids import Hierarchy, Level, ResponderKind  # noqa: E402
+from grids.loader import load_hierarchy  # noqa: E402
+from whistle.bus import Bus  # noqa: E402
+from whistle.events import NewEvent  # noqa: E402
+from whistle.store import (  # noqa: E402
+    AssignmentRow,
+    NewWhistle,
+    SqliteStore,
+    StatsQuery,
+    Transition,
+    WhistleRow,
+)
+
+YEAR_START = datetime(2025, 12, 31, 16, 0, tzinfo=UTC)  # 2026-01-01 00:00 in Shanghai
+YEAR_END = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
+NOW = YEAR_END + timedelta(days=1)
+CHUNK = 4_000
+STEPPED = 0.01  # share of cases written through transition(), step by step
+
+# (source, share, categories, who reports, push or claim)
+MIX = [
+    ("citizen", 0.45, ["E0101", "E0201", "E0401", "E0601"], "grid", "push"),
+    ("citizen", 0.05, ["E0801"], "community", "claim"),
+    ("camera", 0.20, ["E0403", "E0101"], "patrol", "push"),
+    ("police", 0.10, ["E0701"], "police", "push"),
+    ("community", 0.12, ["E0101", "E0201"], "department", "push"),
+    ("town_committee", 0.08, ["E0601"], "unit", "push"),
+]
+GRADES = [
+    ("very_satisfied", 0.45),
+    ("satisfied", 0.30),
+    ("basically_satisfied", 0.15),
+    ("dissatisfied", 0.07),
+    ("very_dissatisfied", 0.03),
+]
+
+
+class Places:
+    """For each sampled micro-grid, who would report in for each kind of whistle."""
+
+    def __init__(self, county: Hierarchy, rng: random.Random, sample: int = 3_000) -> None:
+        micro = list(county.cells(level=Level.MICRO_GRID))
+        rng.shuffle(micro)
+        self.cells: list[tuple[str, str, dict[str, list[str]]]] = []
+        for cell in micro[:sample]:
+            grid = county.at_level(cell.code, Level.GRID).code
+            community = county.at_level(cell.code, Level.COMMUNITY).code
+            town = county.at_level(cell.code, Level.TOWN).code
+
+            def ids(code: str, *kinds: ResponderKind) -> list[str]:
+                return [r.id for k in kinds for r in county.responders_at(code, k)][:3]
+
+            who = {
+                "grid": ids(grid, ResponderKind.REGISTERED_MEMBER, ResponderKind.UNPOSTED_MEMBER)
+                + ids(community, ResponderKind.COMMUNITY_POLICE)[:1],
+                "community": ids(community, ResponderKind.REGISTERED_MEMBER),
+                "patrol": ids(grid, ResponderKind.SAFETY_PATROL)
+                or ids(community, ResponderKind.SAFETY_PATROL),
+                "police": ids(town, ResponderKind.POLICE_STATION),
+                "department": ids(town, ResponderKind.GRID_DEPARTMENT)[:1],
+                "unit": ids(town, ResponderKind.JURISDICTION_UNIT)[:1],
+            }
+            path = "/" + "/".join(cell.path) + "/"
+            self.cells.append((cell.code, path, {k: v or ["backstop"] for k, v in who.items()}))
+
+
+def _pick(rng: random.Random, weighted: list[tuple[Any, float]]) -> Any:
+    x, acc = rng.random(), 0.0
+    for value, weight in weighted:
+        acc += weight
+        if x < acc:
+            return value
+    return weighted[-1][0]
+
+
+class Case:
+    """One synthetic case: its rows and its events, as the case service would write them."""
+
+    def __init__(self, n: int, total: int, rng: random.Random, places: Places) -> None:
+        self.id = f"BENCH{n:010d}"
+        source, _, categories, who, mode = _pick(rng, [(m, m[1]) for m in MIX])
+        self.source, self.mode = source, mode
+        self.category = rng.choice(categories)
+        code, path, responders = rng.choice(places.cells)
+        self.code, self.path = code, path
+        # In time order, as intake writes them (which is what puts a year's rows together).
+        self.received = YEAR_START + timedelta(seconds=(n + rng.random()) / total * 365 * 86400)
+        self.ack_due = self.received + timedelta(minutes=30)
+        self.due = self.received + timedelta(days=7 if mode == "claim" else 2)
+        crew = responders[who]
+        self.assignments = [
+            (f"{self.id}-{i + 1}", rid if mode == "push" else None) for i, rid in enumerate(crew)
+        ][: 1 if mode == "claim" else 3]
+        self.claimer = rng.choice(crew) if mode == "claim" else None
+        self.rng = rng
+        self.events: list[tuple[str, datetime, dict[str, Any]]] = []
+        self.status = "dispatched"
+        self.rework = 0
+        self.resolution: str | None = None
+        self.rating: str | None = None
+        self._story()
+
+    def _story(self) -> None:
+        rng, t = self.rng, self.received
+        first = self.assignments[0][0]
+        if rng.random() < 0.06:  # nobody answered yet
+            return
+        t += timedelta(minutes=rng.lognormvariate(2.7, 0.8))  # median ~15 min, some late
+        if self.mode == "claim":
+            self.events.append(
+                ("assignment.claimed", t, {"assignment": first, "responder_id": self.claimer})
+            )
+        else:
+            self.events.append(("assignment.acknowledged", t, {"assignment": first}))
+        self.status = "acknowledged"
+        if rng.random() < 0.02:
+            self.events.append(("case.held", t + timedelta(hours=1), {"reason": "等待"}))
+            self.status = "on_hold"
+            return
+        if rng.random() < 0.10:  # still being worked on
+            return
+        rounds = 2 if rng.random() < 0.05 else 1
+        for round_ in range(rounds):
+            t += timedelta(hours=rng.lognormvariate(2.5, 1.0))  # median ~12 h
+            self.events.append(("assignment.resolved", t, {"assignment": first, "note": "ok"}))
+            self.resolution = t.isoformat()
+            self.status = "resolved"
+            t += timedelta(minutes=rng.uniform(10, 240))
+            if round_ < rounds - 1:
+                self.events.append(("case.reopened", t, {"reason": "返工"}))
+                self.rework += 1
+                self.resolution = None
+                continue
+            if rng.random() < 0.08:  # waiting for verification
+                return
+            on_time = datetime.fromisoformat(self.resolution) <= self.due
+            self.events.append(("case.verified", t, {}))
+            self.events.append(("case.closed", t, {"on_time": on_time}))
+            self.status = "closed"
+        if self.status == "closed" and rng.random() < 0.6:
+            self.rating = _pick(rng, GRADES)
+            t += timedelta(hours=rng.uniform(1, 48))
+            self.events.append(("case.rated", t, {"grade": self.rating}))
+            self.status = "rated"
+
+    def case_doc(self) -> dict[str, Any]:
+        return {
+            "resolve_due": self.due.isoformat(),
+            "rework": self.rework,
+            "resolution": None if self.resolution is None else {"at": self.resolution},
+            "rating": None if self.rating is None else {"grade": self.rating},
+        }
+
+    def new_whistle(self, *, whole: bool) -> NewWhistle:
+        row = WhistleRow(
+            id=self.id,
+            received_at=self.received,
+            source=self.source,
+            category=self.category,
+            urgency="normal",
+            status=self.status if whole else "dispatched",
+            grid_code=self.code,
+            grid_path=self.path,
+            grid_level=5,
+            doc={"id": self.id, "source": self.source, "category": {"code": self.category}},
+        )
+        rows = [
+            AssignmentRow(
+                id=aid,
+                whistle_id=self.id,
+                responder_id=rid,
+                kind="registered_member",
+                mode=self.mode,
+                status="dispatched" if self.mode == "push" else "open",
+                cell=self.code,
+                acknowledge_due=self.ack_due if self.mode == "push" else None,
+                claim_due=None,
+                resolve_due=self.due,
+                doc={"id": aid},
+            )
+            for aid, rid in self.assignments
+        ]
+        events = [
+            NewEvent("whistle.received", self.id, self.received, "bench", {"grid": self.code}),
+            NewEvent("whistle.routed", self.id, self.received, "router", {"urgency": "normal"}),
+        ]
+        if whole:
+            events += [NewEvent(t, self.id, at, "bench", data) for t, at, data in self.events]
+        doc = self.case_doc() if whole else {"resolve_due": self.due.isoformat(), "rework": 0}
+        return NewWhistle(row, rows, events, case_doc=doc)
+
+
+async def generate(store: SqliteStore, county: Hierarchy, total: int) -> dict[str, Any]:
+    rng = random.Random(530524)
+    places = Places(county, rng)
+    started = time.perf_counter()
+    stepped = 0
+    for start in range(0, total, CHUNK):
+        cases = [Case(n, total, rng, places) for n in range(start, min(total, start + CHUNK))]
+        whole: list[Case] = []
+        steps: list[Case] = []
+        for c in cases:
+            (steps if rng.random() < STEPPED else whole).append(c)
+        await asyncio.gather(*(store.create_whistle(c.new_whistle(whole=True)) for c in whole))
+        await asyncio.gather(*(store.create_whistle(c.new_whistle(whole=False)) for c in steps))
+        await asyncio.gather(*(_step(store, c) for c in steps))
+        stepped += len(steps)
+        if (start // CHUNK) % 25 == 0:
+            print(f"  {start + len(cases):>9,} cases", file=sys.stderr, flush=True)
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 1), "per_s": round(total / seconds), "stepped": stepped}
+
+
+async def _step(store: SqliteStore, case: Case) -> None:
+    """The case's history one event per transition, as the case service writes it."""
+    version = 2
+    status = "dispatched"
+    statuses = {
+        "assignment.acknowledged": "acknowledged",
+        "assignment.claimed": "acknowledged",
+        "assignment.resolved": "resolved",
+        "case.reopened": "in_progress",
+        "case.held": "on_hold",
+        "case.verified": "verified",
+        "case.closed": "closed",
+        "case.rated": "rated",
+    }
+    for type_, at, data in case.events:
+        status = statuses.get(type_, status)
+        await store.transition(
+            Transition(
+                whistle_id=case.id,
+                expected_version=version,
+                new_version=version + 1,
+                status=status,
+                case_doc=case.case_doc(),
+                events=[NewEvent(type_, case.id, at, "bench", data)],
+            )
+        )
+        version += 1
+
+
+async def time_queries(store: SqliteStore, county: Hierarchy, runs: int) -> dict[str, Any]:
+    town = next(county.cells(level=Level.TOWN))
+    out: dict[str, Any] = {}
+    for name, cell in (("county", county.cell(county.root)), ("town", town)):
+        query = StatsQuery(
+            grid_path="/" + "/".join(cell.path) + "/", since=YEAR_START, until=YEAR_END, now=NOW
+        )
+        times = []
+        result: dict[str, Any] = {}
+        for _ in range(runs):
+            started = time.perf_counter()
+            result = await store.statistics(query)
+            times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        ids = await store.cases_for("closed_on_time", "source:citizen", query, 500)
+        drill = time.perf_counter() - started
+        out[name] = {
+            "grid": cell.code,
+            "seconds": round(min(times), 3),
+            "median_seconds": round(stats.median(times), 3),
+            "drill_down_seconds": round(drill, 3),
+            "drill_down_ids": len(ids),
+            "counts": result["counts"],
+            "durations": result["durations"],
+        }
+    return out
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    county = load_hierarchy(args.config)
+    store = SqliteStore(args.db, Bus(), max_queue=CHUNK * 4, max_batch=CHUNK)
+    await store.open()
+    try:
+        existing = await store.count_whistles()
+        generation = None
+        if existing < args.cases:
+            generation = await generate(store, county, args.cases)
+        cases = await store.count_whistles()
+        queries = await time_queries(store, county, args.runs)
+    finally:
+        await store.close()
+    return {
+        "cases": cases,
+        "generation": generation,
+        "queries": queries,
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = ["| measure | value |", "|---|---|", f"| cases | {report['cases']:,} |"]
+    gen = report["generation"]
+    if gen:
+        lines.append(f"| generation | {gen['seconds']} s ({gen['per_s']:,} cases/s) |")
+    lines.append(f"| database | {report['db_bytes'] / 1e6:,.0f} MB |")
+    for name, q in report["queries"].items():
+        lines.append(
+            f"| {name} statistics, one year ({q['counts']['total']:,} cases) | "
+            f"{q['seconds'] * 1000:,.0f} ms (median {q['median_seconds'] * 1000:,.0f} ms) |"
+        )
+        lines.append(f"| {name} drill-down (500 ids) | {q['drill_down_seconds'] * 1000:,.1f} ms |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=500_000)
+    parser.add_argument("--config", type=Path, default=ROOT / "config")
+    parser.add_argument("--db", type=Path, default=ROOT / "var" / "bench-stats.sqlite3")
+    parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench-stats.json")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of each query set")
+    parser.add_argument("--reuse", action="store_true", help="keep an existing database")
+    args = parser.parse_args()
+    args.db.parent.mkdir(parents=True, exist_ok=True)
+    if args.db.exists() and not args.reuse:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{args.db}{suffix}").unlink(missing_ok=True)
+    report = asyncio.run(run(args))
+    report["db_bytes"] = sum(
+        Path(f"{args.db}{s}").stat().st_size for s in ("", "-wal") if Path(f"{args.db}{s}").exists()
+    )
+    print(markdown(report))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""The live event stream (Server-Sent Events) behind the operator console."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from aiohttp import ClientResponse
+from test_api_intake import body
+from test_pages import add_user, log_in
+from whistle_support import Live
+
+from grids import Hierarchy, Level
+from whistle import stream
+from whistle.auth import Role
+from whistle.keys import BUS, STORE
+from whistle.stream import STREAMS
+
+# A safety net so that a broken stream fails the test instead of hanging it; no test waits
+# for it to pass.
+PATIENCE = 10.0
+
+
+def towns(county: Hierarchy) -> list[str]:
+    return [c.code for c in county.cells(level=Level.TOWN)]
+
+
+def micro_in(county: Hierarchy, town: str) -> str:
+    return next(c.code for c in county.cells(level=Level.MICRO_GRID) if c.is_within(town))
+
+
+async def open_stream(live: Live, token: str | None = None, **headers: str) -> ClientResponse:
+    response = await live.client.get(
+        "/api/v1/stream", headers={**await live.auth(token), **headers}
+    )
+    assert response.status == 200, await response.text()
+    return response
+
+
+async def next_block(response: ClientResponse) -> list[str]:
+    """The lines of the next SSE block (up to a blank line)."""
+    lines: list[str] = []
+    async with asyncio.timeout(PATIENCE):
+        while True:
+            raw = await response.content.readline()
+            assert raw, "the stream ended"
+            line = raw.decode().rstrip("\n")
+            if not line:
+                if lines:
+                    return lines
+                continue
+            lines.append(line)
+
+
+async def next_event(response: ClientResponse) -> dict[str, Any]:
+    """The next message that is an event (comments and ``retry`` skipped)."""
+    while True:
+        lines = await next_block(response)
+        fields: dict[str, str] = {}
+        for line in lines:
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(": ")
+            fields[name] = value
+        if "event" in fields:
+            return {
+                "id": fields.get("id"),
+                "event": fields["event"],
+                "data": orjson.loads(fields["data"]),
+            }
+
+
+async def file_in(live: Live, county: Hierarchy, town: str, **overrides: Any) -> dict[str, Any]:
+    status, _, doc = await live.post(
+        body(county, location={"grid": micro_in(county, town)}, **overrides)
+    )
+    assert status == 201, doc
+    return doc  # type: ignore[no-any-return]
+
+
+async def test_a_filed_whistle_arrives_on_the_stream_with_its_summary(
+    live: Live, county: Hierarchy
+) -> None:
+    response = await open_stream(live)
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    assert response.headers["Cache-Control"].startswith("no-cache")
+    doc = await file_in(live, county, towns(county)[0])
+    received = await next_event(response)
+    assert received["event"] == "whistle.received"
+    assert received["data"]["whistle_id"] == doc["id"]
+    assert received["data"]["type"] == "whistle.received"
+    assert received["data"]["at"].endswith("+08:00")  # Asia/Shanghai
+    assert received["data"]["status"] == "dispatched"
+    assert received["id"] == str(received["data"]["seq"])
+    routed = await next_event(response)
+    assert routed["event"] == "whistle.routed"
+    assert int(routed["id"]) > int(received["id"])
+    response.close()
+
+
+async def test_a_session_cookie_opens_the_stream(live: Live, county: Hierarchy) -> None:
+    await add_user(live, "op", Role.OPERATOR, county.root)
+    await log_in(live.client, "op")
+    response = await live.client.get("/api/v1/stream")  # the cookie; no CSRF for a GET
+    assert response.status == 200
+    doc = await file_in(live, county, towns(county)[0])
+    assert (await next_event(response))["data"]["whistle_id"] == doc["id"]
+    response.close()
+
+
+async def test_a_town_operator_does_not_see_the_other_towns_events(
+    live: Live, county: Hierarchy
+) -> None:
+    town_a, town_b = towns(county)
+    response = await open_stream(live, await live.token("operator", scope=town_a))
+    await file_in(live, county, town_b)
+    ours = await file_in(live, county, town_a)
+    first = await next_event(response)
+    assert first["data"]["whistle_id"] == ours["id"]  # town B's two events were left out
+    response.close()
+
+
+async def test_a_responder_may_not_follow_the_stream(live: Live, county: Hierarchy) -> None:
+    doc = await file_in(live, county, towns(county)[0])
+    token = await live.token("responder", responder=doc["assignments"][0]["responder"]["id"])
+    response = await live.client.get("/api/v1/stream", headers=await live.auth(token))
+    assert response.status == 403
+    anonymous = await live.client.get("/api/v1/stream")
+    assert anonymous.status == 401
+
+
+async def test_last_event_id_replays_what_was_missed(live: Live, county: Hierarchy) -> None:
+    town = towns(county)[0]
+    first = await file_in(live, county, town)
+    second = await file_in(live, county, town)
+    seen = max(e.seq for e in await live.app[STORE].timeline(first["id"]))
+    response = await open_stream(live, **{"Last-Event-ID": str(seen)})
+    replayed = await next_event(response)
+    assert replayed["event"] == "whistle.received"
+    assert replayed["data"]["whistle_id"] == second["id"]
+    assert int(replayed["id"]) > seen
+    assert (await next_event(response))["event"] == "whistle.routed"
+    # Then live, without repeating what the replay sent.
+    third = await file_in(live, county, town)
+    assert (await next_event(response))["data"]["whistle_id"] == third["id"]
+    response.close()
+
+
+async def test_a_gap_longer_than_the_replay_limit_asks_the_client_to_reset(
+    live: Live, county: Hierarchy
+) -> None:
+    live.app[STREAMS].replay_limit = 1
+    town = towns(county)[0]
+    await file_in(live, county, town)
+    await file_in(live, county, town)
+    response = await open_stream(live, **{"Last-Event-ID": "0"})
+    assert (await next_event(response))["event"] == "whistle.received"
+    assert (await next_event(response))["event"] == "reset"
+
+
+async def test_heartbeats_are_comment_lines(live: Live) -> None:
+    live.app[STREAMS].heartbeat = 0.01
+    response = await open_stream(live)
+    blocks = [await next_block(response) for _ in range(3)]
+    assert [": ping"] in blocks
+    response.close()
+
+
+async def test_a_closed_browser_unsubscribes_from_the_bus(live: Live) -> None:
+    hub = live.app[STREAMS]
+    hub.heartbeat = 0.01  # the next heartbeat finds the connection gone
+    bus = live.app[BUS]
+    before = len(bus.subscriptions)
+    response = await open_stream(live)
+    await next_block(response)
+    assert hub.open_streams == 1
+    assert len(bus.subscriptions) == before + 1
+    response.close()
+    async with asyncio.timeout(PATIENCE):
+        await hub.wait_idle()
+    assert len(bus.subscriptions) == before
+
+
+async def test_shutdown_ends_open_streams(live: Live) -> None:
+    response = await open_stream(live)
+    await next_block(response)
+    await stream.close_streams(live.app)
+    async with asyncio.timeout(PATIENCE):
+        rest = await response.content.read()  # the server ended the response
+    assert b"event:" not in rest
+    assert live.app[STREAMS].open_streams == 0

@@ -1,0 +1,405 @@
+// 调度台: the live queue and the operator's actions. Vanilla JS, no build step.
+//
+// The console page (#console) lists through GET /api/v1/whistles with its filters and follows
+// GET /api/v1/stream (Server-Sent Events), refreshing each case an event names. The case page
+// (#case) uses the same action code for its buttons. Data is always set with textContent,
+// never as markup; every POST carries the page's CSRF token in X-CSRF-Token.
+"use strict";
+
+(function () {
+  var ACTIVE = { dispatched: 1, acknowledged: 1, in_progress: 1 };
+  var LIVE_ASSIGNMENT = { dispatched: 1, open: 1, acknowledged: 1, in_progress: 1 };
+  var EVENT_TYPES = [
+    "whistle.received", "whistle.routed", "whistle.muted",
+    "assignment.acknowledged", "assignment.claimed", "assignment.started",
+    "assignment.resolved", "assignment.returned", "assignment.added",
+    "assignment.return_accepted", "assignment.return_refused",
+    "case.verified", "case.closed", "case.reopened", "case.held", "case.released",
+    "case.extended", "case.rated", "case.merged", "case.urged", "case.supervised",
+    "case.overdue", "case.repeated", "notification.failed"
+  ];
+
+  function el(tag, text, className) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (className) node.className = className;
+    return node;
+  }
+
+  function shortTime(text) {
+    // The API sends RFC 3339 in the county's zone (+08:00): its wall clock is local time.
+    return text ? String(text).slice(0, 16).replace("T", " ") : "";
+  }
+
+  function post(csrf, path, body) {
+    return fetch(path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body || {})
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (!response.ok) {
+          var error = new Error((data && (data.detail || data.title)) || String(response.status));
+          error.status = response.status;
+          throw error;
+        }
+        return data;
+      });
+    });
+  }
+
+  // -- actions (both pages) ----------------------------------------------------------------
+
+  function runAction(csrf, labels, action, ids, say, done) {
+    var p = labels.prompts;
+    var body = {};
+    var path;
+    if (action === "reassign") {
+      var responder = window.prompt(p.responder);
+      if (!responder) return;
+      var why = window.prompt(p.reason);
+      if (!why) return;
+      path = "/api/v1/assignments/" + encodeURIComponent(ids.assignment) + "/reassign";
+      body = { responder: responder.trim(), reason: why };
+    } else if (action === "accept_return") {
+      var note = window.prompt(p.note);
+      if (note === null) return;
+      path = "/api/v1/assignments/" + encodeURIComponent(ids.assignment) + "/accept-return";
+      if (note) body = { note: note };
+    } else if (action === "refuse_return") {
+      var reason = window.prompt(p.reason);
+      if (!reason) return;
+      path = "/api/v1/assignments/" + encodeURIComponent(ids.assignment) + "/refuse-return";
+      body = { reason: reason };
+    } else if (action === "hold") {
+      var holdWhy = window.prompt(p.reason);
+      if (!holdWhy) return;
+      path = "/api/v1/whistles/" + encodeURIComponent(ids.whistle) + "/hold";
+      body = { reason: holdWhy };
+    } else if (action === "release") {
+      path = "/api/v1/whistles/" + encodeURIComponent(ids.whistle) + "/release";
+    } else if (action === "merge") {
+      var into = window.prompt(p.into);
+      if (!into) return;
+      path = "/api/v1/whistles/" + encodeURIComponent(ids.whistle) + "/merge";
+      body = { into: into.trim() };
+    } else if (action === "silence") {
+      var minutes = parseInt(window.prompt(p.minutes, "60") || "", 10);
+      if (!(minutes > 0)) return;
+      var comment = window.prompt(p.comment);
+      if (!comment) return;
+      path = "/api/v1/silences";
+      // A camera's repeats are silenced by camera; anything else by its grid cell.
+      body = ids.camera
+        ? { matcher: "camera", value: ids.camera }
+        : { matcher: "grid", value: ids.grid };
+      body.duration_minutes = minutes;
+      body.author = ids.author || "console";
+      body.comment = comment;
+    } else {
+      return;
+    }
+    post(csrf, path, body).then(function (data) {
+      say(labels.done + ": " + labels.actions[action], false);
+      if (done) done(data);
+    }, function (error) {
+      say(labels.failed + ": " + error.message, true);
+    });
+  }
+
+  function actionButton(labels, action, onClick) {
+    var button = el("button", labels.actions[action], "action action-" + action);
+    button.type = "button";
+    button.dataset.action = action;
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  // -- the console page ----------------------------------------------------------------------
+
+  function initConsole(root) {
+    var csrf = root.dataset.csrf;
+    var config = JSON.parse(root.dataset.config);
+    var labels = config.labels;
+    var statuses = config.statuses;
+    var rows = document.getElementById("queue-rows");
+    var message = document.getElementById("console-message");
+    var liveState = document.getElementById("live-state");
+    var form = document.getElementById("filters");
+    var more = document.getElementById("more");
+    var known = {}; // whistle id -> {status, overdue, escalated}: for the live counts
+    var nextCursor = null;
+    var pending = {};
+
+    function say(text, bad) {
+      message.textContent = text;
+      message.className = "console-message" + (bad ? " error" : "");
+    }
+
+    function filters() {
+      var data = new FormData(form);
+      var f = {};
+      data.forEach(function (value, key) { if (value) f[key] = String(value); });
+      return f;
+    }
+
+    function listQuery(cursor) {
+      var f = filters();
+      var q = new URLSearchParams();
+      var grid = f.community || f.town;
+      if (grid) q.set("grid", grid);
+      ["level", "source", "category", "status"].forEach(function (key) {
+        if (f[key]) q.set(key, f[key]);
+      });
+      q.set("limit", "100");
+      if (cursor) q.set("cursor", cursor);
+      return "/api/v1/whistles?" + q.toString();
+    }
+
+    function matches(doc) {
+      // The same filters as the list API, for cases that the stream brings in.
+      var f = filters();
+      var grid = f.community || f.town;
+      if (grid && !doc.grid.path.some(function (c) { return c.code === grid; })) return false;
+      if (f.level && doc.grid.level !== f.level) return false;
+      if (f.source && doc.source !== f.source) return false;
+      if (f.category && doc.category.code.indexOf(f.category) !== 0) return false;
+      if (f.status && doc.status !== f.status) return false;
+      return true;
+    }
+
+    function flags(doc) {
+      var c = doc.case || {};
+      var active = !!ACTIVE[doc.status];
+      var overdue = !!c.overdue ||
+        (active && c.resolve_due && new Date(c.resolve_due).getTime() < Date.now());
+      // Escalated: a live assignment added after intake by an escalation or the backstop
+      // (the first routing may itself reach the backstop; that is not an escalation).
+      var routed = {};
+      (doc.trace || []).forEach(function (t) { routed[t.assignment] = 1; });
+      var escalated = active && (doc.assignments || []).some(function (a) {
+        return LIVE_ASSIGNMENT[a.status] && !routed[a.id] &&
+          (a.origin === "escalation" || a.origin === "backstop");
+      });
+      var returned = (doc.assignments || []).filter(function (a) {
+        return a.status === "returned";
+      });
+      return { overdue: overdue, escalated: escalated, returned: returned };
+    }
+
+    function count(key, delta) {
+      var node = root.querySelector('[data-count="' + key + '"]');
+      if (!node) return;
+      var value = Math.max(0, (parseInt(node.textContent, 10) || 0) + delta);
+      node.textContent = String(value);
+    }
+
+    function track(id, status, f) {
+      // Keeps the counts live: move the case from the queue it was in to the one it is in.
+      var before = known[id];
+      if (before) {
+        if (before.status !== status) { count(before.status, -1); count(status, +1); }
+        if (before.overdue !== f.overdue) count("overdue", f.overdue ? 1 : -1);
+        if (before.escalated !== f.escalated) count("escalated", f.escalated ? 1 : -1);
+      }
+      known[id] = { status: status, overdue: f.overdue, escalated: f.escalated };
+    }
+
+    function row(doc) {
+      var f = flags(doc);
+      var tr = el("tr");
+      tr.dataset.id = doc.id;
+      tr.classList.toggle("overdue", f.overdue);
+      tr.classList.toggle("escalated", f.escalated);
+      tr.classList.toggle("returned", f.returned.length > 0);
+      var link = el("a", doc.id);
+      link.href = "/cases/" + encodeURIComponent(doc.id);
+      var idCell = el("td");
+      idCell.appendChild(link);
+      tr.appendChild(idCell);
+      tr.appendChild(el("td", shortTime(doc.received_at), "muted"));
+      tr.appendChild(el("td", doc.source_name));
+      tr.appendChild(el("td", doc.category && doc.category.name));
+      tr.appendChild(el("td", doc.description));
+      tr.appendChild(el("td", doc.grid && doc.grid.name));
+      var state = el("td", statuses[doc.status] || doc.status);
+      if (f.overdue) state.appendChild(el("span", labels.flags.overdue, "flag flag-overdue"));
+      if (f.escalated) state.appendChild(el("span", labels.flags.escalated, "flag flag-escalated"));
+      if (f.returned.length) state.appendChild(el("span", labels.flags.returned, "flag flag-returned"));
+      tr.appendChild(state);
+      tr.appendChild(el("td", shortTime((doc.case || {}).resolve_due), "muted"));
+      if (config.can_act) tr.appendChild(actionsCell(doc, f));
+      return tr;
+    }
+
+    function actionsCell(doc, f) {
+      var td = el("td", null, "actions");
+      var allowed = (doc.case || {}).allowed || [];
+      var ids = {
+        whistle: doc.id,
+        grid: doc.grid && doc.grid.code,
+        camera: doc.source === "camera" ? doc.camera_id : null
+      };
+      function add(action, extra) {
+        td.appendChild(actionButton(labels, action, function () {
+          var all = Object.assign({}, ids, extra || {});
+          runAction(csrf, labels, action, all, say, function () { refresh(doc.id); });
+        }));
+      }
+      var live = (doc.assignments || []).filter(function (a) { return LIVE_ASSIGNMENT[a.status]; });
+      if (ACTIVE[doc.status] && live.length) add("reassign", { assignment: live[0].id });
+      f.returned.forEach(function (a) {
+        add("accept_return", { assignment: a.id });
+        add("refuse_return", { assignment: a.id });
+      });
+      if (allowed.indexOf("hold") >= 0) add("hold");
+      if (allowed.indexOf("release") >= 0) add("release");
+      if (allowed.indexOf("merge") >= 0) add("merge");
+      add("silence");
+      return td;
+    }
+
+    function clearEmpty() {
+      var empty = rows.querySelector("tr.empty");
+      if (empty) empty.remove();
+    }
+
+    function upsert(doc, atTop) {
+      var f = flags(doc);
+      track(doc.id, doc.status, f);
+      var old = rows.querySelector('tr[data-id="' + CSS.escape(doc.id) + '"]');
+      if (!matches(doc)) {
+        if (old) old.remove();
+        return;
+      }
+      var fresh = row(doc);
+      if (old) {
+        rows.replaceChild(fresh, old);
+      } else {
+        clearEmpty();
+        if (atTop) rows.insertBefore(fresh, rows.firstChild); else rows.appendChild(fresh);
+      }
+      fresh.classList.add("changed");
+      window.setTimeout(function () { fresh.classList.remove("changed"); }, 2000);
+    }
+
+    function load(cursor) {
+      return fetch(listQuery(cursor), { credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error(String(response.status));
+          return response.json();
+        })
+        .then(function (page) {
+          if (!cursor) rows.textContent = "";
+          page.items.forEach(function (doc) {
+            var f = flags(doc);
+            known[doc.id] = { status: doc.status, overdue: f.overdue, escalated: f.escalated };
+            rows.appendChild(row(doc));
+          });
+          if (!rows.firstChild) {
+            var empty = el("tr", null, "empty");
+            var td = el("td", labels.empty, "muted");
+            td.colSpan = 9;
+            empty.appendChild(td);
+            rows.appendChild(empty);
+          }
+          nextCursor = page.next_cursor;
+          more.hidden = !nextCursor;
+        })
+        .catch(function (error) { say(labels.failed + ": " + error.message, true); });
+    }
+
+    function refresh(id) {
+      // Several events of one write arrive together: fetch the case once for all of them.
+      if (pending[id]) return;
+      pending[id] = window.setTimeout(function () {
+        delete pending[id];
+        fetch("/api/v1/whistles/" + encodeURIComponent(id), { credentials: "same-origin" })
+          .then(function (response) { return response.ok ? response.json() : null; })
+          .then(function (doc) { if (doc) upsert(doc, true); });
+      }, 150);
+    }
+
+    function onEvent(message) {
+      var data;
+      try { data = JSON.parse(message.data); } catch (e) { return; }
+      if (data.type === "whistle.received" && !known[data.whistle_id]) {
+        known[data.whistle_id] = { status: data.status, overdue: false, escalated: false };
+        count(data.status || "dispatched", +1);
+      }
+      refresh(data.whistle_id);
+    }
+
+    function follow() {
+      if (!window.EventSource) return;
+      var source = new EventSource("/api/v1/stream");
+      EVENT_TYPES.forEach(function (type) { source.addEventListener(type, onEvent); });
+      source.addEventListener("reset", function () { load(null); });
+      source.onopen = function () {
+        liveState.textContent = "● " + labels.live;
+        liveState.className = "live-state ok";
+      };
+      source.onerror = function () {
+        // EventSource reconnects by itself, sending Last-Event-ID: the stream replays.
+        liveState.textContent = "○ " + labels.offline;
+        liveState.className = "live-state error";
+      };
+    }
+
+    // The community list follows the chosen town.
+    var town = document.getElementById("f-town");
+    var community = document.getElementById("f-community");
+    town.addEventListener("change", function () {
+      Array.prototype.forEach.call(community.options, function (option) {
+        option.hidden = !!(option.value && town.value && option.dataset.town !== town.value);
+      });
+      if (community.selectedOptions[0] && community.selectedOptions[0].hidden) community.value = "";
+    });
+    form.addEventListener("submit", function (event) { event.preventDefault(); load(null); });
+    form.addEventListener("change", function () { load(null); });
+    more.addEventListener("click", function () { if (nextCursor) load(nextCursor); });
+
+    load(null);
+    follow();
+    // Deadlines pass without events: re-check the overdue marks every minute.
+    window.setInterval(function () {
+      Object.keys(known).forEach(function (id) {
+        var tr = rows.querySelector('tr[data-id="' + CSS.escape(id) + '"]');
+        if (tr && !tr.classList.contains("overdue")) refresh(id);
+      });
+    }, 60000);
+  }
+
+  // -- the case page ---------------------------------------------------------------------
+
+  function initCase(root) {
+    var csrf = root.dataset.csrf;
+    var config = JSON.parse(root.dataset.config);
+    var message = document.getElementById("case-message");
+    function say(text, bad) {
+      message.textContent = text;
+      message.className = "console-message" + (bad ? " error" : "");
+    }
+    Array.prototype.forEach.call(root.querySelectorAll("button[data-action]"), function (button) {
+      button.addEventListener("click", function () {
+        var ids = {
+          whistle: root.dataset.whistle,
+          grid: root.dataset.grid,
+          camera: root.dataset.camera || null,
+          assignment: button.dataset.assignment
+        };
+        runAction(csrf, config.labels, button.dataset.action, ids, say, function () {
+          window.location.reload();
+        });
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var consoleRoot = document.getElementById("console");
+    if (consoleRoot) initConsole(consoleRoot);
+    var caseRoot = document.getElementById("case");
+    if (caseRoot) initCase(caseRoot);
+  });
+})();

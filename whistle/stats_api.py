@@ -1,0 +1,226 @@
+"""Committee statistics over HTTP: the figures as JSON, each table as CSV, the cases behind any
+figure, and the statistics page.
+
+| route | what |
+|---|---|
+| ``GET /api/v1/stats?grid=&since=&until=`` | every figure (see ``whistle.stats``) |
+| ``GET /api/v1/stats/{table}.csv?...`` | one table: rates, sources, places, categories, days, |
+| | responders |
+| ``GET /api/v1/stats/cases?metric=&bucket=&...`` | the ids behind one figure |
+| ``GET /stats``, ``GET /stats/cases`` | the page, and the cases behind a figure as links |
+
+Committee, operator and admin may read them, for a subtree inside their scope (403 outside).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+import structlog
+from aiohttp import web
+
+from grids import Cell, Hierarchy
+from whistle.access import allow, allow_cell, public
+from whistle.auth import Principal, Role
+from whistle.exceptions import FieldError, InvalidWhistle
+from whistle.keys import CATALOG, CLOCK, HIERARCHY, STORE, TZ
+from whistle.pages import LANG_COOKIE, TEXT, page_session, render
+from whistle.stats import TABLES, Window, csv_table, labels, parse_window, report
+from whistle.store.facts import ASSIGNMENT_METRICS, CASE_METRICS, BadBucket
+
+__all__ = ["READERS", "routes"]
+
+log = structlog.get_logger(__name__)
+
+routes = web.RouteTableDef()
+
+READERS = (Role.COMMITTEE, Role.OPERATOR, Role.ADMIN)
+DRILL_LIMIT = 500
+_SAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def _lang(request: web.Request) -> str:
+    lang = request.query.get("lang") or request.cookies.get(LANG_COOKIE) or "zh"
+    return lang if lang in TEXT else "zh"
+
+
+def _window(request: web.Request, principal: Principal, *extra: str) -> Window:
+    app = request.app
+    today = app[CLOCK].now().astimezone(app[TZ]).date()
+    window = parse_window(
+        request.query,
+        principal,
+        app[HIERARCHY],
+        today,
+        extra=frozenset({"lang", *extra}),
+    )
+    allow_cell(principal, window.cell, "that subtree")
+    return window
+
+
+async def _report(request: web.Request, window: Window, *, top: int | None = 100) -> Any:
+    app = request.app
+    started = time.perf_counter()
+    raw = await app[STORE].statistics(window.query(app[TZ], app[CLOCK].now(), top=top))
+    log.info(
+        "stats.computed",
+        grid=window.cell.code,
+        since=window.since.isoformat(),
+        until=window.until.isoformat(),
+        ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return report(raw, window, hierarchy=app[HIERARCHY], catalog=app[CATALOG], lang=_lang(request))
+
+
+@routes.get("/api/v1/stats")
+async def get_stats(request: web.Request) -> web.Response:
+    principal = allow(request, *READERS)
+    window = _window(request, principal)
+    doc = await _report(request, window)
+    return web.Response(body=orjson.dumps(doc), content_type="application/json")
+
+
+async def _drill(request: web.Request, principal: Principal) -> tuple[Window, dict[str, Any]]:
+    window = _window(request, principal, "metric", "bucket", "limit")
+    q = request.query
+    metric = q.get("metric", "")
+    bucket = q.get("bucket") or None
+    errors: list[FieldError] = []
+    if metric not in CASE_METRICS and metric not in ASSIGNMENT_METRICS:
+        known = ", ".join([*CASE_METRICS, *ASSIGNMENT_METRICS])
+        errors.append(FieldError("metric", f"unknown metric {metric!r}; expected one of {known}"))
+    limit = DRILL_LIMIT
+    if "limit" in q:
+        if not q["limit"].isdigit() or not 1 <= int(q["limit"]) <= DRILL_LIMIT:
+            errors.append(FieldError("limit", f"a whole number from 1 to {DRILL_LIMIT}"))
+        else:
+            limit = int(q["limit"])
+    if errors:
+        raise InvalidWhistle(errors, status=400)
+    app = request.app
+    query = window.query(app[TZ], app[CLOCK].now())
+    try:
+        ids = await app[STORE].cases_for(metric, bucket, query, limit + 1)
+    except BadBucket as exc:
+        raise InvalidWhistle([FieldError("bucket", str(exc))], status=400) from None
+    truncated = len(ids) > limit
+    ids = ids[:limit]
+    cases = ids if metric in CASE_METRICS else list(dict.fromkeys(_case_of(i) for i in ids))
+    return window, {
+        "metric": metric,
+        "bucket": bucket,
+        **window.params(),
+        "kind": "case" if metric in CASE_METRICS else "assignment",
+        "count": len(ids),
+        "truncated": truncated,
+        "ids": ids,
+        "cases": cases,
+    }
+
+
+def _case_of(assignment_id: str) -> str:
+    # Assignment ids are "<case id>-<n>".
+    return assignment_id.rsplit("-", 1)[0]
+
+
+@routes.get("/api/v1/stats/cases")
+async def get_stats_cases(request: web.Request) -> web.Response:
+    principal = allow(request, *READERS)
+    _, doc = await _drill(request, principal)
+    return web.Response(body=orjson.dumps(doc), content_type="application/json")
+
+
+@routes.get("/api/v1/stats/{table:[a-z]+}.csv")
+async def get_stats_csv(request: web.Request) -> web.Response:
+    principal = allow(request, *READERS)
+    table = request.match_info["table"]
+    if table not in TABLES:
+        raise web.HTTPNotFound(text=f"no table {table!r}; expected one of {', '.join(TABLES)}")
+    window = _window(request, principal)
+    # The export lists every responder, not only the page's top ones.
+    doc = await _report(request, window, top=None if table == "responders" else 100)
+    name = "-".join(
+        _SAFE.sub("_", part)
+        for part in ("stats", table, window.cell.code, str(window.since), str(window.until))
+    )
+    return web.Response(
+        body=csv_table(doc, table, _lang(request)),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+# -- pages ---------------------------------------------------------------------------------------
+
+
+def _choices(hierarchy: Hierarchy, principal: Principal, chosen: Cell) -> list[dict[str, Any]]:
+    """The cells one may pick: from the top of one's scope down to the chosen cell, then the
+    chosen cell's children."""
+    top = principal.scope or hierarchy.root
+    chain = list(chosen.path[chosen.path.index(top) :]) if top in chosen.path else []
+    cells = [hierarchy.cell(code) for code in chain] + hierarchy.children(chosen.code)
+    top_depth = len(hierarchy.cell(top).path)
+    return [
+        {
+            "code": c.code,
+            "label": "\u3000" * (len(c.path) - top_depth) + c.name,
+            "selected": c.code == chosen.code,
+        }
+        for c in cells
+    ]
+
+
+def _page_context(request: web.Request, principal: Principal, window: Window) -> dict[str, Any]:
+    hierarchy = request.app[HIERARCHY]
+    scope_name = ""
+    if principal.scope is not None:
+        cell = hierarchy.get(principal.scope)
+        scope_name = "" if cell is None else cell.name
+    lang = _lang(request)
+    return {
+        "principal": principal,
+        "scope_name": scope_name,
+        "s": labels(lang),
+        "window": window.params(),
+        "qs": urlencode(window.params()),
+        "choices": _choices(hierarchy, principal, window.cell),
+    }
+
+
+@routes.get("/stats")
+@public
+async def stats_page(request: web.Request) -> web.Response:
+    principal, csrf = await page_session(request, *READERS)
+    window = _window(request, principal)
+    doc = await _report(request, window)
+    context = _page_context(request, principal, window)
+    return render(
+        request,
+        "stats.html",
+        csrf=csrf,
+        doc=doc,
+        tables=TABLES,
+        title=context["s"]["title"],
+        **context,
+    )
+
+
+@routes.get("/stats/cases")
+@public
+async def stats_cases_page(request: web.Request) -> web.Response:
+    principal, csrf = await page_session(request, *READERS)
+    window, drill = await _drill(request, principal)
+    context = _page_context(request, principal, window)
+    return render(
+        request,
+        "stats_cases.html",
+        csrf=csrf,
+        drill=drill,
+        title=context["s"]["title"],
+        **context,
+    )

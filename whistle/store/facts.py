@@ -1,0 +1,423 @@
+"""The statistics projection: one row per case (``case_facts``) and per assignment
+(``assignment_facts``), kept by the store in the same transaction as the events they summarise,
+and the SQL that aggregates them for the committee (统计).
+
+Two ways in, one meaning. A new whistle (which may carry a whole history, as the benchmark's
+fast path does) is folded here in Python into complete rows; a lifecycle transition becomes a
+few UPDATEs that apply its events in order. ``tests/whistle/test_stats.py`` checks that both
+give the same rows.
+
+Times are Unix seconds (REAL). Every figure is a ``count(*) FILTER (WHERE <metric>)`` over the
+filtered rows, and the drill-down lists the ids matching the same ``<metric>``, so a number and
+the cases behind it cannot disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from whistle.events import NewEvent
+from whistle.store.base import NewWhistle, StatsQuery, Transition
+
+__all__ = [
+    "ASSIGNMENT_METRICS",
+    "CASE_METRICS",
+    "DAY_TZ",
+    "BadBucket",
+    "Statement",
+    "bucket_filter",
+    "new_whistle_facts",
+    "percentile_offset",
+    "transition_facts",
+]
+
+Statement = tuple[str, tuple[Any, ...]]
+
+# Committee days are Shanghai days (no DST since 1991, so also what SQL's '+8 hours' gives).
+DAY_TZ: tzinfo = ZoneInfo("Asia/Shanghai")
+
+SATISFIED = ("very_satisfied", "satisfied", "basically_satisfied")
+
+_DUE = "(resolved_at IS NOT NULL OR closed_at IS NOT NULL OR due_at <= :now)"
+
+# Case metrics, over case_facts rows already filtered by place and time.
+CASE_METRICS: dict[str, str] = {
+    "total": "1",
+    "acknowledged": "first_ack_at IS NOT NULL",
+    "resolved": "resolved_at IS NOT NULL",
+    # due: the resolve deadline has passed, or it is done anyway
+    "due": _DUE,
+    "closed": "closed_at IS NOT NULL",
+    "closed_on_time": "(closed_at IS NOT NULL AND on_time = 1)",
+    # the denominator of 按期结案率: due, less what is on hold (its clock is stopped)
+    "due_not_held": f"(status <> 'on_hold' AND {_DUE})",
+    "on_hold": "status = 'on_hold'",
+    # 返工率's numerator: closed cases that were reopened at least once on the way
+    "reworked": "(closed_at IS NOT NULL AND rework > 0)",
+    "rated": "rating IS NOT NULL",
+    "satisfied": "rating IN ('very_satisfied', 'satisfied', 'basically_satisfied')",
+}
+
+# Assignment metrics, over assignment_facts rows filtered by their case's place and time.
+ASSIGNMENT_METRICS: dict[str, str] = {
+    # 响应率's denominator: push assignments whose acknowledgement fell due: acknowledged, or
+    # still silent when the deadline passed. One cancelled or handed back before its deadline
+    # (the case closed through another responder, a proper 退单) was never due.
+    "push_due": "(mode = 'push' AND (acknowledged_at IS NOT NULL "
+    "OR ack_due <= min(:now, coalesce(ended_at, :now))))",
+    "push_in_time": "(mode = 'push' AND acknowledged_at IS NOT NULL "
+    "AND (ack_due IS NULL OR acknowledged_at <= ack_due))",
+    # per responder: whistles answered (报到), needs claimed (认领) and completed
+    "answered": "(mode = 'push' AND acknowledged_at IS NOT NULL)",
+    "claimed": "(mode = 'claim' AND acknowledged_at IS NOT NULL)",
+    "completed": "(mode = 'claim' AND resolved_at IS NOT NULL)",
+}
+
+# The columns of the breakdown tables (sources, places, categories, days).
+BREAKDOWN_METRICS = (
+    "total",
+    "acknowledged",
+    "resolved",
+    "due",
+    "closed",
+    "closed_on_time",
+    "rated",
+    "satisfied",
+)
+
+
+class BadBucket(ValueError):
+    """A drill-down bucket or metric that does not exist (or not for that metric)."""
+
+
+def percentile_offset(p: float, n: int) -> int:
+    """The 0-based offset of the nearest-rank ``p`` percentile among ``n`` sorted values."""
+    return max(0, math.ceil(p * n) - 1)
+
+
+def percentiles_sql(value: str, present: str, where: str) -> str:
+    """One sort for both: the median and the p90 (nearest rank: the value at rank
+    ceil(p * n), in integer arithmetic) of ``value`` over the rows where ``present`` is set,
+    each with n. No rows, no answer."""
+    return (
+        "SELECT rn, n, v FROM (SELECT v, row_number() OVER (ORDER BY v) AS rn, "
+        "count(*) OVER () AS n "
+        f"FROM (SELECT {value} AS v FROM case_facts WHERE {where} AND {present} IS NOT NULL)) "
+        "WHERE rn = (n + 1) / 2 OR rn = (9 * n + 9) / 10 ORDER BY rn"
+    )
+
+
+def percentiles(rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """``count``, ``median`` and ``p90`` (seconds) from :func:`percentiles_sql`'s rows."""
+    if not rows:
+        return {"count": 0, "median": None, "p90": None}
+    n = int(rows[0][1])
+    at = {int(rn): round(float(v), 3) for rn, _, v in rows}
+    return {"count": n, "median": at[(n + 1) // 2], "p90": at[(9 * n + 9) // 10]}
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+_CASE_INSERT = (
+    "INSERT INTO case_facts (whistle_id, received_at, day, source, category, major, grid_path, "
+    "status, first_ack_at, resolved_at, closed_at, on_time, due_at, rework, rating) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_ASSIGNMENT_INSERT = (
+    "INSERT INTO assignment_facts (assignment_id, whistle_id, received_at, grid_path, "
+    "responder_id, kind, mode, ack_due, acknowledged_at, resolved_at, ended_at, claimed) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# A replacement assignment takes its case's place and time from the case's own row.
+_ASSIGNMENT_ADD = (
+    "INSERT INTO assignment_facts (assignment_id, whistle_id, received_at, grid_path, "
+    "responder_id, kind, mode, ack_due) "
+    "SELECT ?, whistle_id, received_at, grid_path, ?, ?, ?, ? FROM case_facts WHERE whistle_id = ?"
+)
+_ACKNOWLEDGED = (
+    "UPDATE assignment_facts SET acknowledged_at = coalesce(acknowledged_at, ?) "
+    "WHERE assignment_id = ?"
+)
+_CLAIMED = (
+    "UPDATE assignment_facts SET acknowledged_at = coalesce(acknowledged_at, ?), "
+    "responder_id = ?, claimed = 1 WHERE assignment_id = ?"
+)
+_RESOLVED = "UPDATE assignment_facts SET resolved_at = ? WHERE assignment_id = ?"
+_ENDED = (
+    "UPDATE assignment_facts SET ended_at = ? "
+    "WHERE assignment_id = ? AND acknowledged_at IS NULL AND ended_at IS NULL"
+)
+_PENDING_ENDED = (
+    "UPDATE assignment_facts SET ended_at = ? "
+    "WHERE whistle_id = ? AND acknowledged_at IS NULL AND ended_at IS NULL"
+)
+# A hold stops the clock: a waiting acknowledgement's deadline moves on by the time on hold.
+_PENDING_SHIFTED = (
+    "UPDATE assignment_facts SET ack_due = ack_due + ? "
+    "WHERE whistle_id = ? AND acknowledged_at IS NULL AND ended_at IS NULL AND ack_due IS NOT NULL"
+)
+_CASE_UPDATE = (
+    "UPDATE case_facts SET status = ?, due_at = ?, rework = ?, resolved_at = ?, rating = ?, "
+    "first_ack_at = coalesce(first_ack_at, ?), "
+    "closed_at = CASE ? WHEN 1 THEN ? WHEN 2 THEN NULL ELSE closed_at END, "
+    "on_time = CASE ? WHEN 1 THEN ? WHEN 2 THEN NULL ELSE on_time END "
+    "WHERE whistle_id = ?"
+)
+
+_KEEP, _SET, _CLEAR = 0, 1, 2
+
+
+def _ts(value: datetime | str | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.timestamp()
+
+
+def _flag(value: Any) -> int | None:
+    return None if value is None else int(bool(value))
+
+
+def _from_doc(case_doc: Mapping[str, Any] | None) -> tuple[float | None, int, float | None, Any]:
+    """(resolve deadline, rework count, resolved at, rating) from the fold's case summary."""
+    doc = case_doc or {}
+    resolution = doc.get("resolution") or {}
+    rating = doc.get("rating") or {}
+    return (
+        _ts(doc.get("resolve_due")),
+        int(doc.get("rework") or 0),
+        _ts(resolution.get("at")),
+        rating.get("grade"),
+    )
+
+
+def new_whistle_facts(new: NewWhistle) -> list[Statement]:
+    """The rows of a new whistle, after every event it is written with."""
+    w = new.whistle
+    received = w.received_at.timestamp()
+    # assignment id -> [responder, kind, mode, ack_due, acknowledged, resolved, ended, claimed]
+    rows: dict[str, list[Any]] = {
+        a.id: [a.responder_id, a.kind, a.mode, _ts(a.acknowledge_due), None, None, None, 0]
+        for a in new.assignments
+    }
+
+    def pending() -> list[list[Any]]:
+        return [r for r in rows.values() if r[4] is None and r[6] is None]
+
+    first_ack: float | None = None
+    closed_at: float | None = None
+    on_time: int | None = None
+    for event in new.events:
+        t = event.at.timestamp()
+        data = event.data
+        row = rows.get(str(data.get("assignment")))
+        if event.type in ("assignment.acknowledged", "assignment.claimed") and row is not None:
+            row[4] = t if row[4] is None else row[4]
+            first_ack = t if first_ack is None else first_ack
+            if event.type == "assignment.claimed":
+                row[0], row[7] = data.get("responder_id"), 1
+        elif event.type == "assignment.resolved" and row is not None:
+            row[5] = t
+        elif event.type == "assignment.returned" and row is not None and row[4] is None:
+            row[6] = t if row[6] is None else row[6]
+        elif event.type == "assignment.added":
+            replaced = rows.get(str(data.get("replaces")))
+            if replaced is not None and replaced[4] is None and replaced[6] is None:
+                replaced[6] = t
+        elif event.type in ("case.closed", "case.merged"):
+            for r in pending():
+                r[6] = t
+            if event.type == "case.closed":
+                closed_at, on_time = t, _flag(data.get("on_time"))
+        elif event.type == "case.reopened":
+            closed_at = on_time = None
+        elif event.type == "case.released":
+            for r in pending():
+                if r[3] is not None:
+                    r[3] += float(data.get("shift_seconds", 0))
+    due_at, rework, resolved_at, rating = _from_doc(new.case_doc)
+    statements: list[Statement] = [
+        (
+            _CASE_INSERT,
+            (
+                w.id,
+                received,
+                w.received_at.astimezone(DAY_TZ).date().isoformat(),
+                w.source,
+                w.category,
+                w.category[:3],
+                w.grid_path,
+                w.status,
+                first_ack,
+                resolved_at,
+                closed_at,
+                on_time,
+                due_at,
+                rework,
+                rating,
+            ),
+        )
+    ]
+    statements += [
+        (_ASSIGNMENT_INSERT, (aid, w.id, received, w.grid_path, *row)) for aid, row in rows.items()
+    ]
+    return statements
+
+
+def transition_facts(step: Transition) -> list[Statement]:
+    """UPDATEs (and INSERTs for new assignments) that apply ``step`` to the projection, in the
+    order of its events."""
+    wid = step.whistle_id
+    statements: list[Statement] = [
+        (_ASSIGNMENT_ADD, (a.id, a.responder_id, a.kind, a.mode, _ts(a.acknowledge_due), wid))
+        for a in step.new_assignments
+    ]
+    first_ack: float | None = None
+    close_op, closed_at, on_time = _KEEP, None, None
+    for event in step.events:
+        statements += _event_facts(wid, event)
+        t = event.at.timestamp()
+        if event.type in ("assignment.acknowledged", "assignment.claimed") and first_ack is None:
+            first_ack = t
+        elif event.type == "case.closed":
+            close_op, closed_at, on_time = _SET, t, _flag(event.data.get("on_time"))
+        elif event.type == "case.reopened":
+            close_op, closed_at, on_time = _CLEAR, None, None
+    due_at, rework, resolved_at, rating = _from_doc(step.case_doc)
+    statements.append(
+        (
+            _CASE_UPDATE,
+            (
+                step.status,
+                due_at,
+                rework,
+                resolved_at,
+                rating,
+                first_ack,
+                close_op,
+                closed_at,
+                close_op,
+                on_time,
+                wid,
+            ),
+        )
+    )
+    return statements
+
+
+def _event_facts(wid: str, event: NewEvent) -> list[Statement]:
+    t = event.at.timestamp()
+    data = event.data
+    aid = data.get("assignment")
+    match event.type:
+        case "assignment.acknowledged":
+            return [(_ACKNOWLEDGED, (t, aid))]
+        case "assignment.claimed":
+            return [(_CLAIMED, (t, data.get("responder_id"), aid))]
+        case "assignment.resolved":
+            return [(_RESOLVED, (t, aid))]
+        case "assignment.returned":
+            return [(_ENDED, (t, aid))]
+        case "assignment.added" if data.get("replaces"):
+            return [(_ENDED, (t, data["replaces"]))]
+        case "case.closed" | "case.merged":
+            return [(_PENDING_ENDED, (t, wid))]
+        case "case.released":
+            return [(_PENDING_SHIFTED, (float(data.get("shift_seconds", 0)), wid))]
+    return []
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def _is_root(grid_path: str) -> bool:
+    # "/root/": every cell lies under the one root, so the subtree test can be left out.
+    return grid_path.count("/") <= 2
+
+
+def base_filter(query: StatsQuery, *, cases: bool = True) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause and parameters for the query's place and time (and, for cases, the
+    statuses that count: muted whistles were never dispatched, merged ones are duplicates)."""
+    clauses = ["received_at >= :since", "received_at < :until"]
+    if cases:
+        # The same range in the clustering key's terms (Shanghai days), so it is a seek.
+        clauses.insert(0, "day >= :day_lo AND day <= :day_hi")
+    params: dict[str, Any] = {
+        "day_lo": query.since.astimezone(DAY_TZ).date().isoformat(),
+        "day_hi": (query.until - timedelta(microseconds=1)).astimezone(DAY_TZ).date().isoformat(),
+        "since": query.since.timestamp(),
+        "until": query.until.timestamp(),
+        "now": query.now.timestamp(),
+        "prefix_len": len(query.grid_path),
+    }
+    if not _is_root(query.grid_path):
+        clauses.append("grid_path >= :lo AND grid_path < :hi")
+        params["lo"] = query.grid_path
+        params["hi"] = query.grid_path + "\U0010ffff"
+    if cases:
+        clauses.append("status NOT IN ('muted', 'cancelled')")
+    return " AND ".join(clauses), params
+
+
+# The cell one level below the chosen one that a case lies in ('' when placed at the cell).
+PLACE = (
+    "CASE WHEN length(grid_path) <= :prefix_len THEN '' ELSE "
+    "substr(grid_path, :prefix_len + 1, instr(substr(grid_path, :prefix_len + 1), '/') - 1) END"
+)
+
+BREAKDOWNS: dict[str, str] = {
+    "sources": "source",
+    "places": PLACE,
+    "categories": "major",
+    "days": "day",
+}
+
+
+def bucket_filter(
+    bucket: str | None, query: StatsQuery, *, cases: bool
+) -> tuple[str, dict[str, Any]]:
+    """A clause selecting one bucket of a breakdown (``source:citizen``, ``place:CODE``,
+    ``category:E01``, ``day:2026-11-23``, ``responder:ID``), or none for the whole."""
+    if not bucket:
+        return "", {}
+    kind, sep, value = bucket.partition(":")
+    if not sep:
+        raise BadBucket(f"bucket {bucket!r}: expected KIND:VALUE")
+    if kind == "place":
+        if not value:
+            return "grid_path = :bucket", {"bucket": query.grid_path}
+        if "/" in value:
+            raise BadBucket(f"bucket {bucket!r}: not a cell code")
+        path = f"{query.grid_path}{value}/"
+        return (
+            "grid_path >= :bucket AND grid_path < :bucket_hi",
+            {"bucket": path, "bucket_hi": path + "\U0010ffff"},
+        )
+    columns = (
+        {"source": "source", "category": "major", "day": "day"}
+        if cases
+        else {"responder": "responder_id"}
+    )
+    column = columns.get(kind)
+    if column is None:
+        what = "case" if cases else "assignment"
+        raise BadBucket(f"bucket {bucket!r}: a {what} metric has no {kind} buckets")
+    return f"{column} = :bucket", {"bucket": value}
+
+
+def metric_sql(metric: str) -> tuple[str, bool]:
+    """(its condition, whether it is a case metric) for a metric name."""
+    if metric in CASE_METRICS:
+        return CASE_METRICS[metric], True
+    if metric in ASSIGNMENT_METRICS:
+        return ASSIGNMENT_METRICS[metric], False
+    raise BadBucket(f"unknown metric {metric!r}")
+
+
+def counts_sql(metrics: Sequence[str], table_metrics: Mapping[str, str]) -> str:
+    return ", ".join(f"count(*) FILTER (WHERE {table_metrics[m]})" for m in metrics)

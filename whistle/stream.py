@@ -1,0 +1,301 @@
+"""``GET /api/v1/stream``: the event log as Server-Sent Events, for the operator console.
+
+Each connection subscribes to the bus with its own bounded queue, and unsubscribes when the
+browser goes away. It sees only events of cases inside the principal's subtree (operators,
+committees; admins see all). Every message is one event in summary::
+
+    id: 42
+    event: assignment.added
+    data: {"seq": 42, "whistle_id": "…", "type": "assignment.added", "at": "…+08:00",
+           "status": "dispatched", "grid": "…", "actor": "…", "reason": "escalation"}
+
+The client fetches the case itself for more. A comment line (``: ping``) goes out every
+``heartbeat`` seconds so that proxies keep the connection and a closed one is noticed.
+
+Nothing is lost across reconnects: the browser's ``EventSource`` sends ``Last-Event-ID`` and
+the stream first replays the log after it from the store, then goes live (the bus delivers
+at least once, so the stream drops repeats by ``seq``). When a connection falls too far
+behind (its queue fills) or the gap is longer than ``replay_limit``, it sends ``event: reset``
+and ends: the client reloads its list and reconnects.
+
+Wiring: :func:`install` adds the route, the hub (``app[STREAMS]``) and an ``on_shutdown``
+hook that ends every open stream, so that a graceful shutdown does not wait for browsers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import web
+
+from whistle.access import allow
+from whistle.auth import Principal, Role
+from whistle.bus import Subscription
+from whistle.events import Event
+from whistle.keys import BUS, HIERARCHY, STORE, TZ
+from whistle.timefmt import rfc3339
+
+__all__ = ["STREAMS", "StreamHub", "close_streams", "install", "routes"]
+
+log = structlog.get_logger(__name__)
+
+routes = web.RouteTableDef()
+
+# Who may follow the live queue (committee reads, operators act, admins see everything).
+READERS = (Role.OPERATOR, Role.COMMITTEE, Role.ADMIN)
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What a stream needs to know of an event's case: where it is and how it stands."""
+
+    grid: str | None
+    status: str | None
+
+
+@dataclass(eq=False)
+class _Connection:
+    """One open stream: its queue, and whether it fell behind."""
+
+    principal: Principal
+    queue: asyncio.Queue[Event | None]
+    lagging: bool = False
+    sent: int = 0
+    subscription: Subscription | None = field(default=None, repr=False)
+
+    def offer(self, event: Event) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            # Never block the bus for one slow browser: mark it, it will reset and replay.
+            self.lagging = True
+
+    def close(self) -> None:
+        """Wake the stream with the end marker, even when its queue is full."""
+        while True:
+            try:
+                self.queue.put_nowait(None)
+                return
+            except asyncio.QueueFull:
+                self.queue.get_nowait()
+
+
+class StreamHub:
+    """The open streams of one app, and a small shared memo of each event's case facts, so
+    that N open consoles cost one store read per event, not N."""
+
+    def __init__(
+        self,
+        *,
+        heartbeat: float = 15.0,
+        queue_size: int = 1000,
+        replay_limit: int = 1000,
+        memo_size: int = 4096,
+    ) -> None:
+        self.heartbeat = heartbeat
+        self.queue_size = queue_size
+        self.replay_limit = replay_limit
+        self._memo_size = memo_size
+        self._memo: OrderedDict[int, asyncio.Task[_Facts]] = OrderedDict()
+        self._open: set[_Connection] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.closing = False
+
+    def __repr__(self) -> str:
+        return f"StreamHub(open={len(self._open)}, heartbeat={self.heartbeat})"
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._open)
+
+    def add(self, connection: _Connection) -> None:
+        self._open.add(connection)
+        self._idle.clear()
+
+    def discard(self, connection: _Connection) -> None:
+        self._open.discard(connection)
+        if not self._open:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no stream is open (each has also left the bus by then)."""
+        await self._idle.wait()
+
+    async def facts(self, app: web.Application, event: Event) -> _Facts:
+        """The case's grid and status for ``event`` (read once per event, shared)."""
+        task = self._memo.get(event.seq)
+        if task is None:
+            task = asyncio.create_task(_read_facts(app, event), name=f"stream-facts:{event.seq}")
+            self._memo[event.seq] = task
+            while len(self._memo) > self._memo_size:
+                self._memo.popitem(last=False)
+        # Shielded: one stream going away must not cancel a read that others wait for.
+        return await asyncio.shield(task)
+
+    async def close_all(self) -> None:
+        """End every open stream (the app is shutting down)."""
+        self.closing = True
+        for connection in list(self._open):
+            connection.close()
+        for task in self._memo.values():
+            task.cancel()
+        self._memo.clear()
+
+
+STREAMS = web.AppKey("streams", StreamHub)
+
+
+async def _read_facts(app: web.Application, event: Event) -> _Facts:
+    stored = await app[STORE].get_whistle(event.whistle_id)
+    grid = event.data.get("grid") if event.type == "whistle.received" else None
+    if stored is None:
+        return _Facts(grid if isinstance(grid, str) else None, None)
+    return _Facts(str(stored.row_doc["grid"]["code"]), stored.status)
+
+
+def install(app: web.Application, *, heartbeat: float = 15.0) -> None:
+    """Wire the stream into ``app``: its route, its hub and its shutdown hook."""
+    app[STREAMS] = StreamHub(heartbeat=heartbeat)
+    app.add_routes(routes)
+    app.on_shutdown.append(close_streams)
+
+
+async def close_streams(app: web.Application) -> None:
+    """``on_shutdown`` hook: end every open stream so the server need not wait for them."""
+    hub = app.get(STREAMS)
+    if hub is not None:
+        log.info("stream.closing", open=hub.open_streams)
+        await hub.close_all()
+
+
+def _last_event_id(request: web.Request) -> int | None:
+    """``Last-Event-ID`` (sent by EventSource on reconnect) or ``?last_event_id=``."""
+    raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    if raw is None or not raw.strip().isdigit():
+        return None
+    return int(raw.strip())
+
+
+def _sse(event: Event, facts: _Facts, request: web.Request) -> bytes:
+    summary: dict[str, Any] = {
+        "seq": event.seq,
+        "whistle_id": event.whistle_id,
+        "type": event.type,
+        "at": rfc3339(event.at, request.app[TZ]),
+        "status": facts.status,
+        "grid": facts.grid,
+        "actor": event.actor,
+    }
+    if event.type == "assignment.added":
+        # Why the new assignment exists: escalation and backstop rows stand out in the queue.
+        summary["reason"] = event.data.get("reason")
+    data = orjson.dumps(summary).decode()
+    return f"id: {event.seq}\nevent: {event.type}\ndata: {data}\n\n".encode()
+
+
+def _visible(request: web.Request, principal: Principal, facts: _Facts) -> bool:
+    if principal.scope is None:
+        return True
+    cell = None if facts.grid is None else request.app[HIERARCHY].get(facts.grid)
+    return cell is not None and principal.covers(cell)
+
+
+async def _send(
+    request: web.Request,
+    response: web.StreamResponse,
+    connection: _Connection,
+    event: Event,
+) -> None:
+    if event.seq <= connection.sent:
+        return  # a repeat: replayed already, or delivered twice by the bus
+    hub = request.app[STREAMS]
+    facts = await hub.facts(request.app, event)
+    if _visible(request, connection.principal, facts):
+        await response.write(_sse(event, facts, request))
+    connection.sent = event.seq
+
+
+async def _reset(response: web.StreamResponse, why: str) -> None:
+    data = orjson.dumps({"why": why}).decode()
+    await response.write(f"event: reset\ndata: {data}\n\n".encode())
+
+
+async def _replay(
+    request: web.Request, response: web.StreamResponse, connection: _Connection, after: int
+) -> bool:
+    """Send the log after ``after`` from the store; False when the gap was too long."""
+    hub = request.app[STREAMS]
+    store = request.app[STORE]
+    connection.sent = after
+    remaining = hub.replay_limit
+    while remaining > 0:
+        size = min(200, remaining)
+        batch = await store.events_after(connection.sent, size)
+        for event in batch:
+            await _send(request, response, connection, event)
+        remaining -= len(batch)
+        if len(batch) < size:
+            return True
+    return not await store.events_after(connection.sent, 1)
+
+
+@routes.get("/api/v1/stream")
+async def stream(request: web.Request) -> web.StreamResponse:
+    """The live event stream of the principal's subtree (text/event-stream)."""
+    principal = allow(request, *READERS)
+    hub = request.app[STREAMS]
+    bus = request.app[BUS]
+    connection = _Connection(principal, asyncio.Queue(hub.queue_size))
+
+    async def feed(event: Event) -> None:
+        connection.offer(event)
+
+    # Subscribed before the replay reads the store, so that nothing falls in between.
+    connection.subscription = bus.subscribe("*", feed, name=f"stream:{principal.id}")
+    hub.add(connection)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache, no-transform",
+            "X-Accel-Buffering": "no",  # nginx and friends: pass each message on at once
+        }
+    )
+    log.info("stream.opened", principal=principal.id, scope=principal.scope)
+    try:
+        await response.prepare(request)
+        await response.write(b"retry: 3000\n: connected\n\n")
+        after = _last_event_id(request)
+        if after is not None and not await _replay(request, response, connection, after):
+            await _reset(response, "too far behind: reload the list")
+            return response
+        while not hub.closing:
+            if connection.lagging:
+                await _reset(response, "fell behind: reload the list")
+                break
+            try:
+                async with asyncio.timeout(hub.heartbeat):
+                    event = await connection.queue.get()
+            except TimeoutError:
+                await response.write(b": ping\n\n")
+                continue
+            if event is None:
+                break
+            await _send(request, response, connection, event)
+    except (ConnectionError, asyncio.CancelledError) as exc:
+        # The browser went away (or the server is stopping): nothing to answer.
+        log.info("stream.gone", principal=principal.id, why=type(exc).__name__)
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+    finally:
+        with contextlib.suppress(Exception):
+            await bus.unsubscribe(connection.subscription)
+        hub.discard(connection)
+        log.info("stream.closed", principal=principal.id, sent=connection.sent)
+    return response
