@@ -570,28 +570,12 @@ def _replace(
     if new_round:
         limit = category.limit if category is not None else Duration.parse("7d")
         resolve_due = router.calendar.add(ctx.now, limit)
-    planned = router.reassign(
-        kind=ResponderKind(kind or assignment.kind),
-        start=start,
-        category=state.category,
-        urgency=Urgency(state.urgency),
-        at=ctx.now,
-        resolve_due=resolve_due,
-        exclude=exclude,
-        origin=origin,
-        why=why,
-        tried=tried,
-    )
-    # An off-duty pick is passed over for the next (its B post comes next in the climb).
-    while (
-        planned is not None
-        and planned.responder is not None
-        and not ctx.on_duty(planned.responder.id, ctx.now)
-        and planned.origin is not Origin.BACKSTOP
-    ):
-        exclude.add(planned.responder.id)
+    wanted = ResponderKind(kind or assignment.kind)
+    # An off-duty pick is passed over for the next one up the climb (its B post is reached
+    # the same way); the backstop is always on duty.
+    while True:
         planned = router.reassign(
-            kind=ResponderKind(kind or assignment.kind),
+            kind=wanted,
             start=start,
             category=state.category,
             urgency=Urgency(state.urgency),
@@ -602,6 +586,14 @@ def _replace(
             why=why,
             tried=tried,
         )
+        if (
+            planned is None
+            or planned.responder is None
+            or planned.origin is Origin.BACKSTOP
+            or ctx.on_duty(planned.responder.id, ctx.now)
+        ):
+            break
+        exclude.add(planned.responder.id)
     if planned is None:
         return None
     return _added(state, assignment, planned, ctx, why, new_round=new_round)

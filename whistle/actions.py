@@ -247,88 +247,62 @@ async def claim(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/api/v1/whistles/{id}/verify")
-async def verify(request: web.Request) -> web.Response:
-    principal = allow(request, Role.REPORTER, Role.OPERATOR)
-    body = await _body(request, _Verify)
-    return await _run(
-        request,
-        request.match_info["id"],
-        principal.actor,
-        scoped=principal,
-        decide=lambda state, ctx: lifecycle.verify(
-            state, principal.actor, ctx, passed=body.passed, note=body.note
+# Case actions that differ only in who may take them, their body and their lifecycle step.
+_CaseStep = Callable[[CaseState, str, Context, Any], list[Change]]
+_REPORTERS = (Role.REPORTER, Role.OPERATOR)
+_OPERATORS = (Role.OPERATOR,)
+_CASE_ACTIONS: dict[str, tuple[tuple[Role, ...], type[BaseModel], _CaseStep]] = {
+    "verify": (
+        _REPORTERS,
+        _Verify,
+        lambda s, actor, ctx, b: lifecycle.verify(s, actor, ctx, passed=b.passed, note=b.note),
+    ),
+    "reopen": (
+        _REPORTERS,
+        _Reason,
+        lambda s, actor, ctx, b: lifecycle.reopen(s, actor, ctx, reason=b.reason),
+    ),
+    "rate": (
+        _REPORTERS,
+        _Rate,
+        lambda s, actor, ctx, b: lifecycle.rate(s, actor, ctx, grade=b.grade, comment=b.comment),
+    ),
+    "hold": (
+        _OPERATORS,
+        _Reason,
+        lambda s, actor, ctx, b: lifecycle.hold(s, actor, ctx, reason=b.reason),
+    ),
+    "release": (_OPERATORS, _Body, lambda s, actor, ctx, b: lifecycle.release(s, actor, ctx)),
+    "extend": (
+        _OPERATORS,
+        _Extend,
+        lambda s, actor, ctx, b: lifecycle.extend(
+            s, actor, ctx, reason=b.reason, duration=b.duration
         ),
-    )
+    ),
+}
 
 
-@routes.post("/api/v1/whistles/{id}/reopen")
-async def reopen(request: web.Request) -> web.Response:
-    principal = allow(request, Role.REPORTER, Role.OPERATOR)
-    body = await _body(request, _Reason)
-    return await _run(
-        request,
-        request.match_info["id"],
-        principal.actor,
-        scoped=principal,
-        decide=lambda state, ctx: lifecycle.reopen(state, principal.actor, ctx, reason=body.reason),
-    )
+def _case_action(
+    name: str, roles: tuple[Role, ...], model: type[BaseModel], step: _CaseStep
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        principal = allow(request, *roles)
+        body = await _body(request, model)
+        return await _run(
+            request,
+            request.match_info["id"],
+            principal.actor,
+            scoped=principal,
+            decide=lambda state, ctx: step(state, principal.actor, ctx, body),
+        )
+
+    handler.__name__ = handler.__qualname__ = name
+    routes.post(f"/api/v1/whistles/{{id}}/{name}")(handler)
 
 
-@routes.post("/api/v1/whistles/{id}/hold")
-async def hold(request: web.Request) -> web.Response:
-    principal = allow(request, Role.OPERATOR)
-    body = await _body(request, _Reason)
-    return await _run(
-        request,
-        request.match_info["id"],
-        principal.actor,
-        scoped=principal,
-        decide=lambda state, ctx: lifecycle.hold(state, principal.actor, ctx, reason=body.reason),
-    )
-
-
-@routes.post("/api/v1/whistles/{id}/release")
-async def release(request: web.Request) -> web.Response:
-    principal = allow(request, Role.OPERATOR)
-    await _body(request, _Body)
-    return await _run(
-        request,
-        request.match_info["id"],
-        principal.actor,
-        scoped=principal,
-        decide=lambda state, ctx: lifecycle.release(state, principal.actor, ctx),
-    )
-
-
-@routes.post("/api/v1/whistles/{id}/extend")
-async def extend(request: web.Request) -> web.Response:
-    principal = allow(request, Role.OPERATOR)
-    body = await _body(request, _Extend)
-    return await _run(
-        request,
-        request.match_info["id"],
-        principal.actor,
-        scoped=principal,
-        decide=lambda state, ctx: lifecycle.extend(
-            state, principal.actor, ctx, reason=body.reason, duration=body.duration
-        ),
-    )
-
-
-@routes.post("/api/v1/whistles/{id}/rate")
-async def rate(request: web.Request) -> web.Response:
-    principal = allow(request, Role.REPORTER, Role.OPERATOR)
-    body = await _body(request, _Rate)
-    return await _run(
-        request,
-        request.match_info["id"],
-        principal.actor,
-        scoped=principal,
-        decide=lambda state, ctx: lifecycle.rate(
-            state, principal.actor, ctx, grade=body.grade, comment=body.comment
-        ),
-    )
+for _name, (_roles, _model, _step) in _CASE_ACTIONS.items():
+    _case_action(_name, _roles, _model, _step)
 
 
 @routes.post("/api/v1/whistles/{id}/merge")
