@@ -7,7 +7,7 @@ import json
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,11 @@ from whistle_support import Live
 
 from grids import Hierarchy, Level
 from whistle.auth import Role
+from whistle.bus import Bus
 from whistle.clock import FakeClock
 from whistle.events import NewEvent
-from whistle.store import AssignmentRow, NewWhistle, WhistleRow
-from whistle.store.facts import new_whistle_facts
+from whistle.store import AssignmentRow, NewWhistle, SqliteStore, StatsQuery, WhistleRow, facts
+from whistle.store.facts import DAY_TZ, new_whistle_facts
 from whistle.store.sqlite import parse_db_time
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -425,6 +426,36 @@ async def test_creating_with_a_history_gives_the_same_facts_as_stepping(
     assert again == stored_cases
     # The claim board's responder is the claimer in both; assignment rows match too.
     assert sorted(rebuilt.execute("SELECT * FROM assignment_facts")) == stored_assignments
+
+
+async def test_wide_windows_read_the_indexes_and_agree_with_the_sort(
+    scenario: Scenario, slive: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wide window (a county-year) is answered from migration 6's covering indexes (streamed
+    groups, the durations at their offsets); a short one by sorting its range. Both give the
+    same figures, exact, for the county and for a town, short and long windows alike."""
+    store = SqliteStore(slive.db, Bus())
+    await store.open()
+    try:
+        day1 = datetime.combine(date.fromisoformat(DAY1), time(), DAY_TZ)
+        now = scenario.clock.now()
+        answers: dict[int, list[dict[str, Any]]] = {}
+        for wide_days in (0, 10**6):
+            monkeypatch.setattr(facts, "WIDE_DAYS", wide_days)
+            answers[wide_days] = []
+            for code in (scenario.county.root, scenario.town_a, scenario.town_b):
+                path = "/" + "/".join(scenario.county.cell(code).path) + "/"
+                for since, days in ((day1, 2), (day1 - timedelta(days=200), 400)):
+                    until = since + timedelta(days=days)
+                    for top in (None, 1):
+                        query = StatsQuery(path, since, until, now, top=top)
+                        answers[wide_days].append(await store.statistics(query))
+    finally:
+        await store.close()
+    assert answers[0] == answers[10**6]
+    county = answers[0][0]
+    assert county["counts"]["total"] == 7
+    assert county["durations"]["acknowledge"] == {"count": 6, "median": 600.0, "p90": 2400.0}
 
 
 @pytest.mark.slow

@@ -923,22 +923,40 @@ class SqliteStore:
         a_metrics = list(facts.ASSIGNMENT_METRICS)
         per = ("answered", "claimed", "completed")
         top = "" if query.top is None else f"LIMIT {int(query.top)}"
+        wide = facts.wide(query)
         # Source, 大类 and place in one scan (a few hundred groups at most), rolled up below;
-        # days in another. Each scan is the cost: a county-year is 500,000 rows.
-        groups_sql = (
-            f"SELECT source, major, {facts.PLACE} AS place, {case_counts} "
-            f"FROM case_facts WHERE {where} GROUP BY source, major, place"
-        )
+        # days in another. Each scan is the cost: a county-year is 500,000 rows. A short
+        # window sorts its range of the clustered table; a wide one streams migration 6's
+        # covering indexes in their order (grid_path, source, 大类) and rolls the cells up to
+        # places over the few thousand groups that come out.
+        if wide:
+            inner = ", ".join(
+                f"{facts.count_sql(facts.CASE_METRICS[m])} AS m{i}"
+                for i, m in enumerate(case_metrics)
+            )
+            outer = ", ".join(f"sum(m{i})" for i in range(len(case_metrics)))
+            groups_sql = (
+                f"SELECT source, major, place, {outer} FROM ("
+                f"SELECT source, major, {facts.PLACE} AS place, {inner} "
+                f"FROM case_facts INDEXED BY case_facts_by_place WHERE {where} "
+                "GROUP BY grid_path, source, major) GROUP BY source, major, place"
+            )
+        else:
+            groups_sql = (
+                f"SELECT source, major, {facts.PLACE} AS place, {case_counts} "
+                f"FROM case_facts WHERE {where} GROUP BY source, major, place"
+            )
         days_sql = f"SELECT day, {case_counts} FROM case_facts WHERE {where} GROUP BY day"
         assignments_sql = (
             f"SELECT {facts.counts_sql(a_metrics, facts.ASSIGNMENT_METRICS)} "
             f"FROM assignment_facts WHERE {a_where}"
         )
+        by_responder = "INDEXED BY assignment_facts_by_responder " if wide else ""
         responders_sql = (
             "SELECT responder_id, kind, "
             f"{facts.counts_sql(per, facts.ASSIGNMENT_METRICS)}, "
             "total(resolved_at - acknowledged_at) FILTER (WHERE resolved_at IS NOT NULL) "
-            f"FROM assignment_facts WHERE {a_where} AND responder_id IS NOT NULL "
+            f"FROM assignment_facts {by_responder}WHERE {a_where} AND responder_id IS NOT NULL "
             "AND acknowledged_at IS NOT NULL "
             f"GROUP BY responder_id, kind ORDER BY 3 + 4 DESC, 6 DESC, responder_id {top}"
         )
@@ -952,22 +970,71 @@ class SqliteStore:
         async def lane(conn: aiosqlite.Connection, jobs: list[tuple[str, dict[str, Any]]]) -> Any:
             return [await run(conn, sql, p) for sql, p in jobs]
 
-        # Two lanes on two connections (two threads: SQLite lets go of the GIL while it
-        # works), balanced by measured cost on a county-year (the sorts dominate).
-        first, second = await asyncio.gather(
-            lane(readers[0], [(groups_sql, params), (ack_sql, params)]),
-            lane(
-                readers[1],
-                [
-                    (days_sql, params),
-                    (assignments_sql, a_params),
-                    (responders_sql, a_params),
-                    (resolve_sql, params),
-                ],
-            ),
-        )
-        groups, ack_rows = first
-        days, assignment_rows, responder_rows, resolve_rows = second
+        async def duration(
+            conn: aiosqlite.Connection, value: str, present: str, n: int
+        ) -> dict[str, Any]:
+            # n is the acknowledged (resolved) count over the same rows, from the groups.
+            if n == 0:
+                return {"count": 0, "median": None, "p90": None}
+            got = []
+            for offset, descending in zip(facts.percentile_offsets(n), (False, True), strict=True):
+                sql = facts.percentile_at_sql(value, present, where, descending=descending)
+                rows = await run(conn, sql, {**params, "offset": offset})
+                got.append(round(float(rows[0][0]), 3))
+            return {"count": n, "median": got[0], "p90": got[1]}
+
+        group_counts: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
+
+        async def wide_first(conn: aiosqlite.Connection) -> Any:
+            try:
+                groups = await run(conn, groups_sql, params)
+            except BaseException:
+                group_counts.cancel()  # do not leave the other lane waiting
+                raise
+            n = dict.fromkeys(("acknowledged", "resolved"), 0)
+            at = {m: case_metrics.index(m) for m in n}
+            for _, _, _, *values in groups:
+                for m, i in at.items():
+                    n[m] += int(values[i])
+            group_counts.set_result(n)
+            ack = await duration(
+                conn, "first_ack_at - received_at", "first_ack_at", n["acknowledged"]
+            )
+            return groups, ack, await run(conn, responders_sql, a_params)
+
+        async def wide_second(conn: aiosqlite.Connection) -> Any:
+            days = await run(conn, days_sql, params)
+            assignment_rows = await run(conn, assignments_sql, a_params)
+            n = (await group_counts)["resolved"]
+            resolve = await duration(conn, "resolved_at - received_at", "resolved_at", n)
+            return days, assignment_rows, resolve
+
+        if wide:
+            # Streams, no sorts, balanced by measured cost on a county-year: the groups, the
+            # time to acknowledge and the responders on one connection; the days, the
+            # assignment totals and the time to resolve (once the groups have counted the
+            # resolved cases) on the other.
+            (groups, ack, responder_rows), (days, assignment_rows, resolve) = await asyncio.gather(
+                wide_first(readers[0]), wide_second(readers[1])
+            )
+        else:
+            # Two lanes on two connections (two threads: SQLite lets go of the GIL while it
+            # works), balanced by measured cost on a county-year (the sorts dominate).
+            first, second = await asyncio.gather(
+                lane(readers[0], [(groups_sql, params), (ack_sql, params)]),
+                lane(
+                    readers[1],
+                    [
+                        (days_sql, params),
+                        (assignments_sql, a_params),
+                        (responders_sql, a_params),
+                        (resolve_sql, params),
+                    ],
+                ),
+            )
+            groups, ack_rows = first
+            days, assignment_rows, responder_rows, resolve_rows = second
+            ack, resolve = facts.percentiles(ack_rows), facts.percentiles(resolve_rows)
         totals: dict[str, int] = dict.fromkeys(case_metrics, 0)
         tables: dict[str, dict[str, dict[str, Any]]] = {
             "sources": {},
@@ -991,10 +1058,7 @@ class SqliteStore:
         ]
         totals.update(zip(a_metrics, (int(v) for v in assignment_rows[0]), strict=True))
         result["counts"] = totals
-        result["durations"] = {
-            "acknowledge": facts.percentiles(ack_rows),
-            "resolve": facts.percentiles(resolve_rows),
-        }
+        result["durations"] = {"acknowledge": ack, "resolve": resolve}
         result["responders"] = [
             {
                 "responder_id": rid,
