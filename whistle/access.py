@@ -23,7 +23,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from dispatch import Source
-from grids import Cell, Hierarchy
+from grids import Cell, Hierarchy, Responder
 from whistle.auth import (
     IssuedToken,
     Principal,
@@ -50,6 +50,7 @@ __all__ = [
     "access_middleware",
     "allow",
     "allow_cell",
+    "allow_responder",
     "public",
 ]
 
@@ -396,6 +397,24 @@ def allow(request: web.Request, *roles: Role) -> Principal:
         allowed = ", ".join(r.value for r in roles)
         raise Forbidden(f"{role} may not {request.method} {request.path} (needs {allowed})")
     return principal
+
+
+def allow_responder(request: web.Request, responder_id: str, what: str) -> tuple[Responder, Cell]:
+    """A responder's own ``what`` (inbox, history): the responder itself may read it, and an
+    operator or admin whose scope holds the responder's cell. Raises web.HTTPNotFound for an
+    unknown responder, Forbidden otherwise."""
+    principal = allow(request, Role.RESPONDER, Role.OPERATOR, Role.ADMIN)
+    hierarchy = request.app[ACCESS].hierarchy
+    responder = hierarchy.responder(responder_id)
+    if responder is None:
+        raise web.HTTPNotFound(text=f"no responder with id {responder_id!r}")
+    cell = hierarchy.cell(responder.grid)
+    if principal.role is Role.RESPONDER:
+        if principal.responder_id != responder_id:
+            raise Forbidden(f"{principal.responder_id} may read only its own {what}")
+    else:
+        allow_cell(principal, cell, f"responder {responder_id}")
+    return responder, cell
 
 
 def allow_cell(principal: Principal, cell: Cell, what: str = "this") -> None:

@@ -24,7 +24,7 @@ from dispatch import lifecycle
 from dispatch.case import CaseState
 from dispatch.lifecycle import Change, Context, IllegalTransition, InvalidAction, NotYours
 from grids import Level
-from whistle.access import allow, allow_cell
+from whistle.access import allow, allow_cell, allow_responder
 from whistle.auth import Principal, Role
 from whistle.cases import CaseNotFound
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
@@ -404,18 +404,8 @@ async def refuse_return(request: web.Request) -> web.Response:
 async def inbox(request: web.Request) -> web.Response:
     """The responder's active assignments, and the open needs on its community's claim
     board (with the teams it belongs to, for team claims)."""
-    principal = allow(request, Role.RESPONDER, Role.OPERATOR, Role.ADMIN)
     responder_id = request.match_info["id"]
-    hierarchy = request.app[HIERARCHY]
-    responder = hierarchy.responder(responder_id)
-    if responder is None:
-        return problem(404, "Not Found", detail=f"no responder with id {responder_id!r}")
-    cell = hierarchy.cell(responder.grid)
-    if principal.role is Role.RESPONDER:
-        if principal.responder_id != responder_id:
-            raise Forbidden(f"{principal.responder_id} may read only its own inbox")
-    else:
-        allow_cell(principal, cell, f"responder {responder_id}")
+    responder, cell = allow_responder(request, responder_id, "inbox")
     boards = [cell.code] if cell.level == Level.COMMUNITY else []
     teams = request.app[CASES].teams.teams_of(responder_id)
     items = await request.app[STORE].inbox(responder_id, boards, [t.id for t in teams])

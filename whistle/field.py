@@ -39,9 +39,8 @@ from shapely.geometry import mapping
 
 from dispatch import Source
 from grids import Cell, Level
-from whistle.access import FILES, allow, allow_cell, public
+from whistle.access import FILES, allow, allow_responder, public
 from whistle.auth import Principal, Role
-from whistle.exceptions import Forbidden
 from whistle.keys import CASES, DUTY, HIERARCHY, STORE
 from whistle.pages import TEXT, page_session, render
 from whistle.problems import problem
@@ -387,18 +386,9 @@ def _board_cell(hierarchy: Any, cell: Cell) -> Cell:
 @routes.get("/api/v1/responders/{id}/history")
 async def responder_history(request: web.Request) -> web.Response:
     """Assignments the responder (or a team it is in) finished, newest case first."""
-    principal = allow(request, Role.RESPONDER, Role.OPERATOR, Role.ADMIN)
     responder_id = request.match_info["id"]
     hierarchy = request.app[HIERARCHY]
-    responder = hierarchy.responder(responder_id)
-    if responder is None:
-        return problem(404, "Not Found", detail=f"no responder with id {responder_id!r}")
-    cell = hierarchy.cell(responder.grid)
-    if principal.role is Role.RESPONDER:
-        if principal.responder_id != responder_id:
-            raise Forbidden(f"{principal.responder_id} may read only its own history")
-    else:
-        allow_cell(principal, cell, f"responder {responder_id}")
+    _, cell = allow_responder(request, responder_id, "history")
     teams = {t.id for t in request.app[CASES].teams.teams_of(responder_id)}
     top = _board_cell(hierarchy, cell)
     path = "/" + "/".join(top.path) + "/"

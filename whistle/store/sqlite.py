@@ -34,6 +34,7 @@ from whistle.exceptions import Conflict, StoreBusy, StoreUnavailable
 from whistle.store import facts
 from whistle.store._schema import MIGRATIONS, SCHEMA_VERSION
 from whistle.store.base import (
+    AssignmentRow,
     Created,
     Duplicate,
     NewWhistle,
@@ -131,6 +132,23 @@ _READER_PRAGMAS = (
 
 def _opt_time(when: datetime | None) -> str | None:
     return None if when is None else db_time(when)
+
+
+def _assignment_params(a: AssignmentRow) -> tuple[Any, ...]:
+    """The parameters of _ASSIGNMENT_INSERT for one assignment."""
+    return (
+        a.id,
+        a.whistle_id,
+        a.responder_id,
+        a.kind,
+        a.mode,
+        a.status,
+        a.cell,
+        _opt_time(a.acknowledge_due),
+        _opt_time(a.claim_due),
+        _opt_time(a.resolve_due),
+        _json(a.doc),
+    )
 
 
 class SqliteStore:
@@ -293,19 +311,7 @@ class SqliteStore:
             statements.append(
                 (
                     _ASSIGNMENT_INSERT,
-                    (
-                        a.id,
-                        a.whistle_id,
-                        a.responder_id,
-                        a.kind,
-                        a.mode,
-                        a.status,
-                        a.cell,
-                        _opt_time(a.acknowledge_due),
-                        _opt_time(a.claim_due),
-                        _opt_time(a.resolve_due),
-                        _json(a.doc),
-                    ),
+                    _assignment_params(a),
                 )
             )
         statements += [(_DEADLINE_SET, (w.id, key, db_time(due))) for key, due in new.deadlines]
@@ -331,19 +337,7 @@ class SqliteStore:
         statements: list[Statement] = [
             (
                 _ASSIGNMENT_INSERT,
-                (
-                    a.id,
-                    a.whistle_id,
-                    a.responder_id,
-                    a.kind,
-                    a.mode,
-                    a.status,
-                    a.cell,
-                    _opt_time(a.acknowledge_due),
-                    _opt_time(a.claim_due),
-                    _opt_time(a.resolve_due),
-                    _json(a.doc),
-                ),
+                _assignment_params(a),
             )
             for a in step.new_assignments
         ]
@@ -581,6 +575,16 @@ class SqliteStore:
             self._r, "SELECT id, request_hash FROM whistles WHERE idempotency_key = ?", (key,)
         )
         return None if row is None else Duplicate(row[0], row[1])
+
+    async def find_external(self, source: str, external_id: str) -> str | None:
+        # Served by the index whistles_by_external (source, external_id).
+        row = await self._fetchone(
+            self._r,
+            "SELECT id FROM whistles WHERE source = ? AND external_id = ? "
+            "ORDER BY received_at DESC LIMIT 1",
+            (source, external_id),
+        )
+        return None if row is None else str(row[0])
 
     async def get_whistle(self, whistle_id: str) -> StoredWhistle | None:
         row = await self._fetchone(
