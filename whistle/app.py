@@ -17,7 +17,7 @@ from aiohttp import web
 
 from dispatch import DutyRoster, LifecyclePolicy, Router, Teams, load_dispatch_config
 from grids.loader import load_hierarchy
-from whistle import console, stream
+from whistle import console, metrics, stream
 from whistle.access import ACCESS, Access, access_middleware
 from whistle.actions import routes as action_routes
 from whistle.admin import routes as admin_routes
@@ -86,6 +86,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     # The live stream: its route, its hub, and closing open streams on shutdown (an open
     # stream never ends by itself, and cleanup contexts run only after handlers finish).
     stream.install(app)
+    metrics.install(app)  # GET /metrics, its timing middleware and its bus subscriber
     app.router.add_static("/static/", STATIC, name="static", show_index=False)
     return app
 

@@ -81,6 +81,7 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "GET /api/v1/audit": everywhere(ADMIN),
     "GET /healthz": everywhere(*ROLES),
     "GET /readyz": everywhere(*ROLES),
+    "GET /metrics": everywhere(*ROLES),
     "POST /api/v1/public/whistles": everywhere(*ROLES),
     "GET /api/v1/public/whistles/{id}": everywhere(*ROLES),
     "POST /api/v1/public/whistles/{id}/rate": everywhere(*ROLES),
@@ -456,6 +457,11 @@ async def _audit(sc: Scenario, where: str) -> Call:
 @endpoint("GET /healthz", scoped=False)
 async def _healthz(sc: Scenario, where: str) -> Call:
     return Call("GET", "/healthz")
+
+
+@endpoint("GET /metrics", scoped=False)
+async def _metrics(sc: Scenario, where: str) -> Call:
+    return Call("GET", "/metrics")
 
 
 @endpoint("GET /readyz", scoped=False)
