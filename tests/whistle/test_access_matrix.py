@@ -12,6 +12,7 @@ The integration signs its requests (bearer is refused for it: see test_auth.py) 
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,15 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "GET /healthz": everywhere(*ROLES),
     "GET /readyz": everywhere(*ROLES),
     "GET /metrics": everywhere(*ROLES),
+    # GeoReport v2 is public by the spec; POST authorises by the form's api_key, not the
+    # caller's credentials (tests/whistle/test_open311.py covers that).
+    "GET /open311/v2/discovery.{fmt}": everywhere(*ROLES),
+    "GET /open311/v2/services.{fmt}": everywhere(*ROLES),
+    "GET /open311/v2/services/{code}.{fmt}": everywhere(*ROLES),
+    "GET /open311/v2/requests.{fmt}": everywhere(*ROLES),
+    "GET /open311/v2/requests/{id}.{fmt}": everywhere(*ROLES),
+    "GET /open311/v2/tokens/{id}.{fmt}": everywhere(*ROLES),
+    "POST /open311/v2/requests.{fmt}": everywhere(*ROLES),
     "POST /api/v1/public/whistles": everywhere(*ROLES),
     "GET /api/v1/public/whistles/{id}": everywhere(*ROLES),
     "POST /api/v1/public/whistles/{id}/rate": everywhere(*ROLES),
@@ -119,6 +129,7 @@ class Call:
     responder: str | None = None
     raw: bytes | None = None  # a body sent as it is (a photo), not as JSON
     stream: bool = False  # an event stream: allowed means it opens (it never ends by itself)
+    form: dict[str, str] | None = None  # a form-encoded body (GeoReport v2)
 
 
 class Scenario:
@@ -464,6 +475,37 @@ async def _metrics(sc: Scenario, where: str) -> Call:
     return Call("GET", "/metrics")
 
 
+def _open311(path: str, needs_case: bool = False) -> None:
+    @endpoint(f"GET /open311/v2/{path}", scoped=False)
+    async def build(sc: Scenario, where: str) -> Call:
+        target = path.replace("{fmt}", "json").replace("{code}", "E0101")
+        if needs_case:
+            case_number, _ = await sc.citizen_case(INSIDE)
+            target = target.replace("{id}", case_number)
+        return Call("GET", f"/open311/v2/{target}")
+
+
+for _path in ("discovery.{fmt}", "services.{fmt}", "services/{code}.{fmt}", "requests.{fmt}"):
+    _open311(_path)
+for _path in ("requests/{id}.{fmt}", "tokens/{id}.{fmt}"):
+    _open311(_path, needs_case=True)
+
+
+@endpoint("POST /open311/v2/requests.{fmt}", scoped=False)
+async def _open311_post(sc: Scenario, where: str) -> Call:
+    api_key = await sc.live.token("operator")  # the form's api_key decides, not the caller
+    point = sc.county.centroid(sc.micro(INSIDE))
+    assert point is not None
+    form = {
+        "api_key": api_key,
+        "service_code": "E0101",
+        "lat": str(point[0]),
+        "long": str(point[1]),
+        "description": "open311",
+    }
+    return Call("POST", "/open311/v2/requests.json", form=form)
+
+
 @endpoint("GET /readyz", scoped=False)
 async def _readyz(sc: Scenario, where: str) -> Call:
     return Call("GET", "/readyz")
@@ -540,7 +582,9 @@ async def test_access_matrix(
 ) -> None:
     scenario = Scenario(live, county, role)
     call = await ENDPOINTS[name][1](scenario, where)
-    if call.raw is not None:
+    if call.form is not None:
+        body = urllib.parse.urlencode(call.form).encode()
+    elif call.raw is not None:
         body = call.raw
     else:
         body = b"" if call.body is None else orjson.dumps(call.body)
@@ -549,6 +593,8 @@ async def test_access_matrix(
         headers["Content-Type"] = "application/json"
     elif call.raw is not None:
         headers["Content-Type"] = "application/octet-stream"
+    elif call.form is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
     response = await live.client.request(call.method, call.path, data=body or None, headers=headers)
     if call.stream and response.status == 200:
         assert (role, where) in ALLOWED[name]
