@@ -51,6 +51,7 @@ __all__ = [
     "allow",
     "allow_cell",
     "allow_responder",
+    "body_limit",
     "public",
 ]
 
@@ -360,6 +361,18 @@ PUBLIC = Principal(id="public", role=None, scope=None, via="public")
 _H = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def body_limit(size: int) -> Callable[[_H], _H]:
+    """Let a handler accept bodies up to ``size`` bytes instead of the app-wide limit (feed
+    batches). The middleware applies it before anything reads the body. Not for multipart
+    forms: aiohttp cleans up spooled upload files only for the original request object."""
+
+    def mark(handler: _H) -> _H:
+        handler.__whistle_body_limit__ = size  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
 def public(handler: _H) -> _H:
     """Mark a handler as open to everyone (health checks, login, the citizen endpoint)."""
     handler.__whistle_public__ = True  # type: ignore[attr-defined]
@@ -374,6 +387,10 @@ def client_address(request: web.Request) -> str:
 async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     access = request.app[ACCESS]
     info = request.match_info
+    limit = getattr(info.handler, "__whistle_body_limit__", None)
+    if limit is not None:
+        # Nothing has read the body yet (a signature check will): raise the limit first.
+        request = request.clone(client_max_size=limit)
     if info.http_exception is not None or getattr(info.handler, "__whistle_public__", False):
         request[PRINCIPAL] = PUBLIC
         return await handler(request)

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from dispatch import DutyRoster, LifecyclePolicy, Router, Teams, load_dispatch_config
 from grids.loader import load_hierarchy
-from whistle import console, metrics, stream
+from whistle import console, feeds, hotline, metrics, stream
 from whistle.access import ACCESS, Access, access_middleware
 from whistle.actions import routes as action_routes
 from whistle.admin import routes as admin_routes
@@ -85,6 +85,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(console.routes)
     app.add_routes(stats_routes)
     app.add_routes(open311_routes)
+    app.add_routes(feeds.routes)
+    app.add_routes(hotline.routes)
     # The live stream: its route, its hub, and closing open streams on shutdown (an open
     # stream never ends by itself, and cleanup contexts run only after handlers finish).
     stream.install(app)

@@ -1,4 +1,5 @@
-"""The ``whistle`` command: serve, generate a sample county, check a config directory."""
+"""The ``whistle`` command: serve, generate a sample county, check a config directory, import
+a 12345 hotline CSV."""
 
 from __future__ import annotations
 
@@ -79,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=[r.value for r in _roles()])
     add.add_argument("--scope")
     add.add_argument("--responder")
+
+    hotline = sub.add_parser(
+        "import-hotline", help="import a 12345 hotline CSV as citizen whistles (idempotent)"
+    )
+    hotline.add_argument("file", type=Path)
+    hotline.add_argument("--db", type=Path, required=True)
+    hotline.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
     return parser
 
 
@@ -96,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         return _sample(args)
     if args.command in ("token", "user"):
         return asyncio.run(_access_command(args))
+    if args.command == "import-hotline":
+        return asyncio.run(_import_hotline(args))
     return _check(args)
 
 
@@ -169,6 +179,71 @@ async def _access_command(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     return 0
+
+
+async def _import_hotline(args: argparse.Namespace) -> int:
+    """Import a 12345 CSV straight into the database; exit 0 once the file was read."""
+    from dispatch import DispatchConfigError, DutyRoster, Router, load_dispatch_config
+    from grids import GridConfigError
+    from grids.loader import load_hierarchy
+    from whistle.bus import Bus
+    from whistle.clock import SystemClock
+    from whistle.exceptions import StoreUnavailable
+    from whistle.hotline import import_hotline, load_hotline_categories
+    from whistle.ids import IdFactory
+    from whistle.intake import Intake
+    from whistle.logs import configure_logging
+    from whistle.silences import Silences
+    from whistle.store import SqliteStore
+
+    configure_logging("warning", json=False)
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        print(f"whistle: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        hierarchy = load_hierarchy(args.config)
+        config = load_dispatch_config(args.config)
+        router = Router.compile(hierarchy, config)
+        duty = DutyRoster.load(args.config, hierarchy, config.calendar)
+        categories = load_hotline_categories(args.config, router.catalog)
+    except (GridConfigError, DispatchConfigError) as exc:
+        print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
+        return 2
+    store = SqliteStore(args.db, Bus())
+    try:
+        await store.open()
+    except StoreUnavailable as exc:
+        print(f"whistle: {exc}", file=sys.stderr)
+        return 2
+    try:
+        clock = SystemClock()
+        ids = IdFactory(clock)
+        tz = router.calendar.timezone
+        silences = Silences(store, clock, ids, hierarchy=hierarchy, catalog=router.catalog, tz=tz)
+        await silences.load()
+        intake = Intake(
+            hierarchy=hierarchy,
+            router=router,
+            catalog=router.catalog,
+            store=store,
+            clock=clock,
+            ids=ids,
+            tz=tz,
+            policy=config.policy,
+            duty=duty,
+            silences=silences,
+        )
+        report = await import_hotline(
+            data, intake=intake, store=store, catalog=router.catalog, categories=categories, tz=tz
+        )
+    finally:
+        await store.close()
+    print(f"{args.file}: {report.summary()}")
+    for line in report.error_lines():
+        print(f"  {line}")
+    return 0 if report.read else 1
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -92,6 +92,9 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "GET /open311/v2/requests/{id}.{fmt}": everywhere(*ROLES),
     "GET /open311/v2/tokens/{id}.{fmt}": everywhere(*ROLES),
     "POST /open311/v2/requests.{fmt}": everywhere(*ROLES),
+    # Feeds: only a signed integration of that very source (the matrix's files police).
+    "POST /api/v1/feeds/police": everywhere(INTEGRATION),
+    "POST /api/v1/feeds/camera": set(),
     "POST /api/v1/public/whistles": everywhere(*ROLES),
     "GET /api/v1/public/whistles/{id}": everywhere(*ROLES),
     "POST /api/v1/public/whistles/{id}/rate": everywhere(*ROLES),
@@ -491,6 +494,30 @@ for _path in ("requests/{id}.{fmt}", "tokens/{id}.{fmt}"):
     _open311(_path, needs_case=True)
 
 
+@endpoint("POST /api/v1/feeds/police", scoped=False)
+async def _police_feed(sc: Scenario, where: str) -> Call:
+    alert = {
+        "alert_id": "110-matrix-1",
+        "category": "E0701",
+        "location": {"grid": sc.micro(INSIDE)},
+        "description": "群众报警：有人打架",
+        "time": "2026-11-23T09:00:00+08:00",
+    }
+    return Call("POST", "/api/v1/feeds/police", raw=orjson.dumps(alert))
+
+
+@endpoint("POST /api/v1/feeds/camera", scoped=False)
+async def _camera_feed(sc: Scenario, where: str) -> Call:
+    detection = {
+        "camera_id": "CAM-X",
+        "event_type": "garbage_exposed",
+        "confidence": 0.9,
+        "time": "2026-11-23T09:00:00+08:00",
+        "snapshot_url": "https://cam.example/1.jpg",
+    }
+    return Call("POST", "/api/v1/feeds/camera", raw=orjson.dumps(detection))
+
+
 @endpoint("POST /open311/v2/requests.{fmt}", scoped=False)
 async def _open311_post(sc: Scenario, where: str) -> Call:
     api_key = await sc.live.token("operator")  # the form's api_key decides, not the caller
@@ -554,7 +581,7 @@ assert set(ENDPOINTS) == set(ALLOWED), set(ENDPOINTS) ^ set(ALLOWED)
 # Pages have their own tests (tests/whistle/test_pages.py): they answer with redirects.
 PAGES = {"GET /login", "POST /login", "POST /logout", "GET /", "GET /cases", "GET /cases/{id}",
          "GET /static", "GET /report", "GET /console", "GET /claims", "GET /stats", "GET /grids",
-         "GET /stats/cases",
+         "GET /stats/cases", "GET /hotline", "POST /hotline",
          "GET /track/{id}", "POST /track/{id}/rate"}  # fmt: skip
 
 

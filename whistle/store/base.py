@@ -251,6 +251,9 @@ class Store(Protocol):
     async def find_idempotent(self, key: str) -> Duplicate | None:
         """The whistle an idempotency key already made, if any."""
 
+    async def find_external(self, source: str, external_id: str) -> str | None:
+        """The id of the newest whistle of ``source`` carrying ``external_id``, or None."""
+
     async def get_whistle(self, whistle_id: str) -> StoredWhistle | None: ...
 
     async def list_whistles(self, query: WhistleQuery) -> Page: ...

@@ -1,0 +1,305 @@
+"""Camera (天眼) and police (警情) batch feeds: signed JSON Lines, per-line results, grouping of
+camera repeats, low-confidence detections stored but not dispatched."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from whistle_support import Live
+
+from grids import GridConfigError, Hierarchy, Level
+from grids.loader import load_hierarchy
+from whistle.app import create_app
+from whistle.auth import parse_token, sign_request, signing_key
+from whistle.clock import FakeClock
+from whistle.feeds import MAX_LINES, Camera, load_cameras, write_cameras
+from whistle.keys import HIERARCHY, SETTINGS, Settings
+
+CAMERA = "/api/v1/feeds/camera"
+POLICE = "/api/v1/feeds/police"
+
+
+def feeds_config(tmp_path: Path, county_dir: Path) -> Path:
+    """The test county with a camera registry and the shipped hotline category table."""
+    config = tmp_path / "config"
+    shutil.copytree(county_dir, config)
+    write_cameras(config, load_hierarchy(config))
+    shutil.copyfile(
+        Path(__file__).resolve().parents[2] / "config" / "hotline_categories.csv",
+        config / "hotline_categories.csv",
+    )
+    return config
+
+
+@pytest.fixture
+async def feeds_live(tmp_path: Path, county_dir: Path, clock: FakeClock) -> AsyncIterator[Live]:
+    """A live server on a config that has cameras and hotline categories."""
+    settings = Settings(
+        db_path=tmp_path / "whistle.sqlite3",
+        config_dir=feeds_config(tmp_path, county_dir),
+        run_timer=False,
+    )
+    app = create_app(settings, clock=clock)
+    client: TestClient[web.Request, web.Application] = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    yield Live(client, app, settings.db_path)
+    await client.close()
+
+
+def jsonl(*items: dict[str, Any] | str) -> bytes:
+    return b"\n".join(
+        item.encode() if isinstance(item, str) else orjson.dumps(item) for item in items
+    )
+
+
+def signed(token: str, body: bytes, at: datetime) -> dict[str, str]:
+    token_id = parse_token(token)
+    assert token_id is not None
+    stamp = int(at.timestamp())
+    return {
+        "X-Whistle-Key": token_id,
+        "X-Whistle-Timestamp": str(stamp),
+        "X-Whistle-Signature": sign_request(signing_key(token), stamp, body),
+        "Content-Type": "application/x-ndjson",
+    }
+
+
+async def send(
+    live: Live, path: str, body: bytes, headers: dict[str, str]
+) -> tuple[int, dict[str, Any]]:
+    response = await live.client.post(path, data=body, headers=headers)
+    answer: dict[str, Any] = await response.json(content_type=None)
+    return response.status, answer
+
+
+def a_camera(live: Live) -> Camera:
+    cameras = load_cameras(live.app[SETTINGS].config_dir, live.app[HIERARCHY])
+    return cameras[sorted(cameras)[0]]
+
+
+def detection(camera: Camera, **over: Any) -> dict[str, Any]:
+    item = {
+        "camera_id": camera.camera_id,
+        "event_type": "garbage_exposed",
+        "confidence": 0.9,
+        "time": "2026-11-23T09:00:00+08:00",
+        "snapshot_url": "https://cam.example/snap/1.jpg",
+    }
+    return {**item, **over}
+
+
+async def test_a_signed_batch_groups_repeats_keeps_low_confidence_and_names_bad_lines(
+    feeds_live: Live, clock: FakeClock
+) -> None:
+    live = feeds_live
+    camera = a_camera(live)
+    token = await live.token("integration", source="camera")
+    body = jsonl(
+        detection(camera, detection_id="d1"),
+        detection(camera, detection_id="d2", time="2026-11-23T09:01:00+08:00"),
+        "",  # blank lines are skipped, but still counted for the line numbers
+        detection(camera, detection_id="d3", time="2026-11-23T09:02:00+08:00"),
+        detection(camera, detection_id="d4", event_type="illegal_parking", confidence=0.3),
+        "{not json",
+        detection(camera, camera_id="CAM-NOPE"),
+        detection(camera, confidence=1.5, time="yesterday"),
+    )
+    status, answer = await send(live, CAMERA, body, signed(token, body, clock.now()))
+    assert status == 200, answer
+    results = answer["results"]
+    assert [(r["line"], r["status"]) for r in results] == [
+        (1, "created"),
+        (2, "grouped"),
+        (4, "grouped"),
+        (5, "low_confidence"),
+        (6, "error"),
+        (7, "error"),
+        (8, "error"),
+    ]
+    assert answer["counts"] == {
+        "created": 1, "grouped": 2, "low_confidence": 1, "duplicate": 0, "error": 3,
+    }  # fmt: skip
+    case_id = results[0]["whistle_id"]
+    assert results[1]["whistle_id"] == results[2]["whistle_id"] == case_id
+    assert "not valid JSON" in results[4]["errors"][0]["reason"]
+    assert results[5]["errors"] == [
+        {"field": "camera_id", "reason": "unknown camera 'CAM-NOPE'; not in cameras.csv"}
+    ]
+    assert {e["field"] for e in results[6]["errors"]} == {"confidence", "time"}
+
+    code, case = await live.get(f"/api/v1/whistles/{case_id}")
+    assert code == 200
+    assert case["case"]["repeats"] == 2
+    assert case["source"] == "camera"
+    assert case["camera_id"] == camera.camera_id
+    assert case["external_id"] == "d1"
+    assert case["media_urls"] == ["https://cam.example/snap/1.jpg"]
+    assert case["occurred_at"] == "2026-11-23T09:00:00.000+08:00"
+    assert case["assignments"], "a confident detection is dispatched"
+
+    code, low = await live.get(f"/api/v1/whistles/{results[3]['whistle_id']}")
+    assert code == 200
+    assert low["status"] == "muted"
+    assert low["assignments"] == []
+    assert low["muted_by"]["matcher"] == "confidence"
+    assert low["category"]["code"] == "E0403"
+    code, listed = await live.get("/api/v1/whistles?source=camera")
+    assert {item["id"] for item in listed["items"]} == {case_id, low["id"]}  # visible
+
+
+async def test_resending_a_batch_creates_nothing_new(feeds_live: Live, clock: FakeClock) -> None:
+    live = feeds_live
+    camera = a_camera(live)
+    token = await live.token("integration", source="camera")
+    body = jsonl(detection(camera, confidence=0.2))
+    _, first = await send(live, CAMERA, body, signed(token, body, clock.now()))
+    clock.advance(timedelta(seconds=2))  # a new signature: not a replay
+    _, again = await send(live, CAMERA, body, signed(token, body, clock.now()))
+    assert first["results"][0]["status"] == "low_confidence"
+    assert again["results"][0]["status"] == "duplicate"
+    assert again["results"][0]["whistle_id"] == first["results"][0]["whistle_id"]
+
+
+async def test_unsigned_batch_is_401(feeds_live: Live) -> None:
+    camera = a_camera(feeds_live)
+    body = jsonl(detection(camera))
+    response = await feeds_live.client.post(CAMERA, data=body)
+    assert response.status == 401
+    assert "no credentials" in (await response.json(content_type=None))["detail"]
+
+
+async def test_wrongly_signed_batch_is_401_and_stores_nothing(
+    feeds_live: Live, clock: FakeClock
+) -> None:
+    live = feeds_live
+    camera = a_camera(live)
+    token = await live.token("integration", source="camera")
+    body = jsonl(detection(camera))
+    headers = signed(token, b"another body", clock.now())
+    status, answer = await send(live, CAMERA, body, headers)
+    assert status == 401
+    assert "wrong signature" in answer["detail"]
+    _, listed = await live.get("/api/v1/whistles?source=camera")
+    assert listed["items"] == []
+
+
+async def test_bearer_and_other_sources_may_not_post_a_camera_batch(
+    feeds_live: Live, clock: FakeClock
+) -> None:
+    live = feeds_live
+    body = jsonl(detection(a_camera(live)))
+    police = await live.token("integration", source="police")
+    status, answer = await send(live, CAMERA, body, signed(police, body, clock.now()))
+    assert status == 403
+    assert "police" in answer["detail"]
+    operator = await live.auth()
+    status, _ = await send(live, CAMERA, body, operator)
+    assert status == 403
+
+
+async def test_too_many_lines_is_413(feeds_live: Live, clock: FakeClock) -> None:
+    live = feeds_live
+    token = await live.token("integration", source="camera")
+    body = b"{}\n" * (MAX_LINES + 1)
+    status, answer = await send(live, CAMERA, body, signed(token, body, clock.now()))
+    assert status == 413
+    assert "at most 1000" in answer["detail"]
+
+
+async def test_police_feed_files_alerts_and_reports_bad_lines(
+    feeds_live: Live, county: Hierarchy, clock: FakeClock
+) -> None:
+    live = feeds_live
+    grid = next(county.cells(level=Level.GRID))
+    token = await live.token("integration", source="police")
+    good = {
+        "alert_id": "JQ001",
+        "alert_type": "fight",
+        "location": {"grid": grid.code},
+        "description": "两人在菜市场门口打架",
+        "time": "2026-11-23T08:55:00+08:00",
+    }
+    body = jsonl(
+        good,
+        {**good, "alert_id": "JQ002", "alert_type": "alien_landing"},
+        {**good, "alert_id": "JQ003", "alert_type": None, "category": "E0601"},
+        {**good, "alert_id": "JQ004", "location": {"grid": "nowhere"}},
+    )
+    status, answer = await send(live, POLICE, body, signed(token, body, clock.now()))
+    assert status == 200, answer
+    results = answer["results"]
+    assert [(r["line"], r["status"]) for r in results] == [
+        (1, "created"),
+        (2, "error"),
+        (3, "created"),
+        (4, "error"),
+    ]
+    assert results[1]["errors"][0]["field"] == "alert_type"
+    assert "alien_landing" in results[1]["errors"][0]["reason"]
+    assert results[3]["errors"] == [
+        {"field": "location.grid", "reason": "unknown grid code 'nowhere'"}
+    ]
+    code, case = await live.get(f"/api/v1/whistles/{results[0]['whistle_id']}")
+    assert code == 200
+    assert (case["source"], case["category"]["code"], case["external_id"]) == (
+        "police",
+        "E0703",
+        "JQ001",
+    )
+    # The camera endpoint is not the police system's.
+    clock.advance(timedelta(seconds=1))  # a new signature, not a replay
+    status, _ = await send(live, CAMERA, body, signed(token, body, clock.now()))
+    assert status == 403
+
+
+def test_the_shipped_camera_registry_loads() -> None:
+    config = Path(__file__).resolve().parents[2] / "config"
+    hierarchy = load_hierarchy(config)
+    cameras = load_cameras(config, hierarchy)
+    assert len(cameras) == 500
+    assert all(c.grid in hierarchy for c in cameras.values())
+
+
+def test_camera_registry_problems_name_file_and_line(tmp_path: Path, county: Hierarchy) -> None:
+    grid = next(county.cells(level=Level.GRID)).code
+    (tmp_path / "cameras.csv").write_text(
+        "camera_id,grid,lat,lon,name\n"
+        f"C1,{grid},,,one\n"
+        f"C1,{grid},,,again\n"
+        "C2,nowhere,,,two\n"
+        f"C3,{grid},north,,three\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(GridConfigError) as caught:
+        load_cameras(tmp_path, county)
+    text = str(caught.value)
+    assert "cameras.csv:3: C1: duplicate camera; first defined on line 2" in text
+    assert "cameras.csv:4: C2: unknown grid 'nowhere'" in text
+    assert "cameras.csv:5: C3: bad point" in text
+
+
+async def test_a_batch_over_the_single_whistle_limit_is_accepted(
+    feeds_live: Live, clock: FakeClock
+) -> None:
+    live = feeds_live
+    camera = a_camera(live)
+    token = await live.token("integration", source="camera")
+    lines = [
+        detection(
+            camera, detection_id=f"big-{n}", snapshot_url=f"https://cam.example/{n:0>200}.jpg"
+        )
+        for n in range(400)
+    ]
+    body = jsonl(*lines)
+    assert len(body) > 64 * 1024  # more than one whistle's body may be
+    status, answer = await send(live, CAMERA, body, signed(token, body, clock.now()))
+    assert status == 200, answer
+    assert answer["counts"]["created"] + answer["counts"]["grouped"] == 400

@@ -1,0 +1,173 @@
+"""12345 hotline import: the CLI against a database file, the operators' upload page with its
+CSRF token, idempotent re-imports, and per-row errors named by their row."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from test_feeds import feeds_config, feeds_live
+from test_pages import add_user, hidden_csrf, log_in
+from whistle_support import Live
+
+from grids import GridConfigError, Hierarchy, Level
+from whistle.auth import Role
+from whistle.hotline import COLUMNS, load_hotline_categories
+from whistle.keys import CATALOG
+
+__all__ = ["feeds_live"]  # the fixture, shared with test_feeds
+
+HEADER = ",".join(COLUMNS)
+SHIPPED = Path(__file__).resolve().parents[2] / "config"
+
+
+def tickets(county: Hierarchy) -> str:
+    """Two good tickets (one by grid, one by point), two bad ones, and a blank line."""
+    grid = next(county.cells(level=Level.GRID))
+    centroid = county.centroid(grid.code)
+    assert centroid is not None
+    lat, lon = centroid
+    return (
+        "\n".join(
+            [
+                HEADER,
+                f"T001,2026-11-20 09:30:00,城市管理-垃圾清运,楼下垃圾没人清,{grid.code},,,张先生",
+                f"T002,2026/11/20 10:00,交通管理-乱停车,小区门口乱停车,,{lat},{lon},李女士",
+                "",
+                f"T003,2026-11-20 11:00,外星人来访,测试,{grid.code},,,",
+                "T004,昨天,E0101,测试,,,,",
+            ]
+        )
+        + "\n"
+    )
+
+
+def whistles(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM whistles").fetchone()[0])
+
+
+def import_cli(csv: Path, db: Path, config: Path) -> subprocess.CompletedProcess[str]:
+    command = [
+        sys.executable, "-m", "whistle.cli", "import-hotline", str(csv),
+        "--db", str(db), "--config", str(config),
+    ]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_cli_import_twice_creates_each_ticket_once(
+    tmp_path: Path, county_dir: Path, county: Hierarchy
+) -> None:
+    config = feeds_config(tmp_path, county_dir)
+    csv = tmp_path / "12345.csv"
+    csv.write_text(tickets(county), encoding="utf-8-sig")  # with a BOM, as Excel writes
+    db = tmp_path / "import.sqlite3"
+
+    first = import_cli(csv, db, config)
+    assert first.returncode == 0, first.stderr
+    assert "4 rows: created 2, skipped duplicates 0, errors 2" in first.stdout
+    assert "row 5 (T003): 诉求类别: unknown hotline category '外星人来访'" in first.stdout
+    assert "row 6 (T004): 来电时间: unreadable time '昨天'" in first.stdout
+    assert "网格: give 网格, or 纬度 and 经度" in first.stdout
+    assert whistles(db) == 2
+
+    again = import_cli(csv, db, config)
+    assert again.returncode == 0, again.stderr
+    assert "created 0, skipped duplicates 2, errors 2" in again.stdout
+    assert whistles(db) == 2
+
+
+def test_cli_reads_gb18030_and_refuses_a_wrong_header(
+    tmp_path: Path, county_dir: Path, county: Hierarchy
+) -> None:
+    config = feeds_config(tmp_path, county_dir)
+    db = tmp_path / "import.sqlite3"
+    csv = tmp_path / "gbk.csv"
+    csv.write_bytes(tickets(county).encode("gb18030"))
+    done = import_cli(csv, db, config)
+    assert done.returncode == 0, done.stderr
+    assert "created 2" in done.stdout
+
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("id,time\n1,2\n", encoding="utf-8")
+    refused = import_cli(wrong, db, config)
+    assert refused.returncode == 1
+    assert "wrong header" in refused.stdout
+    missing = import_cli(tmp_path / "absent.csv", db, config)
+    assert missing.returncode == 1
+    assert "cannot read" in missing.stderr
+
+
+async def test_upload_page_imports_once_and_needs_csrf(feeds_live: Live, county: Hierarchy) -> None:
+    live = feeds_live
+    await add_user(live, "op", Role.OPERATOR, county.root)
+    assert (await log_in(live.client, "op")).status == 303
+    page = await live.client.get("/hotline")
+    assert page.status == 200
+    html = await page.text()
+    csrf = hidden_csrf(html)
+    assert 'enctype="multipart/form-data"' in html
+    data = tickets(county).encode()
+
+    def form(token: str | None) -> aiohttp.FormData:
+        payload = aiohttp.FormData()
+        if token is not None:
+            payload.add_field("csrf_token", token)
+        payload.add_field("file", data, filename="12345.csv", content_type="text/csv")
+        return payload
+
+    refused = await live.client.post("/hotline", data=form(None))
+    assert refused.status == 403
+    forged = await live.client.post("/hotline", data=form("forged"))
+    assert forged.status == 403
+
+    first = await live.client.post("/hotline", data=form(csrf))
+    assert first.status == 200
+    text = await first.text()
+    assert "4 rows: created 2, skipped duplicates 0, errors 2" in text
+    assert 'data-row="5" data-status="error"' in text
+    assert "unknown hotline category &#39;外星人来访&#39;" in text  # escaped
+    _, listed = await live.get("/api/v1/whistles?source=citizen")
+    assert {item["external_id"] for item in listed["items"]} == {"T001", "T002"}
+    by_ticket = {item["external_id"]: item for item in listed["items"]}
+    assert by_ticket["T001"]["category"]["code"] == "E0101"
+    assert by_ticket["T001"]["reporter"] == "张先生"
+    assert by_ticket["T002"]["category"]["code"] == "E0403"
+
+    again = await live.client.post("/hotline", data=form(csrf))
+    assert "created 0, skipped duplicates 2, errors 2" in await again.text()
+    _, listed = await live.get("/api/v1/whistles?source=citizen")
+    assert len(listed["items"]) == 2
+
+
+async def test_upload_page_is_for_operators(feeds_live: Live, county: Hierarchy) -> None:
+    live = feeds_live
+    page = await live.client.get("/hotline", allow_redirects=False)
+    assert (page.status, page.headers["Location"]) == (303, "/login")
+    grid = next(county.cells(level=Level.GRID))
+    await add_user(live, "worker", Role.REPORTER, grid.code)
+    await log_in(live.client, "worker")
+    assert (await live.client.get("/hotline")).status == 403
+
+
+def test_hotline_category_table_problems_name_the_line(tmp_path: Path, county: Hierarchy) -> None:
+    from dispatch import load_dispatch_config
+
+    catalog = load_dispatch_config(SHIPPED).catalog
+    (tmp_path / "hotline_categories.csv").write_text(
+        "hotline_category,category\n城管,E0101\n城管,E0102\n其他,X9999\n", encoding="utf-8"
+    )
+    with pytest.raises(GridConfigError) as caught:
+        load_hotline_categories(tmp_path, catalog)
+    text = str(caught.value)
+    assert "hotline_categories.csv:3: 城管: duplicate; first defined on line 2" in text
+    assert "hotline_categories.csv:4: 其他: unknown category 'X9999'" in text
+
+
+async def test_shipped_hotline_categories_map_into_the_catalog(feeds_live: Live) -> None:
+    mapping = load_hotline_categories(SHIPPED, feeds_live.app[CATALOG])
+    assert mapping["城市管理-垃圾清运"] == "E0101"

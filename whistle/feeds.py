@@ -1,0 +1,638 @@
+"""Batch feeds from the camera platform (天眼) and the police alert system (警情).
+
+Both endpoints take a body of JSON Lines (one object per line, at most :data:`MAX_LINES`
+non-blank lines, and within the server's body limit: 413 beyond either) and answer ``200``
+with one result per non-blank line, in order::
+
+    {"results": [{"line": 1, "status": "created", "whistle_id": "01J…", "errors": []}, …],
+     "counts": {"created": 1, "grouped": 0, "low_confidence": 0, "duplicate": 0, "error": 0}}
+
+``status`` is ``created`` (a new case), ``grouped`` (a camera repeat joined the camera's open
+case of the same category, raising its ``repeats``), ``low_confidence`` (camera only: stored
+as a ``muted`` whistle, shown, not dispatched), ``duplicate`` (this detection or alert id was
+already stored: nothing new) or ``error`` (nothing stored for the line; ``errors`` lists
+``{"field", "reason"}`` and the line number says which line). A bad line never fails the
+others. Every stored line is on disk before the answer, as ``POST /api/v1/whistles`` is.
+
+Both must be signed (``X-Whistle-Key``/``X-Whistle-Timestamp``/``X-Whistle-Signature``, see
+README Security) with an integration token of the matching source: unsigned or wrongly signed
+requests are 401 from the access middleware, another role or source is 403.
+
+``POST /api/v1/feeds/camera``, one detection per line::
+
+    {"camera_id": "CAM-530524101001-01", "event_type": "garbage_exposed", "confidence": 0.91,
+     "time": "2026-11-21T09:30:00+08:00", "snapshot_url": "https://cam.example/s/1.jpg",
+     "detection_id": "d-123"}
+
+``camera_id`` must be in ``config/cameras.csv`` (``camera_id,grid,lat,lon,name``), which
+places the camera: at its point when it has one, else at its grid. ``event_type`` is one of
+:data:`CAMERA_EVENTS` (or a catalog category code). ``detection_id`` is optional; without it
+the detection's id is a hash of camera, event type and time. Detections whose confidence is
+below the threshold (``Settings.extra["camera_min_confidence"]``, default 0.6) are stored but
+not dispatched.
+
+``POST /api/v1/feeds/police``, one alert per line::
+
+    {"alert_id": "JQ20261121001", "alert_type": "fight", "location": {"grid": "530524101001001"},
+     "description": "两人在菜市场门口打架", "time": "2026-11-21T09:30:00+08:00"}
+
+``category`` (a catalog code) may replace ``alert_type`` (one of :data:`POLICE_ALERTS`);
+``location`` is ``{"grid": CODE}`` or ``{"lat", "lon"}`` as in the whistle API; ``urgency``
+(``urgent``/``normal``) is optional.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import structlog
+from aiohttp import web
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+
+from dispatch import Source, Urgency
+from grids import GridConfigError, Hierarchy, Level
+from grids.exceptions import Problem
+from grids.loader import read_csv_rows
+from whistle.access import SIGNED_BODY, allow, body_limit
+from whistle.auth import Principal, Role
+from whistle.exceptions import (
+    FieldError,
+    Forbidden,
+    IdempotencyConflict,
+    InvalidWhistle,
+    StoreBusy,
+    StoreUnavailable,
+)
+from whistle.ids import IdFactory
+from whistle.intake import Intake
+from whistle.keys import (
+    CATALOG,
+    CLOCK,
+    DUTY,
+    HIERARCHY,
+    INTAKE,
+    POLICY,
+    ROUTER,
+    SETTINGS,
+    STORE,
+    TZ,
+)
+from whistle.problems import problem
+from whistle.schema import LIMITS, LocationIn, _rfc3339, field_errors
+from whistle.silences import Silences
+from whistle.store import Silence
+
+__all__ = [
+    "CAMERAS_FILE",
+    "CAMERAS_HEADER",
+    "CAMERA_EVENTS",
+    "DEFAULT_MIN_CONFIDENCE",
+    "MAX_LINES",
+    "POLICE_ALERTS",
+    "Camera",
+    "camera_rows",
+    "load_cameras",
+    "routes",
+    "write_cameras",
+]
+
+log = structlog.get_logger(__name__)
+
+routes = web.RouteTableDef()
+
+# 1,000 detections of a few hundred bytes each; the app-wide limit (64 KiB) is for one whistle.
+FEED_BODY_LIMIT = 2 * 1024 * 1024
+
+MAX_LINES = 1000
+DEFAULT_MIN_CONFIDENCE = 0.6
+CAMERAS_FILE = "cameras.csv"
+CAMERAS_HEADER = ("camera_id", "grid", "lat", "lon", "name")
+
+# The camera platform's event types -> catalog categories (a catalog code is accepted too).
+CAMERA_EVENTS: dict[str, str] = {
+    "garbage_exposed": "E0101",  # 暴露垃圾
+    "garbage_pile": "E0102",  # 积存垃圾渣土
+    "open_burning": "E0105",  # 露天焚烧
+    "illegal_vending": "E0401",  # 无照经营游商
+    "out_of_store_business": "E0402",  # 店外经营
+    "illegal_parking": "E0403",  # 机动车乱停放
+    "bike_parking": "E0404",  # 非机动车乱停放
+    "road_spill": "E0302",  # 道路遗撒
+    "fire": "E0501",  # 火灾
+    "smoke": "E0501",  # 火灾
+    "waterlogging": "E0505",  # 积水内涝
+    "fight": "E0703",  # 打架斗殴
+    "manhole_missing": "F0101",  # 井盖缺失破损
+    "road_damage": "F0201",  # 道路破损
+    "bin_overflow": "F0301",  # 垃圾桶箱破损满溢
+    "fallen_tree": "F0401",  # 树木倒伏
+}
+
+# The police system's alert types -> catalog categories (or send ``category`` directly).
+POLICE_ALERTS: dict[str, str] = {
+    "public_security": "E0701",  # 治安隐患
+    "suspicious_person": "E0702",  # 可疑人员
+    "fight": "E0703",  # 打架斗殴
+    "drugs_gambling": "E0704",  # 黄赌毒线索
+    "neighbour_dispute": "E0601",  # 邻里纠纷
+    "family_dispute": "E0605",  # 婚姻家庭纠纷
+    "fire": "E0501",  # 火灾
+    "gas_leak": "E0502",  # 燃气泄漏
+    "traffic_obstruction": "E0403",  # 机动车乱停放
+}
+
+_SOURCE_NAMES = {Source.CAMERA: "天眼", Source.POLICE: "警情"}
+
+
+# -- the camera registry -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Camera:
+    camera_id: str
+    grid: str
+    lat: float | None
+    lon: float | None
+    name: str
+    line: int
+
+    def location(self) -> dict[str, Any]:
+        if self.lat is not None and self.lon is not None:
+            return {"lat": self.lat, "lon": self.lon}
+        return {"grid": self.grid}
+
+
+def load_cameras(config_dir: Path, hierarchy: Hierarchy) -> dict[str, Camera]:
+    """Read ``cameras.csv`` (optional: without it no camera is known).
+
+    Raises GridConfigError with every problem, each naming file, line and camera id.
+    """
+    path = config_dir / CAMERAS_FILE
+    if not path.exists():
+        return {}
+    file = path.name
+    problems: list[Problem] = []
+    rows = read_csv_rows(path, CAMERAS_HEADER, problems) or []
+    cameras: dict[str, Camera] = {}
+    for line, (camera_id, grid, lat_text, lon_text, name) in rows:
+        if not camera_id:
+            problems.append(Problem(file, line, None, "empty camera_id"))
+            continue
+        if len(camera_id) > LIMITS["camera_id"]:
+            problems.append(
+                Problem(file, line, camera_id, f"camera_id longer than {LIMITS['camera_id']}")
+            )
+            continue
+        if camera_id in cameras:
+            first = cameras[camera_id].line
+            problems.append(
+                Problem(file, line, camera_id, f"duplicate camera; first defined on line {first}")
+            )
+            continue
+        ok = True
+        if grid not in hierarchy:
+            problems.append(Problem(file, line, camera_id, f"unknown grid {grid!r}"))
+            ok = False
+        if not name:
+            problems.append(Problem(file, line, camera_id, "empty name"))
+            ok = False
+        lat = lon = None
+        if lat_text or lon_text:
+            try:
+                lat, lon = float(lat_text), float(lon_text)
+            except ValueError:
+                problems.append(
+                    Problem(file, line, camera_id, f"bad point ({lat_text!r}, {lon_text!r})")
+                )
+                ok = False
+            else:
+                if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                    problems.append(
+                        Problem(file, line, camera_id, f"point out of range ({lat}, {lon})")
+                    )
+                    ok = False
+                elif ok and hierarchy.has_geometry:
+                    cell = hierarchy.locate(lat, lon)
+                    if cell is None or not cell.is_within(grid):
+                        where = "no cell" if cell is None else cell.code
+                        problems.append(
+                            Problem(
+                                file,
+                                line,
+                                camera_id,
+                                f"point ({lat}, {lon}) lies in {where}, not inside grid {grid}",
+                            )
+                        )
+                        ok = False
+        if ok:
+            cameras[camera_id] = Camera(camera_id, grid, lat, lon, name, line)
+    if problems:
+        problems.sort(key=lambda p: p.line or 0)
+        raise GridConfigError(problems)
+    return cameras
+
+
+def camera_rows(hierarchy: Hierarchy, per_community: int = 2) -> list[tuple[str, ...]]:
+    """A deterministic registry: ``per_community`` cameras in each community, camera n at the
+    centroid of the community's n-th grid (its first grid when it has fewer)."""
+    rows: list[tuple[str, ...]] = []
+    for community in sorted(hierarchy.cells(level=Level.COMMUNITY), key=lambda c: c.code):
+        grids = sorted(
+            (c for c in hierarchy.children(community.code) if c.level is Level.GRID),
+            key=lambda c: c.code,
+        )
+        if not grids:
+            continue
+        for n in range(1, per_community + 1):
+            grid = grids[(n - 1) if n - 1 < len(grids) else 0]
+            point = hierarchy.centroid(grid.code)
+            lat, lon = ("", "") if point is None else (f"{point[0]:.6f}", f"{point[1]:.6f}")
+            camera_id = f"CAM-{community.code}-{n:02d}"
+            rows.append((camera_id, grid.code, lat, lon, f"{community.name}{grid.name}天眼{n}号"))
+    return rows
+
+
+def write_cameras(config_dir: Path, hierarchy: Hierarchy, per_community: int = 2) -> int:
+    """Write ``cameras.csv`` for the county in ``config_dir``; the number of cameras."""
+    rows = camera_rows(hierarchy, per_community)
+    lines = [",".join(CAMERAS_HEADER)] + [",".join(row) for row in rows]
+    (config_dir / CAMERAS_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(rows)
+
+
+# -- one line -------------------------------------------------------------------------------
+
+
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
+        raise ValueError("not an http(s) URL")
+    return value
+
+
+_Text = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class CameraLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    camera_id: _Text
+    event_type: _Text
+    confidence: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+    time: Annotated[datetime, BeforeValidator(_rfc3339)]
+    snapshot_url: (
+        Annotated[str, Field(max_length=LIMITS["media_url"]), AfterValidator(_url)] | None
+    ) = None
+    detection_id: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+class PoliceLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    alert_id: Annotated[str, Field(min_length=1, max_length=100)]
+    alert_type: _Text | None = None
+    category: Annotated[str, Field(min_length=1, max_length=LIMITS["category"])] | None = None
+    location: LocationIn
+    description: Annotated[str, Field(min_length=1, max_length=LIMITS["description"])]
+    time: Annotated[datetime, BeforeValidator(_rfc3339)]
+    urgency: Urgency | None = None
+
+
+@dataclass
+class _Prepared:
+    """A line turned into a whistle body, or the reasons it could not be."""
+
+    line: int
+    key: str = ""  # lines with the same key are filed one after another, in order
+    body: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    low_confidence: str | None = None  # why, when below the threshold
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def _lines(raw: bytes) -> list[tuple[int, bytes]]:
+    """Non-blank lines with their 1-based numbers."""
+    return [(number, text) for number, text in enumerate(raw.split(b"\n"), start=1) if text.strip()]
+
+
+def _object(text: bytes) -> tuple[dict[str, Any] | None, list[FieldError]]:
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return None, [FieldError("line", f"not valid JSON: {exc}")]
+    if not isinstance(data, dict):
+        return None, [FieldError("line", "expected a JSON object")]
+    return data, []
+
+
+def _category(
+    value: str, table: dict[str, str], request: web.Request, what: str
+) -> tuple[str | None, list[FieldError]]:
+    catalog = request.app[CATALOG]
+    code = table.get(value, value)
+    if catalog.get(code) is None:
+        known = ", ".join(sorted(table))
+        return None, [
+            FieldError(
+                what, f"unknown {what} {value!r}; expected one of {known} or a category code"
+            )
+        ]
+    return code, []
+
+
+def _camera_line(
+    request: web.Request, number: int, text: bytes, cameras: dict[str, Camera], threshold: float
+) -> _Prepared:
+    prepared = _Prepared(number)
+    data, errors = _object(text)
+    if data is None:
+        prepared.errors = errors
+        return prepared
+    try:
+        item = CameraLine.model_validate(data)
+    except ValidationError as exc:
+        prepared.errors = field_errors(exc)
+        return prepared
+    camera = cameras.get(item.camera_id)
+    if camera is None:
+        prepared.errors.append(
+            FieldError("camera_id", f"unknown camera {item.camera_id!r}; not in {CAMERAS_FILE}")
+        )
+    category, errors = _category(item.event_type, CAMERA_EVENTS, request, "event_type")
+    prepared.errors += errors
+    if camera is None or category is None:
+        return prepared
+    name = request.app[CATALOG][category].name
+    external = (
+        item.detection_id
+        or "det-"
+        + hashlib.sha256(
+            f"{item.camera_id}|{item.event_type}|{item.time.isoformat()}".encode()
+        ).hexdigest()[:32]
+    )
+    prepared.key = f"camera:{item.camera_id}"
+    prepared.idempotency_key = f"feed:camera:{external}"
+    prepared.body = {
+        "source": Source.CAMERA.value,
+        "category": category,
+        "description": f"天眼识别：{name}（{camera.name}，置信度 {item.confidence:.2f}）",
+        "location": camera.location(),
+        "reporter": f"天眼 {camera.camera_id}"[: LIMITS["reporter"]],
+        "occurred_at": item.time.isoformat(),
+        "media_urls": [item.snapshot_url] if item.snapshot_url else [],
+        "camera_id": camera.camera_id,
+        "external_id": external,
+    }
+    if item.confidence < threshold:
+        prepared.low_confidence = f"{item.confidence:.2f} < {threshold:.2f}"
+    return prepared
+
+
+def _police_line(request: web.Request, number: int, text: bytes) -> _Prepared:
+    prepared = _Prepared(number)
+    data, errors = _object(text)
+    if data is None:
+        prepared.errors = errors
+        return prepared
+    try:
+        item = PoliceLine.model_validate(data)
+    except ValidationError as exc:
+        prepared.errors = field_errors(exc)
+        return prepared
+    if (item.alert_type is None) == (item.category is None):
+        prepared.errors.append(FieldError("alert_type", "give exactly one of alert_type, category"))
+        return prepared
+    if item.alert_type is not None:
+        category, errors = _category(item.alert_type, POLICE_ALERTS, request, "alert_type")
+    else:
+        assert item.category is not None
+        category, errors = _category(item.category, {}, request, "category")
+    if category is None:
+        prepared.errors = errors
+        return prepared
+    prepared.key = f"police:{item.alert_id}"
+    prepared.idempotency_key = f"feed:police:{item.alert_id}"
+    prepared.body = {
+        "source": Source.POLICE.value,
+        "category": category,
+        "description": item.description,
+        "location": item.location.model_dump(exclude_none=True),
+        "reporter": f"警情 {item.alert_id}"[: LIMITS["reporter"]],
+        "occurred_at": item.time.isoformat(),
+        "external_id": item.alert_id,
+    }
+    if item.urgency is not None:
+        prepared.body["urgency"] = item.urgency.value
+    return prepared
+
+
+# -- low confidence: stored as muted, never routed -------------------------------------------
+
+
+class _LowConfidence(Silences):
+    """A stand-in for the silences that matches every whistle: the intake then stores it as
+    ``muted`` (shown, not dispatched) with ``muted_by`` saying why."""
+
+    def __init__(self, silence: Silence) -> None:  # no store: it never saves anything
+        self._silence = silence
+
+    def match(self, **_: Any) -> Silence | None:
+        return self._silence
+
+
+@dataclass
+class _State:
+    cameras: dict[str, Camera]
+    threshold: float
+    ids: IdFactory
+
+
+_STATES: weakref.WeakKeyDictionary[web.Application, _State] = weakref.WeakKeyDictionary()
+
+
+def _state(app: web.Application) -> _State:
+    """The camera registry and threshold, loaded on first use and kept for the app's life."""
+    state = _STATES.get(app)
+    if state is None:
+        settings = app[SETTINGS]
+        cameras = load_cameras(settings.config_dir, app[HIERARCHY])
+        threshold = float(settings.extra.get("camera_min_confidence", DEFAULT_MIN_CONFIDENCE))
+        state = _STATES[app] = _State(cameras, threshold, IdFactory(app[CLOCK]))
+        log.info("feeds.loaded", cameras=len(cameras), min_confidence=threshold)
+    return state
+
+
+def _muting_intake(app: web.Application, state: _State, why: str) -> Intake:
+    now = app[CLOCK].now()
+    silence = Silence(
+        id="low-confidence",
+        matcher="confidence",
+        value=why,
+        starts_at=now,
+        ends_at=now + timedelta(seconds=1),
+        author="feeds",
+        comment="置信度低于阈值：已存档，未派单 (below the confidence threshold: not dispatched)",
+        created_at=now,
+    )
+    return Intake(
+        hierarchy=app[HIERARCHY],
+        router=app[ROUTER],
+        catalog=app[CATALOG],
+        store=app[STORE],
+        clock=app[CLOCK],
+        ids=state.ids,
+        tz=app[TZ],
+        policy=app[POLICY],
+        duty=app[DUTY],
+        silences=_LowConfidence(silence),
+        cases=None,
+    )
+
+
+# -- the batch ---------------------------------------------------------------------------------
+
+
+async def _body(request: web.Request) -> bytes:
+    raw = request.get(SIGNED_BODY)
+    if raw is None:
+        raw = await request.read()
+    if not raw.strip():
+        raise InvalidWhistle([FieldError("body", "empty: expected JSON Lines")], status=400)
+    return raw
+
+
+async def _file(
+    request: web.Request, principal: Principal, prepared: _Prepared, state: _State | None
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"line": prepared.line, "status": "error", "whistle_id": None}
+    errors = prepared.errors
+    if prepared.body is not None and not errors:
+        intake = request.app[INTAKE]
+        if prepared.low_confidence is not None and state is not None:
+            intake = _muting_intake(request.app, state, prepared.low_confidence)
+        try:
+            submission = await intake.submit(
+                prepared.body, idempotency_key=prepared.idempotency_key, principal=principal
+            )
+        except InvalidWhistle as exc:
+            errors = list(exc.errors)
+        except Forbidden as exc:
+            errors = [FieldError("line", str(exc))]
+        except IdempotencyConflict as exc:
+            errors = [FieldError("id", f"already stored as {exc.whistle_id} with other content")]
+        except (StoreBusy, StoreUnavailable):
+            errors = [FieldError("line", "the database cannot take writes now; send it again")]
+        else:
+            result["whistle_id"] = submission.whistle_id
+            if submission.grouped:
+                result["status"] = "grouped"
+            elif not submission.created:
+                result["status"] = "duplicate"
+            elif prepared.low_confidence is not None:
+                result["status"] = "low_confidence"
+            else:
+                result["status"] = "created"
+    result["errors"] = [e.to_dict() for e in errors]
+    return result
+
+
+async def _batch(
+    request: web.Request,
+    principal: Principal,
+    lines: list[tuple[int, bytes]],
+    prepare: Callable[[int, bytes], _Prepared],
+    state: _State | None,
+) -> web.Response:
+    prepared = [prepare(number, text) for number, text in lines]
+    results: list[dict[str, Any]] = [{} for _ in prepared]
+    # Lines of one camera (one alert) go in order, so a burst's first detection opens the case
+    # and the rest group into it; different cameras run side by side.
+    queues: dict[str, list[int]] = {}
+    for index, item in enumerate(prepared):
+        queues.setdefault(item.key or f"line:{item.line}", []).append(index)
+
+    async def run(indexes: list[int]) -> None:
+        for index in indexes:
+            results[index] = await _file(request, principal, prepared[index], state)
+
+    limit = asyncio.Semaphore(32)
+
+    async def bounded(indexes: list[int]) -> None:
+        async with limit:
+            await run(indexes)
+
+    tasks: list[Awaitable[None]] = [bounded(indexes) for indexes in queues.values()]
+    await asyncio.gather(*tasks)
+    counts = dict.fromkeys(("created", "grouped", "low_confidence", "duplicate", "error"), 0)
+    for result in results:
+        counts[result["status"]] += 1
+    log.info("feed.batch", path=request.path, lines=len(results), **counts)
+    return web.Response(
+        body=orjson.dumps({"results": results, "counts": counts}),
+        content_type="application/json",
+    )
+
+
+def _split(raw: bytes) -> list[tuple[int, bytes]]:
+    lines = _lines(raw)
+    if len(lines) > MAX_LINES:
+        raise InvalidWhistle(
+            [FieldError("body", f"{len(lines)} lines: a batch holds at most {MAX_LINES}")],
+            status=413,
+        )
+    return lines
+
+
+def _feed_principal(request: web.Request, source: Source) -> Principal:
+    principal = allow(request, Role.INTEGRATION)
+    if principal.source != source.value:
+        raise Forbidden(
+            f"integration may not POST {request.path}: it is the {source.value} integration's "
+            f"feed, and this one files {principal.source} whistles"
+        )
+    return principal
+
+
+@routes.post("/api/v1/feeds/camera")
+@body_limit(FEED_BODY_LIMIT)
+async def camera_feed(request: web.Request) -> web.Response:
+    """Camera detections (天眼), JSON Lines; signed by a camera integration."""
+    principal = _feed_principal(request, Source.CAMERA)
+    try:
+        state = _state(request.app)
+    except GridConfigError as exc:
+        log.error("feeds.cameras_invalid", error=str(exc))
+        return problem(500, "Camera registry invalid", detail=f"{CAMERAS_FILE}: {exc}")
+    lines = _split(await _body(request))
+    return await _batch(
+        request,
+        principal,
+        lines,
+        lambda n, text: _camera_line(request, n, text, state.cameras, state.threshold),
+        state,
+    )
+
+
+@routes.post("/api/v1/feeds/police")
+@body_limit(FEED_BODY_LIMIT)
+async def police_feed(request: web.Request) -> web.Response:
+    """Police alerts (警情), JSON Lines; signed by a police integration."""
+    principal = _feed_principal(request, Source.POLICE)
+    lines = _split(await _body(request))
+    return await _batch(
+        request, principal, lines, lambda n, text: _police_line(request, n, text), None
+    )
