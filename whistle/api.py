@@ -310,6 +310,7 @@ async def healthz(request: web.Request) -> web.Response:
 @routes.get("/readyz")
 @public
 async def readyz(request: web.Request) -> web.Response:
+    """Ready: the hierarchy is loaded and the database takes writes (503 otherwise)."""
     hierarchy = request.app[HIERARCHY]
     await request.app[STORE].ping()
     return _json({"status": "ready", "cells": len(hierarchy), "root": hierarchy.root})

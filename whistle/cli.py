@@ -363,6 +363,8 @@ def _check(args: argparse.Namespace) -> int:
     from dispatch import DispatchConfigError, DutyRoster, Router, Teams, load_dispatch_config
     from grids import GridConfigError
     from grids.loader import load_hierarchy
+    from whistle.feeds import load_cameras
+    from whistle.hotline import load_hotline_categories
     from whistle.webhooks import known_responders, load_webhooks
 
     try:
@@ -372,6 +374,10 @@ def _check(args: argparse.Namespace) -> int:
         DutyRoster.load(args.config, hierarchy, config.calendar)
         Teams.load(args.config, hierarchy)
         load_webhooks(args.config, known_responders(hierarchy))
+        if (args.config / "cameras.csv").exists():
+            load_cameras(args.config, hierarchy)
+        if (args.config / "hotline_categories.csv").exists():
+            load_hotline_categories(args.config, config.catalog)
     except (GridConfigError, DispatchConfigError) as exc:
         print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
         return 1

@@ -205,3 +205,20 @@ async def test_roster_names_are_shown_only_inside_ones_subtree(
     assert doc["responders"] is None  # who staffs it is not
     status, doc = await live.get(f"/api/v1/grids/{grid_b.code}")  # a county operator
     assert [r["kind"] for r in doc["responders"]]
+
+
+async def test_readyz_is_503_while_the_database_cannot_take_writes(live: Live) -> None:
+    import sqlite3
+
+    blocker = sqlite3.connect(live.db, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        response = await live.client.get("/readyz")
+        assert response.status == 503
+        assert response.headers["Retry-After"]
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    status, doc = await live.get("/readyz")
+    assert status == 200
+    assert doc["status"] == "ready"

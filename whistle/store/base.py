@@ -323,7 +323,7 @@ class Store(Protocol):
         claim boards on ``board_cells``."""
 
     async def ping(self) -> None:
-        """Raise StoreUnavailable unless the database answers."""
+        """Raise StoreUnavailable unless the database answers and takes writes."""
 
     async def statistics(self, query: StatsQuery) -> dict[str, Any]:
         """The committee's figures for ``query``, aggregated by the database: ``counts`` of

@@ -1109,10 +1109,13 @@ class SqliteStore:
         return [str(r[0]) for r in rows]
 
     async def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers and takes writes: a no-op update
+        goes through the writer like any write (read-only, full or locked files fail it)."""
         try:
             await self._fetchone(self._r, "SELECT 1")
         except sqlite3.Error as exc:
             raise StoreUnavailable(str(exc)) from exc
+        await self._write("UPDATE outbox SET published_seq = published_seq", ())
 
     # -- the operator console (whistle/stream.py, whistle/console.py) ---------------------
 
