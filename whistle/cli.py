@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -279,15 +280,25 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _run(app: web.Application, host: str, port: int, *, demo: bool = False) -> None:
-    runner = web.AppRunner(app, handle_signals=True, access_log=None)
+    """Serve until SIGINT or SIGTERM, then shut down in order.
+
+    The signals set an event rather than raising out of the event loop (aiohttp's
+    handle_signals): an exception escaping the loop makes asyncio.run cancel every task at
+    once, the store's writer among them, while the cleanup still waits for it to drain.
+    """
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, shutdown_timeout=10.0)
         await site.start()
         if demo:
             await _demo_logins(app, f"http://{host}:{port}")
         print(f"whistle: serving on http://{host}:{port}", file=sys.stderr, flush=True)
-        await asyncio.Event().wait()  # until SIGINT/SIGTERM (handle_signals) cancels us
+        await stop.wait()
     finally:
         await runner.cleanup()
 

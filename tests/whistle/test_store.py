@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -369,3 +370,20 @@ async def test_a_committed_write_is_visible_to_every_read_that_follows_it(
         assert all(seen)
     finally:
         await store.close()
+
+
+async def test_close_does_not_wait_for_a_writer_that_is_gone(tmp_path: Path, bus: Bus) -> None:
+    # asyncio.run cancels every task when an exception escapes the loop; a close that then
+    # waited for the (cancelled) writer to drain its queue hung the process on SIGTERM.
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    writer = store._writer_task
+    assert writer is not None
+    writer.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await writer
+    pending = asyncio.ensure_future(store.create_whistle(new_whistle(1)))
+    await asyncio.sleep(0)  # let it reach the queue (a scheduling step, not a wait for time)
+    async with asyncio.timeout(5):
+        await store.close()
+    with pytest.raises(StoreUnavailable, match="closed before this write"):
+        await pending

@@ -214,8 +214,14 @@ class SqliteStore:
     async def close(self) -> None:
         self._closing = True
         if self._writer_task is not None:
-            # Let queued writes finish: they were accepted and their callers are waiting.
-            await self._queue.join()
+            # Let queued writes finish: they were accepted and their callers are waiting. If
+            # the writer is gone already (cancelled from outside), nothing will drain the
+            # queue: fail what is left instead of waiting forever.
+            drained = asyncio.ensure_future(self._queue.join())
+            await asyncio.wait({drained, self._writer_task}, return_when=asyncio.FIRST_COMPLETED)
+            if not drained.done():
+                drained.cancel()
+                self._fail_queued(StoreUnavailable("the store closed before this write"))
             self._writer_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer_task
@@ -230,6 +236,16 @@ class SqliteStore:
                 log.warning("store.outbox_cursor_not_saved", published_seq=self._published_seq)
         await self._disconnect()
         log.info("store.closed", path=str(self.path))
+
+    def _fail_queued(self, error: Exception) -> None:
+        while True:
+            try:
+                unit = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            if not unit.future.done():
+                unit.future.set_exception(error)
+            self._queue.task_done()
 
     async def _connect(self) -> aiosqlite.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per batch.
