@@ -8,7 +8,7 @@ PORT   ?= 8080
 DB     ?= var/whistle.sqlite3
 CONFIG ?= config
 
-.PHONY: install run test lint typecheck pytest chromium sample bench clean
+.PHONY: install run test lint typecheck pytest chromium sample bench clean soak
 
 # Front-end libraries (Apache ECharts) come from npm into ./node_modules, never into the repo.
 # npm is required when CI=true; elsewhere a machine without npm gets a warning, and the pages
@@ -66,3 +66,8 @@ clean:
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/stats.py
+
+# Reliability at full size: 20 SIGKILLs mid-intake, a locked database, a full disk (root: a
+# tmpfs), overload and SIGTERM bursts. `make test` runs the same tests at CI size.
+soak: $(STAMP)
+	WHISTLE_FULL=1 $(BIN)/pytest tests/reliability -m reliability -p no:cacheprovider
