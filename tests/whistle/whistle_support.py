@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
+from grids import Hierarchy
+from grids.loader import load_hierarchy
 from grids.sample import generate_county
 from whistle.access import ACCESS
+from whistle.app import create_app
 from whistle.auth import Role
-from whistle.keys import HIERARCHY, STORE
+from whistle.clock import FakeClock
+from whistle.keys import HIERARCHY, STORE, Settings
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config"
 HAND_WRITTEN = ("rules.toml", "categories.toml", "calendar.toml", "lifecycle.toml")
@@ -84,3 +89,50 @@ StartServer = Callable[..., Coroutine[Any, Any, Live]]
 
 def whistle_count(live: Live) -> Any:
     return live.app[STORE].count_whistles()
+
+
+# -- fixtures, shared by tests/whistle and tests/reliability (their conftests import them) ----
+
+
+@pytest.fixture(scope="session")
+def county_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return small_county(tmp_path_factory.mktemp("county"))
+
+
+@pytest.fixture(scope="session")
+def county(county_dir: Path) -> Hierarchy:
+    """The same county, loaded, for computing what the server should answer."""
+    return load_hierarchy(county_dir)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def start_server(
+    tmp_path: Path, county_dir: Path, clock: FakeClock
+) -> AsyncIterator[StartServer]:
+    """Start (and at the end stop) servers on real sockets over real SQLite files."""
+    running: list[TestClient[web.Request, web.Application]] = []
+
+    async def start(*, db: Path | None = None, config: Path | None = None, **kw: Any) -> Live:
+        kw.setdefault("run_timer", False)  # the clock is fake: tests fire deadlines by tick()
+        settings = Settings(
+            db_path=db or tmp_path / "whistle.sqlite3", config_dir=config or county_dir, **kw
+        )
+        app = create_app(settings, clock=clock)
+        client = TestClient(TestServer(app, host="127.0.0.1"))
+        await client.start_server()
+        running.append(client)
+        return Live(client, app, settings.db_path)
+
+    yield start
+    for client in reversed(running):
+        await client.close()
+
+
+@pytest.fixture
+async def live(start_server: StartServer) -> Live:
+    return await start_server()
