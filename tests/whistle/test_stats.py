@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ import pytest
 from lifecycle_helpers import Cases
 from test_api_intake import point_of
 from test_pages import add_user, log_in
-from whistle_support import Live
+from whistle_support import Live, run_bench
 
 from grids import Hierarchy, Level
 from whistle.auth import Role
@@ -460,28 +458,12 @@ async def test_wide_windows_read_the_indexes_and_agree_with_the_sort(
 
 @pytest.mark.slow
 def test_the_stats_benchmark_runs_at_a_tiny_size(tmp_path: Path, county_dir: Path) -> None:
-    out = tmp_path / "bench-stats.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "stats.py"),
-            "--cases",
-            "200",
-            "--config",
-            str(county_dir),
-            "--db",
-            str(tmp_path / "bench.sqlite3"),
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    report, stdout = run_bench(
+        "stats.py",
+        tmp_path / "bench-stats.json",
+        *("--cases", "200", "--config", str(county_dir), "--db", str(tmp_path / "bench.sqlite3")),
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(out.read_text(encoding="utf-8"))
     assert report["cases"] == 200
     assert report["queries"]["county"]["counts"]["total"] == 200
     assert report["queries"]["county"]["seconds"] > 0
-    assert "| county" in result.stdout
+    assert "| county" in stdout

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +88,20 @@ class Live:
 
 
 StartServer = Callable[..., Coroutine[Any, Any, Live]]
+
+
+def run_bench(script: str, out: Path, *args: str) -> tuple[dict[str, Any], str]:
+    """Run ``bench/<script>`` with ``args`` and ``--json out``; its JSON report and stdout."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / script
+    result = subprocess.run(
+        [sys.executable, str(bench), *args, "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(out.read_text(encoding="utf-8")), result.stdout
 
 
 def whistle_count(live: Live) -> Any:
