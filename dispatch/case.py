@@ -422,7 +422,8 @@ def _muted(state: CaseState, event: EventLike) -> None:
 
 
 def _repeated(state: CaseState, event: EventLike) -> None:
-    state.repeats += 1
+    # One event may carry several detections (a feed batch); older events carry one.
+    state.repeats += int(event.data.get("added", 1))
 
 
 def _failed(state: CaseState, event: EventLike) -> None:

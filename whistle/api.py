@@ -67,7 +67,7 @@ async def post_whistle(request: web.Request) -> web.Response:
         if submission.grouped:
             headers["Whistle-Grouped"] = "true"
             status = 200
-        else:
+        if submission.replayed or not submission.grouped:
             headers["Idempotent-Replayed"] = "true"
         stored = await request.app[STORE].get_whistle(submission.whistle_id)
         assert stored is not None  # committed before submit returned

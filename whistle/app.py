@@ -27,6 +27,7 @@ from whistle.cases import CaseService
 from whistle.citizens import routes as citizen_routes
 from whistle.clock import Clock, SystemClock
 from whistle.field import routes as field_routes
+from whistle.grouping import CameraRepeats
 from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.keys import (
@@ -215,6 +216,6 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         policy=app[POLICY],
         duty=app[DUTY],
         silences=silences,
-        cases=app[CASES],
+        repeats=CameraRepeats(app[STORE], clock, app[POLICY]),
     )
     yield

@@ -65,10 +65,10 @@ from pydantic import (
 )
 
 from dispatch import Source, Urgency
-from grids import GridConfigError, Hierarchy, Level
+from grids import Cell, GridConfigError, Hierarchy, Level
 from grids.exceptions import Problem
 from grids.loader import read_csv_rows
-from whistle.access import SIGNED_BODY, allow, body_limit
+from whistle.access import SIGNED_BODY, allow, allow_cell, body_limit
 from whistle.auth import Principal, Role
 from whistle.exceptions import (
     FieldError,
@@ -78,6 +78,7 @@ from whistle.exceptions import (
     StoreBusy,
     StoreUnavailable,
 )
+from whistle.grouping import Detection
 from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.keys import (
@@ -322,6 +323,7 @@ class _Prepared:
     idempotency_key: str | None = None
     low_confidence: str | None = None  # why, when below the threshold
     errors: list[FieldError] = field(default_factory=list)
+    record: dict[str, Any] = field(default_factory=dict)  # what a case keeps of a repeat
 
 
 def _lines(raw: bytes) -> list[tuple[int, bytes]]:
@@ -397,6 +399,12 @@ def _camera_line(
         "camera_id": camera.camera_id,
         "external_id": external,
     }
+    prepared.record = {
+        "external_id": external,
+        "occurred_at": item.time.isoformat(),
+        "confidence": item.confidence,
+        "snapshot_url": item.snapshot_url,
+    }
     if item.confidence < threshold:
         prepared.low_confidence = f"{item.confidence:.2f} < {threshold:.2f}"
     return prepared
@@ -459,6 +467,19 @@ class _State:
     cameras: dict[str, Camera]
     threshold: float
     ids: IdFactory
+    cells: dict[str, Cell | None] = field(default_factory=dict)  # each camera's place
+
+    def cell(self, hierarchy: Hierarchy, camera_id: str) -> Cell | None:
+        """The cell a camera stands in (fixed: looked up once)."""
+        if camera_id not in self.cells:
+            location = self.cameras[camera_id].location()
+            grid = location.get("grid")
+            self.cells[camera_id] = (
+                hierarchy.cell(grid)
+                if grid is not None
+                else hierarchy.locate(location["lat"], location["lon"])
+            )
+        return self.cells[camera_id]
 
 
 _STATES: weakref.WeakKeyDictionary[web.Application, _State] = weakref.WeakKeyDictionary()
@@ -499,7 +520,7 @@ def _muting_intake(app: web.Application, state: _State, why: str) -> Intake:
         policy=app[POLICY],
         duty=app[DUTY],
         silences=_LowConfidence(silence),
-        cases=None,
+        repeats=None,
     )
 
 
@@ -538,7 +559,9 @@ async def _file(
             errors = [FieldError("line", "the database cannot take writes now; send it again")]
         else:
             result["whistle_id"] = submission.whistle_id
-            if submission.grouped:
+            if submission.replayed:
+                result["status"] = "duplicate"
+            elif submission.grouped:
                 result["status"] = "grouped"
             elif not submission.created:
                 result["status"] = "duplicate"
@@ -559,11 +582,15 @@ async def _batch(
 ) -> web.Response:
     prepared = [prepare(number, text) for number, text in lines]
     results: list[dict[str, Any]] = [{} for _ in prepared]
+    settled: set[int] = set()
+    if state is not None:
+        settled = await _group_repeats(request, principal, prepared, results, state)
     # Lines of one camera (one alert) go in order, so a burst's first detection opens the case
     # and the rest group into it; different cameras run side by side.
     queues: dict[str, list[int]] = {}
     for index, item in enumerate(prepared):
-        queues.setdefault(item.key or f"line:{item.line}", []).append(index)
+        if index not in settled:
+            queues.setdefault(item.key or f"line:{item.line}", []).append(index)
 
     async def run(indexes: list[int]) -> None:
         for index in indexes:
@@ -585,6 +612,117 @@ async def _batch(
         body=orjson.dumps({"results": results, "counts": counts}),
         content_type="application/json",
     )
+
+
+def _result(prepared: _Prepared, status: str, whistle_id: str | None) -> dict[str, Any]:
+    return {"line": prepared.line, "status": status, "whistle_id": whistle_id, "errors": []}
+
+
+async def _group_repeats(
+    request: web.Request,
+    principal: Principal,
+    prepared: list[_Prepared],
+    results: list[dict[str, Any]],
+    state: _State,
+) -> set[int]:
+    """File a camera batch's repeats in bulk; return the indexes of the lines it settled.
+
+    Detections sent before are answered ``duplicate``; a (camera, category) with an open case
+    joins it; one without has its first line filed through the intake (which opens the case,
+    or finds the one another request opened meanwhile) and the rest join that. All the
+    joins of the batch are one guarded write per case, sharing one commit. Whatever this
+    cannot settle (bad or low-confidence lines, places outside the sender's scope, a case
+    that closed meanwhile, a detection sent twice in one batch) is left to the one-by-one
+    path, which gives each its own answer.
+    """
+    repeats = request.app[INTAKE].repeats
+    hierarchy = request.app[HIERARCHY]
+    if repeats is None:
+        return set()
+    candidates = [
+        i
+        for i, p in enumerate(prepared)
+        if p.body is not None and not p.errors and p.low_confidence is None and p.idempotency_key
+    ]
+    settled: set[int] = set()
+    known = await repeats.known([str(prepared[i].idempotency_key) for i in candidates])
+    allowed: dict[str, bool] = {}
+    seen: set[str] = set()
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i in candidates:
+        item = prepared[i]
+        key = str(item.idempotency_key)
+        if key in known:
+            results[i] = _result(item, "duplicate", known[key])
+            settled.add(i)
+            continue
+        if key in seen:
+            continue  # sent twice in this batch: the one-by-one path answers duplicate
+        seen.add(key)
+        assert item.body is not None
+        camera_id = str(item.body["camera_id"])
+        if camera_id not in allowed:
+            cell = state.cell(hierarchy, camera_id)
+            allowed[camera_id] = cell is not None and _may(principal, cell)
+        if allowed[camera_id]:
+            groups.setdefault((camera_id, str(item.body["category"])), []).append(i)
+    if not groups:
+        return settled
+    open_cases = await repeats.open_cases(list(groups))
+    limit = asyncio.Semaphore(32)
+
+    async def open_case(pair: tuple[str, str]) -> None:
+        first = groups[pair].pop(0)
+        async with limit:
+            results[first] = await _file(request, principal, prepared[first], state)
+        settled.add(first)
+        if results[first]["status"] in ("created", "grouped"):
+            open_cases[pair] = results[first]["whistle_id"]
+
+    await asyncio.gather(*(open_case(pair) for pair in groups if pair not in open_cases))
+    joins: dict[str, list[int]] = {}
+    actors: dict[str, str] = {}
+    for pair, indexes in groups.items():
+        if pair in open_cases and indexes:
+            joins.setdefault(open_cases[pair], []).extend(indexes)
+            actors[open_cases[pair]] = f"天眼 {pair[0]}"
+    if not joins:
+        return settled
+    try:
+        added = await repeats.add(
+            {
+                case_id: [
+                    Detection(prepared[i].idempotency_key, prepared[i].record) for i in indexes
+                ]
+                for case_id, indexes in joins.items()
+            },
+            actors,
+        )
+    except (StoreBusy, StoreUnavailable):
+        for indexes in joins.values():
+            for i in indexes:
+                results[i] = _result(prepared[i], "error", None)
+                results[i]["errors"] = [
+                    FieldError(
+                        "line", "the database cannot take writes now; send it again"
+                    ).to_dict()
+                ]
+                settled.add(i)
+        return settled
+    for case_id, indexes in joins.items():
+        if added[case_id]:  # else it closed meanwhile: the one-by-one path opens a new case
+            for i in indexes:
+                results[i] = _result(prepared[i], "grouped", case_id)
+                settled.add(i)
+    return settled
+
+
+def _may(principal: Principal, cell: Cell) -> bool:
+    try:
+        allow_cell(principal, cell, "the whistle's place")
+    except Forbidden:
+        return False
+    return True
 
 
 def _split(raw: bytes) -> list[tuple[int, bytes]]:

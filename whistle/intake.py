@@ -27,15 +27,16 @@ from dispatch import (
     RouteRequest,
     Source,
 )
-from dispatch.case import ACTIVE, CaseState, fold
-from dispatch.lifecycle import Change, Context, deadlines
+from dispatch.case import ACTIVE, fold
+from dispatch.lifecycle import deadlines
 from grids import Cell, Hierarchy, Level
 from whistle.access import FILES, allow_cell
 from whistle.auth import Principal, Role
-from whistle.cases import CaseService, case_document
+from whistle.cases import case_document
 from whistle.clock import Clock
 from whistle.events import NewEvent
 from whistle.exceptions import FieldError, Forbidden, IdempotencyConflict, InvalidWhistle
+from whistle.grouping import CameraRepeats, Detection
 from whistle.ids import IdFactory
 from whistle.schema import WhistleIn, field_errors
 from whistle.silences import Silences
@@ -70,6 +71,7 @@ class Submission:
     created: bool
     document: dict[str, Any] | None = None
     grouped: bool = False  # a camera repeat, added to the camera's open case
+    replayed: bool = False  # a grouped repeat sent again with its key: nothing new stored
 
 
 def grid_path(cell: Cell) -> str:
@@ -93,7 +95,7 @@ class Intake:
         policy: LifecyclePolicy | None = None,
         duty: DutyRoster | None = None,
         silences: Silences | None = None,
-        cases: CaseService | None = None,
+        repeats: CameraRepeats | None = None,
     ) -> None:
         self._hierarchy = hierarchy
         self._router = router
@@ -105,7 +107,7 @@ class Intake:
         self._policy = policy or LifecyclePolicy()
         self._duty = duty or DutyRoster.always()
         self._silences = silences
-        self._cases = cases
+        self.repeats = repeats  # None: camera whistles never group (each opens a case)
         # One camera's detections of one category are placed one at a time, so that a burst
         # of repeats finds the case the first of them opened.
         self._camera_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
@@ -136,17 +138,27 @@ class Intake:
             earlier = await self._store.find_idempotent(idempotency_key)
             if earlier is not None:
                 return self._replay(earlier, idempotency_key, request_hash)
-        if whistle.source is Source.CAMERA and whistle.camera_id and self._cases is not None:
-            key = (whistle.camera_id, whistle.category)
-            lock = self._camera_locks.get(key)
-            if lock is None:
-                lock = self._camera_locks[key] = asyncio.Lock()
-            async with lock:
-                grouped = await self._group_camera(whistle, request)
+        if whistle.source is Source.CAMERA and whistle.camera_id and self.repeats is not None:
+            if idempotency_key is not None:
+                # A detection sent again after it joined a case: the same case, counted once.
+                known = await self.repeats.known([idempotency_key])
+                if idempotency_key in known:
+                    return Submission(known[idempotency_key], False, grouped=True, replayed=True)
+            async with self.camera_lock(whistle.camera_id, whistle.category):
+                grouped = await self._group_camera(whistle, request, idempotency_key)
                 if grouped is not None:
                     return grouped
                 return await self._create(whistle, request, cell, idempotency_key, request_hash)
         return await self._create(whistle, request, cell, idempotency_key, request_hash)
+
+    def camera_lock(self, camera_id: str, category: str) -> asyncio.Lock:
+        """The lock under which one camera's detections of one category find or open their
+        case, so that a burst of repeats finds the case the first of them opened."""
+        key = (camera_id, category)
+        lock = self._camera_locks.get(key)
+        if lock is None:
+            lock = self._camera_locks[key] = asyncio.Lock()
+        return lock
 
     async def _create(
         self,
@@ -214,26 +226,23 @@ class Intake:
             )
         return Submission(whistle_id, True, StoredWhistle.of(new).document())
 
-    async def _group_camera(self, whistle: WhistleIn, request: dict[str, Any]) -> Submission | None:
+    async def _group_camera(
+        self, whistle: WhistleIn, request: dict[str, Any], key: str | None
+    ) -> Submission | None:
         """Add a camera's repeat to its open case of the same category, if it has one."""
         assert whistle.camera_id is not None
-        assert self._cases is not None
-        now = self._clock.now()
-        since = now - self._policy.camera_repeat_window.as_timedelta()
-        existing = await self._store.open_camera_case(
-            whistle.camera_id, whistle.category, since, _ACTIVE
-        )
+        assert self.repeats is not None
+        pair = (whistle.camera_id, whistle.category)
+        existing = (await self.repeats.open_cases([pair])).get(pair)
         if existing is None:
             return None
-
-        def repeat(state: CaseState, ctx: Context) -> list[Change]:
-            if not state.is_active:
-                return []  # it closed meanwhile: the repeat opens a new case
-            return [Change("case.repeated", {"request": request, "count": state.repeats + 2})]
-
-        _, written = await self._cases.act(existing, whistle.reporter or whistle.camera_id, repeat)
-        if not written:
-            return None
+        record = {"at": rfc3339(self._clock.now(), self._tz), "request": request}
+        added = await self.repeats.add(
+            {existing: [Detection(key, record)]},
+            {existing: whistle.reporter or whistle.camera_id},
+        )
+        if not added.get(existing):
+            return None  # it closed meanwhile: the repeat opens a new case
         log.info("whistle.grouped", whistle_id=existing, camera_id=whistle.camera_id)
         return Submission(existing, False, None, grouped=True)
 

@@ -13,6 +13,7 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from lifecycle_helpers import Cases
 from whistle_support import Live
 
 from grids import GridConfigError, Hierarchy, Level
@@ -166,6 +167,60 @@ async def test_resending_a_batch_creates_nothing_new(feeds_live: Live, clock: Fa
     assert first["results"][0]["status"] == "low_confidence"
     assert again["results"][0]["status"] == "duplicate"
     assert again["results"][0]["whistle_id"] == first["results"][0]["whistle_id"]
+
+
+async def test_a_grouped_detection_sent_again_is_a_duplicate_and_counts_once(
+    feeds_live: Live, clock: FakeClock
+) -> None:
+    live = feeds_live
+    camera = a_camera(live)
+    token = await live.token("integration", source="camera")
+    first = jsonl(detection(camera, detection_id="a1"))
+    _, opened = await send(live, CAMERA, first, signed(token, first, clock.now()))
+    case_id = opened["results"][0]["whistle_id"]
+    clock.advance(timedelta(minutes=1))
+    body = jsonl(
+        detection(camera, detection_id="a2", time="2026-11-23T09:01:00+08:00"),
+        detection(camera, detection_id="a3", time="2026-11-23T09:02:00+08:00"),
+        detection(camera, detection_id="a2", time="2026-11-23T09:01:00+08:00"),  # twice
+    )
+    _, grouped = await send(live, CAMERA, body, signed(token, body, clock.now()))
+    assert [r["status"] for r in grouped["results"]] == ["grouped", "grouped", "duplicate"]
+    clock.advance(timedelta(seconds=2))  # the platform resends the whole batch
+    _, again = await send(live, CAMERA, body, signed(token, body, clock.now()))
+    assert [r["status"] for r in again["results"]] == ["duplicate"] * 3
+    assert {r["whistle_id"] for r in grouped["results"] + again["results"]} == {case_id}
+
+    _, case = await live.get(f"/api/v1/whistles/{case_id}")
+    assert case["case"]["repeats"] == 2  # a2 and a3, each once
+    repeated = [e for e in case["timeline"] if e["type"] == "case.repeated"]
+    assert len(repeated) == 1  # one event for the batch's two detections
+    assert [d["external_id"] for d in repeated[0]["data"]["detections"]] == ["a2", "a3"]
+    assert repeated[0]["data"]["added"] == 2
+
+
+async def test_repeats_of_a_closed_case_open_a_new_one_and_the_case_stays_actionable(
+    feeds_live: Live, clock: FakeClock, county: Hierarchy
+) -> None:
+    live = feeds_live
+    camera = a_camera(live)
+    token = await live.token("integration", source="camera")
+    body = jsonl(detection(camera, detection_id="b1"), detection(camera, detection_id="b2"))
+    _, opened = await send(live, CAMERA, body, signed(token, body, clock.now()))
+    case_id = opened["results"][0]["whistle_id"]
+    _, case = await live.get(f"/api/v1/whistles/{case_id}")
+    assert case["case"]["repeats"] == 1
+    # A repeat moved the case's version: the next actions still apply at once.
+    cases = Cases(live, county)
+    patrol = case["assignments"][0]
+    assert (await cases.assignment(patrol, "acknowledge"))[0] == 200
+    assert (await cases.assignment(patrol, "resolve", note="已清理"))[0] == 200
+    assert (await cases.case(case_id, "verify", passed=True, actor="checker"))[0] == 200
+    clock.advance(timedelta(minutes=1))
+    later = jsonl(detection(camera, detection_id="b3", time="2026-11-23T09:05:00+08:00"))
+    _, after = await send(live, CAMERA, later, signed(token, later, clock.now()))
+    assert after["results"][0]["status"] == "created"
+    assert after["results"][0]["whistle_id"] != case_id
 
 
 async def test_unsigned_batch_is_401(feeds_live: Live) -> None:

@@ -81,6 +81,25 @@ async def test_a_burst_of_repeats_lands_in_one_case(live: Live, county: Hierarch
     assert doc["case"]["repeats"] == 9
 
 
+async def test_a_repeat_sent_again_with_its_key_counts_once(
+    live: Live, county: Hierarchy, clock: FakeClock
+) -> None:
+    cases = Cases(live, county)
+    _, _, first = await live.post(detection(cases))
+    clock.advance(timedelta(minutes=1))
+    replies = [
+        await live.post(detection(cases), **{"Idempotency-Key": "cam-repeat-1"}) for _ in range(3)
+    ]
+    assert [status for status, _, _ in replies] == [200, 200, 200]
+    assert [headers.get("Idempotent-Replayed") for _, headers, _ in replies] == [
+        None, "true", "true",
+    ]  # fmt: skip
+    assert {doc["id"] for _, _, doc in replies} == {first["id"]}
+    doc = await cases.get(first["id"])
+    assert doc["case"]["repeats"] == 1
+    assert doc["case"]["version"] == len(doc["timeline"])  # the fold and the row agree
+
+
 async def test_citizen_whistles_nearby_are_flagged_as_likely_duplicates(
     live: Live, county: Hierarchy, clock: FakeClock
 ) -> None:

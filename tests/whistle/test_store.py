@@ -18,7 +18,9 @@ from whistle.store import (
     Created,
     Duplicate,
     NewWhistle,
+    Repeat,
     SqliteStore,
+    Transition,
     WhistleQuery,
     WhistleRow,
 )
@@ -387,3 +389,57 @@ async def test_close_does_not_wait_for_a_writer_that_is_gone(tmp_path: Path, bus
         await store.close()
     with pytest.raises(StoreUnavailable, match="closed before this write"):
         await pending
+
+
+async def test_repeats_join_only_cases_still_open_in_their_window(tmp_path: Path, bus: Bus) -> None:
+    recorder = Recorder(bus)
+    await bus.start()
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    try:
+        for n in (1, 2, 3):
+            base = new_whistle(n)
+            await store.create_whistle(
+                NewWhistle(
+                    base.whistle,
+                    base.assignments,
+                    base.events,
+                    case_doc={"repeats": 0, "version": 2},
+                )
+            )
+        ids = [new_whistle(n).whistle.id for n in (1, 2, 3)]
+        # Case 1 was received before the window opened; case 2 is closed.
+        await store.transition(
+            Transition(ids[1], 2, 3, "closed", {"repeats": 0, "version": 3}, events=[
+                NewEvent("case.closed", ids[1], T0, "tester", {}),
+            ])
+        )  # fmt: skip
+        since = T0 + timedelta(seconds=2)
+        open_ = ("dispatched", "acknowledged", "in_progress")
+
+        def repeat(case: str, *keys: str) -> Repeat:
+            detections = [{"key": key, "confidence": 0.9} for key in keys]
+            return Repeat(case, T0, "天眼 CAM-1", detections, open_, since)
+
+        written = await store.add_repeats(
+            [repeat(ids[0], "k1"), repeat(ids[1], "k2"), repeat(ids[2], "k3", "k4")]
+        )
+        assert written == [False, False, True]
+        assert await store.known_detections(["k1", "k2", "k3", "k4"]) == {
+            "k3": ids[2], "k4": ids[2],
+        }  # fmt: skip
+        stored = await store.get_whistle(ids[2])
+        assert stored is not None
+        assert stored.document()["case"]["repeats"] == 2
+        timeline = await store.timeline(ids[2])
+        assert [e.type for e in timeline][-1] == "case.repeated"
+        assert timeline[-1].data["added"] == 2
+        # The version moved with the event: a transition guarded on it applies.
+        await store.transition(
+            Transition(ids[2], 3, 4, "acknowledged", {"repeats": 2, "version": 4}, events=[
+                NewEvent("case.acknowledged", ids[2], T0, "tester", {}),
+            ])
+        )  # fmt: skip
+    finally:
+        await store.close()
+        await bus.stop()
+    assert [e.type for e in recorder.events].count("case.repeated") == 1

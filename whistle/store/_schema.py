@@ -254,6 +254,15 @@ MIGRATIONS: list[list[str]] = [
             received_at, grid_path, mode, acknowledged_at, resolved_at)
             WHERE responder_id IS NOT NULL AND acknowledged_at IS NOT NULL""",
     ],
+    [
+        # Camera detections grouped into an open case: one row per detection key, so that a
+        # detection sent again is recognised (the case's repeat count must not rise twice).
+        # The detection itself is kept in the case's case.repeated event.
+        """CREATE TABLE detections (
+            key        TEXT PRIMARY KEY,
+            whistle_id TEXT NOT NULL REFERENCES whistles (id)
+        ) WITHOUT ROWID""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,6 +20,7 @@ __all__ = [
     "NewWhistle",
     "Page",
     "PendingDeadline",
+    "Repeat",
     "SessionRecord",
     "Silence",
     "StatsQuery",
@@ -100,6 +101,26 @@ class Transition:
     set_deadlines: Sequence[tuple[str, datetime]] = ()
     cancel_deadlines: Sequence[str] = ()
     fires: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """Camera detections added to the camera's open case of their category.
+
+    Written as one ``case.repeated`` event whose ``added`` is ``len(detections)`` (the case's
+    repeat count rises by that much), one row per detection key (so a resent detection is
+    known), and the case's version and document, all in one guarded step: only while the case
+    is still in ``statuses`` and was received at or after ``since``. A repeat is not a
+    lifecycle transition: it leaves the deadlines, assignments and statistics as they are,
+    which is why it needs neither a fold of the case nor its timeline.
+    """
+
+    whistle_id: str
+    at: datetime
+    actor: str
+    detections: Sequence[dict[str, Any]]  # each has "key", the detection's idempotency key
+    statuses: Sequence[str]
+    since: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,11 +284,20 @@ class Store(Protocol):
 
     async def count_whistles(self) -> int: ...
 
-    async def open_camera_case(
-        self, camera_id: str, category: str, since: datetime, statuses: Sequence[str]
-    ) -> str | None:
-        """The newest case of this camera and category received since ``since`` and still in
-        one of ``statuses``."""
+    async def open_camera_cases(
+        self, pairs: Sequence[tuple[str, str]], since: datetime, statuses: Sequence[str]
+    ) -> dict[tuple[str, str], str]:
+        """For each (camera id, category): the newest case received since ``since`` and still
+        in one of ``statuses``; pairs with none are left out."""
+
+    async def known_detections(self, keys: Sequence[str]) -> dict[str, str]:
+        """Detection keys already stored (as a repeat or as the key of the whistle a detection
+        opened), each with its whistle's id."""
+
+    async def add_repeats(self, repeats: Sequence[Repeat]) -> list[bool]:
+        """Write each repeat (see Repeat) and say, in order, which were written: False when
+        the case had closed or aged out of the window meanwhile, and nothing of it was
+        written. Raises StoreBusy or StoreUnavailable like every write."""
 
     async def similar_cases(
         self, near: str, category: str, since: datetime, statuses: Sequence[str]

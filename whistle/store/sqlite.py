@@ -18,11 +18,11 @@ import asyncio
 import contextlib
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import orjson
@@ -40,6 +40,7 @@ from whistle.store.base import (
     NewWhistle,
     Page,
     PendingDeadline,
+    Repeat,
     SessionRecord,
     Silence,
     StatsQuery,
@@ -53,6 +54,8 @@ from whistle.store.base import (
 __all__ = ["SqliteStore", "db_time", "parse_db_time"]
 
 log = structlog.get_logger(__name__)
+
+_T = TypeVar("_T")
 
 # SQLite's default bound-parameter limit is 32766; stay well below it for IN (...) lists.
 _MAX_PARAMS = 900
@@ -87,6 +90,9 @@ class _Unit:
     future: asyncio.Future[Created | Duplicate]
     # Guards must each change exactly one row, or the unit is a Conflict and writes nothing.
     guards: list[Statement] = field(default_factory=list)
+    # A unit whose writes depend on what it finds (run on the writer's thread, inside the
+    # batch's transaction): given the next sequence number, it returns its events and the next.
+    apply: Callable[[sqlite3.Connection, int], tuple[tuple[Event, ...], int]] | None = None
     written: tuple[Event, ...] = field(default=())
     conflict: bool = False
 
@@ -107,6 +113,7 @@ _DEADLINE_CANCEL = (
 _DEADLINE_FIRE = (
     "UPDATE deadlines SET status = 'fired' WHERE whistle_id = ? AND key = ? AND status = 'pending'"
 )
+_DETECTIONS_INSERT = "INSERT INTO detections (key, whistle_id) SELECT value, ? FROM json_each(?)"
 _CASE_GUARD = (
     "UPDATE whistles SET version = ?, status = ?, case_doc = ? WHERE id = ? AND version = ?"
 )
@@ -378,15 +385,41 @@ class SqliteStore:
         *,
         guards: list[Statement] | None = None,
     ) -> Created | Duplicate:
+        # shield: a caller that goes away must not cancel a write others share a batch with.
+        return await asyncio.shield(self._enqueue(statements, events, key, guards=guards))
+
+    def _enqueue(
+        self,
+        statements: list[Statement],
+        events: Sequence[NewEvent],
+        key: str | None,
+        *,
+        guards: list[Statement] | None = None,
+        apply: Callable[[sqlite3.Connection, int], tuple[tuple[Event, ...], int]] | None = None,
+    ) -> asyncio.Future[Created | Duplicate]:
+        """Queue one unit for the writer and return the future its write resolves."""
         if self._writer_task is None or self._closing:
             raise StoreUnavailable("the store is not open")
         future: asyncio.Future[Created | Duplicate] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Unit(statements, events, key, future, guards or []))
+            self._queue.put_nowait(_Unit(statements, events, key, future, guards or [], apply))
         except asyncio.QueueFull:
             raise StoreBusy("too many writes waiting; retry shortly") from None
-        # shield: a caller that goes away must not cancel a write others share a batch with.
-        return await asyncio.shield(future)
+        return future
+
+    async def add_repeats(self, repeats: Sequence[Repeat]) -> list[bool]:
+        # One unit for all the repeats: one guarded UPDATE ... RETURNING picks the cases still
+        # open in their window, and only those get their event and detection rows. A feed
+        # batch of a hundred detections over a hundred cases is then one hop and a handful of
+        # statements, not a hundred savepoints.
+        accepted: set[str] = set()
+        futures = [
+            self._enqueue([], [], None, apply=_repeats_writer(group, accepted))
+            for group in _same_guard(repeats)
+        ]
+        for future in futures:
+            await asyncio.shield(future)
+        return [repeat.whistle_id in accepted for repeat in repeats]
 
     async def _write_loop(self) -> None:
         assert self._writer_conn is not None
@@ -490,59 +523,51 @@ class SqliteStore:
         """Write ``units`` in one transaction; on failure nothing is kept.
 
         Plain units (new whistles) share one ``executemany`` per statement. Guarded units
-        (lifecycle transitions) run one by one inside a savepoint, so a unit whose guard finds
-        the case moved on is undone alone and marked a conflict.
+        (lifecycle transitions, camera repeats) run one by one inside a savepoint, so a unit
+        whose guard finds the case moved on is undone alone and marked a conflict. The whole
+        transaction runs on the connection's thread in one hop (see ``_in_thread``).
         """
         seq = self._next_seq
         grouped: OrderedDict[str, list[tuple[Any, ...]]] = OrderedDict()
-        plain = [u for u in units if not u.guards]
-        guarded = [u for u in units if u.guards]
+        plain = [u for u in units if not u.guards and u.apply is None]
+        guarded = [u for u in units if u.guards or u.apply is not None]
         for unit in plain:
             for sql, params in unit.statements:
                 grouped.setdefault(sql, []).append(params)
             unit.written, seq = _number(unit.events, seq)
         event_rows = [_event_row(e) for unit in plain for e in unit.written]
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            for sql, rows in grouped.items():
-                await conn.executemany(sql, rows)
-            if event_rows:
-                await conn.executemany(_EVENT_INSERT, event_rows)
-            for unit in guarded:
-                seq = await self._apply_guarded(conn, unit, seq)
-            if self._published_seq != self._persisted_published_seq:
-                await conn.execute("UPDATE outbox SET published_seq = ?", (self._published_seq,))
-            await conn.execute("COMMIT")
-        except BaseException:
-            for unit in units:
-                unit.written = ()
-                unit.conflict = False
+        # Captured now: the bus may publish more while the transaction runs.
+        published = self._published_seq
+        outbox = published != self._persisted_published_seq
+
+        def write(db: sqlite3.Connection) -> int:
+            db.execute("BEGIN IMMEDIATE")
             try:
-                await conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                log.warning("store.rollback_failed", exc_info=True)
-            raise
-        self._persisted_published_seq = self._published_seq
-        self._next_seq = seq
+                for sql, rows in grouped.items():
+                    db.executemany(sql, rows)
+                if event_rows:
+                    db.executemany(_EVENT_INSERT, event_rows)
+                end = seq
+                for unit in guarded:
+                    end = _apply_guarded(db, unit, end)
+                if outbox:
+                    db.execute("UPDATE outbox SET published_seq = ?", (published,))
+                db.execute("COMMIT")
+            except BaseException:
+                for unit in units:
+                    unit.written = ()
+                    unit.conflict = False
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.warning("store.rollback_failed", exc_info=True)
+                raise
+            return end
+
+        self._next_seq = await _in_thread(conn, write)
+        self._persisted_published_seq = published
         self.commits += 1
         self.writes += len(units)
-
-    async def _apply_guarded(self, conn: aiosqlite.Connection, unit: _Unit, seq: int) -> int:
-        await conn.execute("SAVEPOINT unit")
-        for sql, params in unit.guards:
-            cursor = await conn.execute(sql, params)
-            if cursor.rowcount != 1:
-                await conn.execute("ROLLBACK TO unit")
-                await conn.execute("RELEASE unit")
-                unit.conflict = True
-                return seq
-        for sql, params in unit.statements:
-            await conn.execute(sql, params)
-        unit.written, seq = _number(unit.events, seq)
-        if unit.written:
-            await conn.executemany(_EVENT_INSERT, [_event_row(e) for e in unit.written])
-        await conn.execute("RELEASE unit")
-        return seq
 
     def _publish(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -734,17 +759,41 @@ class SqliteStore:
             )
         return items
 
-    async def open_camera_case(
-        self, camera_id: str, category: str, since: datetime, statuses: Sequence[str]
-    ) -> str | None:
+    async def open_camera_cases(
+        self, pairs: Sequence[tuple[str, str]], since: datetime, statuses: Sequence[str]
+    ) -> dict[tuple[str, str], str]:
+        found: dict[tuple[str, str], str] = {}
         marks = ",".join("?" * len(statuses))
-        row = await self._fetchone(
-            self._r,
-            "SELECT id FROM whistles WHERE camera_id = ? AND category = ? AND received_at >= ? "
-            f"AND status IN ({marks}) ORDER BY received_at DESC LIMIT 1",
-            (camera_id, category, db_time(since), *statuses),
-        )
-        return None if row is None else str(row[0])
+        wanted = sorted(set(pairs))
+        # Served by whistles_by_camera (camera_id, category, received_at): one seek per pair;
+        # newest first, so the first row seen of a pair is its case.
+        for start in range(0, len(wanted), _MAX_PARAMS // 2):
+            chunk = wanted[start : start + _MAX_PARAMS // 2]
+            values = ",".join("(?, ?)" for _ in chunk)
+            rows = await self._r.execute_fetchall(
+                f"WITH wanted (camera_id, category) AS (VALUES {values}) "
+                "SELECT w.camera_id, w.category, w.id FROM wanted "
+                "JOIN whistles w ON w.camera_id = wanted.camera_id "
+                "AND w.category = wanted.category AND w.received_at >= ? "
+                f"AND w.status IN ({marks}) ORDER BY w.received_at DESC",
+                (*(v for pair in chunk for v in pair), db_time(since), *statuses),
+            )
+            for camera_id, category, whistle_id in rows:
+                found.setdefault((camera_id, category), str(whistle_id))
+        return found
+
+    async def known_detections(self, keys: Sequence[str]) -> dict[str, str]:
+        known: dict[str, str] = {}
+        for chunk in _chunks(sorted(set(keys)), _MAX_PARAMS):
+            marks = ",".join("?" * len(chunk))
+            rows = await self._r.execute_fetchall(
+                f"SELECT key, whistle_id FROM detections WHERE key IN ({marks}) "
+                f"UNION ALL SELECT idempotency_key, id FROM whistles "
+                f"WHERE idempotency_key IN ({marks})",
+                (*chunk, *chunk),
+            )
+            known.update((str(key), str(whistle_id)) for key, whistle_id in rows)
+        return known
 
     async def similar_cases(
         self, near: str, category: str, since: datetime, statuses: Sequence[str]
@@ -1182,6 +1231,92 @@ class SqliteStore:
         counts["overdue"] = int(overdue[0]) if overdue else 0
         counts["escalated"] = int(escalated[0]) if escalated else 0
         return counts
+
+
+async def _in_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+    """Run ``fn`` with the plain sqlite3 connection on the connection's own thread, in one hop.
+
+    A batch is a dozen statements or more; awaiting each one is a round trip between the
+    event loop and the thread, with a wake-up on both sides, and on the intake path that cost
+    more than the SQL. aiosqlite has no public call for this: ``_execute`` is the method its
+    public ones are built on (pinned in setup.cfg; the store tests fail if it changes).
+    """
+    result: _T = await conn._execute(fn, conn._conn)  # type: ignore[no-untyped-call]
+    return result
+
+
+def _apply_guarded(db: sqlite3.Connection, unit: _Unit, seq: int) -> int:
+    """Apply one guarded unit inside a savepoint (on the connection's thread); a guard that
+    does not change exactly one row undoes the unit alone and marks it a conflict."""
+    if unit.apply is not None:
+        unit.written, seq = unit.apply(db, seq)
+        return seq
+    db.execute("SAVEPOINT unit")
+    for sql, params in unit.guards:
+        if db.execute(sql, params).rowcount != 1:
+            db.execute("ROLLBACK TO unit")
+            db.execute("RELEASE unit")
+            unit.conflict = True
+            return seq
+    for sql, params in unit.statements:
+        db.execute(sql, params)
+    unit.written, seq = _number(unit.events, seq)
+    if unit.written:
+        db.executemany(_EVENT_INSERT, [_event_row(e) for e in unit.written])
+    db.execute("RELEASE unit")
+    return seq
+
+
+def _same_guard(repeats: Sequence[Repeat]) -> list[list[Repeat]]:
+    """Repeats grouped by their guard (window start and statuses), one case each."""
+    groups: dict[tuple[datetime, tuple[str, ...]], dict[str, Repeat]] = {}
+    for repeat in repeats:
+        group = groups.setdefault((repeat.since, tuple(repeat.statuses)), {})
+        if repeat.whistle_id in group:
+            raise ValueError(f"two repeats of case {repeat.whistle_id} in one write")
+        group[repeat.whistle_id] = repeat
+    return [list(group.values()) for group in groups.values()]
+
+
+def _repeats_writer(
+    repeats: list[Repeat], accepted: set[str]
+) -> Callable[[sqlite3.Connection, int], tuple[tuple[Event, ...], int]]:
+    """The writer-thread step of ``add_repeats`` for repeats that share one guard."""
+    first = repeats[0]
+    marks = ",".join("?" * len(first.statuses))
+    added = _json({r.whistle_id: len(r.detections) for r in repeats})
+    # ?1 is {case id: detections added}; ?2 the window's start; then the open statuses.
+    guard = (
+        "UPDATE whistles SET version = version + 1, case_doc = json_set(case_doc, "
+        "'$.repeats', json_extract(case_doc, '$.repeats') "
+        "+ json_extract(?1, '$.\"' || id || '\"'), '$.version', version + 1) "
+        "WHERE id IN (SELECT key FROM json_each(?1)) AND received_at >= ?2 "
+        f"AND status IN ({marks}) RETURNING id"
+    )
+    params = (added, db_time(first.since), *first.statuses)
+
+    def apply(db: sqlite3.Connection, seq: int) -> tuple[tuple[Event, ...], int]:
+        accepted.update(str(row[0]) for row in db.execute(guard, params).fetchall())
+        taken = [r for r in repeats if r.whistle_id in accepted]
+        events = [
+            NewEvent(
+                "case.repeated",
+                r.whistle_id,
+                r.at,
+                r.actor,
+                {"added": len(r.detections), "detections": list(r.detections)},
+            )
+            for r in taken
+        ]
+        written, seq = _number(events, seq)
+        db.executemany(_EVENT_INSERT, [_event_row(e) for e in written])
+        db.executemany(
+            "INSERT INTO detections (key, whistle_id) VALUES (?, ?)",
+            [(d["key"], r.whistle_id) for r in taken for d in r.detections if d.get("key")],
+        )
+        return written, seq
+
+    return apply
 
 
 def _number(events: Sequence[NewEvent], seq: int) -> tuple[tuple[Event, ...], int]:
