@@ -69,7 +69,7 @@ class Size:
 
 SIZES = {
     "tiny": Size(clients=4, requests=8, seconds=20.0),
-    "full": Size(clients=16, requests=5_000, seconds=15.0),
+    "full": Size(clients=16, requests=5_000, seconds=12.0),
 }
 
 

@@ -146,7 +146,7 @@ async def load(
                 ) as response:
                     body = await response.read()
                     status = response.status
-            except aiohttp.ClientError as exc:
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 kind = type(exc).__name__
                 result.failures[kind] = result.failures.get(kind, 0) + 1
                 continue

@@ -74,7 +74,7 @@ class Size:
 
 SIZES = {
     "tiny": Size(single_clients=4, batch_clients=4, requests=40, seconds=10.0, points=50),
-    "full": Size(single_clients=64, batch_clients=16, requests=40_000, seconds=12.0, points=2_000),
+    "full": Size(single_clients=64, batch_clients=16, requests=40_000, seconds=8.0, points=2_000),
 }
 
 

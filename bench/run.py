@@ -13,6 +13,7 @@ which targets are met. The exit code is non-zero when a section failed.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -76,21 +77,24 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
 
 def performance_page(result: dict[str, Any]) -> str:
     m = result["machine"]
+    load = result["load_average"]
     walls = "\n".join(
         f"| {name} | {section['seconds']:.0f} s |" for name, section in result["sections"].items()
     )
     return f"""# Performance
 
-Written by `bench/run.py --docs` (`make bench`): the figures below are those of the run this
-page records. The published figures are those of the lead's final run of `make bench` on a
-quiet machine; a run taken while other work shares the machine is indicative only. Ratios
-(pipeline / ceiling, whistle / Alertmanager) compare systems measured in the same run with
-the same client, and are what count.
+Written by `bench/run.py --docs` (`make bench`), which rewrites this page on every run: the
+figures below are those of the run it records. The figures to quote are those of the lead's
+final run of `make bench` on a quiet machine; a run taken while other work shares the machine
+(see the load average below) is indicative only. Ratios (pipeline / ceiling, whistle /
+Alertmanager) compare systems measured one after the other in the same run with the same
+client, and are what count.
 
 - Machine: {m["cpu"]}, {m["cores"]} cores, {m["memory_gib"]} GiB, Python {m["python"]},
   {m["platform"]}
 - Command: `{result["command"]}`
 - Date: {result["when"]}
+- Load average (1 min) of the machine: {load[0]:.1f} at the start, {load[1]:.1f} at the end
 - Size: {result["size"]}
 
 {markdown(result["rows"])}
@@ -128,6 +132,7 @@ def main() -> None:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
+    load_at_start = os.getloadavg()[0]
     sections: dict[str, dict[str, Any]] = {}
     for name in names:
         if not (ROOT / "bench" / f"{name}.py").exists():
@@ -142,6 +147,7 @@ def main() -> None:
         "size": args.size,
         "machine": machine(),
         "seconds": round(time.perf_counter() - began, 1),
+        "load_average": [round(load_at_start, 2), round(os.getloadavg()[0], 2)],
         "sections": sections,
         "rows": rows,
     }
