@@ -63,9 +63,9 @@ clean:
 	rm -rf $(VENV) node_modules var build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmarks: not part of the test suite (timings are measured, never asserted in tests).
+# Every section in one run, the merged table in var/bench/ and docs/performance.md.
 bench: $(STAMP)
-	$(BIN)/python bench/intake.py
-	$(BIN)/python bench/stats.py
+	$(BIN)/python bench/run.py --size full --docs
 
 # Reliability at full size: 20 SIGKILLs mid-intake, a locked database, a full disk (root: a
 # tmpfs), overload and SIGTERM bursts. `make test` runs the same tests at CI size.

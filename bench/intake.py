@@ -1,193 +1,228 @@
-"""Intake benchmark: concurrent clients post whistles to a real `whistle serve` process.
+"""Intake section: the pipeline held against the machine's own ceiling, in one run.
 
-Reports whistles/s and latency percentiles, then checks that every 201 is in the database.
-Also times routing decisions in-process on the same county. Results go to stdout as a
-Markdown table and to a JSON file.
+The same client (bench/load.py), the same payloads (valid whistles spread over the county's
+micro-grids and the five sources) and the same concurrency go, one after the other, to:
 
-    python bench/intake.py --requests 20000 --concurrency 64 [--config config] [--json out]
+- ``bare``: bench/ceiling.py without a database (parse the JSON, answer 201 with an id);
+- ``ceiling``: bench/ceiling.py handing each row to a group-commit writer (WAL,
+  ``synchronous=FULL``, one commit per batch of waiting rows), answering after the commit;
+- ``pipeline``: ``whistle serve`` (validate, locate, route, durable write, bus), with the
+  rate limits lifted: this measures throughput, not the limiter.
+
+Rows: the three throughputs, pipeline/ceiling (target ≥ 50%), the pipeline's p50/p99/max
+(target p99 < 50 ms at 64 clients), non-201 answers, and acknowledged-but-missing: every 201
+id is looked up in the whistles table afterwards. The script exits non-zero if any is
+missing.
+
+    python bench/intake.py [--size tiny|full] [--json PATH] [--config DIR] [--clients N]
+                           [--processes 1|2]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import gc
-import json
-import os
-import platform
 import random
 import signal
 import sqlite3
 import sys
 import tempfile
-import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dispatch import Router, RouteRequest, Source, load_dispatch_config  # noqa: E402
+from ceiling import Ceiling  # noqa: E402
+from common import Row, parser, write_report  # noqa: E402
+from load import LoadResult, Post, run_load  # noqa: E402
+
 from grids import Level  # noqa: E402
 from grids.loader import load_hierarchy  # noqa: E402
 from whistle.testing import ServerProcess  # noqa: E402
 
+SECTION = "intake"
 
-async def load(
-    url: str, token: str, points: list[dict[str, float]], requests: int, concurrency: int
-) -> dict[str, Any]:
-    latencies: list[float] = []
-    ids: list[str] = []
-    errors: dict[int, int] = {}
-    counter = iter(range(requests))
-    rng = random.Random(7)
-    sources = [
-        ("citizen", "E0101"),
-        ("camera", "E0403"),
-        ("police", "E0701"),
-        ("community", "E0101"),
-        ("town_committee", "E0601"),
-    ]
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    auth = {"Authorization": f"Bearer {token}"}
+# (source, category): one realistic category per source, as the five whistles file them.
+SOURCES = (
+    ("citizen", "E0101"),
+    ("camera", "E0403"),
+    ("police", "E0701"),
+    ("community", "E0101"),
+    ("town_committee", "E0601"),
+)
 
-    async def worker(session: aiohttp.ClientSession) -> None:
-        for n in counter:
-            source, category = sources[n % len(sources)]
-            payload = {
-                "source": source,
-                "category": category,
-                "description": f"bench #{n}",
-                "location": rng.choice(points),
-            }
-            start = time.perf_counter()
-            async with session.post(
-                f"{url}/api/v1/whistles", json=payload, headers=auth
-            ) as response:
-                doc = await response.json()
-            latencies.append(time.perf_counter() - start)
-            if response.status == 201:
-                ids.append(doc["id"])
-            else:
-                errors[response.status] = errors.get(response.status, 0) + 1
-
-    async with aiohttp.ClientSession(connector=connector) as session:
-        began = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
-
-    return {
-        "requests": requests,
-        "concurrency": concurrency,
-        "seconds": round(elapsed, 3),
-        "whistles_per_s": round(len(ids) / elapsed, 1),
-        "p50_ms": round(pct(0.50), 2),
-        "p99_ms": round(pct(0.99), 2),
-        "max_ms": round(latencies[-1] * 1000, 2),
-        "errors": errors,
-        "ids": ids,
-    }
+# The rate limiter would turn most of a bench's requests into 429s: lift it.
+UNLIMITED = ("--log-level", "warning", "--limit-per-token", "1e6", "--limit-per-address", "1e6")
 
 
-def routing(config: Path, samples: int) -> dict[str, Any]:
-    began = time.perf_counter()
+@dataclass(frozen=True, slots=True)
+class Size:
+    clients: int
+    requests: int  # upper bound per system
+    seconds: float  # time bound per system
+    points: int  # distinct micro-grid centroids the payloads use
+
+
+SIZES = {
+    "tiny": Size(clients=4, requests=60, seconds=10.0, points=50),
+    "full": Size(clients=64, requests=40_000, seconds=15.0, points=2_000),
+}
+
+
+def payload_points(config: Path, count: int) -> tuple[str, list[dict[str, float]]]:
+    """The county's root code and ``count`` micro-grid centroids, chosen reproducibly."""
     hierarchy = load_hierarchy(config)
-    router = Router.compile(hierarchy, load_dispatch_config(config))
-    load_s = time.perf_counter() - began
-    gc.collect()
-    gc.freeze()  # as the server does after loading (whistle/app.py)
-    micro = list(hierarchy.cells(level=Level.MICRO_GRID))
-    rng = random.Random(1)
+    micro = sorted(hierarchy.cells(level=Level.MICRO_GRID), key=lambda c: c.code)
     points = []
-    for cell in rng.sample(micro, min(samples, len(micro))):
-        lat, lon = hierarchy.centroid(cell.code) or (0.0, 0.0)
-        points.append((lat, lon))
-    now = datetime.now(UTC)
-    began = time.perf_counter()
-    for lat, lon in points:
-        cell = hierarchy.locate(lat, lon)
-        assert cell is not None
-        router.route(
-            RouteRequest(source=Source.CITIZEN, category="E0101", cell=cell.code, received_at=now)
+    for cell in random.Random(1).sample(micro, min(count, len(micro))):
+        centroid = hierarchy.centroid(cell.code)
+        if centroid is not None:
+            points.append({"lat": centroid[0], "lon": centroid[1]})
+    if not points:
+        raise SystemExit(f"{config}: no micro-grid with geometry to place whistles on")
+    return hierarchy.root, points
+
+
+def whistle_posts(points: list[dict[str, float]], token: str) -> Callable[[int], Post]:
+    """Request n: a valid whistle from source n mod 5 at a point chosen by n."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def make(n: int) -> Post:
+        source, category = SOURCES[n % len(SOURCES)]
+        body = {
+            "source": source,
+            "category": category,
+            "description": f"bench #{n}",
+            "location": points[(n * 7919) % len(points)],
+        }
+        return Post("/api/v1/whistles", orjson.dumps(body), headers)
+
+    return make
+
+
+def stored_ids(db: Path) -> set[str]:
+    with sqlite3.connect(db) as raw:
+        return {row[0] for row in raw.execute("SELECT id FROM whistles")}
+
+
+def measure_bound(
+    mode: str, workdir: Path, make: Callable[[int], Post], size: Size, processes: int
+) -> tuple[LoadResult, int]:
+    """Load bench/ceiling.py in ``mode``; the result and (groupcommit) the 201s not stored."""
+    db = workdir / f"{mode}.sqlite3"
+    server = Ceiling(mode, db, workdir / f"{mode}.log")
+    try:
+        server.start()
+        result = run_load(
+            server.url,
+            make,
+            clients=size.clients,
+            requests=size.requests,
+            seconds=size.seconds,
+            processes=processes,
         )
-    per = (time.perf_counter() - began) / len(points) * 1e6
-    return {
-        "root": hierarchy.root,
-        "cells": len(hierarchy),
-        "load_s": round(load_s, 2),
-        "locate_and_route_us": round(per, 1),
-        "points": [{"lat": lat, "lon": lon} for lat, lon in points],
-    }
+    finally:
+        server.stop()
+    missing = len(set(result.acknowledged) - stored_ids(db)) if mode == "groupcommit" else 0
+    return result, missing
+
+
+def start_whistle(config: Path, workdir: Path, name: str) -> ServerProcess:
+    """``whistle serve`` on ``config`` with the rate limits lifted, started and ready."""
+    server = ServerProcess(
+        workdir / f"{name}.sqlite3", config, workdir / f"{name}.log", extra_args=UNLIMITED
+    )
+    try:
+        asyncio.run(server.start())
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def measure_pipeline(
+    config: Path, workdir: Path, points: list[dict[str, float]], root: str, size: Size,
+    processes: int,
+) -> tuple[LoadResult, int]:  # fmt: skip
+    """Load ``whistle serve``; the result and how many 201 ids are not in the database."""
+    server = start_whistle(config, workdir, "pipeline")
+    try:
+        token = server.create_token("operator", root)
+        result = run_load(
+            server.url,
+            whistle_posts(points, token),
+            clients=size.clients,
+            requests=size.requests,
+            seconds=size.seconds,
+            processes=processes,
+        )
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            server.signal(signal.SIGTERM)
+    return result, len(set(result.acknowledged) - stored_ids(server.db))
+
+
+def rows_for(
+    size: Size, bare: LoadResult, ceiling: LoadResult, pipeline: LoadResult, missing: int
+) -> list[Row]:
+    clients = f"{size.clients} clients"
+    ratio = pipeline.acknowledged_per_s / ceiling.acknowledged_per_s * 100
+    errors = pipeline.errors({201})
+    return [
+        Row(SECTION, f"bare handler, no database ({clients})", bare.acknowledged_per_s,
+            "req/s", note=f"p99 {bare.ms(0.99):.1f} ms"),
+        Row(SECTION, f"ceiling: group commit, WAL + synchronous=FULL ({clients})",
+            ceiling.acknowledged_per_s, "req/s", note=f"p99 {ceiling.ms(0.99):.1f} ms"),
+        Row(SECTION, f"pipeline: whistle serve ({clients})", pipeline.acknowledged_per_s,
+            "whistles/s"),
+        Row(SECTION, "pipeline / ceiling", ratio, "%", "≥ 50%", ratio >= 50),
+        Row(SECTION, f"pipeline p50 latency ({clients})", pipeline.ms(0.50), "ms"),
+        Row(SECTION, f"pipeline p99 latency ({clients})", pipeline.ms(0.99), "ms", "< 50 ms",
+            pipeline.ms(0.99) < 50 if size.clients >= 64 else None,
+            "" if size.clients >= 64 else "target applies at 64 clients"),
+        Row(SECTION, f"pipeline max latency ({clients})", pipeline.ms(1), "ms"),
+        Row(SECTION, "pipeline answers other than 201", errors, "", "0", errors == 0),
+        Row(SECTION, "acknowledged but missing from the database", missing, "", "0",
+            missing == 0, "every 201 id looked up in the whistles table"),
+    ]  # fmt: skip
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--config", type=Path, default=ROOT / "config")
-    parser.add_argument("--requests", type=int, default=20_000)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench-intake.json")
-    args = parser.parse_args()
-
-    route = routing(args.config, 2000)
-    with tempfile.TemporaryDirectory() as tmp:
-        server = ServerProcess(
-            Path(tmp) / "bench.sqlite3",
-            args.config,
-            Path(tmp) / "server.log",
-            # The bench measures throughput, not the rate limiter: lift the per-token limit.
-            extra_args=(
-                "--log-level",
-                "warning",
-                "--limit-per-token",
-                "1e6",
-                "--limit-per-address",
-                "1e6",
-            ),
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--config", type=Path, default=ROOT / "config")
+    p.add_argument("--clients", type=int, help="concurrent clients (default: by size)")
+    p.add_argument("--processes", type=int, default=1, help="client processes (1 or 2)")
+    args = p.parse_args()
+    size = SIZES[args.size]
+    if args.clients:
+        size = Size(args.clients, size.requests, size.seconds, size.points)
+    root, points = payload_points(args.config, size.points)
+    (ROOT / "var").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=ROOT / "var", prefix="bench-intake-") as tmp:
+        workdir = Path(tmp)
+        # Every system gets the same bodies; the bounds ignore the token.
+        make = whistle_posts(points, "bench")
+        bare, _ = measure_bound("bare", workdir, make, size, args.processes)
+        ceiling, ceiling_missing = measure_bound("groupcommit", workdir, make, size, args.processes)
+        pipeline, missing = measure_pipeline(
+            args.config, workdir, points, root, size, args.processes
         )
-        try:
-            asyncio.run(server.start())
-            token = server.create_token("operator", route.pop("root"))
-            points = route.pop("points")
-            result = asyncio.run(load(server.url, token, points, args.requests, args.concurrency))
-        finally:
-            server.signal(signal.SIGTERM)
-        with sqlite3.connect(server.db) as raw:
-            stored = {row[0] for row in raw.execute("SELECT id FROM whistles")}
-    ids = result.pop("ids")
-    missing = len(set(ids) - stored)
-    report = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
-        "intake": result,
-        "acknowledged_missing_from_db": missing,
-        "routing": route,
+    details: dict[str, Any] = {
+        "processes": args.processes,
+        "bare": bare.summary(),
+        "ceiling": {**ceiling.summary(), "acknowledged_missing": ceiling_missing},
+        "pipeline": {**pipeline.summary(), "acknowledged_missing": missing},
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    rows = [
-        (f"intake whistles/s ({args.concurrency} clients)", result["whistles_per_s"]),
-        (
-            "intake p50 / p99 / max ms",
-            f"{result['p50_ms']} / {result['p99_ms']} / {result['max_ms']}",
-        ),
-        ("non-201 answers", result["errors"] or 0),
-        ("acknowledged but missing from the database", missing),
-        (f"locate + route µs per whistle ({route['cells']} cells)", route["locate_and_route_us"]),
-        ("hierarchy + router load s", route["load_s"]),
-    ]
-    print("| measure | value |\n|---|---|")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
-    if missing:
-        raise SystemExit("acknowledged whistles are missing")
+    details["size"] = {"clients": size.clients, "requests": size.requests,
+                       "seconds": size.seconds, "points": len(points)}  # fmt: skip
+    write_report(args.json, SECTION, args.size, rows_for(size, bare, ceiling, pipeline, missing),
+                 details)  # fmt: skip
+    if missing or ceiling_missing:
+        raise SystemExit(f"acknowledged but missing: pipeline {missing}, ceiling {ceiling_missing}")
 
 
 if __name__ == "__main__":

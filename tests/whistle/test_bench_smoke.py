@@ -1,21 +1,72 @@
-"""The benchmark script runs end to end at a tiny size (its figures are not asserted)."""
+"""The benchmark scripts run end to end at a tiny size (their figures are not asserted)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from whistle_support import run_bench
 
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def row(report: dict[str, Any], measure: str) -> dict[str, Any]:
+    """The report's row whose measure starts with ``measure``."""
+    found = [r for r in report["rows"] if r["measure"].startswith(measure)]
+    assert len(found) == 1, [r["measure"] for r in report["rows"]]
+    return found[0]
+
 
 @pytest.mark.slow
-def test_intake_bench_runs_and_loses_nothing(tmp_path: Path, county_dir: Path) -> None:
+def test_intake_bench_loads_the_pipeline_and_both_bounds_and_loses_nothing(
+    tmp_path: Path, county_dir: Path
+) -> None:
     report, stdout = run_bench(
-        "intake.py",
-        tmp_path / "bench.json",
-        *("--requests", "60", "--concurrency", "4", "--config", str(county_dir)),
+        "intake.py", tmp_path / "intake.json", "--size", "tiny", "--config", str(county_dir)
     )
-    assert report["acknowledged_missing_from_db"] == 0
-    assert report["intake"]["errors"] == {}
-    assert report["intake"]["whistles_per_s"] > 0
-    assert "| intake whistles/s" in stdout
+    assert report["section"] == "intake"
+    assert row(report, "acknowledged but missing")["value"] == 0
+    assert row(report, "pipeline answers other than 201")["value"] == 0
+    details = report["details"]
+    for system in ("bare", "ceiling", "pipeline"):
+        assert details[system]["acknowledged"] > 0, system
+        assert details[system]["failures"] == {}, system
+    assert details["ceiling"]["acknowledged_missing"] == 0
+    assert "| intake | pipeline / ceiling |" in stdout
+
+
+@pytest.mark.slow
+def test_camera_bench_stores_every_acknowledged_detection(tmp_path: Path, county_dir: Path) -> None:
+    report, stdout = run_bench(
+        "camera.py", tmp_path / "camera.json", "--size", "tiny", "--config", str(county_dir)
+    )
+    assert row(report, "acknowledged but missing")["value"] == 0
+    assert row(report, "detections sent but not stored")["value"] == 0
+    lines = report["details"]["lines"]
+    # A burst's first detection opens a case and its repeats group into it.
+    assert lines["created"] > 0
+    assert lines["grouped"] > 0
+    assert report["details"]["load"]["statuses"] == {"200": report["details"]["load"]["sent"]}
+    assert "| camera | detections/s" in stdout
+
+
+@pytest.mark.slow
+def test_the_runner_merges_the_sections_it_is_given(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--size", "tiny", "--sections", "intake",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert list(result["sections"]) == ["intake"]
+    assert result["sections"]["intake"]["exit"] == 0
+    assert {r["section"] for r in result["rows"]} == {"intake"}
+    assert row(result, "acknowledged but missing")["value"] == 0
+    assert "## All sections" in done.stdout
+    assert (out / "results.md").read_text(encoding="utf-8").startswith("| section |")
