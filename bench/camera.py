@@ -145,11 +145,13 @@ def missing_detections(db: Path, acknowledged: list[str]) -> int:
                 "SELECT id, external_id FROM whistles WHERE source = 'camera'"
             )
         }
+        # A case.repeated event lists the detections a batch added to the case.
         repeats = {
-            (whistle_id, orjson.loads(data)["request"].get("external_id"))
+            (whistle_id, detection.get("external_id"))
             for whistle_id, data in raw.execute(
                 "SELECT whistle_id, data FROM events WHERE type = 'case.repeated'"
             )
+            for detection in orjson.loads(data).get("detections", [])
         }
     missing = 0
     for line in acknowledged:

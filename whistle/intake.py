@@ -236,7 +236,8 @@ class Intake:
         existing = (await self.repeats.open_cases([pair])).get(pair)
         if existing is None:
             return None
-        record = {"at": rfc3339(self._clock.now(), self._tz), "request": request}
+        # Shaped like a feed's detection (external_id first), with the whole request.
+        record = {"external_id": whistle.external_id, "request": request}
         added = await self.repeats.add(
             {existing: [Detection(key, record)]},
             {existing: whistle.reporter or whistle.camera_id},
