@@ -9,7 +9,7 @@ category gets, the reports a category's ``needs`` add, the backstop for each cat
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -57,6 +57,8 @@ class _Plan:
     reports: tuple[Report, ...]
     needed_by: tuple[str, ...]  # per report, for explanations
     backstop: Responder
+    # Per report: cell code -> responders of the report's kind there (a lookup by code only).
+    responders: tuple[Mapping[str, tuple[Responder, ...]], ...]
 
 
 class Router:
@@ -89,8 +91,9 @@ class Router:
             for source in Source:
                 rule = self.rules.match(source, category)
                 reports, needed_by = _reports_for(rule, category)
+                responders = tuple(hierarchy.responders_of_kind(r.kind) for r in reports)
                 self._plans[source, category.code] = _Plan(
-                    rule, category, reports, needed_by, backstop
+                    rule, category, reports, needed_by, backstop, responders
                 )
 
     @classmethod
@@ -129,15 +132,19 @@ class Router:
         dues = _Dues(self.calendar, received, urgency, category)
 
         assignments: list[PlannedAssignment] = []
-        for report, needed_by in zip(plan.reports, plan.needed_by, strict=True):
+        for report, needed_by, here in zip(
+            plan.reports, plan.needed_by, plan.responders, strict=True
+        ):
             level = report.level
             # Start at the ancestor at the report's level; at the cell itself when it is at or
             # above that level (levels are contiguous, so the distance is the difference).
             start = cell.level - level if level is not None and cell.level > level else 0
             if report.options.mode is Mode.CLAIM:
-                assignments.append(self._claim(plan, report, needed_by, chain, start, dues))
+                assignments.append(self._claim(plan, report, needed_by, chain, start, dues, here))
             else:
-                assignments.extend(self._push(plan, report, needed_by, chain, start, dues, on_duty))
+                assignments.extend(
+                    self._push(plan, report, needed_by, chain, start, dues, on_duty, here)
+                )
         return Decision(
             rule_id=plan.rule.id,
             rule_name=plan.rule.name,
@@ -283,13 +290,13 @@ class Router:
         start: int,
         dues: _Dues,
         on_duty: OnDuty | None,
+        here: Mapping[str, tuple[Responder, ...]],
     ) -> list[PlannedAssignment]:
         code = plan.category.code
         kind = report.kind
-        responders_at = self.hierarchy.responders_at
         steps: list[TraceStep] = []
         for found in chain[start:]:
-            candidates = responders_at(found.code, kind)
+            candidates = here.get(found.code, ())
             if not candidates:
                 steps.append(
                     TraceStep(found.code, found.level, StepResult.NONE_OF_KIND, None, f"no {kind}")
@@ -374,13 +381,13 @@ class Router:
         chain: list[Cell],
         start: int,
         dues: _Dues,
+        here: Mapping[str, tuple[Responder, ...]],
     ) -> PlannedAssignment:
         code = plan.category.code
         kind = report.kind
-        responders_at = self.hierarchy.responders_at
         steps: list[TraceStep] = []
         for found in chain[start:]:
-            candidates = responders_at(found.code, kind)
+            candidates = here.get(found.code, ())
             if not candidates:
                 steps.append(
                     TraceStep(found.code, found.level, StepResult.NONE_OF_KIND, None, f"no {kind}")

@@ -1,13 +1,17 @@
-"""The five-level hierarchy held in a networkx DiGraph (parent -> child).
+"""The five-level hierarchy: cells by code, each cell's children, responders, a locator.
 
 A Hierarchy is built once at start-up from validated records (see ``grids.loader``) and is
 read-only afterwards, so lookups are plain dict reads: routing calls them on every whistle.
+The tree is held as plain dicts (a province is millions of cells: a networkx DiGraph costs
+about half a kilobyte of dicts per node); :attr:`Hierarchy.graph` builds the DiGraph on demand
+for analysis.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import networkx as nx
@@ -39,14 +43,15 @@ class Hierarchy:
 
     def __init__(
         self,
-        graph: nx.DiGraph,
+        cells: Mapping[str, Cell],
+        children: Mapping[str, tuple[str, ...]],
         root: str,
         responders: Mapping[str, Responder],
         locator: Locator | None,
     ) -> None:
-        self.graph = graph
         self.root = root
-        self._cells: dict[str, Cell] = {code: data["cell"] for code, data in graph.nodes(data=True)}
+        self._cells = dict(cells)
+        self._children = dict(children)
         self._responders = dict(responders)
         by_cell: dict[str, list[Responder]] = {}
         by_cell_kind: dict[tuple[str, ResponderKind], list[Responder]] = {}
@@ -55,6 +60,11 @@ class Hierarchy:
             by_cell_kind.setdefault((responder.grid, responder.kind), []).append(responder)
         self._by_cell = {code: tuple(rs) for code, rs in by_cell.items()}
         self._by_cell_kind = {key: tuple(rs) for key, rs in by_cell_kind.items()}
+        self._by_kind: dict[ResponderKind, dict[str, tuple[Responder, ...]]] = {
+            kind: {} for kind in ResponderKind
+        }
+        for (code, kind), rs in self._by_cell_kind.items():
+            self._by_kind[kind][code] = rs
         self._locator = locator
 
     @classmethod
@@ -67,7 +77,6 @@ class Hierarchy:
         """Build from validated records; ``geometries`` maps a code to a shapely geometry."""
         records = list(cells)
         geometries = geometries or {}
-        graph = nx.DiGraph()
         parents = {r.code: r.parent for r in records}
         paths: dict[str, tuple[str, ...]] = {}
 
@@ -85,8 +94,10 @@ class Hierarchy:
             return paths[code]
 
         root = ""
+        built: dict[str, Cell] = {}
+        children: dict[str, list[str]] = {}
         for record in records:
-            cell = Cell(
+            built[record.code] = Cell(
                 code=record.code,
                 name=record.name,
                 level=record.level,
@@ -94,19 +105,21 @@ class Hierarchy:
                 path=path_of(record.code),
                 geometry=geometries.get(record.code),
             )
-            graph.add_node(record.code, cell=cell)
             if record.parent is None:
                 root = record.code
-        for record in records:
-            if record.parent is not None:
-                graph.add_edge(record.parent, record.code)
+            else:
+                children.setdefault(record.parent, []).append(record.code)
         located = [
-            (code, graph.nodes[code]["cell"].level, geom)
-            for code, geom in geometries.items()
-            if code in graph
+            (code, built[code].level, geom) for code, geom in geometries.items() if code in built
         ]
         locator = Locator(located) if located else None
-        return cls(graph, root, {r.id: r for r in responders}, locator)
+        return cls(
+            built,
+            {code: tuple(codes) for code, codes in children.items()},
+            root,
+            {r.id: r for r in responders},
+            locator,
+        )
 
     # -- cells ---------------------------------------------------------------------------
 
@@ -144,12 +157,24 @@ class Hierarchy:
         return self._cells[cell.path[level - 1]]
 
     def children(self, code: str) -> list[Cell]:
+        """The cell's children in file order; raises UnknownCellError."""
         self.cell(code)
-        return [self._cells[c] for c in self.graph.successors(code)]
+        return [self._cells[c] for c in self._children.get(code, ())]
 
     def child_count(self, code: str) -> int:
         self.cell(code)
-        return int(self.graph.out_degree(code))
+        return len(self._children.get(code, ()))
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The tree as a networkx DiGraph (parent -> child, node attribute ``cell``), built
+        afresh on each call: for analysis, not for anything on a whistle's path."""
+        graph = nx.DiGraph()
+        graph.add_nodes_from((code, {"cell": cell}) for code, cell in self._cells.items())
+        graph.add_edges_from(
+            (parent, child) for parent, codes in self._children.items() for child in codes
+        )
+        return graph
 
     def cells(self, *, level: Level | None = None, parent: str | None = None) -> Iterator[Cell]:
         """Cells in insertion order, optionally only one level and/or one parent's children."""
@@ -186,6 +211,14 @@ class Hierarchy:
         if kind is None:
             return self._by_cell.get(code, ())
         return self._by_cell_kind.get((code, kind), ())
+
+    def responders_of_kind(self, kind: ResponderKind) -> Mapping[str, tuple[Responder, ...]]:
+        """Cell code -> the responders of ``kind`` attached to it, roster order (read-only).
+
+        For a caller that looks up one kind at many cells: a lookup by code alone is cheaper
+        than :meth:`responders_at`'s by (code, kind).
+        """
+        return MappingProxyType(self._by_kind[kind])
 
     # -- locating ------------------------------------------------------------------------
 

@@ -36,6 +36,10 @@ class Level(IntEnum):
 
         Raises ValueError naming the accepted values.
         """
+        # Every row of a grids file goes through here: the common spellings are one lookup.
+        known = _LEVEL_TEXT.get(value) if isinstance(value, str) else None
+        if known is not None:
+            return known
         if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
             number = int(value)
             try:
@@ -49,6 +53,8 @@ class Level(IntEnum):
         names = ", ".join(level.key for level in cls)
         raise ValueError(f"unknown level {value!r}; expected 1-5 or one of {names}")
 
+
+_LEVEL_TEXT = {text: level for level in Level for text in (str(int(level)), level.key)}
 
 _LEVEL_ZH = {
     Level.COUNTY: "县",

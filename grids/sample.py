@@ -28,10 +28,15 @@ from typing import TextIO
 
 from grids.model import Level, ResponderKind
 
-__all__ = ["SampleSummary", "generate_county"]
+__all__ = ["PROVINCE", "SampleSummary", "generate_county", "generate_province"]
 
 # Changning County (昌宁县), Yunnan, as a box in micro-degrees: west, south, east, north.
 _COUNTY_BOX = (99_350_000, 24_450_000, 100_050_000, 25_150_000)
+# A province-sized box (about Yunnan's extent) for generate_province.
+_PROVINCE_BOX = (97_500_000, 21_500_000, 106_000_000, 29_000_000)
+
+# The province the benchmarks hold routing against: 250,000 grids, about 2.8 million cells.
+PROVINCE = {"towns": 500, "communities": 25_000, "grids": 250_000, "micro_grids": 2_525_000}
 _MICRO = 1_000_000
 
 # A cut may move this fraction of an even spacing either way: cells differ in size but no
@@ -210,12 +215,14 @@ def generate_county(
     micro_grids: int = 25000,
     name: str = "昌宁县",
     code: str = "530524",
+    box: tuple[int, int, int, int] = _COUNTY_BOX,
 ) -> SampleSummary:
     """Write a sample county's ``grids.csv``, ``grids.geojson``, ``responders.csv``,
     ``duty.csv`` and ``teams.csv``.
 
     Counts are exact: ``communities`` are spread over the towns, ``grids`` over the
     communities and ``micro_grids`` over the grids, every parent getting at least one child.
+    ``box`` is the root's extent in micro-degrees (west, south, east, north).
     Raises ValueError when a level has fewer cells than the level above it.
     """
     levels = (
@@ -253,7 +260,7 @@ def generate_county(
             # A generator of its own for the teams, seeded from the seed: drawing them from
             # ``rng`` would shift every later draw and change the other files.
             team_rng = random.Random(f"{seed}/teams")
-            _County(writer, rng, team_rng, plan, name=name, code=code).write()
+            _County(writer, rng, team_rng, plan, name=name, code=code, box=box).write()
             writer.close()
         for file, path in partial.items():
             path.replace(targets[file])
@@ -269,6 +276,36 @@ def generate_county(
         sizes={file: path.stat().st_size for file, path in targets.items()},
         shifts=writer.shifts,
         teams=writer.teams,
+    )
+
+
+def generate_province(
+    outdir: Path,
+    *,
+    seed: int,
+    towns: int = PROVINCE["towns"],
+    communities: int = PROVINCE["communities"],
+    grids: int = PROVINCE["grids"],
+    micro_grids: int = PROVINCE["micro_grids"],
+) -> SampleSummary:
+    """A province-sized hierarchy in the same five files as :func:`generate_county`.
+
+    The model keeps its five levels, so a province is one big level-1 root (the province
+    standing in for the county as the backstop's cell) over many more towns, communities,
+    grids and micro-grids, spread over a province-sized box: by default 500 towns, 25,000
+    communities, 250,000 grids and 2,525,000 micro-grids (2,800,501 cells; about ten
+    micro-grids per grid and ten grids per community, as in the sample county).
+    """
+    return generate_county(
+        outdir,
+        seed=seed,
+        towns=towns,
+        communities=communities,
+        grids=grids,
+        micro_grids=micro_grids,
+        name="样例省",
+        code="530000",
+        box=_PROVINCE_BOX,
     )
 
 
@@ -480,8 +517,10 @@ class _County:
         *,
         name: str,
         code: str,
+        box: _Rect,
     ) -> None:
         self._out = writer
+        self._box = box
         self._rng = rng
         self._team_rng = team_rng
         self._plan = plan
@@ -518,7 +557,7 @@ class _County:
 
     def write(self) -> None:
         out, rng, county = self._out, self._rng, self._code
-        out.cell(county, "", Level.COUNTY, self._name, _COUNTY_BOX)
+        out.cell(county, "", Level.COUNTY, self._name, self._box)
         out.responder(
             f"BS{county}",
             f"{self._name}网格化服务管理中心",
@@ -529,7 +568,7 @@ class _County:
         counts = self._plan.communities_per_town
         names = _town_names(len(counts), rng)
         first = 10 ** (self._town_width - 1) + 1
-        rects = _partition(_COUNTY_BOX, len(counts), rng)
+        rects = _partition(self._box, len(counts), rng)
         for index, (count, town_name, rect) in enumerate(zip(counts, names, rects, strict=True)):
             town = f"{county}{first + index:0{self._town_width}d}"
             self._town(town, town_name, rect, count, self._urban[index])

@@ -666,3 +666,35 @@ def test_garbage_collector_is_left_as_it_was(tmp_path: Path, enabled: bool) -> N
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was_enabled else gc.disable)()
+
+
+def test_quoted_and_unquoted_files_read_the_same(tmp_path: Path) -> None:
+    # Unquoted files take a fast path; a quoted field sends the file through the csv module.
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "quoted").mkdir()
+    plain = write(tmp_path / "plain", geojson=collection(*valid_features()))
+    quoted = write(
+        tmp_path / "quoted",
+        grids=replace_line(GRIDS, ",田园镇", ',"田园镇"'),
+        geojson=collection(*valid_features()),
+    )
+
+    first, second = load_hierarchy(plain), load_hierarchy(quoted)
+
+    assert [(c.code, c.name, c.level, c.path) for c in first.cells()] == [
+        (c.code, c.name, c.level, c.path) for c in second.cells()
+    ]
+    assert second.cell("530524101").name == "田园镇"
+
+
+def test_children_and_graph_follow_file_order(tmp_path: Path) -> None:
+    hierarchy = load_hierarchy(write(tmp_path))
+    root = hierarchy.root
+
+    children = [cell.code for cell in hierarchy.children("530524101001001")]
+    assert children == [MICRO_1, MICRO_2]
+    assert hierarchy.child_count(root) == 1
+    graph = hierarchy.graph
+    assert list(graph.successors("530524101001001")) == children
+    assert graph.number_of_nodes() == len(hierarchy)
+    assert graph.nodes[root]["cell"] is hierarchy.cell(root)

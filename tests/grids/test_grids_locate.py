@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from shapely import MultiPolygon, box
+from shapely import MultiPolygon, Point, Polygon, box
 
 from grids.locate import Locator
 
@@ -107,3 +107,40 @@ def test_locate_many_agrees_with_locate(locator: Locator) -> None:
 
 def test_repr_counts_cells(locator: Locator) -> None:
     assert repr(locator) == "Locator(cells=6)"
+
+
+def test_a_shape_that_only_fills_part_of_its_box_is_tested_exactly() -> None:
+    # An L: its bounding box holds the point (0.75, 0.75), the shape does not.
+    ell = box(0, 0, 1, 0.5).union(box(0, 0, 0.5, 1))
+    locator = Locator([("1", 1, box(0, 0, 1, 1)), ("11", 2, ell)])
+
+    assert locator.locate(0.75, 0.75) == "1"
+    assert locator.locate(0.25, 0.75) == "11"
+    assert locator.locate(0.5, 0.5) == "11"  # the inner corner is on its boundary
+
+
+def test_a_rotated_square_is_not_taken_for_its_box() -> None:
+    diamond = Polygon([(1, 0), (2, 1), (1, 2), (0, 1), (1, 0)])
+    locator = Locator([("1", 1, box(0, 0, 2, 2)), ("11", 2, diamond)])
+
+    assert locator.locate(0.1, 0.1) == "1"
+    assert locator.locate(1.0, 1.0) == "11"
+
+
+def test_nan_and_far_away_points_are_outside(locator: Locator) -> None:
+    assert locator.locate(float("nan"), 99.1) is None
+    assert locator.locate(24.2, float("inf")) is None
+
+
+def test_a_grid_of_small_cells_agrees_with_shapely_covers() -> None:
+    # Many cells sharing edges and corners, under one parent: the index's buckets cut through
+    # cells, and every edge and corner must still go to the same cell as shapely says.
+    cells = [("0", 1, box(0, 0, 10, 10))]
+    cells += [(f"{x}{y}", 2, box(x, y, x + 1, y + 1)) for x in range(1, 10) for y in range(10)]
+    locator = Locator(cells)
+    ranked = sorted(cells, key=lambda c: (-c[1], c[0]))
+    for lat in [i / 4 for i in range(-2, 43)]:
+        for lon in [i / 4 for i in range(-2, 43)]:
+            point = Point(lon, lat)
+            expected = next((code for code, _, shape in ranked if shape.covers(point)), None)
+            assert locator.locate(lat, lon) == expected, (lat, lon)

@@ -17,7 +17,7 @@ from dispatch.teams import Teams
 from grids.hierarchy import Hierarchy
 from grids.loader import load_hierarchy
 from grids.model import Level, ResponderKind
-from grids.sample import SampleSummary, generate_county
+from grids.sample import PROVINCE, SampleSummary, generate_county, generate_province
 
 FILES = ("grids.csv", "grids.geojson", "responders.csv", "duty.csv", "teams.csv")
 SHIPPED = Path(__file__).resolve().parents[2] / "config"
@@ -315,3 +315,24 @@ def test_shipped_sample_loads_with_the_documented_counts() -> None:
     assert len(hierarchy.responders_at(hierarchy.root, ResponderKind.BACKSTOP)) == 1
     assert len(DutyRoster.load(SHIPPED, hierarchy, WorkCalendar.load(SHIPPED / "calendar.toml")))
     assert len(Teams.load(SHIPPED, hierarchy)) >= 250
+
+
+def test_a_province_is_the_same_five_levels_on_a_bigger_box(tmp_path: Path) -> None:
+    summary = generate_province(tmp_path, seed=7, towns=3, communities=6, grids=12, micro_grids=40)
+    hierarchy = load_hierarchy(tmp_path)
+
+    assert summary.cells == {
+        Level.COUNTY: 1,
+        Level.TOWN: 3,
+        Level.COMMUNITY: 6,
+        Level.GRID: 12,
+        Level.MICRO_GRID: 40,
+    }
+    root = hierarchy.cell(hierarchy.root)
+    assert (root.code, root.level) == ("530000", Level.COUNTY)
+    west, south, east, north = root.geometry.bounds
+    # Degrees: a province, not a county.
+    assert east - west > 5
+    assert north - south > 5
+    assert PROVINCE["grids"] == 250_000
+    assert sum(PROVINCE.values()) + 1 == 2_800_501
