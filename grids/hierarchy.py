@@ -1,10 +1,10 @@
-"""The five-level hierarchy: cells by code, each cell's children, responders, a locator.
+"""The five-level hierarchy held in a networkx DiGraph (parent -> child).
 
 A Hierarchy is built once at start-up from validated records (see ``grids.loader``) and is
-read-only afterwards, so lookups are plain dict reads: routing calls them on every whistle.
-The tree is held as plain dicts (a province is millions of cells: a networkx DiGraph costs
-about half a kilobyte of dicts per node); :attr:`Hierarchy.graph` builds the DiGraph on demand
-for analysis.
+read-only afterwards. The graph is the tree; the lookups on a whistle's path (a cell by code,
+responders by cell and kind) are plain dicts built beside it, since routing calls them on
+every whistle. The graph costs about half a kilobyte per node, which is what bounds a
+province's memory (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -43,15 +43,14 @@ class Hierarchy:
 
     def __init__(
         self,
-        cells: Mapping[str, Cell],
-        children: Mapping[str, tuple[str, ...]],
+        graph: nx.DiGraph,
         root: str,
         responders: Mapping[str, Responder],
         locator: Locator | None,
     ) -> None:
+        self.graph = graph
         self.root = root
-        self._cells = dict(cells)
-        self._children = dict(children)
+        self._cells: dict[str, Cell] = {code: data["cell"] for code, data in graph.nodes(data=True)}
         self._responders = dict(responders)
         by_cell: dict[str, list[Responder]] = {}
         by_cell_kind: dict[tuple[str, ResponderKind], list[Responder]] = {}
@@ -94,10 +93,9 @@ class Hierarchy:
             return paths[code]
 
         root = ""
-        built: dict[str, Cell] = {}
-        children: dict[str, list[str]] = {}
+        graph = nx.DiGraph()
         for record in records:
-            built[record.code] = Cell(
+            cell = Cell(
                 code=record.code,
                 name=record.name,
                 level=record.level,
@@ -105,21 +103,17 @@ class Hierarchy:
                 path=path_of(record.code),
                 geometry=geometries.get(record.code),
             )
+            graph.add_node(record.code, cell=cell)
             if record.parent is None:
                 root = record.code
-            else:
-                children.setdefault(record.parent, []).append(record.code)
+        graph.add_edges_from((r.parent, r.code) for r in records if r.parent is not None)
         located = [
-            (code, built[code].level, geom) for code, geom in geometries.items() if code in built
+            (code, graph.nodes[code]["cell"].level, geom)
+            for code, geom in geometries.items()
+            if code in graph
         ]
         locator = Locator(located) if located else None
-        return cls(
-            built,
-            {code: tuple(codes) for code, codes in children.items()},
-            root,
-            {r.id: r for r in responders},
-            locator,
-        )
+        return cls(graph, root, {r.id: r for r in responders}, locator)
 
     # -- cells ---------------------------------------------------------------------------
 
@@ -159,22 +153,11 @@ class Hierarchy:
     def children(self, code: str) -> list[Cell]:
         """The cell's children in file order; raises UnknownCellError."""
         self.cell(code)
-        return [self._cells[c] for c in self._children.get(code, ())]
+        return [self._cells[c] for c in self.graph.successors(code)]
 
     def child_count(self, code: str) -> int:
         self.cell(code)
-        return len(self._children.get(code, ()))
-
-    @property
-    def graph(self) -> nx.DiGraph:
-        """The tree as a networkx DiGraph (parent -> child, node attribute ``cell``), built
-        afresh on each call: for analysis, not for anything on a whistle's path."""
-        graph = nx.DiGraph()
-        graph.add_nodes_from((code, {"cell": cell}) for code, cell in self._cells.items())
-        graph.add_edges_from(
-            (parent, child) for parent, codes in self._children.items() for child in codes
-        )
-        return graph
+        return int(self.graph.out_degree(code))
 
     def cells(self, *, level: Level | None = None, parent: str | None = None) -> Iterator[Cell]:
         """Cells in insertion order, optionally only one level and/or one parent's children."""
