@@ -108,7 +108,7 @@ _RESPONDER = _object(
         "kind": _STR,
         "kind_name": _STR,
         "categories": {"type": "array", "items": _STR},
-        "backup": _BOOL,
+        "backup": {"type": ["string", "null"], "description": "the responder who stands in"},
     }
 )
 _SILENCE = _object(
