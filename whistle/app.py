@@ -49,6 +49,7 @@ from whistle.keys import (
 )
 from whistle.media import routes as media_routes
 from whistle.open311 import routes as open311_routes
+from whistle.openapi import routes as openapi_routes
 from whistle.pages import routes as page_routes
 from whistle.problems import error_middleware
 from whistle.silences import SILENCES, Silences
@@ -88,6 +89,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(open311_routes)
     app.add_routes(feeds.routes)
     app.add_routes(hotline.routes)
+    app.add_routes(openapi_routes)
     # The live stream: its route, its hub, and closing open streams on shutdown (an open
     # stream never ends by itself, and cleanup contexts run only after handlers finish).
     stream.install(app)

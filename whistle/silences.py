@@ -199,8 +199,17 @@ async def create(request: web.Request) -> web.Response:
     if bad is not None:
         errors.append(bad)
     starts = body.starts_at or now
+    # A start far from now is a typo (a wrong year), and a date centuries away has no offset
+    # RFC 3339 can write in the county's zone (local mean time: +08:05:43).
+    if abs(starts - now) > MAX_SILENCE:
+        errors.append(FieldError("starts_at", "must be within 90 days of now"))
+        starts = now
     if (body.ends_at is None) == (body.duration_minutes is None):
         errors.append(FieldError("ends_at", "give ends_at or duration_minutes (one of them)"))
+        ends = starts
+    elif (body.duration_minutes or 0) > MAX_SILENCE // timedelta(minutes=1):
+        # Checked before adding: a huge number of minutes overflows the date.
+        errors.append(FieldError("ends_at", "a silence lasts at most 90 days"))
         ends = starts
     else:
         ends = body.ends_at or starts + timedelta(minutes=body.duration_minutes or 0)

@@ -83,6 +83,7 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "GET /healthz": everywhere(*ROLES),
     "GET /readyz": everywhere(*ROLES),
     "GET /metrics": everywhere(*ROLES),
+    "GET /api/v1/openapi.json": everywhere(*ROLES),
     # GeoReport v2 is public by the spec; POST authorises by the form's api_key, not the
     # caller's credentials (tests/whistle/test_open311.py covers that).
     "GET /open311/v2/discovery.{fmt}": everywhere(*ROLES),
@@ -471,6 +472,11 @@ async def _audit(sc: Scenario, where: str) -> Call:
 @endpoint("GET /healthz", scoped=False)
 async def _healthz(sc: Scenario, where: str) -> Call:
     return Call("GET", "/healthz")
+
+
+@endpoint("GET /api/v1/openapi.json", scoped=False)
+async def _openapi(sc: Scenario, where: str) -> Call:
+    return Call("GET", "/api/v1/openapi.json")
 
 
 @endpoint("GET /metrics", scoped=False)

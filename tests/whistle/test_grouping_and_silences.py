@@ -205,6 +205,11 @@ async def test_category_silence_matches_its_subcategories(live: Live, county: Hi
         ({"matcher": "street", "value": "x"}, "matcher"),
         ({"matcher": "camera", "value": "C", "duration_minutes": None}, "ends_at"),
         ({"matcher": "camera", "value": "C", "duration_minutes": 60 * 24 * 91}, "ends_at"),
+        # Found by fuzzing: a number of minutes past the calendar was a 500 (an overflow) ...
+        ({"matcher": "camera", "value": "C", "duration_minutes": 10**12}, "ends_at"),
+        # ... and a start in year 850 was stored, then shown with a local-mean-time offset
+        # (+08:05:43) that is not RFC 3339.
+        ({"matcher": "camera", "value": "C", "starts_at": "0850-04-11T11:00:00Z"}, "starts_at"),
         ({"matcher": "camera", "value": "C", "comment": ""}, "comment"),
     ],
 )
