@@ -3,8 +3,8 @@
 N concurrent clients (bench/load.py) post signed JSON Lines batches to
 ``POST /api/v1/feeds/camera`` of a real ``whistle serve``: each batch holds 100 detections
 spread over the configured cameras (config/cameras.csv), a few detections per camera as a
-burst would send them, with realistic event types and about one in ten below the confidence
-threshold. The feed answers each line ``created`` (a new case), ``grouped`` (a repeat joined
+burst would send them, each camera watching one ongoing situation (an event type fixed per
+camera), and one detection in fifty below the confidence threshold. The feed answers each line ``created`` (a new case), ``grouped`` (a repeat joined
 the camera's open case), ``low_confidence`` (stored muted) or ``duplicate``/``error``.
 
 Afterwards every acknowledged detection is looked up in the database: a created or
@@ -80,16 +80,23 @@ def detection_id(run: str, n: int, line: int) -> str:
 def detections(
     cameras: list[str], run: str, n: int, per_request: int = PER_REQUEST
 ) -> list[dict[str, Any]]:
-    """Request n's detections: ``BURST`` in a row per camera, cameras and events chosen by n."""
+    """Request n's detections: ``BURST`` in a row per camera, cameras chosen by n.
+
+    Each camera watches one ongoing situation (its event type is fixed by the camera), as a
+    burst looks in the field: the first detection of a camera opens a case and the camera's
+    later ones within the repeat window join it. One detection in fifty is below the
+    confidence threshold (stored as a muted whistle of its own).
+    """
     now = datetime.now(CHINA)
     items = []
     for k in range(per_request):
         burst = (n * per_request + k) // BURST
+        camera = (burst * 7919) % len(cameras)
         items.append(
             {
-                "camera_id": cameras[(burst * 7919) % len(cameras)],
-                "event_type": EVENTS[(burst * 31) % len(EVENTS)],
-                "confidence": 0.42 if k % 10 == 9 else 0.91,
+                "camera_id": cameras[camera],
+                "event_type": EVENTS[(camera * 31) % len(EVENTS)],
+                "confidence": 0.42 if (n * per_request + k) % 50 == 49 else 0.91,
                 "time": (now - timedelta(seconds=per_request - k)).isoformat(),
                 "snapshot_url": f"https://cam.example/snap/{run}/{n}/{k}.jpg",
                 "detection_id": detection_id(run, n, k + 1),

@@ -323,7 +323,22 @@ class _Prepared:
     idempotency_key: str | None = None
     low_confidence: str | None = None  # why, when below the threshold
     errors: list[FieldError] = field(default_factory=list)
+    # Camera lines: what grouping needs, and the whistle body built only if a case is opened
+    # (most detections of a burst join a case and never need one).
+    camera_id: str = ""
+    category: str = ""
     record: dict[str, Any] = field(default_factory=dict)  # what a case keeps of a repeat
+    build: Callable[[], dict[str, Any]] | None = None
+
+    def payload(self) -> dict[str, Any] | None:
+        """The whistle body to file, or None when the line has none."""
+        if self.body is None and self.build is not None:
+            self.body = self.build()
+        return self.body
+
+    @property
+    def fileable(self) -> bool:
+        return (self.body is not None or self.build is not None) and not self.errors
 
 
 def _lines(raw: bytes) -> list[tuple[int, bytes]]:
@@ -360,15 +375,20 @@ def _camera_line(
     request: web.Request, number: int, text: bytes, cameras: dict[str, Camera], threshold: float
 ) -> _Prepared:
     prepared = _Prepared(number)
-    data, errors = _object(text)
-    if data is None:
-        prepared.errors = errors
-        return prepared
     try:
-        item = CameraLine.model_validate(data)
-    except ValidationError as exc:
-        prepared.errors = field_errors(exc)
-        return prepared
+        # pydantic parses and validates a good line in one pass; a bad one is parsed again
+        # below, so that its errors read the same as everywhere else.
+        item = CameraLine.model_validate_json(text)
+    except ValidationError:
+        data, errors = _object(text)
+        if data is None:
+            prepared.errors = errors
+            return prepared
+        try:
+            item = CameraLine.model_validate(data)
+        except ValidationError as exc:
+            prepared.errors = field_errors(exc)
+            return prepared
     camera = cameras.get(item.camera_id)
     if camera is None:
         prepared.errors.append(
@@ -378,33 +398,35 @@ def _camera_line(
     prepared.errors += errors
     if camera is None or category is None:
         return prepared
-    name = request.app[CATALOG][category].name
-    external = (
-        item.detection_id
-        or "det-"
-        + hashlib.sha256(
-            f"{item.camera_id}|{item.event_type}|{item.time.isoformat()}".encode()
-        ).hexdigest()[:32]
-    )
+    occurred_at = item.time.isoformat()
+    fingerprint = f"{item.camera_id}|{item.event_type}|{occurred_at}".encode()
+    external = item.detection_id or "det-" + hashlib.sha256(fingerprint).hexdigest()[:32]
     prepared.key = f"camera:{item.camera_id}"
     prepared.idempotency_key = f"feed:camera:{external}"
-    prepared.body = {
-        "source": Source.CAMERA.value,
-        "category": category,
-        "description": f"天眼识别：{name}（{camera.name}，置信度 {item.confidence:.2f}）",
-        "location": camera.location(),
-        "reporter": f"天眼 {camera.camera_id}"[: LIMITS["reporter"]],
-        "occurred_at": item.time.isoformat(),
-        "media_urls": [item.snapshot_url] if item.snapshot_url else [],
-        "camera_id": camera.camera_id,
-        "external_id": external,
-    }
+    prepared.camera_id = camera.camera_id
+    prepared.category = category
     prepared.record = {
         "external_id": external,
-        "occurred_at": item.time.isoformat(),
+        "occurred_at": occurred_at,
         "confidence": item.confidence,
         "snapshot_url": item.snapshot_url,
     }
+
+    def build() -> dict[str, Any]:
+        name = request.app[CATALOG][category].name
+        return {
+            "source": Source.CAMERA.value,
+            "category": category,
+            "description": f"天眼识别：{name}（{camera.name}，置信度 {item.confidence:.2f}）",
+            "location": camera.location(),
+            "reporter": f"天眼 {camera.camera_id}"[: LIMITS["reporter"]],
+            "occurred_at": occurred_at,
+            "media_urls": [item.snapshot_url] if item.snapshot_url else [],
+            "camera_id": camera.camera_id,
+            "external_id": external,
+        }
+
+    prepared.build = build
     if item.confidence < threshold:
         prepared.low_confidence = f"{item.confidence:.2f} < {threshold:.2f}"
     return prepared
@@ -541,13 +563,14 @@ async def _file(
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"line": prepared.line, "status": "error", "whistle_id": None}
     errors = prepared.errors
-    if prepared.body is not None and not errors:
+    body = prepared.payload()
+    if body is not None and not errors:
         intake = request.app[INTAKE]
         if prepared.low_confidence is not None and state is not None:
             intake = _muting_intake(request.app, state, prepared.low_confidence)
         try:
             submission = await intake.submit(
-                prepared.body, idempotency_key=prepared.idempotency_key, principal=principal
+                body, idempotency_key=prepared.idempotency_key, principal=principal
             )
         except InvalidWhistle as exc:
             errors = list(exc.errors)
@@ -642,7 +665,7 @@ async def _group_repeats(
     candidates = [
         i
         for i, p in enumerate(prepared)
-        if p.body is not None and not p.errors and p.low_confidence is None and p.idempotency_key
+        if p.fileable and p.low_confidence is None and p.idempotency_key
     ]
     settled: set[int] = set()
     known = await repeats.known([str(prepared[i].idempotency_key) for i in candidates])
@@ -659,13 +682,12 @@ async def _group_repeats(
         if key in seen:
             continue  # sent twice in this batch: the one-by-one path answers duplicate
         seen.add(key)
-        assert item.body is not None
-        camera_id = str(item.body["camera_id"])
+        camera_id = item.camera_id
         if camera_id not in allowed:
             cell = state.cell(hierarchy, camera_id)
             allowed[camera_id] = cell is not None and _may(principal, cell)
         if allowed[camera_id]:
-            groups.setdefault((camera_id, str(item.body["category"])), []).append(i)
+            groups.setdefault((camera_id, item.category), []).append(i)
     if not groups:
         return settled
     open_cases = await repeats.open_cases(list(groups))
