@@ -4,8 +4,9 @@ N concurrent clients (bench/load.py) post signed JSON Lines batches to
 ``POST /api/v1/feeds/camera`` of a real ``whistle serve``: each batch holds 100 detections
 spread over the configured cameras (config/cameras.csv), a few detections per camera as a
 burst would send them, each camera watching one ongoing situation (an event type fixed per
-camera), and one detection in fifty below the confidence threshold. The feed answers each line ``created`` (a new case), ``grouped`` (a repeat joined
-the camera's open case), ``low_confidence`` (stored muted) or ``duplicate``/``error``.
+camera), and one detection in fifty below the confidence threshold. The feed answers each
+line ``created`` (a new case), ``grouped`` (a repeat joined the camera's open case),
+``low_confidence`` (stored muted) or ``duplicate``/``error``.
 
 Afterwards every acknowledged detection is looked up in the database: a created or
 low-confidence one as a whistle with its detection id as ``external_id``, a grouped one as a

@@ -2,8 +2,10 @@
 
 The contract between `bench/run.py` and a section script (`bench/<section>.py`):
 
-- the script takes `--size tiny|full` (tiny: seconds, for the smoke tests; full: the sizes
-  the issue names) and `--json PATH`;
+- the script takes `--size tiny|full|large` (tiny: seconds, for the smoke tests; full: what
+  `make bench` runs in under ten minutes; large: the sizes that take longer, `make
+  bench-large`: the whole province and 5,000,000 cases; a section with nothing larger runs
+  its full size) and `--json PATH`;
 - it writes `{"section": ..., "size": ..., "machine": {...}, "rows": [Row...],
   "details": {...}}` to PATH with `write_report` and prints its own table;
 - a row is one measured figure with its unit, the target it is held against (if any) and
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SIZES = ("tiny", "full")
+SIZES = ("tiny", "full", "large")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Run the benchmark suite: every section script in order, then the merged table.
 
-    python bench/run.py [--size tiny|full] [--sections intake,camera,...] [--docs]
+    python bench/run.py [--size tiny|full|large] [--sections intake,camera,...] [--docs]
 
 Each section runs as its own process, ``python bench/<section>.py --size S --json
 var/bench/<section>.json`` (see bench/common.py for the contract), and prints its table as it
@@ -75,20 +75,35 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def docs_page(size: str) -> Path:
+    """docs/performance.md for make bench; docs/performance-large.md for make bench-large."""
+    return DOCS if size != "large" else DOCS.with_name("performance-large.md")
+
+
 def performance_page(result: dict[str, Any]) -> str:
     m = result["machine"]
     load = result["load_average"]
     walls = "\n".join(
         f"| {name} | {section['seconds']:.0f} s |" for name, section in result["sections"].items()
     )
-    return f"""# Performance
+    large = result["size"] == "large"
+    title = "Performance at the large sizes" if large else "Performance"
+    target = "make bench-large" if large else "make bench"
+    other = (
+        "The rest of the suite is in [performance.md](performance.md)."
+        if large
+        else "The whole province and 5,000,000 cases take longer than the ten minutes of "
+        "`make bench`: `make bench-large` measures them, in "
+        "[performance-large.md](performance-large.md)."
+    )
+    return f"""# {title}
 
-Written by `bench/run.py --docs` (`make bench`), which rewrites this page on every run: the
-figures below are those of the run it records. The figures to quote are those of the lead's
-final run of `make bench` on a quiet machine; a run taken while other work shares the machine
-(see the load average below) is indicative only. Ratios (pipeline / ceiling, whistle /
-Alertmanager) compare systems measured one after the other in the same run with the same
-client, and are what count.
+Written by `bench/run.py --docs` (`{target}`), which rewrites this page on every run: the
+figures below are those of the run it records. A run taken while other work shares the
+machine (see the load average below) is indicative only. Ratios (pipeline / ceiling,
+whistle / Alertmanager) compare systems measured one after the other in the same run with the
+same client, and are what count. What the figures show, what holds the system back and what
+was changed because of them: [performance-analysis.md](performance-analysis.md). {other}
 
 - Machine: {m["cpu"]}, {m["cores"]} cores, {m["memory_gib"]} GiB, Python {m["python"]},
   {m["platform"]}
@@ -156,13 +171,15 @@ def main() -> None:
     for name, section in sections.items():
         print(f"{name}: {section['seconds']:.1f} s")
     print(f"total: {result['seconds']:.1f} s")
-    (args.json or out / "results.json").write_text(
+    stem = "results" if args.size != "large" else "results-large"
+    (args.json or out / f"{stem}.json").write_text(
         json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8"
     )
-    (out / "results.md").write_text(table + "\n", encoding="utf-8")
+    (out / f"{stem}.md").write_text(table + "\n", encoding="utf-8")
     if args.docs:
-        DOCS.write_text(performance_page(result), encoding="utf-8")
-        print(f"wrote {DOCS.relative_to(ROOT)}")
+        page = docs_page(args.size)
+        page.write_text(performance_page(result), encoding="utf-8")
+        print(f"wrote {page.relative_to(ROOT)}")
     failed = [name for name, section in sections.items() if section["exit"] != 0]
     if failed:
         raise SystemExit(f"sections failed: {', '.join(failed)}")
