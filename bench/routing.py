@@ -167,7 +167,7 @@ def main() -> None:
     ]
     # The targets are the whole province's; a tenth of it is reported without them.
     whole = size == "large"
-    name = "province" if whole else "province/10"
+    name = "province/10" if size == "full" else "province"
     later = "" if whole else "a tenth of the province; the whole one: make bench-large"
 
     def target(wording: str, met: bool) -> tuple[str, bool | None]:
