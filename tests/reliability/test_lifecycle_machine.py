@@ -294,6 +294,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.close_parts()
         self.open_parts()
 
+    @rule(by=ADVANCES)
+    def down_while_time_passes(self, by: timedelta) -> None:
+        """Stopped with deadlines pending, time moves past some of them; ``start`` fires
+        those at once (and the invariants check: each exactly once)."""
+        self.restarts += 1
+        self.close_parts()
+        self.clock.advance(by)
+        self.open_parts()
+
     # -- rules: assignment actions -----------------------------------------------------------
 
     def pick_case(self, data: st.DataObject) -> CaseState:
