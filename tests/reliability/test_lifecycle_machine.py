@@ -371,9 +371,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         for aid, assignment in sorted(state.assignments.items()):
             who = assignment.responder_id
             for action in lc.allowed_assignment_actions(state, assignment):
-                if who is None or action == "return":
-                    continue
-                moves.append((action, who, _assignment_step(action, aid, who)))
+                if who is not None:
+                    moves.append((action, who, _assignment_step(action, aid, who)))
+            if assignment.return_review == "pending":
+                moves.append(("accept-return", "operator", _review(aid, accept=True)))
+                moves.append(("refuse-return", "operator", _review(aid, accept=False)))
         for action in lc.allowed_case_actions(state):
             step = _CASE_STEPS.get(action)
             if step is not None:
@@ -724,7 +726,15 @@ def _assignment_step(action: str, aid: str, actor: str) -> Decide:
         return lambda s, ctx: lc.acknowledge(s, aid, actor, ctx)
     if action == "start":
         return lambda s, ctx: lc.start(s, aid, actor, ctx)
+    if action == "return":
+        return lambda s, ctx: lc.return_assignment(s, aid, actor, ctx, reason="不归我管")
     return lambda s, ctx: lc.resolve(s, aid, actor, ctx, note="已处理", photos=[])
+
+
+def _review(aid: str, *, accept: bool) -> Decide:
+    if accept:
+        return lambda s, ctx: lc.accept_return(s, aid, "operator", ctx, note=None)
+    return lambda s, ctx: lc.refuse_return(s, aid, "operator", ctx, reason="应由你办")
 
 
 # Good arguments for each case action the loop may allow (claim is handled apart).
