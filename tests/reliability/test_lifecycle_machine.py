@@ -659,6 +659,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert counts[metric] == expected[metric], (metric, counts[metric], expected[metric])
         got_sources = {row["key"]: row["total"] for row in stats["sources"] if row["total"]}
         assert got_sources == dict(by_source)
+        for table in ("days", "categories", "places"):
+            assert sum(row["total"] for row in stats[table]) == expected["total"], table
 
 
 CASE_FLAGS = (
