@@ -384,10 +384,10 @@ def _released(state: CaseState, event: EventLike) -> None:
 
 
 def _extended(state: CaseState, event: EventLike) -> None:
+    # A new limit is a new round: its urge and supervision get keys of their own, so the
+    # ones that already fired are never armed (and fired) again under the same key.
     state.extended = True
-    state.resolve_due = _time(event.data["resolve_due"])
-    state.urged = False
-    state.supervised = False
+    _new_round(state, event.at, _time(event.data["resolve_due"]))
 
 
 def _rated(state: CaseState, event: EventLike) -> None:

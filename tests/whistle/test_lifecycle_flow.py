@@ -337,6 +337,35 @@ async def test_extension_once_and_within_the_limit(live: Live, county: Hierarchy
     assert "extended once already" in problem["detail"]
 
 
+async def test_an_extension_starts_a_round_so_each_urge_and_supervision_fires_once(
+    live: Live, county: Hierarchy, clock: FakeClock
+) -> None:
+    # Found by tests/reliability/test_lifecycle_machine.py: an extension kept the round, so
+    # the urge:0 and supervise:0 deadlines that had fired were armed again under the same
+    # keys (their rows back to pending) and fired a second time.
+    cases = Cases(live, county)
+    doc = await cases.new()
+    await cases.assignment(doc["assignments"][0], "acknowledge")
+    resolve_due = datetime.fromisoformat(doc["case"]["resolve_due"])
+    clock.set(resolve_due)
+    await cases.tick()  # urged, then supervised (and the silent others go up)
+    code, doc = await cases.case(doc["id"], "extend", reason="需协调", duration="3wd")
+    assert code == 200
+    assert doc["case"]["round"] == 1
+    assert (doc["case"]["urged"], doc["case"]["supervised"]) == (False, False)
+    clock.set(datetime.fromisoformat(doc["case"]["resolve_due"]))
+    await cases.tick()  # the new limit's urge and supervision
+    doc = await cases.get(doc["id"])
+    rounds = [(e["type"], e["data"]["round"]) for e in doc["timeline"]
+              if e["type"] in ("case.urged", "case.supervised")]  # fmt: skip
+    assert rounds == [
+        ("case.urged", 0),
+        ("case.supervised", 0),
+        ("case.urged", 1),
+        ("case.supervised", 1),
+    ]
+
+
 async def test_unresolved_case_is_urged_supervised_then_escalated(
     live: Live, county: Hierarchy, clock: FakeClock
 ) -> None:
