@@ -54,6 +54,7 @@ from whistle.bus import Bus
 from whistle.cases import CaseService, Decide, case_document
 from whistle.clock import FakeClock
 from whistle.events import Event
+from whistle.grouping import CameraRepeats
 from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.store import SqliteStore, StatsQuery
@@ -184,7 +185,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             tz=world.router.calendar.timezone,
             policy=world.policy,
             duty=world.duty,
-            cases=self.cases,
+            repeats=CameraRepeats(self.store, self.clock, world.policy),
         )
 
         async def start() -> None:
