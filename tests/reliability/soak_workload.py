@@ -1,7 +1,8 @@
 """The soak: a mixed workload against a real ``whistle serve`` process, with its figures.
 
 First the intake ceiling is measured (many concurrent clients posting as fast as the server
-answers, which also warms the server up); then, for ``duration`` seconds, whistles arrive at
+answers, each whistle with its share of acknowledgements and resolutions; this also warms
+the server up); then, for ``duration`` seconds, whistles arrive at
 half that rate on a fixed schedule (open loop: a slow answer does not slow the arrivals),
 while responders acknowledge and resolve some of them, the server's clock is moved forward in
 steps so that acknowledgement deadlines pass and escalations fire, and readers poll the
@@ -75,6 +76,9 @@ class SoakFigures:
     lost: int = 0
     skipped_arrivals: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    # Per tenth of the run: [whistles acknowledged per s, intake p50 ms, p99 ms], to show a
+    # slowdown that builds up (a leak, a growing scan) apart from a steady overload.
+    windows: list[list[float]] = field(default_factory=list)
     error_samples: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -123,6 +127,7 @@ class _Soak:
         self.acked: set[str] = set()
         self.recent: list[str] = []
         self.latencies: list[float] = []
+        self.answered: list[tuple[float, float]] = []  # (answered at, latency), paced phase
         self.tasks: set[asyncio.Task[None]] = set()
         self.tokens: dict[str, str] = {}
         self.token_locks: dict[str, asyncio.Lock] = {}
@@ -193,6 +198,8 @@ class _Soak:
     # -- the actions ---------------------------------------------------------------------
 
     async def intake(self, *, track: bool = True) -> None:
+        """One whistle; its responder's actions follow in a task of their own (``track``) or
+        at once, before this returns (not ``track``: the ceiling's closed loop)."""
         n = self.n
         self.n += 1
         started = time.monotonic()
@@ -209,15 +216,18 @@ class _Soak:
         self.acked.add(doc["id"])
         self.counts["whistles"] += 1
         if not track:
+            if self.rng.random() < self.size.ack_share:
+                await self.respond(doc, pause=False)
             return
         self.latencies.append(elapsed)
+        self.answered.append((time.monotonic(), elapsed))
         self.recent.append(doc["id"])
         if len(self.recent) > 1000:
             del self.recent[:500]
         if self.rng.random() < self.size.ack_share:
             self.spawn(self.respond(doc))
 
-    async def respond(self, doc: dict[str, Any]) -> None:
+    async def respond(self, doc: dict[str, Any], *, pause: bool = True) -> None:
         """The assignment's responder acknowledges it and, sometimes, resolves it."""
         push = [
             a for a in doc.get("assignments", []) if a.get("responder") and a.get("mode") == "push"
@@ -228,7 +238,8 @@ class _Soak:
         token = await self.responder_token(assignment["responder"]["id"])
         if not token:
             return
-        await asyncio.sleep(self.rng.uniform(0.0, 2.0))  # a person takes a moment
+        if pause:
+            await asyncio.sleep(self.rng.uniform(0.0, 2.0))  # a person takes a moment
         path = f"/api/v1/assignments/{assignment['id']}"
         status, answer, headers = await self.request("POST", f"{path}/acknowledge", token, {})
         if not self.judge("acknowledge", status, answer, headers):
@@ -236,7 +247,8 @@ class _Soak:
         self.counts["acknowledged"] += 1
         if self.rng.random() >= self.size.resolve_share:
             return
-        await asyncio.sleep(self.rng.uniform(0.0, 2.0))
+        if pause:
+            await asyncio.sleep(self.rng.uniform(0.0, 2.0))
         note = {"note": "已清理楼道杂物"}
         status, answer, headers = await self.request("POST", f"{path}/resolve", token, note)
         if self.judge("resolve", status, answer, headers):
@@ -275,7 +287,11 @@ class _Soak:
     # -- the phases ----------------------------------------------------------------------
 
     async def ceiling(self) -> float:
-        """Whistles per second with ``ceiling_clients`` posting back to back."""
+        """Whistles per second with ``ceiling_clients`` posting back to back, each whistle
+        with its share of acknowledgements and resolutions done before the client's next one:
+        the ceiling of this workload's intake. (Intake alone goes faster; at half of that,
+        the acknowledgements and resolutions on top, each a write dearer than an intake, were
+        more than the server could take on a shared machine: the run measured an overload.)"""
         until = time.monotonic() + self.size.ceiling_seconds
         before = self.counts["whistles"]
 
@@ -334,7 +350,9 @@ async def run_soak(
         figures.rss_start_kib = rss_kib(pid)  # after the ceiling run: warmed up
         figures.anon_start_kib = rss_kib(pid, "RssAnon")
         figures.target_per_s = figures.ceiling_per_s / 2
+        paced_from = time.monotonic()
         figures.achieved_per_s = await soak.paced(figures.target_per_s, offset_file)
+        figures.windows = _windows(soak.answered, paced_from, size.duration)
         figures.rss_end_kib = rss_kib(pid)
         figures.anon_end_kib = rss_kib(pid, "RssAnon")
     assert server.signal(signal.SIGTERM) == 0
@@ -349,6 +367,24 @@ async def run_soak(
     figures.counts = dict(soak.counts)
     figures.counts["escalation_events"] = _escalation_events(server.db)
     return figures
+
+
+def _windows(
+    answered: list[tuple[float, float]], start: float, duration: float
+) -> list[list[float]]:
+    width = duration / 10
+    out = []
+    for i in range(10):
+        lo, hi = start + i * width, start + (i + 1) * width
+        lat = [latency for at, latency in answered if lo <= at < hi]
+        out.append(
+            [
+                round(len(lat) / width, 1),
+                round(_percentile(lat, 0.5) * 1000, 1),
+                round(_percentile(lat, 0.99) * 1000, 1),
+            ]
+        )
+    return out
 
 
 def _escalation_events(db: Path) -> int:
