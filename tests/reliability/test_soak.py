@@ -57,7 +57,10 @@ async def test_soak_loses_nothing_and_answers_without_errors(
     # The arrivals kept their schedule: the server kept up with half its ceiling.
     assert figures.skipped_arrivals == 0
     if FULL:
-        assert figures.rss_growth < 0.10
+        # The server's own memory (RssAnon: heap, SQLite's page caches). VmRSS also counts the
+        # database file's pages that the readers map (mmap_size), which grow with the file
+        # (hundreds of MB in 10 minutes), not with a leak: it is reported, not asserted.
+        assert figures.anon_growth < 0.10
     else:
         # At 20 s, growth is dominated by warm-up (caches, the first statistics queries, the
         # allocator's arenas), not by a leak: only a gross bound, against runaway growth.
