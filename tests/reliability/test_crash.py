@@ -261,7 +261,7 @@ def answering_events(timeline: list[dict[str, Any]], key: str) -> list[dict[str,
     ]
 
 
-async def wait_until(condition: Any, what: str, *, within: float = 120.0) -> None:
+async def wait_until(condition: Any, what: str, *, within: float = 600.0) -> None:
     """Poll ``condition()`` (work the server does, not a deadline: its clock was moved)."""
     started = time.monotonic()
     while not condition():
