@@ -68,6 +68,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py --size full --docs
 
 # Reliability at full size: 20 SIGKILLs mid-intake, a locked database, a full disk (root: a
-# tmpfs), overload and SIGTERM bursts. `make test` runs the same tests at CI size.
+# tmpfs), a read-only filesystem (root: a loop-mounted ext4), bad webhook receivers, overload,
+# SIGTERM bursts, and the 10-minute soak (figures printed and written to var/soak.json).
+# `make test` runs the same tests at CI size (the soak for 20 s).
 soak: $(STAMP)
 	WHISTLE_FULL=1 $(BIN)/pytest tests/reliability -m reliability -p no:cacheprovider

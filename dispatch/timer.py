@@ -3,7 +3,10 @@
 The caller owns time: it asks :meth:`DeadlineTimer.pop_due` with its clock's ``now`` and fires
 what comes back. Re-arming a case replaces its whole set, so a timer never outlives the state
 that wanted it; stale heap entries are skipped when they surface (lazy deletion), which keeps
-arming O(log n) without searching the heap.
+arming O(log n) without searching the heap. Stale entries are also dropped all at once when
+they outnumber the live ones (the heap is rebuilt), so a long-running server's heap stays
+within about twice its pending deadlines: every write re-arms its case's whole set, and a
+resolved case's deadlines, days away, would otherwise stay in the heap until they surfaced.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class DeadlineTimer:
             self._count += 1
         armed[key] = due
         heapq.heappush(self._heap, (due, case_id, key))
+        self._compact_if_stale()
 
     def replace(self, case_id: str, deadlines: Mapping[str, datetime]) -> None:
         """Make ``deadlines`` the case's whole pending set (empty: none)."""
@@ -44,6 +48,7 @@ class DeadlineTimer:
         self._count -= len(previous)
         for key, due in deadlines.items():
             self.arm(case_id, key, due)
+        self._compact_if_stale()
 
     def pending(self, case_id: str) -> dict[str, datetime]:
         return dict(self._armed.get(case_id, {}))
@@ -69,6 +74,16 @@ class DeadlineTimer:
             self._count -= 1
             fired.append((case_id, key))
         return fired
+
+    def _compact_if_stale(self) -> None:
+        # Amortised O(1): a rebuild costs O(n) and happens after at least n stale pushes.
+        if len(self._heap) > 2 * self._count + 64:
+            self._heap = [
+                (due, case_id, key)
+                for case_id, armed in self._armed.items()
+                for key, due in armed.items()
+            ]
+            heapq.heapify(self._heap)
 
     def _drop_stale(self) -> None:
         heap = self._heap

@@ -273,6 +273,11 @@ class CaseService:
             await self._store.cancel_deadline(whistle_id, key)
         return False
 
+    def wake(self) -> None:
+        """Make the background loop look at the clock now (the clock jumped, e.g. an
+        OffsetClock moved by a test), rather than at the end of its current wait."""
+        self._wake.set()
+
     async def tick(self) -> int:
         """Fire every deadline due at the clock's now; return how many fired."""
         fired = 0

@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--limit-per-address", type=float, default=500.0, help="requests/s per address (burst 2x)"
     )
+    # A testing aid, hidden from --help: run on the wall clock plus the seconds in this file,
+    # re-read on SIGUSR1, so that a test can move a real process past its deadlines.
+    serve.add_argument("--clock-offset-file", type=Path, help=argparse.SUPPRESS)
 
     sample = sub.add_parser("sample-county", help="write a deterministic sample county")
     sample.add_argument("outdir", type=Path)
@@ -265,11 +268,18 @@ def _serve(args: argparse.Namespace) -> int:
     # signal handlers; the cleanup contexts have run by then, so it is a clean exit.
     from dispatch import DispatchConfigError
     from grids import GridConfigError
+    from whistle.clock import OffsetClock, read_offset
     from whistle.exceptions import StoreUnavailable
 
+    clock = None
+    if args.clock_offset_file is not None:
+        clock = OffsetClock(read_offset(args.clock_offset_file))
     try:
         with contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
-            asyncio.run(_run(create_app(settings), args.host, args.port, demo=args.demo))
+            app = create_app(settings, clock=clock)
+            asyncio.run(
+                _run(app, args.host, args.port, demo=args.demo, offset_file=args.clock_offset_file)
+            )
     except (GridConfigError, DispatchConfigError) as exc:
         print(f"whistle: cannot start: {args.config} is invalid:\n{exc}", file=sys.stderr)
         return 2
@@ -279,12 +289,20 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run(app: web.Application, host: str, port: int, *, demo: bool = False) -> None:
+async def _run(
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    demo: bool = False,
+    offset_file: Path | None = None,
+) -> None:
     """Serve until SIGINT or SIGTERM, then shut down in order.
 
     The signals set an event rather than raising out of the event loop (aiohttp's
     handle_signals): an exception escaping the loop makes asyncio.run cancel every task at
     once, the store's writer among them, while the cleanup still waits for it to drain.
+    With ``offset_file`` (the app runs on an OffsetClock), SIGUSR1 re-reads it.
     """
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
@@ -292,6 +310,8 @@ async def _run(app: web.Application, host: str, port: int, *, demo: bool = False
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if offset_file is not None:
+        loop.add_signal_handler(signal.SIGUSR1, _move_clock, app, offset_file)
     try:
         site = web.TCPSite(runner, host, port, shutdown_timeout=10.0)
         await site.start()
@@ -301,6 +321,30 @@ async def _run(app: web.Application, host: str, port: int, *, demo: bool = False
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def _move_clock(app: web.Application, offset_file: Path) -> None:
+    """SIGUSR1 under --clock-offset-file: take the file's offset and wake the scheduler."""
+    import structlog
+
+    from whistle.clock import OffsetClock, read_offset
+    from whistle.keys import CASES, CLOCK
+
+    log = structlog.get_logger(__name__)
+    clock = app[CLOCK]
+    assert isinstance(clock, OffsetClock)
+    try:
+        offset = read_offset(offset_file)
+    except (OSError, ValueError) as exc:
+        log.error("clock.offset_unreadable", path=str(offset_file), error=str(exc))
+        return
+    if not clock.move_to(offset):
+        log.error("clock.not_moved_back", offset=offset.total_seconds())
+        return
+    log.info("clock.moved", offset=offset.total_seconds(), now=clock.now().isoformat())
+    cases = app.get(CASES)
+    if cases is not None:
+        cases.wake()
 
 
 DEMO_PASSWORD = "whistle-demo"

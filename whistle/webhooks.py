@@ -334,7 +334,9 @@ class WebhookNotifier:
     name="webhooks")``); it only schedules deliveries, each in a task of its own. At most
     ``concurrency`` attempts are in flight at once, and at most ``per_receiver`` of them to one
     receiver (scheme, host and port), so a receiver that never answers cannot take every slot.
-    Beyond ``max_pending`` undelivered notices, new ones are dropped, logged and counted.
+    Beyond ``max_pending`` undelivered notices, new ones are dropped, logged and counted; and
+    beyond ``max_pending_per_receiver`` to one receiver, new ones to that receiver are: a dead
+    receiver's backlog must not fill the common bound and get everyone else's notices dropped.
 
     Each attempt is bounded by ``timeout`` seconds. Retries wait ``backoff_base`` seconds,
     doubling up to ``backoff_cap``, passed through ``jitter``; or, on 429 and 503, the
@@ -360,6 +362,7 @@ class WebhookNotifier:
         concurrency: int = 16,
         per_receiver: int = 4,
         max_pending: int = 10_000,
+        max_pending_per_receiver: int = 1_000,
         tz: tzinfo = UTC,
         on_success: Callable[[Delivered], Awaitable[None]] | None = None,
         on_failure: Callable[[Failure], Awaitable[None]] | None = None,
@@ -370,8 +373,11 @@ class WebhookNotifier:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         if backoff_base < 0 or backoff_cap < 0 or retry_after_cap < 0:
             raise ValueError("backoff_base, backoff_cap and retry_after_cap must not be negative")
-        if concurrency < 1 or per_receiver < 1 or max_pending < 1:
-            raise ValueError("concurrency, per_receiver and max_pending must be at least 1")
+        if min(concurrency, per_receiver, max_pending, max_pending_per_receiver) < 1:
+            raise ValueError(
+                "concurrency, per_receiver, max_pending and max_pending_per_receiver must be "
+                "at least 1"
+            )
         self._endpoints = dict(endpoints)
         self._clock = clock
         self._session_factory = session_factory
@@ -385,6 +391,8 @@ class WebhookNotifier:
         self._concurrency = concurrency
         self._per_receiver = per_receiver
         self._max_pending = max_pending
+        self._max_pending_per_receiver = max_pending_per_receiver
+        self._pending_by_receiver: dict[str, int] = {}
         self._tz = tz
         self._on_success = on_success
         self._on_failure = on_failure
@@ -508,7 +516,13 @@ class WebhookNotifier:
     ) -> None:
         notice = Notice(request["notice"])
         delivery = f"{event.whistle_id}.{event.seq}.{index}"
-        if not self._running or len(self._tasks) >= self._max_pending:
+        origin = _origin(endpoint)
+        backlog = self._pending_by_receiver.get(origin, 0)
+        if (
+            not self._running
+            or len(self._tasks) >= self._max_pending
+            or backlog >= self._max_pending_per_receiver
+        ):
             # Dropping is safe to recover from: the event, and so the notice, is in the log.
             self._dropped += 1
             log.warning(
@@ -518,7 +532,11 @@ class WebhookNotifier:
                 notice=notice.value,
                 delivery=delivery,
                 seq=event.seq,
-                reason="not running" if not self._running else "too many pending deliveries",
+                reason="not running"
+                if not self._running
+                else "too many pending deliveries"
+                if len(self._tasks) >= self._max_pending
+                else "too many pending deliveries to this receiver",
                 pending=len(self._tasks),
                 dropped=self._dropped,
             )
@@ -553,7 +571,16 @@ class WebhookNotifier:
         )
         task = asyncio.create_task(self._deliver(job), name=f"webhook:{delivery}")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._pending_by_receiver[origin] = backlog + 1
+        task.add_done_callback(lambda done: self._settled(done, origin))
+
+    def _settled(self, task: asyncio.Task[None], origin: str) -> None:
+        self._tasks.discard(task)
+        left = self._pending_by_receiver[origin] - 1
+        if left:
+            self._pending_by_receiver[origin] = left
+        else:
+            del self._pending_by_receiver[origin]
 
     # -- one delivery --------------------------------------------------------------------
 
@@ -644,8 +671,7 @@ class WebhookNotifier:
         return _Outcome(status=status, error=error, retry=retry, retry_after=retry_after)
 
     def _receiver_slot(self, endpoint: Endpoint) -> asyncio.Semaphore:
-        parts = urlsplit(endpoint.url)
-        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+        origin = _origin(endpoint)
         slot = self._receiver_slots.get(origin)
         if slot is None:
             slot = self._receiver_slots[origin] = asyncio.Semaphore(self._per_receiver)
@@ -713,6 +739,12 @@ class WebhookNotifier:
         except Exception:
             # Recording the outcome failed; the delivery itself is settled either way.
             log.exception("webhook.callback_failed", **job.log_fields())
+
+
+def _origin(endpoint: Endpoint) -> str:
+    """The receiver an endpoint is on (scheme, host and port): what the bounds are per."""
+    parts = urlsplit(endpoint.url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
 def _request_problem(request: object) -> str | None:

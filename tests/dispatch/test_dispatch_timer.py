@@ -58,3 +58,21 @@ def test_many_deadlines_pop_in_order() -> None:
         timer.arm(f"case{n}", "ack", at(n))
     popped = timer.pop_due(at(1000))
     assert [case for case, _ in popped] == [f"case{n}" for n in range(1, 1001)]
+
+
+def test_heap_stays_within_twice_the_pending_deadlines_as_cases_are_rearmed() -> None:
+    timer = DeadlineTimer()
+    base = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+    for n in range(2000):
+        case = f"c{n}"
+        # Every write re-arms the whole set; resolving empties it. Nothing ever falls due.
+        timer.replace(case, {"urge:0": base + timedelta(days=5), "escalate:0": base})
+        timer.replace(case, {"urge:0": base + timedelta(days=6), "escalate:0": base})
+        if n % 2:
+            timer.replace(case, {})
+    assert len(timer) == 2000  # 1000 cases still open, two deadlines each
+    assert len(timer._heap) <= 2 * len(timer) + 64
+    # Compaction kept the right entries: the due ones, earliest first, once each.
+    fired = timer.pop_due(base)
+    assert sorted(fired) == sorted((f"c{n}", "escalate:0") for n in range(0, 2000, 2))
+    assert len(timer) == 1000

@@ -207,13 +207,16 @@ class SqliteStore:
             self._next_seq = (row[0] or 0) + 1 if row else 1
             row = await self._fetchone(self._writer_conn, "SELECT published_seq FROM outbox")
             self._published_seq = self._persisted_published_seq = int(row[0]) if row else 0
+            # Inside the try: on a read-only file the outbox cursor's write is the first to
+            # fail, and an open that fails must close its connections (their threads would
+            # otherwise keep the process from exiting) and say StoreUnavailable.
+            await self._publish_unpublished()
         except (sqlite3.Error, OSError) as exc:
             await self._disconnect()
             raise StoreUnavailable(f"cannot open database {self.path}: {exc}") from exc
         except BaseException:
             await self._disconnect()
             raise
-        await self._publish_unpublished()
         self._closing = False
         self._writer_task = asyncio.create_task(self._write_loop(), name="store-writer")
         log.info("store.opened", path=str(self.path), schema=SCHEMA_VERSION, seq=self._next_seq - 1)
