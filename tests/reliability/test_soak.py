@@ -50,7 +50,7 @@ async def test_soak_loses_nothing_and_answers_without_errors(
     assert figures.lost == 0
     counts = figures.counts
     # Every kind of action happened, so the mix is what the figures say it is.
-    for kind in ("whistles", "acknowledged", "resolved", "stats_reads", "case_reads"):
+    for kind in ("whistles", "acknowledged", "resolved", "closed", "stats_reads", "case_reads"):
         assert counts.get(kind, 0) > 0, kind
     assert counts.get("clock_steps", 0) > 0
     assert counts["escalation_events"] > 0  # deadlines passed and fired during the run
