@@ -9,7 +9,8 @@ arming O(log n) without searching the heap.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 __all__ = ["DeadlineTimer"]
@@ -37,6 +38,33 @@ class DeadlineTimer:
             self._count += 1
         armed[key] = due
         heapq.heappush(self._heap, (due, case_id, key))
+
+    def load(self, deadlines: Iterable[tuple[str, str, datetime]]) -> int:
+        """Arm many (case, key, due) at once, as a restart does; return how many were added.
+
+        One pass and one heapify (O(n)) instead of a push each (O(n log n)). Rows read back
+        from a database carry a fresh copy of the case id on every row: the case's map keeps
+        one, so a case's deadlines share its id, and the round keys (``urge:1``...) are
+        interned, which is most of what a pending deadline costs beyond its heap entry.
+        """
+        armed_map = self._armed
+        heap = self._heap
+        ids: dict[str, str] = {}
+        added = 0
+        for case_id, key, due in deadlines:
+            case_id = ids.setdefault(case_id, case_id)
+            armed = armed_map.get(case_id)
+            if armed is None:
+                armed = armed_map[case_id] = {}
+            if not key.startswith(case_id):
+                key = sys.intern(key)
+            if key not in armed:
+                added += 1
+            armed[key] = due
+            heap.append((due, case_id, key))
+        heapq.heapify(heap)
+        self._count += added
+        return added
 
     def replace(self, case_id: str, deadlines: Mapping[str, datetime]) -> None:
         """Make ``deadlines`` the case's whole pending set (empty: none)."""

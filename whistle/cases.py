@@ -284,8 +284,9 @@ class CaseService:
     async def start(self) -> None:
         """Re-arm every pending deadline from the database, fire what is past, and (unless
         disabled, as tests driving a fake clock do) keep firing in the background."""
-        for deadline in await self._store.pending_deadlines():
-            self.timer.arm(deadline.whistle_id, deadline.key, deadline.due_at)
+        pending = await self._store.pending_deadlines()
+        self.timer.load((d.whistle_id, d.key, d.due_at) for d in pending)
+        del pending  # the timer holds what it needs; let the rows go before the first tick
         log.info("deadlines.rearmed", pending=len(self.timer))
         await self.tick()
         if self._run_timer:

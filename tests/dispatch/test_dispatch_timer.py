@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 
 from dispatch.timer import DeadlineTimer
@@ -58,3 +59,27 @@ def test_many_deadlines_pop_in_order() -> None:
         timer.arm(f"case{n}", "ack", at(n))
     popped = timer.pop_due(at(1000))
     assert [case for case, _ in popped] == [f"case{n}" for n in range(1, 1001)]
+
+
+def test_load_arms_many_at_once_in_due_order() -> None:
+    timer = DeadlineTimer()
+    timer.arm("z", "ack", at(25))
+    added = timer.load(
+        [("b", "urge:1", at(40)), ("a", "a-1:acknowledge", at(10)), ("b", "b-1:ack", at(20))]
+    )
+    assert added == 3
+    assert len(timer) == 4
+    assert timer.pending("b") == {"urge:1": at(40), "b-1:ack": at(20)}
+    assert timer.pop_due(at(30)) == [("a", "a-1:acknowledge"), ("b", "b-1:ack"), ("z", "ack")]
+    assert timer.pop_due(at(40)) == [("b", "urge:1")]
+    assert len(timer) == 0
+
+
+def test_load_shares_one_case_id_and_interns_round_keys() -> None:
+    timer = DeadlineTimer()
+    # Fresh string objects per row, as rows read from a database are.
+    rows = [("".join(["c", "1"]), "".join(["urge:", "1"]), at(m)) for m in (10, 20)]
+    timer.load([rows[0], (rows[1][0], "".join(["escalate:", "1"]), at(30))])
+    ids = {id(case_id) for _, case_id, _ in timer._heap}
+    assert len(ids) == 1
+    assert next(k for k in timer.pending("c1") if k.startswith("urge")) is sys.intern("urge:1")
