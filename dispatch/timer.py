@@ -29,10 +29,20 @@ class DeadlineTimer:
         return self._count
 
     def __repr__(self) -> str:
-        return f"DeadlineTimer(pending={self._count}, cases={len(self._armed)})"
+        return (
+            f"DeadlineTimer(pending={self._count}, cases={len(self._armed)}, "
+            f"entries={len(self._heap)})"
+        )
+
+    @property
+    def entries(self) -> int:
+        """Heap entries held, pending and stale (what the timer's memory grows with)."""
+        return len(self._heap)
 
     def arm(self, case_id: str, key: str, due: datetime) -> None:
         """Add (or move) one deadline."""
+        if not key.startswith(case_id):
+            key = sys.intern(key)  # urge:1, supervise:1...: the same few keys on every case
         armed = self._armed.setdefault(case_id, {})
         if key not in armed:
             self._count += 1
@@ -71,7 +81,15 @@ class DeadlineTimer:
         previous = self._armed.pop(case_id, {})
         self._count -= len(previous)
         for key, due in deadlines.items():
-            self.arm(case_id, key, due)
+            if previous.get(key) == due:
+                # Unchanged: its heap entry is still there, and valid again once the key is
+                # back at the same time. Pushing it again would leave a duplicate behind on
+                # every transition of the case.
+                self._armed.setdefault(case_id, {})[key] = due
+                self._count += 1
+            else:
+                self.arm(case_id, key, due)
+        self._compact()
 
     def pending(self, case_id: str) -> dict[str, datetime]:
         return dict(self._armed.get(case_id, {}))
@@ -97,6 +115,16 @@ class DeadlineTimer:
             self._count -= 1
             fired.append((case_id, key))
         return fired
+
+    def _compact(self) -> None:
+        """Drop stale entries once they outnumber the live ones: a deadline moved or dropped
+        days before its time would otherwise hold its heap entry until then."""
+        heap = self._heap
+        if len(heap) <= 2 * self._count + 1024:
+            return
+        armed = self._armed
+        self._heap = [e for e in heap if armed.get(e[1], {}).get(e[2]) == e[0]]
+        heapq.heapify(self._heap)
 
     def _drop_stale(self) -> None:
         heap = self._heap

@@ -83,3 +83,27 @@ def test_load_shares_one_case_id_and_interns_round_keys() -> None:
     ids = {id(case_id) for _, case_id, _ in timer._heap}
     assert len(ids) == 1
     assert next(k for k in timer.pending("c1") if k.startswith("urge")) is sys.intern("urge:1")
+
+
+def test_replacing_with_unchanged_deadlines_adds_no_heap_entries() -> None:
+    timer = DeadlineTimer()
+    timer.replace("a", {"a-1:ack": at(10), "urge:1": at(50)})
+    for _ in range(5):  # each transition of the case hands over its whole set again
+        timer.replace("a", {"a-1:ack": at(10), "urge:1": at(50)})
+    assert timer.entries == 2
+    timer.replace("a", {"urge:1": at(50)})  # acknowledged
+    assert timer.pop_due(at(10)) == []
+    assert timer.pop_due(at(50)) == [("a", "urge:1")]
+    assert len(timer) == 0
+
+
+def test_stale_entries_are_compacted_once_they_outnumber_the_live_ones() -> None:
+    timer = DeadlineTimer()
+    for n in range(3_000):
+        timer.replace(f"c{n}", {"urge:1": at(60 + n % 7)})
+    for n in range(3_000):
+        timer.replace(f"c{n}", {"urge:1": at(90 + n % 7)})  # every one moved later
+    assert len(timer) == 3_000
+    assert timer.entries <= 2 * 3_000 + 1024
+    assert timer.pop_due(at(80)) == []
+    assert len(timer.pop_due(at(100))) == 3_000
