@@ -8,7 +8,7 @@ PORT   ?= 8080
 DB     ?= var/whistle.sqlite3
 CONFIG ?= config
 
-.PHONY: install run test lint typecheck pytest chromium sample bench clean soak
+.PHONY: install run test lint typecheck pytest chromium sample bench bench-large clean soak
 
 # Front-end libraries (Apache ECharts) come from npm into ./node_modules, never into the repo.
 # npm is required when CI=true; elsewhere a machine without npm gets a warning, and the pages
@@ -65,7 +65,13 @@ clean:
 # Benchmarks: not part of the test suite (timings are measured, never asserted in tests).
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
-	$(BIN)/python bench/stats.py
+	$(BIN)/python bench/lifecycle.py --json var/bench-lifecycle.json
+	$(BIN)/python bench/stats.py --json var/bench-stats.json
+
+# Statistics over ten county-years (5,000,000 cases, about 19 GB): too long for `make bench`.
+# --reuse keeps a complete database from an earlier run and times the queries alone.
+bench-large: $(STAMP)
+	$(BIN)/python bench/stats.py --cases 5000000 --reuse --json var/bench-stats-large.json
 
 # Reliability at full size: 20 SIGKILLs mid-intake, a locked database, a full disk (root: a
 # tmpfs), overload and SIGTERM bursts. `make test` runs the same tests at CI size.
