@@ -338,7 +338,13 @@ class _Pending:
 
 
 def copy_state(state: CaseState) -> CaseState:
-    return copy.deepcopy(state)
+    """A copy the fold can move on without touching ``state``: the case and each of its
+    assignments are new objects; what the fold only ever replaces and never changes in
+    place (documents, tuples, times) is shared. A deep copy of every assignment's document,
+    routing trace and all, was about half the CPU of an acknowledge or resolve."""
+    new = copy.copy(state)
+    new.assignments = {aid: copy.copy(a) for aid, a in state.assignments.items()}
+    return new
 
 
 def _parse(text: str) -> datetime:
