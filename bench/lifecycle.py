@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import random
 import re
 import signal
@@ -148,6 +149,12 @@ async def _responder_tokens(db: Path, config: Path, responders: set[str]) -> dic
         await store.close()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _pending_metric(session: aiohttp.ClientSession, url: str) -> int:
     async with session.get(f"{url}/metrics") as r:
         text = await r.text()
@@ -211,7 +218,14 @@ def transitions(config: Path, work: Path, size: Size) -> dict[str, Any]:
                 cases = await _post_cases(session, server.url, operator, points, size.cases)
                 held_after_intake = await _pending_metric(session, server.url)
                 tokens = await _responder_tokens(server.db, config, {c["responder"] for c in cases})
+                assert server.proc is not None
+                cpu = _cpu_seconds(server.proc.pid)
                 result = await _transitions(session, server.url, cases, tokens, size.concurrency)
+                # The server's own CPU per transition: steadier than wall time on a busy box.
+                cpu = _cpu_seconds(server.proc.pid) - cpu
+                result["server_cpu_ms_per_transition"] = round(
+                    cpu / max(1, result["transitions"]) * 1000, 2
+                )
                 result["held_after_transitions"] = await _pending_metric(session, server.url)
             result["cases"] = size.cases
             result["acted_on"] = len(cases)
@@ -464,7 +478,8 @@ def main() -> None:
             f"transitions/s ({size.concurrency} clients)",
             tr["per_s"],
             "/s",
-            note=f"acknowledge + resolve of {tr['acted_on']:,} cases through the API; "
+            note=f"acknowledge + resolve of {tr['acted_on']:,} cases through the API, "
+            f"{tr['server_cpu_ms_per_transition']} ms of server CPU each; "
             f"answers {tr['statuses']}",
         ),
         Row(SECTION, "transition p50 / p99", f"{tr['p50_ms']} / {tr['p99_ms']}", "ms"),
