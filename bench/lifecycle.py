@@ -464,7 +464,7 @@ def main() -> None:
     size = SIZES[args.size]
     configure_logging("warning", json=False)
     args.work.mkdir(parents=True, exist_ok=True)
-    for old in args.work.glob("*.sqlite3*"):
+    for old in [*args.work.glob("*.sqlite3*"), *args.work.glob("*.log")]:
         old.unlink()
     began = time.perf_counter()
     mem = memory(size)
