@@ -68,7 +68,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/lifecycle.py --json var/bench-lifecycle.json
 	$(BIN)/python bench/stats.py --json var/bench-stats.json
 
-# Statistics over ten county-years (5,000,000 cases, about 19 GB): too long for `make bench`.
+# Statistics over 5,000,000 cases in one year (about 18 GB): too long for `make bench`.
 # --reuse keeps a complete database from an earlier run and times the queries alone.
 bench-large: $(STAMP)
 	$(BIN)/python bench/stats.py --cases 5000000 --reuse --json var/bench-stats-large.json

@@ -12,7 +12,8 @@ and for one town over the year, and one drill-down each.
                           [--config config] [--db var/bench-stats.sqlite3]
 
 ``--size full`` is a county-year, 500,000 cases; ``--cases 5000000`` (``make bench-large``)
-is ten county-years in one file.
+puts ten times that into the same year (about 18 GB, and ten times the generation time: too
+long for ``make bench``). ``--size tiny`` is 3,000 cases, for the smoke test.
 """
 
 from __future__ import annotations
