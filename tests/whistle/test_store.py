@@ -462,3 +462,27 @@ async def test_bulk_create_refuses_idempotency_keys(tmp_path: Path, bus: Bus) ->
     assert await store.create_whistles([]) == ()
     assert await store.count_whistles() == 0
     await store.close()
+
+
+async def test_pending_deadlines_are_the_pending_rows_in_due_order_from_their_own_index(
+    tmp_path: Path, bus: Bus
+) -> None:
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    news = [_with_history(n) for n in (3, 1, 2)]
+    await store.create_whistles(news)
+    await store.cancel_deadline(news[0].whistle.id, "urge:1")
+    pending = await store.pending_deadlines()
+    await store.close()
+    expected = sorted(
+        (due, new.whistle.id, key)
+        for new in news
+        for key, due in new.deadlines
+        if (new.whistle.id, key) != (news[0].whistle.id, "urge:1")
+    )
+    assert [(d.due_at, d.whistle_id, d.key) for d in pending] == expected
+    with sqlite3.connect(tmp_path / "w.sqlite3") as raw:
+        plan = raw.execute(
+            "EXPLAIN QUERY PLAN SELECT whistle_id, key, due_at FROM deadlines "
+            "WHERE status = 'pending' ORDER BY due_at"
+        ).fetchall()
+    assert "COVERING INDEX deadlines_pending" in plan[0][3]
