@@ -8,7 +8,7 @@ PORT   ?= 8080
 DB     ?= var/whistle.sqlite3
 CONFIG ?= config
 
-.PHONY: install run test lint typecheck pytest chromium sample bench clean soak
+.PHONY: install run test lint typecheck pytest chromium sample bench bench-large clean soak
 
 # Front-end libraries (Apache ECharts) come from npm into ./node_modules, never into the repo.
 # npm is required when CI=true; elsewhere a machine without npm gets a warning, and the pages
@@ -66,6 +66,12 @@ clean:
 # Every section in one run, the merged table in var/bench/ and docs/performance.md.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --size full --docs
+
+# The sizes that take longer than make bench's ten minutes: the whole province (2.8 million
+# cells, about 9 GB) and 5,000,000 cases (about 18 GB on disk, close to an hour to generate;
+# kept in var/bench and reused). Writes docs/performance-large.md.
+bench-large: $(STAMP)
+	$(BIN)/python bench/run.py --size large --sections routing,stats --docs
 
 # Reliability at full size: 20 SIGKILLs mid-intake, a locked database, a full disk (root: a
 # tmpfs), a read-only filesystem (root: a loop-mounted ext4), bad webhook receivers, overload,

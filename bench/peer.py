@@ -379,7 +379,7 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--config", type=Path, default=ROOT / "config")
     args = p.parse_args()
-    size = SIZES[args.size]
+    size = SIZES.get(args.size, SIZES["full"])  # nothing larger: large runs full
     binary, why = alertmanager_binary()
     if binary is None:
         write_report(args.json, SECTION, args.size, [Row(SECTION, "Alertmanager peer",

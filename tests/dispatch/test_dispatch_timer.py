@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 
 from dispatch.timer import DeadlineTimer
@@ -71,8 +72,56 @@ def test_heap_stays_within_twice_the_pending_deadlines_as_cases_are_rearmed() ->
         if n % 2:
             timer.replace(case, {})
     assert len(timer) == 2000  # 1000 cases still open, two deadlines each
-    assert len(timer._heap) <= 2 * len(timer) + 64
+    assert len(timer._heap) <= 2 * len(timer) + 1024
     # Compaction kept the right entries: the due ones, earliest first, once each.
     fired = timer.pop_due(base)
     assert sorted(fired) == sorted((f"c{n}", "escalate:0") for n in range(0, 2000, 2))
     assert len(timer) == 1000
+
+
+def test_load_arms_many_at_once_in_due_order() -> None:
+    timer = DeadlineTimer()
+    timer.arm("z", "ack", at(25))
+    added = timer.load(
+        [("b", "urge:1", at(40)), ("a", "a-1:acknowledge", at(10)), ("b", "b-1:ack", at(20))]
+    )
+    assert added == 3
+    assert len(timer) == 4
+    assert timer.pending("b") == {"urge:1": at(40), "b-1:ack": at(20)}
+    assert timer.pop_due(at(30)) == [("a", "a-1:acknowledge"), ("b", "b-1:ack"), ("z", "ack")]
+    assert timer.pop_due(at(40)) == [("b", "urge:1")]
+    assert len(timer) == 0
+
+
+def test_load_shares_one_case_id_and_interns_round_keys() -> None:
+    timer = DeadlineTimer()
+    # Fresh string objects per row, as rows read from a database are.
+    rows = [("".join(["c", "1"]), "".join(["urge:", "1"]), at(m)) for m in (10, 20)]
+    timer.load([rows[0], (rows[1][0], "".join(["escalate:", "1"]), at(30))])
+    ids = {id(case_id) for _, case_id, _ in timer._heap}
+    assert len(ids) == 1
+    assert next(k for k in timer.pending("c1") if k.startswith("urge")) is sys.intern("urge:1")
+
+
+def test_replacing_with_unchanged_deadlines_adds_no_heap_entries() -> None:
+    timer = DeadlineTimer()
+    timer.replace("a", {"a-1:ack": at(10), "urge:1": at(50)})
+    for _ in range(5):  # each transition of the case hands over its whole set again
+        timer.replace("a", {"a-1:ack": at(10), "urge:1": at(50)})
+    assert timer.entries == 2
+    timer.replace("a", {"urge:1": at(50)})  # acknowledged
+    assert timer.pop_due(at(10)) == []
+    assert timer.pop_due(at(50)) == [("a", "urge:1")]
+    assert len(timer) == 0
+
+
+def test_stale_entries_are_compacted_once_they_outnumber_the_live_ones() -> None:
+    timer = DeadlineTimer()
+    for n in range(3_000):
+        timer.replace(f"c{n}", {"urge:1": at(60 + n % 7)})
+    for n in range(3_000):
+        timer.replace(f"c{n}", {"urge:1": at(90 + n % 7)})  # every one moved later
+    assert len(timer) == 3_000
+    assert timer.entries <= 2 * 3_000 + 1024
+    assert timer.pop_due(at(80)) == []
+    assert len(timer.pop_due(at(100))) == 3_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -446,3 +447,54 @@ async def test_deadlines_survive_a_restart_and_fire_exactly_once(
     for doc in docs:
         doc = await cases.get(doc["id"])
         assert len([e for e in doc["timeline"] if e["type"] == "assignment.added"]) == 3
+
+
+async def test_a_restart_rearms_exactly_the_pending_rows_and_fires_each_once(
+    start_server: StartServer, county: Hierarchy, clock: FakeClock, tmp_path: Any
+) -> None:
+    from whistle.keys import CASES
+
+    db = tmp_path / "rearm.sqlite3"
+    live = await start_server(db=db)
+    cases = Cases(live, county)
+    docs = [await cases.new(location={"grid": cases.micro(n)}) for n in range(4)]
+    # One acknowledgement: that deadline is cancelled, not pending, and must not come back.
+    status, _ = await cases.assignment(docs[0]["assignments"][0], "acknowledge")
+    assert status == 200
+    await live.client.close()
+
+    def pending_rows() -> dict[tuple[str, str], datetime]:
+        with sqlite3.connect(db) as raw:
+            rows = raw.execute(
+                "SELECT whistle_id, key, due_at FROM deadlines WHERE status = 'pending'"
+            ).fetchall()
+        return {(w, k): datetime.fromisoformat(d) for w, k, d in rows}
+
+    stored = pending_rows()
+    assert (docs[0]["id"], f"{docs[0]['assignments'][0]['id']}:acknowledge") not in stored
+    live = await start_server(db=db)
+    service = live.app[CASES]
+    armed = {
+        (doc["id"], key): when
+        for doc in docs
+        for key, when in service.timer.pending(doc["id"]).items()
+    }
+    assert armed == stored
+    assert len(service.timer) == len(stored)
+
+    # Past every acknowledgement deadline (and nothing later): each fires once, now.
+    acks = {k: when for k, when in stored.items() if k[1].endswith(":acknowledge")}
+    clock.set(max(acks.values()) + timedelta(seconds=1))
+    assert all(when > clock.now() for k, when in stored.items() if k not in acks)
+    assert await Cases(live, county).tick() == len(acks)
+    with sqlite3.connect(db) as raw:
+        fired = set(raw.execute("SELECT whistle_id, key FROM deadlines WHERE status = 'fired'"))
+    assert fired == set(acks)
+    await live.client.close()
+
+    live = await start_server(db=db)  # a second restart re-arms none of them
+    service = live.app[CASES]
+    assert not set(acks) & {
+        (doc["id"], key) for doc in docs for key in service.timer.pending(doc["id"])
+    }
+    assert await Cases(live, county).tick() == 0

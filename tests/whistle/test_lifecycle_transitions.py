@@ -109,3 +109,28 @@ async def test_action_from_state(live: Live, county: Hierarchy, status: str, act
         assert answer["current"] in (status, doc["assignments"][0]["status"])
         assert isinstance(answer["allowed"], list)
         assert action not in answer["allowed"]
+
+
+def test_folding_changes_into_a_copy_leaves_the_loaded_state_as_it_was() -> None:
+    from datetime import UTC, datetime
+
+    from dispatch.case import AssignmentState, AssignmentStatus, CaseState
+    from dispatch.lifecycle import Change
+    from whistle.cases import fold_more
+
+    at = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+    doc = {"id": "W-1", "trace": [{"steps": ["a"]}]}
+    old = CaseState(id="W", received_at=at, version=2)
+    old.assignments["W-1"] = AssignmentState(
+        id="W-1", kind="registered_member", mode="push", responder_id="R1", cell="c",
+        level="grid", origin="route", status=AssignmentStatus.DISPATCHED, assigned_at=at,
+        acknowledge_due=at, claim_due=None, doc=doc,
+    )  # fmt: skip
+    new = fold_more(old, [Change("assignment.acknowledged", {"assignment": "W-1"})], at, "R1")
+    assert new.assignments["W-1"].status is AssignmentStatus.ACKNOWLEDGED
+    assert new.owner == "W-1"
+    assert new.version == 3
+    assert old.assignments["W-1"].status is AssignmentStatus.DISPATCHED
+    assert old.owner is None
+    assert old.version == 2
+    assert old.assignments["W-1"].doc == {"id": "W-1", "trace": [{"steps": ["a"]}]}

@@ -13,7 +13,7 @@ import pytest
 from lifecycle_helpers import Cases
 from test_api_intake import point_of
 from test_pages import add_user, log_in
-from whistle_support import Live, run_bench
+from whistle_support import Live
 
 from grids import Hierarchy, Level
 from whistle.auth import Role
@@ -454,16 +454,3 @@ async def test_wide_windows_read_the_indexes_and_agree_with_the_sort(
     county = answers[0][0]
     assert county["counts"]["total"] == 7
     assert county["durations"]["acknowledge"] == {"count": 6, "median": 600.0, "p90": 2400.0}
-
-
-@pytest.mark.slow
-def test_the_stats_benchmark_runs_at_a_tiny_size(tmp_path: Path, county_dir: Path) -> None:
-    report, stdout = run_bench(
-        "stats.py",
-        tmp_path / "bench-stats.json",
-        *("--cases", "200", "--config", str(county_dir), "--db", str(tmp_path / "bench.sqlite3")),
-    )
-    assert report["cases"] == 200
-    assert report["queries"]["county"]["counts"]["total"] == 200
-    assert report["queries"]["county"]["seconds"] > 0
-    assert "| county" in stdout

@@ -443,3 +443,102 @@ async def test_repeats_join_only_cases_still_open_in_their_window(tmp_path: Path
         await store.close()
         await bus.stop()
     assert [e.type for e in recorder.events].count("case.repeated") == 1
+
+
+def _with_history(n: int) -> NewWhistle:
+    """A whistle written with its whole story so far and two pending deadlines."""
+    base = new_whistle(n, key=None)
+    wid, at = base.whistle.id, base.whistle.received_at
+    events = [
+        *base.events,
+        NewEvent("assignment.acknowledged", wid, at + timedelta(minutes=5), "R1",
+                 {"assignment": f"{wid}-1"}),
+    ]  # fmt: skip
+    return NewWhistle(
+        base.whistle,
+        base.assignments,
+        events,
+        deadlines=[("urge:1", at + timedelta(days=3)), ("escalate:1", at + timedelta(days=9))],
+        case_doc={"resolve_due": (at + timedelta(days=7)).isoformat(), "rework": 0},
+    )
+
+
+def _tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(path) as raw:
+        return {
+            table: raw.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+            for table in (
+                "whistles",
+                "assignments",
+                "deadlines",
+                "events",
+                "case_facts",
+                "assignment_facts",
+            )
+        }
+
+
+async def test_bulk_create_writes_what_one_by_one_writes_in_one_commit(
+    tmp_path: Path, bus: Bus
+) -> None:
+    news = [_with_history(n) for n in range(30)]
+    one = await open_store(tmp_path / "one.sqlite3", Bus())
+    for new in news:
+        await one.create_whistle(new)
+    await one.close()
+    recorder = Recorder(bus)
+    await bus.start()
+    bulk = await open_store(tmp_path / "bulk.sqlite3", bus)
+    written = await bulk.create_whistles(news)
+    assert bulk.commits == 1
+    await bulk.close()
+    await bus.stop()
+    tables = _tables(tmp_path / "bulk.sqlite3")
+    assert tables == _tables(tmp_path / "one.sqlite3")
+    assert len(tables["deadlines"]) == 60
+    assert len(tables["case_facts"]) == 30
+    assert [e.seq for e in written] == list(range(1, 91))
+    assert [e.seq for e in recorder.events] == [e.seq for e in written]
+
+
+async def test_bulk_create_is_all_or_nothing(tmp_path: Path, bus: Bus) -> None:
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    await store.create_whistle(_with_history(5))
+    with pytest.raises(StoreUnavailable):
+        await store.create_whistles([_with_history(n) for n in range(10)])  # 5 is stored
+    assert await store.count_whistles() == 1
+    await store.close()
+    assert len(_tables(tmp_path / "w.sqlite3")["events"]) == 3
+
+
+async def test_bulk_create_refuses_idempotency_keys(tmp_path: Path, bus: Bus) -> None:
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    with pytest.raises(ValueError, match="idempotency"):
+        await store.create_whistles([new_whistle(1, key="k1")])
+    assert await store.create_whistles([]) == ()
+    assert await store.count_whistles() == 0
+    await store.close()
+
+
+async def test_pending_deadlines_are_the_pending_rows_in_due_order_from_their_own_index(
+    tmp_path: Path, bus: Bus
+) -> None:
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    news = [_with_history(n) for n in (3, 1, 2)]
+    await store.create_whistles(news)
+    await store.cancel_deadline(news[0].whistle.id, "urge:1")
+    pending = await store.pending_deadlines()
+    await store.close()
+    expected = sorted(
+        (due, new.whistle.id, key)
+        for new in news
+        for key, due in new.deadlines
+        if (new.whistle.id, key) != (news[0].whistle.id, "urge:1")
+    )
+    assert [(d.due_at, d.whistle_id, d.key) for d in pending] == expected
+    with sqlite3.connect(tmp_path / "w.sqlite3") as raw:
+        plan = raw.execute(
+            "EXPLAIN QUERY PLAN SELECT whistle_id, key, due_at FROM deadlines "
+            "WHERE status = 'pending' ORDER BY due_at"
+        ).fetchall()
+    assert "COVERING INDEX deadlines_pending" in plan[0][3]

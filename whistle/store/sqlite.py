@@ -158,6 +158,40 @@ def _assignment_params(a: AssignmentRow) -> tuple[Any, ...]:
     )
 
 
+def _whistle_statements(new: NewWhistle) -> list[Statement]:
+    """Every statement a new whistle writes: its row, assignments, deadlines and the
+    statistics projection (which commits with the events or not at all)."""
+    w = new.whistle
+    statements: list[Statement] = [
+        (
+            _WHISTLE_INSERT,
+            (
+                w.id,
+                db_time(w.received_at),
+                w.source,
+                w.category,
+                w.urgency,
+                w.status,
+                w.grid_code,
+                w.grid_path,
+                w.grid_level,
+                w.external_id,
+                w.idempotency_key,
+                w.request_hash,
+                _json(w.doc),
+                len(new.events),
+                None if new.case_doc is None else _json(new.case_doc),
+                w.camera_id,
+                w.near,
+            ),
+        )
+    ]
+    statements += [(_ASSIGNMENT_INSERT, _assignment_params(a)) for a in new.assignments]
+    statements += [(_DEADLINE_SET, (w.id, key, db_time(due))) for key, due in new.deadlines]
+    statements += facts.new_whistle_facts(new)
+    return statements
+
+
 class SqliteStore:
     """The Store on one SQLite file in WAL mode.
 
@@ -308,42 +342,30 @@ class SqliteStore:
     # -- writes --------------------------------------------------------------------------
 
     async def create_whistle(self, new: NewWhistle) -> Created | Duplicate:
-        w = new.whistle
-        statements: list[Statement] = [
-            (
-                _WHISTLE_INSERT,
-                (
-                    w.id,
-                    db_time(w.received_at),
-                    w.source,
-                    w.category,
-                    w.urgency,
-                    w.status,
-                    w.grid_code,
-                    w.grid_path,
-                    w.grid_level,
-                    w.external_id,
-                    w.idempotency_key,
-                    w.request_hash,
-                    _json(w.doc),
-                    len(new.events),
-                    None if new.case_doc is None else _json(new.case_doc),
-                    w.camera_id,
-                    w.near,
-                ),
-            )
-        ]
-        for a in new.assignments:
-            statements.append(
-                (
-                    _ASSIGNMENT_INSERT,
-                    _assignment_params(a),
-                )
-            )
-        statements += [(_DEADLINE_SET, (w.id, key, db_time(due))) for key, due in new.deadlines]
-        # The statistics projection, in the same unit: it commits with the events or not at all.
-        statements += facts.new_whistle_facts(new)
-        return await self._submit(statements, new.events, w.idempotency_key)
+        statements = _whistle_statements(new)
+        return await self._submit(statements, new.events, new.whistle.idempotency_key)
+
+    async def create_whistles(self, news: Sequence[NewWhistle]) -> tuple[Event, ...]:
+        """Write many new whistles as one unit: the same rows, events and statistics facts
+        as ``create_whistle`` writes for each, committed together or not at all.
+
+        For bulk loads (the statistics benchmark's generator, a re-arm database): one queued
+        unit instead of thousands keeps the writer's per-unit work out of the way. Whistles
+        with an idempotency key are refused (a bulk load has no caller to answer Duplicate);
+        an id already stored fails the whole unit. Returns the events written, in order.
+        """
+        if any(new.whistle.idempotency_key for new in news):
+            raise ValueError("create_whistles takes no idempotency keys")
+        if not news:
+            return ()
+        statements: list[Statement] = []
+        events: list[NewEvent] = []
+        for new in news:
+            statements += _whistle_statements(new)
+            events += new.events
+        outcome = await self._submit(statements, events, None)
+        assert isinstance(outcome, Created)
+        return outcome.events
 
     async def transition(self, step: Transition) -> tuple[Event, ...]:
         guards: list[Statement] = [
