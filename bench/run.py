@@ -90,10 +90,10 @@ def performance_page(result: dict[str, Any]) -> str:
     title = "Performance at the large sizes" if large else "Performance"
     target = "make bench-large" if large else "make bench"
     other = (
-        "The rest of the suite is in [performance.md](performance.md)."
+        "The rest of the suite is in\n[performance.md](performance.md)."
         if large
-        else "The whole province and 5,000,000 cases take longer than the ten minutes of "
-        "`make bench`: `make bench-large` measures them, in "
+        else "The whole province and\n5,000,000 cases take longer than the ten minutes of "
+        "`make bench`: `make bench-large` measures\nthem, in "
         "[performance-large.md](performance-large.md)."
     )
     return f"""# {title}
@@ -107,7 +107,7 @@ was changed because of them: [performance-analysis.md](performance-analysis.md).
 
 - Machine: {m["cpu"]}, {m["cores"]} cores, {m["memory_gib"]} GiB, Python {m["python"]},
   {m["platform"]}
-- Command: `{result["command"]}`
+- Command: `{target}`, which runs `{result["command"]}`
 - Date: {result["when"]}
 - Load average (1 min) of the machine: {load[0]:.1f} at the start, {load[1]:.1f} at the end
 - Size: {result["size"]}
