@@ -183,14 +183,14 @@ def main() -> None:
         Row(
             SECTION,
             f"{name} generation s",
-            round(generated_s, 1),
+            round(generated_s, 3),
             "s",
             note="kept in var/bench from an earlier run" if reused else "generated in this run",
         ),
         Row(
             SECTION,
             f"{name} load s",
-            round(province["load_s"], 1),
+            round(province["load_s"], 3),
             "s",
             *target("< 30 s", province["load_s"] < 30),
             later,
