@@ -26,8 +26,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -36,6 +34,8 @@ from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import wait_ready  # noqa: E402
 
 from whistle.clock import SystemClock  # noqa: E402
 from whistle.ids import IdFactory  # noqa: E402
@@ -178,18 +178,7 @@ class Ceiling:
         ]  # fmt: skip
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=log)
-        deadline = time.monotonic() + ready_within
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"ceiling exited with {self.proc.returncode}: {self._tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"ceiling not ready within {ready_within} s: {self._tail()}")
+        wait_ready(self.proc, f"{self.url}/readyz", self.log, "ceiling", ready_within)
 
     def stop(self) -> None:
         """SIGTERM (aiohttp closes the writer, which commits nothing more), then wait."""
@@ -200,9 +189,6 @@ class Ceiling:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
-
-    def _tail(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")[-2000:]
 
 
 def main() -> None:

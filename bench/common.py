@@ -22,6 +22,9 @@ import json
 import os
 import platform
 import resource
+import subprocess
+import time
+import urllib.request
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,6 +97,27 @@ def rss_mib(pid: int | None = None) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def wait_ready(
+    proc: subprocess.Popen[bytes], url: str, log: Path, what: str, within: float = 30.0
+) -> None:
+    """Poll ``url`` until it answers 200; raise with the end of ``log`` if ``proc`` exits
+    first or ``within`` seconds pass (for the peer and ceiling servers a bench starts)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise RuntimeError(f"{what} exited with {proc.returncode}: {tail}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
+    raise RuntimeError(f"{what} not ready within {within} s: {tail}")
 
 
 def percentile(sorted_values: list[float], p: float) -> float:

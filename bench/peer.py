@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 import camera  # noqa: E402
 import intake  # noqa: E402
-from common import Row, parser, write_report  # noqa: E402
+from common import Row, parser, wait_ready, write_report  # noqa: E402
 from load import LoadResult, Post, run_load  # noqa: E402
 
 from grids import Hierarchy, Level  # noqa: E402
@@ -157,19 +156,7 @@ class Alertmanager:
     def start(self, ready_within: float = 30.0) -> None:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(self.command, stdout=log, stderr=log)
-        deadline = time.monotonic() + ready_within
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                tail = self.log.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"alertmanager exited with {self.proc.returncode}: {tail}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"alertmanager not ready within {ready_within} s")
+        wait_ready(self.proc, f"{self.url}/-/ready", self.log, "alertmanager", ready_within)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
