@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from dispatch import lifecycle
 from dispatch.case import CaseState
@@ -30,7 +30,7 @@ from whistle.cases import CaseNotFound
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
 from whistle.keys import CASES, HIERARCHY, STORE
 from whistle.problems import problem, refused
-from whistle.schema import field_errors
+from whistle.schema import INPUT, field_errors
 
 __all__ = ["routes"]
 
@@ -41,7 +41,7 @@ _Id = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = INPUT
 
 
 class _Resolve(_Body):

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from dispatch import Duration
 from whistle.access import ACCESS, allow
@@ -18,7 +18,7 @@ from whistle.auth import Role
 from whistle.exceptions import FieldError, InvalidWhistle
 from whistle.keys import STORE, TZ
 from whistle.problems import problem
-from whistle.schema import field_errors
+from whistle.schema import INPUT, field_errors
 from whistle.store import TokenRecord
 from whistle.timefmt import rfc3339
 
@@ -30,7 +30,7 @@ _Code = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class _TokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = INPUT
 
     role: Role
     scope: _Code | None = None
@@ -41,7 +41,7 @@ class _TokenIn(BaseModel):
 
 
 class _UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = INPUT
 
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.@-]+$")]
     password: Annotated[str, Field(min_length=8, max_length=200)]

@@ -59,7 +59,6 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
 )
@@ -94,7 +93,7 @@ from whistle.keys import (
     TZ,
 )
 from whistle.problems import problem
-from whistle.schema import LIMITS, LocationIn, _rfc3339, field_errors
+from whistle.schema import INPUT, LIMITS, LocationIn, _rfc3339, field_errors
 from whistle.silences import Silences
 from whistle.store import Silence
 
@@ -289,7 +288,7 @@ _Text = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class CameraLine(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = INPUT
 
     camera_id: _Text
     event_type: _Text
@@ -302,7 +301,7 @@ class CameraLine(BaseModel):
 
 
 class PoliceLine(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = INPUT
 
     alert_id: Annotated[str, Field(min_length=1, max_length=100)]
     alert_type: _Text | None = None

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import orjson
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
 from dispatch import Catalog
 from grids import Cell, Hierarchy
@@ -24,7 +24,7 @@ from whistle.clock import Clock
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
 from whistle.ids import IdFactory
 from whistle.problems import problem
-from whistle.schema import field_errors
+from whistle.schema import INPUT, field_errors
 from whistle.store import Silence, Store
 from whistle.timefmt import rfc3339
 
@@ -141,7 +141,7 @@ routes = web.RouteTableDef()
 
 
 class _SilenceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = INPUT
 
     matcher: Matcher
     value: Annotated[str, Field(min_length=1, max_length=64)]
