@@ -256,7 +256,14 @@ def _serve(args: argparse.Namespace) -> int:
     from whistle.logs import configure_logging
 
     configure_logging(args.log_level, json=args.log_format == "json")
+    import structlog
+
     from whistle.access import AccessLimits
+    from whistle.allocator import MMAP_THRESHOLD, pin_mmap_threshold
+
+    # Before the server allocates anything big: see whistle/allocator.py.
+    if pin_mmap_threshold():
+        structlog.get_logger(__name__).info("allocator.pinned", mmap_threshold=MMAP_THRESHOLD)
     from whistle.ratelimit import Limit
 
     limits = AccessLimits(
@@ -312,6 +319,9 @@ async def _run(
         loop.add_signal_handler(sig, stop.set)
     if offset_file is not None:
         loop.add_signal_handler(signal.SIGUSR1, _move_clock, app, offset_file)
+    from whistle.allocator import trim_periodically
+
+    trimmer = asyncio.create_task(trim_periodically(), name="allocator-trim")
     try:
         site = web.TCPSite(runner, host, port, shutdown_timeout=10.0)
         await site.start()
@@ -320,6 +330,7 @@ async def _run(
         print(f"whistle: serving on http://{host}:{port}", file=sys.stderr, flush=True)
         await stop.wait()
     finally:
+        trimmer.cancel()
         await runner.cleanup()
 
 
