@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import functools
 import os
 import platform
 
@@ -33,6 +34,7 @@ _M_MMAP_THRESHOLD = -3  # from <malloc.h>
 TRIM_EVERY = 10.0
 
 
+@functools.cache  # looked up once, not on every trim
 def _libc() -> ctypes.CDLL | None:
     """The process's own C library when it is glibc, else None."""
     if platform.libc_ver()[0] != "glibc":
