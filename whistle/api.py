@@ -20,7 +20,7 @@ from whistle.problems import problem
 from whistle.store import StoredWhistle, WhistleQuery
 from whistle.timefmt import rfc3339
 
-__all__ = ["routes"]
+__all__ = ["idempotency_key", "routes"]
 
 routes = web.RouteTableDef()
 
@@ -35,6 +35,17 @@ def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None
 # -- whistles ---------------------------------------------------------------------------
 
 
+def idempotency_key(request: web.Request) -> str | None:
+    """The request's Idempotency-Key header, if any; 400 unless 1-255 printable ASCII."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= _MAX_KEY and key.isprintable() and key.isascii()):
+        raise InvalidWhistle(
+            [FieldError("Idempotency-Key", f"must be 1-{_MAX_KEY} printable ASCII characters")],
+            status=400,
+        )
+    return key
+
+
 @routes.post("/api/v1/whistles")
 async def post_whistle(request: web.Request) -> web.Response:
     principal = allow(request, Role.REPORTER, Role.OPERATOR, Role.INTEGRATION)
@@ -46,12 +57,7 @@ async def post_whistle(request: web.Request) -> web.Response:
             [FieldError("Content-Type", f"expected application/json, got {content_type}")],
             status=415,
         )
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= _MAX_KEY and key.isprintable() and key.isascii()):
-        raise InvalidWhistle(
-            [FieldError("Idempotency-Key", f"must be 1-{_MAX_KEY} printable ASCII characters")],
-            status=400,
-        )
+    key = idempotency_key(request)
     raw = await request.read()
     if not raw:
         raise InvalidWhistle([FieldError("body", "empty: expected a JSON object")], status=400)

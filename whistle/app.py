@@ -23,6 +23,7 @@ from whistle.actions import routes as action_routes
 from whistle.admin import routes as admin_routes
 from whistle.api import routes
 from whistle.bus import Bus
+from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
 from whistle.citizens import routes as citizen_routes
 from whistle.clock import Clock, SystemClock
@@ -32,6 +33,7 @@ from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.keys import (
     BUS,
+    CAMERAS,
     CASES,
     CATALOG,
     CLOCK,
@@ -109,16 +111,17 @@ async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
     config_dir = app[SETTINGS].config_dir
 
-    def load() -> tuple[Router, LifecyclePolicy, DutyRoster, Teams]:
+    def load() -> tuple[Router, LifecyclePolicy, DutyRoster, Teams, CameraRegistry]:
         hierarchy = load_hierarchy(config_dir)
         config = load_dispatch_config(config_dir)
         router = Router.compile(hierarchy, config)
         duty = DutyRoster.load(config_dir, hierarchy, config.calendar)
         teams = Teams.load(config_dir, hierarchy)
-        return router, config.policy, duty, teams
+        cameras = CameraRegistry.load(config_dir, hierarchy)
+        return router, config.policy, duty, teams, cameras
 
     # Loading ~28,000 polygons takes a second; keep the loop free for the signal handlers.
-    router, policy, duty, teams = await asyncio.to_thread(load)
+    router, policy, duty, teams, cameras = await asyncio.to_thread(load)
     # The county is about a million long-lived objects. Left in the collector's generations,
     # every full collection walks them all (measured: 111 ms on the sample county), which is a
     # latency spike for whatever request is running; frozen, they are never scanned again.
@@ -131,11 +134,13 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
     app[POLICY] = policy
     app[DUTY] = duty
     app[TEAMS] = teams
+    app[CAMERAS] = cameras
     log.info(
         "config.loaded",
         config_dir=str(config_dir),
         cells=len(app[HIERARCHY]),
         responders=app[HIERARCHY].responder_count,
+        cameras=len(cameras),
     )
     yield
 
@@ -219,5 +224,6 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         duty=app[DUTY],
         silences=silences,
         repeats=CameraRepeats(app[STORE], clock, app[POLICY]),
+        cameras=app[CAMERAS],
     )
     yield

@@ -18,8 +18,9 @@ from aiohttp import web
 from dispatch import lifecycle
 from dispatch.lifecycle import IllegalTransition, InvalidAction
 from whistle.access import ACCESS, client_address, public
+from whistle.api import idempotency_key
 from whistle.auth import token_hash
-from whistle.exceptions import FieldError, InvalidWhistle, RateLimited
+from whistle.exceptions import FieldError, IdempotencyConflict, InvalidWhistle, RateLimited
 from whistle.keys import CASES, INTAKE, STORE
 from whistle.problems import problem, refused
 from whistle.store import StoredWhistle
@@ -59,8 +60,16 @@ async def file(request: web.Request) -> web.Response:
     if extra:
         raise InvalidWhistle(extra)
     body["source"] = "citizen"
-    key = request.headers.get("Idempotency-Key")
-    submission = await request.app[INTAKE].submit(body, idempotency_key=key)
+    key = idempotency_key(request)
+    try:
+        # A citizen's keys are their address's: a retry from there gets its case number
+        # back, and nobody else's key ever finds it.
+        submission = await request.app[INTAKE].submit(
+            body, idempotency_key=key, namespace=f"public:{address}"
+        )
+    except IdempotencyConflict as exc:
+        # Many citizens can share an address (a carrier's NAT): name no case.
+        raise IdempotencyConflict(exc.key, None) from None
     secret = secrets.token_urlsafe(18)
     store = request.app[STORE]
     if submission.created:

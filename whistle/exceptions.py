@@ -43,14 +43,18 @@ class InvalidWhistle(WhistleError):
 
 
 class IdempotencyConflict(WhistleError):
-    """An Idempotency-Key was reused with a different request body."""
+    """An Idempotency-Key was reused with a different request body.
 
-    def __init__(self, key: str, whistle_id: str) -> None:
+    ``whistle_id`` is the whistle the key made, when the caller may be told (None: not named,
+    as on the public citizens' door, whose callers share one address's namespace).
+    """
+
+    def __init__(self, key: str, whistle_id: str | None) -> None:
         self.key = key
         self.whistle_id = whistle_id
+        made = "" if whistle_id is None else f" for whistle {whistle_id}"
         super().__init__(
-            f"Idempotency-Key {key!r} was already used for whistle {whistle_id} "
-            "with a different request body"
+            f"Idempotency-Key {key!r} was already used{made} with a different request body"
         )
 
 

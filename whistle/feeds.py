@@ -46,10 +46,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -64,11 +63,18 @@ from pydantic import (
 )
 
 from dispatch import Source, Urgency
-from grids import Cell, GridConfigError, Hierarchy, Level
-from grids.exceptions import Problem
-from grids.loader import read_csv_rows
+from grids import Cell
 from whistle.access import SIGNED_BODY, allow, allow_cell, body_limit
 from whistle.auth import Principal, Role
+from whistle.cameras import (
+    CAMERAS_FILE,
+    CAMERAS_HEADER,
+    Camera,
+    CameraRegistry,
+    camera_rows,
+    load_cameras,
+    write_cameras,
+)
 from whistle.exceptions import (
     FieldError,
     Forbidden,
@@ -79,8 +85,9 @@ from whistle.exceptions import (
 )
 from whistle.grouping import Detection
 from whistle.ids import IdFactory
-from whistle.intake import Intake
+from whistle.intake import Intake, grid_path, key_namespace, scoped_key
 from whistle.keys import (
+    CAMERAS,
     CATALOG,
     CLOCK,
     DUTY,
@@ -92,7 +99,6 @@ from whistle.keys import (
     STORE,
     TZ,
 )
-from whistle.problems import problem
 from whistle.schema import INPUT, LIMITS, LocationIn, _rfc3339, field_errors
 from whistle.silences import Silences
 from whistle.store import Silence
@@ -105,6 +111,7 @@ __all__ = [
     "MAX_LINES",
     "POLICE_ALERTS",
     "Camera",
+    "CameraRegistry",
     "camera_rows",
     "load_cameras",
     "routes",
@@ -120,8 +127,6 @@ FEED_BODY_LIMIT = 2 * 1024 * 1024
 
 MAX_LINES = 1000
 DEFAULT_MIN_CONFIDENCE = 0.6
-CAMERAS_FILE = "cameras.csv"
-CAMERAS_HEADER = ("camera_id", "grid", "lat", "lon", "name")
 
 # The camera platform's event types -> catalog categories (a catalog code is accepted too).
 CAMERA_EVENTS: dict[str, str] = {
@@ -159,123 +164,7 @@ POLICE_ALERTS: dict[str, str] = {
 _SOURCE_NAMES = {Source.CAMERA: "天眼", Source.POLICE: "警情"}
 
 
-# -- the camera registry -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Camera:
-    camera_id: str
-    grid: str
-    lat: float | None
-    lon: float | None
-    name: str
-    line: int
-
-    def location(self) -> dict[str, Any]:
-        if self.lat is not None and self.lon is not None:
-            return {"lat": self.lat, "lon": self.lon}
-        return {"grid": self.grid}
-
-
-def load_cameras(config_dir: Path, hierarchy: Hierarchy) -> dict[str, Camera]:
-    """Read ``cameras.csv`` (optional: without it no camera is known).
-
-    Raises GridConfigError with every problem, each naming file, line and camera id.
-    """
-    path = config_dir / CAMERAS_FILE
-    if not path.exists():
-        return {}
-    file = path.name
-    problems: list[Problem] = []
-    rows = read_csv_rows(path, CAMERAS_HEADER, problems) or []
-    cameras: dict[str, Camera] = {}
-    for line, (camera_id, grid, lat_text, lon_text, name) in rows:
-        if not camera_id:
-            problems.append(Problem(file, line, None, "empty camera_id"))
-            continue
-        if len(camera_id) > LIMITS["camera_id"]:
-            problems.append(
-                Problem(file, line, camera_id, f"camera_id longer than {LIMITS['camera_id']}")
-            )
-            continue
-        if camera_id in cameras:
-            first = cameras[camera_id].line
-            problems.append(
-                Problem(file, line, camera_id, f"duplicate camera; first defined on line {first}")
-            )
-            continue
-        ok = True
-        if grid not in hierarchy:
-            problems.append(Problem(file, line, camera_id, f"unknown grid {grid!r}"))
-            ok = False
-        if not name:
-            problems.append(Problem(file, line, camera_id, "empty name"))
-            ok = False
-        lat = lon = None
-        if lat_text or lon_text:
-            try:
-                lat, lon = float(lat_text), float(lon_text)
-            except ValueError:
-                problems.append(
-                    Problem(file, line, camera_id, f"bad point ({lat_text!r}, {lon_text!r})")
-                )
-                ok = False
-            else:
-                if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                    problems.append(
-                        Problem(file, line, camera_id, f"point out of range ({lat}, {lon})")
-                    )
-                    ok = False
-                elif ok and hierarchy.has_geometry:
-                    cell = hierarchy.locate(lat, lon)
-                    if cell is None or not cell.is_within(grid):
-                        where = "no cell" if cell is None else cell.code
-                        problems.append(
-                            Problem(
-                                file,
-                                line,
-                                camera_id,
-                                f"point ({lat}, {lon}) lies in {where}, not inside grid {grid}",
-                            )
-                        )
-                        ok = False
-        if ok:
-            cameras[camera_id] = Camera(camera_id, grid, lat, lon, name, line)
-    if problems:
-        problems.sort(key=lambda p: p.line or 0)
-        raise GridConfigError(problems)
-    return cameras
-
-
-def camera_rows(hierarchy: Hierarchy, per_community: int = 2) -> list[tuple[str, ...]]:
-    """A deterministic registry: ``per_community`` cameras in each community, camera n at the
-    centroid of the community's n-th grid (its first grid when it has fewer)."""
-    rows: list[tuple[str, ...]] = []
-    for community in sorted(hierarchy.cells(level=Level.COMMUNITY), key=lambda c: c.code):
-        grids = sorted(
-            (c for c in hierarchy.children(community.code) if c.level is Level.GRID),
-            key=lambda c: c.code,
-        )
-        if not grids:
-            continue
-        for n in range(1, per_community + 1):
-            grid = grids[(n - 1) if n - 1 < len(grids) else 0]
-            point = hierarchy.centroid(grid.code)
-            lat, lon = ("", "") if point is None else (f"{point[0]:.6f}", f"{point[1]:.6f}")
-            camera_id = f"CAM-{community.code}-{n:02d}"
-            rows.append((camera_id, grid.code, lat, lon, f"{community.name}{grid.name}天眼{n}号"))
-    return rows
-
-
-def write_cameras(config_dir: Path, hierarchy: Hierarchy, per_community: int = 2) -> int:
-    """Write ``cameras.csv`` for the county in ``config_dir``; the number of cameras."""
-    rows = camera_rows(hierarchy, per_community)
-    lines = [",".join(CAMERAS_HEADER)] + [",".join(row) for row in rows]
-    (config_dir / CAMERAS_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return len(rows)
-
-
-# -- one line -------------------------------------------------------------------------------
+# -- one line --------------------------------------------------------------------------------
 
 
 def _url(value: str) -> str:
@@ -371,7 +260,11 @@ def _category(
 
 
 def _camera_line(
-    request: web.Request, number: int, text: bytes, cameras: dict[str, Camera], threshold: float
+    request: web.Request,
+    number: int,
+    text: bytes,
+    cameras: Mapping[str, Camera],
+    threshold: float,
 ) -> _Prepared:
     prepared = _Prepared(number)
     try:
@@ -485,33 +378,21 @@ class _LowConfidence(Silences):
 
 @dataclass
 class _State:
-    cameras: dict[str, Camera]
+    cameras: CameraRegistry
     threshold: float
     ids: IdFactory
-    cells: dict[str, Cell | None] = field(default_factory=dict)  # each camera's place
-
-    def cell(self, hierarchy: Hierarchy, camera_id: str) -> Cell | None:
-        """The cell a camera stands in (fixed: looked up once)."""
-        if camera_id not in self.cells:
-            location = self.cameras[camera_id].location()
-            grid = location.get("grid")
-            self.cells[camera_id] = (
-                hierarchy.cell(grid)
-                if grid is not None
-                else hierarchy.locate(location["lat"], location["lon"])
-            )
-        return self.cells[camera_id]
 
 
 _STATES: weakref.WeakKeyDictionary[web.Application, _State] = weakref.WeakKeyDictionary()
 
 
 def _state(app: web.Application) -> _State:
-    """The camera registry and threshold, loaded on first use and kept for the app's life."""
+    """The camera registry (loaded with the configuration) and threshold, kept for the app's
+    life."""
     state = _STATES.get(app)
     if state is None:
         settings = app[SETTINGS]
-        cameras = load_cameras(settings.config_dir, app[HIERARCHY])
+        cameras = app[CAMERAS]
         threshold = float(settings.extra.get("camera_min_confidence", DEFAULT_MIN_CONFIDENCE))
         state = _STATES[app] = _State(cameras, threshold, IdFactory(app[CLOCK]))
         log.info("feeds.loaded", cameras=len(cameras), min_confidence=threshold)
@@ -542,6 +423,7 @@ def _muting_intake(app: web.Application, state: _State, why: str) -> Intake:
         duty=app[DUTY],
         silences=_LowConfidence(silence),
         repeats=None,
+        cameras=state.cameras,
     )
 
 
@@ -658,7 +540,6 @@ async def _group_repeats(
     path, which gives each its own answer.
     """
     repeats = request.app[INTAKE].repeats
-    hierarchy = request.app[HIERARCHY]
     if repeats is None:
         return set()
     candidates = [
@@ -667,13 +548,17 @@ async def _group_repeats(
         if p.fileable and p.low_confidence is None and p.idempotency_key
     ]
     settled: set[int] = set()
-    known = await repeats.known([str(prepared[i].idempotency_key) for i in candidates])
+    # Detection keys live in the sender's namespace, as the intake keeps them: another
+    # scope's detection of the same id is not this one, and its case is not named.
+    namespace = key_namespace(principal)
+    keys = {i: scoped_key(namespace, str(prepared[i].idempotency_key)) for i in candidates}
+    known = await repeats.known(list(keys.values()))
     allowed: dict[str, bool] = {}
     seen: set[str] = set()
     groups: dict[tuple[str, str], list[int]] = {}
     for i in candidates:
         item = prepared[i]
-        key = str(item.idempotency_key)
+        key = keys[i]
         if key in known:
             results[i] = _result(item, "duplicate", known[key])
             settled.add(i)
@@ -683,13 +568,16 @@ async def _group_repeats(
         seen.add(key)
         camera_id = item.camera_id
         if camera_id not in allowed:
-            cell = state.cell(hierarchy, camera_id)
-            allowed[camera_id] = cell is not None and _may(principal, cell)
+            # Outside the sender's scope, or placed nowhere: the intake gives the answer.
+            allowed[camera_id] = state.cameras.place(camera_id) is not None and _may(
+                principal, state.cameras.home(camera_id)
+            )
         if allowed[camera_id]:
             groups.setdefault((camera_id, item.category), []).append(i)
     if not groups:
         return settled
-    open_cases = await repeats.open_cases(list(groups))
+    within = {camera: grid_path(state.cameras.home(camera)) for camera, _ in groups}
+    open_cases = await repeats.open_cases(list(groups), within)
     limit = asyncio.Semaphore(32)
 
     async def open_case(pair: tuple[str, str]) -> None:
@@ -712,9 +600,7 @@ async def _group_repeats(
     try:
         added = await repeats.add(
             {
-                case_id: [
-                    Detection(prepared[i].idempotency_key, prepared[i].record) for i in indexes
-                ]
+                case_id: [Detection(keys[i], prepared[i].record) for i in indexes]
                 for case_id, indexes in joins.items()
             },
             actors,
@@ -771,11 +657,7 @@ def _feed_principal(request: web.Request, source: Source) -> Principal:
 async def camera_feed(request: web.Request) -> web.Response:
     """Camera detections (天眼), JSON Lines; signed by a camera integration."""
     principal = _feed_principal(request, Source.CAMERA)
-    try:
-        state = _state(request.app)
-    except GridConfigError as exc:
-        log.error("feeds.cameras_invalid", error=str(exc))
-        return problem(500, "Camera registry invalid", detail=f"{CAMERAS_FILE}: {exc}")
+    state = _state(request.app)
     lines = _split(await _body(request))
     return await _batch(
         request,

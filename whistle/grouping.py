@@ -48,12 +48,16 @@ class CameraRepeats:
     def __repr__(self) -> str:
         return f"CameraRepeats(window={self._window})"
 
-    async def open_cases(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
-        """The open case of each (camera id, category) that has one inside the window."""
+    async def open_cases(
+        self, pairs: Sequence[tuple[str, str]], within: Mapping[str, str]
+    ) -> dict[tuple[str, str], str]:
+        """The open case of each (camera id, category) that has one inside the window, in the
+        subtree ``within[camera id]`` (a grid path: the camera's own cell, which the caller's
+        scope holds). A case elsewhere that merely names the camera is never joined."""
         if not pairs:
             return {}
         since = self._clock.now() - self._window
-        return await self._store.open_camera_cases(pairs, since, _ACTIVE)
+        return await self._store.open_camera_cases(pairs, since, _ACTIVE, within=within)
 
     async def known(self, keys: Sequence[str]) -> dict[str, str]:
         """Detection keys already stored, with the case each went to."""

@@ -23,7 +23,9 @@ column     what
 Row numbers are the file's line numbers (the header is row 1). Every row is checked on its
 own; a bad row is reported with its number and the reasons and does not stop the others.
 Re-importing a file creates nothing twice: a ticket already stored as a citizen whistle with
-that ``external_id`` is skipped as a duplicate.
+that ``external_id`` inside the importer's scope is skipped as a duplicate. A ticket stored
+in another subtree is not looked at (nor named): ticket numbers are scoped like idempotency
+keys.
 """
 
 from __future__ import annotations
@@ -314,7 +316,7 @@ async def import_hotline(
         if body is None:
             report.rows.append(RowResult(line, ticket, "error", None, errors))
             continue
-        existing = await store.find_external(SOURCE.value, ticket)
+        existing = await store.find_external(SOURCE.value, ticket, within=intake.subtree(principal))
         if existing is not None:
             report.rows.append(RowResult(line, ticket, "duplicate", existing))
             continue
@@ -327,7 +329,8 @@ async def import_hotline(
         except Forbidden as exc:
             errors = [FieldError("网格", str(exc))]
         except IdempotencyConflict as exc:
-            errors = [FieldError("工单编号", f"already used by {exc.whistle_id}")]
+            # The key is in the importer's namespace: the whistle it names is in its scope.
+            errors = [FieldError("工单编号", f"already used by {exc.whistle_id or 'another case'}")]
         except (StoreBusy, StoreUnavailable):
             errors = [FieldError("row", "the database cannot take writes now; import again")]
         else:

@@ -2,6 +2,15 @@
 
 Data flows one way. The HTTP layer hands raw JSON in and gets the stored whistle back; it
 never talks to the router or the store on the intake path itself.
+
+Two rules keep one subtree's callers out of another's cases on this path:
+
+- A whistle naming a camera (``camera_id``) is a camera whistle of a camera in
+  ``cameras.csv``, whose own cell lies in the caller's scope, placed inside that cell (at the
+  camera's place when the location is left out). Its repeats join only an open case of that
+  camera inside that cell.
+- Idempotency keys belong to a namespace (:func:`key_namespace`: the caller's scope), so two
+  towns may use one key independently, and a key never finds a whistle of another subtree.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from dispatch.lifecycle import deadlines
 from grids import Cell, Hierarchy, Level
 from whistle.access import FILES, allow_cell
 from whistle.auth import Principal, Role
+from whistle.cameras import CAMERAS_FILE, CameraRegistry
 from whistle.cases import case_document
 from whistle.clock import Clock
 from whistle.events import NewEvent
@@ -52,7 +62,7 @@ from whistle.store import (
 )
 from whistle.timefmt import rfc3339
 
-__all__ = ["Intake", "Submission", "grid_path"]
+__all__ = ["Intake", "Submission", "grid_path", "key_namespace", "scoped_key"]
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +89,22 @@ def grid_path(cell: Cell) -> str:
     return "/" + "/".join(cell.path) + "/"
 
 
+def key_namespace(principal: Principal | None) -> str:
+    """The namespace of a caller's idempotency keys: its scope (``*`` when it has none: an
+    admin, or the CLI with no principal). Everything filed under a namespace lies inside that
+    scope, so a key replayed or reused there names only whistles the caller may see."""
+    if principal is None or principal.scope is None:
+        return "*"
+    return principal.scope
+
+
+def scoped_key(namespace: str, key: str) -> str:
+    """The stored form of ``key`` in ``namespace``. Keys are printable ASCII, so the unit
+    separator between the two cannot be forged by a key; nor can a namespaced key equal one
+    stored before keys had namespaces (those are left to themselves, never matched)."""
+    return f"{namespace}\x1f{key}"
+
+
 class Intake:
     """Turns posted JSON into a stored, routed whistle."""
 
@@ -96,6 +122,7 @@ class Intake:
         duty: DutyRoster | None = None,
         silences: Silences | None = None,
         repeats: CameraRepeats | None = None,
+        cameras: CameraRegistry | None = None,
     ) -> None:
         self._hierarchy = hierarchy
         self._router = router
@@ -108,6 +135,8 @@ class Intake:
         self._duty = duty or DutyRoster.always()
         self._silences = silences
         self.repeats = repeats  # None: camera whistles never group (each opens a case)
+        # None: no camera is known, and a whistle naming one is refused.
+        self.cameras = cameras or CameraRegistry({}, hierarchy)
         # One camera's detections of one category are placed one at a time, so that a burst
         # of repeats finds the case the first of them opened.
         self._camera_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
@@ -120,36 +149,55 @@ class Intake:
         *,
         idempotency_key: str | None = None,
         principal: Principal | None = None,
+        namespace: str | None = None,
     ) -> Submission:
         """Validate, place, route and store ``body``; return once it is on disk.
 
-        Raises InvalidWhistle (nothing stored), IdempotencyConflict, StoreUnavailable,
-        StoreBusy.
+        ``idempotency_key`` is looked up in ``namespace`` (by default the principal's, see
+        :func:`key_namespace`). Raises InvalidWhistle (nothing stored), Forbidden,
+        IdempotencyConflict, StoreUnavailable, StoreBusy.
         """
-        whistle = self._validate(body)
+        whistle = self._validate(self._camera_place(body))
         if principal is not None:
             _may_file(principal, whistle.source)
+            if whistle.camera_id is not None:
+                camera = self.cameras.home(whistle.camera_id)
+                allow_cell(principal, camera, f"camera {whistle.camera_id}")
         request = whistle.model_dump(mode="json")
         request_hash = _fingerprint(request)
         cell = self._place(whistle)
+        if whistle.camera_id is not None:
+            self._within_camera(whistle.camera_id, cell)
         if principal is not None:
             allow_cell(principal, cell, "the whistle's place")
+        key = None
         if idempotency_key is not None:
-            earlier = await self._store.find_idempotent(idempotency_key)
+            key = scoped_key(namespace or key_namespace(principal), idempotency_key)
+            earlier = await self._store.find_idempotent(key)
             if earlier is not None:
                 return self._replay(earlier, idempotency_key, request_hash)
         if whistle.source is Source.CAMERA and whistle.camera_id and self.repeats is not None:
-            if idempotency_key is not None:
+            if key is not None:
                 # A detection sent again after it joined a case: the same case, counted once.
-                known = await self.repeats.known([idempotency_key])
-                if idempotency_key in known:
-                    return Submission(known[idempotency_key], False, grouped=True, replayed=True)
+                known = await self.repeats.known([key])
+                if key in known:
+                    return Submission(known[key], False, grouped=True, replayed=True)
             async with self.camera_lock(whistle.camera_id, whistle.category):
-                grouped = await self._group_camera(whistle, request, idempotency_key)
+                grouped = await self._group_camera(whistle, request, key)
                 if grouped is not None:
                     return grouped
-                return await self._create(whistle, request, cell, idempotency_key, request_hash)
-        return await self._create(whistle, request, cell, idempotency_key, request_hash)
+                return await self._create(
+                    whistle, request, cell, key, request_hash, client_key=idempotency_key
+                )
+        return await self._create(
+            whistle, request, cell, key, request_hash, client_key=idempotency_key
+        )
+
+    def subtree(self, principal: Principal | None) -> str | None:
+        """The grid path of ``principal``'s scope (None: everywhere), for store lookups."""
+        if principal is None or principal.scope is None:
+            return None
+        return grid_path(self._hierarchy.cell(principal.scope))
 
     def camera_lock(self, camera_id: str, category: str) -> asyncio.Lock:
         """The lock under which one camera's detections of one category find or open their
@@ -167,6 +215,8 @@ class Intake:
         cell: Cell,
         idempotency_key: str | None,
         request_hash: str,
+        *,
+        client_key: str | None = None,
     ) -> Submission:
         received_at = self._clock.now()
         silence = None
@@ -208,13 +258,14 @@ class Intake:
             silence=silence,
             duplicates=duplicates,
             near=near,
+            client_key=client_key,
         )
         with structlog.contextvars.bound_contextvars(whistle_id=whistle_id, grid=cell.code):
             outcome = await self._store.create_whistle(new)
             if isinstance(outcome, Duplicate):
                 # Another request with the same key won the race inside the writer.
-                assert idempotency_key is not None
-                return self._replay(outcome, idempotency_key, request_hash)
+                assert client_key is not None
+                return self._replay(outcome, client_key, request_hash)
             assert isinstance(outcome, Created)
             log.info(
                 "whistle.created",
@@ -233,7 +284,10 @@ class Intake:
         assert whistle.camera_id is not None
         assert self.repeats is not None
         pair = (whistle.camera_id, whistle.category)
-        existing = (await self.repeats.open_cases([pair])).get(pair)
+        # Only the camera's own cases, in its own cell: never a case filed elsewhere that
+        # merely names it.
+        within = {whistle.camera_id: grid_path(self.cameras.home(whistle.camera_id))}
+        existing = (await self.repeats.open_cases([pair], within)).get(pair)
         if existing is None:
             return None
         # Shaped like a feed's detection (external_id first), with the whole request.
@@ -275,10 +329,51 @@ class Intake:
             grid = location.get("grid")
             if isinstance(grid, str) and grid.strip() and grid.strip() not in self._hierarchy:
                 errors.append(FieldError("location.grid", f"unknown grid code {grid.strip()!r}"))
+        camera_id = body.get("camera_id")
+        if (
+            isinstance(camera_id, str)
+            and camera_id.strip()
+            and not any(e.field == "camera_id" for e in errors)
+        ):
+            if body.get("source") != Source.CAMERA.value:
+                errors.append(
+                    FieldError("camera_id", "only a camera whistle (source camera) names a camera")
+                )
+            elif camera_id.strip() not in self.cameras:
+                errors.append(
+                    FieldError(
+                        "camera_id", f"unknown camera {camera_id.strip()!r}; not in {CAMERAS_FILE}"
+                    )
+                )
         if errors:
             raise InvalidWhistle(errors)
         assert whistle is not None
         return whistle
+
+    def _camera_place(self, body: Any) -> Any:
+        """``body`` placed at its camera's place when it names a known camera and leaves the
+        location out (as the camera feed places its detections)."""
+        if not isinstance(body, dict) or "location" in body:
+            return body
+        camera_id = body.get("camera_id")
+        if body.get("source") != Source.CAMERA.value or not isinstance(camera_id, str):
+            return body
+        camera = self.cameras.get(camera_id.strip())
+        return body if camera is None else {**body, "location": camera.location()}
+
+    def _within_camera(self, camera_id: str, cell: Cell) -> None:
+        """A camera whistle comes from the camera's own cell (or a micro-grid of it)."""
+        home = self.cameras.home(camera_id)
+        if not cell.is_within(home.code):
+            raise InvalidWhistle(
+                [
+                    FieldError(
+                        "location",
+                        f"camera {camera_id} watches {home.code} ({home.name}); "
+                        f"{cell.code} ({cell.name}) is outside it",
+                    )
+                ]
+            )
 
     def _place(self, whistle: WhistleIn) -> Cell:
         location = whistle.location
@@ -319,6 +414,7 @@ class Intake:
         silence: Silence | None = None,
         duplicates: list[str] | None = None,
         near: str | None = None,
+        client_key: str | None = None,
     ) -> NewWhistle:
         tz = self._tz
         category = self._catalog.get(whistle.category)
@@ -434,7 +530,8 @@ class Intake:
                 {
                     "request": request,
                     "grid": cell.code,
-                    "idempotency_key": idempotency_key,
+                    # The key as the caller sent it; the row keeps it in its namespace.
+                    "idempotency_key": client_key,
                 },
             ),
         ]

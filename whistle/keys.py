@@ -12,6 +12,7 @@ from dispatch import Catalog, DutyRoster, LifecyclePolicy, Router, Teams
 from grids import Hierarchy
 from whistle.access import AccessLimits
 from whistle.bus import Bus
+from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
 from whistle.clock import Clock
 from whistle.intake import Intake
@@ -21,6 +22,7 @@ from whistle.webhooks import WebhookNotifier
 
 __all__ = [
     "BUS",
+    "CAMERAS",
     "CASES",
     "CATALOG",
     "CLOCK",
@@ -58,6 +60,7 @@ SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 BUS = web.AppKey("bus", Bus)
 HIERARCHY = web.AppKey("hierarchy", Hierarchy)
+CAMERAS = web.AppKey("cameras", CameraRegistry)
 CATALOG = web.AppKey("catalog", Catalog)
 ROUTER = web.AppKey("router", Router)
 TZ: web.AppKey[tzinfo] = web.AppKey("tz")

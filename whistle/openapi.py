@@ -164,6 +164,12 @@ RESPONSES: dict[str, Any] = {
                     "type": "array",
                     "items": _object({"field": _STR, "reason": _STR}),
                 },
+                "whistle_id": {
+                    "type": "string",
+                    "description": "An Idempotency-Key reused with another body: the whistle "
+                    "the key made in the caller's own scope. Never given by the public "
+                    "citizens' door.",
+                },
             },
         ),
     },
@@ -415,9 +421,28 @@ def _case_action(summary: str, body: str) -> dict[str, Any]:
     return {"post": _op(summary, _json("Whistle"), (*_WRITE, 404, 409), body=body, params=[_ID])}
 
 
+_FILE_WHISTLE = (
+    "A camera whistle may name its camera (`camera_id`): one of `cameras.csv` (else 422 "
+    "naming `camera_id`; other sources name none), whose own cell lies in the caller's scope "
+    "(else 403), and the location must lie in that cell (else 422 naming `location`; left "
+    "out, the whistle is placed at the camera). A repeat of the camera and category within "
+    "the repeat window joins the camera's open case there and is answered 200 with "
+    "`Whistle-Grouped: true`."
+)
+
+
 def _paths() -> dict[str, Any]:
     created = _json("Whistle", "Created: the whistle as stored")
     created["headers"] = {"Location": {"required": True, "schema": _STR}}
+    grouped = _json(
+        "Whistle",
+        "A camera repeat: added to the open case of the same camera and category in the "
+        "camera's own cell, answered with that case",
+    )
+    grouped["headers"] = {
+        "Location": {"required": True, "schema": _STR},
+        "Whistle-Grouped": {"required": True, "schema": {"const": "true"}},
+    }
     whistles_list = [
         _query("status", _STR, "a status"),
         _query(
@@ -437,12 +462,14 @@ def _paths() -> dict[str, Any]:
         "/api/v1/whistles": {
             "post": {
                 **_op("File a whistle", created, (*_WRITE, 415), ok_status=201, body="WhistleIn"),
+                "description": _FILE_WHISTLE,
                 "parameters": [
                     {
                         "name": "Idempotency-Key",
                         "in": "header",
                         "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                        "description": "makes retries safe",
+                        "description": "makes retries safe; keys belong to the caller's scope, "
+                        "so another scope's key is a new key",
                     }
                 ],
             },
@@ -541,6 +568,16 @@ def _paths() -> dict[str, Any]:
                     ok_status=201,
                     body="PublicIn",
                     security=_PUBLIC,
+                    params=[
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                            "description": "makes retries safe: a retry from the same address "
+                            "gets its case number back (without a new link); reused with "
+                            "another body it is refused (422) naming no case",
+                        }
+                    ],
                 ),
             }
         },
@@ -626,6 +663,7 @@ def _paths() -> dict[str, Any]:
             )
         },
     }
+    paths["/api/v1/whistles"]["post"]["responses"]["200"] = grouped
     for action in ("acknowledge", "start"):
         paths[f"/api/v1/assignments/{{id}}/{action}"] = _case_action(
             f"{action} (报到/开始)", "EmptyIn"

@@ -100,7 +100,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             "Idempotency-Key reused",
             detail=str(exc),
             errors=[FieldError("Idempotency-Key", "already used with a different request body")],
-            extra={"whistle_id": exc.whistle_id},
+            extra=None if exc.whistle_id is None else {"whistle_id": exc.whistle_id},
         )
     except StoreBusy as exc:
         return problem(503, "Busy", detail=str(exc), headers={"Retry-After": "1"})

@@ -51,6 +51,7 @@ from dispatch.lifecycle import IllegalTransition, InvalidAction
 from grids import Hierarchy, Level, ResponderKind
 from grids.loader import load_hierarchy
 from whistle.bus import Bus
+from whistle.cameras import Camera, CameraRegistry
 from whistle.cases import CaseService, Decide, case_document
 from whistle.clock import FakeClock
 from whistle.events import Event
@@ -186,6 +187,14 @@ class LifecycleMachine(RuleBasedStateMachine):
             policy=world.policy,
             duty=world.duty,
             repeats=CameraRepeats(self.store, self.clock, world.policy),
+            # Two cameras watching the whole county: their whistles may come from anywhere.
+            cameras=CameraRegistry(
+                {
+                    name: Camera(name, world.hierarchy.root, None, None, name, n)
+                    for n, name in enumerate(("cam-1", "cam-2"), start=2)
+                },
+                world.hierarchy,
+            ),
         )
 
         async def start() -> None:

@@ -13,17 +13,25 @@ from whistle_support import Live
 
 from grids import Hierarchy, Level
 from whistle.clock import FakeClock
+from whistle.keys import CAMERAS
 
 
-def detection(cases: Cases, camera: str = "CAM-001", **extra: Any) -> dict[str, Any]:
+def detection(cases: Cases, camera: int = 0, **extra: Any) -> dict[str, Any]:
+    """A camera whistle from the ``camera``-th camera of the registry, in its own grid."""
+    registry = cases.live.app[CAMERAS]
+    camera_id = sorted(registry)[camera]
     return {
         "source": "camera",
         "category": "E0403",
         "description": "路口机动车乱停放",
-        "location": {"grid": cases.micro(0)},
-        "camera_id": camera,
+        "location": {"grid": registry.home(camera_id).code},
+        "camera_id": camera_id,
         **extra,
     }
+
+
+def camera_id(live: Live, camera: int) -> str:
+    return sorted(live.app[CAMERAS])[camera]
 
 
 async def test_camera_repeats_inside_the_window_make_one_case_with_a_count(
@@ -51,7 +59,7 @@ async def test_other_camera_category_or_window_opens_a_new_case(
 ) -> None:
     cases = Cases(live, county)
     _, _, first = await live.post(detection(cases))
-    _, _, other_camera = await live.post(detection(cases, camera="CAM-002"))
+    _, _, other_camera = await live.post(detection(cases, camera=1))
     _, _, other_category = await live.post(detection(cases, category="E0404"))
     clock.advance(timedelta(minutes=31))
     _, _, later = await live.post(detection(cases))
@@ -171,8 +179,8 @@ async def test_silenced_grid_stores_whistles_without_dispatching_them(
 
 async def test_expiring_a_silence_ends_it_now(live: Live, county: Hierarchy) -> None:
     cases = Cases(live, county)
-    _, created = await silence(live, matcher="camera", value="CAM-009")
-    status, _, doc = await live.post(detection(cases, camera="CAM-009"))
+    _, created = await silence(live, matcher="camera", value=camera_id(live, 2))
+    status, _, doc = await live.post(detection(cases, camera=2))
     assert doc["status"] == "muted"
     response = await live.client.delete(
         f"/api/v1/silences/{created['id']}", headers=await live.auth()
@@ -180,7 +188,7 @@ async def test_expiring_a_silence_ends_it_now(live: Live, county: Hierarchy) -> 
     expired = await response.json()
     assert response.status == 200
     assert expired["active"] is False
-    status, _, doc = await live.post(detection(cases, camera="CAM-009", description="again"))
+    status, _, doc = await live.post(detection(cases, camera=2, description="again"))
     assert doc["status"] == "dispatched"
     status, listing = await live.get("/api/v1/silences")
     assert status == 200
@@ -228,11 +236,11 @@ async def test_silence_is_kept_across_a_restart(
 ) -> None:
     db = tmp_path / "s.sqlite3"
     live = await start_server(db=db)
-    _, created = await silence(live, matcher="camera", value="CAM-777")
+    _, created = await silence(live, matcher="camera", value=camera_id(live, 3))
     await live.client.close()
     live = await start_server(db=db)
     cases = Cases(live, county)
-    status, _, doc = await live.post(detection(cases, camera="CAM-777"))
+    status, _, doc = await live.post(detection(cases, camera=3))
     assert status == 201
     assert doc["status"] == "muted"
     assert doc["muted_by"]["id"] == created["id"]

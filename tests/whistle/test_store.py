@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -476,6 +477,32 @@ def _tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
                 "assignment_facts",
             )
         }
+
+
+async def test_a_cameras_open_case_is_a_camera_whistle_in_its_own_cell(
+    tmp_path: Path, bus: Bus
+) -> None:
+    # Whistles stored before camera ids were checked may name a camera they are no case of:
+    # filed elsewhere (a decoy in another town) or from another source.
+    store = await open_store(tmp_path / "w.sqlite3", bus)
+    own = "/530524/530524102/530524102001/"
+
+    def naming_the_camera(n: int, path: str, source: str = "camera") -> NewWhistle:
+        base = new_whistle(n, path=path, source=source)
+        row = dataclasses.replace(base.whistle, camera_id="CAM-B")
+        return NewWhistle(row, base.assignments, base.events)
+
+    try:
+        await store.create_whistle(naming_the_camera(1, own))
+        await store.create_whistle(naming_the_camera(2, "/530524/530524101/"))
+        await store.create_whistle(naming_the_camera(3, own, source="citizen"))
+        pair = ("CAM-B", "E0101")
+        open_ = ("dispatched",)
+        found = await store.open_camera_cases([pair], T0, open_, within={"CAM-B": own})
+        assert found == {pair: new_whistle(1).whistle.id}
+        assert await store.open_camera_cases([pair], T0, open_, within={"CAM-B": "/x/"}) == {}
+    finally:
+        await store.close()
 
 
 async def test_bulk_create_writes_what_one_by_one_writes_in_one_commit(

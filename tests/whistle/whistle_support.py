@@ -21,6 +21,7 @@ from grids.sample import generate_county
 from whistle.access import ACCESS
 from whistle.app import create_app
 from whistle.auth import Role
+from whistle.cameras import write_cameras
 from whistle.clock import FakeClock
 from whistle.keys import HIERARCHY, STORE, Settings
 
@@ -29,10 +30,12 @@ HAND_WRITTEN = ("rules.toml", "categories.toml", "calendar.toml", "lifecycle.tom
 
 
 def small_county(outdir: Path, *, seed: int = 11) -> Path:
-    """A generated county of 2 towns and 60 micro-grids, with the shipped rules."""
+    """A generated county of 2 towns and 60 micro-grids, with the shipped rules and a camera
+    registry (two cameras in each community: ``CAM-<community>-01`` and ``-02``)."""
     generate_county(outdir, seed=seed, towns=2, communities=4, grids=12, micro_grids=60)
     for name in HAND_WRITTEN:
         shutil.copyfile(SHIPPED / name, outdir / name)
+    write_cameras(outdir, load_hierarchy(outdir))
     return outdir
 
 

@@ -6,7 +6,7 @@ without dispatch or the HTTP layer noticing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -272,8 +272,11 @@ class Store(Protocol):
     async def find_idempotent(self, key: str) -> Duplicate | None:
         """The whistle an idempotency key already made, if any."""
 
-    async def find_external(self, source: str, external_id: str) -> str | None:
-        """The id of the newest whistle of ``source`` carrying ``external_id``, or None."""
+    async def find_external(
+        self, source: str, external_id: str, *, within: str | None = None
+    ) -> str | None:
+        """The id of the newest whistle of ``source`` carrying ``external_id`` (inside the
+        subtree ``within``, a grid path, when given), or None."""
 
     async def get_whistle(self, whistle_id: str) -> StoredWhistle | None: ...
 
@@ -285,10 +288,16 @@ class Store(Protocol):
     async def count_whistles(self) -> int: ...
 
     async def open_camera_cases(
-        self, pairs: Sequence[tuple[str, str]], since: datetime, statuses: Sequence[str]
+        self,
+        pairs: Sequence[tuple[str, str]],
+        since: datetime,
+        statuses: Sequence[str],
+        *,
+        within: Mapping[str, str],
     ) -> dict[tuple[str, str], str]:
-        """For each (camera id, category): the newest case received since ``since`` and still
-        in one of ``statuses``; pairs with none are left out."""
+        """For each (camera id, category): the newest camera case received since ``since``,
+        still in one of ``statuses`` and inside the subtree ``within[camera id]`` (a grid
+        path); pairs with none are left out."""
 
     async def known_detections(self, keys: Sequence[str]) -> dict[str, str]:
         """Detection keys already stored (as a repeat or as the key of the whistle a detection

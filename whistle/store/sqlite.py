@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -646,13 +646,16 @@ class SqliteStore:
         )
         return None if row is None else Duplicate(row[0], row[1])
 
-    async def find_external(self, source: str, external_id: str) -> str | None:
+    async def find_external(
+        self, source: str, external_id: str, *, within: str | None = None
+    ) -> str | None:
         # Served by the index whistles_by_external (source, external_id).
         row = await self._fetchone(
             self._r,
-            "SELECT id FROM whistles WHERE source = ? AND external_id = ? "
+            "SELECT id FROM whistles WHERE source = ?1 AND external_id = ?2 "
+            "AND (?3 IS NULL OR substr(grid_path, 1, length(?3)) = ?3) "
             "ORDER BY received_at DESC LIMIT 1",
-            (source, external_id),
+            (source, external_id, within),
         )
         return None if row is None else str(row[0])
 
@@ -789,23 +792,32 @@ class SqliteStore:
         return items
 
     async def open_camera_cases(
-        self, pairs: Sequence[tuple[str, str]], since: datetime, statuses: Sequence[str]
+        self,
+        pairs: Sequence[tuple[str, str]],
+        since: datetime,
+        statuses: Sequence[str],
+        *,
+        within: Mapping[str, str],
     ) -> dict[tuple[str, str], str]:
         found: dict[tuple[str, str], str] = {}
         marks = ",".join("?" * len(statuses))
-        wanted = sorted(set(pairs))
+        wanted = sorted((camera, category, within[camera]) for camera, category in set(pairs))
         # Served by whistles_by_camera (camera_id, category, received_at): one seek per pair;
-        # newest first, so the first row seen of a pair is its case.
-        for start in range(0, len(wanted), _MAX_PARAMS // 2):
-            chunk = wanted[start : start + _MAX_PARAMS // 2]
-            values = ",".join("(?, ?)" for _ in chunk)
+        # newest first, so the first row seen of a pair is its case. Only camera whistles in
+        # the camera's own subtree count: a whistle elsewhere naming the camera is no case of
+        # it (whistles stored before camera ids were checked may do so).
+        for start in range(0, len(wanted), _MAX_PARAMS // 3):
+            chunk = wanted[start : start + _MAX_PARAMS // 3]
+            values = ",".join("(?, ?, ?)" for _ in chunk)
             rows = await self._r.execute_fetchall(
-                f"WITH wanted (camera_id, category) AS (VALUES {values}) "
+                f"WITH wanted (camera_id, category, path) AS (VALUES {values}) "
                 "SELECT w.camera_id, w.category, w.id FROM wanted "
                 "JOIN whistles w ON w.camera_id = wanted.camera_id "
                 "AND w.category = wanted.category AND w.received_at >= ? "
-                f"AND w.status IN ({marks}) ORDER BY w.received_at DESC",
-                (*(v for pair in chunk for v in pair), db_time(since), *statuses),
+                f"AND w.status IN ({marks}) AND w.source = 'camera' "
+                "AND substr(w.grid_path, 1, length(wanted.path)) = wanted.path "
+                "ORDER BY w.received_at DESC",
+                (*(v for triple in chunk for v in triple), db_time(since), *statuses),
             )
             for camera_id, category, whistle_id in rows:
                 found.setdefault((camera_id, category), str(whistle_id))
