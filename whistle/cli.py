@@ -291,8 +291,11 @@ def _serve(args: argparse.Namespace) -> int:
     clock = None
     if args.clock_offset_file is not None:
         clock = OffsetClock(read_offset(args.clock_offset_file))
+    from whistle.store.lock import serving
+
     try:
-        with contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
+        # Before anything opens the database: a second server must not arm its deadlines.
+        with serving(args.db), contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
             app = create_app(settings, clock=clock)
             asyncio.run(
                 _run(app, args.host, args.port, demo=args.demo, offset_file=args.clock_offset_file)
