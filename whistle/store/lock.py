@@ -39,7 +39,14 @@ def serving(db: Path) -> Iterator[Path]:
     process holds it. The lock file keeps the holder's pid, for the message."""
     path = lock_path(db)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    writable = True
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        # A read-only filesystem or file: lock it all the same (flock needs no write
+        # access), and let the store say why it cannot open the database.
+        fd = os.open(path, os.O_RDONLY)
+        writable = False
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -53,8 +60,9 @@ def serving(db: Path) -> Iterator[Path]:
             ) from None
         # Never unlinked: removing it would let a third process lock a new file while a
         # second still waits on the old one.
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        if writable:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield path
     finally:
         os.close(fd)  # releases the lock
