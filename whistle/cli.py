@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import shutil
 import signal
 import sys
@@ -190,6 +191,7 @@ async def _import_hotline(args: argparse.Namespace) -> int:
     from dispatch import DispatchConfigError, DutyRoster, Router, load_dispatch_config
     from grids import GridConfigError
     from grids.loader import load_hierarchy
+    from whistle.auth import Principal
     from whistle.bus import Bus
     from whistle.clock import SystemClock
     from whistle.exceptions import StoreUnavailable
@@ -239,8 +241,16 @@ async def _import_hotline(args: argparse.Namespace) -> int:
             duty=duty,
             silences=silences,
         )
+        # No login on the command line: the tickets are filed by the system user who ran it.
+        filer = Principal(id=f"cli:{getpass.getuser()}", role=None, scope=None, via="cli")
         report = await import_hotline(
-            data, intake=intake, store=store, catalog=router.catalog, categories=categories, tz=tz
+            data,
+            intake=intake,
+            store=store,
+            catalog=router.catalog,
+            categories=categories,
+            tz=tz,
+            filer=filer,
         )
     finally:
         await store.close()
@@ -281,8 +291,11 @@ def _serve(args: argparse.Namespace) -> int:
     clock = None
     if args.clock_offset_file is not None:
         clock = OffsetClock(read_offset(args.clock_offset_file))
+    from whistle.store.lock import serving
+
     try:
-        with contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
+        # Before anything opens the database: a second server must not arm its deadlines.
+        with serving(args.db), contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
             app = create_app(settings, clock=clock)
             asyncio.run(
                 _run(app, args.host, args.port, demo=args.demo, offset_file=args.clock_offset_file)

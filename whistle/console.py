@@ -73,7 +73,13 @@ CONSOLE_TEXT: dict[str, dict[str, Any]] = {
             "due": "办结时限",
             "actions": "操作",
         },
-        "flags": {"overdue": "超时", "escalated": "已升级", "returned": "退单待审"},
+        "flags": {
+            "overdue": "超时",
+            "escalated": "已升级",
+            "returned": "退单待审",
+            "muted_by": "静默",
+            "silence_warning": "紧急不静默",
+        },
         "actions": {
             "reassign": "改派",
             "accept_return": "同意退单",
@@ -130,7 +136,13 @@ CONSOLE_TEXT: dict[str, dict[str, Any]] = {
             "due": "Due",
             "actions": "Actions",
         },
-        "flags": {"overdue": "overdue", "escalated": "escalated", "returned": "return to review"},
+        "flags": {
+            "overdue": "overdue",
+            "escalated": "escalated",
+            "returned": "return to review",
+            "muted_by": "silenced",
+            "silence_warning": "emergency, not silenced",
+        },
         "actions": {
             "reassign": "Reassign",
             "accept_return": "Accept return",

@@ -100,7 +100,7 @@ from whistle.keys import (
     TZ,
 )
 from whistle.schema import INPUT, LIMITS, LocationIn, _rfc3339, field_errors
-from whistle.silences import Silences
+from whistle.silences import SilenceMatch, Silences
 from whistle.store import Silence
 
 __all__ = [
@@ -372,8 +372,8 @@ class _LowConfidence(Silences):
     def __init__(self, silence: Silence) -> None:  # no store: it never saves anything
         self._silence = silence
 
-    def match(self, **_: Any) -> Silence | None:
-        return self._silence
+    def match(self, **_: Any) -> SilenceMatch | None:
+        return SilenceMatch(self._silence, muted=True)
 
 
 @dataclass
@@ -403,8 +403,7 @@ def _muting_intake(app: web.Application, state: _State, why: str) -> Intake:
     now = app[CLOCK].now()
     silence = Silence(
         id="low-confidence",
-        matcher="confidence",
-        value=why,
+        matchers={"confidence": why},
         starts_at=now,
         ends_at=now + timedelta(seconds=1),
         author="feeds",

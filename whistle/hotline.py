@@ -295,8 +295,12 @@ async def import_hotline(
     categories: dict[str, str],
     tz: tzinfo,
     principal: Principal | None = None,
+    filer: Principal | None = None,
 ) -> ImportReport:
-    """Import the tickets of a 12345 CSV, one row after another; see the module docstring."""
+    """Import the tickets of a 12345 CSV, one row after another; see the module docstring.
+
+    Each ticket is filed by ``principal`` (the operator who uploaded the file: checked, and
+    recorded as the whistle's ``filed_by``), or, from the command line, by ``filer``."""
     text = _decode(data)
     if text is None:
         return ImportReport(False, problem="not UTF-8 or GB18030 text")
@@ -322,7 +326,7 @@ async def import_hotline(
             continue
         try:
             submission = await intake.submit(
-                body, idempotency_key=f"hotline:{ticket}", principal=principal
+                body, idempotency_key=f"hotline:{ticket}", principal=principal, filer=filer
             )
         except InvalidWhistle as exc:
             errors = [FieldError(_COLUMN_OF.get(e.field, e.field), e.reason) for e in exc.errors]

@@ -49,13 +49,12 @@ from whistle.exceptions import FieldError, Forbidden, IdempotencyConflict, Inval
 from whistle.grouping import CameraRepeats, Detection
 from whistle.ids import IdFactory
 from whistle.schema import WhistleIn, field_errors
-from whistle.silences import Silences
+from whistle.silences import SilenceMatch, Silences, describe
 from whistle.store import (
     AssignmentRow,
     Created,
     Duplicate,
     NewWhistle,
-    Silence,
     Store,
     StoredWhistle,
     WhistleRow,
@@ -150,13 +149,20 @@ class Intake:
         idempotency_key: str | None = None,
         principal: Principal | None = None,
         namespace: str | None = None,
+        filer: Principal | None = None,
     ) -> Submission:
         """Validate, place, route and store ``body``; return once it is on disk.
 
+        ``principal`` is the authenticated caller: what it may file is checked, and the
+        whistle records it as ``filed_by`` (beside the free-text ``reporter``). ``filer``
+        names who files when no principal is checked (the CLI's import); neither: the public.
         ``idempotency_key`` is looked up in ``namespace`` (by default the principal's, see
-        :func:`key_namespace`). Raises InvalidWhistle (nothing stored), Forbidden,
-        IdempotencyConflict, StoreUnavailable, StoreBusy.
+        :func:`key_namespace`).
+
+        Raises InvalidWhistle (nothing stored), Forbidden, IdempotencyConflict,
+        StoreUnavailable, StoreBusy.
         """
+        filed_by = _filed_by(principal or filer)
         whistle = self._validate(self._camera_place(body))
         if principal is not None:
             _may_file(principal, whistle.source)
@@ -187,10 +193,10 @@ class Intake:
                 if grouped is not None:
                     return grouped
                 return await self._create(
-                    whistle, request, cell, key, request_hash, client_key=idempotency_key
+                    whistle, request, cell, key, request_hash, filed_by, client_key=idempotency_key
                 )
         return await self._create(
-            whistle, request, cell, key, request_hash, client_key=idempotency_key
+            whistle, request, cell, key, request_hash, filed_by, client_key=idempotency_key
         )
 
     def subtree(self, principal: Principal | None) -> str | None:
@@ -215,17 +221,25 @@ class Intake:
         cell: Cell,
         idempotency_key: str | None,
         request_hash: str,
+        filed_by: dict[str, Any],
         *,
         client_key: str | None = None,
     ) -> Submission:
         received_at = self._clock.now()
-        silence = None
+        matched = None
         if self._silences is not None:
-            silence = self._silences.match(
-                camera_id=whistle.camera_id, cell=cell, category=whistle.category, at=received_at
+            category = self._catalog.get(whistle.category)
+            assert category is not None  # validated
+            matched = self._silences.match(
+                camera_id=whistle.camera_id,
+                cell=cell,
+                category=whistle.category,
+                source=whistle.source,
+                urgency=whistle.urgency or category.urgency,
+                at=received_at,
             )
         decision = None
-        if silence is None:
+        if matched is None or not matched.muted:
             decision = self._router.route(
                 RouteRequest(
                     source=whistle.source,
@@ -255,10 +269,11 @@ class Intake:
             received_at,
             idempotency_key,
             request_hash,
-            silence=silence,
+            silence=matched,
             duplicates=duplicates,
             near=near,
             client_key=client_key,
+            filed_by=filed_by,
         )
         with structlog.contextvars.bound_contextvars(whistle_id=whistle_id, grid=cell.code):
             outcome = await self._store.create_whistle(new)
@@ -273,7 +288,8 @@ class Intake:
                 category=whistle.category,
                 rule=None if decision is None else decision.rule_id,
                 assignments=0 if decision is None else len(decision.assignments),
-                muted_by=None if silence is None else silence.id,
+                muted_by=None if matched is None or not matched.muted else matched.silence.id,
+                silence_warning=None if matched is None or matched.muted else matched.silence.id,
             )
         return Submission(whistle_id, True, StoredWhistle.of(new).document())
 
@@ -411,12 +427,17 @@ class Intake:
         idempotency_key: str | None,
         request_hash: str,
         *,
-        silence: Silence | None = None,
+        silence: SilenceMatch | None = None,
         duplicates: list[str] | None = None,
         near: str | None = None,
         client_key: str | None = None,
+        filed_by: dict[str, Any] | None = None,
     ) -> NewWhistle:
         tz = self._tz
+        muted = None if silence is None or not silence.muted else describe(silence.silence, tz)
+        warning = None
+        if silence is not None and not silence.muted:
+            warning = {**describe(silence.silence, tz), "warning": silence.warning}
         category = self._catalog.get(whistle.category)
         assert category is not None  # validated
         urgency = (whistle.urgency or category.urgency).value
@@ -484,6 +505,7 @@ class Intake:
                 ],
             },
             "reporter": whistle.reporter,
+            "filed_by": filed_by,
             "occurred_at": rfc3339(whistle.occurred_at, tz),
             "received_at": rfc3339(received_at, tz),
             "media_urls": whistle.media_urls,
@@ -494,15 +516,8 @@ class Intake:
             else {"id": decision.rule_id, "name": decision.rule_name},
             "trace": trace,
             "possible_duplicates": duplicates or [],
-            "muted_by": None
-            if silence is None
-            else {
-                "id": silence.id,
-                "matcher": silence.matcher,
-                "value": silence.value,
-                "until": rfc3339(silence.ends_at, tz),
-                "comment": silence.comment,
-            },
+            "muted_by": muted,
+            "silence_warning": warning,
         }
         row = WhistleRow(
             id=whistle_id,
@@ -510,7 +525,7 @@ class Intake:
             source=whistle.source.value,
             category=category.code,
             urgency=urgency,
-            status="dispatched" if silence is None else "muted",
+            status="dispatched" if muted is None else "muted",
             grid_code=cell.code,
             grid_path=grid_path(cell),
             grid_level=int(cell.level),
@@ -532,17 +547,18 @@ class Intake:
                     "grid": cell.code,
                     # The key as the caller sent it; the row keeps it in its namespace.
                     "idempotency_key": client_key,
+                    "filed_by": filed_by,
                 },
             ),
         ]
-        if silence is not None:
+        if silence is not None and silence.muted:
             events.append(
                 NewEvent(
                     "whistle.muted",
                     whistle_id,
                     received_at,
-                    silence.author,
-                    {"silence": silence.id, "matcher": silence.matcher, "value": silence.value},
+                    silence.silence.author,
+                    {"silence": silence.silence.id, **describe(silence.silence, tz)},
                 )
             )
         else:
@@ -574,6 +590,9 @@ class Intake:
                     },
                 )
             )
+            if warning is not None:
+                # An emergency a silence covered: dispatched, and the timeline says which.
+                events[-1].data["silence_warning"] = warning
         # The new case's first deadlines, from the same fold every later step uses.
         state = fold(events, whistle_id)
         pending = deadlines(state, self._router, self._policy)
@@ -585,6 +604,19 @@ class Intake:
             deadlines=list(pending.items()),
             case_doc=case_document(state, tz),
         )
+
+
+def _filed_by(principal: Principal | None) -> dict[str, Any]:
+    """Who filed a whistle, as authenticated: how (``kind``: token, session, signature,
+    open311, cli, public), under which name (a token's id or a login's name) and role."""
+    if principal is None:
+        return {"kind": "public", "id": None, "role": None, "responder_id": None}
+    return {
+        "kind": principal.via,
+        "id": principal.id,
+        "role": None if principal.role is None else principal.role.value,
+        "responder_id": principal.responder_id,
+    }
 
 
 def _may_file(principal: Principal, source: Source) -> None:

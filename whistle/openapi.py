@@ -111,18 +111,31 @@ _RESPONDER = _object(
         "backup": {"type": ["string", "null"], "description": "the responder who stands in"},
     }
 )
+_MATCHERS = {
+    "type": "object",
+    "description": "every matcher given must hold: camera, grid (with its subtree), category "
+    "(with its subcategories), source",
+    "additionalProperties": _STR,
+}
 _SILENCE = _object(
     {
         "id": _STR,
-        "matcher": {"enum": ["camera", "grid", "category"]},
-        "value": _STR,
+        "matchers": _MATCHERS,
         "starts_at": _TIME,
         "ends_at": _TIME,
         "author": _STR,
         "comment": _STR,
         "created_at": _TIME,
         "active": _BOOL,
+        "inert": {
+            "type": ["string", "null"],
+            "description": "why a silence stored with a grid alone matches nothing",
+        },
     }
+)
+# How a whistle names the silence that muted it, or that covered it but could not mute it.
+_SILENCE_NAMED = _object(
+    {"id": _STR, "matchers": _MATCHERS, "author": _STR, "comment": _STR, "until": _TIME}
 )
 _TOKEN = _object(
     {
@@ -186,7 +199,33 @@ RESPONSES: dict[str, Any] = {
                 "status": _STR,
                 "assignments": {"type": "array", "items": _object({"id": _STR, "status": _STR})},
             },
-            {"case": _OBJ, "urgency": _STR, "location": _OBJ},
+            {
+                "case": _OBJ,
+                "urgency": _STR,
+                "location": _OBJ,
+                "reporter": _NSTR,
+                "filed_by": {
+                    "description": "who filed it, as authenticated (beside the free-text "
+                    "reporter): kind token, session, signature, open311, cli or public; the "
+                    "token's or login's id; its role",
+                    **_object(
+                        {"kind": _STR, "id": _NSTR, "role": _NSTR},
+                        {"responder_id": _NSTR},
+                    ),
+                },
+                "muted_by": {
+                    "description": "the silence that muted it (status muted), else null",
+                    "oneOf": [{"type": "null"}, _SILENCE_NAMED],
+                },
+                "silence_warning": {
+                    "description": "an emergency (police, town committee, urgent) that a "
+                    "silence naming its source covered: dispatched anyway; else null",
+                    "oneOf": [
+                        {"type": "null"},
+                        {"allOf": [_SILENCE_NAMED, _object({"warning": _STR})]},
+                    ],
+                },
+            },
         ),
     },
     "WhistleWithTimeline": {

@@ -1,5 +1,16 @@
-"""Silences: an operator mutes a camera, a grid cell (with its subtree) or a category for a
-time window. Whistles that match are stored and shown, but not dispatched.
+"""Silences: an operator mutes camera repeats or planned works for a time window. Whistles
+that match are stored and shown, but not dispatched.
+
+A silence names matchers, all of which must hold: a ``camera``, a ``category`` (with its
+subcategories), a ``source``, and optionally a ``grid`` cell (with its subtree). A grid alone
+is refused: it would mute everything there, the fight the police report and the fire a
+citizen calls in among it. The town's rule (issue 14) is that a silence never swallows an
+emergency: police and town-committee whistles and urgent ones are never muted by a silence
+that does not name their source, and when one does, they are dispatched all the same, with a
+warning that names the silence.
+
+Silences stored before that rule with a grid alone are kept, for the record, but are inert:
+they match nothing and are listed with ``inert`` saying why.
 
 The set is small and read on every intake, so it lives in memory, written through to the
 store: ``POST /api/v1/silences``, ``GET /api/v1/silences``, ``DELETE /api/v1/silences/{id}``
@@ -8,15 +19,17 @@ store: ``POST /api/v1/silences``, ``GET /api/v1/silences``, ``DELETE /api/v1/sil
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
+import structlog
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
-from dispatch import Catalog
+from dispatch import Catalog, Source, Urgency
 from grids import Cell, Hierarchy
 from whistle.access import ACCESS, allow, allow_cell
 from whistle.auth import Principal, Role
@@ -28,7 +41,17 @@ from whistle.schema import INPUT, field_errors
 from whistle.store import Silence, Store
 from whistle.timefmt import rfc3339
 
-__all__ = ["Matcher", "Silences", "routes"]
+__all__ = [
+    "PROTECTED_SOURCES",
+    "Matcher",
+    "SilenceMatch",
+    "SilenceMatchers",
+    "Silences",
+    "describe",
+    "routes",
+]
+
+log = structlog.get_logger(__name__)
 
 MAX_SILENCE = timedelta(days=90)
 
@@ -37,6 +60,48 @@ class Matcher(StrEnum):
     CAMERA = "camera"
     GRID = "grid"
     CATEGORY = "category"
+    SOURCE = "source"
+
+
+# A silence must name one of these: each is narrower than a cell of the grid.
+NARROW = (Matcher.CAMERA, Matcher.CATEGORY, Matcher.SOURCE)
+
+# Whistles that a silence mutes only when it names their source, and even then dispatches
+# (with a warning): the police's alerts and the town committee's summons, like any urgent
+# whistle, are the emergencies that silences for camera repeats and planned works must let by.
+PROTECTED_SOURCES = frozenset({Source.POLICE, Source.TOWN_COMMITTEE})
+
+INERT = (
+    "a grid alone no longer mutes anything (it would mute emergencies too): "
+    "name a camera, category or source"
+)
+
+
+def inert_reason(silence: Silence) -> str | None:
+    """Why a stored silence matches nothing, or None when it may match."""
+    return None if any(m.value in silence.matchers for m in NARROW) else INERT
+
+
+def describe(silence: Silence, tz: tzinfo) -> dict[str, Any]:
+    """The silence as a whistle names it (``muted_by``, ``silence_warning``, the timeline):
+    enough for an operator to recognise it without looking its id up."""
+    return {
+        "id": silence.id,
+        "matchers": dict(silence.matchers),
+        "author": silence.author,
+        "comment": silence.comment,
+        "until": rfc3339(silence.ends_at, tz),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceMatch:
+    """A silence that covers a whistle. ``muted`` False: the whistle is an emergency (a
+    protected source or urgent) and is dispatched anyway; ``warning`` says so."""
+
+    silence: Silence
+    muted: bool
+    warning: str | None = None
 
 
 class Silences:
@@ -65,33 +130,60 @@ class Silences:
 
     async def load(self) -> None:
         self._all = {s.id: s for s in await self._store.silences()}
+        for silence in self._all.values():
+            if inert_reason(silence) is not None and silence.ends_at > self.clock.now():
+                log.warning("silence.inert", silence_id=silence.id, matchers=silence.matchers)
 
     def all(self) -> list[Silence]:
         """Every silence, newest first, expired ones too."""
         return sorted(self._all.values(), key=lambda s: s.created_at, reverse=True)
 
     def active(self, at: datetime | None = None) -> list[Silence]:
+        """The silences in force at ``at`` (inert ones are never in force)."""
         now = at or self.clock.now()
-        return [s for s in self._all.values() if s.starts_at <= now < s.ends_at]
+        return [
+            s
+            for s in self._all.values()
+            if s.starts_at <= now < s.ends_at and inert_reason(s) is None
+        ]
 
     def match(
-        self, *, camera_id: str | None, cell: Cell, category: str, at: datetime
-    ) -> Silence | None:
-        """The first active silence that covers a whistle, or None."""
+        self,
+        *,
+        camera_id: str | None,
+        cell: Cell,
+        category: str,
+        source: Source,
+        urgency: Urgency,
+        at: datetime,
+    ) -> SilenceMatch | None:
+        """The first active silence that covers a whistle, or None.
+
+        An emergency (a protected source, or urgent) is covered only by a silence that names
+        its source, and is then dispatched with a warning rather than muted.
+        """
+        emergency = source in PROTECTED_SOURCES or urgency is Urgency.URGENT
         for silence in self.active(at):
+            m = silence.matchers
             if (
-                (silence.matcher == Matcher.CAMERA and silence.value == camera_id)
-                or (silence.matcher == Matcher.GRID and cell.is_within(silence.value))
-                or (silence.matcher == Matcher.CATEGORY and category.startswith(silence.value))
+                ("camera" in m and m["camera"] != camera_id)
+                or ("grid" in m and not cell.is_within(m["grid"]))
+                or ("category" in m and not category.startswith(m["category"]))
+                or ("source" in m and m["source"] != source.value)
             ):
-                return silence
+                continue
+            if not emergency:
+                return SilenceMatch(silence, muted=True)
+            if m.get("source") == source.value:
+                what = source.value if source in PROTECTED_SOURCES else "urgent"
+                warning = f"{what} whistles are never muted: dispatched despite the silence"
+                return SilenceMatch(silence, muted=False, warning=warning)
         return None
 
     async def add(
         self,
         *,
-        matcher: Matcher,
-        value: str,
+        matchers: dict[str, str],
         starts_at: datetime,
         ends_at: datetime,
         author: str,
@@ -99,8 +191,7 @@ class Silences:
     ) -> Silence:
         silence = Silence(
             id=self._ids.new(),
-            matcher=matcher.value,
-            value=value,
+            matchers=matchers,
             starts_at=starts_at,
             ends_at=ends_at,
             author=author,
@@ -118,16 +209,7 @@ class Silences:
             return None
         now = self.clock.now()
         if silence.ends_at > now:
-            silence = Silence(
-                silence.id,
-                silence.matcher,
-                silence.value,
-                silence.starts_at,
-                max(now, silence.starts_at),
-                silence.author,
-                silence.comment,
-                silence.created_at,
-            )
+            silence = replace(silence, ends_at=max(now, silence.starts_at))
             await self._store.save_silence(silence)
             self._all[silence.id] = silence
         return silence
@@ -140,11 +222,22 @@ SILENCES = web.AppKey("silences", Silences)
 routes = web.RouteTableDef()
 
 
+class SilenceMatchers(BaseModel):
+    """What a silence matches: every matcher given must hold; one of camera, category or
+    source is required (a grid alone is too wide)."""
+
+    model_config = INPUT
+
+    camera: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    grid: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    category: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    source: Source | None = None
+
+
 class _SilenceIn(BaseModel):
     model_config = INPUT
 
-    matcher: Matcher
-    value: Annotated[str, Field(min_length=1, max_length=64)]
+    matchers: SilenceMatchers
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
     duration_minutes: Annotated[int, Field(gt=0)] | None = None
@@ -153,34 +246,49 @@ class _SilenceIn(BaseModel):
 
 
 def present(silence: Silence, now: datetime, tz: tzinfo) -> dict[str, Any]:
+    inert = inert_reason(silence)
     return {
         "id": silence.id,
-        "matcher": silence.matcher,
-        "value": silence.value,
+        "matchers": dict(silence.matchers),
         "starts_at": rfc3339(silence.starts_at, tz),
         "ends_at": rfc3339(silence.ends_at, tz),
         "author": silence.author,
         "comment": silence.comment,
         "created_at": rfc3339(silence.created_at, tz),
-        "active": silence.starts_at <= now < silence.ends_at,
+        "active": inert is None and silence.starts_at <= now < silence.ends_at,
+        "inert": inert,
     }
 
 
-def _may_silence(principal: Principal, matcher: Matcher, value: str, hierarchy: Hierarchy) -> None:
-    """A grid silence must lie in the principal's subtree; a camera or category silence
-    reaches the whole county, so it needs a county-wide scope."""
-    if matcher is Matcher.GRID:
-        allow_cell(principal, hierarchy.cell(value), "the silenced cell")
+def _may_silence(principal: Principal, matchers: dict[str, str], hierarchy: Hierarchy) -> None:
+    """A silence with a grid must lie in the principal's subtree; one without reaches the
+    whole county, so it needs a county-wide scope."""
+    grid = matchers.get(Matcher.GRID.value)
+    if grid is not None:
+        allow_cell(principal, hierarchy.cell(grid), "the silenced cell")
     elif principal.scope not in (None, hierarchy.root):
-        raise Forbidden(f"a {matcher} silence reaches the whole county; scope is {principal.scope}")
+        raise Forbidden(
+            f"a silence without a grid reaches the whole county; scope is {principal.scope}"
+        )
 
 
-def _check_value(body: _SilenceIn, hierarchy: Hierarchy, catalog: Catalog) -> FieldError | None:
-    if body.matcher is Matcher.GRID and body.value not in hierarchy:
-        return FieldError("value", f"unknown grid code {body.value!r}")
-    if body.matcher is Matcher.CATEGORY and not catalog.has_prefix(body.value):
-        return FieldError("value", f"unknown category {body.value!r}")
-    return None
+def _check_matchers(
+    matchers: SilenceMatchers, hierarchy: Hierarchy, catalog: Catalog
+) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if matchers.camera is None and matchers.category is None and matchers.source is None:
+        errors.append(
+            FieldError(
+                "matchers",
+                "name a camera, category or source: a grid alone would mute everything there, "
+                "emergencies too",
+            )
+        )
+    if matchers.grid is not None and matchers.grid not in hierarchy:
+        errors.append(FieldError("matchers.grid", f"unknown grid code {matchers.grid!r}"))
+    if matchers.category is not None and not catalog.has_prefix(matchers.category):
+        errors.append(FieldError("matchers.category", f"unknown category {matchers.category!r}"))
+    return errors
 
 
 @routes.post("/api/v1/silences")
@@ -194,10 +302,7 @@ async def create(request: web.Request) -> web.Response:
     except ValidationError as exc:
         raise InvalidWhistle(field_errors(exc)) from None
     now = silences.clock.now()
-    errors: list[FieldError] = []
-    bad = _check_value(body, silences.hierarchy, silences.catalog)
-    if bad is not None:
-        errors.append(bad)
+    errors = _check_matchers(body.matchers, silences.hierarchy, silences.catalog)
     starts = body.starts_at or now
     # A start far from now is a typo (a wrong year), and a date centuries away has no offset
     # RFC 3339 can write in the county's zone (local mean time: +08:05:43).
@@ -219,10 +324,10 @@ async def create(request: web.Request) -> web.Response:
             errors.append(FieldError("ends_at", "a silence lasts at most 90 days"))
     if errors:
         raise InvalidWhistle(errors)
-    _may_silence(principal, body.matcher, body.value, silences.hierarchy)
+    matchers = body.matchers.model_dump(mode="json", exclude_none=True)
+    _may_silence(principal, matchers, silences.hierarchy)
     silence = await silences.add(
-        matcher=body.matcher,
-        value=body.value,
+        matchers=matchers,
         starts_at=starts,
         ends_at=ends,
         author=body.author,
@@ -232,7 +337,7 @@ async def create(request: web.Request) -> web.Response:
         principal.actor,
         "silence.create",
         silence.id,
-        {"matcher": body.matcher, "value": body.value},
+        {"matchers": matchers},
     )
     return web.Response(
         status=201,
@@ -248,12 +353,12 @@ async def list_silences(request: web.Request) -> web.Response:
     silences = request.app[SILENCES]
     now = silences.clock.now()
     hierarchy = silences.hierarchy
-    # Camera and category silences reach the whole county; grid silences only their subtree.
+    # Silences without a grid reach the whole county; those with one only its subtree.
     items = [
         present(s, now, silences.tz)
         for s in silences.all()
-        if s.matcher != Matcher.GRID
-        or (s.value in hierarchy and principal.covers(hierarchy.cell(s.value)))
+        if (grid := s.matchers.get(Matcher.GRID.value)) is None
+        or (grid in hierarchy and principal.covers(hierarchy.cell(grid)))
     ]
     return web.Response(body=orjson.dumps({"items": items}), content_type="application/json")
 
@@ -265,7 +370,7 @@ async def expire(request: web.Request) -> web.Response:
     found = next((s for s in silences.all() if s.id == request.match_info["id"]), None)
     if found is None:
         return problem(404, "Not Found", detail=f"no silence {request.match_info['id']!r}")
-    _may_silence(principal, Matcher(found.matcher), found.value, silences.hierarchy)
+    _may_silence(principal, found.matchers, silences.hierarchy)
     silence = await silences.expire(found.id)
     assert silence is not None
     await request.app[ACCESS].audit(principal.actor, "silence.expire", silence.id, {})

@@ -414,8 +414,7 @@ async def _vendor(sc: Scenario, where: str) -> Call:
 
 def _grid_silence(code: str) -> dict[str, Any]:
     return {
-        "matcher": "grid",
-        "value": code,
+        "matchers": {"grid": code, "category": "E01"},
         "duration_minutes": 60,
         "author": "值班员",
         "comment": "道路施工，重复上报",
@@ -729,7 +728,7 @@ async def test_camera_and_category_silences_need_the_whole_county(
         "county": await live.token(OPERATOR),
         "admin": await scenario.admin_token(),
     }
-    silence = {**_grid_silence(""), "matcher": matcher, "value": value}
+    silence = {**_grid_silence(""), "matchers": {matcher: value}}
     response = await live.client.post(
         "/api/v1/silences", json=silence, headers=await live.auth(tokens[scope])
     )

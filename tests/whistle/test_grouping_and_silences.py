@@ -147,29 +147,36 @@ async def silence(live: Live, **body: Any) -> tuple[int, Any]:
     return response.status, await response.json()
 
 
-async def test_silenced_grid_stores_whistles_without_dispatching_them(
+async def test_planned_works_silence_on_a_category_in_a_town_stores_whistles_without_dispatching(
     live: Live, county: Hierarchy, clock: FakeClock
 ) -> None:
     cases = Cases(live, county)
     town = next(iter(county.cells(level=Level.TOWN)))
     inside = next(c for c in county.cells(level=Level.MICRO_GRID) if c.is_within(town.code))
     outside = next(c for c in county.cells(level=Level.MICRO_GRID) if not c.is_within(town.code))
-    status, created = await silence(live, matcher="grid", value=town.code)
+    status, created = await silence(live, matchers={"grid": town.code, "category": "E01"})
     assert status == 201
     assert created["active"] is True
+    assert created["matchers"] == {"grid": town.code, "category": "E01"}
 
     muted = await cases.new(location={"grid": inside.code})
     assert muted["status"] == "muted"
     assert muted["assignments"] == []
     assert muted["muted_by"]["id"] == created["id"]
+    assert muted["muted_by"]["comment"] == "道路施工，临时屏蔽"
+    assert muted["muted_by"]["author"] == "调度员李娜"
     loud = await cases.new(location={"grid": outside.code})
     assert loud["status"] == "dispatched"
+    other_category = await cases.new(location={"grid": inside.code}, category="E0403")
+    assert other_category["status"] == "dispatched"
 
-    # Stored and visible: it is in the list and has its timeline.
+    # Stored and visible: it is in the list and its timeline names the silence.
     status, page = await live.get("/api/v1/whistles?status=muted")
     assert [item["id"] for item in page["items"]] == [muted["id"]]
     doc = await cases.get(muted["id"])
     assert [e["type"] for e in doc["timeline"]] == ["whistle.received", "whistle.muted"]
+    assert doc["timeline"][1]["data"]["silence"] == created["id"]
+    assert doc["timeline"][1]["data"]["comment"] == "道路施工，临时屏蔽"
 
     # After the window it dispatches again.
     clock.advance(timedelta(minutes=121))
@@ -179,7 +186,7 @@ async def test_silenced_grid_stores_whistles_without_dispatching_them(
 
 async def test_expiring_a_silence_ends_it_now(live: Live, county: Hierarchy) -> None:
     cases = Cases(live, county)
-    _, created = await silence(live, matcher="camera", value=camera_id(live, 2))
+    _, created = await silence(live, matchers={"camera": camera_id(live, 2)})
     status, _, doc = await live.post(detection(cases, camera=2))
     assert doc["status"] == "muted"
     response = await live.client.delete(
@@ -197,7 +204,7 @@ async def test_expiring_a_silence_ends_it_now(live: Live, county: Hierarchy) -> 
 
 async def test_category_silence_matches_its_subcategories(live: Live, county: Hierarchy) -> None:
     cases = Cases(live, county)
-    await silence(live, matcher="category", value="E04")
+    await silence(live, matchers={"category": "E04"})
     status, _, doc = await live.post(detection(cases))
     assert status == 201
     assert doc["status"] == "muted"
@@ -208,17 +215,20 @@ async def test_category_silence_matches_its_subcategories(live: Live, county: Hi
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"matcher": "grid", "value": "nowhere"}, "value"),
-        ({"matcher": "category", "value": "Z9"}, "value"),
-        ({"matcher": "street", "value": "x"}, "matcher"),
-        ({"matcher": "camera", "value": "C", "duration_minutes": None}, "ends_at"),
-        ({"matcher": "camera", "value": "C", "duration_minutes": 60 * 24 * 91}, "ends_at"),
+        ({"matchers": {"grid": "nowhere", "camera": "C"}}, "matchers.grid"),
+        ({"matchers": {"category": "Z9"}}, "matchers.category"),
+        ({"matchers": {"street": "x"}}, "matchers.street"),
+        ({"matchers": {"source": "aliens"}}, "matchers.source"),
+        ({"matchers": {}}, "matchers"),
+        ({"matcher": "camera", "value": "C"}, "matcher"),  # the old one-matcher shape
+        ({"matchers": {"camera": "C"}, "duration_minutes": None}, "ends_at"),
+        ({"matchers": {"camera": "C"}, "duration_minutes": 60 * 24 * 91}, "ends_at"),
         # Found by fuzzing: a number of minutes past the calendar was a 500 (an overflow) ...
-        ({"matcher": "camera", "value": "C", "duration_minutes": 10**12}, "ends_at"),
+        ({"matchers": {"camera": "C"}, "duration_minutes": 10**12}, "ends_at"),
         # ... and a start in year 850 was stored, then shown with a local-mean-time offset
         # (+08:05:43) that is not RFC 3339.
-        ({"matcher": "camera", "value": "C", "starts_at": "0850-04-11T11:00:00Z"}, "starts_at"),
-        ({"matcher": "camera", "value": "C", "comment": ""}, "comment"),
+        ({"matchers": {"camera": "C"}, "starts_at": "0850-04-11T11:00:00Z"}, "starts_at"),
+        ({"matchers": {"camera": "C"}, "comment": ""}, "comment"),
     ],
 )
 async def test_bad_silence_is_refused_with_the_field(
@@ -236,7 +246,7 @@ async def test_silence_is_kept_across_a_restart(
 ) -> None:
     db = tmp_path / "s.sqlite3"
     live = await start_server(db=db)
-    _, created = await silence(live, matcher="camera", value=camera_id(live, 3))
+    _, created = await silence(live, matchers={"camera": camera_id(live, 3)})
     await live.client.close()
     live = await start_server(db=db)
     cases = Cases(live, county)
@@ -246,13 +256,13 @@ async def test_silence_is_kept_across_a_restart(
     assert doc["muted_by"]["id"] == created["id"]
 
 
-async def test_grid_silences_are_listed_only_inside_ones_subtree(
+async def test_silences_with_a_grid_are_listed_only_inside_ones_subtree(
     live: Live, county: Hierarchy
 ) -> None:
     towns = list(county.cells(level=Level.TOWN))
-    _, in_a = await silence(live, matcher="grid", value=towns[0].code)
-    _, in_b = await silence(live, matcher="grid", value=towns[1].code)
-    _, camera = await silence(live, matcher="camera", value="CAM-1")
+    _, in_a = await silence(live, matchers={"grid": towns[0].code, "category": "E01"})
+    _, in_b = await silence(live, matchers={"grid": towns[1].code, "category": "E01"})
+    _, camera = await silence(live, matchers={"camera": "CAM-1"})
     operator_a = await live.token("operator", scope=towns[0].code)
     status, listing = await live.get("/api/v1/silences", token=operator_a)
     assert status == 200

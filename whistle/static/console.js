@@ -90,10 +90,11 @@
       var comment = window.prompt(p.comment);
       if (!comment) return;
       path = "/api/v1/silences";
-      // A camera's repeats are silenced by camera; anything else by its grid cell.
+      // A camera's repeats are silenced by camera; anything else by its category in its
+      // grid cell (a cell alone would mute emergencies there too, and is refused).
       body = ids.camera
-        ? { matcher: "camera", value: ids.camera }
-        : { matcher: "grid", value: ids.grid };
+        ? { matchers: { camera: ids.camera } }
+        : { matchers: { grid: ids.grid, category: ids.category } };
       body.duration_minutes = minutes;
       body.author = ids.author || "console";
       body.comment = comment;
@@ -227,6 +228,15 @@
       if (f.overdue) state.appendChild(el("span", labels.flags.overdue, "flag flag-overdue"));
       if (f.escalated) state.appendChild(el("span", labels.flags.escalated, "flag flag-escalated"));
       if (f.returned.length) state.appendChild(el("span", labels.flags.returned, "flag flag-returned"));
+      // Which silence muted the case, or covered an emergency that was dispatched anyway:
+      // named by its comment (an operator knows "道路施工", not an id), its author on hover.
+      ["muted_by", "silence_warning"].forEach(function (key) {
+        var named = doc[key];
+        if (!named) return;
+        var flag = el("span", labels.flags[key] + ": " + named.comment, "flag flag-" + key.replace("_", "-"));
+        flag.title = named.author;
+        state.appendChild(flag);
+      });
       tr.appendChild(state);
       tr.appendChild(el("td", shortTime((doc.case || {}).resolve_due), "muted"));
       if (config.can_act) tr.appendChild(actionsCell(doc, f));
@@ -239,6 +249,7 @@
       var ids = {
         whistle: doc.id,
         grid: doc.grid && doc.grid.code,
+        category: doc.category && doc.category.code,
         camera: doc.source === "camera" ? doc.camera_id : null
       };
       function add(action, extra) {
@@ -386,6 +397,7 @@
         var ids = {
           whistle: root.dataset.whistle,
           grid: root.dataset.grid,
+          category: root.dataset.category,
           camera: root.dataset.camera || null,
           assignment: button.dataset.assignment
         };

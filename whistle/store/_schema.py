@@ -272,6 +272,25 @@ MIGRATIONS: list[list[str]] = [
         """CREATE INDEX deadlines_pending ON deadlines (due_at, whistle_id, key, status)
             WHERE status = 'pending'""",
     ],
+    [
+        # A silence names several matchers, all of which must hold (camera, grid, category,
+        # source): "this category in this town", not "everything in this town". Each old
+        # one-matcher silence becomes a one-entry object; an old grid-only one is kept, for
+        # the record, but no longer mutes anything (whistle/silences.py).
+        """CREATE TABLE silences_v2 (
+            id         TEXT PRIMARY KEY,
+            matchers   TEXT NOT NULL,
+            starts_at  TEXT NOT NULL,
+            ends_at    TEXT NOT NULL,
+            author     TEXT NOT NULL,
+            comment    TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        "INSERT INTO silences_v2 SELECT id, json_object(matcher, value), starts_at, ends_at, "
+        "author, comment, created_at FROM silences",
+        "DROP TABLE silences",
+        "ALTER TABLE silences_v2 RENAME TO silences",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

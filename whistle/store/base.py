@@ -125,12 +125,12 @@ class Repeat:
 
 @dataclass(frozen=True, slots=True)
 class Silence:
-    """Whistles matching ``matcher`` (camera, grid or category) = ``value`` between
-    ``starts_at`` and ``ends_at`` are stored and shown but not dispatched."""
+    """Whistles matching every one of ``matchers`` (``camera``, ``grid``, ``category``,
+    ``source`` -> value) between ``starts_at`` and ``ends_at`` are stored and shown but not
+    dispatched; whistle/silences.py says which whistles a silence never mutes."""
 
     id: str
-    matcher: str
-    value: str
+    matchers: dict[str, str]
     starts_at: datetime
     ends_at: datetime
     author: str

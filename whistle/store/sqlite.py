@@ -851,13 +851,12 @@ class SqliteStore:
         await self._submit(
             [
                 (
-                    "INSERT INTO silences (id, matcher, value, starts_at, ends_at, author, "
-                    "comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "INSERT INTO silences (id, matchers, starts_at, ends_at, author, "
+                    "comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (id) DO UPDATE SET ends_at = excluded.ends_at",
                     (
                         silence.id,
-                        silence.matcher,
-                        silence.value,
+                        orjson.dumps(silence.matchers, option=orjson.OPT_SORT_KEYS).decode(),
                         db_time(silence.starts_at),
                         db_time(silence.ends_at),
                         silence.author,
@@ -872,21 +871,20 @@ class SqliteStore:
 
     async def silences(self) -> list[Silence]:
         rows = await self._r.execute_fetchall(
-            "SELECT id, matcher, value, starts_at, ends_at, author, comment, created_at "
+            "SELECT id, matchers, starts_at, ends_at, author, comment, created_at "
             "FROM silences ORDER BY created_at DESC"
         )
         return [
             Silence(
                 sid,
-                matcher,
-                value,
+                orjson.loads(matchers),
                 parse_db_time(starts),
                 parse_db_time(ends),
                 author,
                 comment,
                 parse_db_time(created),
             )
-            for sid, matcher, value, starts, ends, author, comment, created in rows
+            for sid, matchers, starts, ends, author, comment, created in rows
         ]
 
     # -- access --------------------------------------------------------------------------

@@ -1,0 +1,58 @@
+"""The console names the silence that matched a case (issue 14), live, and its silence button
+silences a category in a cell, never a cell alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import COMMUNITY, Site
+
+
+def test_the_console_shows_live_which_silence_muted_or_warned_a_case(
+    open_as: Any, site: Site
+) -> None:
+    console = open_as("operator")
+    console.goto(f"{site.url}/console")
+    console.locator("#live-state.ok").wait_for()
+    for matchers, comment in (
+        ({"camera": "CAM-BROWSER-1"}, "摄像头误报，等待检修"),
+        ({"grid": COMMUNITY, "source": "police"}, "派出所演练"),
+    ):
+        status, answer = site.api(
+            "POST",
+            "/api/v1/silences",
+            {"matchers": matchers, "duration_minutes": 60, "author": "值班员", "comment": comment},
+        )
+        assert status == 201, answer
+    filed = {}
+    for source, category, extra in (
+        ("camera", "E0403", {"camera_id": "CAM-BROWSER-1"}),
+        ("police", "E0703", {}),
+    ):
+        status, doc = site.api(
+            "POST",
+            "/api/v1/whistles",
+            {"source": source, "category": category, "description": f"{source} 测试",
+             "location": {"grid": COMMUNITY}, **extra},
+        )  # fmt: skip
+        assert status == 201, doc
+        filed[source] = doc["id"]
+
+    muted = console.locator(f'tr[data-id="{filed["camera"]}"] .flag-muted-by')
+    muted.wait_for(timeout=15_000)
+    assert muted.inner_text() == "静默: 摄像头误报，等待检修"
+    assert muted.get_attribute("title") == "值班员"
+    warned = console.locator(f'tr[data-id="{filed["police"]}"] .flag-silence-warning')
+    warned.wait_for(timeout=15_000)
+    assert warned.inner_text() == "紧急不静默: 派出所演练"
+
+    # The row's silence button silences that category in that cell.
+    answers = {"静默时长(分钟)": "30", "静默说明": "同一警情重复上报"}
+    console.on("dialog", lambda dialog: dialog.accept(answers[dialog.message]))
+    row = console.locator(f'tr[data-id="{filed["police"]}"]')
+    row.locator("button.action-silence").click()
+    console.locator("#console-message").filter(has_text="静默").wait_for(timeout=15_000)
+    status, listing = site.api("GET", "/api/v1/silences")
+    assert status == 200
+    made = next(s for s in listing["items"] if s["comment"] == "同一警情重复上报")
+    assert made["matchers"] == {"grid": COMMUNITY, "category": "E0703"}
