@@ -12,7 +12,8 @@ Each probe asserts, for one (route, principal):
 - a role the door does not admit gets 403;
 - an admitted role of town A gets through (2xx, or the route's own answer);
 - the same role from town B is refused on a scoped route (403/404), and on an unscoped one gets
-  through without town A's data: no answer to a town B principal carries :data:`MARKER`.
+  through without town A's data: no answer to a town B principal carries :data:`MARKER`;
+- every HTML page comes with a Content-Security-Policy (test_markup.py checks what it says).
 
 Calls that change state are built anew for each principal expected to get through (a
 refusal changes nothing, so the refused share one).
@@ -664,6 +665,8 @@ def verdict(d: Door, who: Who, want: str, answer: Answer) -> str | None:
         return f"{status} (never a 5xx): {answer.text[:300]}"
     if who.town == AWAY and d.kind != PUBLIC and MARKER in answer.text:
         return f"{status} carries town A's data: {answer.text[:300]}"
+    if answer.content_type == "text/html" and "Content-Security-Policy" not in answer.headers:
+        return f"{status}: an HTML page without a Content-Security-Policy"
     if d.roles_pending and who.authenticated:
         return None
     location = answer.headers.get("Location", "")
