@@ -215,10 +215,10 @@ def app_routes() -> list[str]:
     )
 
 
-def door(route: str) -> Door:
-    """The route's door; HEAD follows GET."""
+def door_key(route: str) -> str:
+    """The route's entry in DOORS: HEAD follows GET."""
     method, path = route.split(" ", 1)
-    return DOORS[f"GET {path}" if method == "HEAD" else route]
+    return f"GET {path}" if method == "HEAD" else route
 
 
 ROUTES = app_routes()
@@ -238,7 +238,8 @@ def builds(route: str) -> Callable[[Builder], Builder]:
     return register
 
 
-def static(route: str, path: str) -> None:
+def fixed_path(route: str, path: str) -> None:
+    """A call that is the same for everyone."""
     method = route.split(" ", 1)[0]
 
     async def build(p: Probe, who: Who, fresh: bool) -> Call:
@@ -546,7 +547,7 @@ for _route, _path in {
     "GET /open311/v2/services/{code}.{fmt}": "/open311/v2/services/E0101.xml",
     "GET /open311/v2/requests.{fmt}": "/open311/v2/requests.json",
 }.items():
-    static(_route, _path)
+    fixed_path(_route, _path)
 
 
 @builds("POST /hotline")
@@ -713,16 +714,11 @@ def test_every_route_of_the_app_has_a_door_and_a_call() -> None:
     assert len(ROUTES) > len(DOORS)  # HEAD routes are probed too
 
 
-def door_key(route: str) -> str:
-    method, path = route.split(" ", 1)
-    return f"GET {path}" if method == "HEAD" else route
-
-
 @shared_loop
 @pytest.mark.parametrize("route", ROUTES)
 async def test_route_admits_exactly_its_roles_and_scope(probe: Probe, route: str) -> None:
     method = route.split(" ", 1)[0]
-    d = door(route)
+    d = DOORS[door_key(route)]
     problems = []
     for who in CAST:
         want = expected(d, who)
