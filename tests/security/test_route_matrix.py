@@ -76,9 +76,9 @@ class Door:
     ``roles``: the roles admitted (for public routes: all). ``ok``: what an admitted call gets.
     ``away``: for a town B principal of an admitted role, ``refused`` (403/404, or ``refusal``),
     ``same`` (the route is not scoped: it gets through, without town A's data) or ``lines``
-    (a feed: 200, and every line refused). ``withheld``: a key of the JSON answer that is null
-    for an away principal. ``roles_pending``: the roles are not asserted here, with the reason
-    (another piece of work decides them); the other checks still run.
+    (a feed: 200 or 207, and every line refused). ``withheld``: a key of the JSON answer that
+    is null for an away principal. ``roles_pending``: the roles are not asserted here, with the
+    reason (another piece of work decides them); the other checks still run.
     """
 
     kind: str
@@ -686,7 +686,7 @@ def verdict(d: Door, who: Who, want: str, answer: Answer) -> str | None:
     elif want == OUT_OF_SCOPE:
         ok = status in d.refusal
     elif who.town == AWAY and d.away == LINES:
-        counts = answer.json()["counts"] if status == 200 else {}
+        counts = answer.json()["counts"] if status in (200, 207) else {}
         ok = counts.get("error") == 1 and counts.get("created") == 0
     else:
         ok = status in d.ok and not (d.kind == PAGE and location == "/login")
