@@ -250,6 +250,10 @@ async def _replay(
 async def stream(request: web.Request) -> web.StreamResponse:
     """The live event stream of the principal's subtree (text/event-stream)."""
     principal = allow(request, *READERS)
+    if request.method == "HEAD":
+        # A HEAD answer has no body: stream bytes after its head would be read by the client
+        # as the next response on the connection.
+        return web.Response(headers={"Content-Type": "text/event-stream; charset=utf-8"})
     hub = request.app[STREAMS]
     bus = request.app[BUS]
     connection = _Connection(principal, asyncio.Queue(hub.queue_size))
