@@ -455,8 +455,7 @@ async def _cast(probe: Probe) -> None:
     # A grid silence on town A that starts in a month (so nothing is muted meanwhile); its
     # comment is marked, and only town A's readers may see it.
     silence = {
-        "matcher": "grid",
-        "value": home,
+        "matchers": {"grid": home, "category": "E01"},
         "starts_at": (probe.clock.now() + timedelta(days=30)).isoformat(),
         "duration_minutes": 60,
         "author": "值班员",

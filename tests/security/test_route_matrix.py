@@ -58,7 +58,7 @@ from whistle.access import ACCESS
 from whistle.app import create_app
 from whistle.auth import Role
 from whistle.field import NODE_MODULES, VENDOR
-from whistle.keys import Settings
+from whistle.keys import CAMERAS, Settings
 
 # The probes share one server per module, so they run on the module's event loop.
 shared_loop = pytest.mark.asyncio(loop_scope="module")
@@ -253,7 +253,14 @@ async def _file(p: Probe, who: Who, fresh: bool) -> Call:
     if who.role == POLICE:
         body = p.whistle(source="police", category="E0701")
     elif who.role == CAMERA:
-        body = p.whistle(source="camera", category="E0403", camera_id=f"CAM-PROBE-{p.serial()}")
+        # A registered camera of town A, at its own cell; a repeat groups (200) into its case.
+        camera = p.camera(HOME)
+        body = p.whistle(
+            source="camera",
+            category="E0403",
+            camera_id=camera,
+            location={"grid": p.live.app[CAMERAS].home(camera).code},
+        )
     else:
         body = p.whistle()
     return Call("POST", "/api/v1/whistles", json=body)
@@ -403,8 +410,7 @@ async def _roster(p: Probe, who: Who, fresh: bool) -> Call:
 def _future_silence(p: Probe) -> dict[str, Any]:
     """A grid silence on town A that starts in a month: it mutes nothing the probe files."""
     return {
-        "matcher": "grid",
-        "value": p.towns[HOME],
+        "matchers": {"grid": p.towns[HOME], "category": "E01"},
         "starts_at": (p.clock.now() + timedelta(days=30)).isoformat(),
         "duration_minutes": 60,
         "author": "值班员",
