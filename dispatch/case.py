@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from dispatch.durations import Duration
+
 __all__ = [
     "ACTIVE",
     "AssignmentState",
@@ -151,6 +153,9 @@ class CaseState:
     resolve_due: datetime | None = None
     round: int = 0  # resolution rounds: a reopen, an extension or an escalation starts one
     round_started: datetime | None = None
+    # Whether this round's limit is in working time, when an event said so (an extension's
+    # duration); None: the category's limit decides (see dispatch.lifecycle.working_round).
+    round_working: bool | None = None
     urged: bool = False
     supervised: bool = False
     held_since: datetime | None = None
@@ -326,6 +331,7 @@ def _return_refused(state: CaseState, event: EventLike) -> None:
 def _new_round(state: CaseState, at: datetime, resolve_due: datetime | None) -> None:
     state.round += 1
     state.round_started = at
+    state.round_working = None
     state.urged = False
     state.supervised = False
     state.stalled = False
@@ -372,9 +378,15 @@ def _released(state: CaseState, event: EventLike) -> None:
     state.status = state.before_hold or CaseStatus.DISPATCHED
     state.before_hold = None
     state.held_since = None
-    if state.resolve_due is not None:
+    # A working-time limit moves by the working time the hold took (the lifecycle worked it
+    # out on the calendar and wrote the new times); wall-time limits by the elapsed time.
+    if "resolve_due" in event.data:
+        state.resolve_due = _time(event.data["resolve_due"])
+    elif state.resolve_due is not None:
         state.resolve_due += shift
-    if state.round_started is not None:
+    if "round_started" in event.data:
+        state.round_started = _time(event.data["round_started"])
+    elif state.round_started is not None:
         state.round_started += shift
     for assignment in state.assignments.values():
         if assignment.acknowledge_due is not None:
@@ -388,6 +400,9 @@ def _extended(state: CaseState, event: EventLike) -> None:
     # ones that already fired are never armed (and fired) again under the same key.
     state.extended = True
     _new_round(state, event.at, _time(event.data["resolve_due"]))
+    duration = event.data.get("duration")
+    if duration is not None:
+        state.round_working = Duration.parse(str(duration)).is_working
 
 
 def _rated(state: CaseState, event: EventLike) -> None:

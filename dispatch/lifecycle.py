@@ -45,6 +45,7 @@ __all__ = [
     "on_deadline",
     "reassign",
     "refuse_return",
+    "working_round",
 ]
 
 
@@ -401,7 +402,18 @@ def release(state: CaseState, actor: str, ctx: Context) -> list[Change]:
     _check_case(state, CaseAction.RELEASE)
     assert state.held_since is not None
     shift = max(timedelta(0), ctx.now - state.held_since)
-    return [Change("case.released", {"by": actor, "shift_seconds": shift.total_seconds()})]
+    data: dict[str, Any] = {"by": actor, "shift_seconds": shift.total_seconds()}
+    if state.resolve_due is not None and working_round(state, ctx.router):
+        # A working-time limit stood still only for the working time the hold took: a hold
+        # from Friday evening to Sunday moves it by nothing.
+        calendar = ctx.router.calendar
+        worked = calendar.working_time(state.held_since, ctx.now)
+        data["working_shift_seconds"] = worked.total_seconds()
+        data["resolve_due"] = calendar.add_working(state.resolve_due, worked).isoformat()
+        started = state.round_started or state.received_at
+        if started is not None:
+            data["round_started"] = calendar.add_working(started, worked).isoformat()
+    return [Change("case.released", data)]
 
 
 def extend(
@@ -475,11 +487,37 @@ def deadlines(state: CaseState, router: Router, policy: LifecyclePolicy) -> dict
         n = state.round
         started = state.round_started or state.received_at or state.resolve_due
         if not state.urged and state.resolve_due > started:
-            due[f"urge:{n}"] = started + (state.resolve_due - started) * policy.urge_at
+            due[f"urge:{n}"] = _urge_due(state, started, state.resolve_due, router, policy)
         if not state.supervised:
             due[f"supervise:{n}"] = state.resolve_due
         due[f"escalate:{n}"] = router.calendar.add(state.resolve_due, policy.escalate_after)
     return due
+
+
+def working_round(state: CaseState, router: Router) -> bool:
+    """True when the current resolution round's limit is in working time (工作时/工作日):
+    an extension's own duration for an extended round, else the category's limit."""
+    if state.round_working is not None:
+        return state.round_working
+    category = router.catalog.get(state.category)
+    return category is not None and category.limit.is_working
+
+
+def _urge_due(
+    state: CaseState,
+    started: datetime,
+    resolve_due: datetime,
+    router: Router,
+    policy: LifecyclePolicy,
+) -> datetime:
+    """催办 once ``urge_at`` of the round's time has passed: of its working time when the
+    limit is in working time (never on a Sunday evening), else of its wall time."""
+    if working_round(state, router):
+        calendar = router.calendar
+        worked = calendar.working_time(started, resolve_due)
+        if worked > timedelta(0):
+            return calendar.add_working(started, worked * policy.urge_at)
+    return started + (resolve_due - started) * policy.urge_at
 
 
 def on_deadline(state: CaseState, key: str, ctx: Context) -> list[Change]:
