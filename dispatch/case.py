@@ -107,7 +107,16 @@ class AssignmentState:
     # 退单 review: "pending" once returned, then "accepted" or "refused" by an operator.
     return_review: str | None = None
     replaced_by: str | None = None  # the assignment that took this one's place
+    return_reason: str | None = None
+    returned_at: datetime | None = None
+    return_due: datetime | None = None  # the dispatcher decides on the return by then
+    return_escalated: bool = False  # undecided past ``return_due``: supervised from above
     doc: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def awaits_decision(self) -> bool:
+        """Returned (退单) and waiting in the dispatcher's queue for a decision."""
+        return self.status is AssignmentStatus.RETURNED and self.return_review == "pending"
 
     @classmethod
     def from_doc(
@@ -273,6 +282,9 @@ def _returned(state: CaseState, event: EventLike) -> None:
     assignment = state.assignments[event.data["assignment"]]
     assignment.status = AssignmentStatus.RETURNED
     assignment.return_review = "pending"
+    assignment.return_reason = event.data.get("reason")
+    assignment.returned_at = event.at
+    assignment.return_due = _time(event.data.get("decide_by"))
     state.returns += 1
     if state.owner == assignment.id:
         # Properly returned: the first receiver no longer owns it; whoever else reported in
@@ -326,6 +338,10 @@ def _return_accepted(state: CaseState, event: EventLike) -> None:
 
 def _return_refused(state: CaseState, event: EventLike) -> None:
     state.assignments[event.data["assignment"]].return_review = "refused"
+
+
+def _return_overdue(state: CaseState, event: EventLike) -> None:
+    state.assignments[event.data["assignment"]].return_escalated = True
 
 
 def _new_round(state: CaseState, at: datetime, resolve_due: datetime | None) -> None:
@@ -393,6 +409,8 @@ def _released(state: CaseState, event: EventLike) -> None:
             assignment.acknowledge_due += shift
         if assignment.claim_due is not None:
             assignment.claim_due += shift
+        if assignment.return_due is not None and assignment.awaits_decision:
+            assignment.return_due += shift
 
 
 def _extended(state: CaseState, event: EventLike) -> None:
@@ -457,6 +475,7 @@ _HANDLERS = {
     "assignment.added": _added,
     "assignment.return_accepted": _return_accepted,
     "assignment.return_refused": _return_refused,
+    "assignment.return_overdue": _return_overdue,
     "case.verified": _verified,
     "case.closed": _closed,
     "case.reopened": _reopened,

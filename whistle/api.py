@@ -99,7 +99,7 @@ async def get_whistle(request: web.Request) -> web.Response:
 
 
 _LIST_PARAMS = frozenset(
-    {"status", "source", "category", "grid", "level", "since", "until", "limit", "cursor"}
+    {"status", "source", "category", "grid", "level", "queue", "since", "until", "limit", "cursor"}
 )
 
 
@@ -128,6 +128,9 @@ async def list_whistles(request: web.Request) -> web.Response:
             level = int(Level.parse(q["level"]))
         except ValueError as exc:
             errors.append(FieldError("level", str(exc)))
+    queue = q.get("queue")
+    if queue is not None and queue != "returned":
+        errors.append(FieldError("queue", f"unknown queue {queue!r}; expected returned"))
     since = _time_param(q, "since", errors)
     until = _time_param(q, "until", errors)
     limit = _int_param(q, "limit", 50, 1, 200, errors)
@@ -145,6 +148,7 @@ async def list_whistles(request: web.Request) -> web.Response:
             category=q.get("category"),
             grid_path=grid_path,
             level=level,
+            returns_pending=queue == "returned",
             since=since,
             until=until,
             before=before,

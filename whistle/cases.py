@@ -56,6 +56,7 @@ class CaseNotFound(LookupError):
 def case_document(state: CaseState, tz: tzinfo) -> dict[str, Any]:
     """The fold's summary as the API shows it under ``case``."""
     owner = state.owner_assignment()
+    assigned = state.assignments.values()
     return {
         "owner": None
         if owner is None
@@ -68,7 +69,23 @@ def case_document(state: CaseState, tz: tzinfo) -> dict[str, Any]:
         "on_hold_since": rfc3339(state.held_since, tz),
         "urged": state.urged,
         "supervised": state.supervised,
-        "overdue": state.stalled or any(a.overdue for a in state.assignments.values()),
+        "overdue": state.stalled
+        or any(a.overdue or (a.awaits_decision and a.return_escalated) for a in assigned),
+        # 退单待定: returns waiting in the dispatcher's queue for a decision.
+        "returns_pending": [
+            {
+                "assignment": a.id,
+                "responder_id": a.responder_id,
+                "reason": a.return_reason,
+                "returned_at": rfc3339(a.returned_at, tz),
+                "decide_by": rfc3339(a.return_due, tz),
+                "escalated": a.return_escalated,
+            }
+            for a in assigned
+            if a.awaits_decision
+        ]
+        if state.is_active
+        else [],
         "resolution": state.resolution,
         "rating": None
         if state.rating is None

@@ -30,13 +30,15 @@ __all__ = ["CONSOLE_TEXT", "QUEUES", "routes"]
 
 routes = web.RouteTableDef()
 
-# The counts shown at the top, in this order: statuses, then the two alarms.
+# The counts shown at the top, in this order: statuses, returns awaiting the dispatcher's
+# decision (退单待定), then the two alarms.
 QUEUES = (
     "dispatched",
     "acknowledged",
     "in_progress",
     "resolved",
     "on_hold",
+    "returned",
     "overdue",
     "escalated",
 )
@@ -59,6 +61,7 @@ CONSOLE_TEXT: dict[str, dict[str, Any]] = {
             "in_progress": "处置中",
             "resolved": "待核查",
             "on_hold": "挂账",
+            "returned": "退单待定",
             "overdue": "超时",
             "escalated": "已升级",
         },
@@ -73,7 +76,7 @@ CONSOLE_TEXT: dict[str, dict[str, Any]] = {
             "due": "办结时限",
             "actions": "操作",
         },
-        "flags": {"overdue": "超时", "escalated": "已升级", "returned": "退单待审"},
+        "flags": {"overdue": "超时", "escalated": "已升级", "returned": "退单待定"},
         "actions": {
             "reassign": "改派",
             "accept_return": "同意退单",
@@ -116,6 +119,7 @@ CONSOLE_TEXT: dict[str, dict[str, Any]] = {
             "in_progress": "In progress",
             "resolved": "To verify",
             "on_hold": "On hold",
+            "returned": "Returns to decide",
             "overdue": "Overdue",
             "escalated": "Escalated",
         },
@@ -130,7 +134,7 @@ CONSOLE_TEXT: dict[str, dict[str, Any]] = {
             "due": "Due",
             "actions": "Actions",
         },
-        "flags": {"overdue": "overdue", "escalated": "escalated", "returned": "return to review"},
+        "flags": {"overdue": "overdue", "escalated": "escalated", "returned": "return to decide"},
         "actions": {
             "reassign": "Reassign",
             "accept_return": "Accept return",
@@ -204,7 +208,9 @@ def _filters(request: web.Request, principal: Principal, lang: str) -> dict[str,
         "levels": levels,
         "sources": sources,
         "categories": list(majors.values()),
-        "states": [{"value": k, "name": v} for k, v in statuses.items()],
+        # 退单待定 is a queue, not a status: the script lists it with ``queue=returned``.
+        "states": [{"value": k, "name": v} for k, v in statuses.items()]
+        + [{"value": "returned", "name": CONSOLE_TEXT[lang]["queues"]["returned"]}],
     }
 
 

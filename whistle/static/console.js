@@ -63,10 +63,14 @@
       path = "/api/v1/assignments/" + encodeURIComponent(ids.assignment) + "/reassign";
       body = { responder: responder.trim(), reason: why };
     } else if (action === "accept_return") {
+      // Accepting a return reassigns the slot: the dispatcher names who takes it.
+      var to = window.prompt(p.responder);
+      if (!to) return;
       var note = window.prompt(p.note);
       if (note === null) return;
       path = "/api/v1/assignments/" + encodeURIComponent(ids.assignment) + "/accept-return";
-      if (note) body = { note: note };
+      body = { responder: to.trim() };
+      if (note) body.note = note;
     } else if (action === "refuse_return") {
       var reason = window.prompt(p.reason);
       if (!reason) return;
@@ -152,6 +156,8 @@
       ["level", "source", "category", "status"].forEach(function (key) {
         if (f[key]) q.set(key, f[key]);
       });
+      // 退单待定 is a queue (returns awaiting a decision), not a status.
+      if (f.status === "returned") { q.delete("status"); q.set("queue", "returned"); }
       q.set("limit", "100");
       if (cursor) q.set("cursor", cursor);
       return "/api/v1/whistles?" + q.toString();
@@ -165,6 +171,7 @@
       if (f.level && doc.grid.level !== f.level) return false;
       if (f.source && doc.source !== f.source) return false;
       if (f.category && doc.category.code.indexOf(f.category) !== 0) return false;
+      if (f.status === "returned") return ((doc.case || {}).returns_pending || []).length > 0;
       if (f.status && doc.status !== f.status) return false;
       return true;
     }
@@ -182,9 +189,9 @@
         return LIVE_ASSIGNMENT[a.status] && !routed[a.id] &&
           (a.origin === "escalation" || a.origin === "backstop");
       });
-      var returned = (doc.assignments || []).filter(function (a) {
-        return a.status === "returned";
-      });
+      var waiting = {};
+      ((doc.case || {}).returns_pending || []).forEach(function (r) { waiting[r.assignment] = 1; });
+      var returned = (doc.assignments || []).filter(function (a) { return waiting[a.id]; });
       return { overdue: overdue, escalated: escalated, returned: returned };
     }
 
@@ -202,8 +209,12 @@
         if (before.status !== status) { count(before.status, -1); count(status, +1); }
         if (before.overdue !== f.overdue) count("overdue", f.overdue ? 1 : -1);
         if (before.escalated !== f.escalated) count("escalated", f.escalated ? 1 : -1);
+        var was = !!before.returned, is = f.returned.length > 0;
+        if (was !== is) count("returned", is ? 1 : -1);
       }
-      known[id] = { status: status, overdue: f.overdue, escalated: f.escalated };
+      known[id] = {
+        status: status, overdue: f.overdue, escalated: f.escalated, returned: f.returned.length > 0
+      };
     }
 
     function row(doc) {
@@ -294,7 +305,10 @@
           if (!cursor) rows.textContent = "";
           page.items.forEach(function (doc) {
             var f = flags(doc);
-            known[doc.id] = { status: doc.status, overdue: f.overdue, escalated: f.escalated };
+            known[doc.id] = {
+              status: doc.status, overdue: f.overdue, escalated: f.escalated,
+              returned: f.returned.length > 0
+            };
             rows.appendChild(row(doc));
           });
           if (!rows.firstChild) {

@@ -232,6 +232,7 @@ class WhistleQuery:
     category: str | None = None  # a code or a prefix (大类)
     grid_path: str | None = None  # subtree: the path of its top cell
     level: int | None = None  # the level (1-5) of the cell it was placed in
+    returns_pending: bool = False  # only cases with a return (退单) awaiting the dispatcher
     since: datetime | None = None
     until: datetime | None = None
     before: str | None = None
