@@ -372,5 +372,9 @@ class Store(Protocol):
     async def events_after(self, seq: int, limit: int) -> list[Event]:
         """Up to ``limit`` events after ``seq``, in log order (event streams catching up)."""
 
+    async def open_load(self, responder_ids: Sequence[str]) -> dict[str, int]:
+        """Live assignments (dispatched, acknowledged, in progress) per responder, for those
+        of ``responder_ids`` that have any."""
+
     async def queue_counts(self, grid_path: str | None, now: datetime) -> dict[str, int]:
         """Cases per status in a subtree (all when None), plus ``overdue`` and ``escalated``."""

@@ -1224,6 +1224,17 @@ class SqliteStore:
         )
         return [_event(row) for row in rows]
 
+    async def open_load(self, responder_ids: Sequence[str]) -> dict[str, int]:
+        if not responder_ids:
+            return {}
+        marks = ",".join("?" * len(responder_ids))
+        rows = await self._r.execute_fetchall(
+            f"SELECT responder_id, count(*) FROM assignments WHERE responder_id IN ({marks}) "
+            "AND status IN ('dispatched', 'acknowledged', 'in_progress') GROUP BY responder_id",
+            list(responder_ids),
+        )
+        return {str(rid): int(n) for rid, n in rows}
+
     async def queue_counts(self, grid_path: str | None, now: datetime) -> dict[str, int]:
         """Cases per status in a subtree, plus ``overdue`` (active, marked overdue or past
         the resolution deadline), ``returned`` (a return awaits the dispatcher) and
