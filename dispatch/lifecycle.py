@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from dispatch.calendar import CalendarEndError, WorkCalendar
 from dispatch.case import ACTIVE, PENDING, AssignmentState, AssignmentStatus, CaseState, CaseStatus
 from dispatch.decision import PlannedAssignment, TraceStep
 from dispatch.durations import Duration
@@ -472,6 +473,17 @@ def deadlines(state: CaseState, router: Router, policy: LifecyclePolicy) -> dict
     """
     if state.status not in ACTIVE:
         return {}
+    try:
+        return _deadlines(state, router, policy, router.calendar)
+    except CalendarEndError:
+        # Derived from deadlines already set (which failed loudly where they were set):
+        # past the calendar's end only weekends are days off.
+        return _deadlines(state, router, policy, router.calendar.extrapolated())
+
+
+def _deadlines(
+    state: CaseState, router: Router, policy: LifecyclePolicy, calendar: WorkCalendar
+) -> dict[str, datetime]:
     due: dict[str, datetime] = {}
     for assignment in state.assignments.values():
         if assignment.overdue:
@@ -490,10 +502,12 @@ def deadlines(state: CaseState, router: Router, policy: LifecyclePolicy) -> dict
         n = state.round
         started = state.round_started or state.received_at or state.resolve_due
         if not state.urged and state.resolve_due > started:
-            due[f"urge:{n}"] = _urge_due(state, started, state.resolve_due, router, policy)
+            due[f"urge:{n}"] = _urge_due(
+                state, started, state.resolve_due, router, policy, calendar
+            )
         if not state.supervised:
             due[f"supervise:{n}"] = state.resolve_due
-        due[f"escalate:{n}"] = router.calendar.add(state.resolve_due, policy.escalate_after)
+        due[f"escalate:{n}"] = calendar.add(state.resolve_due, policy.escalate_after)
     return due
 
 
@@ -512,11 +526,11 @@ def _urge_due(
     resolve_due: datetime,
     router: Router,
     policy: LifecyclePolicy,
+    calendar: WorkCalendar,
 ) -> datetime:
     """催办 once ``urge_at`` of the round's time has passed: of its working time when the
     limit is in working time (never on a Sunday evening), else of its wall time."""
     if working_round(state, router):
-        calendar = router.calendar
         worked = calendar.working_time(started, resolve_due)
         if worked > timedelta(0):
             return calendar.add_working(started, worked * policy.urge_at)

@@ -118,12 +118,19 @@ class Router:
             raise UnknownCategoryError(category)
         return plan.rule
 
-    def route(self, request: RouteRequest, *, on_duty: OnDuty | None = None) -> Decision:
+    def route(
+        self,
+        request: RouteRequest,
+        *,
+        on_duty: OnDuty | None = None,
+        calendar: WorkCalendar | None = None,
+    ) -> Decision:
         """Decide who must report, where they were found, and every deadline.
 
         Pure: the same request always gives the same decision. Raises UnknownCategoryError
-        or grids' UnknownCellError for codes that do not exist, and ValueError for a naive
-        ``received_at``.
+        or grids' UnknownCellError for codes that do not exist, ValueError for a naive
+        ``received_at``, and CalendarEndError for a working-time deadline past the
+        calendar's end (``calendar`` overrides the router's, e.g. with its extrapolation).
         """
         received = request.received_at
         if received.tzinfo is None or received.utcoffset() is None:
@@ -136,7 +143,7 @@ class Router:
         # The located cell first, then its parent, up to the county: the climb's order.
         chain = self.hierarchy.ancestors(request.cell)
         cell = chain[0]
-        dues = _Dues(self.calendar, received, urgency, category)
+        dues = _Dues(calendar or self.calendar, received, urgency, category)
 
         assignments: list[PlannedAssignment] = []
         named_kinds: set[ResponderKind] = set()

@@ -17,10 +17,11 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import orjson
+import structlog
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from dispatch import lifecycle
+from dispatch import CalendarEndError, lifecycle
 from dispatch.case import CaseState
 from dispatch.lifecycle import Change, Context, IllegalTransition, InvalidAction, NotYours
 from grids import Level
@@ -35,6 +36,7 @@ from whistle.schema import INPUT, field_errors
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
+log = structlog.get_logger(__name__)
 
 _Text = Annotated[str, Field(min_length=1, max_length=2000)]
 _Id = Annotated[str, Field(min_length=1, max_length=64)]
@@ -143,6 +145,10 @@ async def _run(
         )
     except InvalidAction as exc:
         raise InvalidWhistle([FieldError(exc.field, exc.reason)]) from None
+    except CalendarEndError as exc:
+        # A deadline past the working calendar cannot be set right: nothing is written.
+        log.error("calendar.exhausted", whistle_id=whistle_id, error=str(exc))
+        return problem(503, "Service Unavailable", detail=str(exc))
     return await _answer(request, whistle_id)
 
 

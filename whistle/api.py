@@ -10,12 +10,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from dispatch import Source
+from dispatch import Source, calendar_warnings
 from grids import Cell, Level
 from whistle.access import allow, allow_cell, public
 from whistle.auth import Principal, Role
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
-from whistle.keys import CATALOG, HIERARCHY, INTAKE, STORE, TZ
+from whistle.keys import CATALOG, CLOCK, HIERARCHY, INTAKE, ROUTER, STORE, TZ
 from whistle.problems import problem
 from whistle.store import StoredWhistle, WhistleQuery
 from whistle.timefmt import rfc3339
@@ -317,4 +317,8 @@ async def readyz(request: web.Request) -> web.Response:
     """Ready: the hierarchy is loaded and the database takes writes (503 otherwise)."""
     hierarchy = request.app[HIERARCHY]
     await request.app[STORE].ping()
-    return _json({"status": "ready", "cells": len(hierarchy), "root": hierarchy.root})
+    body: dict[str, Any] = {"status": "ready", "cells": len(hierarchy), "root": hierarchy.root}
+    warnings = calendar_warnings(request.app[ROUTER].calendar, request.app[CLOCK].now())
+    if warnings:
+        body["warnings"] = warnings  # still ready: someone has to add next year's holidays
+    return _json(body)

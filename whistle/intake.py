@@ -18,6 +18,7 @@ import structlog
 from pydantic import ValidationError
 
 from dispatch import (
+    CalendarEndError,
     Catalog,
     Decision,
     DutyRoster,
@@ -183,18 +184,27 @@ class Intake:
             load = None
             if whistle.source is Source.TOWN_COMMITTEE and not whistle.units:
                 load = await self._store.open_load(self._town_units(cell))
-            decision = self._router.route(
-                RouteRequest(
-                    source=whistle.source,
-                    category=whistle.category,
-                    cell=cell.code,
-                    urgency=whistle.urgency,
-                    received_at=received_at,
-                    units=tuple(whistle.units or ()),
-                    load=load,
-                ),
-                on_duty=self._duty.on_duty,
+            route = RouteRequest(
+                source=whistle.source,
+                category=whistle.category,
+                cell=cell.code,
+                urgency=whistle.urgency,
+                received_at=received_at,
+                units=tuple(whistle.units or ()),
+                load=load,
             )
+            try:
+                decision = self._router.route(route, on_duty=self._duty.on_duty)
+            except CalendarEndError as exc:
+                # Never lose a whistle: dispatch it with weekends as the only days off past
+                # the calendar's end, and say so loudly (start-up refuses such a calendar;
+                # /readyz and check-config warn 60 days ahead).
+                log.error("calendar.exhausted", error=str(exc), category=whistle.category)
+                decision = self._router.route(
+                    route,
+                    on_duty=self._duty.on_duty,
+                    calendar=self._router.calendar.extrapolated(),
+                )
         duplicates: list[str] = []
         near = self._hierarchy.at_level(cell.code, Level.GRID).code
         if whistle.source is Source.CITIZEN:

@@ -323,7 +323,17 @@ RESPONSES: dict[str, Any] = {
             ),
         }
     ),
-    "Health": _object({"status": _STR}),
+    "Health": _object(
+        {"status": _STR},
+        {
+            "warnings": {
+                "description": "ready, but someone must act (the working calendar runs out "
+                "within 60 days)",
+                "type": "array",
+                "items": _STR,
+            }
+        },
+    ),
 }
 
 # -- the operations --------------------------------------------------------------------------
