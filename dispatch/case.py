@@ -179,6 +179,10 @@ class CaseState:
     verified_by: str | None = None
     failures: int = 0
     stalled: bool = False  # this round's escalation found nobody above the backstop
+    # 差评整改: the latest rectification a bad rating opened (grade, opened_at, due, and once
+    # verified and closed again, done_at and on_time), and how many were opened.
+    rectification: dict[str, Any] | None = None
+    rectifications: int = 0
     version: int = 0  # events folded so far
 
     def __repr__(self) -> str:
@@ -369,6 +373,14 @@ def _verified(state: CaseState, event: EventLike) -> None:
 def _closed(state: CaseState, event: EventLike) -> None:
     state.status = CaseStatus.CLOSED
     _cancel_pending(state)
+    rectification = state.rectification
+    if rectification is not None and rectification["done_at"] is None:
+        # A new dict: copies of the state share the old one (whistle.cases.copy_state).
+        state.rectification = {
+            **rectification,
+            "done_at": event.at.isoformat(),
+            "on_time": event.data.get("on_time"),
+        }
 
 
 def _reopened(state: CaseState, event: EventLike) -> None:
@@ -428,6 +440,39 @@ def _rated(state: CaseState, event: EventLike) -> None:
     state.status = CaseStatus.RATED
 
 
+def _rectification_opened(state: CaseState, event: EventLike) -> None:
+    # Back in the owner's hands like a reopen (its resolution reported and verified again),
+    # with the rectification's own limit as the round's deadline.
+    # The case's own resolution and deadline stay what the statistics count (解决率, 按期结案率);
+    # the rectification is counted apart (整改率). Kept from the first rectification on.
+    before = state.rectification or {
+        "case_resolved_at": (state.resolution or {}).get("at"),
+        "case_due": None if state.resolve_due is None else state.resolve_due.isoformat(),
+    }
+    state.status = CaseStatus.IN_PROGRESS
+    state.resolution = None
+    state.verified_by = None
+    owner = state.assignments.get(event.data.get("owner") or "")
+    if owner is not None:
+        state.owner = owner.id
+        owner.status = AssignmentStatus.IN_PROGRESS
+    due = _time(event.data.get("resolve_due"))
+    _new_round(state, event.at, due)
+    duration = event.data.get("duration")
+    if duration is not None:
+        state.round_working = Duration.parse(str(duration)).is_working
+    state.rectifications += 1
+    state.rectification = {
+        "grade": event.data.get("grade"),
+        "opened_at": event.at.isoformat(),
+        "due": None if due is None else due.isoformat(),
+        "done_at": None,
+        "on_time": None,
+        "case_resolved_at": before["case_resolved_at"],
+        "case_due": before["case_due"],
+    }
+
+
 def _merged(state: CaseState, event: EventLike) -> None:
     state.merged_into = str(event.data["into"])
     state.status = CaseStatus.CANCELLED
@@ -483,6 +528,7 @@ _HANDLERS = {
     "case.released": _released,
     "case.extended": _extended,
     "case.rated": _rated,
+    "case.rectification_opened": _rectification_opened,
     "case.merged": _merged,
     "case.urged": _urged,
     "case.supervised": _supervised,

@@ -31,6 +31,7 @@ from dispatch.router import Router
 from grids.model import Responder, ResponderKind
 
 __all__ = [
+    "BAD_GRADES",
     "GRADES",
     "AssignmentAction",
     "CaseAction",
@@ -81,6 +82,8 @@ GRADES = {
     "very_dissatisfied": "非常不满意",
 }
 _GRADE_BY_LABEL = {label: key for key, label in GRADES.items()}
+# 差评: a rating that opens a rectification (整改).
+BAD_GRADES = frozenset({"dissatisfied", "very_dissatisfied"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,9 +352,12 @@ def verify(
         )
     if not passed:
         return _reopen(state, actor, ctx, _required("note", note), verified=True)
+    closed: dict[str, Any] = {"by": actor, "on_time": _on_time(state, ctx.now)}
+    if state.rectification is not None and state.rectification["done_at"] is None:
+        closed["rectification"] = True  # closes the 整改; the first closure stays as it was
     return [
         Change("case.verified", {"by": actor, "note": note}),
-        Change("case.closed", {"by": actor, "on_time": _on_time(state, ctx.now)}),
+        Change("case.closed", closed),
     ]
 
 
@@ -439,7 +445,8 @@ def extend(
 def rate(
     state: CaseState, actor: str, ctx: Context, *, grade: str | None, comment: str | None
 ) -> list[Change]:
-    """好差评, once, after the case is closed."""
+    """好差评, after the case is closed (again after a rectification); 不满意 and 非常不满意
+    open a rectification (整改) for the owner."""
     _check_case(state, CaseAction.RATE)
     key = _required("grade", grade)
     key = _GRADE_BY_LABEL.get(key, key)
@@ -447,7 +454,28 @@ def rate(
         raise InvalidAction(
             "grade", f"unknown grade {grade!r}; expected one of {', '.join(GRADES)}"
         )
-    return [Change("case.rated", {"by": actor, "grade": key, "comment": comment})]
+    changes = [Change("case.rated", {"by": actor, "grade": key, "comment": comment})]
+    if key in BAD_GRADES:
+        changes.append(_rectification(state, key, ctx))
+    return changes
+
+
+def _rectification(state: CaseState, grade: str, ctx: Context) -> Change:
+    """差评整改: a bad rating is not the end. The case's owner rectifies (整改) within the
+    policy's ``rectify_within``; the work is reported and verified again like any other."""
+    limit = ctx.policy.rectify_within
+    due = ctx.router.calendar.add(ctx.now, limit)
+    owner = state.owner_assignment()
+    return Change(
+        "case.rectification_opened",
+        {
+            "grade": grade,
+            "duration": str(limit),
+            "resolve_due": due.isoformat(),
+            "owner": None if owner is None else owner.id,
+            "notify": _notify_owner(state, "urge", f"差评整改: {GRADES[grade]}"),
+        },
+    )
 
 
 def merge(state: CaseState, actor: str, ctx: Context, *, into: str | None) -> list[Change]:

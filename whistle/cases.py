@@ -90,6 +90,7 @@ def case_document(state: CaseState, tz: tzinfo) -> dict[str, Any]:
         "rating": None
         if state.rating is None
         else {"grade": state.rating, "label": GRADES[state.rating]},
+        "rectification": _rectification(state, tz),
         "merged_into": state.merged_into,
         "repeats": state.repeats,
         "notification_failures": state.failures,
@@ -100,6 +101,29 @@ def case_document(state: CaseState, tz: tzinfo) -> dict[str, Any]:
             if allowed_assignment_actions(state, a)
         },
         "version": state.version,
+    }
+
+
+def _rectification(state: CaseState, tz: tzinfo) -> dict[str, Any] | None:
+    """The latest 整改 (差评整改) as the API shows it, with how many were opened."""
+    r = state.rectification
+    if r is None:
+        return None
+
+    def at(key: str) -> str | None:
+        value = r.get(key)
+        return None if value is None else rfc3339(datetime.fromisoformat(value), tz)
+
+    return {
+        "grade": r["grade"],
+        "opened_at": at("opened_at"),
+        "due": at("due"),
+        "done_at": at("done_at"),
+        "on_time": r["on_time"],
+        "count": state.rectifications,
+        # What the case's own figures keep counting while it is rectified.
+        "case_resolved_at": at("case_resolved_at"),
+        "case_due": at("case_due"),
     }
 
 
