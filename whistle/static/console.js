@@ -13,9 +13,10 @@
     "whistle.received", "whistle.routed", "whistle.muted",
     "assignment.acknowledged", "assignment.claimed", "assignment.started",
     "assignment.resolved", "assignment.returned", "assignment.added",
-    "assignment.return_accepted", "assignment.return_refused",
+    "assignment.return_accepted", "assignment.return_refused", "assignment.return_overdue",
     "case.verified", "case.closed", "case.reopened", "case.held", "case.released",
-    "case.extended", "case.rated", "case.merged", "case.urged", "case.supervised",
+    "case.extended", "case.rated", "case.rectification_opened", "case.merged", "case.urged",
+    "case.supervised",
     "case.overdue", "case.repeated", "notification.failed"
   ];
 
