@@ -89,7 +89,13 @@ def calendar_outlook(config: DispatchConfig, now: datetime) -> tuple[list[Proble
     problems: list[Problem] = []
     policy = config.policy
     limits = {c.limit for c in config.catalog if c.limit.is_working}
-    limits |= {policy.extension_max, policy.rectify_within, policy.return_window}
+    limits |= {
+        policy.extension_max,
+        policy.rectify_within,
+        policy.return_window,
+        policy.return_decision,
+        policy.escalate_after,
+    }
     for limit in sorted((d for d in limits if d.is_working), key=str):
         try:
             calendar.add(now, limit)

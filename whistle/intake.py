@@ -133,6 +133,10 @@ class Intake:
         if principal is not None:
             _may_file(principal, whistle.source)
         request = whistle.model_dump(mode="json")
+        if request.get("units") is None:
+            # Only committee whistles name units: every other request (its stored form and
+            # its idempotency fingerprint) stays exactly what it was before ``units`` existed.
+            request.pop("units", None)
         request_hash = _fingerprint(request)
         cell = self._place(whistle)
         if whistle.units is not None:
@@ -323,7 +327,8 @@ class Intake:
         """The jurisdiction units (辖区单位) of the whistle's town, for spreading its
         committee's whistles over them."""
         town = self._hierarchy.at_level(cell.code, Level.TOWN)
-        return [r.id for r in self._hierarchy.responders_at(town.code, _UNIT_KINDS[0])]
+        units = self._hierarchy.responders_at(town.code, ResponderKind.JURISDICTION_UNIT)
+        return [r.id for r in units]
 
     def _check_units(self, whistle: WhistleIn, cell: Cell) -> None:
         """镇党委吹哨 names whom it summons: jurisdiction units and grid departments of the

@@ -84,3 +84,13 @@ async def test_without_named_units_committee_whistles_spread_over_the_units_that
         assert status == 201, doc
         chosen.append(doc["assignments"][0]["responder"]["id"])
     assert chosen == [fitting[0], fitting[1], fitting[0], fitting[1]]
+
+
+async def test_a_whistle_without_units_is_stored_and_fingerprinted_as_before(
+    live: Live, county: Hierarchy
+) -> None:
+    # A retry of a request made before ``units`` existed must still match its stored hash.
+    status, _, doc = await live.post(body(county), **{"Idempotency-Key": "before-units"})
+    assert status == 201, doc
+    timeline = (await live.get(f"/api/v1/whistles/{doc['id']}"))[1]["timeline"]
+    assert "units" not in timeline[0]["data"]["request"]
