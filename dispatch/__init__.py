@@ -11,9 +11,14 @@ Typical start-up::
 
 from __future__ import annotations
 
-from dispatch.calendar import Holiday, WorkCalendar
+from dispatch.calendar import CalendarEndError, Holiday, WorkCalendar
 from dispatch.catalog import Catalog, Category, CategoryType, Major
-from dispatch.config import DispatchConfig, load_dispatch_config
+from dispatch.config import (
+    DispatchConfig,
+    calendar_outlook,
+    calendar_warnings,
+    load_dispatch_config,
+)
 from dispatch.decision import Decision, PlannedAssignment, TraceStep
 from dispatch.durations import Duration, Unit
 from dispatch.duty import DutyRoster, Shift
@@ -34,6 +39,7 @@ from dispatch.rules import (
 from dispatch.teams import Team, Teams
 
 __all__ = [
+    "CalendarEndError",
     "Catalog",
     "Category",
     "CategoryType",
@@ -69,6 +75,8 @@ __all__ = [
     "UnknownCategoryError",
     "Urgency",
     "WorkCalendar",
+    "calendar_outlook",
+    "calendar_warnings",
     "check_fit",
     "load_dispatch_config",
 ]

@@ -18,11 +18,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dispatch._toml import Issues, Table, parse_toml, read_toml
 from dispatch.durations import Duration, Unit
 
-__all__ = ["Holiday", "WorkCalendar"]
+__all__ = ["CalendarEndError", "Holiday", "WorkCalendar"]
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _PERIOD = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 _ONE_DAY = timedelta(days=1)
+
+
+class CalendarEndError(ValueError):
+    """A working-time deadline falls past the last day the calendar knows the holidays of.
+
+    Beyond that day every weekday would count as a working day, so the deadline would be
+    wrong without anyone noticing; this error makes it loud instead.
+    """
+
+    def __init__(self, end: date, due: datetime) -> None:
+        self.end = end
+        self.due = due
+        super().__init__(
+            f"the working calendar ends on {end.isoformat()} and a deadline would fall on "
+            f"{due.date().isoformat()}: add the next year's holidays to calendar.toml"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +68,9 @@ class WorkCalendar:
     periods: tuple[tuple[time, time], ...]
     weekend: frozenset[int] = frozenset({5, 6})  # date.weekday(): Monday is 0
     holidays: tuple[Holiday, ...] = ()
+    # The last day whose holidays are known (31 December of the last year listed); None:
+    # no holidays listed, weekends only, no end. ``extrapolated()`` lifts it.
+    end: date | None = None
     _off: frozenset[date] = field(init=False, repr=False, compare=False)
     _on: frozenset[date] = field(init=False, repr=False, compare=False)
     _per_day: timedelta = field(init=False, repr=False, compare=False)
@@ -68,6 +87,28 @@ class WorkCalendar:
         object.__setattr__(self, "_on", frozenset(on))
         per_day = sum((_span(start, end) for start, end in self.periods), timedelta())
         object.__setattr__(self, "_per_day", per_day)
+
+    @classmethod
+    def ending_with_holidays(cls, **kwargs: Any) -> WorkCalendar:
+        """A calendar whose ``end`` is 31 December of the last year it lists holidays for."""
+        holidays: tuple[Holiday, ...] = kwargs.get("holidays", ())
+        years = [d.year for h in holidays for d in (h.first, h.last, *h.workdays)]
+        end = date(max(years), 12, 31) if years else None
+        return cls(**kwargs, end=end)
+
+    def extrapolated(self) -> WorkCalendar:
+        """This calendar without its end: past it, only weekends are days off (a last resort
+        that keeps a case moving when the holidays of a year were never added)."""
+        return WorkCalendar(
+            timezone=self.timezone,
+            periods=self.periods,
+            weekend=self.weekend,
+            holidays=self.holidays,
+        )
+
+    def days_left(self, today: date) -> int | None:
+        """Days from ``today`` to the calendar's end (None: it has none)."""
+        return None if self.end is None else (self.end - today).days
 
     # -- loading -------------------------------------------------------------------------
 
@@ -141,7 +182,8 @@ class WorkCalendar:
           time, and a deadline at close of business (Monday 17:30) reads better than one at
           the next opening (Tuesday 08:30).
 
-        Raises ValueError when ``start`` is naive.
+        Raises ValueError when ``start`` is naive, and CalendarEndError when a working-time
+        deadline falls past the calendar's ``end``.
         """
         if start.tzinfo is None or start.utcoffset() is None:
             raise ValueError(f"start must be timezone-aware, got naive {start.isoformat()}")
@@ -153,7 +195,35 @@ class WorkCalendar:
         else:
             # Through UTC, so that "2h" is two elapsed hours even across a DST change.
             return (start.astimezone(UTC) + duration.as_timedelta()).astimezone(self.timezone)
-        return local.replace(tzinfo=self.timezone)
+        return self._checked(local)
+
+    def add_working(self, start: datetime, amount: timedelta) -> datetime:
+        """The instant ``amount`` of working time after ``start`` (aware); ``start`` itself
+        when ``amount`` is zero or less (no snapping to the next opening)."""
+        if amount <= timedelta(0):
+            return start.astimezone(self.timezone)
+        return self._checked(self._add_working_time(self._local(start), amount))
+
+    def working_time(self, start: datetime, end: datetime) -> timedelta:
+        """The working time inside ``[start, end)`` (zero when ``end`` is not after it)."""
+        first, last = self._local(start), self._local(end)
+        total = timedelta()
+        day = first.date()
+        while day <= last.date():
+            if self.is_working_day(day):
+                for open_, close in self.periods:
+                    begin = max(first, datetime.combine(day, open_))
+                    finish = min(last, datetime.combine(day, close))
+                    if finish > begin:
+                        total += finish - begin
+            day += _ONE_DAY
+        return total
+
+    def _checked(self, local: datetime) -> datetime:
+        due = local.replace(tzinfo=self.timezone)
+        if self.end is not None and local.date() > self.end:
+            raise CalendarEndError(self.end, due)
+        return due
 
     def _local(self, instant: datetime) -> datetime:
         """Naive local wall-clock time of an aware instant."""
@@ -231,7 +301,9 @@ def calendar_from_data(data: Mapping[str, Any], issues: Issues) -> WorkCalendar 
 
     if len(issues.problems) > before or zone is None or periods is None or weekend is None:
         return None
-    return WorkCalendar(timezone=zone, periods=periods, weekend=weekend, holidays=holidays)
+    return WorkCalendar.ending_with_holidays(
+        timezone=zone, periods=periods, weekend=weekend, holidays=holidays
+    )
 
 
 def _read_periods(top: Table) -> tuple[tuple[time, time], ...] | None:

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from dispatch.durations import Duration
+
 __all__ = [
     "ACTIVE",
     "AssignmentState",
@@ -105,7 +107,16 @@ class AssignmentState:
     # 退单 review: "pending" once returned, then "accepted" or "refused" by an operator.
     return_review: str | None = None
     replaced_by: str | None = None  # the assignment that took this one's place
+    return_reason: str | None = None
+    returned_at: datetime | None = None
+    return_due: datetime | None = None  # the dispatcher decides on the return by then
+    return_escalated: bool = False  # undecided past ``return_due``: supervised from above
     doc: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def awaits_decision(self) -> bool:
+        """Returned (退单) and waiting in the dispatcher's queue for a decision."""
+        return self.status is AssignmentStatus.RETURNED and self.return_review == "pending"
 
     @classmethod
     def from_doc(
@@ -151,6 +162,9 @@ class CaseState:
     resolve_due: datetime | None = None
     round: int = 0  # resolution rounds: a reopen, an extension or an escalation starts one
     round_started: datetime | None = None
+    # Whether this round's limit is in working time, when an event said so (an extension's
+    # duration); None: the category's limit decides (see dispatch.lifecycle.working_round).
+    round_working: bool | None = None
     urged: bool = False
     supervised: bool = False
     held_since: datetime | None = None
@@ -165,6 +179,10 @@ class CaseState:
     verified_by: str | None = None
     failures: int = 0
     stalled: bool = False  # this round's escalation found nobody above the backstop
+    # 差评整改: the latest rectification a bad rating opened (grade, opened_at, due, and once
+    # verified and closed again, done_at and on_time), and how many were opened.
+    rectification: dict[str, Any] | None = None
+    rectifications: int = 0
     version: int = 0  # events folded so far
 
     def __repr__(self) -> str:
@@ -268,6 +286,9 @@ def _returned(state: CaseState, event: EventLike) -> None:
     assignment = state.assignments[event.data["assignment"]]
     assignment.status = AssignmentStatus.RETURNED
     assignment.return_review = "pending"
+    assignment.return_reason = event.data.get("reason")
+    assignment.returned_at = event.at
+    assignment.return_due = _time(event.data.get("decide_by"))
     state.returns += 1
     if state.owner == assignment.id:
         # Properly returned: the first receiver no longer owns it; whoever else reported in
@@ -323,9 +344,14 @@ def _return_refused(state: CaseState, event: EventLike) -> None:
     state.assignments[event.data["assignment"]].return_review = "refused"
 
 
+def _return_overdue(state: CaseState, event: EventLike) -> None:
+    state.assignments[event.data["assignment"]].return_escalated = True
+
+
 def _new_round(state: CaseState, at: datetime, resolve_due: datetime | None) -> None:
     state.round += 1
     state.round_started = at
+    state.round_working = None
     state.urged = False
     state.supervised = False
     state.stalled = False
@@ -347,6 +373,14 @@ def _verified(state: CaseState, event: EventLike) -> None:
 def _closed(state: CaseState, event: EventLike) -> None:
     state.status = CaseStatus.CLOSED
     _cancel_pending(state)
+    rectification = state.rectification
+    if rectification is not None and rectification["done_at"] is None:
+        # A new dict: copies of the state share the old one (whistle.cases.copy_state).
+        state.rectification = {
+            **rectification,
+            "done_at": event.at.isoformat(),
+            "on_time": event.data.get("on_time"),
+        }
 
 
 def _reopened(state: CaseState, event: EventLike) -> None:
@@ -372,15 +406,23 @@ def _released(state: CaseState, event: EventLike) -> None:
     state.status = state.before_hold or CaseStatus.DISPATCHED
     state.before_hold = None
     state.held_since = None
-    if state.resolve_due is not None:
+    # A working-time limit moves by the working time the hold took (the lifecycle worked it
+    # out on the calendar and wrote the new times); wall-time limits by the elapsed time.
+    if "resolve_due" in event.data:
+        state.resolve_due = _time(event.data["resolve_due"])
+    elif state.resolve_due is not None:
         state.resolve_due += shift
-    if state.round_started is not None:
+    if "round_started" in event.data:
+        state.round_started = _time(event.data["round_started"])
+    elif state.round_started is not None:
         state.round_started += shift
     for assignment in state.assignments.values():
         if assignment.acknowledge_due is not None:
             assignment.acknowledge_due += shift
         if assignment.claim_due is not None:
             assignment.claim_due += shift
+        if assignment.return_due is not None and assignment.awaits_decision:
+            assignment.return_due += shift
 
 
 def _extended(state: CaseState, event: EventLike) -> None:
@@ -388,11 +430,47 @@ def _extended(state: CaseState, event: EventLike) -> None:
     # ones that already fired are never armed (and fired) again under the same key.
     state.extended = True
     _new_round(state, event.at, _time(event.data["resolve_due"]))
+    duration = event.data.get("duration")
+    if duration is not None:
+        state.round_working = Duration.parse(str(duration)).is_working
 
 
 def _rated(state: CaseState, event: EventLike) -> None:
     state.rating = str(event.data["grade"])
     state.status = CaseStatus.RATED
+
+
+def _rectification_opened(state: CaseState, event: EventLike) -> None:
+    # Back in the owner's hands like a reopen (its resolution reported and verified again),
+    # with the rectification's own limit as the round's deadline.
+    # The case's own resolution and deadline stay what the statistics count (解决率, 按期结案率);
+    # the rectification is counted apart (整改率). Kept from the first rectification on.
+    before = state.rectification or {
+        "case_resolved_at": (state.resolution or {}).get("at"),
+        "case_due": None if state.resolve_due is None else state.resolve_due.isoformat(),
+    }
+    state.status = CaseStatus.IN_PROGRESS
+    state.resolution = None
+    state.verified_by = None
+    owner = state.assignments.get(event.data.get("owner") or "")
+    if owner is not None:
+        state.owner = owner.id
+        owner.status = AssignmentStatus.IN_PROGRESS
+    due = _time(event.data.get("resolve_due"))
+    _new_round(state, event.at, due)
+    duration = event.data.get("duration")
+    if duration is not None:
+        state.round_working = Duration.parse(str(duration)).is_working
+    state.rectifications += 1
+    state.rectification = {
+        "grade": event.data.get("grade"),
+        "opened_at": event.at.isoformat(),
+        "due": None if due is None else due.isoformat(),
+        "done_at": None,
+        "on_time": None,
+        "case_resolved_at": before["case_resolved_at"],
+        "case_due": before["case_due"],
+    }
 
 
 def _merged(state: CaseState, event: EventLike) -> None:
@@ -442,6 +520,7 @@ _HANDLERS = {
     "assignment.added": _added,
     "assignment.return_accepted": _return_accepted,
     "assignment.return_refused": _return_refused,
+    "assignment.return_overdue": _return_overdue,
     "case.verified": _verified,
     "case.closed": _closed,
     "case.reopened": _reopened,
@@ -449,6 +528,7 @@ _HANDLERS = {
     "case.released": _released,
     "case.extended": _extended,
     "case.rated": _rated,
+    "case.rectification_opened": _rectification_opened,
     "case.merged": _merged,
     "case.urged": _urged,
     "case.supervised": _supervised,

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from dispatch.calendar import CalendarEndError, WorkCalendar
 from dispatch.case import ACTIVE, PENDING, AssignmentState, AssignmentStatus, CaseState, CaseStatus
 from dispatch.decision import PlannedAssignment, TraceStep
 from dispatch.durations import Duration
@@ -30,6 +31,7 @@ from dispatch.router import Router
 from grids.model import Responder, ResponderKind
 
 __all__ = [
+    "BAD_GRADES",
     "GRADES",
     "AssignmentAction",
     "CaseAction",
@@ -45,6 +47,7 @@ __all__ = [
     "on_deadline",
     "reassign",
     "refuse_return",
+    "working_round",
 ]
 
 
@@ -79,6 +82,8 @@ GRADES = {
     "very_dissatisfied": "非常不满意",
 }
 _GRADE_BY_LABEL = {label: key for key, label in GRADES.items()}
+# 差评: a rating that opens a rectification (整改).
+BAD_GRADES = frozenset({"dissatisfied", "very_dissatisfied"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,8 +266,9 @@ def resolve(
 def return_assignment(
     state: CaseState, assignment_id: str, actor: str, ctx: Context, *, reason: str | None
 ) -> list[Change]:
-    """A wrongly assigned responder gives the case back (退单) within the window; the case
-    is re-routed to the next responder of the same kind who has not had it."""
+    """A wrongly assigned responder gives the case back (退单) within the window, with a
+    reason. It goes to the dispatcher's queue for a decision (reassign, or refuse): nothing
+    is re-routed by itself, so a return never lands on the county backstop."""
     assignment = _assignment(state, assignment_id, AssignmentAction.RETURN, actor)
     why = _required("reason", reason)
     deadline = ctx.router.calendar.add(assignment.assigned_at, ctx.policy.return_window)
@@ -272,23 +278,18 @@ def return_assignment(
             status=assignment.status.value,
             allowed=[a for a in allowed_assignment_actions(state, assignment) if a != "return"],
         )
-    changes = [
+    decide_by = ctx.router.calendar.add(ctx.now, ctx.policy.return_decision)
+    return [
         Change(
             "assignment.returned",
-            {"assignment": assignment_id, "responder_id": actor, "reason": why},
+            {
+                "assignment": assignment_id,
+                "responder_id": actor,
+                "reason": why,
+                "decide_by": decide_by.isoformat(),
+            },
         )
     ]
-    replacement = _replace(
-        state,
-        assignment,
-        ctx,
-        start=assignment.cell,
-        origin=Origin.REROUTE,
-        why=f"returned by {actor}: {why}",
-    )
-    if replacement is not None:
-        changes.append(replacement)
-    return changes
 
 
 # -- case actions --------------------------------------------------------------------------
@@ -351,9 +352,12 @@ def verify(
         )
     if not passed:
         return _reopen(state, actor, ctx, _required("note", note), verified=True)
+    closed: dict[str, Any] = {"by": actor, "on_time": _on_time(state, ctx.now)}
+    if state.rectification is not None and state.rectification["done_at"] is None:
+        closed["rectification"] = True  # closes the 整改; the first closure stays as it was
     return [
         Change("case.verified", {"by": actor, "note": note}),
-        Change("case.closed", {"by": actor, "on_time": _on_time(state, ctx.now)}),
+        Change("case.closed", closed),
     ]
 
 
@@ -401,7 +405,18 @@ def release(state: CaseState, actor: str, ctx: Context) -> list[Change]:
     _check_case(state, CaseAction.RELEASE)
     assert state.held_since is not None
     shift = max(timedelta(0), ctx.now - state.held_since)
-    return [Change("case.released", {"by": actor, "shift_seconds": shift.total_seconds()})]
+    data: dict[str, Any] = {"by": actor, "shift_seconds": shift.total_seconds()}
+    if state.resolve_due is not None and working_round(state, ctx.router):
+        # A working-time limit stood still only for the working time the hold took: a hold
+        # from Friday evening to Sunday moves it by nothing.
+        calendar = ctx.router.calendar
+        worked = calendar.working_time(state.held_since, ctx.now)
+        data["working_shift_seconds"] = worked.total_seconds()
+        data["resolve_due"] = calendar.add_working(state.resolve_due, worked).isoformat()
+        started = state.round_started or state.received_at
+        if started is not None:
+            data["round_started"] = calendar.add_working(started, worked).isoformat()
+    return [Change("case.released", data)]
 
 
 def extend(
@@ -430,7 +445,8 @@ def extend(
 def rate(
     state: CaseState, actor: str, ctx: Context, *, grade: str | None, comment: str | None
 ) -> list[Change]:
-    """好差评, once, after the case is closed."""
+    """好差评, after the case is closed (again after a rectification); 不满意 and 非常不满意
+    open a rectification (整改) for the owner."""
     _check_case(state, CaseAction.RATE)
     key = _required("grade", grade)
     key = _GRADE_BY_LABEL.get(key, key)
@@ -438,7 +454,28 @@ def rate(
         raise InvalidAction(
             "grade", f"unknown grade {grade!r}; expected one of {', '.join(GRADES)}"
         )
-    return [Change("case.rated", {"by": actor, "grade": key, "comment": comment})]
+    changes = [Change("case.rated", {"by": actor, "grade": key, "comment": comment})]
+    if key in BAD_GRADES:
+        changes.append(_rectification(state, key, ctx))
+    return changes
+
+
+def _rectification(state: CaseState, grade: str, ctx: Context) -> Change:
+    """差评整改: a bad rating is not the end. The case's owner rectifies (整改) within the
+    policy's ``rectify_within``; the work is reported and verified again like any other."""
+    limit = ctx.policy.rectify_within
+    due = ctx.router.calendar.add(ctx.now, limit)
+    owner = state.owner_assignment()
+    return Change(
+        "case.rectification_opened",
+        {
+            "grade": grade,
+            "duration": str(limit),
+            "resolve_due": due.isoformat(),
+            "owner": None if owner is None else owner.id,
+            "notify": _notify_owner(state, "urge", f"差评整改: {GRADES[grade]}"),
+        },
+    )
 
 
 def merge(state: CaseState, actor: str, ctx: Context, *, into: str | None) -> list[Change]:
@@ -457,12 +494,24 @@ def deadlines(state: CaseState, router: Router, policy: LifecyclePolicy) -> dict
     """The deadlines that should be pending for ``state``, by key.
 
     Keys name what they guard, so a firing can be checked against the state it meets:
-    ``<assignment>:acknowledge``, ``<assignment>:claim``, and per resolution round
+    ``<assignment>:acknowledge``, ``<assignment>:claim``, ``<assignment>:return`` (the
+    dispatcher's decision on a return), and per resolution round
     ``urge:<n>``, ``supervise:<n>``, ``escalate:<n>``. A case on hold, finished or cancelled
     has none.
     """
     if state.status not in ACTIVE:
         return {}
+    try:
+        return _deadlines(state, router, policy, router.calendar)
+    except CalendarEndError:
+        # Derived from deadlines already set (which failed loudly where they were set):
+        # past the calendar's end only weekends are days off.
+        return _deadlines(state, router, policy, router.calendar.extrapolated())
+
+
+def _deadlines(
+    state: CaseState, router: Router, policy: LifecyclePolicy, calendar: WorkCalendar
+) -> dict[str, datetime]:
     due: dict[str, datetime] = {}
     for assignment in state.assignments.values():
         if assignment.overdue:
@@ -471,15 +520,49 @@ def deadlines(state: CaseState, router: Router, policy: LifecyclePolicy) -> dict
             due[f"{assignment.id}:acknowledge"] = assignment.acknowledge_due
         elif assignment.status is AssignmentStatus.OPEN and assignment.claim_due:
             due[f"{assignment.id}:claim"] = assignment.claim_due
+        elif (
+            assignment.awaits_decision
+            and assignment.return_due is not None
+            and not assignment.return_escalated
+        ):
+            due[f"{assignment.id}:return"] = assignment.return_due
     if state.resolve_due is not None and not state.stalled:
         n = state.round
         started = state.round_started or state.received_at or state.resolve_due
         if not state.urged and state.resolve_due > started:
-            due[f"urge:{n}"] = started + (state.resolve_due - started) * policy.urge_at
+            due[f"urge:{n}"] = _urge_due(
+                state, started, state.resolve_due, router, policy, calendar
+            )
         if not state.supervised:
             due[f"supervise:{n}"] = state.resolve_due
-        due[f"escalate:{n}"] = router.calendar.add(state.resolve_due, policy.escalate_after)
+        due[f"escalate:{n}"] = calendar.add(state.resolve_due, policy.escalate_after)
     return due
+
+
+def working_round(state: CaseState, router: Router) -> bool:
+    """True when the current resolution round's limit is in working time (工作时/工作日):
+    an extension's own duration for an extended round, else the category's limit."""
+    if state.round_working is not None:
+        return state.round_working
+    category = router.catalog.get(state.category)
+    return category is not None and category.limit.is_working
+
+
+def _urge_due(
+    state: CaseState,
+    started: datetime,
+    resolve_due: datetime,
+    router: Router,
+    policy: LifecyclePolicy,
+    calendar: WorkCalendar,
+) -> datetime:
+    """催办 once ``urge_at`` of the round's time has passed: of its working time when the
+    limit is in working time (never on a Sunday evening), else of its wall time."""
+    if working_round(state, router):
+        worked = calendar.working_time(started, resolve_due)
+        if worked > timedelta(0):
+            return calendar.add_working(started, worked * policy.urge_at)
+    return started + (resolve_due - started) * policy.urge_at
 
 
 def on_deadline(state: CaseState, key: str, ctx: Context) -> list[Change]:
@@ -493,6 +576,8 @@ def on_deadline(state: CaseState, key: str, ctx: Context) -> list[Change]:
         return _missed_acknowledgement(state, state.assignments[head], ctx)
     if tail == "claim":
         return _unclaimed(state, state.assignments[head], ctx)
+    if tail == "return":
+        return _undecided_return(state, state.assignments[head], ctx)
     if head == "urge":
         return [
             Change(
@@ -741,6 +826,42 @@ def _supervise(state: CaseState, ctx: Context) -> list[Change]:
     return [Change("case.supervised", {"round": state.round, "by_cell": level, "notify": notify})]
 
 
+def _undecided_return(state: CaseState, assignment: AssignmentState, ctx: Context) -> list[Change]:
+    """Nobody decided on a return (退单) in time: supervised (督办) by the level above, like
+    any missed deadline. The responder of the returned kind one level up is told, and the
+    case shows as overdue in the dispatcher's queue until someone decides."""
+    why = f"nobody decided on the return of {assignment.id} by {assignment.return_due}"
+    parent = ctx.router.hierarchy.cell(assignment.cell).parent
+    notify: list[dict[str, Any]] = []
+    if parent is not None:
+        above = ctx.router.reassign(
+            kind=ResponderKind(assignment.kind),
+            start=parent,
+            category=state.category,
+            urgency=Urgency(state.urgency),
+            at=ctx.now,
+            resolve_due=state.resolve_due or ctx.now,
+            exclude={assignment.responder_id or ""},
+            origin=Origin.ESCALATION,
+            why="督办",
+        )
+        if above is not None and above.responder is not None:
+            notify.append(
+                {
+                    "responder_id": above.responder.id,
+                    "notice": "supervise",
+                    "assignment_id": assignment.id,
+                    "summary": f"督办: 退单待定 {state.id}",
+                }
+            )
+    return [
+        Change(
+            "assignment.return_overdue",
+            {"assignment": assignment.id, "by_cell": parent, "why": why, "notify": notify},
+        )
+    ]
+
+
 def _escalate_resolution(state: CaseState, ctx: Context) -> list[Change]:
     """Still unresolved well after the deadline: one level up takes it, with a new limit."""
     assignment = _active_assignment(state)
@@ -827,10 +948,31 @@ def _reviewable(state: CaseState, assignment_id: str, action: str) -> Assignment
 
 
 def accept_return(
-    state: CaseState, assignment_id: str, actor: str, ctx: Context, *, note: str | None = None
+    state: CaseState,
+    assignment_id: str,
+    actor: str,
+    ctx: Context,
+    *,
+    responder_id: str | None,
+    note: str | None = None,
 ) -> list[Change]:
-    """The operator agrees with the return (退单): the automatic re-route stands."""
+    """The dispatcher agrees with the return (退单) and reassigns the slot to the responder
+    it names, who must exist, handle the case's category and not be on the case already."""
     assignment = _reviewable(state, assignment_id, "accept the return of")
+    _check_decidable(state, assignment, "accept the return of")
+    target_id = _required("responder", responder_id)
+    responder = ctx.router.hierarchy.responder(target_id)
+    if responder is None:
+        raise InvalidAction("responder", f"unknown responder {target_id!r}")
+    if not responder.handles(state.category):
+        raise InvalidAction("responder", f"{target_id} does not handle category {state.category}")
+    if target_id == assignment.responder_id:
+        raise InvalidAction("responder", f"{target_id} returned it; refuse the return instead")
+    if any(a.responder_id == target_id and a.status in _LIVE for a in state.assignments.values()):
+        raise InvalidAction("responder", f"{target_id} is already on case {state.id}")
+    reroute = _legacy_reroute(state, assignment)
+    why = f"return accepted by {actor}" + (f": {note}" if note else "")
+    planned = _direct(state, responder, responder.grid, responder.kind, ctx, why)
     return [
         Change(
             "assignment.return_accepted",
@@ -839,34 +981,23 @@ def accept_return(
                 "responder_id": assignment.responder_id,
                 "by": actor,
                 "note": note,
+                "reassigned_to": target_id,
                 "reroute": assignment.replaced_by,
             },
-        )
+        ),
+        _by_operator(_added(state, reroute or assignment, planned, ctx, why), "reassign"),
     ]
 
 
 def refuse_return(
     state: CaseState, assignment_id: str, actor: str, ctx: Context, *, reason: str | None
 ) -> list[Change]:
-    """The operator refuses the return (退单 驳回): the responder who returned the case gets
-    it back as a new assignment, which replaces the re-route (if there was one)."""
+    """The dispatcher refuses the return (退单 驳回), with a reason: the responder who
+    returned the case gets it back as a new assignment and must report in again."""
     assignment = _reviewable(state, assignment_id, "refuse the return of")
     why = _required("reason", reason)
-    if state.status not in ACTIVE:
-        raise IllegalTransition(
-            f"cannot refuse the return of assignment {assignment_id}: case {state.id} is "
-            f"{state.status.value}",
-            status=assignment.status.value,
-            allowed=["accept-return"],
-        )
-    reroute = state.assignment(assignment.replaced_by or "")
-    if reroute is not None and reroute.status not in _LIVE:
-        raise IllegalTransition(
-            f"cannot refuse the return of assignment {assignment_id}: its re-route "
-            f"{reroute.id} is already {reroute.status.value}",
-            status=assignment.status.value,
-            allowed=["accept-return"],
-        )
+    _check_decidable(state, assignment, "refuse the return of")
+    reroute = _legacy_reroute(state, assignment)
     responder = ctx.router.hierarchy.responder(assignment.responder_id or "")
     if responder is None:
         raise IllegalTransition(
@@ -898,6 +1029,29 @@ def refuse_return(
         ),
         _by_operator(back, "return_refused"),
     ]
+
+
+def _check_decidable(state: CaseState, assignment: AssignmentState, action: str) -> None:
+    if state.status not in ACTIVE:
+        raise IllegalTransition(
+            f"cannot {action} assignment {assignment.id}: case {state.id} is {state.status.value}",
+            status=assignment.status.value,
+            allowed=[],
+        )
+
+
+def _legacy_reroute(state: CaseState, assignment: AssignmentState) -> AssignmentState | None:
+    """The automatic re-route a return got before returns waited for the dispatcher (cases
+    returned by an older version); the decision replaces it while it is still live."""
+    reroute = state.assignment(assignment.replaced_by or "")
+    if reroute is not None and reroute.status not in _LIVE:
+        raise IllegalTransition(
+            f"cannot decide on the return of assignment {assignment.id}: its re-route "
+            f"{reroute.id} is already {reroute.status.value}",
+            status=assignment.status.value,
+            allowed=[],
+        )
+    return reroute
 
 
 def _direct(

@@ -68,6 +68,7 @@ class Origin(StrEnum):
     ESCALATION = "escalation"  # a missed deadline: the same kind of responder one level up
     REROUTE = "reroute"  # the previous responder returned the case (退单)
     UNCLAIMED = "unclaimed"  # nobody claimed the need in time: pushed to the grid worker
+    NAMED = "named"  # the town committee named this unit in its whistle (镇党委点名)
 
 
 class StepResult(StrEnum):
@@ -80,3 +81,4 @@ class StepResult(StrEnum):
     BOARD = "board"  # claim mode: posted on this cell's board for the eligible members
     EXCLUDED = "excluded"  # already had this case (returned it, or missed its deadline)
     OFF_DUTY = "off_duty"  # the A post is off duty now (duty roster): its B post is tried
+    SPREAD = "spread"  # several units fit: tried by category fit, then fewest open cases

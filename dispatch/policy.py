@@ -3,8 +3,10 @@
 ::
 
     return_window   = "2wd"   # a wrongly assigned responder may return (退单) within this
+    return_decision = "4wh"   # the dispatcher decides on a return (reassign or refuse) in this
     extension_max   = "10wd"  # one extension (延期) of at most this
     urge_at         = 0.8     # urge (催办) once this share of the resolution time has passed
+    rectify_within  = "15wd"  # a bad rating (差评) opens a rectification (整改) due in this
     escalate_after  = "1wd"   # after supervision (督办) at the deadline, escalate this much later
     camera_repeat_window = "30m"  # a camera's repeat of a category joins its open case
     duplicate_window = "2h"   # citizen whistles of one category in one grid: likely duplicates
@@ -25,6 +27,8 @@ LIFECYCLE_FILE = "lifecycle.toml"
 
 
 _RETURN_WINDOW = Duration.parse("2wd")
+_RETURN_DECISION = Duration.parse("4wh")
+_RECTIFY_WITHIN = Duration.parse("15wd")
 _EXTENSION_MAX = Duration.parse("10wd")
 _ESCALATE_AFTER = Duration.parse("1wd")
 _CAMERA_REPEAT_WINDOW = Duration.parse("30m")
@@ -36,6 +40,8 @@ class LifecyclePolicy:
     """How long each step of a case may take, beyond the per-category limits."""
 
     return_window: Duration = _RETURN_WINDOW
+    return_decision: Duration = _RETURN_DECISION
+    rectify_within: Duration = _RECTIFY_WITHIN
     extension_max: Duration = _EXTENSION_MAX
     urge_at: float = 0.8
     escalate_after: Duration = _ESCALATE_AFTER
@@ -45,6 +51,8 @@ class LifecyclePolicy:
 
 _KEYS = (
     "return_window",
+    "return_decision",
+    "rectify_within",
     "extension_max",
     "urge_at",
     "escalate_after",
@@ -70,6 +78,8 @@ def policy_from_data(data: dict[str, Any], issues: Issues) -> LifecyclePolicy:
             table.error(f"{key}: a look-back window is wall time (s, m, h, d), not {window}")
     return LifecyclePolicy(
         return_window=table.duration("return_window") or defaults.return_window,
+        return_decision=table.duration("return_decision") or defaults.return_decision,
+        rectify_within=table.duration("rectify_within") or defaults.rectify_within,
         extension_max=table.duration("extension_max") or defaults.extension_max,
         urge_at=urge_at,
         escalate_after=table.duration("escalate_after") or defaults.escalate_after,

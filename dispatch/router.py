@@ -38,7 +38,8 @@ class RouteRequest:
     """A whistle as the router sees it (keyword arguments only).
 
     ``category`` and ``cell`` must exist (the API validates them first); ``urgency`` None
-    takes the category's default; ``received_at`` must be timezone-aware.
+    takes the category's default; ``received_at`` must be timezone-aware; ``units`` must be
+    known responder ids.
     """
 
     source: Source
@@ -46,6 +47,12 @@ class RouteRequest:
     cell: str
     received_at: datetime
     urgency: Urgency | None = None
+    # 镇党委吹哨: the responders the committee named (ids, validated by the caller); they
+    # replace the rule's own reports. Empty: the rule decides.
+    units: tuple[str, ...] = ()
+    # Open assignments per responder, for spreading a town's jurisdiction units (辖区单位)
+    # over its committee whistles; absent ids count as none.
+    load: Mapping[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +118,19 @@ class Router:
             raise UnknownCategoryError(category)
         return plan.rule
 
-    def route(self, request: RouteRequest, *, on_duty: OnDuty | None = None) -> Decision:
+    def route(
+        self,
+        request: RouteRequest,
+        *,
+        on_duty: OnDuty | None = None,
+        calendar: WorkCalendar | None = None,
+    ) -> Decision:
         """Decide who must report, where they were found, and every deadline.
 
         Pure: the same request always gives the same decision. Raises UnknownCategoryError
-        or grids' UnknownCellError for codes that do not exist, and ValueError for a naive
-        ``received_at``.
+        or grids' UnknownCellError for codes that do not exist, ValueError for a naive
+        ``received_at``, and CalendarEndError for a working-time deadline past the
+        calendar's end (``calendar`` overrides the router's, e.g. with its extrapolation).
         """
         received = request.received_at
         if received.tzinfo is None or received.utcoffset() is None:
@@ -129,12 +143,18 @@ class Router:
         # The located cell first, then its parent, up to the county: the climb's order.
         chain = self.hierarchy.ancestors(request.cell)
         cell = chain[0]
-        dues = _Dues(self.calendar, received, urgency, category)
+        dues = _Dues(calendar or self.calendar, received, urgency, category)
 
         assignments: list[PlannedAssignment] = []
+        named_kinds: set[ResponderKind] = set()
+        if request.units:
+            assignments.extend(self._named(plan, request.units, dues))
+            named_kinds = {a.kind for a in assignments}
         for report, needed_by, here in zip(
             plan.reports, plan.needed_by, plan.responders, strict=True
         ):
+            if request.units and (report.origin is Origin.RULE or report.kind in named_kinds):
+                continue  # the committee named whom it summons; a category's needs remain
             level = report.level
             # Start at the ancestor at the report's level; at the cell itself when it is at or
             # above that level (levels are contiguous, so the distance is the difference).
@@ -143,7 +163,9 @@ class Router:
                 assignments.append(self._claim(plan, report, needed_by, chain, start, dues, here))
             else:
                 assignments.extend(
-                    self._push(plan, report, needed_by, chain, start, dues, on_duty, here)
+                    self._push(
+                        plan, report, needed_by, chain, start, dues, on_duty, here, request.load
+                    )
                 )
         return Decision(
             rule_id=plan.rule.id,
@@ -279,6 +301,36 @@ class Router:
             needed_by=why,
         )
 
+    def _named(self, plan: _Plan, units: tuple[str, ...], dues: _Dues) -> list[PlannedAssignment]:
+        """A push to each responder the town committee named, where it works."""
+        options = plan.reports[0].options if plan.reports else self.rules.defaults
+        out: list[PlannedAssignment] = []
+        for index, unit_id in enumerate(units):
+            responder = self.hierarchy.responder(unit_id)
+            if responder is None:
+                raise ValueError(f"unknown responder {unit_id!r}")
+            cell = self.hierarchy.cell(responder.grid)
+            why = f"named by the town committee: {responder.kind} {responder.name}"
+            out.append(
+                PlannedAssignment(
+                    kind=responder.kind,
+                    mode=Mode.PUSH,
+                    responder=responder,
+                    cell=cell.code,
+                    level=cell.level,
+                    origin=Origin.NAMED,
+                    rule_id=plan.rule.id,
+                    report_index=index,
+                    acknowledge_due=dues.acknowledge(options),
+                    claim_due=None,
+                    resolve_due=dues.resolve(options),
+                    eligible=(),
+                    trace=(TraceStep(cell.code, cell.level, StepResult.CHOSEN, unit_id, why),),
+                    needed_by=f"rule {plan.rule.id} ({plan.rule.name}), {why}",
+                )
+            )
+        return out
+
     # -- the climb -----------------------------------------------------------------------
 
     def _push(
@@ -291,6 +343,7 @@ class Router:
         dues: _Dues,
         on_duty: OnDuty | None,
         here: Mapping[str, tuple[Responder, ...]],
+        load: Mapping[str, int] | None = None,
     ) -> list[PlannedAssignment]:
         code = plan.category.code
         kind = report.kind
@@ -302,6 +355,8 @@ class Router:
                     TraceStep(found.code, found.level, StepResult.NONE_OF_KIND, None, f"no {kind}")
                 )
                 continue
+            if kind is ResponderKind.JURISDICTION_UNIT:
+                candidates = self._spread_units(candidates, found, code, report.count, load, steps)
             chosen: list[Responder] = []
             for responder in candidates:
                 if not responder.handles(code):
@@ -339,6 +394,38 @@ class Router:
                 for responder in chosen
             ]
         return [self._backstop(plan, report, needed_by, steps, dues)]
+
+    def _spread_units(
+        self,
+        candidates: tuple[Responder, ...],
+        found: Cell,
+        code: str,
+        count: int,
+        load: Mapping[str, int] | None,
+        steps: list[TraceStep],
+    ) -> tuple[Responder, ...]:
+        """When more of a town's jurisdiction units handle the case than the report needs,
+        the order to try them in (see :func:`_spread`), with a trace step that says why."""
+        fit = [r for r in candidates if r.handles(code)]
+        if len(fit) <= count:
+            return candidates
+        for responder in candidates:
+            if not responder.handles(code):
+                steps.append(_cannot_handle(found, responder, code))
+        ordered = _spread(tuple(fit), code, load or {})
+        shown = ", ".join(
+            f"{r.id} (fit {_fit(r, code)}, open {(load or {}).get(r.id, 0)})" for r in ordered
+        )
+        steps.append(
+            TraceStep(
+                found.code,
+                found.level,
+                StepResult.SPREAD,
+                None,
+                f"closest category fit, then fewest open cases: {shown}",
+            )
+        )
+        return ordered
 
     def _on_duty_post(
         self,
@@ -469,6 +556,30 @@ class Router:
             trace=tuple(steps),
             needed_by=needed_by,
         )
+
+
+def _fit(responder: Responder, code: str) -> int:
+    """How closely a responder's categories fit ``code``: the length of its longest entry
+    that is a prefix of it (E0101 5, E01 3), 0 for ``*`` or none."""
+    return max(
+        (
+            len(entry)
+            for entry in responder.categories
+            if entry != ALL_CATEGORIES and code.startswith(entry)
+        ),
+        default=0,
+    )
+
+
+def _spread(
+    candidates: tuple[Responder, ...], code: str, load: Mapping[str, int]
+) -> tuple[Responder, ...]:
+    """A town's jurisdiction units (辖区单位) in the order a committee whistle tries them:
+    those whose categories fit the case closest first (a company listing E01 before the
+    credit union that takes anything), then the one with the fewest open cases, then
+    roster order. Without this the first unit in the roster got every whistle."""
+    order = {r.id: i for i, r in enumerate(candidates)}
+    return tuple(sorted(candidates, key=lambda r: (-_fit(r, code), load.get(r.id, 0), order[r.id])))
 
 
 def _cannot_handle(cell: Cell, responder: Responder, code: str) -> TraceStep:

@@ -17,10 +17,11 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import orjson
+import structlog
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from dispatch import lifecycle
+from dispatch import CalendarEndError, lifecycle
 from dispatch.case import CaseState
 from dispatch.lifecycle import Change, Context, IllegalTransition, InvalidAction, NotYours
 from grids import Level
@@ -35,6 +36,7 @@ from whistle.schema import INPUT, field_errors
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
+log = structlog.get_logger(__name__)
 
 _Text = Annotated[str, Field(min_length=1, max_length=2000)]
 _Id = Annotated[str, Field(min_length=1, max_length=64)]
@@ -81,7 +83,8 @@ class _Reassign(_Body):
     reason: _Text | None = None
 
 
-class _Note(_Body):
+class _AcceptReturn(_Body):
+    responder: _Id | None = None
     note: _Text | None = None
 
 
@@ -142,6 +145,10 @@ async def _run(
         )
     except InvalidAction as exc:
         raise InvalidWhistle([FieldError(exc.field, exc.reason)]) from None
+    except CalendarEndError as exc:
+        # A deadline past the working calendar cannot be set right: nothing is written.
+        log.error("calendar.exhausted", whistle_id=whistle_id, error=str(exc))
+        return problem(503, "Service Unavailable", detail=str(exc))
     return await _answer(request, whistle_id)
 
 
@@ -358,11 +365,7 @@ async def reassign(request: web.Request) -> web.Response:
     """改派: ``{"responder": ID, "reason": ...}``; the responder must be in the subtree."""
     principal = allow(request, Role.OPERATOR)
     body = await _body(request, _Reassign)
-    if body.responder is not None:
-        responder = request.app[HIERARCHY].responder(body.responder)
-        if responder is not None:
-            cell = request.app[HIERARCHY].cell(responder.grid)
-            allow_cell(principal, cell, f"responder {body.responder}")
+    _in_subtree(request, principal, body.responder)
     return await _operator_assignment_action(
         request,
         lambda state, aid, actor, ctx: lifecycle.reassign(
@@ -373,15 +376,27 @@ async def reassign(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/assignments/{id}/accept-return")
 async def accept_return(request: web.Request) -> web.Response:
-    """退单 accepted: the re-route stands. Optional ``{"note": ...}``."""
-    allow(request, Role.OPERATOR)
-    body = await _body(request, _Note)
+    """退单 accepted: ``{"responder": ID, "note": ...}`` reassigns the returned slot to the
+    named responder, who must be in the operator's subtree."""
+    principal = allow(request, Role.OPERATOR)
+    body = await _body(request, _AcceptReturn)
+    _in_subtree(request, principal, body.responder)
     return await _operator_assignment_action(
         request,
         lambda state, aid, actor, ctx: lifecycle.accept_return(
-            state, aid, actor, ctx, note=body.note
+            state, aid, actor, ctx, responder_id=body.responder, note=body.note
         ),
     )
+
+
+def _in_subtree(request: web.Request, principal: Principal, responder_id: str | None) -> None:
+    """A responder an operator names must work inside the operator's subtree (403)."""
+    if responder_id is None:
+        return
+    responder = request.app[HIERARCHY].responder(responder_id)
+    if responder is not None:
+        cell = request.app[HIERARCHY].cell(responder.grid)
+        allow_cell(principal, cell, f"responder {responder_id}")
 
 
 @routes.post("/api/v1/assignments/{id}/refuse-return")

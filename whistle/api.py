@@ -10,12 +10,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from dispatch import Source
+from dispatch import Source, calendar_warnings
 from grids import Cell, Level
 from whistle.access import allow, allow_cell, public
 from whistle.auth import Principal, Role
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
-from whistle.keys import CATALOG, HIERARCHY, INTAKE, STORE, TZ
+from whistle.keys import CATALOG, CLOCK, HIERARCHY, INTAKE, ROUTER, STORE, TZ
 from whistle.problems import problem
 from whistle.store import StoredWhistle, WhistleQuery
 from whistle.timefmt import rfc3339
@@ -105,7 +105,7 @@ async def get_whistle(request: web.Request) -> web.Response:
 
 
 _LIST_PARAMS = frozenset(
-    {"status", "source", "category", "grid", "level", "since", "until", "limit", "cursor"}
+    {"status", "source", "category", "grid", "level", "queue", "since", "until", "limit", "cursor"}
 )
 
 
@@ -134,6 +134,9 @@ async def list_whistles(request: web.Request) -> web.Response:
             level = int(Level.parse(q["level"]))
         except ValueError as exc:
             errors.append(FieldError("level", str(exc)))
+    queue = q.get("queue")
+    if queue is not None and queue != "returned":
+        errors.append(FieldError("queue", f"unknown queue {queue!r}; expected returned"))
     since = _time_param(q, "since", errors)
     until = _time_param(q, "until", errors)
     limit = _int_param(q, "limit", 50, 1, 200, errors)
@@ -151,6 +154,7 @@ async def list_whistles(request: web.Request) -> web.Response:
             category=q.get("category"),
             grid_path=grid_path,
             level=level,
+            returns_pending=queue == "returned",
             since=since,
             until=until,
             before=before,
@@ -319,4 +323,8 @@ async def readyz(request: web.Request) -> web.Response:
     """Ready: the hierarchy is loaded and the database takes writes (503 otherwise)."""
     hierarchy = request.app[HIERARCHY]
     await request.app[STORE].ping()
-    return _json({"status": "ready", "cells": len(hierarchy), "root": hierarchy.root})
+    body: dict[str, Any] = {"status": "ready", "cells": len(hierarchy), "root": hierarchy.root}
+    warnings = calendar_warnings(request.app[ROUTER].calendar, request.app[CLOCK].now())
+    if warnings:
+        body["warnings"] = warnings  # still ready: someone has to add next year's holidays
+    return _json(body)

@@ -15,7 +15,15 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from dispatch import DutyRoster, LifecyclePolicy, Router, Teams, load_dispatch_config
+from dispatch import (
+    DispatchConfigError,
+    DutyRoster,
+    LifecyclePolicy,
+    Router,
+    Teams,
+    calendar_outlook,
+    load_dispatch_config,
+)
 from grids.loader import load_hierarchy
 from whistle import console, feeds, hotline, metrics, stream
 from whistle.access import ACCESS, Access, access_middleware
@@ -111,9 +119,17 @@ async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
     config_dir = app[SETTINGS].config_dir
 
+    now = app[CLOCK].now()
+
     def load() -> tuple[Router, LifecyclePolicy, DutyRoster, Teams, CameraRegistry]:
         hierarchy = load_hierarchy(config_dir)
         config = load_dispatch_config(config_dir)
+        # A calendar that cannot place today's deadlines would get them wrong: refuse.
+        problems, warnings = calendar_outlook(config, now)
+        if problems:
+            raise DispatchConfigError(problems)
+        for warning in warnings:
+            log.warning("calendar.ending", detail=warning)
         router = Router.compile(hierarchy, config)
         duty = DutyRoster.load(config_dir, hierarchy, config.calendar)
         teams = Teams.load(config_dir, hierarchy)

@@ -56,6 +56,7 @@ class CaseNotFound(LookupError):
 def case_document(state: CaseState, tz: tzinfo) -> dict[str, Any]:
     """The fold's summary as the API shows it under ``case``."""
     owner = state.owner_assignment()
+    assigned = state.assignments.values()
     return {
         "owner": None
         if owner is None
@@ -68,11 +69,28 @@ def case_document(state: CaseState, tz: tzinfo) -> dict[str, Any]:
         "on_hold_since": rfc3339(state.held_since, tz),
         "urged": state.urged,
         "supervised": state.supervised,
-        "overdue": state.stalled or any(a.overdue for a in state.assignments.values()),
+        "overdue": state.stalled
+        or any(a.overdue or (a.awaits_decision and a.return_escalated) for a in assigned),
+        # 退单待定: returns waiting in the dispatcher's queue for a decision.
+        "returns_pending": [
+            {
+                "assignment": a.id,
+                "responder_id": a.responder_id,
+                "reason": a.return_reason,
+                "returned_at": rfc3339(a.returned_at, tz),
+                "decide_by": rfc3339(a.return_due, tz),
+                "escalated": a.return_escalated,
+            }
+            for a in assigned
+            if a.awaits_decision
+        ]
+        if state.is_active
+        else [],
         "resolution": state.resolution,
         "rating": None
         if state.rating is None
         else {"grade": state.rating, "label": GRADES[state.rating]},
+        "rectification": _rectification(state, tz),
         "merged_into": state.merged_into,
         "repeats": state.repeats,
         "notification_failures": state.failures,
@@ -83,6 +101,29 @@ def case_document(state: CaseState, tz: tzinfo) -> dict[str, Any]:
             if allowed_assignment_actions(state, a)
         },
         "version": state.version,
+    }
+
+
+def _rectification(state: CaseState, tz: tzinfo) -> dict[str, Any] | None:
+    """The latest 整改 (差评整改) as the API shows it, with how many were opened."""
+    r = state.rectification
+    if r is None:
+        return None
+
+    def at(key: str) -> str | None:
+        value = r.get(key)
+        return None if value is None else rfc3339(datetime.fromisoformat(value), tz)
+
+    return {
+        "grade": r["grade"],
+        "opened_at": at("opened_at"),
+        "due": at("due"),
+        "done_at": at("done_at"),
+        "on_time": r["on_time"],
+        "count": state.rectifications,
+        # What the case's own figures keep counting while it is rectified.
+        "case_resolved_at": at("case_resolved_at"),
+        "case_due": at("case_due"),
     }
 
 

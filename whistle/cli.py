@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from whistle.clock import Clock, SystemClock
+
 __all__ = ["main"]
 
 # In a source checkout (make run, pip install -e) the shipped config sits beside the packages.
@@ -101,7 +103,8 @@ def _roles() -> list[Any]:
     return list(Role)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
+    """The ``whistle`` command; ``clock`` (tests) is what check-config calls today."""
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_access_command(args))
     if args.command == "import-hotline":
         return asyncio.run(_import_hotline(args))
-    return _check(args)
+    return _check(args, clock)
 
 
 async def _access_command(args: argparse.Namespace) -> int:
@@ -438,8 +441,15 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace) -> int:
-    from dispatch import DispatchConfigError, DutyRoster, Router, Teams, load_dispatch_config
+def _check(args: argparse.Namespace, clock: Clock | None = None) -> int:
+    from dispatch import (
+        DispatchConfigError,
+        DutyRoster,
+        Router,
+        Teams,
+        calendar_outlook,
+        load_dispatch_config,
+    )
     from grids import GridConfigError
     from grids.loader import load_hierarchy
     from whistle.feeds import load_cameras
@@ -457,9 +467,14 @@ def _check(args: argparse.Namespace) -> int:
             load_cameras(args.config, hierarchy)
         if (args.config / "hotline_categories.csv").exists():
             load_hotline_categories(args.config, config.catalog)
+        problems, warnings = calendar_outlook(config, (clock or SystemClock()).now())
+        if problems:
+            raise DispatchConfigError(problems)
     except (GridConfigError, DispatchConfigError) as exc:
         print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
         return 1
+    for warning in warnings:
+        print(f"whistle: warning: {warning}", file=sys.stderr)
     print(f"{args.config}: ok, {hierarchy!r}")
     return 0
 

@@ -30,13 +30,15 @@ __all__ = ["CONSOLE_TEXT", "QUEUES", "routes"]
 
 routes = web.RouteTableDef()
 
-# The counts shown at the top, in this order: statuses, then the two alarms.
+# The counts shown at the top, in this order: statuses, returns awaiting the dispatcher's
+# decision (退单待定), then the two alarms.
 QUEUES = (
     "dispatched",
     "acknowledged",
     "in_progress",
     "resolved",
     "on_hold",
+    "returned",
     "overdue",
     "escalated",
 )
@@ -59,6 +61,7 @@ CONSOLE_TEXT: dict[str, dict[str, Any]] = {
             "in_progress": "处置中",
             "resolved": "待核查",
             "on_hold": "挂账",
+            "returned": "退单待定",
             "overdue": "超时",
             "escalated": "已升级",
         },
@@ -76,7 +79,7 @@ CONSOLE_TEXT: dict[str, dict[str, Any]] = {
         "flags": {
             "overdue": "超时",
             "escalated": "已升级",
-            "returned": "退单待审",
+            "returned": "退单待定",
             "muted_by": "静默",
             "silence_warning": "紧急不静默",
         },
@@ -122,6 +125,7 @@ CONSOLE_TEXT: dict[str, dict[str, Any]] = {
             "in_progress": "In progress",
             "resolved": "To verify",
             "on_hold": "On hold",
+            "returned": "Returns to decide",
             "overdue": "Overdue",
             "escalated": "Escalated",
         },
@@ -139,7 +143,7 @@ CONSOLE_TEXT: dict[str, dict[str, Any]] = {
         "flags": {
             "overdue": "overdue",
             "escalated": "escalated",
-            "returned": "return to review",
+            "returned": "return to decide",
             "muted_by": "silenced",
             "silence_warning": "emergency, not silenced",
         },
@@ -216,7 +220,9 @@ def _filters(request: web.Request, principal: Principal, lang: str) -> dict[str,
         "levels": levels,
         "sources": sources,
         "categories": list(majors.values()),
-        "states": [{"value": k, "name": v} for k, v in statuses.items()],
+        # 退单待定 is a queue, not a status: the script lists it with ``queue=returned``.
+        "states": [{"value": k, "name": v} for k, v in statuses.items()]
+        + [{"value": "returned", "name": CONSOLE_TEXT[lang]["queues"]["returned"]}],
     }
 
 

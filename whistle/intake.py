@@ -27,6 +27,7 @@ import structlog
 from pydantic import ValidationError
 
 from dispatch import (
+    CalendarEndError,
     Catalog,
     Decision,
     DutyRoster,
@@ -38,7 +39,7 @@ from dispatch import (
 )
 from dispatch.case import ACTIVE, fold
 from dispatch.lifecycle import deadlines
-from grids import Cell, Hierarchy, Level
+from grids import Cell, Hierarchy, Level, ResponderKind
 from whistle.access import FILES, allow_cell
 from whistle.auth import Principal, Role
 from whistle.cameras import CAMERAS_FILE, CameraRegistry
@@ -66,6 +67,8 @@ __all__ = ["Intake", "Submission", "grid_path", "key_namespace", "scoped_key"]
 log = structlog.get_logger(__name__)
 
 _ACTIVE = tuple(status.value for status in ACTIVE)
+# Whom a town committee may name in ``units`` (辖区单位 and 网格部门).
+_UNIT_KINDS = (ResponderKind.JURISDICTION_UNIT, ResponderKind.GRID_DEPARTMENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +173,16 @@ class Intake:
                 camera = self.cameras.home(whistle.camera_id)
                 allow_cell(principal, camera, f"camera {whistle.camera_id}")
         request = whistle.model_dump(mode="json")
+        if request.get("units") is None:
+            # Only committee whistles name units: every other request (its stored form and
+            # its idempotency fingerprint) stays exactly what it was before ``units`` existed.
+            request.pop("units", None)
         request_hash = _fingerprint(request)
         cell = self._place(whistle)
         if whistle.camera_id is not None:
             self._within_camera(whistle.camera_id, cell)
+        if whistle.units is not None:
+            self._check_units(whistle, cell)
         if principal is not None:
             allow_cell(principal, cell, "the whistle's place")
         key = None
@@ -240,16 +249,30 @@ class Intake:
             )
         decision = None
         if matched is None or not matched.muted:
-            decision = self._router.route(
-                RouteRequest(
-                    source=whistle.source,
-                    category=whistle.category,
-                    cell=cell.code,
-                    urgency=whistle.urgency,
-                    received_at=received_at,
-                ),
-                on_duty=self._duty.on_duty,
+            load = None
+            if whistle.source is Source.TOWN_COMMITTEE and not whistle.units:
+                load = await self._store.open_load(self._town_units(cell))
+            route = RouteRequest(
+                source=whistle.source,
+                category=whistle.category,
+                cell=cell.code,
+                urgency=whistle.urgency,
+                received_at=received_at,
+                units=tuple(whistle.units or ()),
+                load=load,
             )
+            try:
+                decision = self._router.route(route, on_duty=self._duty.on_duty)
+            except CalendarEndError as exc:
+                # Never lose a whistle: dispatch it with weekends as the only days off past
+                # the calendar's end, and say so loudly (start-up refuses such a calendar;
+                # /readyz and check-config warn 60 days ahead).
+                log.error("calendar.exhausted", error=str(exc), category=whistle.category)
+                decision = self._router.route(
+                    route,
+                    on_duty=self._duty.on_duty,
+                    calendar=self._router.calendar.extrapolated(),
+                )
         duplicates: list[str] = []
         near = self._hierarchy.at_level(cell.code, Level.GRID).code
         if whistle.source is Source.CITIZEN:
@@ -410,6 +433,45 @@ class Intake:
                 ]
             )
         return cell
+
+    def _town_units(self, cell: Cell) -> list[str]:
+        """The jurisdiction units (辖区单位) of the whistle's town, for spreading its
+        committee's whistles over them."""
+        town = self._hierarchy.at_level(cell.code, Level.TOWN)
+        units = self._hierarchy.responders_at(town.code, ResponderKind.JURISDICTION_UNIT)
+        return [r.id for r in units]
+
+    def _check_units(self, whistle: WhistleIn, cell: Cell) -> None:
+        """镇党委吹哨 names whom it summons: jurisdiction units and grid departments of the
+        whistle's own town, each once."""
+        assert whistle.units is not None
+        if whistle.source is not Source.TOWN_COMMITTEE:
+            raise InvalidWhistle(
+                [FieldError("units", "only a town_committee whistle names the units it summons")]
+            )
+        town = self._hierarchy.at_level(cell.code, Level.TOWN)
+        errors: list[FieldError] = []
+        seen: set[str] = set()
+        for index, unit_id in enumerate(whistle.units):
+            where = f"units[{index}]"
+            responder = self._hierarchy.responder(unit_id)
+            if responder is None:
+                errors.append(FieldError(where, f"unknown responder {unit_id!r}"))
+            elif responder.kind not in _UNIT_KINDS:
+                errors.append(
+                    FieldError(
+                        where,
+                        f"{unit_id} is a {responder.kind}, not a jurisdiction_unit "
+                        "or grid_department",
+                    )
+                )
+            elif self._hierarchy.at_level(responder.grid, Level.TOWN).code != town.code:
+                errors.append(FieldError(where, f"{unit_id} is not a unit of {town.name}"))
+            elif unit_id in seen:
+                errors.append(FieldError(where, f"{unit_id} is listed twice"))
+            seen.add(unit_id)
+        if errors:
+            raise InvalidWhistle(errors)
 
     def _replay(self, earlier: Duplicate, key: str, request_hash: str) -> Submission:
         if earlier.request_hash is not None and earlier.request_hash != request_hash:

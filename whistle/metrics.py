@@ -153,7 +153,7 @@ class _StateCollector(Collector):
             yield _gauge("whistle_webhook_pending", "Webhook deliveries under way.", c.pending)
 
 
-_DERIVED = frozenset({"overdue", "escalated"})
+_DERIVED = frozenset({"overdue", "escalated", "returned"})
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

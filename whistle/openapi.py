@@ -43,7 +43,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "RateIn": actions._Rate,
     "MergeIn": actions._Merge,
     "ReassignIn": actions._Reassign,
-    "NoteIn": actions._Note,
+    "AcceptReturnIn": actions._AcceptReturn,
     "SilenceIn": silences._SilenceIn,
     "TokenIn": admin._TokenIn,
     "UserIn": admin._UserIn,
@@ -368,7 +368,17 @@ RESPONSES: dict[str, Any] = {
             ),
         }
     ),
-    "Health": _object({"status": _STR}),
+    "Health": _object(
+        {"status": _STR},
+        {
+            "warnings": {
+                "description": "ready, but someone must act (the working calendar runs out "
+                "within 60 days)",
+                "type": "array",
+                "items": _STR,
+            }
+        },
+    ),
 }
 
 # -- the operations --------------------------------------------------------------------------
@@ -492,6 +502,11 @@ def _paths() -> dict[str, Any]:
         _query("category", _STR, "a category code or a 大类 prefix"),
         _query("grid", _STR, "a subtree"),
         _query("level", _STR, "the level of the cell the whistle was placed in"),
+        _query(
+            "queue",
+            {"enum": ["returned"]},
+            "returned: cases with a return (退单) awaiting the dispatcher's decision",
+        ),
         _query("since", _TIME, "received at or after (RFC 3339 with offset)"),
         _query("until", _TIME, "received before (RFC 3339 with offset)"),
         _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "page size"),
@@ -711,8 +726,12 @@ def _paths() -> dict[str, Any]:
         ("resolve", "report the work done (反馈)", "ResolveIn"),
         ("return", "return a wrong assignment (退单)", "ReasonIn"),
         ("reassign", "reassign (改派)", "ReassignIn"),
-        ("accept-return", "accept a return", "NoteIn"),
-        ("refuse-return", "refuse a return", "ReasonIn"),
+        (
+            "accept-return",
+            "accept a return (退单) and reassign it to a named responder",
+            "AcceptReturnIn",
+        ),
+        ("refuse-return", "refuse a return (退单); the returner takes it back", "ReasonIn"),
     ):
         paths[f"/api/v1/assignments/{{id}}/{action}"] = _case_action(summary, body)
     for action, summary, body in (

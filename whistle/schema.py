@@ -43,6 +43,8 @@ LIMITS = {
     "external_id": 128,
     "media_urls": 10,
     "media_url": 2048,
+    "units": 20,
+    "unit": 64,
 }
 
 # RFC 3339 date-time: a full date, a time, and an offset (Z or ±hh:mm) are all required.
@@ -111,6 +113,15 @@ class WhistleIn(BaseModel):
     ] = Field(default_factory=list)
     camera_id: Annotated[str, Field(max_length=LIMITS["camera_id"]), _NotBlank] | None = None
     external_id: Annotated[str, Field(max_length=LIMITS["external_id"]), _NotBlank] | None = None
+    # 镇党委吹哨 only: the jurisdiction units and grid departments of the town it summons
+    # (responder ids); the intake checks them against the county.
+    units: (
+        Annotated[
+            list[Annotated[str, Field(max_length=LIMITS["unit"]), _NotBlank]],
+            Field(min_length=1, max_length=LIMITS["units"]),
+        ]
+        | None
+    ) = None
 
 
 def _choices(enum: type[Source] | type[Urgency]) -> str:
@@ -138,6 +149,8 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
             reason = f"too long: at most {ctx.get('max_length')} characters"
         elif kind == "too_long":
             reason = f"too many items: at most {ctx.get('max_length')}"
+        elif kind == "too_short":
+            reason = f"too few items: at least {ctx.get('min_length')}"
         elif kind == "string_type":
             reason = "expected a string"
         elif kind in ("float_parsing", "float_type"):

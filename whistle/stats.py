@@ -14,7 +14,9 @@ the SQL of each metric):
 - 解决率 resolution: cases resolved / cases due (resolve deadline passed, or resolved);
 - 满意率 satisfaction: 非常满意 + 满意 + 基本满意 / rated;
 - 按期结案率 on-time closure: closed on time / (due − on hold);
-- 结案率 closure: closed / all cases; 返工率 rework: closed cases reopened at least once / closed.
+- 结案率 closure: closed / all cases; 返工率 rework: closed cases reopened at least once / closed;
+- 整改率 rectification: rectifications (差评整改) verified and closed again by their deadline /
+  rectifications that fell due (closed again, or past their deadline); a case counts its latest.
 
 Muted whistles and cases merged as duplicates are not counted. Medians and p90 are nearest
 rank. Days are Asia/Shanghai days; ``since`` and ``until`` are both included.
@@ -62,6 +64,7 @@ RATES: tuple[tuple[str, str, str], ...] = (
     ("on_time_closure", "closed_on_time", "due_not_held"),
     ("closure", "closed", "total"),
     ("rework", "reworked", "closed"),
+    ("rectification", "rectified_on_time", "rectify_due"),
 )
 
 _METRIC_ZH = {
@@ -76,6 +79,8 @@ _METRIC_ZH = {
     "reworked": "返工后结案",
     "rated": "已评价",
     "satisfied": "满意",
+    "rectify_due": "应整改",
+    "rectified_on_time": "按期整改",
     "push_due": "应报到派单",
     "push_in_time": "按时报到派单",
     "answered": "报到次数",
@@ -94,6 +99,8 @@ _METRIC_EN = {
     "reworked": "Closed after rework",
     "rated": "Rated",
     "satisfied": "Satisfied",
+    "rectify_due": "Rectifications due",
+    "rectified_on_time": "Rectified on time",
     "push_due": "Push assignments due",
     "push_in_time": "Acknowledged in time",
     "answered": "Whistles answered",
@@ -146,6 +153,7 @@ LABELS: dict[str, dict[str, Any]] = {
             "on_time_closure": "按期结案率",
             "closure": "结案率",
             "rework": "返工率",
+            "rectification": "整改率",
         },
         "metrics": _METRIC_ZH,
         "timezone": "时间为北京时间(Asia/Shanghai)",
@@ -194,6 +202,7 @@ LABELS: dict[str, dict[str, Any]] = {
             "on_time_closure": "On-time closure rate",
             "closure": "Closure rate",
             "rework": "Rework rate",
+            "rectification": "Rectification rate",
         },
         "metrics": _METRIC_EN,
         "timezone": "Times are Beijing time (Asia/Shanghai)",

@@ -143,10 +143,10 @@ ROUTES = [
                 K.JURISDICTION_UNIT,
                 "J002",
                 TOWN,
-                ((TOWN, SKIP, "J001"), (TOWN, CHOSEN, "J002")),
+                ((TOWN, SKIP, "J001"), (TOWN, StepResult.SPREAD, None), (TOWN, CHOSEN, "J002")),
             )
         ],
-        id="town committee: the first jurisdiction unit that handles disputes",
+        id="town committee: the jurisdiction unit whose categories fit disputes closest",
     ),
     pytest.param(
         Source.POLICE,

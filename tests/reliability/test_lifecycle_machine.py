@@ -384,7 +384,12 @@ class LifecycleMachine(RuleBasedStateMachine):
                 if who is not None:
                     moves.append((action, who, _assignment_step(action, aid, who)))
             if assignment.return_review == "pending":
-                moves.append(("accept-return", "operator", _review(aid, accept=True)))
+                # The dispatcher names who takes a return it accepts: here the backstop, who
+                # handles every category (refused when it is already on the case).
+                backstop = self.world.hierarchy.responders_at(
+                    self.world.hierarchy.root, ResponderKind.BACKSTOP
+                )[0].id
+                moves.append(("accept-return", "operator", _review(aid, accept=True, to=backstop)))
                 moves.append(("refuse-return", "operator", _review(aid, accept=False)))
         for action in lc.allowed_case_actions(state):
             step = _CASE_STEPS.get(action)
@@ -481,9 +486,12 @@ class LifecycleMachine(RuleBasedStateMachine):
     def review_return(self, accept: bool, reason: str | None, data: st.DataObject) -> None:
         state = self.pick_case(data)
         aid = data.draw(st.sampled_from(sorted(state.assignments)), label="assignment")
+        target = data.draw(st.sampled_from(self.world.responders), label="to")
         decide: Decide
         if accept:
-            decide = lambda s, ctx: lc.accept_return(s, aid, "operator", ctx, note=reason)  # noqa: E731
+            decide = lambda s, ctx: lc.accept_return(  # noqa: E731
+                s, aid, "operator", ctx, responder_id=target, note=reason
+            )
         else:
             decide = lambda s, ctx: lc.refuse_return(s, aid, "operator", ctx, reason=reason)  # noqa: E731
         self.act(state.id, "operator", "accept-return" if accept else "refuse-return", decide)
@@ -743,9 +751,9 @@ def _assignment_step(action: str, aid: str, actor: str) -> Decide:
     return lambda s, ctx: lc.resolve(s, aid, actor, ctx, note="已处理", photos=[])
 
 
-def _review(aid: str, *, accept: bool) -> Decide:
+def _review(aid: str, *, accept: bool, to: str | None = None) -> Decide:
     if accept:
-        return lambda s, ctx: lc.accept_return(s, aid, "operator", ctx, note=None)
+        return lambda s, ctx: lc.accept_return(s, aid, "operator", ctx, responder_id=to, note=None)
     return lambda s, ctx: lc.refuse_return(s, aid, "operator", ctx, reason="应由你办")
 
 

@@ -355,23 +355,32 @@ async def _reassign(p: Probe, who: Who, fresh: bool) -> Call:
     return Call("POST", path, json={"responder": leader, "reason": "网格长亲自处理"})
 
 
-async def _returned(p: Probe) -> str:
-    """A community whistle whose grid department gave it back (退单): its assignment id."""
+async def _returned(p: Probe) -> tuple[str, str]:
+    """A community whistle whose grid department gave it back (退单): its assignment id, and
+    another unit of the town that handles its category (whom the dispatcher reassigns to)."""
     doc = await p.case(source="community")
     department = doc["assignments"][0]
     await p.respond(department, "return", reason="不属于本部门")
-    return str(department["id"])
+    town = p.county.at_level(doc["grid"]["code"], Level.TOWN)
+    other = next(
+        r.id
+        for kind in (ResponderKind.GRID_DEPARTMENT, ResponderKind.JURISDICTION_UNIT)
+        for r in p.county.responders_at(town.code, kind)
+        if r.id != department["responder"]["id"] and r.handles(doc["category"]["code"])
+    )
+    return str(department["id"]), other
 
 
 @builds("POST /api/v1/assignments/{id}/accept-return")
 async def _accept_return(p: Probe, who: Who, fresh: bool) -> Call:
-    assignment = await p.resource("accept-return", fresh, lambda: _returned(p))
-    return Call("POST", f"/api/v1/assignments/{assignment}/accept-return", json={})
+    assignment, other = await p.resource("accept-return", fresh, lambda: _returned(p))
+    path = f"/api/v1/assignments/{assignment}/accept-return"
+    return Call("POST", path, json={"responder": other})
 
 
 @builds("POST /api/v1/assignments/{id}/refuse-return")
 async def _refuse_return(p: Probe, who: Who, fresh: bool) -> Call:
-    assignment = await p.resource("refuse-return", fresh, lambda: _returned(p))
+    assignment, _ = await p.resource("refuse-return", fresh, lambda: _returned(p))
     path = f"/api/v1/assignments/{assignment}/refuse-return"
     return Call("POST", path, json={"reason": "属于本部门职责"})
 

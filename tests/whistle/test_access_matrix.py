@@ -398,7 +398,19 @@ async def _returned(sc: Scenario, where: str) -> str:
 
 @endpoint("POST /api/v1/assignments/{id}/accept-return")
 async def _accept_return(sc: Scenario, where: str) -> Call:
-    return Call("POST", f"/api/v1/assignments/{await _returned(sc, where)}/accept-return", {})
+    returned = await _returned(sc, where)
+    # The dispatcher names who takes it: the town's other grid department for E0101.
+    doc = await sc.live.app[STORE].get_whistle(returned.rsplit("-", 1)[0])
+    assert doc is not None
+    town = sc.county.at_level(doc.row_doc["grid"]["code"], Level.TOWN)
+    taken = {(a.get("responder") or {}).get("id") for a in doc.assignments}
+    target = next(
+        r.id
+        for r in sc.county.responders_at(town.code, ResponderKind.GRID_DEPARTMENT)
+        if r.id not in taken and r.handles(doc.row_doc["category"]["code"])
+    )
+    path = f"/api/v1/assignments/{returned}/accept-return"
+    return Call("POST", path, {"responder": target})
 
 
 @endpoint("POST /api/v1/assignments/{id}/refuse-return")

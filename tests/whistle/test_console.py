@@ -39,7 +39,7 @@ def other_member(county: Hierarchy, doc: dict[str, Any], category: str = "E0101"
 
 
 async def returned_case(live: Live, county: Hierarchy) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A community whistle in town A whose grid department returned it (and was re-routed)."""
+    """A community whistle in town A whose grid department returned it (退单)."""
     cases = Cases(live, county)
     doc = await cases.new(
         source="community", category="E0101", location={"grid": micro_in(county, towns(county)[0])}
@@ -173,43 +173,88 @@ async def test_reassign_needs_a_live_assignment_of_an_active_case(
     assert "on_hold" in problem["detail"]
 
 
-# -- returns (退单) under review -------------------------------------------------------------
+# -- returns (退单) go to the dispatcher's queue ------------------------------------------------
 
 
-async def test_accepting_a_return_keeps_the_reroute(live: Live, county: Hierarchy) -> None:
+def another_unit(county: Hierarchy, doc: dict[str, Any], returned: dict[str, Any]) -> str:
+    """A responder of the case's town, not the returner, who handles its category."""
+    town = county.at_level(doc["grid"]["code"], Level.TOWN)
+    for kind in (ResponderKind.GRID_DEPARTMENT, ResponderKind.JURISDICTION_UNIT):
+        for responder in county.responders_at(town.code, kind):
+            if responder.id != returned["responder"]["id"] and responder.handles("E0101"):
+                return responder.id
+    raise AssertionError("the test town has no other unit for E0101")
+
+
+async def test_a_return_goes_to_the_dispatchers_queue_not_to_the_county_backstop(
+    live: Live, county: Hierarchy
+) -> None:
     doc, department = await returned_case(live, county)
-    reroute = doc["assignments"][-1]
+    # Nothing is re-routed by itself: no new assignment, none to the backstop.
+    assert [a["id"] for a in doc["assignments"]] == [department["id"]]
+    assert all(a["origin"] != "backstop" for a in doc["assignments"])
+    pending = doc["case"]["returns_pending"]
+    assert [(p["assignment"], p["reason"]) for p in pending] == [
+        (department["id"], "应由环卫站处理")
+    ]
+    assert pending[0]["decide_by"] is not None
+    # In the dispatcher's queue: the list API and the console's count.
+    status, page = await live.get("/api/v1/whistles?queue=returned")
+    assert status == 200
+    assert [i["id"] for i in page["items"]] == [doc["id"]]
+    status, problem = await live.get("/api/v1/whistles?queue=everything")
+    assert status == 400
+    assert problem["errors"][0]["field"] == "queue"
+    await add_user(live, "op", Role.OPERATOR, county.root)
+    await log_in(live.client, "op")
+    html = await (await live.client.get("/console")).text()
+    assert count_of(html, "returned") == 1
+    assert 'value="returned"' in html  # a filter option
+
+
+async def test_the_dispatcher_reassigns_a_return_to_the_responder_it_names(
+    live: Live, county: Hierarchy
+) -> None:
+    doc, department = await returned_case(live, county)
     path = f"/api/v1/assignments/{department['id']}/accept-return"
-    code, after = await post_as(live, None, path, note="确属环卫站")
+    code, problem = await post_as(live, None, path, note="确属环卫站")
+    assert code == 422
+    assert problem["errors"] == [{"field": "responder", "reason": "required"}]
+    code, problem = await post_as(live, None, path, responder=department["responder"]["id"])
+    assert code == 422
+    target = another_unit(county, doc, department)
+    code, after = await post_as(live, None, path, responder=target, note="确属环卫站")
     assert code == 200, after
-    assert after["assignments"][-1]["id"] == reroute["id"]
-    assert after["assignments"][-1]["status"] == "dispatched"
+    new = after["assignments"][-1]
+    assert new["responder"]["id"] == target
+    assert (new["status"], new["origin"]) == ("dispatched", "reassign")
+    assert after["case"]["returns_pending"] == []
     events = await live.app[STORE].timeline(doc["id"])
     accepted = [e for e in events if e.type == "assignment.return_accepted"]
-    assert accepted[0].data["reroute"] == reroute["id"]
-    code, problem = await post_as(live, None, path)
+    assert accepted[0].data["reassigned_to"] == target
+    code, problem = await post_as(live, None, path, responder=target)
     assert code == 409
     assert "already accepted" in problem["detail"]
-    refuse = f"/api/v1/assignments/{department['id']}/refuse-return"
-    code, _ = await post_as(live, None, refuse, reason="不行")
-    assert code == 409
+    status, page = await live.get("/api/v1/whistles?queue=returned")
+    assert (status, page["items"]) == (200, [])
+    code, _ = await Cases(live, county).assignment(new, "acknowledge")
+    assert code == 200
 
 
-async def test_refusing_a_return_gives_the_case_back(live: Live, county: Hierarchy) -> None:
+async def test_the_dispatcher_refuses_a_return_with_a_reason_and_the_returner_takes_it_back(
+    live: Live, county: Hierarchy
+) -> None:
     doc, department = await returned_case(live, county)
-    reroute = doc["assignments"][-1]
     path = f"/api/v1/assignments/{department['id']}/refuse-return"
     code, problem = await post_as(live, None, path)
     assert code == 422
     assert problem["errors"] == [{"field": "reason", "reason": "required"}]
     code, after = await post_as(live, None, path, reason="属于本部门职责")
     assert code == 200, after
-    by_id = {a["id"]: a for a in after["assignments"]}
-    assert by_id[reroute["id"]]["status"] == "reassigned"
     back = after["assignments"][-1]
     assert back["responder"]["id"] == department["responder"]["id"]
-    assert back["status"] == "dispatched"
-    assert back["origin"] == "return_refused"
+    assert (back["status"], back["origin"]) == ("dispatched", "return_refused")
+    assert after["case"]["returns_pending"] == []
     events = await live.app[STORE].timeline(doc["id"])
     refused = next(e for e in events if e.type == "assignment.return_refused")
     assert refused.data["reason"] == "属于本部门职责"
@@ -220,15 +265,50 @@ async def test_refusing_a_return_gives_the_case_back(live: Live, county: Hierarc
     assert code == 200
 
 
+async def test_a_return_nobody_decides_on_in_time_is_supervised_by_the_level_above(
+    live: Live, county: Hierarchy, clock: Any
+) -> None:
+    from datetime import datetime
+
+    doc, department = await returned_case(live, county)
+    decide_by = datetime.fromisoformat(doc["case"]["returns_pending"][0]["decide_by"])
+    cases = Cases(live, county)
+    clock.set(decide_by)
+    await cases.tick()
+    after = await cases.get(doc["id"])
+    overdue = [e for e in after["timeline"] if e["type"] == "assignment.return_overdue"]
+    assert len(overdue) == 1
+    town = county.at_level(doc["grid"]["code"], Level.TOWN)
+    assert overdue[0]["data"]["by_cell"] == town.parent  # the county above the town
+    assert [n["notice"] for n in overdue[0]["data"]["notify"]] == ["supervise"]
+    assert after["case"]["overdue"] is True
+    assert after["case"]["returns_pending"][0]["escalated"] is True
+    await cases.tick()  # once only
+    again = await cases.get(doc["id"])
+    assert [e["type"] for e in again["timeline"]].count("assignment.return_overdue") == 1
+    # Still the dispatcher's to decide.
+    code, _ = await post_as(
+        live,
+        None,
+        f"/api/v1/assignments/{department['id']}/accept-return",
+        responder=another_unit(county, doc, department),
+    )
+    assert code == 200
+
+
 async def test_only_returned_assignments_are_reviewed(live: Live, county: Hierarchy) -> None:
     doc = await file_in(live, county, towns(county)[0])
     first = doc["assignments"][0]["id"]
-    code, problem = await post_as(live, None, f"/api/v1/assignments/{first}/accept-return")
+    code, problem = await post_as(
+        live, None, f"/api/v1/assignments/{first}/accept-return", responder="x"
+    )
     assert code == 409
     assert "not returned" in problem["detail"]
     code, _ = await post_as(live, None, f"/api/v1/assignments/{first}/refuse-return", reason="x")
     assert code == 409
-    code, _ = await post_as(live, None, f"/api/v1/assignments/{doc['id']}-99/accept-return")
+    code, _ = await post_as(
+        live, None, f"/api/v1/assignments/{doc['id']}-99/accept-return", responder="x"
+    )
     assert code == 404
 
 
@@ -236,8 +316,9 @@ async def test_reviewing_returns_is_for_operators_inside_their_subtree(
     live: Live, county: Hierarchy
 ) -> None:
     town_a, town_b = towns(county)
-    _, department = await returned_case(live, county)
-    for action, data in (("accept-return", {}), ("refuse-return", {"reason": "x"})):
+    doc, department = await returned_case(live, county)
+    accept = {"responder": another_unit(county, doc, department)}
+    for action, data in (("accept-return", accept), ("refuse-return", {"reason": "x"})):
         path = f"/api/v1/assignments/{department['id']}/{action}"
         responder = await live.token("responder", responder=department["responder"]["id"])
         assert (await post_as(live, responder, path, **data))[0] == 403
@@ -396,9 +477,13 @@ async def test_the_case_page_offers_the_review_of_a_return(live: Live, county: H
     html = await (await live.client.get(f"/cases/{doc['id']}")).text()
     assert f'data-action="accept_return" data-assignment="{department["id"]}"' in html
     assert "退单待审" in html
-    assert 'data-action="reassign"' in html  # the re-route is live
     assert "应由环卫站处理" in html  # why it was returned
-    await post_as(live, None, f"/api/v1/assignments/{department['id']}/accept-return")
+    await post_as(
+        live,
+        None,
+        f"/api/v1/assignments/{department['id']}/accept-return",
+        responder=another_unit(county, doc, department),
+    )
     html = await (await live.client.get(f"/cases/{doc['id']}")).text()
     assert 'data-action="accept_return"' not in html
     assert "同意退单" in html  # in the timeline now

@@ -277,7 +277,7 @@ async def test_failed_verification_sends_it_back_for_rework(live: Live, county: 
     assert doc["assignments"][0]["status"] == "in_progress"
 
 
-async def test_return_reroutes_to_someone_else_and_is_counted(
+async def test_a_return_waits_for_the_dispatcher_and_is_counted(
     live: Live, county: Hierarchy
 ) -> None:
     cases = Cases(live, county)
@@ -289,10 +289,8 @@ async def test_return_reroutes_to_someone_else_and_is_counted(
     code, doc = await cases.assignment(department, "return", reason="应由环卫站处理")
     assert code == 200, doc
     assert doc["assignments"][0]["status"] == "returned"
-    replacement = doc["assignments"][1]
-    assert replacement["origin"] == "reroute"
-    assert replacement["responder"]["id"] != department["responder"]["id"]
-    assert replacement["kind"] == "grid_department"
+    assert len(doc["assignments"]) == 1  # no re-route: the dispatcher decides
+    assert doc["case"]["returns_pending"][0]["assignment"] == department["id"]
     assert doc["case"]["returns"] == 1
 
 

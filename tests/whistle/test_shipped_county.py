@@ -112,3 +112,36 @@ def test_check_config_names_the_broken_file(
     err = capsys.readouterr().err
     assert "rules.toml" in err
     assert "unknown responder kind 'sheriff'" in err
+
+
+async def test_town_committee_whistles_are_spread_over_the_towns_units_not_all_to_one_company(
+    start_server: StartServer,
+) -> None:
+    # The audit: in 田园镇 the same company got 3 of 3 committee whistles. Four companies
+    # there take 市容环境 (E01); each whistle goes to the one with the fewest open cases.
+    county = load_hierarchy(SHIPPED)
+    live = await start_server(config=SHIPPED)
+    town = "530524101"
+    micro = next(c for c in county.cells(level=Level.MICRO_GRID) if town in c.path)
+    chosen = []
+    for n in range(3):
+        status, _, doc = await live.post(
+            {
+                "source": "town_committee",
+                "category": "E0101",
+                "description": f"镇区主街暴露垃圾 {n}",
+                "location": {"grid": micro.code},
+            }
+        )
+        assert status == 201, doc
+        (unit,) = [a for a in doc["assignments"] if a["kind"] == "jurisdiction_unit"]
+        chosen.append(unit["responder"]["id"])
+        spread = [s for s in doc["trace"][0]["steps"] if s["result"] == "spread"]
+        assert spread, doc["trace"]
+    assert len(set(chosen)) == 3, chosen
+    fitting = {
+        r.id
+        for r in county.responders_at(town, ResponderKind.JURISDICTION_UNIT)
+        if "E01" in r.categories
+    }
+    assert set(chosen) <= fitting  # the companies for 市容环境, not the credit union (*)

@@ -13,9 +13,10 @@
     "whistle.received", "whistle.routed", "whistle.muted",
     "assignment.acknowledged", "assignment.claimed", "assignment.started",
     "assignment.resolved", "assignment.returned", "assignment.added",
-    "assignment.return_accepted", "assignment.return_refused",
+    "assignment.return_accepted", "assignment.return_refused", "assignment.return_overdue",
     "case.verified", "case.closed", "case.reopened", "case.held", "case.released",
-    "case.extended", "case.rated", "case.merged", "case.urged", "case.supervised",
+    "case.extended", "case.rated", "case.rectification_opened", "case.merged", "case.urged",
+    "case.supervised",
     "case.overdue", "case.repeated", "notification.failed"
   ];
 
@@ -63,10 +64,14 @@
       path = "/api/v1/assignments/" + encodeURIComponent(ids.assignment) + "/reassign";
       body = { responder: responder.trim(), reason: why };
     } else if (action === "accept_return") {
+      // Accepting a return reassigns the slot: the dispatcher names who takes it.
+      var to = window.prompt(p.responder);
+      if (!to) return;
       var note = window.prompt(p.note);
       if (note === null) return;
       path = "/api/v1/assignments/" + encodeURIComponent(ids.assignment) + "/accept-return";
-      if (note) body = { note: note };
+      body = { responder: to.trim() };
+      if (note) body.note = note;
     } else if (action === "refuse_return") {
       var reason = window.prompt(p.reason);
       if (!reason) return;
@@ -153,6 +158,8 @@
       ["level", "source", "category", "status"].forEach(function (key) {
         if (f[key]) q.set(key, f[key]);
       });
+      // 退单待定 is a queue (returns awaiting a decision), not a status.
+      if (f.status === "returned") { q.delete("status"); q.set("queue", "returned"); }
       q.set("limit", "100");
       if (cursor) q.set("cursor", cursor);
       return "/api/v1/whistles?" + q.toString();
@@ -166,6 +173,7 @@
       if (f.level && doc.grid.level !== f.level) return false;
       if (f.source && doc.source !== f.source) return false;
       if (f.category && doc.category.code.indexOf(f.category) !== 0) return false;
+      if (f.status === "returned") return ((doc.case || {}).returns_pending || []).length > 0;
       if (f.status && doc.status !== f.status) return false;
       return true;
     }
@@ -183,9 +191,9 @@
         return LIVE_ASSIGNMENT[a.status] && !routed[a.id] &&
           (a.origin === "escalation" || a.origin === "backstop");
       });
-      var returned = (doc.assignments || []).filter(function (a) {
-        return a.status === "returned";
-      });
+      var waiting = {};
+      ((doc.case || {}).returns_pending || []).forEach(function (r) { waiting[r.assignment] = 1; });
+      var returned = (doc.assignments || []).filter(function (a) { return waiting[a.id]; });
       return { overdue: overdue, escalated: escalated, returned: returned };
     }
 
@@ -203,8 +211,12 @@
         if (before.status !== status) { count(before.status, -1); count(status, +1); }
         if (before.overdue !== f.overdue) count("overdue", f.overdue ? 1 : -1);
         if (before.escalated !== f.escalated) count("escalated", f.escalated ? 1 : -1);
+        var was = !!before.returned, is = f.returned.length > 0;
+        if (was !== is) count("returned", is ? 1 : -1);
       }
-      known[id] = { status: status, overdue: f.overdue, escalated: f.escalated };
+      known[id] = {
+        status: status, overdue: f.overdue, escalated: f.escalated, returned: f.returned.length > 0
+      };
     }
 
     function row(doc) {
@@ -305,7 +317,10 @@
           if (!cursor) rows.textContent = "";
           page.items.forEach(function (doc) {
             var f = flags(doc);
-            known[doc.id] = { status: doc.status, overdue: f.overdue, escalated: f.escalated };
+            known[doc.id] = {
+              status: doc.status, overdue: f.overdue, escalated: f.escalated,
+              returned: f.returned.length > 0
+            };
             rows.appendChild(row(doc));
           });
           if (!rows.firstChild) {

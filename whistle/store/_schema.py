@@ -291,6 +291,16 @@ MIGRATIONS: list[list[str]] = [
         "DROP TABLE silences",
         "ALTER TABLE silences_v2 RENAME TO silences",
     ],
+    [
+        # 差评整改: the latest rectification of a case (its deadline, and when it was verified
+        # and closed), for 整改率; the wide-window index covers them too.
+        "ALTER TABLE case_facts ADD COLUMN rectify_due REAL",
+        "ALTER TABLE case_facts ADD COLUMN rectified_at REAL",
+        "DROP INDEX case_facts_by_place",
+        """CREATE INDEX case_facts_by_place ON case_facts (grid_path, source, major, day,
+            received_at, status, first_ack_at, resolved_at, closed_at, on_time, due_at, rework,
+            rating, rectify_due, rectified_at)""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

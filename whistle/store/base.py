@@ -232,6 +232,7 @@ class WhistleQuery:
     category: str | None = None  # a code or a prefix (大类)
     grid_path: str | None = None  # subtree: the path of its top cell
     level: int | None = None  # the level (1-5) of the cell it was placed in
+    returns_pending: bool = False  # only cases with a return (退单) awaiting the dispatcher
     since: datetime | None = None
     until: datetime | None = None
     before: str | None = None
@@ -379,6 +380,10 @@ class Store(Protocol):
 
     async def events_after(self, seq: int, limit: int) -> list[Event]:
         """Up to ``limit`` events after ``seq``, in log order (event streams catching up)."""
+
+    async def open_load(self, responder_ids: Sequence[str]) -> dict[str, int]:
+        """Live assignments (dispatched, acknowledged, in progress) per responder, for those
+        of ``responder_ids`` that have any."""
 
     async def queue_counts(self, grid_path: str | None, now: datetime) -> dict[str, int]:
         """Cases per status in a subtree (all when None), plus ``overdue`` and ``escalated``."""

@@ -60,6 +60,11 @@ CASE_METRICS: dict[str, str] = {
     "reworked": "(closed_at IS NOT NULL AND rework > 0)",
     "rated": "rating IS NOT NULL",
     "satisfied": "rating IN ('very_satisfied', 'satisfied', 'basically_satisfied')",
+    # 整改率: of the rectifications (差评整改) that fell due (verified and closed again, or
+    # past their deadline), those closed by their deadline; a case counts its latest one.
+    "rectify_due": "(rectify_due IS NOT NULL AND (rectified_at IS NOT NULL "
+    "OR rectify_due <= :now))",
+    "rectified_on_time": "(rectified_at IS NOT NULL AND rectified_at <= rectify_due)",
 }
 
 # Assignment metrics, over assignment_facts rows filtered by their case's place and time.
@@ -161,8 +166,8 @@ def percentile_offsets(n: int) -> tuple[int, int]:
 
 _CASE_INSERT = (
     "INSERT INTO case_facts (whistle_id, received_at, day, source, category, major, grid_path, "
-    "status, first_ack_at, resolved_at, closed_at, on_time, due_at, rework, rating) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "status, first_ack_at, resolved_at, closed_at, on_time, due_at, rework, rating, "
+    "rectify_due, rectified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _ASSIGNMENT_INSERT = (
     "INSERT INTO assignment_facts (assignment_id, whistle_id, received_at, grid_path, "
@@ -199,6 +204,7 @@ _PENDING_SHIFTED = (
 )
 _CASE_UPDATE = (
     "UPDATE case_facts SET status = ?, due_at = ?, rework = ?, resolved_at = ?, rating = ?, "
+    "rectify_due = ?, rectified_at = ?, "
     "first_ack_at = coalesce(first_ack_at, ?), "
     "closed_at = CASE ? WHEN 1 THEN ? WHEN 2 THEN NULL ELSE closed_at END, "
     "on_time = CASE ? WHEN 1 THEN ? WHEN 2 THEN NULL ELSE on_time END "
@@ -220,16 +226,25 @@ def _flag(value: Any) -> int | None:
     return None if value is None else int(bool(value))
 
 
-def _from_doc(case_doc: Mapping[str, Any] | None) -> tuple[float | None, int, float | None, Any]:
-    """(resolve deadline, rework count, resolved at, rating) from the fold's case summary."""
+def _from_doc(case_doc: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """(resolve deadline, rework count, resolved at, rating, rectification deadline,
+    rectified at) from the fold's case summary."""
     doc = case_doc or {}
     resolution = doc.get("resolution") or {}
     rating = doc.get("rating") or {}
+    rectification = doc.get("rectification") or {}
+    if rectification:
+        # Under rectification the case's own figures keep its first resolution and deadline.
+        due, resolved = rectification.get("case_due"), rectification.get("case_resolved_at")
+    else:
+        due, resolved = doc.get("resolve_due"), resolution.get("at")
     return (
-        _ts(doc.get("resolve_due")),
+        _ts(due),
         int(doc.get("rework") or 0),
-        _ts(resolution.get("at")),
+        _ts(resolved),
         rating.get("grade"),
+        _ts(rectification.get("due")),
+        _ts(rectification.get("done_at")),
     )
 
 
@@ -269,7 +284,8 @@ def new_whistle_facts(new: NewWhistle) -> list[Statement]:
         elif event.type in ("case.closed", "case.merged"):
             for r in pending():
                 r[6] = t
-            if event.type == "case.closed":
+            if event.type == "case.closed" and not data.get("rectification"):
+                # A rectification's closure counts for 整改率; the case's stays as it was.
                 closed_at, on_time = t, _flag(data.get("on_time"))
         elif event.type == "case.reopened":
             closed_at = on_time = None
@@ -277,7 +293,7 @@ def new_whistle_facts(new: NewWhistle) -> list[Statement]:
             for r in pending():
                 if r[3] is not None:
                     r[3] += float(data.get("shift_seconds", 0))
-    due_at, rework, resolved_at, rating = _from_doc(new.case_doc)
+    due_at, rework, resolved_at, rating, rectify_due, rectified_at = _from_doc(new.case_doc)
     statements: list[Statement] = [
         (
             _CASE_INSERT,
@@ -297,6 +313,8 @@ def new_whistle_facts(new: NewWhistle) -> list[Statement]:
                 due_at,
                 rework,
                 rating,
+                rectify_due,
+                rectified_at,
             ),
         )
     ]
@@ -321,11 +339,11 @@ def transition_facts(step: Transition) -> list[Statement]:
         t = event.at.timestamp()
         if event.type in ("assignment.acknowledged", "assignment.claimed") and first_ack is None:
             first_ack = t
-        elif event.type == "case.closed":
+        elif event.type == "case.closed" and not event.data.get("rectification"):
             close_op, closed_at, on_time = _SET, t, _flag(event.data.get("on_time"))
         elif event.type == "case.reopened":
             close_op, closed_at, on_time = _CLEAR, None, None
-    due_at, rework, resolved_at, rating = _from_doc(step.case_doc)
+    due_at, rework, resolved_at, rating, rectify_due, rectified_at = _from_doc(step.case_doc)
     statements.append(
         (
             _CASE_UPDATE,
@@ -335,6 +353,8 @@ def transition_facts(step: Transition) -> list[Statement]:
                 rework,
                 resolved_at,
                 rating,
+                rectify_due,
+                rectified_at,
                 first_ack,
                 close_op,
                 closed_at,

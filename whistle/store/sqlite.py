@@ -706,6 +706,8 @@ class SqliteStore:
         if query.level is not None:
             clauses.append("grid_level = ?")
             params.append(query.level)
+        if query.returns_pending:
+            clauses.append(_RETURNS_PENDING)
         if query.since is not None:
             clauses.append("received_at >= ?")
             params.append(db_time(query.since))
@@ -1232,9 +1234,21 @@ class SqliteStore:
         )
         return [_event(row) for row in rows]
 
+    async def open_load(self, responder_ids: Sequence[str]) -> dict[str, int]:
+        if not responder_ids:
+            return {}
+        marks = ",".join("?" * len(responder_ids))
+        rows = await self._r.execute_fetchall(
+            f"SELECT responder_id, count(*) FROM assignments WHERE responder_id IN ({marks}) "
+            "AND status IN ('dispatched', 'acknowledged', 'in_progress') GROUP BY responder_id",
+            list(responder_ids),
+        )
+        return {str(rid): int(n) for rid, n in rows}
+
     async def queue_counts(self, grid_path: str | None, now: datetime) -> dict[str, int]:
         """Cases per status in a subtree, plus ``overdue`` (active, marked overdue or past
-        the resolution deadline) and ``escalated`` (active, with a live assignment added
+        the resolution deadline), ``returned`` (a return awaits the dispatcher) and
+        ``escalated`` (active, with a live assignment added
         after intake by an escalation or the backstop)."""
         where, params = "", []
         if grid_path is not None:
@@ -1267,9 +1281,17 @@ class SqliteStore:
             "FROM json_each(w.doc, '$.trace') t)",
             params,
         )
+        returned = await self._fetchone(
+            self._r, f"SELECT count(*) FROM whistles w {both} AND {_RETURNS_PENDING}", params
+        )
         counts["overdue"] = int(overdue[0]) if overdue else 0
         counts["escalated"] = int(escalated[0]) if escalated else 0
+        counts["returned"] = int(returned[0]) if returned else 0
         return counts
+
+
+# Cases with a return (退单) waiting for the dispatcher's decision (see whistle.cases).
+_RETURNS_PENDING = "json_array_length(case_doc, '$.returns_pending') > 0"
 
 
 async def _in_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:
