@@ -178,6 +178,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     app[STORE] = store
     app[ACCESS] = Access(store, app[CLOCK], app[HIERARCHY], settings.limits)
     yield
+    app[ACCESS].close()
     await store.close()
 
 

@@ -137,8 +137,8 @@ async def _access_command(args: argparse.Namespace) -> int:
     except StoreUnavailable as exc:
         print(f"whistle: {exc}", file=sys.stderr)
         return 2
+    access = Access(store, SystemClock(), hierarchy)  # type: ignore[arg-type]
     try:
-        access = Access(store, SystemClock(), hierarchy)  # type: ignore[arg-type]
         if args.command == "token" and args.action == "create":
             try:
                 expires = parse_expiry(args.expires)
@@ -181,6 +181,7 @@ async def _access_command(args: argparse.Namespace) -> int:
             print(f"whistle: --{error.field}: {error.reason}", file=sys.stderr)
         return 2
     finally:
+        access.close()
         await store.close()
     return 0
 
