@@ -597,7 +597,9 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/stream": {
             "get": _op(
-                "The live event stream of the caller's subtree (never ends by itself)",
+                "The live event stream of the caller's subtree. It does not end by itself, but "
+                "when its token is revoked or expires or its session ends, it sends "
+                '`event: revoked` (data: `{"why": ...}`) and ends within seconds',
                 {
                     "description": "Server-sent events",
                     "content": {"text/event-stream": {"schema": _STR}},
