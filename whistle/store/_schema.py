@@ -272,6 +272,18 @@ MIGRATIONS: list[list[str]] = [
         """CREATE INDEX deadlines_pending ON deadlines (due_at, whistle_id, key, status)
             WHERE status = 'pending'""",
     ],
+    [
+        # Who uploaded each photo, and their scope (NULL: everywhere): a photo is shown to its
+        # uploader, and with a case to those who may read the case when it was uploaded by
+        # someone on the case's branch of the tree (so that naming another town's photo in
+        # one's own case does not make it readable).
+        """CREATE TABLE media (
+            name     TEXT NOT NULL,
+            uploader TEXT NOT NULL,
+            scope    TEXT,
+            PRIMARY KEY (name, uploader)
+        ) WITHOUT ROWID""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
