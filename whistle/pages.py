@@ -250,7 +250,7 @@ def _refused_login(
     csrf: str,
     name: str,
 ) -> web.Response:
-    refused(request, status, str(exc))
+    refused(request, status, exc.key if isinstance(exc, RateLimited) else str(exc))
     response = render(request, "login.html", status=status, csrf=csrf, name=name, error=error)
     response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return response
