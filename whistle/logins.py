@@ -151,6 +151,8 @@ class PasswordWork:
 
     def __init__(self, *, workers: int = 2, queue: int = 16) -> None:
         self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="argon2")
+        # Made now, in the background: the first unknown name must not cost twice as much.
+        self._pool.submit(_dummy_hash)
         self._slots = max(1, workers) + max(0, queue)
         self._busy = 0
         self.checked = 0  # passwords checked (known names and unknown ones alike)
