@@ -3,8 +3,10 @@
 The middleware establishes a :class:`~whistle.auth.Principal` for every request before any
 handler runs: from a bearer token, a feed's HMAC signature, or a session cookie (with a CSRF
 token on every unsafe method). Handlers marked :func:`public` skip it. Each principal and each
-client address has a rate limit. Handlers then ask :func:`allow` for the roles an endpoint
-admits and check that the cell they act on lies inside the principal's scope.
+client address has a rate limit (public handlers too, by address). Password logins are checked
+off the event loop and throttled per name and per address (:mod:`whistle.logins`). Handlers
+then ask :func:`allow` for the roles an endpoint admits and check that the cell they act on
+lies inside the principal's scope.
 
 Every refusal is logged (``access.refused``) with who and why; admin actions also land in the
 store's audit trail.
@@ -15,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
@@ -28,16 +30,15 @@ from whistle.auth import (
     IssuedToken,
     Principal,
     Role,
-    hash_password,
     is_expired,
     new_token,
     parse_token,
     token_hash,
-    verify_password,
     verify_signature,
 )
 from whistle.clock import Clock
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle, RateLimited, Unauthenticated
+from whistle.logins import FailureThrottle, LoginLimits, PasswordWork
 from whistle.ratelimit import Limit, RateLimiter
 from whistle.store import SessionRecord, Store, TokenRecord, UserRecord
 
@@ -81,11 +82,13 @@ _PUBLIC = Limit(rate=1 / 12, burst=5.0)  # citizens: 5 at once, then one every 1
 
 @dataclass(frozen=True, slots=True)
 class AccessLimits:
-    """Rate limits: per principal, per client address, and for the public citizen endpoint."""
+    """Rate limits: per principal, per client address, for the public citizen endpoint, and
+    on password logins."""
 
     principal: Limit = _PER_PRINCIPAL
     address: Limit = _PER_ADDRESS
     public: Limit = _PUBLIC
+    login: LoginLimits = field(default_factory=LoginLimits)
 
 
 class Access:
@@ -105,11 +108,18 @@ class Access:
         self.by_principal = RateLimiter(limits.principal, clock)
         self.by_address = RateLimiter(limits.address, clock)
         self.public_limit = RateLimiter(limits.public, clock)
+        self.passwords = PasswordWork(workers=limits.login.workers, queue=limits.login.queue)
+        self.login_names = FailureThrottle(limits.login.per_name, clock)
+        self.login_addresses = FailureThrottle(limits.login.per_address, clock)
         self._seen_signatures: dict[str, float] = {}
         self._tokens: dict[str, tuple[TokenRecord, float]] = {}
 
     def __repr__(self) -> str:
         return f"Access({self.by_principal!r})"
+
+    def close(self) -> None:
+        """Stop the password threads."""
+        self.passwords.close()
 
     # -- issuing -------------------------------------------------------------------------
 
@@ -203,10 +213,9 @@ class Access:
             errors.append(FieldError("password", "at least 8 characters"))
         if errors:
             raise InvalidWhistle(errors)
+        password_hash = await self.passwords.hash(password)
         await self._store.save_user(
-            UserRecord(
-                name, hash_password(password), role.value, scope, responder_id, self._clock.now()
-            )
+            UserRecord(name, password_hash, role.value, scope, responder_id, self._clock.now())
         )
         await self.audit(by, "user.add", name, {"role": role.value, "scope": scope})
 
@@ -218,10 +227,33 @@ class Access:
 
     # -- sessions ------------------------------------------------------------------------
 
-    async def login(self, name: str, password: str) -> tuple[str, str] | None:
-        """A new session for a correct name and password: (session id, csrf token)."""
-        user = await self._store.get_user(name)
-        if user is None or not verify_password(user.password_hash, password):
+    async def login(
+        self, name: str, password: str, *, address: str = "unknown"
+    ) -> tuple[str, str] | None:
+        """A new session for a correct name and password: (session id, csrf token); None for a
+        wrong name or password. Both outcomes go to the audit trail.
+
+        Raises RateLimited while the name or the address has failed too often (even for the
+        right password), and Overloaded when too many checks are already waiting.
+        """
+        wait = max(self.login_names.wait(name), self.login_addresses.wait(address))
+        if wait:
+            why = "name" if self.login_names.wait(name) else "address"
+            raise RateLimited(wait, f"login {name!r}: too many failures for this {why}")
+        self.login_names.begin(name)
+        self.login_addresses.begin(address)
+        decided = ok = False
+        try:
+            user = await self._store.get_user(name)
+            # An unknown name is checked against a dummy hash: the same work, the same time.
+            ok = await self.passwords.check(None if user is None else user.password_hash, password)
+            decided = True
+        finally:
+            self.login_names.end(name, failed=decided and not ok, forget=ok)
+            self.login_addresses.end(address, failed=decided and not ok)
+        if not ok:
+            reason = "unknown name" if user is None else "wrong password"
+            await self.audit("public", "login.failed", name, {"address": address, "why": reason})
             return None
         session_id = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
@@ -229,7 +261,7 @@ class Access:
         await self._store.save_session(
             SessionRecord(token_hash(session_id), name, csrf, now, now + SESSION_TTL)
         )
-        log.info("session.login", user=name)
+        await self.audit(name, "login", name, {"address": address})
         return session_id, csrf
 
     async def logout(self, session_id: str) -> None:
@@ -391,13 +423,17 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if limit is not None:
         # Nothing has read the body yet (a signature check will): raise the limit first.
         request = request.clone(client_max_size=limit)
-    if info.http_exception is not None or getattr(info.handler, "__whistle_public__", False):
+    if info.http_exception is not None:
         request[PRINCIPAL] = PUBLIC
         return await handler(request)
     address = client_address(request)
     wait = access.by_address.take(address)
     if wait:
+        request[PRINCIPAL] = PUBLIC
         raise RateLimited(wait, f"address {address}")
+    if getattr(info.handler, "__whistle_public__", False):
+        request[PRINCIPAL] = PUBLIC
+        return await handler(request)
     principal = await access.authenticate(request)
     wait = access.by_principal.take(principal.id)
     if wait:

@@ -105,7 +105,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     stream.install(app)
     metrics.install(app)  # GET /metrics, its timing middleware and its bus subscriber
     app.router.add_static("/static/", STATIC, name="static", show_index=False)
+    app.on_response_prepare.append(_nosniff)
     return app
+
+
+async def _nosniff(request: web.Request, response: web.StreamResponse) -> None:
+    # Every answer, JSON, CSV, static files and health checks too: a browser must take the
+    # declared type, never guess one (a JSON body read as HTML would run what it contains).
+    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -199,6 +206,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     app[STORE] = store
     app[ACCESS] = Access(store, app[CLOCK], app[HIERARCHY], settings.limits)
     yield
+    app[ACCESS].close()
     await store.close()
 
 

@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--limit-per-address", type=float, default=500.0, help="requests/s per address (burst 2x)"
     )
+    serve.add_argument(
+        "--secure-cookies",
+        action="store_true",
+        help="mark cookies Secure on plain HTTP too (behind a proxy that ends TLS)",
+    )
     # A testing aid, hidden from --help: run on the wall clock plus the seconds in this file,
     # re-read on SIGUSR1, so that a test can move a real process past its deadlines.
     serve.add_argument("--clock-offset-file", type=Path, help=argparse.SUPPRESS)
@@ -141,8 +146,8 @@ async def _access_command(args: argparse.Namespace) -> int:
     except StoreUnavailable as exc:
         print(f"whistle: {exc}", file=sys.stderr)
         return 2
+    access = Access(store, SystemClock(), hierarchy)  # type: ignore[arg-type]
     try:
-        access = Access(store, SystemClock(), hierarchy)  # type: ignore[arg-type]
         if args.command == "token" and args.action == "create":
             try:
                 expires = parse_expiry(args.expires)
@@ -185,6 +190,7 @@ async def _access_command(args: argparse.Namespace) -> int:
             print(f"whistle: --{error.field}: {error.reason}", file=sys.stderr)
         return 2
     finally:
+        access.close()
         await store.close()
     return 0
 
@@ -283,7 +289,12 @@ def _serve(args: argparse.Namespace) -> int:
         principal=Limit(args.limit_per_token, 2 * args.limit_per_token),
         address=Limit(args.limit_per_address, 2 * args.limit_per_address),
     )
-    settings = Settings(db_path=args.db, config_dir=args.config, limits=limits)
+    settings = Settings(
+        db_path=args.db,
+        config_dir=args.config,
+        limits=limits,
+        secure_cookies=args.secure_cookies,
+    )
     # SIGTERM/SIGINT arrive as GracefulExit (a SystemExit with code 1) through aiohttp's
     # signal handlers; the cleanup contexts have run by then, so it is a clean exit.
     from dispatch import DispatchConfigError

@@ -10,6 +10,7 @@ __all__ = [
     "Forbidden",
     "IdempotencyConflict",
     "InvalidWhistle",
+    "Overloaded",
     "RateLimited",
     "StoreBusy",
     "StoreUnavailable",
@@ -85,3 +86,7 @@ class RateLimited(WhistleError):
 
 class StoreBusy(WhistleError):
     """The write queue is full: the caller should retry shortly."""
+
+
+class Overloaded(WhistleError):
+    """Too much expensive work (password checks) is already running or waiting (HTTP 503)."""

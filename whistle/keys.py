@@ -53,6 +53,8 @@ class Settings:
     # CaseService.tick() after moving the clock.
     run_timer: bool = True
     limits: AccessLimits = field(default_factory=AccessLimits)
+    # Mark cookies Secure even on plain HTTP: for a server behind a proxy that ends TLS.
+    secure_cookies: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -10,8 +10,11 @@ from typing import Any
 
 import orjson
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
-__all__ = ["configure_logging", "mask_phones"]
+__all__ = ["configure_logging", "log_processors", "mask_phones"]
+
+_FRAMES_ONLY = ExceptionDictTransformer(show_locals=False)
 
 # Mainland mobile numbers (11 digits, 1[3-9]...) and landlines with an area code.
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)|(?<!\d)(0\d{2,3}-?)\d{3,4}(\d{4})(?!\d)")
@@ -41,25 +44,39 @@ def mask_phones(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mutabl
     return {key: _masked(value) for key, value in event_dict.items()}
 
 
-def configure_logging(level: str = "info", *, json: bool = True) -> None:
-    """Set up structlog (and the stdlib root logger, for aiohttp's own messages)."""
-    numeric = logging.getLevelNamesMapping()[level.upper()]
+def log_processors(*, json: bool = True) -> list[structlog.types.Processor]:
+    """The processor chain of :func:`configure_logging`, ending in its renderer."""
     processors: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
-        structlog.processors.dict_tracebacks,
-        mask_phones,
     ]
     if json:
+        # Tracebacks as data, without each frame's local variables: those hold request bodies,
+        # passwords and tokens (structlog's dict_tracebacks shows them).
+        processors.append(structlog.processors.ExceptionRenderer(_FRAMES_ONLY))
+        processors.append(mask_phones)
         processors.append(structlog.processors.JSONRenderer(serializer=orjson.dumps))
-        factory: structlog.types.WrappedLogger = structlog.BytesLoggerFactory(sys.stderr.buffer)
     else:
+        # Plain text tracebacks (no locals), made before masking; the console renderer's
+        # default (rich, when installed) would print every frame's locals.
+        processors.append(structlog.processors.format_exc_info)
+        processors.append(mask_phones)
         processors.append(structlog.dev.ConsoleRenderer())
+    return processors
+
+
+def configure_logging(level: str = "info", *, json: bool = True) -> None:
+    """Set up structlog (and the stdlib root logger, for aiohttp's own messages)."""
+    numeric = logging.getLevelNamesMapping()[level.upper()]
+    factory: structlog.types.WrappedLogger
+    if json:
+        factory = structlog.BytesLoggerFactory(sys.stderr.buffer)
+    else:
         factory = structlog.PrintLoggerFactory(sys.stderr)
     structlog.configure(
-        processors=processors,
+        processors=log_processors(json=json),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=factory,
         cache_logger_on_first_use=True,

@@ -3,7 +3,11 @@
 ``POST /api/v1/media`` takes the image as the raw body (any Content-Type; the bytes decide)
 and answers 201 with its URL, ``/media/<sha256>.<ext>``: the name is the content's hash, so
 the same photo uploaded twice is stored once and a name can never be chosen by a client.
-``GET /media/{name}`` serves it back with the type its content proved.
+``GET /media/{name}`` serves it back with the type its content proved, to its uploader, and
+with its case (``/media/{name}?case=<whistle id>``) to whoever may read that case, when the
+case names the photo (in ``media_urls`` or a resolution's ``photos``) and it was uploaded by
+someone on the case's branch of the grid tree. Admins see every photo. Anyone else gets 403:
+a photo's URL alone is not a right to see it.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 
+from grids import Cell, Hierarchy
 from whistle.access import SIGNED_BODY, allow
-from whistle.auth import Role
-from whistle.exceptions import FieldError, InvalidWhistle
-from whistle.keys import SETTINGS
+from whistle.api import may_read
+from whistle.auth import Principal, Role
+from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
+from whistle.keys import HIERARCHY, SETTINGS, STORE
 
 __all__ = ["MAX_PHOTO", "routes", "sniff"]
 
@@ -46,7 +52,7 @@ def media_dir(request: web.Request) -> Path:
 
 @routes.post("/api/v1/media")
 async def upload(request: web.Request) -> web.Response:
-    allow(request, Role.REPORTER, Role.OPERATOR, Role.RESPONDER, Role.INTEGRATION)
+    principal = allow(request, Role.REPORTER, Role.OPERATOR, Role.RESPONDER, Role.INTEGRATION)
     if request.content_length is not None and request.content_length > MAX_PHOTO:
         raise InvalidWhistle(
             [FieldError("body", f"photo too large: at most {MAX_PHOTO} bytes")], status=413
@@ -75,6 +81,7 @@ async def upload(request: web.Request) -> web.Response:
         partial = folder / f".{name}.part"
         partial.write_bytes(data)
         partial.replace(target)
+    await request.app[STORE].save_upload(name, principal.id, principal.scope)
     return web.Response(
         status=201,
         body=orjson.dumps({"url": f"/media/{name}", "type": _TYPES[kind], "bytes": len(data)}),
@@ -84,12 +91,13 @@ async def upload(request: web.Request) -> web.Response:
 
 @routes.get("/media/{name}")
 async def download(request: web.Request) -> web.StreamResponse:
-    allow(request, *Role)
+    principal = allow(request, *Role)
     name = request.match_info["name"]
     match = _NAME.match(name)
     path = media_dir(request) / name
     if match is None or not path.is_file():
         raise web.HTTPNotFound(text="no such photo")
+    await _may_see(request, principal, name)
     return web.FileResponse(
         path,
         headers={
@@ -98,3 +106,50 @@ async def download(request: web.Request) -> web.StreamResponse:
             "Cache-Control": "private, max-age=86400, immutable",
         },
     )
+
+
+def _names(urls: object) -> set[str]:
+    """The photo names among ``urls`` (absolute or not, with or without a query)."""
+    if not isinstance(urls, list):
+        return set()
+    return {
+        url.split("?", 1)[0].rsplit("/media/", 1)[1]
+        for url in urls
+        if isinstance(url, str) and "/media/" in url
+    }
+
+
+def _on_branch(hierarchy: Hierarchy, cell: Cell, scope: str | None) -> bool:
+    """Whether a scope and a cell lie on one branch of the tree (either holds the other): a
+    responder placed below the case's cell uploads for it too."""
+    if scope is None or cell.is_within(scope):
+        return True
+    holder = hierarchy.get(scope)
+    return holder is not None and holder.is_within(cell.code)
+
+
+async def _may_see(request: web.Request, principal: Principal, name: str) -> None:
+    """Forbidden unless ``principal`` may see photo ``name`` (see the module docstring)."""
+    if principal.role is Role.ADMIN:
+        return
+    store = request.app[STORE]
+    uploads = await store.uploads(name)
+    if any(uploader == principal.id for uploader, _ in uploads):
+        return
+    whistle_id = request.query.get("case")
+    if not whistle_id:
+        raise Forbidden(
+            f"a photo is shown with its case: /media/{name}?case=<id>, to those who may read it"
+        )
+    stored = await store.get_whistle(whistle_id)
+    if stored is None:
+        raise web.HTTPNotFound(text=f"no case {whistle_id!r}")
+    may_read(request, stored)
+    named = _names(stored.row_doc.get("media_urls"))
+    if name not in named:
+        for event in await store.timeline(whistle_id):
+            named |= _names(event.data.get("photos"))
+    hierarchy = request.app[HIERARCHY]
+    cell = hierarchy.cell(stored.row_doc["grid"]["code"])
+    if name not in named or not any(_on_branch(hierarchy, cell, scope) for _, scope in uploads):
+        raise Forbidden(f"the photo is not one of case {whistle_id}'s")

@@ -613,6 +613,25 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
+        "/media/{name}": {
+            "get": _op(
+                "A photo, to its uploader and admins; otherwise with its case (`?case=`) to "
+                "whoever may read the case, when the case names it and it was uploaded on the "
+                "case's branch of the grid tree (403 otherwise: the URL alone shows nothing)",
+                {
+                    "description": "The image, of the type its content proved",
+                    "content": {
+                        kind: {"schema": {"type": "string", "format": "binary"}}
+                        for kind in ("image/png", "image/jpeg", "image/webp")
+                    },
+                },
+                (*_AUTHED, 404),
+                params=[
+                    {"name": "name", "in": "path", "required": True, "schema": _STR},
+                    _query("case", _STR, "the whistle id of the case the photo belongs to"),
+                ],
+            )
+        },
         "/api/v1/public/whistles": {
             "post": {
                 **_op(
@@ -688,7 +707,9 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/stream": {
             "get": _op(
-                "The live event stream of the caller's subtree (never ends by itself)",
+                "The live event stream of the caller's subtree. It does not end by itself, but "
+                "when its token is revoked or expires or its session ends, it sends "
+                '`event: revoked` (data: `{"why": ...}`) and ends within seconds',
                 {
                     "description": "Server-sent events",
                     "content": {"text/event-stream": {"schema": _STR}},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import math
 import secrets
 from typing import Any
 
@@ -17,12 +18,13 @@ from aiohttp import web
 
 from dispatch import lifecycle
 from dispatch.lifecycle import GRADES, IllegalTransition, InvalidAction
-from whistle.access import ACCESS, PRINCIPAL, SESSION_COOKIE, public
+from whistle.access import ACCESS, PRINCIPAL, SESSION_COOKIE, client_address, public
 from whistle.api import may_read
 from whistle.auth import Principal, Role, token_hash
 from whistle.citizens import public_view
-from whistle.exceptions import Forbidden
-from whistle.keys import CASES, HIERARCHY, STORE, TZ
+from whistle.exceptions import Forbidden, Overloaded, RateLimited
+from whistle.keys import CASES, HIERARCHY, SETTINGS, STORE, TZ
+from whistle.problems import refused
 from whistle.store import WhistleQuery
 from whistle.timefmt import rfc3339
 
@@ -68,6 +70,10 @@ TEXT: dict[str, dict[str, Any]] = {
         "name": "用户名",
         "password": "密码",
         "bad_login": "用户名或密码不正确",
+        "too_many_logins": "登录失败次数过多，请在{wait}后再试",
+        "login_busy": "服务器正忙，请稍后再试",
+        "seconds": "{n} 秒",
+        "minutes": "{n} 分钟",
         "recent": "最近的事件",
         "case": "编号",
         "category": "类别",
@@ -105,6 +111,10 @@ TEXT: dict[str, dict[str, Any]] = {
         "name": "User name",
         "password": "Password",
         "bad_login": "Wrong user name or password",
+        "too_many_logins": "Too many failed logins; try again in {wait}",
+        "login_busy": "The server is busy; try again in a moment",
+        "seconds": "{n} s",
+        "minutes": "{n} min",
         "recent": "Recent cases",
         "case": "Case",
         "category": "Category",
@@ -158,8 +168,16 @@ def render(
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     if "lang" in request.query:
-        response.set_cookie(LANG_COOKIE, lang, samesite="Lax", max_age=365 * 86400)
+        response.set_cookie(
+            LANG_COOKIE, lang, samesite="Lax", max_age=365 * 86400, secure=secure_cookies(request)
+        )
     return response
+
+
+def secure_cookies(request: web.Request) -> bool:
+    """Whether cookies are marked Secure: on HTTPS, and always with ``--secure-cookies`` (behind
+    a proxy that ends TLS, the request itself arrives as plain HTTP)."""
+    return request.secure or request.app[SETTINGS].secure_cookies
 
 
 async def _session(request: web.Request) -> tuple[Principal, str] | None:
@@ -212,9 +230,36 @@ async def login_form(request: web.Request) -> web.Response:
     token = secrets.token_urlsafe(24)
     response = render(request, "login.html", csrf=token, name="", error=None)
     response.set_cookie(
-        LOGIN_COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/login"
+        LOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=secure_cookies(request),
+        path="/login",
     )
     return response
+
+
+def _refused_login(
+    request: web.Request,
+    exc: Exception,
+    *,
+    status: int,
+    retry_after: float,
+    error: str,
+    csrf: str,
+    name: str,
+) -> web.Response:
+    refused(request, status, exc.key if isinstance(exc, RateLimited) else str(exc))
+    response = render(request, "login.html", status=status, csrf=csrf, name=name, error=error)
+    response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return response
+
+
+def _wait_text(lang: str, seconds: float) -> str:
+    if seconds < 90:
+        return str(TEXT[lang]["seconds"]).format(n=max(1, math.ceil(seconds)))
+    return str(TEXT[lang]["minutes"]).format(n=math.ceil(seconds / 60))
 
 
 @routes.post("/login")
@@ -226,16 +271,35 @@ async def login(request: web.Request) -> web.Response:
     if not sent or not cookie or not hmac.compare_digest(sent, cookie):
         raise Forbidden("login form without its CSRF token; reload the page")
     name = str(form.get("name", ""))[:64]
-    found = await request.app[ACCESS].login(name, str(form.get("password", ""))[:200])
+    lang = _lang(request)
+    try:
+        found = await request.app[ACCESS].login(
+            name, str(form.get("password", ""))[:200], address=client_address(request)
+        )
+    except RateLimited as exc:
+        wait = _wait_text(lang, exc.retry_after)
+        return _refused_login(
+            request,
+            exc,
+            status=429,
+            retry_after=exc.retry_after,
+            error=str(TEXT[lang]["too_many_logins"]).format(wait=wait),
+            csrf=sent,
+            name=name,
+        )
+    except Overloaded as exc:
+        text = str(TEXT[lang]["login_busy"])
+        return _refused_login(
+            request, exc, status=503, retry_after=1, error=text, csrf=sent, name=name
+        )
     if found is None:
-        lang = _lang(request)
         return render(
             request, "login.html", status=401, csrf=sent, name=name, error=TEXT[lang]["bad_login"]
         )
     session_id, _ = found
     response = web.HTTPSeeOther("/")
     response.set_cookie(
-        SESSION_COOKIE, session_id, httponly=True, samesite="Strict", secure=request.secure
+        SESSION_COOKIE, session_id, httponly=True, samesite="Strict", secure=secure_cookies(request)
     )
     response.del_cookie(LOGIN_COOKIE, path="/login")
     raise response

@@ -20,6 +20,7 @@ from whistle.exceptions import (
     Forbidden,
     IdempotencyConflict,
     InvalidWhistle,
+    Overloaded,
     RateLimited,
     StoreBusy,
     StoreUnavailable,
@@ -102,7 +103,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             errors=[FieldError("Idempotency-Key", "already used with a different request body")],
             extra=None if exc.whistle_id is None else {"whistle_id": exc.whistle_id},
         )
-    except StoreBusy as exc:
+    except (StoreBusy, Overloaded) as exc:
         return problem(503, "Busy", detail=str(exc), headers={"Retry-After": "1"})
     except StoreUnavailable as exc:
         log.error("store.unavailable", error=str(exc), path=request.path)

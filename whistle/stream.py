@@ -12,6 +12,13 @@ committees; admins see all). Every message is one event in summary::
 The client fetches the case itself for more. A comment line (``: ping``) goes out every
 ``heartbeat`` seconds so that proxies keep the connection and a closed one is noticed.
 
+A stream lives no longer than its credential. Every ``recheck`` seconds it authenticates its
+request again, as a new request would be: through the token cache (a revocation made by this
+process is seen at once, one made by another process within the cache's 5 s) or the
+session in the store (a logout anywhere is seen at once). When the token was revoked or has
+expired, the session ended, or the principal changed, it sends ``event: revoked`` with the
+reason and ends.
+
 Nothing is lost across reconnects: the browser's ``EventSource`` sends ``Last-Event-ID`` and
 the stream first replays the log after it from the store, then goes live (the bus delivers
 at least once, so the stream drops repeats by ``seq``). When a connection falls too far
@@ -34,10 +41,11 @@ import orjson
 import structlog
 from aiohttp import web
 
-from whistle.access import allow
+from whistle.access import ACCESS, allow
 from whistle.auth import Principal, Role
 from whistle.bus import Subscription
 from whistle.events import Event
+from whistle.exceptions import Forbidden, Unauthenticated
 from whistle.keys import BUS, HIERARCHY, STORE, TZ
 from whistle.timefmt import rfc3339
 
@@ -94,11 +102,13 @@ class StreamHub:
         self,
         *,
         heartbeat: float = 15.0,
+        recheck: float = 2.0,
         queue_size: int = 1000,
         replay_limit: int = 1000,
         memo_size: int = 4096,
     ) -> None:
         self.heartbeat = heartbeat
+        self.recheck = recheck
         self.queue_size = queue_size
         self.replay_limit = replay_limit
         self._memo_size = memo_size
@@ -222,9 +232,20 @@ async def _send(
     connection.sent = event.seq
 
 
-async def _reset(response: web.StreamResponse, why: str) -> None:
+async def _reset(response: web.StreamResponse, why: str, *, event: str = "reset") -> None:
     data = orjson.dumps({"why": why}).decode()
-    await response.write(f"event: reset\ndata: {data}\n\n".encode())
+    await response.write(f"event: {event}\ndata: {data}\n\n".encode())
+
+
+async def _credential_ended(request: web.Request, principal: Principal) -> str | None:
+    """Why the stream's credential no longer holds (None: it still does)."""
+    try:
+        now = await request.app[ACCESS].authenticate(request)
+    except (Unauthenticated, Forbidden) as exc:
+        return str(exc)
+    if now != principal:
+        return "the login's role or scope changed; reconnect"
+    return None
 
 
 async def _replay(
@@ -279,15 +300,29 @@ async def stream(request: web.Request) -> web.StreamResponse:
         if after is not None and not await _replay(request, response, connection, after):
             await _reset(response, "too far behind: reload the list")
             return response
+        loop = asyncio.get_running_loop()
+        next_ping = loop.time() + hub.heartbeat
+        next_check = loop.time() + hub.recheck
         while not hub.closing:
             if connection.lagging:
                 await _reset(response, "fell behind: reload the list")
                 break
+            now = loop.time()
+            if now >= next_check:
+                # Checked on a timer, not only when idle: a busy stream must end as well.
+                why = await _credential_ended(request, principal)
+                if why is not None:
+                    log.info("stream.revoked", principal=principal.id, why=why)
+                    await _reset(response, why, event="revoked")
+                    break
+                next_check = now + hub.recheck
+            if now >= next_ping:
+                await response.write(b": ping\n\n")
+                next_ping = now + hub.heartbeat
             try:
-                async with asyncio.timeout(hub.heartbeat):
+                async with asyncio.timeout(max(0.0, min(next_ping, next_check) - loop.time())):
                     event = await connection.queue.get()
             except TimeoutError:
-                await response.write(b": ping\n\n")
                 continue
             if event is None:
                 break

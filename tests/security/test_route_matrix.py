@@ -156,7 +156,8 @@ DOORS: dict[str, Door] = {
     # photos: who may see a photo is issue 24 item 8 (tests/whistle/test_media.py); here only
     # the credential checks and the absence of 5xx.
     "POST /api/v1/media": api(REPORTER, RESPONDER, OPERATOR, POLICE, CAMERA, away=SAME, ok=CREATED),
-    "GET /media/{name}": api(*EVERY_ROLE, away=SAME, roles_pending="photo scope: issue 24 item 8"),
+    # a photo is read with its case (?case=), by those who may read the case
+    "GET /media/{name}": api(REPORTER, RESPONDER, OPERATOR, COMMITTEE, ADMIN),
     # feeds: only the integration of that very source; lines outside its scope are refused
     "POST /api/v1/feeds/police": api(POLICE, away=LINES),
     "POST /api/v1/feeds/camera": api(CAMERA, away=LINES),
@@ -508,7 +509,9 @@ async def _photo(p: Probe, who: Who, fresh: bool) -> Call:
     async def make() -> str:
         response = await p.live.client.post("/api/v1/media", data=PNG, headers=await p.live.auth())
         assert response.status == 201
-        return str((await response.json())["url"])
+        url = str((await response.json())["url"])
+        case = await p.case(media_urls=[str(p.live.client.make_url(url))])
+        return f"{url}?case={case['id']}"
 
     return Call("GET", await p.resource("photo", False, make))
 

@@ -111,7 +111,8 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "POST /api/v1/assignments/{id}/reassign": inside(OPERATOR),
     "POST /api/v1/assignments/{id}/accept-return": inside(OPERATOR),
     "POST /api/v1/assignments/{id}/refuse-return": inside(OPERATOR),
-    "GET /media/{name}": everywhere(*EVERY_ROLE),
+    # A photo is shown with its case, to those who may read the case.
+    "GET /media/{name}": inside(REPORTER, RESPONDER, OPERATOR, COMMITTEE) | everywhere(ADMIN),
 }
 
 # A responder of town A is not eligible on town B's claim board: the claim is refused as a
@@ -586,11 +587,19 @@ async def _upload(sc: Scenario, where: str) -> Call:
     return Call("POST", "/api/v1/media", raw=PNG)
 
 
-@endpoint("GET /media/{name}", scoped=False)
+@endpoint("GET /media/{name}")
 async def _photo(sc: Scenario, where: str) -> Call:
-    response = await sc.live.client.post("/api/v1/media", data=PNG, headers=await sc.live.auth())
+    # Uploaded by a grid worker of the case's town (not one of the principals under test).
+    uploader = await sc.live.app[ACCESS].issue_token(
+        role=Role.REPORTER, scope=sc.town[where], label="uploader", by="tests"
+    )
+    response = await sc.live.client.post(
+        "/api/v1/media", data=PNG, headers=await sc.live.auth(uploader.token)
+    )
     assert response.status == 201
-    return Call("GET", (await response.json())["url"])
+    url = (await response.json())["url"]
+    doc = await sc.case(where, media_urls=[str(sc.live.client.make_url(url))])
+    return Call("GET", f"{url}?case={doc['id']}")
 
 
 assert set(ENDPOINTS) == set(ALLOWED), set(ENDPOINTS) ^ set(ALLOWED)

@@ -457,7 +457,7 @@ async def test_the_case_page_shows_trace_timeline_and_photos(live: Live, county:
     html = await response.text()
     assert SCRIPT not in html
     assert "&lt;script&gt;" in html
-    assert f'<img src="{photo}"' in html
+    assert f'<img src="{photo}?case={doc["id"]}"' in html  # a photo is shown with its case
     assert "派单路径" in html
     for step in doc["trace"][0]["steps"]:
         assert step["cell"] in html

@@ -6,7 +6,13 @@ import hashlib
 import io
 
 import pytest
+from lifecycle_helpers import Cases
+from test_api_intake import body
+from test_pages import add_user, log_in
 from whistle_support import Live
+
+from grids import Hierarchy, Level
+from whistle.auth import Role
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
@@ -60,3 +66,91 @@ async def test_photos_need_credentials_and_names_are_checked(live: Live) -> None
     for name in ("../../etc/passwd", "x.png", "a" * 64 + ".svg"):
         response = await live.client.get(f"/media/{name}", headers=await live.auth())
         assert response.status == 404
+
+
+# -- a photo is shown with its case, to those who may read the case -----------------------------
+
+
+def town_micro(county: Hierarchy, index: int) -> tuple[str, str]:
+    town = list(county.cells(level=Level.TOWN))[index].code
+    micro = next(c.code for c in county.cells(level=Level.MICRO_GRID) if c.is_within(town))
+    return town, micro
+
+
+async def photo_of_a_case(live: Live, county: Hierarchy, town: str, micro: str) -> tuple[str, str]:
+    """A town's grid worker uploads a photo and files a case with it: (photo URL, case id)."""
+    worker = await live.token("reporter", scope=town)
+    response = await live.client.post("/api/v1/media", data=PNG, headers=await live.auth(worker))
+    assert response.status == 201
+    url = (await response.json())["url"]
+    status, _, doc = await live.post(
+        body(county, location={"grid": micro}, media_urls=[str(live.client.make_url(url))]),
+        token=worker,
+    )
+    assert status == 201, doc
+    return url, doc["id"]
+
+
+async def status_of(live: Live, path: str, token: str) -> int:
+    return (await live.client.get(path, headers=await live.auth(token))).status
+
+
+async def test_another_towns_photo_is_refused_by_url(live: Live, county: Hierarchy) -> None:
+    (town_a, micro_a), (town_b, _) = town_micro(county, 0), town_micro(county, 1)
+    url, case = await photo_of_a_case(live, county, town_a, micro_a)
+    outsider = await live.token("operator", scope=town_b)
+    assert await status_of(live, url, outsider) == 403
+    assert await status_of(live, f"{url}?case={case}", outsider) == 403
+    # Inside the town, the photo is shown with its case; its uploader and admins see it anyway.
+    insider = await live.token("operator", scope=town_a)
+    assert await status_of(live, url, insider) == 403
+    assert await status_of(live, f"{url}?case={case}", insider) == 200
+    assert await status_of(live, f"{url}?case={case}", await live.token("committee")) == 200
+    assert await status_of(live, url, await live.token("reporter", scope=town_a)) == 200
+    assert await status_of(live, url, await live.token("admin", scope=None)) == 200
+    response = await live.client.get(f"{url}?case=nothing-here", headers=await live.auth(insider))
+    assert response.status == 404
+
+
+async def test_naming_another_towns_photo_in_ones_own_case_does_not_show_it(
+    live: Live, county: Hierarchy
+) -> None:
+    (town_a, micro_a), (town_b, micro_b) = town_micro(county, 0), town_micro(county, 1)
+    url, _ = await photo_of_a_case(live, county, town_a, micro_a)
+    outsider = await live.token("reporter", scope=town_b)
+    status, _, doc = await live.post(
+        body(county, location={"grid": micro_b}, media_urls=[str(live.client.make_url(url))]),
+        token=outsider,
+    )
+    assert status == 201
+    response = await live.client.get(f"{url}?case={doc['id']}", headers=await live.auth(outsider))
+    assert response.status == 403
+    assert "not one of case" in (await response.json())["detail"]
+    # A case of the photo's own town that does not name it does not show it either.
+    _, other_case = await photo_of_a_case(live, county, town_a, micro_a)
+    insider = await live.token("operator", scope=town_a)
+    unrelated = await live.post(body(county, location={"grid": micro_a}), token=insider)
+    assert await status_of(live, f"{url}?case={unrelated[2]['id']}", insider) == 403
+    assert await status_of(live, f"{url}?case={other_case}", insider) == 200
+
+
+async def test_a_resolution_photo_is_shown_on_the_case_page(live: Live, county: Hierarchy) -> None:
+    cases = Cases(live, county)
+    doc = await cases.new()
+    assignment = doc["assignments"][0]
+    responder = await live.token("responder", responder=assignment["responder"]["id"])
+    headers = await live.auth(responder)
+    response = await live.client.post("/api/v1/media", data=JPEG, headers=headers)
+    url = (await response.json())["url"]
+    assert (await cases.assignment(assignment, "acknowledge"))[0] == 200
+    status, _ = await cases.assignment(assignment, "resolve", note="已清理", photos=[url])
+    assert status == 200
+    await add_user(live, "op", Role.OPERATOR, county.root)
+    await log_in(live.client, "op")
+    page = await (await live.client.get(f"/cases/{doc['id']}")).text()
+    shown = f"{url}?case={doc['id']}"
+    assert f'src="{shown}"' in page
+    photo = await live.client.get(shown)  # with the session's cookie, as the browser would
+    assert photo.status == 200
+    assert await photo.read() == JPEG
+    assert (await live.client.get(url)).status == 403

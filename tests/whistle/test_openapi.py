@@ -14,7 +14,7 @@ from grids import Hierarchy
 from whistle.openapi import MODELS, PATH, document
 
 METHODS = ("get", "post", "put", "patch", "delete")
-EXTRA = {"/healthz", "/readyz"}  # described though outside /api/v1
+EXTRA = {"/healthz", "/readyz", "/media/{name}"}  # described though outside /api/v1
 
 
 def described(doc: dict[str, Any]) -> set[str]:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import orjson
 from aiohttp import ClientResponse
 from test_api_intake import body
-from test_pages import add_user, log_in
+from test_auth import cli
+from test_pages import add_user, hidden_csrf, log_in
 from whistle_support import Live
 
 from grids import Hierarchy, Level
 from whistle import stream
-from whistle.auth import Role
-from whistle.keys import BUS, STORE
+from whistle.access import ACCESS, TOKEN_CACHE_SECONDS
+from whistle.auth import Role, parse_token
+from whistle.clock import FakeClock
+from whistle.keys import BUS, HIERARCHY, STORE
 from whistle.stream import STREAMS
 
 # A safety net so that a broken stream fails the test instead of hanging it; no test waits
@@ -190,3 +194,78 @@ async def test_shutdown_ends_open_streams(live: Live) -> None:
         rest = await response.content.read()  # the server ended the response
     assert b"event:" not in rest
     assert live.app[STREAMS].open_streams == 0
+
+
+# -- a stream lives no longer than its credential --------------------------------------------
+
+
+async def rest_of(response: ClientResponse) -> str:
+    """Everything until the server ends the stream (fails after PATIENCE if it never does)."""
+    async with asyncio.timeout(PATIENCE):
+        return (await response.content.read()).decode()
+
+
+def revoked_reason(rest: str) -> str:
+    block = rest[rest.index("event: revoked") :].split("\n")
+    return str(orjson.loads(block[1].removeprefix("data: "))["why"])
+
+
+async def test_revoking_a_token_ends_its_open_stream(live: Live, county: Hierarchy) -> None:
+    live.app[STREAMS].recheck = 0.05
+    token = await live.token("operator", scope=towns(county)[0])
+    response = await open_stream(live, token)
+    await next_block(response)
+    admin = await live.token("admin", scope=None)
+    token_id = parse_token(token)
+    revoke = await live.client.delete(f"/api/v1/tokens/{token_id}", headers=await live.auth(admin))
+    assert revoke.status == 200
+    rest = await rest_of(response)
+    assert "revoked" in revoked_reason(rest)
+    assert live.app[STREAMS].open_streams == 0
+    # A stream of another token goes on.
+    other = await open_stream(live)
+    await next_block(other)
+    assert live.app[STREAMS].open_streams == 1
+    other.close()
+
+
+async def test_logging_out_ends_the_sessions_open_stream(live: Live, county: Hierarchy) -> None:
+    live.app[STREAMS].recheck = 0.05
+    await add_user(live, "op", Role.OPERATOR, county.root)
+    await log_in(live.client, "op")
+    csrf = hidden_csrf(await (await live.client.get("/cases")).text())
+    response = await live.client.get("/api/v1/stream")
+    assert response.status == 200
+    await next_block(response)
+    done = await live.client.post("/logout", data={"csrf_token": csrf}, allow_redirects=False)
+    assert done.status == 303
+    rest = await rest_of(response)
+    assert "log in again" in revoked_reason(rest)
+
+
+async def test_a_token_revoked_by_another_process_ends_its_stream_once_the_cache_runs_out(
+    live: Live, clock: FakeClock
+) -> None:
+    live.app[STREAMS].recheck = 0.05
+    token = await live.token("committee")
+    response = await open_stream(live, token)
+    await next_block(response)
+    token_id = parse_token(token)
+    assert token_id is not None
+    code, _, err = await cli("token", "revoke", "--db", str(live.db), token_id)
+    assert code == 0, err
+    clock.advance(timedelta(seconds=TOKEN_CACHE_SECONDS))
+    rest = await rest_of(response)
+    assert f"token {token_id} was revoked" in revoked_reason(rest)
+
+
+async def test_an_expiring_token_ends_its_stream(live: Live, clock: FakeClock) -> None:
+    live.app[STREAMS].recheck = 0.05
+    issued = await live.app[ACCESS].issue_token(
+        role=Role.OPERATOR, scope=live.app[HIERARCHY].root, expires=timedelta(minutes=5)
+    )
+    response = await open_stream(live, issued.token)
+    await next_block(response)
+    clock.advance(timedelta(minutes=5))
+    rest = await rest_of(response)
+    assert "expired" in revoked_reason(rest)

@@ -362,6 +362,11 @@
       var source = new EventSource("/api/v1/stream");
       EVENT_TYPES.forEach(function (type) { source.addEventListener(type, onEvent); });
       source.addEventListener("reset", function () { load(null); });
+      // The token was revoked or the session ended: reconnecting would only be refused.
+      source.addEventListener("revoked", function () {
+        source.close();
+        window.location.assign("/login");
+      });
       source.onopen = function () {
         liveState.textContent = "● " + labels.live;
         liveState.className = "live-state ok";

@@ -301,6 +301,18 @@ MIGRATIONS: list[list[str]] = [
             received_at, status, first_ack_at, resolved_at, closed_at, on_time, due_at, rework,
             rating, rectify_due, rectified_at)""",
     ],
+    [
+        # Who uploaded each photo, and their scope (NULL: everywhere): a photo is shown to its
+        # uploader, and with a case to those who may read the case when it was uploaded by
+        # someone on the case's branch of the tree (so that naming another town's photo in
+        # one's own case does not make it readable).
+        """CREATE TABLE media (
+            name     TEXT NOT NULL,
+            uploader TEXT NOT NULL,
+            scope    TEXT,
+            PRIMARY KEY (name, uploader)
+        ) WITHOUT ROWID""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

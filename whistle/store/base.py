@@ -341,6 +341,12 @@ class Store(Protocol):
 
     async def save_citizen_link(self, whistle_id: str, key_hash: str) -> None: ...
 
+    async def save_upload(self, name: str, uploader: str, scope: str | None) -> None:
+        """Record that ``uploader`` (a principal id, with its scope) uploaded photo ``name``."""
+
+    async def uploads(self, name: str) -> list[tuple[str, str | None]]:
+        """Who uploaded photo ``name``: (principal id, scope) pairs."""
+
     async def citizen_link(self, whistle_id: str) -> str | None:
         """The key hash of a citizen's private link to a case."""
 

@@ -1013,6 +1013,19 @@ class SqliteStore:
             "INSERT INTO citizen_links (whistle_id, key_hash) VALUES (?, ?)", (whistle_id, key_hash)
         )
 
+    async def save_upload(self, name: str, uploader: str, scope: str | None) -> None:
+        await self._write(
+            "INSERT INTO media (name, uploader, scope) VALUES (?, ?, ?) "
+            "ON CONFLICT (name, uploader) DO NOTHING",
+            (name, uploader, scope),
+        )
+
+    async def uploads(self, name: str) -> list[tuple[str, str | None]]:
+        rows = await self._r.execute_fetchall(
+            "SELECT uploader, scope FROM media WHERE name = ?", (name,)
+        )
+        return [(str(uploader), scope) for uploader, scope in rows]
+
     async def citizen_link(self, whistle_id: str) -> str | None:
         row = await self._fetchone(
             self._r, "SELECT key_hash FROM citizen_links WHERE whistle_id = ?", (whistle_id,)
