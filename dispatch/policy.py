@@ -7,7 +7,7 @@
     urge_at         = 0.8     # urge (催办) once this share of the resolution time has passed
     escalate_after  = "1wd"   # after supervision (督办) at the deadline, escalate this much later
     camera_repeat_window = "30m"  # a camera's repeat of a category joins its open case
-    duplicate_window = "2h"   # citizen whistles of one category in one grid: likely duplicates
+    duplicate_window = "2h"   # likely duplicates, for categories without a window of their own
 """
 
 from __future__ import annotations

@@ -239,6 +239,7 @@ async def _import_hotline(args: argparse.Namespace) -> int:
             duty=duty,
             silences=silences,
         )
+        await intake.nearby.load(store)  # tickets near open cases are listed as duplicates
         report = await import_hotline(
             data, intake=intake, store=store, catalog=router.catalog, categories=categories, tz=tz
         )
