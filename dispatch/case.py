@@ -161,6 +161,11 @@ class CaseState:
     repeats: int = 0
     rating: str | None = None
     merged_into: str | None = None
+    # The duplicates merged into this case, oldest first: each one's id, when, by whom, and
+    # what it said. A tuple: the fold replaces it, so copies of a state never share it.
+    merged: tuple[dict[str, Any], ...] = ()
+    description: str = ""
+    reporter: str | None = None
     resolution: dict[str, Any] | None = None
     verified_by: str | None = None
     failures: int = 0
@@ -206,6 +211,8 @@ def _received(state: CaseState, event: EventLike) -> None:
     request = event.data.get("request", {})
     state.source = str(request.get("source", ""))
     state.category = str(request.get("category", ""))
+    state.description = str(request.get("description", ""))
+    state.reporter = request.get("reporter")
     state.grid = str(event.data.get("grid", ""))
     state.received_at = event.at
     state.round_started = event.at
@@ -401,6 +408,10 @@ def _merged(state: CaseState, event: EventLike) -> None:
     _cancel_pending(state)
 
 
+def _duplicate_merged(state: CaseState, event: EventLike) -> None:
+    state.merged = (*state.merged, {**event.data, "at": event.at})
+
+
 def _urged(state: CaseState, event: EventLike) -> None:
     state.urged = True
 
@@ -450,6 +461,7 @@ _HANDLERS = {
     "case.extended": _extended,
     "case.rated": _rated,
     "case.merged": _merged,
+    "case.duplicate_merged": _duplicate_merged,
     "case.urged": _urged,
     "case.supervised": _supervised,
     "case.overdue": _overdue,

@@ -2,7 +2,8 @@
 
 Nearby is by distance, not by cell: two points 7 m apart across a grid boundary are nearby.
 The radius and the window are the category's, in the catalog. Suggestions hold when whistles
-come in at the same moment, and survive a restart.
+come in at the same moment, and survive a restart. A merged case keeps the record of what was
+merged into it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 from lifecycle_helpers import Cases
+from test_pages import PASSWORD, log_in
 from whistle_support import Live, StartServer
 
 from grids import Hierarchy, Level
+from whistle.access import ACCESS
+from whistle.auth import Role
 from whistle.clock import FakeClock
 from whistle.nearby import distance_m
 
@@ -214,3 +218,58 @@ async def test_suggestions_survive_a_restart(
     second = await start_server(db=first.db)
     b = await Cases(second, county).new(location=there)
     assert b["possible_duplicates"] == [a["id"]]
+
+
+async def test_a_merged_case_keeps_the_record_of_what_was_merged_into_it(
+    live: Live, county: Hierarchy, clock: FakeClock
+) -> None:
+    cases = Cases(live, county)
+    (here, there), = boundary_pairs(county, 1)  # fmt: skip
+    a = await cases.new(location=here, description="路口垃圾堆积", reporter="居民张伟")
+    clock.advance(timedelta(minutes=3))
+    b = await cases.new(location=there, description="垃圾堆了三天", reporter="居民李梅")
+    clock.advance(timedelta(minutes=2))
+    code, merged = await cases.case(b["id"], "merge", into=a["id"])
+    assert code == 200
+    assert merged["status"] == "cancelled"
+    assert merged["case"]["merged_into"] == a["id"]
+    kept = await cases.get(a["id"])
+    record = kept["case"]["merged"]
+    assert len(record) == 1
+    assert record[0]["id"] == b["id"]
+    assert record[0]["by"]  # the operator who merged it
+    assert record[0]["description"] == "垃圾堆了三天"
+    assert record[0]["reporter"] == "居民李梅"
+    cancelled = await cases.get(b["id"])
+    assert cancelled["timeline"][-1]["type"] == "case.merged"
+    assert record[0]["at"] == cancelled["timeline"][-1]["at"]
+    assert record[0]["received_at"] == b["received_at"]  # in the county's time, like the rest
+    assert [e["type"] for e in kept["timeline"]][-1] == "case.duplicate_merged"
+    assert kept["case"]["version"] == len(kept["timeline"])
+    # The case page shows it by number, with what was said, both ways.
+    await live.app[ACCESS].add_user(
+        name="调度员李娜", password=PASSWORD, role=Role.OPERATOR, scope=county.root, by="tests"
+    )
+    await log_in(live.client, "调度员李娜")
+    page = await live.client.get(f"/cases/{a['id']}")
+    text = await page.text()
+    assert page.status == 200
+    merged_in = text[text.index('class="merged"') :]
+    assert f'href="/cases/{b["id"]}"' in merged_in
+    assert "垃圾堆了三天" in merged_in
+    assert "居民李梅" in merged_in
+    page = await live.client.get(f"/cases/{b['id']}")
+    text = await page.text()
+    merged_into = text[text.index('class="merged-into"') :]
+    assert f'href="/cases/{a["id"]}"' in merged_into
+    assert "暴露垃圾" in merged_into  # the case it went into, by what it is
+
+
+async def test_a_case_merged_away_takes_no_more_duplicates(live: Live, county: Hierarchy) -> None:
+    cases = Cases(live, county)
+    a, b, c = await cases.new(), await cases.new(), await cases.new()
+    assert (await cases.case(b["id"], "merge", into=a["id"]))[0] == 200
+    code, problem = await cases.case(c["id"], "merge", into=b["id"])
+    assert code == 422
+    assert problem["errors"][0]["field"] == "into"
+    assert (await cases.get(c["id"]))["status"] == "dispatched"
