@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "ACTIVE",
+    "NOTES",
     "AssignmentState",
     "AssignmentStatus",
     "CaseState",
@@ -39,6 +40,13 @@ class CaseStatus(StrEnum):
     CANCELLED = "cancelled"  # merged into another case as a duplicate
     MUTED = "muted"  # matched a silence when it came in: stored and shown, not dispatched
 
+
+# Events that note something on a case without being a step of it: they change nothing the
+# lifecycle decides on, so they leave the version alone and never make a step conflict. A
+# likely duplicate filed later (``case.possible_duplicate``) is one: a busy grid links every
+# new report to its open cases, and counting those would have the responders' own steps on
+# those cases retried again and again.
+NOTES = frozenset({"case.possible_duplicate"})
 
 # The statuses in which the resolution clock runs.
 ACTIVE = frozenset({CaseStatus.DISPATCHED, CaseStatus.ACKNOWLEDGED, CaseStatus.IN_PROGRESS})
@@ -170,7 +178,7 @@ class CaseState:
     verified_by: str | None = None
     failures: int = 0
     stalled: bool = False  # this round's escalation found nobody above the backstop
-    version: int = 0  # events folded so far
+    version: int = 0  # events folded so far, notes (NOTES) aside
 
     def __repr__(self) -> str:
         return f"CaseState({self.id!r}, {self.status.value}, v{self.version})"
@@ -190,6 +198,8 @@ class CaseState:
 
     def apply(self, event: EventLike) -> None:
         """Fold one more event into this state."""
+        if event.type in NOTES:
+            return
         handler = _HANDLERS.get(event.type)
         if handler is not None:
             handler(self, event)

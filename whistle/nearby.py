@@ -24,7 +24,8 @@ the store on start for the window, so a lookup reads no table. A whistle registe
 index before its write is awaited, in the same step as its own lookup (no await in between),
 so of two whistles filed at once the second to register always finds the first: it waits for
 the first's write to settle, lists it, and the first case's document gains the second through
-a ``case.possible_duplicate`` event written in the second's transaction.
+a ``case.possible_duplicate`` event written in the second's transaction (a note that leaves
+the first case's version alone: see ``dispatch.case.NOTES``).
 """
 
 from __future__ import annotations

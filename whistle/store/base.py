@@ -82,9 +82,9 @@ class NewWhistle:
     events: Sequence[NewEvent]
     deadlines: Sequence[tuple[str, datetime]] = ()
     case_doc: dict[str, Any] | None = None
-    # ``case.possible_duplicate`` events on earlier cases this one may duplicate: each is
-    # one more event of its case (its version rises) and appends ``data["whistle"]`` to that
-    # case's ``possible_duplicates``, in the same transaction as the new whistle.
+    # ``case.possible_duplicate`` events on earlier cases this one may duplicate: each
+    # appends ``data["whistle"]`` to that case's ``possible_duplicates``, in the same
+    # transaction as the new whistle. Notes, not steps: the cases' versions stay as they are.
     linked: Sequence[NewEvent] = ()
 
 

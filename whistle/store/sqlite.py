@@ -118,14 +118,13 @@ _DETECTIONS_INSERT = "INSERT INTO detections (key, whistle_id) SELECT value, ? F
 _CASE_GUARD = (
     "UPDATE whistles SET version = ?, status = ?, case_doc = ? WHERE id = ? AND version = ?"
 )
-# A later whistle that may duplicate this case: one more event of it, and one more entry in
-# its document's possible_duplicates (the case document's version follows the row's). The
-# document lists at most 100; the events keep every one.
+# A later whistle that may duplicate this case: one more entry in its document's
+# possible_duplicates (at most 100; the events keep every one). A note, not a step: the
+# case's version stays as it is (see dispatch.case.NOTES).
 _DUPLICATE_LINK = (
-    "UPDATE whistles SET version = version + 1, "
-    "doc = CASE WHEN coalesce(json_array_length(doc, '$.possible_duplicates'), 0) < 100 "
-    "THEN json_insert(doc, '$.possible_duplicates[#]', ?1) ELSE doc END, "
-    "case_doc = json_set(case_doc, '$.version', version + 1) WHERE id = ?2"
+    "UPDATE whistles SET "
+    "doc = json_insert(doc, '$.possible_duplicates[#]', ?1) WHERE id = ?2 "
+    "AND coalesce(json_array_length(doc, '$.possible_duplicates'), 0) < 100"
 )
 _ASSIGNMENT_UPDATE = "UPDATE assignments SET status = ?, responder_id = ?, doc = ? WHERE id = ?"
 _ASSIGNMENT_INSERT = (
