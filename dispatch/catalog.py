@@ -104,9 +104,11 @@ class Category:
     def __repr__(self) -> str:
         return f"Category({self.code!r}, {self.name!r})"
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form for the HTTP API."""
-        return {
+    def to_dict(self, *, duplicates: bool = False) -> dict[str, Any]:
+        """JSON-ready form for the HTTP API; with ``duplicates``, the likely-duplicate radius
+        and window too (the catalog shows them; a routing decision's copy does not need
+        them)."""
+        entry: dict[str, Any] = {
             "code": self.code,
             "name": self.name,
             "name_en": self.name_en,
@@ -118,11 +120,12 @@ class Category:
             "limit_class": self.limit_class,
             "needs": [kind.value for kind in self.needs],
             "claimable": self.claimable,
-            "duplicate_radius_m": self.duplicate_radius_m,
-            "duplicate_window": None
-            if self.duplicate_window is None
-            else str(self.duplicate_window),
         }
+        if duplicates:
+            entry["duplicate_radius_m"] = self.duplicate_radius_m
+            window = self.duplicate_window
+            entry["duplicate_window"] = None if window is None else str(window)
+        return entry
 
 
 class Catalog:

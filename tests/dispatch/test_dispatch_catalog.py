@@ -306,8 +306,9 @@ def test_shipped_catalog_sets_the_towns_duplicate_radius_and_window(shipped: Cat
     assert (fire.duplicate_radius_m, fire.duplicate_window) == (300.0, Duration.parse("1h"))
     assert (noise.duplicate_radius_m, noise.duplicate_window) == (200.0, Duration.parse("1d"))
     assert dispute.duplicate_radius_m == 20.0
-    assert fire.to_dict()["duplicate_radius_m"] == 300.0
-    assert fire.to_dict()["duplicate_window"] == "1h"
+    assert fire.to_dict(duplicates=True)["duplicate_radius_m"] == 300.0
+    assert fire.to_dict(duplicates=True)["duplicate_window"] == "1h"
+    assert "duplicate_radius_m" not in fire.to_dict()  # a routing decision's copy
 
 
 def test_duplicate_radius_and_window_inherit_defaults_then_major_then_category() -> None:

@@ -143,6 +143,12 @@ async def test_the_radius_and_the_window_are_the_categorys_own_from_the_catalog(
     rubbish_later = await cases.new(category="E0101", location=here)
     assert fire_later["possible_duplicates"] == []  # past the fire's 1 h (and fire_again's)
     assert rubbish_later["possible_duplicates"] == [rubbish["id"]]  # inside 2 h
+    # The catalog says so to its readers.
+    status, catalog = await live.get("/api/v1/categories")
+    assert status == 200
+    shown = {c["code"]: (c["duplicate_radius_m"], c["duplicate_window"]) for c in catalog["items"]}
+    assert shown["E0501"] == (300.0, "1h")
+    assert shown["E0101"] == (50.0, None)  # lifecycle.toml's window
 
 
 async def test_suggestions_hold_under_concurrent_intake(live: Live, county: Hierarchy) -> None:
