@@ -159,6 +159,9 @@ class Claim:
     order, so the earlier whistle is written in the same transaction (where the whistles'
     rows go in before the links to them) or in an earlier one, never later. Waiting for
     the queue rather than the commit keeps a burst of whistles at one place in one batch.
+    The price: when the earlier write fails after it was queued (the database refused the
+    whole batch), the later whistle, if stored, lists a number that is not; its case page
+    shows that number alone.
     """
 
     __slots__ = ("_entry", "_index", "_waiting", "found")
