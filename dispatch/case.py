@@ -18,6 +18,7 @@ from dispatch.durations import Duration
 
 __all__ = [
     "ACTIVE",
+    "NOTES",
     "AssignmentState",
     "AssignmentStatus",
     "CaseState",
@@ -41,6 +42,13 @@ class CaseStatus(StrEnum):
     CANCELLED = "cancelled"  # merged into another case as a duplicate
     MUTED = "muted"  # matched a silence when it came in: stored and shown, not dispatched
 
+
+# Events that note something on a case without being a step of it: they change nothing the
+# lifecycle decides on, so they leave the version alone and never make a step conflict. A
+# likely duplicate filed later (``case.possible_duplicate``) is one: a busy grid links every
+# new report to its open cases, and counting those would have the responders' own steps on
+# those cases retried again and again.
+NOTES = frozenset({"case.possible_duplicate"})
 
 # The statuses in which the resolution clock runs.
 ACTIVE = frozenset({CaseStatus.DISPATCHED, CaseStatus.ACKNOWLEDGED, CaseStatus.IN_PROGRESS})
@@ -175,6 +183,11 @@ class CaseState:
     repeats: int = 0
     rating: str | None = None
     merged_into: str | None = None
+    # The duplicates merged into this case, oldest first: each one's id, when, by whom, and
+    # what it said. A tuple: the fold replaces it, so copies of a state never share it.
+    merged: tuple[dict[str, Any], ...] = ()
+    description: str = ""
+    reporter: str | None = None
     resolution: dict[str, Any] | None = None
     verified_by: str | None = None
     failures: int = 0
@@ -183,7 +196,7 @@ class CaseState:
     # verified and closed again, done_at and on_time), and how many were opened.
     rectification: dict[str, Any] | None = None
     rectifications: int = 0
-    version: int = 0  # events folded so far
+    version: int = 0  # events folded so far, notes (NOTES) aside
 
     def __repr__(self) -> str:
         return f"CaseState({self.id!r}, {self.status.value}, v{self.version})"
@@ -203,6 +216,8 @@ class CaseState:
 
     def apply(self, event: EventLike) -> None:
         """Fold one more event into this state."""
+        if event.type in NOTES:
+            return
         handler = _HANDLERS.get(event.type)
         if handler is not None:
             handler(self, event)
@@ -224,6 +239,8 @@ def _received(state: CaseState, event: EventLike) -> None:
     request = event.data.get("request", {})
     state.source = str(request.get("source", ""))
     state.category = str(request.get("category", ""))
+    state.description = str(request.get("description", ""))
+    state.reporter = request.get("reporter")
     state.grid = str(event.data.get("grid", ""))
     state.received_at = event.at
     state.round_started = event.at
@@ -479,6 +496,10 @@ def _merged(state: CaseState, event: EventLike) -> None:
     _cancel_pending(state)
 
 
+def _duplicate_merged(state: CaseState, event: EventLike) -> None:
+    state.merged = (*state.merged, {**event.data, "at": event.at})
+
+
 def _urged(state: CaseState, event: EventLike) -> None:
     state.urged = True
 
@@ -530,6 +551,7 @@ _HANDLERS = {
     "case.rated": _rated,
     "case.rectification_opened": _rectification_opened,
     "case.merged": _merged,
+    "case.duplicate_merged": _duplicate_merged,
     "case.urged": _urged,
     "case.supervised": _supervised,
     "case.overdue": _overdue,

@@ -7,6 +7,11 @@ is how responders and rules name whole groups of categories.
 
 Options inherit ``[defaults]`` -> ``[[major]]`` -> ``[[major.category]]``; each level copies
 its parent's options and overwrites only what it sets.
+
+Two options say when two whistles of a category are likely the same thing (疑似重复):
+``duplicate_radius`` (metres between their points: ``50m``, ``0.2km`` or a bare number of
+metres) and ``duplicate_window`` (wall time between them, ``2h``). A category that sets no
+window takes ``duplicate_window`` from ``lifecycle.toml``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from dispatch._toml import Issues, Table, enum_parser, parse_toml, read_toml
+from dispatch._toml import Issues, Table, describe, enum_parser, parse_toml, read_toml
 from dispatch.durations import Duration
 from dispatch.exceptions import UnknownCategoryError
 from dispatch.model import Urgency
@@ -30,6 +35,14 @@ __all__ = ["Catalog", "Category", "CategoryType", "Major"]
 _MAJOR_CODE = re.compile(r"[EF]\d{2}")
 _CATEGORY_CODE = re.compile(r"[EF]\d{4}")
 _CLASS_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_DISTANCE = re.compile(r"(\d+(?:\.\d+)?)(m|km)")
+
+# Likely duplicates (疑似重复): the radius every category has unless the file says otherwise,
+# and the bounds a town may set. Beyond a few kilometres "the same place" means nothing, and a
+# window longer than a week would have the intake index hold a week of whistles per category.
+DUPLICATE_RADIUS_M = 50.0
+MAX_DUPLICATE_RADIUS_M = 5000.0
+MAX_DUPLICATE_WINDOW = Duration.parse("7d")
 
 KIND_VALUES = tuple(kind.value for kind in ResponderKind)
 _parse_urgency = enum_parser(Urgency, "urgency", (u.value for u in Urgency))
@@ -85,13 +98,17 @@ class Category:
     limit_class: str | None = None
     needs: tuple[ResponderKind, ...] = ()
     claimable: bool = False
+    duplicate_radius_m: float = DUPLICATE_RADIUS_M
+    duplicate_window: Duration | None = None  # None: lifecycle.toml's duplicate_window
 
     def __repr__(self) -> str:
         return f"Category({self.code!r}, {self.name!r})"
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form for the HTTP API."""
-        return {
+    def to_dict(self, *, duplicates: bool = False) -> dict[str, Any]:
+        """JSON-ready form for the HTTP API; with ``duplicates``, the likely-duplicate radius
+        and window too (the catalog shows them; a routing decision's copy does not need
+        them)."""
+        entry: dict[str, Any] = {
             "code": self.code,
             "name": self.name,
             "name_en": self.name_en,
@@ -104,6 +121,11 @@ class Category:
             "needs": [kind.value for kind in self.needs],
             "claimable": self.claimable,
         }
+        if duplicates:
+            entry["duplicate_radius_m"] = self.duplicate_radius_m
+            window = self.duplicate_window
+            entry["duplicate_window"] = None if window is None else str(window)
+        return entry
 
 
 class Catalog:
@@ -196,9 +218,18 @@ class _Options:
     limit_class: str | None = None
     needs: tuple[ResponderKind, ...] = ()
     claimable: bool = False
+    duplicate_radius_m: float = DUPLICATE_RADIUS_M
+    duplicate_window: Duration | None = None
 
 
-_OPTION_KEYS = ("urgency", "limit", "needs", "claimable")
+_OPTION_KEYS = (
+    "urgency",
+    "limit",
+    "needs",
+    "claimable",
+    "duplicate_radius",
+    "duplicate_window",
+)
 
 
 def catalog_from_data(data: Mapping[str, Any], issues: Issues) -> Catalog | None:
@@ -280,7 +311,58 @@ def _read_options(table: Table, parent: _Options, classes: Mapping[str, Duration
     claimable = table.flag("claimable")
     if claimable is not None:
         changes["claimable"] = claimable
+    radius = _read_radius(table)
+    if radius is not None:
+        changes["duplicate_radius_m"] = radius
+    window = _read_window(table)
+    if window is not None:
+        changes["duplicate_window"] = window
     return dataclasses.replace(parent, **changes)
+
+
+def _read_radius(table: Table) -> float | None:
+    """``duplicate_radius``: ``50m``, ``0.2km`` or a bare number of metres, above 0 and at
+    most :data:`MAX_DUPLICATE_RADIUS_M`."""
+    key = "duplicate_radius"
+    if key not in table:
+        return None
+    value = table.data[key]
+    metres: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        metres = float(value)
+    elif isinstance(value, str):
+        match = _DISTANCE.fullmatch(value.strip())
+        if match is not None:
+            metres = float(match[1]) * (1000.0 if match[2] == "km" else 1.0)
+    if metres is None:
+        table.error(
+            f"{key}: expected a distance like 50m or 0.2km (or a number of metres), "
+            f"got {describe(value)}"
+        )
+        return None
+    if not 0 < metres <= MAX_DUPLICATE_RADIUS_M:
+        table.error(
+            f"{key}: must be more than 0 and at most {MAX_DUPLICATE_RADIUS_M:g}m, "
+            f"got {describe(value)}"
+        )
+        return None
+    return metres
+
+
+def _read_window(table: Table) -> Duration | None:
+    """``duplicate_window``: wall time (a look-back, not a working-time limit), at most
+    :data:`MAX_DUPLICATE_WINDOW` (durations are positive by construction)."""
+    key = "duplicate_window"
+    window = table.duration(key)
+    if window is None:
+        return None
+    if window.is_working:
+        table.error(f"{key}: a look-back window is wall time (s, m, h, d), not {window}")
+        return None
+    if window.as_timedelta() > MAX_DUPLICATE_WINDOW.as_timedelta():
+        table.error(f"{key}: at most {MAX_DUPLICATE_WINDOW}, not {window}")
+        return None
+    return window
 
 
 def _read_major(
@@ -378,4 +460,6 @@ def _read_category(
         limit_class=options.limit_class,
         needs=options.needs,
         claimable=options.claimable,
+        duplicate_radius_m=options.duplicate_radius_m,
+        duplicate_window=options.duplicate_window,
     )

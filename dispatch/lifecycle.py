@@ -46,6 +46,7 @@ __all__ = [
     "deadlines",
     "on_deadline",
     "reassign",
+    "record_merge",
     "refuse_return",
     "working_round",
 ]
@@ -485,6 +486,32 @@ def merge(state: CaseState, actor: str, ctx: Context, *, into: str | None) -> li
     if target == state.id:
         raise InvalidAction("into", "a case cannot be merged into itself")
     return [Change("case.merged", {"by": actor, "into": target})]
+
+
+def record_merge(target: CaseState, duplicate: CaseState, actor: str) -> list[Change]:
+    """What the case ``duplicate`` is merged into keeps of it: its number, who merged it,
+    and what it said (written with the merge, in one transaction). A case that was itself
+    merged away takes no more duplicates."""
+    if target.status is CaseStatus.CANCELLED:
+        raise InvalidAction("into", f"whistle {target.id} was itself merged into another")
+    if target.id == duplicate.id:
+        raise InvalidAction("into", "a case cannot be merged into itself")
+    return [
+        Change(
+            "case.duplicate_merged",
+            {
+                "whistle": duplicate.id,
+                "by": actor,
+                "source": duplicate.source,
+                "category": duplicate.category,
+                "description": duplicate.description,
+                "reporter": duplicate.reporter,
+                "received_at": None
+                if duplicate.received_at is None
+                else duplicate.received_at.isoformat(),
+            },
+        )
+    ]
 
 
 # -- deadlines -----------------------------------------------------------------------------

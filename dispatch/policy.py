@@ -9,7 +9,7 @@
     rectify_within  = "15wd"  # a bad rating (差评) opens a rectification (整改) due in this
     escalate_after  = "1wd"   # after supervision (督办) at the deadline, escalate this much later
     camera_repeat_window = "30m"  # a camera's repeat of a category joins its open case
-    duplicate_window = "2h"   # citizen whistles of one category in one grid: likely duplicates
+    duplicate_window = "2h"   # likely duplicates, for categories without a window of their own
 """
 
 from __future__ import annotations

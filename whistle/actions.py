@@ -27,7 +27,7 @@ from dispatch.lifecycle import Change, Context, IllegalTransition, InvalidAction
 from grids import Level
 from whistle.access import allow, allow_cell, allow_responder
 from whistle.auth import Principal, Role
-from whistle.cases import CaseNotFound
+from whistle.cases import CaseNotFound, DecideOther
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
 from whistle.keys import CASES, HIERARCHY, STORE
 from whistle.problems import problem, refused
@@ -120,6 +120,7 @@ async def _run(
     *,
     decide: Callable[[CaseState, Context], list[Change]],
     scoped: Principal | None = None,
+    also: tuple[str, DecideOther] | None = None,
 ) -> web.Response:
     """Decide and write one action; ``scoped``: the case must lie in that principal's scope."""
     hierarchy = request.app[HIERARCHY]
@@ -130,7 +131,7 @@ async def _run(
         return decide(state, ctx)
 
     try:
-        await request.app[CASES].act(whistle_id, actor, checked)
+        await request.app[CASES].act(whistle_id, actor, checked, also=also)
     except CaseNotFound:
         return problem(404, "Not Found", detail=f"no whistle with id {whistle_id!r}")
     except NotYours as exc:
@@ -327,12 +328,18 @@ async def merge(request: web.Request) -> web.Response:
             )
         hierarchy = request.app[HIERARCHY]
         allow_cell(principal, hierarchy.cell(target.row_doc["grid"]["code"]), "the target case")
+    # The case merged into keeps the record of what was merged into it, in the same write.
+    actor = principal.actor
+    also = None
+    if body.into is not None and body.into != whistle_id:
+        also = (body.into, lambda target, merged: lifecycle.record_merge(target, merged, actor))
     return await _run(
         request,
         whistle_id,
         principal.actor,
         scoped=principal,
         decide=lambda state, ctx: lifecycle.merge(state, principal.actor, ctx, into=body.into),
+        also=also,
     )
 
 

@@ -305,7 +305,8 @@ async def list_grids(request: web.Request) -> web.Response:
 @routes.get("/api/v1/categories")
 async def list_categories(request: web.Request) -> web.Response:
     allow(request, *Role)
-    return _json({"items": [category.to_dict() for category in request.app[CATALOG]]})
+    items = [category.to_dict(duplicates=True) for category in request.app[CATALOG]]
+    return _json({"items": items})
 
 
 # -- health -----------------------------------------------------------------------------

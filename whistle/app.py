@@ -250,4 +250,8 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         repeats=CameraRepeats(app[STORE], clock, app[POLICY]),
         cameras=app[CAMERAS],
     )
+    # The open whistles of each category's duplicate window, so that the first whistles after
+    # a restart are matched against those before it.
+    held = await app[INTAKE].nearby.load(app[STORE])
+    log.info("nearby.loaded", whistles=held)
     yield

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Any
@@ -40,11 +41,13 @@ from whistle.exceptions import Conflict
 from whistle.store import AssignmentRow, Store, Transition
 from whistle.timefmt import rfc3339
 
-__all__ = ["CaseNotFound", "CaseService", "Decide", "case_document"]
+__all__ = ["CaseNotFound", "CaseService", "Decide", "DecideOther", "case_document"]
 
 log = structlog.get_logger(__name__)
 
 Decide = Callable[[CaseState, Context], list[Change]]
+# Given the other case and the acting case as it will stand: what the other case records.
+DecideOther = Callable[[CaseState, CaseState], list[Change]]
 
 _RETRIES = 5
 
@@ -92,6 +95,19 @@ def case_document(state: CaseState, tz: tzinfo) -> dict[str, Any]:
         else {"grade": state.rating, "label": GRADES[state.rating]},
         "rectification": _rectification(state, tz),
         "merged_into": state.merged_into,
+        "merged": [
+            {
+                "id": m.get("whistle"),
+                "at": rfc3339(m.get("at"), tz),
+                "by": m.get("by"),
+                "source": m.get("source"),
+                "category": m.get("category"),
+                "description": m.get("description"),
+                "reporter": m.get("reporter"),
+                "received_at": rfc3339(_parse_opt(m.get("received_at")), tz),
+            }
+            for m in state.merged
+        ],
         "repeats": state.repeats,
         "notification_failures": state.failures,
         "allowed": allowed_case_actions(state),
@@ -185,19 +201,34 @@ class CaseService:
     # -- acting --------------------------------------------------------------------------
 
     async def act(
-        self, whistle_id: str, actor: str | None, decide: Decide, *, fires: str | None = None
+        self,
+        whistle_id: str,
+        actor: str | None,
+        decide: Decide,
+        *,
+        fires: str | None = None,
+        also: tuple[str, DecideOther] | None = None,
     ) -> tuple[CaseState, tuple[Event, ...]]:
         """Decide against the current state and write the result; retried on Conflict.
 
-        Raises CaseNotFound, and whatever ``decide`` raises (IllegalTransition, InvalidAction).
+        ``also`` (another case's id, and what it records of this step) writes a step of that
+        case in the same transaction, under its own version guard: both or neither (a merge).
+        Raises CaseNotFound (for either case), and whatever the deciders raise
+        (IllegalTransition, InvalidAction).
         """
         for _ in range(_RETRIES):
             state = await self.load(whistle_id)
+            other = None if also is None else await self.load(also[0])
             ctx = self.context()
             changes = decide(state, ctx)
             if not changes:
                 return state, ()
             step, new_state = self._transition(state, changes, ctx.now, actor, fires)
+            if also is not None and other is not None:
+                recorded = also[1](other, new_state)
+                if recorded:
+                    other_step, _ = self._transition(other, recorded, ctx.now, actor, None)
+                    step = dataclasses.replace(step, also=(other_step,))
             try:
                 written = await self._store.transition(step)
             except Conflict:
@@ -395,6 +426,10 @@ def copy_state(state: CaseState) -> CaseState:
 
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _parse_opt(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def _assignment_row(whistle_id: str, doc: dict[str, Any], state: CaseState) -> AssignmentRow:

@@ -252,6 +252,7 @@ async def _import_hotline(args: argparse.Namespace) -> int:
         )
         # No login on the command line: the tickets are filed by the system user who ran it.
         filer = Principal(id=f"cli:{getpass.getuser()}", role=None, scope=None, via="cli")
+        await intake.nearby.load(store)  # tickets near open cases are listed as duplicates
         report = await import_hotline(
             data,
             intake=intake,

@@ -16,6 +16,7 @@ Two rules keep one subtree's callers out of another's cases on this path:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import weakref
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from dispatch import (
     RouteRequest,
     Source,
 )
-from dispatch.case import ACTIVE, fold
+from dispatch.case import fold
 from dispatch.lifecycle import deadlines
 from grids import Cell, Hierarchy, Level, ResponderKind
 from whistle.access import FILES, allow_cell
@@ -49,6 +50,7 @@ from whistle.events import NewEvent
 from whistle.exceptions import FieldError, Forbidden, IdempotencyConflict, InvalidWhistle
 from whistle.grouping import CameraRepeats, Detection
 from whistle.ids import IdFactory
+from whistle.nearby import Claim, Nearby, duplicate_links
 from whistle.schema import WhistleIn, field_errors
 from whistle.silences import SilenceMatch, Silences, describe
 from whistle.store import (
@@ -66,7 +68,6 @@ __all__ = ["Intake", "Submission", "grid_path", "key_namespace", "scoped_key"]
 
 log = structlog.get_logger(__name__)
 
-_ACTIVE = tuple(status.value for status in ACTIVE)
 # Whom a town committee may name in ``units`` (辖区单位 and 网格部门).
 _UNIT_KINDS = (ResponderKind.JURISDICTION_UNIT, ResponderKind.GRID_DEPARTMENT)
 
@@ -125,6 +126,7 @@ class Intake:
         silences: Silences | None = None,
         repeats: CameraRepeats | None = None,
         cameras: CameraRegistry | None = None,
+        nearby: Nearby | None = None,
     ) -> None:
         self._hierarchy = hierarchy
         self._router = router
@@ -139,6 +141,10 @@ class Intake:
         self.repeats = repeats  # None: camera whistles never group (each opens a case)
         # None: no camera is known, and a whistle naming one is refused.
         self.cameras = cameras or CameraRegistry({}, hierarchy)
+        # Likely duplicates by place and time. Without one given, an index that knows only
+        # the whistles filed through this intake (``await intake.nearby.load(store)`` fills
+        # it with the open ones stored; the app does that on start).
+        self.nearby = nearby or Nearby(catalog, self._policy, clock)
         # One camera's detections of one category are placed one at a time, so that a burst
         # of repeats finds the case the first of them opened.
         self._camera_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
@@ -273,48 +279,74 @@ class Intake:
                     on_duty=self._duty.on_duty,
                     calendar=self._router.calendar.extrapolated(),
                 )
-        duplicates: list[str] = []
         near = self._hierarchy.at_level(cell.code, Level.GRID).code
-        if whistle.source is Source.CITIZEN:
-            duplicates = await self._store.similar_cases(
-                near,
-                whistle.category,
-                received_at - self._policy.duplicate_window.as_timedelta(),
-                _ACTIVE,
-            )
         whistle_id = self._ids.new()
-        new = self._record(
-            whistle_id,
-            whistle,
-            request,
-            cell,
-            decision,
-            received_at,
-            idempotency_key,
-            request_hash,
-            silence=matched,
-            duplicates=duplicates,
-            near=near,
-            client_key=client_key,
-            filed_by=filed_by,
-        )
-        with structlog.contextvars.bound_contextvars(whistle_id=whistle_id, grid=cell.code):
-            outcome = await self._store.create_whistle(new)
-            if isinstance(outcome, Duplicate):
-                # Another request with the same key won the race inside the writer.
-                assert client_key is not None
-                return self._replay(outcome, client_key, request_hash)
-            assert isinstance(outcome, Created)
-            log.info(
-                "whistle.created",
-                source=whistle.source.value,
-                category=whistle.category,
-                rule=None if decision is None else decision.rule_id,
-                assignments=0 if decision is None else len(decision.assignments),
-                muted_by=None if matched is None or not matched.muted else matched.silence.id,
-                silence_warning=None if matched is None or matched.muted else matched.silence.id,
+        muted = matched is not None and matched.muted
+        claim = self._claim_nearby(whistle, whistle_id, received_at, near, muted=muted)
+        written = False
+        try:
+            matches = [] if claim is None else await claim.settle(self._store)
+            new = self._record(
+                whistle_id,
+                whistle,
+                request,
+                cell,
+                decision,
+                received_at,
+                idempotency_key,
+                request_hash,
+                silence=matched,
+                duplicates=[m.whistle_id for m in matches],
+                near=near,
+                client_key=client_key,
+                filed_by=filed_by,
             )
+            if matches:
+                new = dataclasses.replace(
+                    new, linked=duplicate_links(matches, whistle_id, received_at)
+                )
+            with structlog.contextvars.bound_contextvars(whistle_id=whistle_id, grid=cell.code):
+                if claim is not None:
+                    claim.queued()  # see Claim: nothing may run between this and the queueing
+                outcome = await self._store.create_whistle(new)
+                if isinstance(outcome, Duplicate):
+                    # Another request with the same key won the race inside the writer.
+                    assert client_key is not None
+                    return self._replay(outcome, client_key, request_hash)
+                assert isinstance(outcome, Created)
+                written = True
+                log.info(
+                    "whistle.created",
+                    source=whistle.source.value,
+                    category=whistle.category,
+                    rule=None if decision is None else decision.rule_id,
+                    assignments=0 if decision is None else len(decision.assignments),
+                    muted_by=None if not muted or matched is None else matched.silence.id,
+                    silence_warning=None if muted or matched is None else matched.silence.id,
+                    possible_duplicates=len(matches),
+                )
+        finally:
+            if claim is not None:
+                claim.done(written)
         return Submission(whistle_id, True, StoredWhistle.of(new).document())
+
+    def _claim_nearby(
+        self, whistle: WhistleIn, whistle_id: str, at: datetime, near: str, *, muted: bool
+    ) -> Claim | None:
+        """Find the open whistles this one may duplicate and take its place in the index
+        (see ``whistle.nearby``); None for sources that are not matched."""
+        if not self.nearby.applies(whistle.source):
+            return None
+        location = whistle.location
+        return self.nearby.claim(
+            whistle_id,
+            whistle.category,
+            at,
+            near,
+            location.lat,
+            location.lon,
+            register=not muted,
+        )
 
     async def _group_camera(
         self, whistle: WhistleIn, request: dict[str, Any], key: str | None

@@ -166,6 +166,28 @@ _PUBLIC_VIEW = _object(
     }
 )
 
+_MERGED = _object(
+    {"id": _STR, "at": _TIME, "by": _STR},
+    {
+        "source": _NSTR,
+        "category": _NSTR,
+        "description": _NSTR,
+        "reporter": _NSTR,
+        "received_at": _NSTR,
+    },
+)
+_CASE = _object(
+    {},
+    {
+        "merged_into": {**_NSTR, "description": "the case this one was merged into"},
+        "merged": {
+            "description": "the duplicates merged into this case, oldest first",
+            "type": "array",
+            "items": _MERGED,
+        },
+    },
+)
+
 RESPONSES: dict[str, Any] = {
     "Problem": {
         "description": "RFC 9457 problem details; each bad field is named with its reason.",
@@ -200,7 +222,7 @@ RESPONSES: dict[str, Any] = {
                 "assignments": {"type": "array", "items": _object({"id": _STR, "status": _STR})},
             },
             {
-                "case": _OBJ,
+                "case": _CASE,
                 "urgency": _STR,
                 "location": _OBJ,
                 "reporter": _NSTR,
@@ -224,6 +246,13 @@ RESPONSES: dict[str, Any] = {
                         {"type": "null"},
                         {"allOf": [_SILENCE_NAMED, _object({"warning": _STR})]},
                     ],
+                },
+                "possible_duplicates": {
+                    "description": "likely duplicates (疑似重复): open whistles of the same "
+                    "category within the category's duplicate_radius and duplicate_window "
+                    "(by grid when either has no point); a case also gains the later ones",
+                    "type": "array",
+                    "items": _STR,
                 },
             },
         ),
@@ -288,7 +317,16 @@ RESPONSES: dict[str, Any] = {
         }
     ),
     "Categories": _list_of(
-        _object({"code": _STR, "name": _STR, "type": _STR, "urgency": _STR, "limit": _STR})
+        _object(
+            {"code": _STR, "name": _STR, "type": _STR, "urgency": _STR, "limit": _STR},
+            {
+                "duplicate_radius_m": {"type": "number", "exclusiveMinimum": 0},
+                "duplicate_window": {
+                    **_NSTR,
+                    "description": "null: lifecycle.toml's duplicate_window",
+                },
+            },
+        )
     ),
     "Inbox": _object(
         {
@@ -763,7 +801,7 @@ def _paths() -> dict[str, Any]:
         ("release", "release a hold", "EmptyIn"),
         ("extend", "extend once (延期)", "ExtendIn"),
         ("rate", "rate (好差评)", "RateIn"),
-        ("merge", "merge as a duplicate", "MergeIn"),
+        ("merge", "merge as a duplicate (the case it joins records it)", "MergeIn"),
     ):
         paths[f"/api/v1/whistles/{{id}}/{action}"] = _case_action(summary, body)
     return paths

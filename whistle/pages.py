@@ -24,6 +24,7 @@ from whistle.auth import Principal, Role, token_hash
 from whistle.citizens import public_view
 from whistle.exceptions import Forbidden, Overloaded, RateLimited
 from whistle.keys import CASES, HIERARCHY, SETTINGS, STORE, TZ
+from whistle.nearby import distance_m
 from whistle.problems import refused
 from whistle.store import WhistleQuery
 from whistle.timefmt import rfc3339
@@ -367,6 +368,7 @@ async def case_page(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="no such case")
     may_read(request, stored)
     tz = request.app[TZ]
+    related = await _related(request, stored.document())
     timeline = [
         {"at": rfc3339(e.at, tz), "type": e.type, "actor": e.actor, "data": e.data}
         for e in await request.app[STORE].timeline(stored.row_doc["id"])
@@ -378,9 +380,47 @@ async def case_page(request: web.Request) -> web.Response:
         csrf=csrf,
         doc=stored.document(),
         timeline=timeline,
+        related=related,
         title=stored.row_doc["id"],
         scope_name=_scope_name(request, principal),
     )
+
+
+_RELATED = 20  # related cases named on a case page
+
+
+async def _related(request: web.Request, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The cases a case page names (its likely duplicates, the case it was merged into, those
+    merged into it), by id: category, status, what was said and how far away, for those the
+    reader may read; the page shows the others by number alone."""
+    case = doc.get("case") or {}
+    ids = list(doc.get("possible_duplicates") or ())[:_RELATED]
+    ids += [m["id"] for m in case.get("merged") or () if m.get("id")][:_RELATED]
+    if case.get("merged_into"):
+        ids.append(case["merged_into"])
+    here = doc.get("location") or {}
+    found: dict[str, dict[str, Any]] = {}
+    for whistle_id in dict.fromkeys(ids):
+        other = await request.app[STORE].get_whistle(whistle_id)
+        if other is None:
+            continue
+        try:
+            may_read(request, other)
+        except Forbidden:
+            continue
+        there = other.row_doc.get("location") or {}
+        distance = None
+        if None not in (here.get("lat"), here.get("lon"), there.get("lat"), there.get("lon")):
+            distance = distance_m(here["lat"], here["lon"], there["lat"], there["lon"])
+        found[whistle_id] = {
+            "category": other.row_doc["category"]["name"],
+            "status": other.status,
+            "description": other.row_doc.get("description") or "",
+            "reporter": other.row_doc.get("reporter"),
+            "received_at": other.row_doc.get("received_at"),
+            "distance_m": None if distance is None else round(distance),
+        }
+    return found
 
 
 # -- the citizen's page ----------------------------------------------------------------------

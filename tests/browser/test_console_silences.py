@@ -7,15 +7,24 @@ from typing import Any
 
 from conftest import COMMUNITY, Site
 
+from grids.loader import load_hierarchy
+from whistle.cameras import camera_rows
+
 
 def test_the_console_shows_live_which_silence_muted_or_warned_a_case(
     open_as: Any, site: Site
 ) -> None:
+    # The community's first camera (cameras.csv), filed at its own cell.
+    camera_id, camera_grid = next(
+        (row[0], row[1])
+        for row in camera_rows(load_hierarchy(site.county))
+        if row[1].startswith(COMMUNITY)
+    )
     console = open_as("operator")
     console.goto(f"{site.url}/console")
     console.locator("#live-state.ok").wait_for()
     for matchers, comment in (
-        ({"camera": "CAM-BROWSER-1"}, "摄像头误报，等待检修"),
+        ({"camera": camera_id}, "摄像头误报，等待检修"),
         ({"grid": COMMUNITY, "source": "police"}, "派出所演练"),
     ):
         status, answer = site.api(
@@ -25,15 +34,15 @@ def test_the_console_shows_live_which_silence_muted_or_warned_a_case(
         )
         assert status == 201, answer
     filed = {}
-    for source, category, extra in (
-        ("camera", "E0403", {"camera_id": "CAM-BROWSER-1"}),
-        ("police", "E0703", {}),
+    for source, category, place, extra in (
+        ("camera", "E0403", camera_grid, {"camera_id": camera_id}),
+        ("police", "E0703", COMMUNITY, {}),
     ):
         status, doc = site.api(
             "POST",
             "/api/v1/whistles",
             {"source": source, "category": category, "description": f"{source} 测试",
-             "location": {"grid": COMMUNITY}, **extra},
+             "location": {"grid": place}, **extra},
         )  # fmt: skip
         assert status == 201, doc
         filed[source] = doc["id"]

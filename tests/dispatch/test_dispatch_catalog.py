@@ -181,7 +181,8 @@ claimable = true
 def test_unknown_key_fails() -> None:
     assert problems(category('colour = "red"\n')) == [
         "categories.toml: major[0] (E01).category[0] (E0101): unknown key 'colour'; expected "
-        "one of code, name, name_en, urgency, limit, needs, claimable"
+        "one of code, name, name_en, urgency, limit, needs, claimable, duplicate_radius, "
+        "duplicate_window"
     ]
 
 
@@ -291,6 +292,90 @@ def test_category_without_limit_fails() -> None:
 def test_empty_catalog_fails() -> None:
     assert problems(HEAD) == [
         "categories.toml: no [[major]] tables: the catalog needs at least one category"
+    ]
+
+
+# -- likely duplicates: radius and window per category --------------------------------------
+
+
+def test_shipped_catalog_sets_the_towns_duplicate_radius_and_window(shipped: Catalog) -> None:
+    rubbish, fire, noise, dispute = (
+        shipped["E0101"], shipped["E0501"], shipped["E0301"], shipped["E0601"]
+    )  # fmt: skip
+    assert (rubbish.duplicate_radius_m, rubbish.duplicate_window) == (50.0, None)
+    assert (fire.duplicate_radius_m, fire.duplicate_window) == (300.0, Duration.parse("1h"))
+    assert (noise.duplicate_radius_m, noise.duplicate_window) == (200.0, Duration.parse("1d"))
+    assert dispute.duplicate_radius_m == 20.0
+    assert fire.to_dict(duplicates=True)["duplicate_radius_m"] == 300.0
+    assert fire.to_dict(duplicates=True)["duplicate_window"] == "1h"
+    assert "duplicate_radius_m" not in fire.to_dict()  # a routing decision's copy
+
+
+def test_duplicate_radius_and_window_inherit_defaults_then_major_then_category() -> None:
+    text = (
+        HEAD.replace('limit = "general"', 'limit = "general"\nduplicate_radius = 40')
+        + MAJOR
+        + 'duplicate_radius = "0.2km"\nduplicate_window = "3h"\n'
+        + '[[major.category]]\ncode = "E0101"\nname = "暴露垃圾"\nname_en = "Rubbish"\n'
+        + '[[major.category]]\ncode = "E0102"\nname = "渣土"\nname_en = "Spoil"\n'
+        + 'duplicate_radius = "75m"\n'
+        + '[[major]]\ncode = "E02"\nname = "宣传广告"\nname_en = "Ads"\n'
+        + '[[major.category]]\ncode = "E0201"\nname = "小广告"\nname_en = "Flyers"\n'
+    )
+    catalog = Catalog.from_toml(text)
+    assert catalog["E0101"].duplicate_radius_m == 200.0
+    assert catalog["E0101"].duplicate_window == Duration.parse("3h")
+    assert catalog["E0102"].duplicate_radius_m == 75.0
+    assert catalog["E0102"].duplicate_window == Duration.parse("3h")
+    assert catalog["E0201"].duplicate_radius_m == 40.0
+    assert catalog["E0201"].duplicate_window is None  # lifecycle.toml's
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            'duplicate_radius = "50 metres"',
+            "duplicate_radius: expected a distance like 50m or 0.2km (or a number of metres), "
+            "got string '50 metres'",
+        ),
+        (
+            "duplicate_radius = true",
+            "duplicate_radius: expected a distance like 50m or 0.2km (or a number of metres), "
+            "got boolean True",
+        ),
+        (
+            "duplicate_radius = 0",
+            "duplicate_radius: must be more than 0 and at most 5000m, got integer 0",
+        ),
+        (
+            'duplicate_radius = "6km"',
+            "duplicate_radius: must be more than 0 and at most 5000m, got string '6km'",
+        ),
+        (
+            'duplicate_window = "2wh"',
+            "duplicate_window: a look-back window is wall time (s, m, h, d), not 2wh",
+        ),
+        ('duplicate_window = "8d"', "duplicate_window: at most 7d, not 8d"),
+        (
+            'duplicate_window = "two hours"',
+            "duplicate_window: invalid duration 'two hours'; expected a whole number followed "
+            "by s, m, h or d (wall time), wh (working hours) or wd (working days), e.g. 90s, "
+            "30m, 2h, 7d, 4wh, 5wd",
+        ),
+    ],
+)
+def test_bad_duplicate_radius_or_window_fails_with_its_place(line: str, message: str) -> None:
+    assert problems(category(line + "\n")) == [
+        f"categories.toml: major[0] (E01).category[0] (E0101): {message}"
+    ]
+
+
+def test_bad_duplicate_radius_in_defaults_names_defaults() -> None:
+    text = ONE.replace('limit = "general"', 'limit = "general"\nduplicate_radius = -5')
+    assert problems(text) == [
+        "categories.toml: defaults: duplicate_radius: must be more than 0 and at most 5000m, "
+        "got integer -5"
     ]
 
 

@@ -113,7 +113,11 @@ async def test_sigkill_during_intake_loses_no_acknowledged_whistle(
         assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         seqs = [row[0] for row in raw.execute("SELECT seq FROM events ORDER BY seq")]
         assert seqs == list(range(1, len(seqs) + 1))  # no torn or missing log entries
-        assert len(seqs) == 2 * len(payloads)
+        # Two per whistle, and one per likely duplicate it linked to an earlier case.
+        (links,) = raw.execute(
+            "SELECT count(*) FROM events WHERE type = 'case.possible_duplicate'"
+        ).fetchone()
+        assert len(seqs) == 2 * len(payloads) + links
 
 
 async def test_sigterm_finishes_and_exits_zero(server: ServerProcess, county: Hierarchy) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "NewWhistle",
     "Page",
     "PendingDeadline",
+    "RecentWhistle",
     "Repeat",
     "SessionRecord",
     "Silence",
@@ -52,7 +53,7 @@ class WhistleRow:
     idempotency_key: str | None = None
     request_hash: str | None = None
     camera_id: str | None = None
-    near: str | None = None  # the grid (level 4) it lies in, for likely-duplicate lookups
+    near: str | None = None  # the grid (level 4) it lies in, for likely duplicates by grid
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,10 @@ class NewWhistle:
     events: Sequence[NewEvent]
     deadlines: Sequence[tuple[str, datetime]] = ()
     case_doc: dict[str, Any] | None = None
+    # ``case.possible_duplicate`` events on earlier cases this one may duplicate: each
+    # appends ``data["whistle"]`` to that case's ``possible_duplicates``, in the same
+    # transaction as the new whistle. Notes, not steps: the cases' versions stay as they are.
+    linked: Sequence[NewEvent] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,9 @@ class Transition:
     set_deadlines: Sequence[tuple[str, datetime]] = ()
     cancel_deadlines: Sequence[str] = ()
     fires: str | None = None
+    # Steps of other cases written in the same transaction, each under its own guard (a
+    # merge: the duplicate is cancelled and the case it joins records it, or neither).
+    also: Sequence[Transition] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +129,18 @@ class Repeat:
     detections: Sequence[dict[str, Any]]  # each has "key", the detection's idempotency key
     statuses: Sequence[str]
     since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecentWhistle:
+    """What the likely-duplicate index keeps of a stored whistle: where and when it was."""
+
+    id: str
+    category: str
+    received_at: datetime
+    near: str
+    lat: float | None
+    lon: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +288,10 @@ class Store(Protocol):
         """Finish queued writes, then disconnect."""
 
     async def create_whistle(self, new: NewWhistle) -> Created | Duplicate:
-        """Write a whistle, its assignments and events; return once they are on disk."""
+        """Write a whistle, its assignments and events; return once they are on disk.
+
+        The write is queued before the call first yields: whistles that wait for one another
+        to be queued (``whistle.nearby``) are written in the order they were queued."""
 
     async def find_idempotent(self, key: str) -> Duplicate | None:
         """The whistle an idempotency key already made, if any."""
@@ -309,10 +332,14 @@ class Store(Protocol):
         the case had closed or aged out of the window meanwhile, and nothing of it was
         written. Raises StoreBusy or StoreUnavailable like every write."""
 
-    async def similar_cases(
-        self, near: str, category: str, since: datetime, statuses: Sequence[str]
-    ) -> list[str]:
-        """Ids of cases of ``category`` placed ``near`` (the same grid) since ``since``."""
+    async def recent_whistles(
+        self, since: datetime, sources: Sequence[str], statuses: Sequence[str]
+    ) -> list[RecentWhistle]:
+        """Whistles of ``sources`` received since ``since`` and now in ``statuses``, oldest
+        first (to rebuild the likely-duplicate index on start)."""
+
+    async def open_among(self, ids: Sequence[str], statuses: Sequence[str]) -> set[str]:
+        """Those of ``ids`` that are stored and now in ``statuses``."""
 
     async def save_silence(self, silence: Silence) -> None: ...
 

@@ -40,6 +40,7 @@ from whistle.store.base import (
     NewWhistle,
     Page,
     PendingDeadline,
+    RecentWhistle,
     Repeat,
     SessionRecord,
     Silence,
@@ -117,6 +118,14 @@ _DETECTIONS_INSERT = "INSERT INTO detections (key, whistle_id) SELECT value, ? F
 _CASE_GUARD = (
     "UPDATE whistles SET version = ?, status = ?, case_doc = ? WHERE id = ? AND version = ?"
 )
+# A later whistle that may duplicate this case: one more entry in its document's
+# possible_duplicates (at most 100; the events keep every one). A note, not a step: the
+# case's version stays as it is (see dispatch.case.NOTES).
+_DUPLICATE_LINK = (
+    "UPDATE whistles SET "
+    "doc = json_insert(doc, '$.possible_duplicates[#]', ?1) WHERE id = ?2 "
+    "AND coalesce(json_array_length(doc, '$.possible_duplicates'), 0) < 100"
+)
 _ASSIGNMENT_UPDATE = "UPDATE assignments SET status = ?, responder_id = ?, doc = ? WHERE id = ?"
 _ASSIGNMENT_INSERT = (
     "INSERT INTO assignments (id, whistle_id, responder_id, kind, mode, status, cell, "
@@ -139,6 +148,41 @@ _READER_PRAGMAS = (
     "PRAGMA cache_size = -8192",
     "PRAGMA temp_store = FILE",
 )
+
+
+def _transition_statements(step: Transition) -> tuple[list[Statement], list[Statement]]:
+    """The guards and the statements of one lifecycle step."""
+    guards: list[Statement] = [
+        (
+            _CASE_GUARD,
+            (
+                step.new_version,
+                step.status,
+                _json(step.case_doc),
+                step.whistle_id,
+                step.expected_version,
+            ),
+        )
+    ]
+    if step.fires is not None:
+        guards.append((_DEADLINE_FIRE, (step.whistle_id, step.fires)))
+    statements: list[Statement] = [
+        (
+            _ASSIGNMENT_INSERT,
+            _assignment_params(a),
+        )
+        for a in step.new_assignments
+    ]
+    statements += [
+        (_ASSIGNMENT_UPDATE, (status, responder_id, _json(doc), aid))
+        for aid, status, responder_id, doc in step.assignment_status
+    ]
+    statements += [
+        (_DEADLINE_SET, (step.whistle_id, key, db_time(due))) for key, due in step.set_deadlines
+    ]
+    statements += [(_DEADLINE_CANCEL, (step.whistle_id, key)) for key in step.cancel_deadlines]
+    statements += facts.transition_facts(step)
+    return guards, statements
 
 
 def _opt_time(when: datetime | None) -> str | None:
@@ -193,6 +237,7 @@ def _whistle_statements(new: NewWhistle) -> list[Statement]:
     statements += [(_ASSIGNMENT_INSERT, _assignment_params(a)) for a in new.assignments]
     statements += [(_DEADLINE_SET, (w.id, key, db_time(due))) for key, due in new.deadlines]
     statements += facts.new_whistle_facts(new)
+    statements += [(_DUPLICATE_LINK, (e.data["whistle"], e.whistle_id)) for e in new.linked]
     return statements
 
 
@@ -347,7 +392,8 @@ class SqliteStore:
 
     async def create_whistle(self, new: NewWhistle) -> Created | Duplicate:
         statements = _whistle_statements(new)
-        return await self._submit(statements, new.events, new.whistle.idempotency_key)
+        events = [*new.events, *new.linked] if new.linked else new.events
+        return await self._submit(statements, events, new.whistle.idempotency_key)
 
     async def create_whistles(self, news: Sequence[NewWhistle]) -> tuple[Event, ...]:
         """Write many new whistles as one unit: the same rows, events and statistics facts
@@ -366,43 +412,20 @@ class SqliteStore:
         events: list[NewEvent] = []
         for new in news:
             statements += _whistle_statements(new)
-            events += new.events
+            events += [*new.events, *new.linked]
         outcome = await self._submit(statements, events, None)
         assert isinstance(outcome, Created)
         return outcome.events
 
     async def transition(self, step: Transition) -> tuple[Event, ...]:
-        guards: list[Statement] = [
-            (
-                _CASE_GUARD,
-                (
-                    step.new_version,
-                    step.status,
-                    _json(step.case_doc),
-                    step.whistle_id,
-                    step.expected_version,
-                ),
-            )
-        ]
-        if step.fires is not None:
-            guards.append((_DEADLINE_FIRE, (step.whistle_id, step.fires)))
-        statements: list[Statement] = [
-            (
-                _ASSIGNMENT_INSERT,
-                _assignment_params(a),
-            )
-            for a in step.new_assignments
-        ]
-        statements += [
-            (_ASSIGNMENT_UPDATE, (status, responder_id, _json(doc), aid))
-            for aid, status, responder_id, doc in step.assignment_status
-        ]
-        statements += [
-            (_DEADLINE_SET, (step.whistle_id, key, db_time(due))) for key, due in step.set_deadlines
-        ]
-        statements += [(_DEADLINE_CANCEL, (step.whistle_id, key)) for key in step.cancel_deadlines]
-        statements += facts.transition_facts(step)
-        outcome = await self._submit(statements, step.events, None, guards=guards)
+        guards, statements = _transition_statements(step)
+        events = list(step.events)
+        for other in step.also:
+            more_guards, more = _transition_statements(other)
+            guards += more_guards
+            statements += more
+            events += other.events
+        outcome = await self._submit(statements, events, None, guards=guards)
         assert isinstance(outcome, Created)
         return outcome.events
 
@@ -838,16 +861,42 @@ class SqliteStore:
             known.update((str(key), str(whistle_id)) for key, whistle_id in rows)
         return known
 
-    async def similar_cases(
-        self, near: str, category: str, since: datetime, statuses: Sequence[str]
-    ) -> list[str]:
-        marks = ",".join("?" * len(statuses))
+    async def recent_whistles(
+        self, since: datetime, sources: Sequence[str], statuses: Sequence[str]
+    ) -> list[RecentWhistle]:
+        # A range of whistles_by_received: a window's worth of rows, read once on start.
+        source_marks = ",".join("?" * len(sources))
+        status_marks = ",".join("?" * len(statuses))
         rows = await self._r.execute_fetchall(
-            "SELECT id FROM whistles WHERE category = ? AND near = ? AND received_at >= ? "
-            f"AND status IN ({marks}) ORDER BY received_at DESC LIMIT 20",
-            (category, near, db_time(since), *statuses),
+            "SELECT id, category, received_at, coalesce(near, grid_code), "
+            "json_extract(doc, '$.location.lat'), json_extract(doc, '$.location.lon') "
+            f"FROM whistles WHERE received_at >= ? AND source IN ({source_marks}) "
+            f"AND status IN ({status_marks}) ORDER BY received_at",
+            (db_time(since), *sources, *statuses),
         )
-        return [str(row[0]) for row in rows]
+        return [
+            RecentWhistle(
+                str(wid),
+                str(category),
+                parse_db_time(received),
+                str(near),
+                None if lat is None else float(lat),
+                None if lon is None else float(lon),
+            )
+            for wid, category, received, near, lat, lon in rows
+        ]
+
+    async def open_among(self, ids: Sequence[str], statuses: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        marks = ",".join("?" * len(statuses))
+        for chunk in _chunks(sorted(set(ids)), _MAX_PARAMS - len(statuses)):
+            rows = await self._r.execute_fetchall(
+                f"SELECT id FROM whistles WHERE id IN ({','.join('?' * len(chunk))}) "
+                f"AND status IN ({marks})",
+                (*chunk, *statuses),
+            )
+            found.update(str(row[0]) for row in rows)
+        return found
 
     async def save_silence(self, silence: Silence) -> None:
         await self._submit(
