@@ -14,7 +14,7 @@ from __future__ import annotations
 from dispatch.calendar import Holiday, WorkCalendar
 from dispatch.catalog import Catalog, Category, CategoryType, Major
 from dispatch.config import DispatchConfig, load_dispatch_config
-from dispatch.decision import Decision, PlannedAssignment, TraceStep
+from dispatch.decision import Decision, Informed, PlannedAssignment, TraceStep
 from dispatch.durations import Duration, Unit
 from dispatch.duty import DutyRoster, Shift
 from dispatch.exceptions import DispatchConfigError, Problem, UnknownCategoryError
@@ -43,6 +43,7 @@ __all__ = [
     "Duration",
     "DutyRoster",
     "Holiday",
+    "Informed",
     "LifecyclePolicy",
     "Major",
     "Mode",

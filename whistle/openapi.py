@@ -180,7 +180,19 @@ RESPONSES: dict[str, Any] = {
                 "status": _STR,
                 "assignments": {"type": "array", "items": _object({"id": _STR, "status": _STR})},
             },
-            {"case": _OBJ, "urgency": _STR, "location": _OBJ},
+            {
+                "case": _OBJ,
+                "urgency": _STR,
+                "location": _OBJ,
+                # 知会: told of the case without owning it (no deadline, nothing to acknowledge).
+                "informed": {
+                    "type": "array",
+                    "items": _object(
+                        {"responder": _OBJ, "kind": _STR, "cell": _STR, "level": _STR},
+                        {"kind_name": _STR},
+                    ),
+                },
+            },
         ),
     },
     "WhistleWithTimeline": {
