@@ -7,10 +7,11 @@ API answers 409 with the state and what is allowed) or :class:`InvalidAction` (a
 argument; 422). Nothing here writes; the caller appends the events and folds them in.
 
 Deadlines work the same way: :func:`deadlines` says which should be pending for a state, and
-:func:`on_deadline` what happens when one passes: an unacknowledged push goes to the B post,
-then to the same kind of responder one level up, until the county backstop; an unclaimed
-need is pushed to the grid worker; an unresolved case is urged (催办) before its deadline,
-supervised (督办) at it, and escalated a while after.
+:func:`on_deadline` what happens when one passes: an unacknowledged push goes to the A post's
+B post once (AB岗; off duty, the duty person of the level, 值班), then up the ladder the rules
+name (``[kind.<kind>].escalate``: the 1+1 pair to the 网格长, the 社区民警 to the 派出所), until
+the county backstop; an unclaimed need is pushed to the grid worker; an unresolved case is
+urged (催办) before its deadline, supervised (督办) at it, and escalated a while after.
 """
 
 from __future__ import annotations
