@@ -19,7 +19,7 @@ from dispatch.config import (
     calendar_warnings,
     load_dispatch_config,
 )
-from dispatch.decision import Decision, PlannedAssignment, TraceStep
+from dispatch.decision import Decision, Informed, PlannedAssignment, TraceStep
 from dispatch.durations import Duration, Unit
 from dispatch.duty import DutyRoster, Shift
 from dispatch.exceptions import DispatchConfigError, Problem, UnknownCategoryError
@@ -49,6 +49,7 @@ __all__ = [
     "Duration",
     "DutyRoster",
     "Holiday",
+    "Informed",
     "LifecyclePolicy",
     "Major",
     "Mode",

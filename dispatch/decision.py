@@ -14,7 +14,7 @@ from dispatch.catalog import Category
 from dispatch.model import Mode, Origin, Source, StepResult, Urgency
 from grids.model import Level, Responder, ResponderKind
 
-__all__ = ["Decision", "PlannedAssignment", "TraceStep"]
+__all__ = ["Decision", "Informed", "PlannedAssignment", "TraceStep"]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -146,6 +146,33 @@ class PlannedAssignment:
 
 
 @dataclass(frozen=True, slots=True)
+class Informed:
+    """A responder told of the case (知会) without owning it: no deadline, nothing to
+    acknowledge. The 网格长 of the grid is informed of every case in it, the 联户长 of the
+    micro-grid of citizens' whistles there (rules.toml ``inform``)."""
+
+    responder: Responder
+    kind: ResponderKind
+    cell: str
+    level: Level
+    rule_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as the whistle's ``informed`` list shows it."""
+        return {
+            "responder": {
+                "id": self.responder.id,
+                "name": self.responder.name,
+                "kind": self.responder.kind.value,
+            },
+            "kind": self.kind.value,
+            "kind_name": self.kind.label_zh,
+            "cell": self.cell,
+            "level": self.level.key,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """The router's answer for one whistle: the rule that matched and every assignment.
 
@@ -160,6 +187,7 @@ class Decision:
     cell: str
     received_at: datetime
     assignments: tuple[PlannedAssignment, ...]
+    informed: tuple[Informed, ...] = ()
 
     def explain(self) -> list[str]:
         """One line per assignment."""
@@ -177,4 +205,5 @@ class Decision:
             "cell": self.cell,
             "received_at": self.received_at.isoformat(),
             "assignments": [assignment.to_dict() for assignment in self.assignments],
+            "informed": [informed.to_dict() for informed in self.informed],
         }

@@ -3,7 +3,8 @@
 ``duty.csv`` in the config directory is optional. Without it everyone is always on duty. With
 it, a responder that has at least one row is on duty only inside its shifts; a responder
 without rows is always on duty. When the A post (the responder) is off duty, a case goes
-straight to the B post (the responder's ``backup``).
+straight to the B post (the responder's ``backup``); when that one is off duty too, to the
+duty person of the level on the rota (值班员, 值班民警: rules.toml ``[kind.<kind>].duty``).
 
 Columns ``responder,days,start,end``, one row per shift:
 

@@ -7,14 +7,16 @@ API answers 409 with the state and what is allowed) or :class:`InvalidAction` (a
 argument; 422). Nothing here writes; the caller appends the events and folds them in.
 
 Deadlines work the same way: :func:`deadlines` says which should be pending for a state, and
-:func:`on_deadline` what happens when one passes: an unacknowledged push goes to the B post,
-then to the same kind of responder one level up, until the county backstop; an unclaimed
-need is pushed to the grid worker; an unresolved case is urged (催办) before its deadline,
-supervised (督办) at it, and escalated a while after.
+:func:`on_deadline` what happens when one passes: an unacknowledged push goes to the A post's
+B post once (AB岗; off duty, the duty person of the level, 值班), then up the ladder the rules
+name (``[kind.<kind>].escalate``: the 1+1 pair to the 网格长, the 社区民警 to the 派出所), until
+the county backstop; an unclaimed need is pushed to the grid worker; an unresolved case is
+urged (催办) before its deadline, supervised (督办) at it, and escalated a while after.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -669,13 +671,18 @@ def _replace(
     kind: str | None = None,
     exclude_extra: tuple[str, ...] = (),
     new_round: bool = False,
+    other_holders: bool = True,
 ) -> Change | None:
     """A new push assignment replacing ``assignment``, found climbing from cell ``start``;
-    None when only the backstop could take it and it already had it."""
+    None when only the backstop could take it and it already had it. ``other_holders``
+    False lets a responder already on the case take this slot too (the 网格长 takes the
+    missed pushes of both the 报到党员 and the 无职党员)."""
     tried = set(assignment.tried)
     if assignment.responder_id:
         tried.add(assignment.responder_id)
-    exclude = tried | set(exclude_extra) | _holders(state)
+    exclude = tried | set(exclude_extra)
+    if other_holders:
+        exclude |= _holders(state)
     router = ctx.router
     category = router.catalog.get(state.category)
     resolve_due = state.resolve_due or ctx.now
@@ -683,8 +690,8 @@ def _replace(
         limit = category.limit if category is not None else Duration.parse("7d")
         resolve_due = router.calendar.add(ctx.now, limit)
     wanted = ResponderKind(kind or assignment.kind)
-    # An off-duty pick is passed over for the next one up the climb (its B post is reached
-    # the same way); the backstop is always on duty.
+    # An off-duty pick is covered by its B post or the duty person of its level (值班); when
+    # neither is on duty it is passed over for the next one up. The backstop is always on duty.
     while True:
         planned = router.reassign(
             kind=wanted,
@@ -705,10 +712,56 @@ def _replace(
             or ctx.on_duty(planned.responder.id, ctx.now)
         ):
             break
-        exclude.add(planned.responder.id)
+        off_duty = planned.responder.id
+        cover = _cover(state, off_duty, exclude, resolve_due, ctx, why)
+        if cover is not None:
+            # A return's replacement stays a re-route (an ordinary assignment notice).
+            keep = origin is Origin.REROUTE
+            planned = dataclasses.replace(cover, origin=origin) if keep else cover
+            break
+        exclude.add(off_duty)
     if planned is None:
         return None
     return _added(state, assignment, planned, ctx, why, new_round=new_round)
+
+
+def _cover(
+    state: CaseState,
+    responder_id: str,
+    exclude: set[str],
+    resolve_due: datetime,
+    ctx: Context,
+    why: str,
+) -> PlannedAssignment | None:
+    """Who covers for an off-duty ``responder_id``: its B post when on duty, else the duty
+    person of its level (值班); None when neither may take the case."""
+    router = ctx.router
+    urgency = Urgency(state.urgency)
+    backup = router.backup_of(
+        responder_id,
+        category=state.category,
+        urgency=urgency,
+        at=ctx.now,
+        resolve_due=resolve_due,
+        exclude=exclude,
+        why=why,
+    )
+    if (
+        backup is not None
+        and backup.responder is not None
+        and ctx.on_duty(backup.responder.id, ctx.now)
+    ):
+        return backup
+    return router.duty_cover(
+        responder_id,
+        category=state.category,
+        urgency=urgency,
+        at=ctx.now,
+        resolve_due=resolve_due,
+        exclude=exclude,
+        on_duty=ctx.on_duty,
+        why=why,
+    )
 
 
 def _added(
@@ -749,50 +802,91 @@ def _added(
 def _missed_acknowledgement(
     state: CaseState, assignment: AssignmentState, ctx: Context
 ) -> list[Change]:
-    """Silent past the deadline: the B post (AB岗) first, then one level up, then the county
-    backstop; past the backstop nothing escalates, the case is marked overdue."""
+    """Silent past the deadline. The B post (AB岗) is one step, taken only from the A post:
+    the A post's B post when it may take the case (or, off duty, the duty person of the level
+    who covers for it, 值班). After that the case climbs: to the kind rules.toml's
+    ``[kind.<kind>].escalate`` names, found from the assignment's own cell (the 1+1 pair's
+    网格长, the 社区民警's 派出所), else to the same kind one level up; the county backstop
+    last. Past the backstop nothing escalates: the case is marked overdue."""
     why = f"{assignment.responder_id} did not report in by {assignment.acknowledge_due}"
     router = ctx.router
-    if assignment.responder_id is not None:
-        exclude = set(assignment.tried) | {assignment.responder_id} | _holders(state)
+    responder = router.hierarchy.responder(assignment.responder_id or "")
+    kind = ResponderKind(assignment.kind)
+    if responder is not None and responder.kind is ResponderKind.BACKSTOP:
+        return [_overdue(assignment, why)]
+    # An assignment that is already a B post, a duty person or the backstop has had its one
+    # sideways step: going on to the B post's own B post would walk across the communities.
+    if responder is not None and assignment.origin not in _COVERING:
+        exclude = set(assignment.tried) | {responder.id} | _holders(state)
+        resolve_due = state.resolve_due or ctx.now
+        urgency = Urgency(state.urgency)
         backup = router.backup_of(
-            assignment.responder_id,
+            responder.id,
             category=state.category,
-            urgency=Urgency(state.urgency),
+            urgency=urgency,
             at=ctx.now,
-            resolve_due=state.resolve_due or ctx.now,
+            resolve_due=resolve_due,
             exclude=exclude,
             why=why,
         )
-        if (
-            backup is not None
-            and backup.responder is not None
-            and ctx.on_duty(backup.responder.id, ctx.now)
-        ):
-            return [_added(state, assignment, backup, ctx, why)]
-    parent = router.hierarchy.cell(assignment.cell).parent or assignment.cell
-    change = _replace(state, assignment, ctx, start=parent, origin=Origin.ESCALATION, why=why)
+        if backup is not None and backup.responder is not None:
+            if not ctx.on_duty(backup.responder.id, ctx.now):
+                # The B post is off duty: the duty person of the level stands in for it.
+                backup = router.duty_cover(
+                    responder.id,
+                    category=state.category,
+                    urgency=urgency,
+                    at=ctx.now,
+                    resolve_due=resolve_due,
+                    exclude=exclude,
+                    on_duty=ctx.on_duty,
+                    why=why,
+                )
+            if backup is not None:
+                return [_added(state, assignment, backup, ctx, why)]
+    target = router.rules.escalation_kind(kind)
+    if target is kind:
+        start = router.hierarchy.cell(assignment.cell).parent or assignment.cell
+    else:
+        start = assignment.cell
+    # Escalating to another kind (the next step of the ladder) may find a responder who
+    # already holds another slot of the case; that is the one the town sends it to.
+    change = _replace(
+        state,
+        assignment,
+        ctx,
+        start=start,
+        origin=Origin.ESCALATION,
+        why=why,
+        kind=target.value,
+        other_holders=target is kind,
+    )
     if change is not None:
         return [change]
-    return [
-        Change(
-            "case.overdue",
-            {
-                "assignment": assignment.id,
-                "why": why,
-                "notify": [
-                    {
-                        "responder_id": assignment.responder_id,
-                        "notice": "urge",
-                        "assignment_id": assignment.id,
-                        "summary": "兜底: " + why,
-                    }
-                ]
-                if assignment.responder_id
-                else [],
-            },
-        )
-    ]
+    return [_overdue(assignment, why)]
+
+
+_COVERING = frozenset({Origin.BACKUP.value, Origin.DUTY.value, Origin.BACKSTOP.value})
+
+
+def _overdue(assignment: AssignmentState, why: str) -> Change:
+    return Change(
+        "case.overdue",
+        {
+            "assignment": assignment.id,
+            "why": why,
+            "notify": [
+                {
+                    "responder_id": assignment.responder_id,
+                    "notice": "urge",
+                    "assignment_id": assignment.id,
+                    "summary": "兜底: " + why,
+                }
+            ]
+            if assignment.responder_id
+            else [],
+        },
+    )
 
 
 def _unclaimed(state: CaseState, board: AssignmentState, ctx: Context) -> list[Change]:

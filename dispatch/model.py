@@ -65,6 +65,7 @@ class Origin(StrEnum):
     CATEGORY = "category"  # the category always needs this kind (``needs``)
     BACKSTOP = "backstop"  # nobody of the needed kind up to the county: the county backstop
     BACKUP = "backup"  # the A post was silent (or off duty): its B post (AB岗)
+    DUTY = "duty"  # the post and its B post are off duty: the duty person of the level (值班)
     ESCALATION = "escalation"  # a missed deadline: the same kind of responder one level up
     REROUTE = "reroute"  # the previous responder returned the case (退单)
     UNCLAIMED = "unclaimed"  # nobody claimed the need in time: pushed to the grid worker
@@ -80,5 +81,5 @@ class StepResult(StrEnum):
     BACKSTOP = "backstop"  # the county backstop was picked after the climb found nobody
     BOARD = "board"  # claim mode: posted on this cell's board for the eligible members
     EXCLUDED = "excluded"  # already had this case (returned it, or missed its deadline)
-    OFF_DUTY = "off_duty"  # the A post is off duty now (duty roster): its B post is tried
+    OFF_DUTY = "off_duty"  # off duty now (duty roster): its B post, then the duty person, is tried
     SPREAD = "spread"  # several units fit: tried by category fit, then fewest open cases

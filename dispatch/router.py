@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from dispatch.calendar import WorkCalendar
 from dispatch.catalog import Catalog, Category
-from dispatch.decision import Decision, PlannedAssignment, TraceStep
+from dispatch.decision import Decision, Informed, PlannedAssignment, TraceStep
 from dispatch.exceptions import DispatchConfigError, Problem, UnknownCategoryError
 from dispatch.model import Mode, Origin, Source, StepResult, Urgency
 from dispatch.rules import Options, Report, Rule, RulesConfig, RuleSet
@@ -53,6 +53,16 @@ class RouteRequest:
     # Open assignments per responder, for spreading a town's jurisdiction units (辖区单位)
     # over its committee whistles; absent ids count as none.
     load: Mapping[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Pick:
+    """A responder the climb chose, where it sits, and why it is the one (the post itself,
+    its B post, or the duty person covering for them)."""
+
+    responder: Responder
+    cell: Cell
+    origin: Origin
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +171,10 @@ class Router:
             start = cell.level - level if level is not None and cell.level > level else 0
             if report.options.mode is Mode.CLAIM:
                 assignments.append(self._claim(plan, report, needed_by, chain, start, dues, here))
+            elif report.options.optional:
+                # "May report in": only where the report starts, never climbing or covering.
+                if level is None or cell.level >= level:
+                    assignments.extend(self._optional(plan, report, needed_by, chain[start], dues))
             else:
                 assignments.extend(
                     self._push(
@@ -176,7 +190,29 @@ class Router:
             cell=cell.code,
             received_at=received,
             assignments=tuple(assignments),
+            informed=self._informed(plan, chain, assignments),
         )
+
+    def _informed(
+        self, plan: _Plan, chain: list[Cell], assignments: list[PlannedAssignment]
+    ) -> tuple[Informed, ...]:
+        """The rule's ``inform`` kinds at the located cell's ancestor at their level (知会);
+        nobody when the whistle is placed above that level, and nobody who already has an
+        assignment of the case."""
+        if not plan.rule.inform:
+            return ()
+        cell = chain[0]
+        holding = {a.responder_id for a in assignments}
+        informed: list[Informed] = []
+        for entry in plan.rule.inform:
+            if cell.level < entry.level:
+                continue
+            at = chain[cell.level - entry.level]
+            for responder in self.hierarchy.responders_at(at.code, entry.kind):
+                if responder.id in holding or not responder.handles(plan.category.code):
+                    continue
+                informed.append(Informed(responder, entry.kind, at.code, at.level, plan.rule.id))
+        return tuple(informed)
 
     # -- re-assignment (escalation, AB post, return, unclaimed) ---------------------------
 
@@ -266,6 +302,60 @@ class Router:
         return self._replacement(
             responder.kind, backup, cell, Origin.BACKUP, urgency, at, resolve_due, [step], why
         )
+
+    def duty_cover(
+        self,
+        responder_id: str,
+        *,
+        category: str,
+        urgency: Urgency,
+        at: datetime,
+        resolve_due: datetime,
+        exclude: Collection[str],
+        on_duty: OnDuty,
+        why: str,
+    ) -> PlannedAssignment | None:
+        """The duty person (值班) who covers for ``responder_id`` at ``at``: the first on duty
+        of the kind's ``duty`` kind (rules.toml ``[kind.<kind>]``), climbing from the
+        responder's cell, who handles ``category`` and is not in ``exclude``. None when the
+        kind has no duty kind or nobody of it is on duty."""
+        responder = self.hierarchy.responder(responder_id)
+        if responder is None:
+            return None
+        steps: list[TraceStep] = []
+        found = self._duty_person(responder, category, at, on_duty, exclude, steps)
+        if found is None:
+            return None
+        duty, cell = found
+        return self._replacement(
+            responder.kind, duty, cell, Origin.DUTY, urgency, at, resolve_due, steps, why
+        )
+
+    def _duty_person(
+        self,
+        responder: Responder,
+        code: str,
+        at: datetime,
+        on_duty: OnDuty,
+        exclude: Collection[str],
+        steps: list[TraceStep],
+    ) -> tuple[Responder, Cell] | None:
+        kind = self.rules.duty_kind(responder.kind)
+        if kind is None:
+            return None
+        for cell in self.hierarchy.ancestors(responder.grid):
+            for duty in self.hierarchy.responders_at(cell.code, kind):
+                if duty.id in exclude or not duty.handles(code):
+                    continue
+                if on_duty(duty.id, at):
+                    steps.append(
+                        TraceStep(
+                            cell.code, cell.level, StepResult.CHOSEN, duty.id,
+                            f"值班 {kind} {duty.name} covers for {responder.id}",
+                        )
+                    )  # fmt: skip
+                    return duty, cell
+        return None
 
     def _replacement(
         self,
@@ -357,13 +447,15 @@ class Router:
                 continue
             if kind is ResponderKind.JURISDICTION_UNIT:
                 candidates = self._spread_units(candidates, found, code, report.count, load, steps)
-            chosen: list[Responder] = []
+            chosen: list[_Pick] = []
             for responder in candidates:
                 if not responder.handles(code):
                     steps.append(_cannot_handle(found, responder, code))
                     continue
-                picked = self._on_duty_post(responder, found, code, dues.received, steps, on_duty)
-                if picked is None or picked in chosen:
+                picked = self._on_duty_post(
+                    responder, found, code, dues.received, steps, on_duty, report.origin
+                )
+                if picked is None or any(p.responder == picked.responder for p in chosen):
                     continue
                 chosen.append(picked)
                 if len(chosen) == report.count:
@@ -378,10 +470,10 @@ class Router:
                 PlannedAssignment(
                     kind=kind,
                     mode=Mode.PUSH,
-                    responder=responder,
-                    cell=found.code,
-                    level=found.level,
-                    origin=report.origin,
+                    responder=pick.responder,
+                    cell=pick.cell.code,
+                    level=pick.cell.level,
+                    origin=pick.origin,
                     rule_id=plan.rule.id,
                     report_index=report.index,
                     acknowledge_due=acknowledge_due,
@@ -391,7 +483,7 @@ class Router:
                     trace=trace,
                     needed_by=needed_by,
                 )
-                for responder in chosen
+                for pick in chosen
             ]
         return [self._backstop(plan, report, needed_by, steps, dues)]
 
@@ -427,6 +519,43 @@ class Router:
         )
         return ordered
 
+    def _optional(
+        self, plan: _Plan, report: Report, needed_by: str, cell: Cell, dues: _Dues
+    ) -> list[PlannedAssignment]:
+        """An optional push: the responders of the kind at ``cell`` who handle the category,
+        up to ``count``, with no acknowledgement deadline; nobody, when none is there."""
+        code = plan.category.code
+        found = [
+            r for r in self.hierarchy.responders_at(cell.code, report.kind) if r.handles(code)
+        ][: report.count]
+        return [
+            PlannedAssignment(
+                kind=report.kind,
+                mode=Mode.PUSH,
+                responder=responder,
+                cell=cell.code,
+                level=cell.level,
+                origin=report.origin,
+                rule_id=plan.rule.id,
+                report_index=report.index,
+                acknowledge_due=None,
+                claim_due=None,
+                resolve_due=dues.resolve(report.options),
+                eligible=(),
+                trace=(
+                    TraceStep(
+                        cell.code,
+                        cell.level,
+                        StepResult.CHOSEN,
+                        responder.id,
+                        f"{report.kind} {responder.name} may report in",
+                    ),
+                ),
+                needed_by=needed_by,
+            )
+            for responder in found
+        ]
+
     def _on_duty_post(
         self,
         responder: Responder,
@@ -435,8 +564,10 @@ class Router:
         at: datetime,
         steps: list[TraceStep],
         on_duty: OnDuty | None,
-    ) -> Responder | None:
-        """``responder`` when on duty; else its B post (AB岗) when that one is; else None, and
+        origin: Origin,
+    ) -> _Pick | None:
+        """``responder`` when on duty; else its B post (AB岗) when that one is; else the duty
+        person of the level (值班, found climbing from the responder's cell); else None, and
         the climb goes on."""
         if on_duty is None or on_duty(responder.id, at):
             steps.append(
@@ -445,19 +576,26 @@ class Router:
                     f"{responder.kind} {responder.name}",
                 )
             )  # fmt: skip
-            return responder
+            return _Pick(responder, cell, origin)
         steps.append(
             TraceStep(cell.code, cell.level, StepResult.OFF_DUTY, responder.id, "A post off duty")
         )
         backup = None if responder.backup is None else self.hierarchy.responder(responder.backup)
-        if backup is not None and backup.handles(code) and on_duty(backup.id, at):
+        if backup is not None and backup.handles(code):
+            if on_duty(backup.id, at):
+                steps.append(
+                    TraceStep(
+                        cell.code, cell.level, StepResult.CHOSEN, backup.id,
+                        f"B post {backup.name} of {responder.id}",
+                    )
+                )  # fmt: skip
+                return _Pick(backup, cell, Origin.BACKUP)
             steps.append(
-                TraceStep(
-                    cell.code, cell.level, StepResult.CHOSEN, backup.id,
-                    f"B post {backup.name} of {responder.id}",
-                )
-            )  # fmt: skip
-            return backup
+                TraceStep(cell.code, cell.level, StepResult.OFF_DUTY, backup.id, "B post off duty")
+            )
+        found = self._duty_person(responder, code, at, on_duty, (), steps)
+        if found is not None:
+            return _Pick(found[0], found[1], Origin.DUTY)
         return None
 
     def _claim(

@@ -10,6 +10,13 @@ Two shapes, as in Alertmanager's config ``Route`` and dispatch ``Route``:
 
 Rules are ordered and the first that matches a whistle's source and category wins; the
 last rule of every source is a catch-all, so every whistle matches one.
+
+Besides the rules, two kinds of data a town staffs by:
+
+- ``inform`` (知会): who is told of a case without owning it (the 网格长 of the grid, the
+  联户长 of the micro-grid), on ``[defaults]`` or a rule (a rule's list replaces the default);
+- ``[kind.<kind>]``: per responder kind, the ``duty`` kind that covers for it when it and its
+  B post are off duty (值班), and the kind a missed push ``escalate``s to after the B post.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from dispatch.model import Mode, Origin, Source, Urgency
 from grids.model import Level, ResponderKind
 
 __all__ = [
+    "Inform",
+    "KindConfig",
     "Options",
     "OptionsConfig",
     "Report",
@@ -39,9 +48,27 @@ __all__ = [
 ]
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_OPTION_KEYS = ("mode", "acknowledge", "acknowledge_cap", "claim_window", "resolve")
-_RULE_KEYS = ("id", "source", "name", "description", "categories", "claimable", "report")
+_OPTION_KEYS = (
+    "mode",
+    "acknowledge",
+    "acknowledge_cap",
+    "claim_window",
+    "resolve",
+    "optional",
+)
+_RULE_KEYS = (
+    "id",
+    "source",
+    "name",
+    "description",
+    "categories",
+    "claimable",
+    "report",
+    "inform",
+)
 _REPORT_KEYS = ("kind", "level", "count")
+_INFORM_KEYS = ("kind", "level")
+_KIND_KEYS = ("duty", "escalate")
 
 _parse_source = enum_parser(Source, "source", (s.value for s in Source))
 _parse_kind = enum_parser(ResponderKind, "responder kind", (k.value for k in ResponderKind))
@@ -59,7 +86,10 @@ _CLAIM_WINDOW = Duration(24, Unit.HOURS)
 class Options:
     """Complete delivery options of one report, after inheritance.
 
-    ``resolve`` overrides the category's time limit when set.
+    ``resolve`` overrides the category's time limit when set. ``optional`` makes a push a
+    "may report in" (the 联户长 for small matters): it goes to the responders of the kind at the
+    start cell only, with no acknowledgement deadline, so nobody climbs, covers or escalates
+    for it and nothing reaches the backstop; the first to report in owns the case as usual.
     """
 
     mode: Mode = Mode.PUSH
@@ -68,6 +98,7 @@ class Options:
     acknowledge_cap: Duration = _ACKNOWLEDGE_CAP
     claim_window: Duration = _CLAIM_WINDOW
     resolve: Duration | None = None
+    optional: bool = False
 
     def acknowledge(self, urgency: Urgency) -> Duration:
         """The time to acknowledge a push assignment of ``urgency`` (before the cap)."""
@@ -87,6 +118,7 @@ class OptionsConfig:
     acknowledge_cap: Duration | None = None
     claim_window: Duration | None = None
     resolve: Duration | None = None
+    optional: bool | None = None
 
     def apply(self, parent: Options) -> Options:
         """``parent`` with the values this table sets."""
@@ -96,6 +128,34 @@ class OptionsConfig:
             if getattr(self, f.name) is not None
         }
         return dataclasses.replace(parent, **changes) if changes else parent
+
+
+@dataclass(frozen=True, slots=True)
+class Inform:
+    """One ``inform`` entry: the responders of ``kind`` at the located cell's ancestor at
+    ``level`` are told of the case (知会). They do not own it and have no deadline; nobody is
+    informed when the whistle is placed above ``level``."""
+
+    kind: ResponderKind
+    level: Level
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}@{self.level.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class KindConfig:
+    """A ``[kind.<kind>]`` table: how a town staffs around one responder kind.
+
+    ``duty`` is the kind of the duty person (值班员, 值班民警) who covers when a responder of
+    this kind and its B post are off duty, found climbing from the responder's cell. None:
+    nobody covers, the climb goes on. ``escalate`` is the kind a missed push goes to after
+    the B post (the 报到党员 and 无职党员 to the 网格长, the 社区民警 to the 派出所); None: the
+    same kind one level up.
+    """
+
+    duty: ResponderKind | None = None
+    escalate: ResponderKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +189,7 @@ class RuleConfig:
     categories: tuple[str, ...] | None = None
     claimable: bool | None = None
     options: OptionsConfig = OptionsConfig()
+    inform: tuple[Inform, ...] | None = None  # None inherits [defaults]
 
     @property
     def is_catch_all(self) -> bool:
@@ -142,10 +203,13 @@ class RuleConfig:
 
 @dataclass(frozen=True, slots=True)
 class RulesConfig:
-    """The whole of rules.toml: default options and the ordered rules."""
+    """The whole of rules.toml: default options, the ordered rules, who is informed by
+    default, and the per-kind staffing (``[kind.<kind>]``)."""
 
     rules: tuple[RuleConfig, ...]
     defaults: OptionsConfig = OptionsConfig()
+    inform: tuple[Inform, ...] = ()
+    kinds: Mapping[ResponderKind, KindConfig] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path, catalog: Catalog | None = None) -> RulesConfig:
@@ -209,6 +273,7 @@ class Rule:
     claimable: bool | None
     options: Options
     reports: tuple[Report, ...]
+    inform: tuple[Inform, ...] = ()
 
     def __repr__(self) -> str:
         return f"Rule({self.id!r}, source={self.source.value})"
@@ -224,7 +289,8 @@ class RuleSet:
     def __init__(self, config: RulesConfig) -> None:
         defaults = config.defaults.apply(DEFAULT_OPTIONS)
         self.defaults = defaults
-        self.rules = tuple(_compile(rule, defaults) for rule in config.rules)
+        self.rules = tuple(_compile(rule, defaults, config.inform) for rule in config.rules)
+        self._kinds = dict(config.kinds)
         by_source: dict[Source, list[Rule]] = {source: [] for source in Source}
         for rule in self.rules:
             by_source[rule.source].append(rule)
@@ -232,6 +298,16 @@ class RuleSet:
 
     def __repr__(self) -> str:
         return f"RuleSet(rules={len(self.rules)})"
+
+    def duty_kind(self, kind: ResponderKind) -> ResponderKind | None:
+        """The duty kind (值班) that covers for an off-duty ``kind``; None when none does."""
+        staffing = self._kinds.get(kind)
+        return None if staffing is None else staffing.duty
+
+    def escalation_kind(self, kind: ResponderKind) -> ResponderKind:
+        """The kind a missed push of ``kind`` goes to after the B post (itself by default)."""
+        staffing = self._kinds.get(kind)
+        return kind if staffing is None or staffing.escalate is None else staffing.escalate
 
     def for_source(self, source: Source) -> tuple[Rule, ...]:
         """The rules of ``source`` in file order (the catch-all last)."""
@@ -257,7 +333,7 @@ def _matches(
     return categories is None or category.code.startswith(categories)
 
 
-def _compile(config: RuleConfig, defaults: Options) -> Rule:
+def _compile(config: RuleConfig, defaults: Options, inform: tuple[Inform, ...]) -> Rule:
     options = config.options.apply(defaults)
     reports = tuple(
         Report(
@@ -278,6 +354,7 @@ def _compile(config: RuleConfig, defaults: Options) -> Rule:
         claimable=config.claimable,
         options=options,
         reports=reports,
+        inform=inform if config.inform is None else config.inform,
     )
 
 
@@ -294,11 +371,15 @@ def rules_from_data(
     then, given a catalog, the category prefixes and what each rule actually matches.
     """
     before = len(issues.problems)
-    top = Table(data, None, issues, ("defaults", "rule"))
+    top = Table(data, None, issues, ("defaults", "rule", "kind"))
     defaults = OptionsConfig()
+    inform: tuple[Inform, ...] = ()
     table = top.table("defaults")
     if table is not None:
-        defaults = _read_options(Table(table, "defaults", issues, _OPTION_KEYS))
+        inner = Table(table, "defaults", issues, (*_OPTION_KEYS, "inform"))
+        defaults = _read_options(inner)
+        inform = _read_inform(inner) or ()
+    kinds = _read_kinds(top)
 
     rules: list[tuple[str, RuleConfig]] = []
     ids: dict[str, str] = {}
@@ -311,7 +392,65 @@ def rules_from_data(
         _check_rule_set(rules, issues, catalog)
     if len(issues.problems) > before:
         return None
-    return RulesConfig(rules=tuple(rule for _, rule in rules), defaults=defaults)
+    return RulesConfig(
+        rules=tuple(rule for _, rule in rules), defaults=defaults, inform=inform, kinds=kinds
+    )
+
+
+def _read_inform(table: Table) -> tuple[Inform, ...] | None:
+    """``inform = [{ kind = "grid_leader", level = "grid" }, ...]``; None when absent."""
+    if "inform" not in table:
+        return None
+    value = table.data["inform"]
+    where = f"{table.where}.inform" if table.where else "inform"
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        table.error(
+            'inform: expected a list of tables like { kind = "grid_leader", level = "grid" }'
+        )
+        return None
+    entries: list[Inform] = []
+    seen: set[ResponderKind] = set()
+    for position, entry in enumerate(value):
+        inner = Table(entry, f"{where}[{position}]", table.issues, _INFORM_KEYS)
+        kind = inner.choice("kind", _parse_kind, required=True)
+        level = inner.choice("level", Level.parse, required=True)
+        if kind is None or level is None:
+            continue
+        if kind in seen:
+            inner.error(f"responder kind {kind.value!r} is informed twice")
+            continue
+        seen.add(kind)
+        entries.append(Inform(kind, level))
+    return tuple(entries)
+
+
+def _read_kinds(top: Table) -> dict[ResponderKind, KindConfig]:
+    """The ``[kind.<kind>]`` tables: who covers off duty, who a missed push escalates to."""
+    kinds: dict[ResponderKind, KindConfig] = {}
+    table = top.table("kind")
+    if table is None:
+        return kinds
+    for name, entry in table.items():
+        where = f"kind.{name}"
+        try:
+            kind = ResponderKind(name)
+        except ValueError:
+            known = ", ".join(k.value for k in ResponderKind)
+            top.issues.add(where, f"unknown responder kind {name!r}; expected one of {known}")
+            continue
+        if not isinstance(entry, dict):
+            top.issues.add(where, "expected a table with duty and/or escalate")
+            continue
+        inner = Table(entry, where, top.issues, _KIND_KEYS)
+        duty = inner.choice("duty", _parse_kind)
+        escalate = inner.choice("escalate", _parse_kind)
+        if duty is kind:
+            inner.error(f"duty: {kind.value} cannot be its own duty person")
+        elif duty is not None and duty is ResponderKind.BACKSTOP:
+            inner.error("duty: the backstop is the end of the climb, not a duty person")
+        else:
+            kinds[kind] = KindConfig(duty=duty, escalate=escalate)
+    return kinds
 
 
 def _rule_label(index: int, data: Mapping[str, Any]) -> str:
@@ -345,6 +484,9 @@ def _read_options(table: Table) -> OptionsConfig:
         duration = table.duration(key)
         if duration is not None:
             changes[key] = duration
+    optional = table.flag("optional")
+    if optional is not None:
+        changes["optional"] = optional
     return OptionsConfig(**changes)
 
 
@@ -381,6 +523,7 @@ def _read_rule(
                 table.error(f"categories[{position}]: unknown category or prefix {prefix!r}")
     claimable = table.flag("claimable")
     options = _read_options(table)
+    inform = _read_inform(table)
 
     reports: list[ReportConfig] = []
     kinds: dict[ResponderKind, int] = {}
@@ -412,6 +555,7 @@ def _read_rule(
         claimable=claimable,
         options=options,
         reports=tuple(reports),
+        inform=inform,
     )
     return where, rule
 
@@ -425,6 +569,8 @@ def _read_report(where: str, data: Mapping[str, Any], issues: Issues) -> ReportC
     if count is not None and count < 1:
         table.error(f"count: must be at least 1, got {count}")
     options = _read_options(table)
+    if options.optional and options.mode is Mode.CLAIM:
+        table.error("optional: only a push may be optional; a claim board has no deadline")
     if len(issues.problems) > before or kind is None:
         return None
     return ReportConfig(kind=kind, level=level, count=count or 1, options=options)

@@ -77,6 +77,10 @@ class ResponderKind(StrEnum):
     GRID_DEPARTMENT = "grid_department"  # 网格部门: 城管, 环卫, 住建, 市场监管, 应急, 民政 ...
     JURISDICTION_UNIT = "jurisdiction_unit"  # 辖区单位: enterprises, schools, hospitals
     SAFETY_PATROL = "safety_patrol"  # 平安巡防 / 平安志愿者
+    # 值班: the person on duty at a level around the clock, on a rota (duty.csv), who covers
+    # for responders who are off duty, with their B posts, before anything escalates.
+    DUTY_OFFICER = "duty_officer"  # 值班员 of a town (or any level that keeps a duty room)
+    DUTY_POLICE = "duty_police"  # 值班民警 of a police station
     BACKSTOP = "backstop"  # 兜底: the county command centre
 
     @property
@@ -94,6 +98,8 @@ _KIND_ZH = {
     ResponderKind.GRID_DEPARTMENT: "网格部门",
     ResponderKind.JURISDICTION_UNIT: "辖区单位",
     ResponderKind.SAFETY_PATROL: "平安巡防",
+    ResponderKind.DUTY_OFFICER: "值班员",
+    ResponderKind.DUTY_POLICE: "值班民警",
     ResponderKind.BACKSTOP: "兜底指挥中心",
 }
 

@@ -5,8 +5,8 @@
 (``duty.csv``, the duty roster of the A/B posts, and ``teams.csv``, the party members' service
 teams). The same seed and arguments give byte-identical files: every random draw comes from
 ``random.Random(seed)`` in a fixed order, nothing iterates a set and nothing reads the clock.
-The teams draw from a second generator of their own, so that adding them left the first three
-files exactly as they were for every seed.
+The teams and the duty rota's staff draw from generators of their own, so that adding them
+left every row written before exactly as it was for every seed.
 
 Shapes are rectangles that tile their parent exactly. Coordinates are integers in
 micro-degrees (1e-6 degree) until they are written, so the 6-decimal output needs no rounding
@@ -162,6 +162,10 @@ _DUTY: dict[ResponderKind, tuple[str, str, str]] = {
     ResponderKind.SAFETY_PATROL: ("daily", "07:00", "23:00"),
     ResponderKind.GRID_DEPARTMENT: ("workdays", "08:30", "17:30"),
 }
+# The duty rota (值班) of every town: three 值班员 in its duty room and three 值班民警 at its
+# police station, each on one eight-hour shift every day, so each level has someone on duty
+# around the clock to cover for off-duty responders and their B posts.
+_ROTA = (("daily", "08:00", "16:00"), ("daily", "16:00", "24:00"), ("daily", "00:00", "08:00"))
 # Service teams (服务队) per community, and members per team, from its registered members.
 _TEAMS_PER_COMMUNITY = (1, 2)
 _TEAM_SIZE = (3, 6)
@@ -257,10 +261,13 @@ def generate_county(
                 for file, path in partial.items()
             }
             writer = _Writer(streams, rng)
-            # A generator of its own for the teams, seeded from the seed: drawing them from
-            # ``rng`` would shift every later draw and change the other files.
+            # Generators of their own for the teams and the duty staff, seeded from the seed:
+            # drawing them from ``rng`` would shift every later draw and change the other rows.
             team_rng = random.Random(f"{seed}/teams")
-            _County(writer, rng, team_rng, plan, name=name, code=code, box=box).write()
+            duty_rng = random.Random(f"{seed}/duty")
+            county = _County(writer, rng, team_rng, plan, name=name, code=code, box=box)
+            county.duty_rng = duty_rng
+            county.write()
             writer.close()
         for file, path in partial.items():
             path.replace(targets[file])
@@ -484,15 +491,17 @@ class _Writer:
         *,
         categories: str = _ALL,
         backup: str = "",
+        rng: random.Random | None = None,
+        shifts: Sequence[tuple[str, str, str]] = (),
     ) -> None:
-        contact = _mobile(self._rng)
+        contact = _mobile(rng or self._rng)
         self._responders.writerow(
             (responder_id, name, kind.value, grid, categories, backup, contact)
         )
         self.responders[kind] += 1
         shift = _DUTY.get(kind)
-        if shift is not None:
-            self._duty.writerow((responder_id, *shift))
+        for row in (shift,) if shift is not None else shifts:
+            self._duty.writerow((responder_id, *row))
             self.shifts += 1
 
     def team(
@@ -523,6 +532,7 @@ class _County:
         self._box = box
         self._rng = rng
         self._team_rng = team_rng
+        self.duty_rng = random.Random(0)  # replaced by generate_county's, seeded from the seed
         self._plan = plan
         self._name = name
         self._code = code
@@ -592,6 +602,7 @@ class _County:
                 town,
                 categories=categories,
             )
+        self._duty_room(town, name)
         for number, (categories, unit_name) in enumerate(self._units(name, stem), start=1):
             out.responder(
                 f"JU{town}-{number:02d}",
@@ -611,6 +622,29 @@ class _County:
             # AB post: a neighbouring community's officer covers for this one.
             backup = f"CP{codes[(index + 1) % len(codes)]}" if len(codes) > 1 else ""
             self._community(code, town, names[index], rects[index], index < urban, backup)
+
+    def _duty_room(self, town: str, name: str) -> None:
+        """The town's rota: 值班员 DO<town>-n in its duty room and 值班民警 DP<town>-n at its
+        station, one per eight-hour shift."""
+        out, rng = self._out, self.duty_rng
+        for number, shift in enumerate(_ROTA, start=1):
+            out.responder(
+                f"DO{town}-{number}",
+                _person(rng),
+                ResponderKind.DUTY_OFFICER,
+                town,
+                rng=rng,
+                shifts=(shift,),
+            )
+        for number, shift in enumerate(_ROTA, start=1):
+            out.responder(
+                f"DP{town}-{number}",
+                _person(rng),
+                ResponderKind.DUTY_POLICE,
+                town,
+                rng=rng,
+                shifts=(shift,),
+            )
 
     def _units(self, town: str, stem: str) -> list[tuple[str, str]]:
         """4-8 jurisdiction units: one of each type, the rest drawn from what is left."""

@@ -609,6 +609,8 @@ class Intake:
             if decision is None
             else {"id": decision.rule_id, "name": decision.rule_name},
             "trace": trace,
+            # 知会: the 网格长 of the grid, the 联户长 of the micro-grid: told, not owners.
+            "informed": [] if decision is None else [i.to_dict() for i in decision.informed],
             "possible_duplicates": duplicates or [],
             "muted_by": muted,
             "silence_warning": warning,
@@ -680,6 +682,15 @@ class Intake:
                             }
                             for a in assignments
                             if a.responder_id is not None
+                        ]
+                        + [
+                            {
+                                "responder_id": informed.responder.id,
+                                "notice": "inform",
+                                "assignment_id": None,
+                                "summary": f"知会 {category.name}: {whistle.description[:80]}",
+                            }
+                            for informed in decision.informed
                         ],
                     },
                 )

@@ -254,6 +254,14 @@ RESPONSES: dict[str, Any] = {
                     "type": "array",
                     "items": _STR,
                 },
+                # 知会: told of the case without owning it (no deadline, nothing to acknowledge).
+                "informed": {
+                    "type": "array",
+                    "items": _object(
+                        {"responder": _OBJ, "kind": _STR, "cell": _STR, "level": _STR},
+                        {"kind_name": _STR},
+                    ),
+                },
             },
         ),
     },

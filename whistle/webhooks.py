@@ -32,7 +32,10 @@ The body is a JSON object::
      "event": {"seq": 42, "type": "whistle.routed", "whistle_id": "01J...Z",
                "at": "2026-11-23T09:00:00.000+08:00", "data": {...}}}
 
-``assignment_id`` may be null; ``at`` is RFC 3339 in the county's time zone; ``data`` is the
+``notice`` is ``assignment``, ``urge`` (催办), ``supervise`` (督办), ``escalation`` or ``inform``
+(知会: the 网格长 or 联户长 is told of a case in their grid or micro-grid; it has no assignment
+and nothing to acknowledge, so its ``assignment_id`` is null). ``assignment_id`` may be null;
+``at`` is RFC 3339 in the county's time zone; ``data`` is the
 event's data without the system's own bookkeeping (the ``notify`` list, which names other
 responders, and the case's pending ``deadlines``).
 
@@ -104,6 +107,7 @@ class Notice(StrEnum):
     URGE = "urge"  # 催办
     SUPERVISE = "supervise"  # 督办
     ESCALATION = "escalation"
+    INFORM = "inform"  # 知会: told of a case in their grid or micro-grid, without owning it
 
 
 @dataclass(frozen=True, slots=True)

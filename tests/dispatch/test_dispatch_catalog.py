@@ -252,7 +252,7 @@ def test_unknown_needs_kind_fails() -> None:
         "categories.toml: major[0] (E01).category[0] (E0101): needs: unknown responder kind "
         "'fire_brigade'; expected one of grid_leader, registered_member, unposted_member, "
         "household_leader, community_police, police_station, grid_department, "
-        "jurisdiction_unit, safety_patrol, backstop"
+        "jurisdiction_unit, safety_patrol, duty_officer, duty_police, backstop"
     ]
 
 

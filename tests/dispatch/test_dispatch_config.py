@@ -92,7 +92,7 @@ def test_problems_in_every_file_are_reported_together(config_dir: Path) -> None:
         "rules.toml: rule[5] (camera).report[0]: unknown responder kind 'patrol'; expected one "
         "of grid_leader, registered_member, unposted_member, household_leader, "
         "community_police, police_station, grid_department, jurisdiction_unit, safety_patrol, "
-        "backstop",
+        "duty_officer, duty_police, backstop",
         "calendar.toml: cannot read: No such file or directory",
     ]
 

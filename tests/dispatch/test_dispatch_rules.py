@@ -61,7 +61,8 @@ level = "grid"
 
 KINDS = (
     "grid_leader, registered_member, unposted_member, household_leader, community_police, "
-    "police_station, grid_department, jurisdiction_unit, safety_patrol, backstop"
+    "police_station, grid_department, jurisdiction_unit, safety_patrol, duty_officer, duty_police, "
+    "backstop"
 )
 
 
@@ -199,14 +200,14 @@ def test_shipped_rules_are_valid_and_cover_every_source() -> None:
 
 def test_unknown_top_level_key_fails() -> None:
     assert problems("[[rules]]\n" + CITIZEN + OTHERS) == [
-        "rules.toml: unknown key 'rules'; expected one of defaults, rule"
+        "rules.toml: unknown key 'rules'; expected one of defaults, rule, kind"
     ]
 
 
 def test_unknown_default_key_fails() -> None:
     assert problems('[defaults]\nack = "5m"\n' + CITIZEN + OTHERS) == [
         "rules.toml: defaults: unknown key 'ack'; expected one of mode, acknowledge, "
-        "acknowledge_cap, claim_window, resolve"
+        "acknowledge_cap, claim_window, resolve, optional, inform"
     ]
 
 
@@ -214,8 +215,8 @@ def test_unknown_rule_key_fails() -> None:
     text = CITIZEN.replace('source = "citizen"', 'source = "citizen"\nsources = []') + OTHERS
     assert problems(text) == [
         "rules.toml: rule[0] (citizen): unknown key 'sources'; expected one of id, source, name, "
-        "description, categories, claimable, report, mode, acknowledge, acknowledge_cap, "
-        "claim_window, resolve"
+        "description, categories, claimable, report, inform, mode, acknowledge, "
+        "acknowledge_cap, claim_window, resolve, optional"
     ]
 
 
@@ -223,7 +224,7 @@ def test_unknown_report_key_fails() -> None:
     text = CITIZEN.replace('level = "grid"', 'level = "grid"\nwho = "x"') + OTHERS
     assert problems(text) == [
         "rules.toml: rule[0] (citizen).report[0]: unknown key 'who'; expected one of kind, "
-        "level, count, mode, acknowledge, acknowledge_cap, claim_window, resolve"
+        "level, count, mode, acknowledge, acknowledge_cap, claim_window, resolve, optional"
     ]
 
 
@@ -404,3 +405,83 @@ def test_every_problem_is_reported_at_once() -> None:
         'source = "camera"', 'source = "cctv"'
     )
     assert len(problems(text)) == 3
+
+
+# -- staffing: inform (知会), [kind.<kind>] duty and escalate --------------------------------
+
+
+def citizen_with(line: str) -> str:
+    """The citizen catch-all with ``line`` among the rule's own keys (before its report)."""
+    head, report = CITIZEN.split("[[rule.report]]")
+    return f"{head}{line}\n[[rule.report]]{report}"
+
+
+def test_inform_on_defaults_is_inherited_and_a_rules_list_replaces_it() -> None:
+    text = (
+        '[defaults]\ninform = [{ kind = "grid_leader", level = "grid" }]\n'
+        + citizen_with('inform = [{ kind = "household_leader", level = "micro_grid" }]')
+        + OTHERS
+    )
+    compiled = RuleSet(rules(text))
+    citizen = compiled.for_source(Source.CITIZEN)[0]
+    police = compiled.for_source(Source.POLICE)[0]
+    assert [str(i) for i in citizen.inform] == ["household_leader@micro_grid"]
+    assert [str(i) for i in police.inform] == ["grid_leader@grid"]
+
+
+def test_kind_tables_name_the_duty_person_and_the_next_step() -> None:
+    text = (
+        CITIZEN
+        + OTHERS
+        + '[kind.community_police]\nduty = "duty_police"\nescalate = "police_station"\n'
+    )
+    compiled = RuleSet(rules(text))
+    assert compiled.duty_kind(ResponderKind.COMMUNITY_POLICE) is ResponderKind.DUTY_POLICE
+    assert compiled.escalation_kind(ResponderKind.COMMUNITY_POLICE) is (
+        ResponderKind.POLICE_STATION
+    )
+    # Kinds without a table: nobody covers, and a miss climbs as the same kind.
+    assert compiled.duty_kind(ResponderKind.SAFETY_PATROL) is None
+    assert compiled.escalation_kind(ResponderKind.SAFETY_PATROL) is ResponderKind.SAFETY_PATROL
+
+
+def test_unknown_kind_table_fails() -> None:
+    assert problems(CITIZEN + OTHERS + '[kind.fire_brigade]\nduty = "duty_officer"\n') == [
+        f"rules.toml: kind.fire_brigade: unknown responder kind 'fire_brigade'; expected one "
+        f"of {KINDS}"
+    ]
+
+
+def test_unknown_key_in_a_kind_table_fails() -> None:
+    assert problems(CITIZEN + OTHERS + '[kind.safety_patrol]\ncover = "duty_officer"\n') == [
+        "rules.toml: kind.safety_patrol: unknown key 'cover'; expected one of duty, escalate"
+    ]
+
+
+def test_a_kind_cannot_be_its_own_duty_person() -> None:
+    assert problems(CITIZEN + OTHERS + '[kind.duty_officer]\nduty = "duty_officer"\n') == [
+        "rules.toml: kind.duty_officer: duty: duty_officer cannot be its own duty person"
+    ]
+
+
+def test_inform_needs_a_kind_and_a_level() -> None:
+    text = citizen_with('inform = [{ kind = "grid_leader" }]') + OTHERS
+    assert problems(text) == [
+        "rules.toml: rule[0] (citizen).inform[0]: missing required key 'level'"
+    ]
+
+
+def test_inform_must_be_a_list_of_tables() -> None:
+    text = citizen_with('inform = ["grid_leader"]') + OTHERS
+    assert problems(text) == [
+        "rules.toml: rule[0] (citizen): inform: expected a list of tables like "
+        '{ kind = "grid_leader", level = "grid" }'
+    ]
+
+
+def test_a_claim_cannot_be_optional() -> None:
+    text = CITIZEN + 'mode = "claim"\noptional = true\n' + OTHERS
+    assert problems(text) == [
+        "rules.toml: rule[0] (citizen).report[0]: optional: only a push may be optional; a "
+        "claim board has no deadline"
+    ]

@@ -528,7 +528,8 @@ def test_unknown_kind_lists_the_valid_kinds(tmp_path: Path) -> None:
     assert problems(write(tmp_path, responders=responders)) == [
         "responders.csv:6: X1: unknown kind 'volunteer'; expected one of grid_leader, "
         "registered_member, unposted_member, household_leader, community_police, "
-        "police_station, grid_department, jurisdiction_unit, safety_patrol, backstop",
+        "police_station, grid_department, jurisdiction_unit, safety_patrol, duty_officer, "
+        "duty_police, backstop",
     ]
 
 

@@ -6,6 +6,7 @@ import csv
 import json
 import re
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ FILES = ("grids.csv", "grids.geojson", "responders.csv", "duty.csv", "teams.csv"
 SHIPPED = Path(__file__).resolve().parents[2] / "config"
 OFFICE_HOURS = Shift(("workdays",), 8 * 60 + 30, 17 * 60 + 30)
 PATROL_HOURS = Shift(("daily",), 7 * 60, 23 * 60)
+# The towns' duty rota (值班): three eight-hour shifts a day, 08-16, 16-24, 00-08.
+ROTA = tuple(Shift(("daily",), start * 60, (start + 8) * 60) for start in (8, 16, 0))
 DEPARTMENTS = {
     "城管中队": "E01;E02;E04;F04",
     "环卫站": "E01;F03",
@@ -168,6 +171,25 @@ def test_every_town_has_a_police_station_departments_and_units(hierarchy: Hierar
         assert len({unit.name for unit in units}) == len(units)
 
 
+def test_every_town_keeps_a_duty_rota_of_duty_officers_and_duty_police_around_the_clock(
+    small: tuple[Path, SampleSummary], hierarchy: Hierarchy, calendar: WorkCalendar
+) -> None:
+    duty = DutyRoster.load(small[0], hierarchy, calendar)
+    towns = list(hierarchy.cells(level=Level.TOWN))
+    assert towns
+    for town in towns:
+        for kind, prefix in ((ResponderKind.DUTY_OFFICER, "DO"), (ResponderKind.DUTY_POLICE, "DP")):
+            staff = hierarchy.responders_at(town.code, kind)
+            assert [r.id for r in staff] == [f"{prefix}{town.code}-{n}" for n in (1, 2, 3)]
+            assert all(r.categories == frozenset({"*"}) for r in staff)
+            # Every hour of a holiday and of a working day, somebody of the rota is on duty.
+            for day in ("2026-10-01", "2026-12-02"):
+                for hour in range(24):
+                    at = datetime.fromisoformat(f"{day}T{hour:02d}:30:00+08:00")
+                    on = [r.id for r in staff if duty.on_duty(r.id, at)]
+                    assert len(on) == 1, (town.code, kind, at, on)
+
+
 def test_county_has_the_backstop_and_the_police_bureau(hierarchy: Hierarchy) -> None:
     (backstop,) = hierarchy.responders_at("530524", ResponderKind.BACKSTOP)
     assert backstop.name == "昌宁县网格化服务管理中心"
@@ -178,7 +200,7 @@ def test_county_has_the_backstop_and_the_police_bureau(hierarchy: Hierarchy) -> 
 
 def test_people_have_all_categories_and_mobile_numbers(small: tuple[Path, SampleSummary]) -> None:
     people = {"registered_member", "unposted_member", "grid_leader", "household_leader"}
-    people |= {"community_police", "safety_patrol", "backstop"}
+    people |= {"community_police", "safety_patrol", "duty_officer", "duty_police", "backstop"}
     rows = roster(small[0])
 
     for row in rows:
@@ -261,6 +283,10 @@ def test_duty_roster_loads_and_gives_each_kind_its_hours(
     for row in roster(small[0]):
         kind = ResponderKind(row["kind"])
         shift = expected.get(kind)
+        if kind in (ResponderKind.DUTY_OFFICER, ResponderKind.DUTY_POLICE):
+            # The rota: DO<town>-n / DP<town>-n each works one eight-hour shift every day.
+            number = int(row["id"].rsplit("-", 1)[1])
+            shift = ROTA[number - 1]
         # Everyone else (police stations, the backstop, the grid workers ...) is always on duty.
         assert duty.shifts(row["id"]) == (() if shift is None else (shift,)), row
         with_shifts += shift is not None

@@ -99,15 +99,15 @@ class World:
     micro_grids: tuple[str, ...]
     categories: tuple[str, ...]
     responders: tuple[str, ...]
+    backups: frozenset[str]  # every responder that is somebody's B post
 
     @classmethod
     def load(cls, county_dir: Path) -> World:
         hierarchy = load_hierarchy(county_dir)
         config = load_dispatch_config(county_dir)
         router = Router.compile(hierarchy, config)
-        responders = sorted(
-            {r.id for cell in hierarchy.cells() for r in hierarchy.responders_at(cell.code)}
-        )
+        everyone = [r for cell in hierarchy.cells() for r in hierarchy.responders_at(cell.code)]
+        responders = sorted({r.id for r in everyone})
         return cls(
             hierarchy=hierarchy,
             router=router,
@@ -117,6 +117,7 @@ class World:
             micro_grids=tuple(c.code for c in hierarchy.cells(level=Level.MICRO_GRID)),
             categories=tuple(c.code for c in router.catalog),
             responders=tuple(responders),
+            backups=frozenset(r.backup for r in everyone if r.backup is not None),
         )
 
 
@@ -315,7 +316,14 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     # -- rules: assignment actions -----------------------------------------------------------
 
-    def pick_case(self, data: st.DataObject) -> CaseState:
+    def pick_case(self, data: st.DataObject, *, mostly: CaseStatus | None = None) -> CaseState:
+        """Any case; with ``mostly``, half the time one in that status when there is one
+        (the steps at the end of the loop find a case that can take them, however many
+        other cases the run has made)."""
+        if mostly is not None:
+            ready = sorted(c for c in self.created if self.state(c).status is mostly)
+            if ready and data.draw(st.booleans(), label=f"a {mostly.value} case"):
+                return self.state(data.draw(st.sampled_from(ready), label="case"))
         case_id = data.draw(st.sampled_from(sorted(self.created)), label="case")
         return self.state(case_id)
 
@@ -405,7 +413,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(passed=st.booleans(), note=TEXTS, data=st.data())
     def verify(self, passed: bool, note: str | None, data: st.DataObject) -> None:
-        state = self.pick_case(data)
+        state = self.pick_case(data, mostly=CaseStatus.RESOLVED)
         resolver = (state.resolution or {}).get("responder_id")
         # The grid worker or community checks; now and then the resolver tries it himself.
         actor = resolver if resolver and data.draw(st.booleans()) else "gridworker-1"
@@ -450,7 +458,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(grade=GRADES, data=st.data())
     def rate(self, grade: str | None, data: st.DataObject) -> None:
-        state = self.pick_case(data)
+        state = self.pick_case(data, mostly=CaseStatus.CLOSED)
         self.act(
             state.id,
             "citizen",
@@ -529,43 +537,64 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.check_climb(before, old, added)
 
     def check_climb(self, before: CaseState, old: Any, event: Event) -> None:
-        """One level: the B post of the silent responder; else the nearest cell, starting
-        at the parent of the old assignment's cell, with a responder of the same kind who
-        may take the case; else the county backstop."""
+        """As a town staffs it: the B post of the silent A post, once (never a B post's B
+        post); a duty person (值班) for an off-duty post; else the nearest cell with a
+        responder of the next kind on the ladder (rules.toml ``[kind.<kind>].escalate``, from
+        the old cell; the same kind from its parent) who may take the case; else the county
+        backstop."""
         hierarchy = self.world.hierarchy
+        rules = self.world.router.rules
         new = event.data["assignment"]
         reason = event.data["reason"]
         new_id = new["responder"]["id"]
         where = (
             f"{before.id}: {old.id} ({old.responder_id} at {old.cell}) -> {new_id} at {new['cell']}"
         )
+        chosen = hierarchy.responder(new_id)
+        assert chosen is not None, where
+        if reason == "duty":
+            assert chosen.kind in (ResponderKind.DUTY_OFFICER, ResponderKind.DUTY_POLICE), where
+            assert self.world.duty.on_duty(new_id, event.at), where
+            return
         if reason == "backup":
             responder = hierarchy.responder(old.responder_id or "")
             assert responder is not None, where
-            assert responder.backup == new_id, where
-            # The roster's B post: beside the A post (a neighbouring community's officer, the
-            # grid's other member) or, for a town's police station, the county bureau above.
-            b_cell, a_cell = hierarchy.cell(new["cell"]), hierarchy.cell(old.cell)
-            assert b_cell.level == a_cell.level or b_cell.code == a_cell.parent, where
+            if responder.backup == new_id:
+                # AB岗 is one step: only the A post's B post, never the B post's own.
+                assert old.origin not in ("backup", "duty", "backstop"), where
+                # The roster's B post: beside the A post (a neighbouring community's officer,
+                # the grid's other member) or, for a town's police station, the county bureau.
+                b_cell, a_cell = hierarchy.cell(new["cell"]), hierarchy.cell(old.cell)
+                assert b_cell.level == a_cell.level or b_cell.code == a_cell.parent, where
+            else:
+                # The B post of an off-duty responder the climb found.
+                assert new_id in self.world.backups, where
+            assert self.world.duty.on_duty(new_id, event.at), where
             return
         kind = ResponderKind(old.kind)
-        # Who may not take it: whoever is on the case, failed it or gave it back.
-        taken = {
-            AssignmentStatus.DISPATCHED,
-            AssignmentStatus.OPEN,
-            AssignmentStatus.ACKNOWLEDGED,
-            AssignmentStatus.IN_PROGRESS,
-            AssignmentStatus.ESCALATED,
-            AssignmentStatus.RETURNED,
-        }
-        excluded = {a.responder_id for a in before.assignments.values() if a.status in taken}
-        excluded |= set(old.tried) | {old.responder_id}
-        start = hierarchy.cell(old.cell).parent or old.cell
+        # A missed acknowledgement climbs the ladder; an unresolved case (a new round) goes to
+        # the same kind one level up.
+        target = kind if event.data.get("new_round") else rules.escalation_kind(kind)
+        excluded = set(old.tried) | {old.responder_id}
+        if target is kind:
+            # Who may not take it: whoever is on the case, failed it or gave it back.
+            taken = {
+                AssignmentStatus.DISPATCHED,
+                AssignmentStatus.OPEN,
+                AssignmentStatus.ACKNOWLEDGED,
+                AssignmentStatus.IN_PROGRESS,
+                AssignmentStatus.ESCALATED,
+                AssignmentStatus.RETURNED,
+            }
+            excluded |= {a.responder_id for a in before.assignments.values() if a.status in taken}
+            start = hierarchy.cell(old.cell).parent or old.cell
+        else:
+            start = old.cell
         expected = None
         for cell in hierarchy.ancestors(start):
             fits = [
                 r.id
-                for r in hierarchy.responders_at(cell.code, kind)
+                for r in hierarchy.responders_at(cell.code, target)
                 if r.id not in excluded
                 and r.handles(before.category)
                 and self.world.duty.on_duty(r.id, event.at)
@@ -576,9 +605,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         if expected is None:
             assert reason == "backstop", where
             assert new["cell"] == hierarchy.root, where
-            backstop = hierarchy.responder(new_id)
-            assert backstop is not None, where
-            assert backstop.kind is ResponderKind.BACKSTOP, where
+            assert chosen.kind is ResponderKind.BACKSTOP, where
         else:
             assert reason == "escalation", where
             assert new["cell"] == expected[0], where

@@ -25,7 +25,19 @@ def due(assignment: dict[str, Any], key: str) -> datetime:
     return datetime.fromisoformat(assignment[key])
 
 
-async def test_silent_push_goes_to_b_post_then_up_the_levels_to_the_backstop(
+def police_slot(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The police slot in the order it was filled: the 社区民警's assignment and everything
+    that replaced it (the case's other reports left out)."""
+    slot = [a for a in doc["assignments"] if a["kind"] in ("community_police", "police_station")]
+    return sorted(slot, key=lambda a: int(a["id"].rsplit("-", 1)[1]))
+
+
+def police_chain(doc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(kind, origin, responder, status) along the police slot."""
+    return [(a["kind"], a["origin"], a["responder"]["id"], a["status"]) for a in police_slot(doc)]
+
+
+async def test_unacknowledged_police_push_goes_to_the_station_after_the_b_post(
     live: Live, county: Hierarchy, clock: FakeClock
 ) -> None:
     cases = Cases(live, county)
@@ -34,93 +46,111 @@ async def test_silent_push_goes_to_b_post_then_up_the_levels_to_the_backstop(
     a_post = county.responder(police["responder"]["id"])
     assert a_post is not None
     assert a_post.backup is not None
+    town = county.at_level(doc["grid"]["code"], Level.TOWN)
+    (station,) = county.responders_at(town.code, ResponderKind.POLICE_STATION)
+    (bureau,) = county.responders_at(county.root, ResponderKind.POLICE_STATION)
+    backstop = county.responders_at(county.root, ResponderKind.BACKSTOP)[0]
+    assert station.backup == bureau.id
 
     # One minute before the deadline nothing happens.
     clock.set(due(police, "acknowledge_due") - timedelta(minutes=1))
     assert await cases.tick() == 0
 
+    # A -> B: the neighbouring community's officer, once.
     clock.set(due(police, "acknowledge_due"))
     assert await cases.tick() >= 1
     doc = await cases.get(doc["id"])
-    chain = origins(doc, "community_police")
-    assert chain[0] == ("rule", a_post.id, "escalated")
-    assert chain[1] == ("backup", a_post.backup, "dispatched")
-
-    # The B post is silent too: nobody of the kind above the community, so the county
-    # backstop (兜底) takes it.
-    b_post = next(a for a in doc["assignments"] if a["origin"] == "backup")
-    clock.set(due(b_post, "acknowledge_due"))
-    await cases.tick()
-    doc = await cases.get(doc["id"])
-    chain = origins(doc, "community_police")
-    backstop = county.responders_at(county.root, ResponderKind.BACKSTOP)[0]
-    assert chain[2] == ("backstop", backstop.id, "dispatched")
-    assert [a["status"] for a in doc["assignments"] if a["kind"] == "community_police"][:2] == [
-        "escalated",
-        "escalated",
+    assert police_chain(doc) == [
+        ("community_police", "rule", a_post.id, "escalated"),
+        ("community_police", "backup", a_post.backup, "dispatched"),
     ]
 
+    # The B post is silent too: not its own B post (the next community's officer) but one
+    # level up, the town's 派出所; then the station's B post, the county bureau; then the
+    # backstop (兜底).
+    for _ in range(3):
+        last = police_slot(doc)[-1]
+        clock.set(due(last, "acknowledge_due"))
+        await cases.tick()
+        doc = await cases.get(doc["id"])
+    assert police_chain(doc) == [
+        ("community_police", "rule", a_post.id, "escalated"),
+        ("community_police", "backup", a_post.backup, "escalated"),
+        ("police_station", "escalation", station.id, "escalated"),
+        ("police_station", "backup", bureau.id, "escalated"),
+        ("police_station", "backstop", backstop.id, "dispatched"),
+    ]
+    assert police_slot(doc)[2]["cell"] == town.code
+
     # The backstop is silent as well: nothing escalates past the county; the case is marked.
-    last = doc["assignments"][-1]
+    last = police_slot(doc)[-1]
     clock.set(due(last, "acknowledge_due"))
     await cases.tick()
     doc = await cases.get(doc["id"])
-    assert doc["assignments"][-1]["status"] == "dispatched"
+    assert police_slot(doc)[-1]["status"] == "dispatched"
     assert doc["case"]["overdue"] is True
-    police_ids = {a["id"] for a in doc["assignments"] if a["kind"] == "community_police"}
-    added = [
-        e
-        for e in doc["timeline"]
-        if e["type"] == "assignment.added" and e["data"]["assignment"]["kind"] == "community_police"
-    ]
-    assert len(added) == 2  # the B post, then the backstop
-    overdue = [
-        e
-        for e in doc["timeline"]
-        if e["type"] == "case.overdue" and e["data"].get("assignment") in police_ids
-    ]
-    assert len(overdue) == 1
+    assert police_events(doc, "assignment.added") == 4
+    assert police_events(doc, "case.overdue") == 1
     # A day later nothing more has happened to the police slot: each deadline fired once.
     clock.advance(timedelta(days=1))
     await cases.tick()
     doc = await cases.get(doc["id"])
-    assert police_events(doc, "assignment.added") == 2
+    assert police_events(doc, "assignment.added") == 4
     assert police_events(doc, "case.overdue") == 1
 
 
 def police_events(doc: dict[str, Any], kind: str) -> int:
-    police = {a["id"] for a in doc["assignments"] if a["kind"] == "community_police"}
+    police = {
+        a["id"] for a in doc["assignments"] if a["kind"] in ("community_police", "police_station")
+    }
     return sum(
         1
         for e in doc["timeline"]
         if e["type"] == kind
         and (
-            e["data"].get("assignment", {}).get("kind") == "community_police"
+            e["data"].get("assignment", {}).get("id") in police
             if kind == "assignment.added"
             else e["data"].get("assignment") in police
         )
     )
 
 
-async def test_escalation_climbs_one_level_when_the_b_post_is_already_on_the_case(
+def added_since(doc: dict[str, Any], first: int) -> list[tuple[str, str, str, str]]:
+    """(kind, origin, cell, responder) of the assignments numbered ``first`` and after."""
+    later = [a for a in doc["assignments"] if int(a["id"].rsplit("-", 1)[1]) >= first]
+    later.sort(key=lambda a: int(a["id"].rsplit("-", 1)[1]))
+    return [(a["kind"], a["origin"], a["cell"], a["responder"]["id"]) for a in later]
+
+
+async def test_missed_push_of_the_one_plus_one_pair_goes_to_the_grid_leader(
     live: Live, county: Hierarchy, clock: FakeClock
 ) -> None:
     cases = Cases(live, county)
     doc = await cases.new()
     member = next(a for a in doc["assignments"] if a["kind"] == "registered_member")
-    micro = doc["grid"]["code"]
-    community = county.at_level(micro, Level.COMMUNITY)
+    grid = county.at_level(doc["grid"]["code"], Level.GRID)
+    town = county.at_level(doc["grid"]["code"], Level.TOWN)
+    (leader,) = county.responders_at(grid.code, ResponderKind.GRID_LEADER)
+    # The officer reports in; the 1+1 pair stay silent.
+    police = next(a for a in doc["assignments"] if a["kind"] == "community_police")
+    assert (await cases.assignment(police, "acknowledge"))[0] == 200
     clock.set(due(member, "acknowledge_due"))
     await cases.tick()
     doc = await cases.get(doc["id"])
-    added = next(a for a in doc["assignments"][3:] if a["kind"] == "registered_member")
-    # Its B post (the 无职党员 of the 1+1 pair) already has the case, so the same kind one
-    # level up, the community's registered party members, are next.
-    assert added["kind"] == "registered_member"
-    assert added["origin"] == "escalation"
-    assert added["cell"] == community.code
-    expected = county.responders_at(community.code, ResponderKind.REGISTERED_MEMBER)[0].id
-    assert added["responder"]["id"] == expected
+    # Each is the other's B post and both already hold the case, so the second step of the
+    # grid's escalation takes both slots: the 网格长, not the community's members nor the
+    # county backstop.
+    assert added_since(doc, 4) == [
+        ("grid_leader", "escalation", grid.code, leader.id),
+        ("grid_leader", "escalation", grid.code, leader.id),
+    ]
+
+    # The 网格长 is silent: the town's duty room, the 值班员 on shift (09:30: 08:00-16:00).
+    clock.set(due(doc["assignments"][-1], "acknowledge_due"))
+    await cases.tick()
+    doc = await cases.get(doc["id"])
+    on_shift = ("duty_officer", "escalation", town.code, f"DO{town.code}-1")
+    assert added_since(doc, 6) == [on_shift, on_shift]
 
 
 async def test_acknowledged_assignment_does_not_escalate(

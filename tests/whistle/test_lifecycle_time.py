@@ -48,20 +48,24 @@ async def test_working_hour_limits_skip_nights_weekends_and_holidays(
 
 
 @pytest.mark.parametrize("clock", ["2026-11-28T10:00:00+08:00"], indirect=True)
-async def test_off_duty_community_police_on_a_saturday_are_passed_over(
+async def test_off_duty_community_police_on_a_saturday_go_to_the_stations_duty_police(
     live: Live, county: Hierarchy
 ) -> None:
     # The sample's community police work workdays 08:30-17:30 and back each other up across
-    # communities, so on a Saturday both posts are off and the climb goes on to the county.
+    # communities, so on a Saturday both posts are off: the 值班民警 on the station's rota
+    # covers (值班), not the county backstop.
     doc = await Cases(live, county).new()
     police = next(a for a in doc["assignments"] if a["kind"] == "community_police")
     community = county.at_level(doc["grid"]["code"], Level.COMMUNITY)
+    town = county.at_level(doc["grid"]["code"], Level.TOWN)
     a_post = county.responders_at(community.code, ResponderKind.COMMUNITY_POLICE)[0]
     trace = next(t for t in doc["trace"] if t["assignment"] == police["id"])
     off = [s["responder_id"] for s in trace["steps"] if s["result"] == "off_duty"]
-    assert off[0] == a_post.id
-    assert police["responder"]["id"] != a_post.id
-    assert police["origin"] == "backstop"
+    assert off == [a_post.id, a_post.backup]
+    assert police["origin"] == "duty"
+    # 10:00 is the 08:00-16:00 shift of the rota: its first 值班民警.
+    assert police["responder"]["id"] == f"DP{town.code}-1"
+    assert police["cell"] == town.code
     # The grid's 1+1 keep no shifts in the sample: always on duty, so they are chosen.
     grid = county.at_level(doc["grid"]["code"], Level.GRID)
     member = county.responders_at(grid.code, ResponderKind.REGISTERED_MEMBER)[0]

@@ -16,6 +16,8 @@ from whistle.cli import main
 async def test_citizen_at_a_micro_grid_point_reaches_its_grid_pair_and_police(
     start_server: StartServer, tmp_path: Path
 ) -> None:
+    """The 1+1 pair and the officer must report; the grid's 网格长 and the micro-grid's 联户长
+    are informed (知会)."""
     county = load_hierarchy(SHIPPED)
     live = await start_server(config=SHIPPED)
     micro_grids = list(county.cells(level=Level.MICRO_GRID))
@@ -49,6 +51,12 @@ async def test_citizen_at_a_micro_grid_point_reaches_its_grid_pair_and_police(
                 county.responders_at(community.code, ResponderKind.COMMUNITY_POLICE)[0].id,
             ),
         }
+        leader = county.responders_at(grid.code, ResponderKind.GRID_LEADER)[0].id
+        household = county.responders_at(micro.code, ResponderKind.HOUSEHOLD_LEADER)[0].id
+        assert [(i["kind"], i["responder"]["id"]) for i in doc["informed"]] == [
+            ("grid_leader", leader),
+            ("household_leader", household),
+        ]
         assert all(t["explain"] for t in doc["trace"])
 
 

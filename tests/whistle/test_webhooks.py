@@ -316,7 +316,8 @@ async def test_malformed_entry_is_skipped_and_the_rest_delivered(
     bad = [entry for entry in logs if entry["event"] == "webhook.bad_notice"]
     assert bad[0]["index"] == 0
     assert (
-        bad[0]["reason"] == "notice 'praise' is not one of assignment, urge, supervise, escalation"
+        bad[0]["reason"]
+        == "notice 'praise' is not one of assignment, urge, supervise, escalation, inform"
     )
     assert h.notifier.counts.invalid == 1
 

@@ -1,0 +1,118 @@
+"""Routing as a town staffs it, through the real pipeline (HTTP, SQLite, the fake clock): the
+duty rota (值班) off hours, and the 联户长 who may report in for small matters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from lifecycle_helpers import Cases
+from whistle_support import SHIPPED, Live, StartServer
+
+from grids import Hierarchy, Level, ResponderKind
+from grids.loader import load_hierarchy
+from whistle.clock import FakeClock
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest) -> FakeClock:
+    """Each test here starts the clock where its case says (default: a Monday morning)."""
+    start = getattr(request, "param", "2026-11-23T09:00:00+08:00")
+    return FakeClock(datetime.fromisoformat(start))
+
+
+@pytest.mark.parametrize("clock", ["2026-11-23T20:00:00+08:00"], indirect=True)
+async def test_off_hours_department_work_goes_to_the_towns_duty_officer_not_the_backstop(
+    live: Live, county: Hierarchy
+) -> None:
+    # The town's 城管中队 keeps office hours and has no B post: at 20:00 the 值班员 on the
+    # 16:00-24:00 shift of the town's rota takes it.
+    doc = await Cases(live, county).new(source="community")
+    town = county.at_level(doc["grid"]["code"], Level.TOWN)
+    [assignment] = doc["assignments"]
+    assert (assignment["kind"], assignment["origin"]) == ("grid_department", "duty")
+    assert assignment["responder"]["id"] == f"DO{town.code}-2"
+    assert assignment["responder"]["kind"] == "duty_officer"
+
+
+@pytest.mark.parametrize("clock", ["2026-11-23T17:10:00+08:00"], indirect=True)
+async def test_missed_push_whose_b_post_is_off_duty_goes_to_the_duty_police(
+    live: Live, county: Hierarchy, clock: FakeClock
+) -> None:
+    cases = Cases(live, county)
+    doc = await cases.new()
+    police = next(a for a in doc["assignments"] if a["kind"] == "community_police")
+    town = county.at_level(doc["grid"]["code"], Level.TOWN)
+    assert police["origin"] == "rule"  # 17:10: the A post is still on duty
+    # Silent until 17:40, when its B post (the neighbouring officer) has gone home too.
+    clock.set(datetime.fromisoformat(police["acknowledge_due"]))
+    await cases.tick()
+    doc = await cases.get(doc["id"])
+    added = [a for a in doc["assignments"] if a["origin"] not in ("rule", "category")]
+    police_added = [a for a in added if a["kind"] == "community_police"]
+    assert [(a["origin"], a["responder"]["id"]) for a in police_added] == [
+        ("duty", f"DP{town.code}-2")
+    ]
+
+
+async def test_household_leader_who_reports_in_first_owns_the_small_matter(
+    live: Live, county: Hierarchy, clock: FakeClock
+) -> None:
+    cases = Cases(live, county)
+    doc = await cases.new(category="E0601", description="楼上楼下噪音纠纷")
+    micro = doc["grid"]["code"]
+    (household,) = county.responders_at(micro, ResponderKind.HOUSEHOLD_LEADER)
+    may = next(a for a in doc["assignments"] if a["kind"] == "household_leader")
+    assert (may["responder"]["id"], may["acknowledge_due"]) == (household.id, None)
+    code, doc = await cases.assignment(may, "acknowledge")
+    assert code == 200, doc
+    assert doc["case"]["owner"] == {"assignment": may["id"], "responder_id": household.id}
+
+
+async def test_a_household_leader_who_stays_silent_sends_nothing_up(
+    live: Live, county: Hierarchy, clock: FakeClock
+) -> None:
+    cases = Cases(live, county)
+    doc = await cases.new(category="E0601", description="楼上楼下噪音纠纷")
+    may = next(a for a in doc["assignments"] if a["kind"] == "household_leader")
+    for assignment in doc["assignments"]:
+        if assignment["id"] != may["id"]:
+            assert (await cases.assignment(assignment, "acknowledge"))[0] == 200
+    clock.advance(timedelta(days=1))
+    await cases.tick()
+    doc = await cases.get(doc["id"])
+    assert [a["status"] for a in doc["assignments"] if a["id"] == may["id"]] == ["dispatched"]
+    assert not [e for e in doc["timeline"] if e["type"] == "assignment.added"]
+
+
+async def test_the_b_post_is_one_step_in_the_shipped_county_never_the_b_posts_b_post(
+    start_server: StartServer, clock: FakeClock
+) -> None:
+    # In the shipped county each community's officer is the next community's B post
+    # (CP001 -> CP002 -> CP003 ...): the audit saw a silent case walk that chain sideways.
+    county = load_hierarchy(SHIPPED)
+    live = await start_server(config=SHIPPED)
+    cases = Cases(live, county)
+    micro = next(county.cells(level=Level.MICRO_GRID)).code
+    doc = await cases.new(location={"grid": micro})
+    town = county.at_level(micro, Level.TOWN)
+    seen = []
+    for _ in range(3):
+        pending = [
+            a
+            for a in doc["assignments"]
+            if a["kind"] in ("community_police", "police_station") and a["status"] == "dispatched"
+        ]
+        [police] = pending
+        seen.append((police["kind"], police["origin"], police["responder"]["id"]))
+        clock.set(datetime.fromisoformat(police["acknowledge_due"]))
+        await cases.tick()
+        doc = await cases.get(doc["id"])
+    a_post = county.responder(seen[0][2])
+    assert a_post is not None
+    assert a_post.backup is not None
+    assert seen == [
+        ("community_police", "rule", a_post.id),
+        ("community_police", "backup", a_post.backup),
+        ("police_station", "escalation", f"PS{town.code}"),
+    ]
