@@ -28,6 +28,7 @@ __all__ = [
     "EARLIEST",
     "LATEST",
     "MAX_DIGITS",
+    "RANGE",
     "bounded_date",
     "bounded_instant",
     "check_instant",
@@ -44,6 +45,7 @@ MAX_DIGITS = 20
 
 _ASCII_DIGITS = frozenset("0123456789")
 
+# How the instants' range reads in messages and in the OpenAPI document.
 RANGE = "between 1970-01-01T00:00:00Z and 9000-01-01T00:00:00Z"
 
 

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from dispatch import Source, Urgency
-from whistle.bounds import check_instant
+from whistle.bounds import RANGE, check_instant
 from whistle.exceptions import FieldError
 
 __all__ = ["INPUT", "LIMITS", "Instant", "LocationIn", "WhistleIn", "field_errors"]
@@ -62,7 +62,12 @@ def _rfc3339(value: Any) -> Any:
 
 # An RFC 3339 time within the range of whistle.bounds: year 1 at +14:00 is valid RFC 3339,
 # and only fails when turned into UTC, deep inside the intake (a 500); here it is a 422.
-Instant = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(check_instant)]
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_rfc3339),
+    AfterValidator(check_instant),
+    Field(description=f"RFC 3339 with an offset, {RANGE}"),
+]
 
 
 def _url(value: str) -> str:
