@@ -129,10 +129,10 @@ def camera_posts(
 
 
 def acknowledged_lines(run: str) -> Callable[[int, int, bytes], list[str]]:
-    """Each stored line of a 200 answer as ``status<TAB>detection id<TAB>whistle id``."""
+    """Each stored line of a 200 (or 207) answer as ``status<TAB>detection id<TAB>whistle id``."""
 
     def read(n: int, status: int, body: bytes) -> list[str]:
-        if status != 200:
+        if status not in (200, 207):  # 207: some lines were errors, the rest stored
             return []
         answer = orjson.loads(body)
         return [

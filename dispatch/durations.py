@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
-__all__ = ["Duration", "Unit"]
+__all__ = ["MAX_DAYS", "Duration", "Unit"]
 
 
 class Unit(StrEnum):
@@ -32,8 +32,22 @@ class Unit(StrEnum):
 
 _SECONDS = {Unit.SECONDS: 1, Unit.MINUTES: 60, Unit.HOURS: 3600, Unit.DAYS: 86400}
 
-# Longest suffix first so that "4wh" is not read as "4w" + junk.
-_PATTERN = re.compile(r"(\d+)(wh|wd|s|m|h|d)")
+# The longest duration: ten years in its unit (working hours and days counted as wall hours
+# and days). Nothing in the loop lasts longer, and the cap keeps a client's "99999999999d"
+# from overflowing timedelta and "99999999999999wd" from walking the calendar for ever.
+MAX_DAYS = 3650
+MAX_AMOUNT = {
+    Unit.SECONDS: MAX_DAYS * 86400,
+    Unit.MINUTES: MAX_DAYS * 1440,
+    Unit.HOURS: MAX_DAYS * 24,
+    Unit.DAYS: MAX_DAYS,
+    Unit.WORKING_HOURS: MAX_DAYS * 24,
+    Unit.WORKING_DAYS: MAX_DAYS,
+}
+
+# Longest suffix first so that "4wh" is not read as "4w" + junk. ASCII digits only: \d would
+# take other scripts' digits too.
+_PATTERN = re.compile(r"([0-9]+)(wh|wd|s|m|h|d)")
 
 FORMS = (
     "a whole number followed by s, m, h or d (wall time), wh (working hours) or "
@@ -53,6 +67,9 @@ class Duration:
     def __post_init__(self) -> None:
         if self.amount <= 0:
             raise ValueError(f"duration {self} must be positive")
+        if self.amount > MAX_AMOUNT[self.unit]:
+            longest = MAX_AMOUNT[self.unit]
+            raise ValueError(f"duration {self} is too long: at most {longest}{self.unit.value}")
         if not self.unit.is_working:
             delta = timedelta(seconds=self.amount * _SECONDS[self.unit])
             object.__setattr__(self, "_delta", delta)
@@ -66,10 +83,14 @@ class Duration:
         match = _PATTERN.fullmatch(text.strip()) if isinstance(text, str) else None
         if match is None:
             raise ValueError(f"invalid duration {text!r}; expected {FORMS}")
-        amount = int(match.group(1))
-        if amount == 0:
+        digits, unit = match.group(1), Unit(match.group(2))
+        longest = MAX_AMOUNT[unit]
+        # Compared as text first: a run of digits longer than the cap's need not be read.
+        if len(digits) > len(str(longest)) or int(digits) > longest:
+            raise ValueError(f"invalid duration {text!r}: too long, at most {longest}{unit.value}")
+        if int(digits) == 0:
             raise ValueError(f"invalid duration {text!r}: must be positive")
-        return cls(amount, Unit(match.group(2)))
+        return cls(int(digits), unit)
 
     def __str__(self) -> str:
         return f"{self.amount}{self.unit.value}"

@@ -30,6 +30,7 @@ from dispatch.durations import Duration
 from dispatch.model import Mode, Origin, StepResult, Urgency
 from dispatch.policy import LifecyclePolicy
 from dispatch.router import Router
+from dispatch.teams import Team
 from grids.model import Responder, ResponderKind
 
 __all__ = [
@@ -310,11 +311,14 @@ def claim(
     actor: str,
     ctx: Context,
     *,
-    team: str | None = None,
-    members: tuple[str, ...] = (),
+    team: Team | None = None,
 ) -> list[Change]:
-    """A registered party member claims the need (认领), or a service team does (组团认领:
-    ``team`` with its ``members``; the actor must be one of them)."""
+    """A registered party member claims the need (认领), or a service team does (组团认领).
+
+    A member claims alone only from the board of its community (``eligible``). A team claims
+    only from its own community's board, and the actor must be one of its members: a team
+    of another community, even a neighbour in the same town, may not (NotYours: 403).
+    """
     _check_case(state, CaseAction.CLAIM)
     board = _open_board(state)
     assert board is not None  # allowed_case_actions checked it
@@ -325,17 +329,31 @@ def claim(
                 status=state.status.value,
                 allowed=allowed_case_actions(state),
             )
-        members = (actor,)
-    elif actor not in members:
-        raise IllegalTransition(
-            f"{actor} is not a member of team {team}",
+        members: tuple[str, ...] = (actor,)
+    elif team.community != board.cell:
+        raise NotYours(
+            f"team {team.id} is registered with community {team.community}, "
+            f"not {board.cell}, whose board holds this need",
             status=state.status.value,
             allowed=allowed_case_actions(state),
         )
+    elif actor not in team.members:
+        raise IllegalTransition(
+            f"{actor} is not a member of team {team.id}",
+            status=state.status.value,
+            allowed=allowed_case_actions(state),
+        )
+    else:
+        members = team.members
     return [
         Change(
             "assignment.claimed",
-            {"assignment": board.id, "responder_id": actor, "team": team, "members": list(members)},
+            {
+                "assignment": board.id,
+                "responder_id": actor,
+                "team": None if team is None else team.id,
+                "members": list(members),
+            },
         )
     ]
 

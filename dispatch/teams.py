@@ -1,8 +1,10 @@
 """Service teams (服务队) for team claims (组团认领).
 
 A team is a group of in-service party members registered with one community (报到党员), led
-by a captain; it can claim a need from the community's board as one. ``teams.csv`` in the
-config directory is optional: without it there are no teams and only single members claim.
+by a captain; it can claim a need from that community's board as one, and from no other
+board: not another town's, nor a neighbouring community's (``dispatch.lifecycle.claim``).
+``teams.csv`` in the config directory is optional: without it there are no teams and only
+single members claim.
 
 Columns ``id,name,community,captain,members``: ``community`` is a level 3 (community) cell
 code, ``members`` is a ``;``-separated list of responder ids, each a ``registered_member``

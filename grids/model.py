@@ -40,7 +40,10 @@ class Level(IntEnum):
         known = _LEVEL_TEXT.get(value) if isinstance(value, str) else None
         if known is not None:
             return known
-        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        # A few ASCII digits only: str.isdigit() also says yes to '²', which int() refuses,
+        # and int() refuses (with its own words) more than 4,300 digits.
+        text = value.strip() if isinstance(value, str) else ""
+        if isinstance(value, int) or (len(text) <= 3 and text.isascii() and text.isdigit()):
             number = int(value)
             try:
                 return cls(number)

@@ -36,6 +36,7 @@ from whistle.auth import (
     token_hash,
     verify_signature,
 )
+from whistle.bounds import whole_number
 from whistle.clock import Clock
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle, RateLimited, Unauthenticated
 from whistle.logins import FailureThrottle, LoginLimits, PasswordWork
@@ -343,18 +344,27 @@ class Access:
         token_id = request.headers.get("X-Whistle-Key", "")
         stamp = request.headers.get("X-Whistle-Timestamp", "")
         signature = request.headers.get("X-Whistle-Signature", "")
-        if not token_id or not stamp.isdigit():
+        if not token_id or not stamp:
             raise Unauthenticated("a signed request needs X-Whistle-Key and X-Whistle-Timestamp")
+        try:
+            # ASCII digits and a bounded length: before authentication, so '²' (isdigit() but
+            # not int()) or 400 digits (int() but no float) must not reach a traceback.
+            at = whole_number(stamp, lo=0, hi=2**63 - 1)
+        except ValueError as exc:
+            raise Unauthenticated(f"X-Whistle-Timestamp: unix seconds, {exc}") from None
         now = self._clock.now().timestamp()
-        if abs(now - int(stamp)) > SIGNATURE_TOLERANCE:
-            raise Unauthenticated("signature timestamp too old or in the future (replay?)")
+        if abs(now - at) > SIGNATURE_TOLERANCE:
+            raise Unauthenticated(
+                "X-Whistle-Timestamp: too old or in the future (replay?); "
+                f"must be within {SIGNATURE_TOLERANCE} s of now"
+            )
         record = await self._token(token_id, why="signed request")
         if record.role != Role.INTEGRATION:
             # The signing key is the stored hash: let no other role's hash act as a credential.
             raise Unauthenticated("only integration tokens sign requests; send a bearer token")
         body = await request.read()
         request[SIGNED_BODY] = body  # read once here; handlers that stream use this instead
-        if not verify_signature(record.hash, int(stamp), body, signature):
+        if not verify_signature(record.hash, at, body, signature):
             raise Unauthenticated("wrong signature")
         self._forget_old_signatures(now)
         if signature in self._seen_signatures:

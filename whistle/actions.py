@@ -239,19 +239,17 @@ async def claim(request: web.Request) -> web.Response:
     principal = allow(request, Role.RESPONDER)
     actor = principal.actor
     body = await _body(request, _Claim)
-    members: tuple[str, ...] = ()
+    team = None
     if body.team is not None:
         team = request.app[CASES].teams.get(body.team)
         if team is None:
             raise InvalidWhistle([FieldError("team", f"unknown team {body.team!r}")])
-        members = team.members
+    # The lifecycle checks the team against the board: its own community's only.
     return await _run(
         request,
         request.match_info["id"],
         actor,
-        decide=lambda state, ctx: lifecycle.claim(
-            state, actor, ctx, team=body.team, members=members
-        ),
+        decide=lambda state, ctx: lifecycle.claim(state, actor, ctx, team=team),
     )
 
 

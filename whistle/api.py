@@ -14,6 +14,7 @@ from dispatch import Source, calendar_warnings
 from grids import Cell, Level
 from whistle.access import allow, allow_cell, public
 from whistle.auth import Principal, Role
+from whistle.bounds import bounded_instant, whole_number
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
 from whistle.keys import CATALOG, CLOCK, HIERARCHY, INTAKE, ROUTER, STORE, TZ
 from whistle.problems import problem
@@ -201,27 +202,20 @@ def _time_param(q: Any, name: str, errors: list[FieldError]) -> datetime | None:
     if name not in q:
         return None
     try:
-        value = datetime.fromisoformat(q[name])
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None:
-        errors.append(FieldError(name, "expected an RFC 3339 date-time with an offset"))
+        return bounded_instant(q[name])
+    except ValueError as exc:
+        errors.append(FieldError(name, str(exc)))
         return None
-    return value
 
 
 def _int_param(q: Any, name: str, default: int, lo: int, hi: int, errors: list[FieldError]) -> int:
     if name not in q:
         return default
     try:
-        value = int(q[name])
-    except ValueError:
-        errors.append(FieldError(name, "expected a whole number"))
+        return whole_number(q[name], lo=lo, hi=hi)
+    except ValueError as exc:
+        errors.append(FieldError(name, str(exc)))
         return default
-    if not lo <= value <= hi:
-        errors.append(FieldError(name, f"must be between {lo} and {hi}"))
-        return default
-    return value
 
 
 # -- grids ------------------------------------------------------------------------------

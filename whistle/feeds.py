@@ -1,8 +1,9 @@
 """Batch feeds from the camera platform (天眼) and the police alert system (警情).
 
 Both endpoints take a body of JSON Lines (one object per line, at most :data:`MAX_LINES`
-non-blank lines, and within the server's body limit: 413 beyond either) and answer ``200``
-with one result per non-blank line, in order::
+non-blank lines, and within the server's body limit: 413 beyond either) and answer with one
+result per non-blank line, in order: ``200`` when every line was stored (or was already),
+``207 Multi-Status`` when at least one line is an ``error``; the same body either way::
 
     {"results": [{"line": 1, "status": "created", "whistle_id": "01J…", "errors": []}, …],
      "counts": {"created": 1, "grouped": 0, "low_confidence": 0, "duplicate": 0, "error": 0}}
@@ -12,7 +13,11 @@ case of the same category, raising its ``repeats``), ``low_confidence`` (camera 
 as a ``muted`` whistle, shown, not dispatched), ``duplicate`` (this detection or alert id was
 already stored: nothing new) or ``error`` (nothing stored for the line; ``errors`` lists
 ``{"field", "reason"}`` and the line number says which line). A bad line never fails the
-others. Every stored line is on disk before the answer, as ``POST /api/v1/whistles`` is.
+others, nor the batch: an unreadable or out-of-range time, an unknown camera, event type,
+category or place, even a failure of our own on one line, is that line's error, so a
+platform that resends the batch gets the good lines back as ``duplicate`` and the bad ones
+named again, not a 5xx for ever. Every stored line is on disk before the answer, as
+``POST /api/v1/whistles`` is.
 
 Both must be signed (``X-Whistle-Key``/``X-Whistle-Timestamp``/``X-Whistle-Signature``, see
 README Security) with an integration token of the matching source: unsigned or wrongly signed
@@ -48,7 +53,7 @@ import hashlib
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -57,7 +62,6 @@ from aiohttp import web
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     Field,
     ValidationError,
 )
@@ -99,7 +103,7 @@ from whistle.keys import (
     STORE,
     TZ,
 )
-from whistle.schema import INPUT, LIMITS, LocationIn, _rfc3339, field_errors
+from whistle.schema import INPUT, LIMITS, Instant, LocationIn, field_errors
 from whistle.silences import SilenceMatch, Silences
 from whistle.store import Silence
 
@@ -182,7 +186,7 @@ class CameraLine(BaseModel):
     camera_id: _Text
     event_type: _Text
     confidence: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-    time: Annotated[datetime, BeforeValidator(_rfc3339)]
+    time: Instant
     snapshot_url: (
         Annotated[str, Field(max_length=LIMITS["media_url"]), AfterValidator(_url)] | None
     ) = None
@@ -197,7 +201,7 @@ class PoliceLine(BaseModel):
     category: Annotated[str, Field(min_length=1, max_length=LIMITS["category"])] | None = None
     location: LocationIn
     description: Annotated[str, Field(min_length=1, max_length=LIMITS["description"])]
-    time: Annotated[datetime, BeforeValidator(_rfc3339)]
+    time: Instant
     urgency: Urgency | None = None
 
 
@@ -460,6 +464,11 @@ async def _file(
             errors = [FieldError("id", f"already stored as {exc.whistle_id} with other content")]
         except (StoreBusy, StoreUnavailable):
             errors = [FieldError("line", "the database cannot take writes now; send it again")]
+        except Exception:
+            # A fault of ours on one line must not fail the lines already stored (the batch
+            # would answer 500 and a retrying platform send it for ever): the line says so.
+            log.exception("feed.line_failed", path=request.path, line=prepared.line)
+            errors = [FieldError("line", "could not be filed (logged on our side); send it again")]
         else:
             result["whistle_id"] = submission.whistle_id
             if submission.replayed:
@@ -483,7 +492,7 @@ async def _batch(
     prepare: Callable[[int, bytes], _Prepared],
     state: _State | None,
 ) -> web.Response:
-    prepared = [prepare(number, text) for number, text in lines]
+    prepared = [_prepare_one(prepare, number, text, request) for number, text in lines]
     results: list[dict[str, Any]] = [{} for _ in prepared]
     settled: set[int] = set()
     if state is not None:
@@ -514,7 +523,21 @@ async def _batch(
     return web.Response(
         body=orjson.dumps({"results": results, "counts": counts}),
         content_type="application/json",
+        status=207 if counts["error"] else 200,
     )
+
+
+def _prepare_one(
+    prepare: Callable[[int, bytes], _Prepared], number: int, text: bytes, request: web.Request
+) -> _Prepared:
+    """One line's preparation; a fault of ours on it is that line's error, not the batch's."""
+    try:
+        return prepare(number, text)
+    except Exception:
+        log.exception("feed.line_failed", path=request.path, line=number)
+        return _Prepared(
+            number, errors=[FieldError("line", "could not be read (logged on our side)")]
+        )
 
 
 def _result(prepared: _Prepared, status: str, whistle_id: str | None) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from grids.exceptions import Problem
 from grids.loader import read_csv_rows
 from whistle.access import public
 from whistle.auth import Principal, Role
+from whistle.bounds import check_instant
 from whistle.exceptions import (
     FieldError,
     Forbidden,
@@ -234,6 +235,10 @@ def _time(text: str, tz: tzinfo) -> tuple[str | None, str | None]:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
         return None, f"unreadable time {text!r}; expected e.g. 2026-11-21 09:30:00"
+    try:
+        check_instant(parsed)  # year 1 at +14:00 overflows when shown in our zone
+    except ValueError as exc:
+        return None, f"time {text!r}: {exc}"
     return rfc3339(parsed, tz), None
 
 

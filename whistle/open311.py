@@ -36,6 +36,7 @@ from dispatch import Category
 from dispatch.case import CaseStatus
 from whistle.access import ACCESS, client_address, public
 from whistle.auth import Principal, Role, is_expired, parse_token, token_hash
+from whistle.bounds import bounded_instant
 from whistle.exceptions import (
     Forbidden,
     IdempotencyConflict,
@@ -460,15 +461,14 @@ def _date(params: Mapping[str, str], name: str) -> datetime | None:
     text = params.get(name)
     if text is None or text == "":
         return None
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None or "T" not in text.upper():
+    if "T" not in text.upper():
         raise Open311Error(
             400, f"{name}: expected an RFC 3339 date-time with an offset, got {text!r}"
         )
-    return value
+    try:
+        return bounded_instant(text.strip())
+    except ValueError as exc:
+        raise Open311Error(400, f"{name}: {exc}, got {text!r}") from None
 
 
 def _csv(params: Mapping[str, str], name: str) -> list[str]:

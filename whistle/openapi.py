@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from whistle import actions, admin, silences
 from whistle.access import public
+from whistle.bounds import RANGE
 from whistle.schema import LIMITS, WhistleIn
 from whistle.stats import TABLES
 
@@ -506,8 +507,8 @@ _SIGNED: list[dict[str, list[str]]] = [{"signature": [], "signatureKey": [], "si
 _DATE = {"type": "string", "format": "date"}
 _WINDOW = [
     _query("grid", _STR, "the subtree (default: the caller's scope)"),
-    _query("since", _DATE, "first day (default: 30 days before until)"),
-    _query("until", _DATE, "last day, included (default: today)"),
+    _query("since", _DATE, "first day, from 1970-01-01 (default: 30 days before until)"),
+    _query("until", _DATE, "last day, included, at most 8999-12-31 (default: today)"),
     _query("lang", {"enum": ["zh", "en"]}, "language of the labels"),
 ]
 
@@ -553,8 +554,8 @@ def _paths() -> dict[str, Any]:
             {"enum": ["returned"]},
             "returned: cases with a return (退单) awaiting the dispatcher's decision",
         ),
-        _query("since", _TIME, "received at or after (RFC 3339 with offset)"),
-        _query("until", _TIME, "received before (RFC 3339 with offset)"),
+        _query("since", _TIME, f"received at or after (RFC 3339 with offset, {RANGE})"),
+        _query("until", _TIME, f"received before (RFC 3339 with offset, {RANGE})"),
         _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "page size"),
         _query("cursor", _STR, "next_cursor of the previous page"),
     ]
@@ -760,8 +761,16 @@ def _paths() -> dict[str, Any]:
                     "description": "Server-sent events",
                     "content": {"text/event-stream": {"schema": _STR}},
                 },
-                _AUTHED,
-                params=[{"name": "Last-Event-ID", "in": "header", "schema": _STR}],
+                (*_AUTHED, 400),
+                params=[
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "schema": _SEQ,
+                        "description": "resume after this event seq (EventSource sends it)",
+                    },
+                    _query("last_event_id", _SEQ, "the same, for clients that cannot set it"),
+                ],
             )
         },
         "/api/v1/feeds/camera": _feed("Camera detections (天眼), JSON Lines, signed"),
@@ -815,8 +824,19 @@ def _paths() -> dict[str, Any]:
     return paths
 
 
+# An event seq: ASCII digits, at most 2^63 - 1 (anything else is a 400).
+_SEQ: dict[str, Any] = {"type": "string", "pattern": "^[0-9]{1,19}$"}
+
+
 def _feed(summary: str) -> dict[str, Any]:
-    op = _op(summary, _json("FeedResults"), (*_WRITE, 415), security=_SIGNED)
+    op = _op(
+        summary,
+        _json("FeedResults", "Every line was stored, or already was"),
+        (*_WRITE, 415),
+        security=_SIGNED,
+    )
+    # Same body: each line's result, the bad ones with their errors; the others are stored.
+    op["responses"]["207"] = _json("FeedResults", "Multi-Status: some lines are errors")
     op["requestBody"] = {
         "required": True,
         "content": {"application/x-ndjson": {"schema": _STR}},

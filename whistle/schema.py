@@ -23,9 +23,10 @@ from pydantic import (
 )
 
 from dispatch import Source, Urgency
+from whistle.bounds import RANGE, check_instant
 from whistle.exceptions import FieldError
 
-__all__ = ["INPUT", "LIMITS", "LocationIn", "WhistleIn", "field_errors"]
+__all__ = ["INPUT", "LIMITS", "Instant", "LocationIn", "WhistleIn", "field_errors"]
 
 # The configuration of every request body's model: unknown fields refused, text stripped.
 # pydantic caches the strings it validates in a process-wide table of 16,384 entries, to reuse
@@ -59,6 +60,16 @@ def _rfc3339(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueError("expected an RFC 3339 date-time string")
     return value
+
+
+# An RFC 3339 time within the range of whistle.bounds: year 1 at +14:00 is valid RFC 3339,
+# and only fails when turned into UTC, deep inside the intake (a 500); here it is a 422.
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_rfc3339),
+    AfterValidator(check_instant),
+    Field(description=f"RFC 3339 with an offset, {RANGE}"),
+]
 
 
 def _url(value: str) -> str:
@@ -106,7 +117,7 @@ class WhistleIn(BaseModel):
     location: LocationIn
     urgency: Urgency | None = None
     reporter: Annotated[str, Field(max_length=LIMITS["reporter"]), _NotBlank] | None = None
-    occurred_at: Annotated[datetime, BeforeValidator(_rfc3339)] | None = None
+    occurred_at: Instant | None = None
     media_urls: Annotated[
         list[Annotated[str, Field(max_length=LIMITS["media_url"]), AfterValidator(_url)]],
         Field(max_length=LIMITS["media_urls"]),

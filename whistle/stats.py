@@ -35,6 +35,7 @@ from typing import Any
 from dispatch import Catalog, Source
 from grids import Cell, Hierarchy, ResponderKind
 from whistle.auth import Principal
+from whistle.bounds import bounded_date
 from whistle.exceptions import FieldError, InvalidWhistle
 from whistle.store import StatsQuery
 from whistle.store.facts import ASSIGNMENT_METRICS, BREAKDOWN_METRICS, CASE_METRICS
@@ -248,9 +249,9 @@ def _date(q: Mapping[str, str], name: str, errors: list[FieldError]) -> date | N
     if name not in q:
         return None
     try:
-        return date.fromisoformat(q[name])
-    except ValueError:
-        errors.append(FieldError(name, "expected a date, YYYY-MM-DD"))
+        return bounded_date(q[name])
+    except ValueError as exc:
+        errors.append(FieldError(name, str(exc)))
         return None
 
 

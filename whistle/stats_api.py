@@ -26,6 +26,7 @@ from aiohttp import web
 from grids import Cell, Hierarchy
 from whistle.access import allow, allow_cell, public
 from whistle.auth import Principal, Role
+from whistle.bounds import whole_number
 from whistle.exceptions import FieldError, InvalidWhistle
 from whistle.keys import CATALOG, CLOCK, HIERARCHY, STORE, TZ
 from whistle.pages import LANG_COOKIE, TEXT, page_session, render
@@ -95,10 +96,10 @@ async def _drill(request: web.Request, principal: Principal) -> tuple[Window, di
         errors.append(FieldError("metric", f"unknown metric {metric!r}; expected one of {known}"))
     limit = DRILL_LIMIT
     if "limit" in q:
-        if not q["limit"].isdigit() or not 1 <= int(q["limit"]) <= DRILL_LIMIT:
-            errors.append(FieldError("limit", f"a whole number from 1 to {DRILL_LIMIT}"))
-        else:
-            limit = int(q["limit"])
+        try:
+            limit = whole_number(q["limit"], lo=1, hi=DRILL_LIMIT)
+        except ValueError as exc:
+            errors.append(FieldError("limit", str(exc)))
     if errors:
         raise InvalidWhistle(errors, status=400)
     app = request.app

@@ -43,9 +43,10 @@ from aiohttp import web
 
 from whistle.access import ACCESS, allow
 from whistle.auth import Principal, Role
+from whistle.bounds import whole_number
 from whistle.bus import Subscription
 from whistle.events import Event
-from whistle.exceptions import Forbidden, Unauthenticated
+from whistle.exceptions import FieldError, Forbidden, InvalidWhistle, Unauthenticated
 from whistle.keys import BUS, HIERARCHY, STORE, TZ
 from whistle.timefmt import rfc3339
 
@@ -185,12 +186,24 @@ async def close_streams(app: web.Application) -> None:
         await hub.close_all()
 
 
+_MAX_SEQ = 2**63 - 1  # SQLite's largest INTEGER: an event seq is never more
+
+
 def _last_event_id(request: web.Request) -> int | None:
-    """``Last-Event-ID`` (sent by EventSource on reconnect) or ``?last_event_id=``."""
-    raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
-    if raw is None or not raw.strip().isdigit():
-        return None
-    return int(raw.strip())
+    """``Last-Event-ID`` (sent by EventSource on reconnect) or ``?last_event_id=``: an event
+    ``seq`` (ASCII digits, at most 2^63 - 1, what SQLite's INTEGER holds). Anything else is
+    400 naming the one that was sent, before the stream opens."""
+    for name, raw in (
+        ("Last-Event-ID", request.headers.get("Last-Event-ID")),
+        ("last_event_id", request.query.get("last_event_id")),
+    ):
+        if raw is None or not raw.strip():
+            continue
+        try:
+            return whole_number(raw.strip(), lo=0, hi=_MAX_SEQ)
+        except ValueError as exc:
+            raise InvalidWhistle([FieldError(name, str(exc))], status=400) from None
+    return None
 
 
 def _sse(event: Event, facts: _Facts, request: web.Request) -> bytes:
@@ -275,6 +288,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         # A HEAD answer has no body: stream bytes after its head would be read by the client
         # as the next response on the connection.
         return web.Response(headers={"Content-Type": "text/event-stream; charset=utf-8"})
+    after = _last_event_id(request)  # a bad one is a 400, so before the stream opens
     hub = request.app[STREAMS]
     bus = request.app[BUS]
     connection = _Connection(principal, asyncio.Queue(hub.queue_size))
@@ -296,7 +310,6 @@ async def stream(request: web.Request) -> web.StreamResponse:
     try:
         await response.prepare(request)
         await response.write(b"retry: 3000\n: connected\n\n")
-        after = _last_event_id(request)
         if after is not None and not await _replay(request, response, connection, after):
             await _reset(response, "too far behind: reload the list")
             return response

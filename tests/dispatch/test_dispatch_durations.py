@@ -67,3 +67,28 @@ def test_durations_are_frozen_and_hashable() -> None:
     assert {duration: 1}[Duration(2, Unit.HOURS)] == 1
     with pytest.raises(AttributeError):
         duration.amount = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "text", ["3651d", "87601h", "99999999999d", "99999999999999wd", "9" * 400 + "s"]
+)
+def test_a_duration_over_ten_years_is_refused_with_the_longest_allowed(text: str) -> None:
+    unit = text.lstrip("0123456789")
+    with pytest.raises(ValueError, match=rf"invalid duration '.*': too long, at most \d+{unit}$"):
+        Duration.parse(text)
+
+
+@pytest.mark.parametrize("text", ["3650d", "87600h", "3650wd", "315360000s"])
+def test_ten_years_is_the_longest_duration(text: str) -> None:
+    assert str(Duration.parse(text)) == text
+
+
+@pytest.mark.parametrize("text", ["²d", "٣h", "３m"])
+def test_digits_of_other_scripts_are_not_a_duration(text: str) -> None:
+    with pytest.raises(ValueError, match="expected a whole number followed by"):
+        Duration.parse(text)
+
+
+def test_a_duration_built_directly_is_capped_too() -> None:
+    with pytest.raises(ValueError, match=r"duration 3651d is too long: at most 3650d"):
+        Duration(3651, Unit.DAYS)

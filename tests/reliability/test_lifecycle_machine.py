@@ -359,18 +359,12 @@ class LifecycleMachine(RuleBasedStateMachine):
         boards = [a for a in state.assignments.values() if a.mode == "claim"]
         eligible = boards[0].eligible if boards else ()
         actor = self.pick_actor(data, data.draw(st.sampled_from(eligible)) if eligible else None)
-        name: str | None = None
-        members: tuple[str, ...] = ()
+        chosen = None
         if team:
             teams = self.world.teams.teams_of(actor)
             if teams:
-                name, members = teams[0].id, teams[0].members
-        self.act(
-            state.id,
-            actor,
-            "claim",
-            lambda s, ctx: lc.claim(s, actor, ctx, team=name, members=members),
-        )
+                chosen = teams[0]
+        self.act(state.id, actor, "claim", lambda s, ctx: lc.claim(s, actor, ctx, team=chosen))
 
     @rule(steps=st.integers(1, 6), data=st.data())
     def progress(self, steps: int, data: st.DataObject) -> None:

@@ -23,8 +23,8 @@ from whistle.keys import STORE
 
 shared_loop = pytest.mark.asyncio(loop_scope="module")
 
-# Left out until issue 24 item 7 (5xx on extreme values) is merged: Unicode digits ("١", "²"),
-# which str.isdigit() accepts and int() may not.
+# Classic injections, plus numbers that only look like numbers: Unicode digits ("١", "²"),
+# which str.isdigit() accepts and int() may not, and a 400-digit one.
 PAYLOADS = (
     "'",
     "''",
@@ -66,6 +66,9 @@ PAYLOADS = (
     "0x27",
     "1e309",
     "9" * 40,
+    "9" * 400,
+    "²",
+    "١٢",
     "$1",
     ":id",
     "?",
