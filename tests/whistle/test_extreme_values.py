@@ -12,16 +12,19 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 from structlog.testing import capture_logs
 from test_api_intake import body
 from test_feeds import CAMERA, a_camera, detection, feeds_config, jsonl, signed
+from test_pages import add_user, hidden_csrf, log_in
 from whistle_support import Live, StartServer
 
-from grids import Hierarchy
-from whistle.auth import parse_token, sign_request, signing_key
+from grids import Hierarchy, Level
+from whistle.auth import Role, parse_token, sign_request, signing_key
 from whistle.clock import FakeClock
+from whistle.hotline import COLUMNS
 
 EARLY = "0001-01-01T00:00:00+14:00"
 LATE = "9999-12-31T23:59:59-14:00"
@@ -244,3 +247,37 @@ async def test_a_feed_timestamp_in_other_digits_or_400_digits_long_is_401_naming
     # The same detection, properly signed, still goes in: nothing was spoiled on the way.
     good = await live.client.post(CAMERA, data=payload, headers=signed(token, payload, clock.now()))
     assert good.status == 200, orjson.loads(await good.read())
+
+
+# -- the 12345 hotline import ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("when", [EARLY, LATE])
+async def test_a_hotline_ticket_called_outside_the_calendar_is_its_rows_error(
+    start_server: StartServer,
+    tmp_path: Any,
+    county_dir: Any,
+    county: Hierarchy,
+    logs: list[dict[str, Any]],
+    when: str,
+) -> None:
+    live = await start_server(config=feeds_config(tmp_path, county_dir))
+    await add_user(live, "op", Role.OPERATOR, county.root)
+    assert (await log_in(live.client, "op")).status == 303
+    csrf = hidden_csrf(await (await live.client.get("/hotline")).text())
+    grid = next(county.cells(level=Level.GRID)).code
+    rows = [
+        ",".join(COLUMNS),
+        f"T001,2026-11-20 09:30:00,城市管理-垃圾清运,楼下垃圾没人清,{grid},,,张先生",
+        f"T002,{when},城市管理-垃圾清运,楼下垃圾没人清,{grid},,,张先生",
+    ]
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", csrf)
+    form.add_field("file", "\n".join(rows).encode(), filename="12345.csv", content_type="text/csv")
+    response = await live.client.post("/hotline", data=form)
+    text = await response.text()
+    assert response.status == 200, text
+    assert "2 rows: created 1, skipped duplicates 0, errors 1" in text
+    assert 'data-row="3" data-status="error"' in text
+    assert "out of range" in text
+    no_traceback(logs)
