@@ -22,7 +22,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
 from dispatch import CalendarEndError, lifecycle
-from dispatch.case import CaseState
+from dispatch.case import ACTIVE, CaseState, CaseStatus
 from dispatch.lifecycle import Change, Context, IllegalTransition, InvalidAction, NotYours
 from grids import Level
 from whistle.access import allow, allow_cell, allow_responder
@@ -420,6 +420,10 @@ async def refuse_return(request: web.Request) -> web.Response:
 # -- inbox ---------------------------------------------------------------------------------
 
 
+# The cases an informed responder (知会: 网格长, 联户长) still sees: every one not yet closed.
+_INFORMED_OPEN = tuple(sorted(s.value for s in (*ACTIVE, CaseStatus.RESOLVED, CaseStatus.ON_HOLD)))
+
+
 @routes.get("/api/v1/responders/{id}/inbox")
 async def inbox(request: web.Request) -> web.Response:
     """The responder's active assignments, and the open needs on its community's claim
@@ -428,7 +432,9 @@ async def inbox(request: web.Request) -> web.Response:
     responder, cell = allow_responder(request, responder_id, "inbox")
     boards = [cell.code] if cell.level == Level.COMMUNITY else []
     teams = request.app[CASES].teams.teams_of(responder_id)
-    items = await request.app[STORE].inbox(responder_id, boards, [t.id for t in teams])
+    store = request.app[STORE]
+    items = await store.inbox(responder_id, boards, [t.id for t in teams])
+    informed = await store.informed_of(responder_id, _INFORMED_OPEN)
     body: dict[str, Any] = {
         "responder": {
             "id": responder.id,
@@ -441,5 +447,6 @@ async def inbox(request: web.Request) -> web.Response:
                         or i["assignment"]["status"] != "open"],
         "open_needs": [i for i in items if i["assignment"]["mode"] == "claim"
                        and i["assignment"]["status"] == "open"],
+        "informed": informed,
     }  # fmt: skip
     return web.Response(body=orjson.dumps(body), content_type="application/json")

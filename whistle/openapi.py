@@ -343,6 +343,13 @@ RESPONSES: dict[str, Any] = {
             "teams": {"type": "array", "items": _object({"id": _STR, "name": _STR})},
             "assignments": {"type": "array", "items": _OBJ},
             "open_needs": {"type": "array", "items": _OBJ},
+            "informed": {
+                "description": "open cases the responder is informed of (知会) without owning "
+                "them: the 网格长 of every case in the grid, the 联户长 of citizens' whistles "
+                "in the micro-grid; newest first, at most 100",
+                "type": "array",
+                "items": _OBJ,
+            },
         }
     ),
     "History": _object({"responder": _STR, "items": {"type": "array", "items": _OBJ}}),

@@ -4,6 +4,7 @@ duty rota (值班) off hours, and the 联户长 who may report in for small matt
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from lifecycle_helpers import Cases
@@ -116,3 +117,42 @@ async def test_the_b_post_is_one_step_in_the_shipped_county_never_the_b_posts_b_
         ("community_police", "backup", a_post.backup),
         ("police_station", "escalation", f"PS{town.code}"),
     ]
+
+
+async def test_the_grid_leader_and_household_leader_see_what_they_are_informed_of_in_their_inbox(
+    live: Live, county: Hierarchy, clock: FakeClock
+) -> None:
+    # 知会: the 网格长 hears of every case in the grid, the 联户长 of citizens' whistles in the
+    # micro-grid. Neither owns the case: it is in their inbox as "informed", not as work, and
+    # it leaves the inbox once the case is closed.
+    cases = Cases(live, county)
+    doc = await cases.new(description="楼道堆放杂物")
+    micro = doc["grid"]["code"]
+    grid = county.at_level(micro, Level.GRID)
+    (leader,) = county.responders_at(grid.code, ResponderKind.GRID_LEADER)
+    (household,) = county.responders_at(micro, ResponderKind.HOUSEHOLD_LEADER)
+    assert {i["responder"]["id"] for i in doc["informed"]} == {leader.id, household.id}
+    police = await cases.new(source="police", category="E0703", description="打架斗殴")
+    assert police["grid"]["code"] == micro
+
+    async def inbox(responder: str) -> dict[str, Any]:
+        token = await live.token("responder", scope=grid.code, responder=responder)
+        status, body = await live.get(f"/api/v1/responders/{responder}/inbox", token=token)
+        assert status == 200, body
+        return body  # type: ignore[no-any-return]
+
+    told = await inbox(leader.id)
+    assert [i["id"] for i in told["informed"]] == [police["id"], doc["id"]]  # newest first
+    assert told["informed"][1]["description"] == "楼道堆放杂物"
+    assert not [a for a in told["assignments"] if a["whistle"]["id"] in (doc["id"], police["id"])]
+    # The 联户长 hears of the citizen's whistle, not of the police alert.
+    assert [i["id"] for i in (await inbox(household.id))["informed"]] == [doc["id"]]
+
+    # Closed (resolved and verified): gone from the 网格长's inbox.
+    owner = doc["assignments"][0]
+    assert (await cases.assignment(owner, "acknowledge"))[0] == 200
+    assert (await cases.assignment(owner, "resolve", note="已清理"))[0] == 200
+    code, verified = await cases.case(doc["id"], "verify", passed=True)
+    assert code == 200, verified
+    assert verified["status"] == "closed"
+    assert [i["id"] for i in (await inbox(leader.id))["informed"]] == [police["id"]]

@@ -313,6 +313,20 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (name, uploader)
         ) WITHOUT ROWID""",
     ],
+    [
+        # 知会: who is told of each case without owning it (the 网格长 of its grid, the 联户长
+        # of a citizen's micro-grid), newest first per responder, for the inbox. Whistles
+        # already stored list them in their document.
+        """CREATE TABLE informed (
+            responder_id TEXT NOT NULL,
+            received_at  TEXT NOT NULL,
+            whistle_id   TEXT NOT NULL,
+            PRIMARY KEY (responder_id, received_at, whistle_id)
+        ) WITHOUT ROWID""",
+        "INSERT OR IGNORE INTO informed SELECT json_extract(i.value, '$.responder.id'), "
+        "w.received_at, w.id FROM whistles w, json_each(w.doc, '$.informed') i "
+        "WHERE json_extract(i.value, '$.responder.id') IS NOT NULL",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

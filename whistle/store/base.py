@@ -395,6 +395,11 @@ class Store(Protocol):
         """Active assignments of the responder or of its ``teams`` (team claims), and open
         claim boards on ``board_cells``."""
 
+    async def informed_of(
+        self, responder_id: str, statuses: Sequence[str], limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The cases in ``statuses`` the responder was informed of (知会), newest first."""
+
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers and takes writes."""
 

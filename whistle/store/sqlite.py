@@ -131,6 +131,9 @@ _ASSIGNMENT_INSERT = (
     "INSERT INTO assignments (id, whistle_id, responder_id, kind, mode, status, cell, "
     "acknowledge_due, claim_due, resolve_due, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INFORMED_INSERT = (
+    "INSERT OR IGNORE INTO informed (responder_id, received_at, whistle_id) VALUES (?, ?, ?)"
+)
 _EVENT_INSERT = (
     "INSERT INTO events (seq, whistle_id, type, at, actor, data) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -238,7 +241,25 @@ def _whistle_statements(new: NewWhistle) -> list[Statement]:
     statements += [(_DEADLINE_SET, (w.id, key, db_time(due))) for key, due in new.deadlines]
     statements += facts.new_whistle_facts(new)
     statements += [(_DUPLICATE_LINK, (e.data["whistle"], e.whistle_id)) for e in new.linked]
+    statements += [
+        (_INFORMED_INSERT, (i["responder"]["id"], db_time(w.received_at), w.id))
+        for i in w.doc.get("informed") or ()
+    ]
     return statements
+
+
+def _inbox_whistle(whistle_id: str, status: str, whistle: dict[str, Any]) -> dict[str, Any]:
+    """What an inbox shows of a case."""
+    return {
+        "id": whistle_id,
+        "status": status,
+        "source": whistle["source"],
+        "category": whistle["category"],
+        "urgency": whistle["urgency"],
+        "description": whistle["description"],
+        "grid": {"code": whistle["grid"]["code"], "name": whistle["grid"]["name"]},
+        "received_at": whistle["received_at"],
+    }
 
 
 class SqliteStore:
@@ -796,25 +817,27 @@ class SqliteStore:
             "ORDER BY a.id DESC LIMIT 500",
             [responder_id, *board_cells, *board_cells, *teams],
         )
-        items = []
-        for status, doc, whistle_id, whistle_status, whistle_doc in rows:
-            whistle = orjson.loads(whistle_doc)
-            items.append(
-                {
-                    "assignment": {**orjson.loads(doc), "status": status},
-                    "whistle": {
-                        "id": whistle_id,
-                        "status": whistle_status,
-                        "source": whistle["source"],
-                        "category": whistle["category"],
-                        "urgency": whistle["urgency"],
-                        "description": whistle["description"],
-                        "grid": {"code": whistle["grid"]["code"], "name": whistle["grid"]["name"]},
-                        "received_at": whistle["received_at"],
-                    },
-                }
-            )
-        return items
+        return [
+            {
+                "assignment": {**orjson.loads(doc), "status": status},
+                "whistle": _inbox_whistle(whistle_id, whistle_status, orjson.loads(whistle_doc)),
+            }
+            for status, doc, whistle_id, whistle_status, whistle_doc in rows
+        ]
+
+    async def informed_of(
+        self, responder_id: str, statuses: Sequence[str], limit: int = 100
+    ) -> list[dict[str, Any]]:
+        marks = ",".join("?" * len(statuses))
+        # Newest first along the primary key; closed cases are skipped, not indexed out, so
+        # the scan stops after ``limit`` open ones (a 网格长's recent cases are mostly open).
+        rows = await self._r.execute_fetchall(
+            "SELECT w.id, w.status, w.doc FROM informed i JOIN whistles w ON w.id = i.whistle_id "
+            f"WHERE i.responder_id = ? AND w.status IN ({marks}) "
+            "ORDER BY i.received_at DESC, i.whistle_id DESC LIMIT ?",
+            [responder_id, *statuses, limit],
+        )
+        return [_inbox_whistle(wid, status, orjson.loads(doc)) for wid, status, doc in rows]
 
     async def open_camera_cases(
         self,
