@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from common import Row, parser, write_report  # noqa: E402
 
 from dispatch import DutyRoster, Origin, Router, RouteRequest, Source, load_dispatch_config  # noqa: E402
-from grids import Level  # noqa: E402
+from grids import Level, ResponderKind  # noqa: E402
 from grids.loader import load_hierarchy  # noqa: E402
 
 SECTION = "backstop_day"
@@ -50,12 +50,32 @@ SOURCE_WEIGHTS = {
 }
 
 
-def simulate(config: Path, count: int, day: date, seed: int) -> dict[str, Any]:
-    """Route ``count`` seeded whistles over ``day``; counts per local hour and in all."""
+# The people of the rota (值班), whom the baseline run leaves without a shift.
+DUTY_KINDS = frozenset({ResponderKind.DUTY_OFFICER, ResponderKind.DUTY_POLICE})
+
+
+def simulate(
+    config: Path, count: int, day: date, seed: int, *, rota: bool = True
+) -> dict[str, Any]:
+    """Route ``count`` seeded whistles over ``day``; counts per local hour and in all.
+
+    ``rota=False`` is the baseline: the same whistles, the same roster and B posts, but
+    nobody on the duty rota answers (a town without 值班), as the county ran before it had one.
+    """
     hierarchy = load_hierarchy(config)
     dispatch = load_dispatch_config(config)
     router = Router.compile(hierarchy, dispatch)
-    duty = DutyRoster.load(config, hierarchy, dispatch.calendar)
+    roster = DutyRoster.load(config, hierarchy, dispatch.calendar)
+    off_rota = frozenset(
+        r.id
+        for kind in (() if rota else DUTY_KINDS)
+        for people in hierarchy.responders_of_kind(kind).values()
+        for r in people
+    )
+
+    def on_duty(responder_id: str, at: datetime) -> bool:
+        return responder_id not in off_rota and roster.on_duty(responder_id, at)
+
     tz = dispatch.calendar.timezone
     rng = random.Random(seed)
     cells = [c.code for c in hierarchy.cells() if c.level is Level.MICRO_GRID]
@@ -75,7 +95,7 @@ def simulate(config: Path, count: int, day: date, seed: int) -> dict[str, Any]:
         request = RouteRequest(
             source=source, category=rng.choice(categories), cell=rng.choice(cells), received_at=at
         )
-        decision = router.route(request, on_duty=duty.on_duty)
+        decision = router.route(request, on_duty=on_duty)
         whistles[hour] += 1
         # getattr: the same script measures the router from before 知会 existed.
         informed[hour] += len(getattr(decision, "informed", ()))
@@ -137,7 +157,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=SEED)
     args = p.parse_args()
     result = simulate(args.config, WHISTLES[args.size], args.day, args.seed)
+    baseline = simulate(args.config, WHISTLES[args.size], args.day, args.seed, rota=False)
+    print("With the duty rota (值班):")
     print(table(result), end="\n\n")
+    print("Baseline, the same day with nobody on the rota answering:")
+    print(table(baseline), end="\n\n")
+    result["baseline"] = baseline
     after_hours = [row for row in result["hours"] if row["hour"] >= 18 or row["hour"] < 8]
     night_assigned = sum(row["assignments"] for row in after_hours)
     night_backstop = sum(row["backstop"] for row in after_hours)
@@ -160,6 +185,13 @@ def main() -> None:
             note=f"{night_backstop} of {night_assigned} assignments off hours",
         ),
         Row(SECTION, "covered by a B post or the duty person", result["covered"]),
+        Row(
+            SECTION,
+            "baseline without the rota: share at the backstop, day",
+            round(100 * baseline["share"], 2),
+            "%",
+            note=f"{baseline['backstop']} of {baseline['assignments']} assignments",
+        ),
     ]
     write_report(args.json, SECTION, args.size, rows, result)
 
