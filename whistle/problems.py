@@ -16,6 +16,7 @@ from aiohttp.typedefs import Handler
 
 from whistle.access import PRINCIPAL
 from whistle.exceptions import (
+    Conflict,
     FieldError,
     Forbidden,
     IdempotencyConflict,
@@ -104,6 +105,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             extra=None if exc.whistle_id is None else {"whistle_id": exc.whistle_id},
         )
     except (StoreBusy, Overloaded) as exc:
+        return problem(503, "Busy", detail=str(exc), headers={"Retry-After": "1"})
+    except Conflict as exc:
+        # The case kept changing under every retry (a burst of steps on one case): nothing
+        # was written, and the same request a moment later will be decided afresh.
+        log.warning("case.conflict_gave_up", path=request.path, error=str(exc))
         return problem(503, "Busy", detail=str(exc), headers={"Retry-After": "1"})
     except StoreUnavailable as exc:
         log.error("store.unavailable", error=str(exc), path=request.path)

@@ -14,6 +14,7 @@ from whistle_support import Live, StartServer
 from grids import Hierarchy
 from whistle.auth import Role
 from whistle.cli import _parser
+from whistle.exceptions import Conflict
 from whistle.logs import log_processors
 from whistle.problems import error_middleware
 
@@ -97,3 +98,17 @@ async def test_an_unhandled_error_on_login_logs_no_password(json: bool) -> None:
     assert "RuntimeError" in text
     assert "broken after reading 28 characters" in text  # the traceback is still there
     assert "correct horse" not in text
+
+
+async def test_a_case_that_kept_changing_under_every_retry_is_busy_not_a_server_error() -> None:
+    # CaseService.act gives up after its retries when other steps keep landing on the case
+    # (the soak saw a burst do it). Nothing was written: the caller may try again at once.
+    async def act_on_a_busy_case(request: web.Request) -> web.StreamResponse:
+        raise Conflict("case 01ABC kept changing; try again")
+
+    response = await error_middleware(make_mocked_request("POST", "/x"), act_on_a_busy_case)
+    assert isinstance(response, web.Response)
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.text is not None
+    assert "kept changing" in response.text
