@@ -60,6 +60,7 @@ from whistle.keys import (
 from whistle.media import routes as media_routes
 from whistle.open311 import routes as open311_routes
 from whistle.openapi import routes as openapi_routes
+from whistle.pages import html_errors
 from whistle.pages import routes as page_routes
 from whistle.problems import error_middleware
 from whistle.silences import SILENCES, Silences
@@ -79,7 +80,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     """Build the application; resources open when the runner starts it."""
     # Leave headroom over max_body so that our own handler, which knows the limit, answers.
     app = web.Application(
-        client_max_size=settings.max_body, middlewares=[error_middleware, access_middleware]
+        client_max_size=settings.max_body,
+        middlewares=[html_errors, error_middleware, access_middleware],
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()

@@ -14,7 +14,10 @@ import secrets
 from typing import Any
 
 import jinja2
+import orjson
+import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from dispatch import lifecycle
 from dispatch.lifecycle import GRADES, IllegalTransition, InvalidAction
@@ -25,11 +28,13 @@ from whistle.citizens import public_view
 from whistle.exceptions import Forbidden, Overloaded, RateLimited
 from whistle.keys import CASES, HIERARCHY, SETTINGS, STORE, TZ
 from whistle.nearby import distance_m
-from whistle.problems import refused
+from whistle.problems import PROBLEM_JSON, refused
 from whistle.store import WhistleQuery
 from whistle.timefmt import rfc3339
 
-__all__ = ["LANDING", "TEXT", "page_session", "render", "routes"]
+__all__ = ["LANDING", "TEXT", "html_errors", "page_session", "render", "routes"]
+
+log = structlog.get_logger(__name__)
 
 routes = web.RouteTableDef()
 
@@ -96,6 +101,21 @@ TEXT: dict[str, dict[str, Any]] = {
         "comment": "意见",
         "statuses": _STATUSES_ZH,
         "roles": _ROLES_ZH,
+        "errors": {
+            "400": "提交的内容有误",
+            "401": "请先登录",
+            "403": "您无权打开此页面或执行此操作",
+            "404": "找不到此页面或案件",
+            "409": "此操作与案件的当前状态不符",
+            "413": "提交的内容太大",
+            "415": "不支持此文件类型",
+            "422": "提交的内容有误",
+            "429": "操作太频繁，请稍后再试",
+            "503": "服务器正忙，请稍后再试",
+            "other": "出错了",
+            "detail": "详情",
+            "back": "返回首页",
+        },
         "nav": {
             "report": "上报",
             "console": "调度台",
@@ -137,6 +157,21 @@ TEXT: dict[str, dict[str, Any]] = {
         "comment": "Comment",
         "statuses": {k: k.replace("_", " ") for k in _STATUSES_ZH},
         "roles": {k: k for k in _ROLES_ZH},
+        "errors": {
+            "400": "Something in the request is wrong",
+            "401": "Please log in first",
+            "403": "You may not open this page or do this",
+            "404": "No such page or case",
+            "409": "This does not fit the case as it stands",
+            "413": "What was sent is too large",
+            "415": "This kind of file is not accepted",
+            "422": "Something in the request is wrong",
+            "429": "Too many requests; try again in a moment",
+            "503": "The server is busy; try again in a moment",
+            "other": "Something went wrong",
+            "detail": "Details",
+            "back": "Back to the start page",
+        },
         "nav": {
             "report": "Report",
             "console": "Console",
@@ -151,6 +186,43 @@ TEXT: dict[str, dict[str, Any]] = {
 def _lang(request: web.Request) -> str:
     lang = request.query.get("lang") or request.cookies.get(LANG_COOKIE) or "zh"
     return lang if lang in TEXT else "zh"
+
+
+# Answers that are never pages, whoever asks: a refusal there stays problem+json.
+_NOT_PAGES = ("/api/", "/media/", "/static/", "/vendor/", "/open311/", "/healthz", "/readyz")
+_PASSED_ON = ("Retry-After", "WWW-Authenticate", "Allow")
+
+
+@web.middleware
+async def html_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A browser that opens a page and is refused (403, 404, 409, 429 …) gets a page in its
+    language naming what went wrong, not a problem+json document."""
+    response = await handler(request)
+    if (
+        response.status < 400
+        or response.content_type != PROBLEM_JSON
+        or not isinstance(response, web.Response)
+        or not isinstance(response.body, bytes)
+        or request.path.startswith(_NOT_PAGES)
+        or "text/html" not in request.headers.get("Accept", "")
+    ):
+        return response
+    t = TEXT[_lang(request)]["errors"]
+    try:
+        page = render(
+            request,
+            "error.html",
+            status=response.status,
+            title=t.get(str(response.status), t["other"]),
+            problem=orjson.loads(response.body),
+        )
+    except Exception:  # the refusal itself must reach the browser, page or not
+        log.exception("page.error_page_failed", path=request.path)
+        return response
+    for name in _PASSED_ON:
+        if name in response.headers:
+            page.headers[name] = response.headers[name]
+    return page
 
 
 def render(

@@ -668,9 +668,22 @@ class LifecycleMachine(RuleBasedStateMachine):
             events = self.events(case_id)
             closed = state.status in (CaseStatus.CLOSED, CaseStatus.RATED)
             resolved = state.resolution is not None
-            due = resolved or closed or (state.resolve_due is not None and state.resolve_due <= now)
+            resolve_due = state.resolve_due
+            if state.rectification is not None:
+                # 差评整改: the case's own figures keep its first resolution, deadline and
+                # closure (it was closed to be rated); the rectification counts apart.
+                closed = True
+                resolved = state.rectification.get("case_resolved_at") is not None
+                case_due = state.rectification.get("case_due")
+                resolve_due = None if case_due is None else datetime.fromisoformat(case_due)
+            due = resolved or closed or (resolve_due is not None and resolve_due <= now)
             on_time = next(
-                (e.data.get("on_time") for e in reversed(events) if e.type == "case.closed"), None
+                (
+                    e.data.get("on_time")
+                    for e in reversed(events)
+                    if e.type == "case.closed" and not e.data.get("rectification")
+                ),
+                None,
             )
             flags = {
                 "total": True,

@@ -201,3 +201,30 @@ async def test_citizen_follows_and_rates_their_case(
     doc = await cases.get(doc["id"])
     assert doc["status"] == "rated"
     assert doc["case"]["rating"]["grade"] == "satisfied"
+
+
+async def test_a_browser_refused_a_page_gets_a_chinese_page_not_json(
+    live: Live, county: Hierarchy
+) -> None:
+    towns = list(county.cells(level=Level.TOWN))
+    outside = next(c for c in county.cells(level=Level.MICRO_GRID) if c.is_within(towns[1].code))
+    doc = await Cases(live, county).new(location={"grid": outside.code})
+    await add_user(live, "town-a", Role.COMMITTEE, towns[0].code)
+    await log_in(live.client, "town-a")
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = await live.client.get(f"/cases/{doc['id']}", headers=browser)
+    assert page.status == 403
+    assert page.content_type == "text/html"
+    html = await page.text()
+    assert "您无权打开此页面或执行此操作" in html
+    assert 'href="/"' in html  # a way back
+    assert "Content-Security-Policy" in page.headers
+    english = await live.client.get(f"/cases/{doc['id']}?lang=en", headers=browser)
+    assert "You may not open this page or do this" in await english.text()
+    missing = await live.client.get("/cases/01NOSUCHCASE0000000000000?lang=zh", headers=browser)
+    assert missing.status == 404
+    assert "找不到此页面或案件" in await missing.text()
+    # The API keeps answering problem+json, whatever the client accepts.
+    api = await live.client.get(f"/api/v1/whistles/{doc['id']}", headers=browser)
+    assert api.status == 403
+    assert api.content_type == "application/problem+json"
