@@ -1049,6 +1049,25 @@ def reassign(
             allowed=[],
         )
     why = _required("reason", reason)
+    responder = _new_holder(
+        state, ctx, responder_id, assignment, held=f"already holds assignment {assignment_id}"
+    )
+    note = f"reassigned by {actor}: {why}"
+    planned = _direct(state, responder, responder.grid, responder.kind, ctx, note)
+    return [_by_operator(_added(state, assignment, planned, ctx, note), "reassign")]
+
+
+def _new_holder(
+    state: CaseState,
+    ctx: Context,
+    responder_id: str | None,
+    assignment: AssignmentState,
+    *,
+    held: str,
+) -> Responder:
+    """The responder an operator moves ``assignment`` to (改派, or an accepted 退单): known,
+    handling the case's category, not its holder now (``held`` says why not) and not already
+    on the case."""
     target_id = _required("responder", responder_id)
     responder = ctx.router.hierarchy.responder(target_id)
     if responder is None:
@@ -1056,12 +1075,10 @@ def reassign(
     if not responder.handles(state.category):
         raise InvalidAction("responder", f"{target_id} does not handle category {state.category}")
     if target_id == assignment.responder_id:
-        raise InvalidAction("responder", f"{target_id} already holds assignment {assignment_id}")
+        raise InvalidAction("responder", f"{target_id} {held}")
     if any(a.responder_id == target_id and a.status in _LIVE for a in state.assignments.values()):
         raise InvalidAction("responder", f"{target_id} is already on case {state.id}")
-    note = f"reassigned by {actor}: {why}"
-    planned = _direct(state, responder, responder.grid, responder.kind, ctx, note)
-    return [_by_operator(_added(state, assignment, planned, ctx, note), "reassign")]
+    return responder
 
 
 def _reviewable(state: CaseState, assignment_id: str, action: str) -> AssignmentState:
@@ -1099,16 +1116,9 @@ def accept_return(
     it names, who must exist, handle the case's category and not be on the case already."""
     assignment = _reviewable(state, assignment_id, "accept the return of")
     _check_decidable(state, assignment, "accept the return of")
-    target_id = _required("responder", responder_id)
-    responder = ctx.router.hierarchy.responder(target_id)
-    if responder is None:
-        raise InvalidAction("responder", f"unknown responder {target_id!r}")
-    if not responder.handles(state.category):
-        raise InvalidAction("responder", f"{target_id} does not handle category {state.category}")
-    if target_id == assignment.responder_id:
-        raise InvalidAction("responder", f"{target_id} returned it; refuse the return instead")
-    if any(a.responder_id == target_id and a.status in _LIVE for a in state.assignments.values()):
-        raise InvalidAction("responder", f"{target_id} is already on case {state.id}")
+    responder = _new_holder(
+        state, ctx, responder_id, assignment, held="returned it; refuse the return instead"
+    )
     reroute = _legacy_reroute(state, assignment)
     why = f"return accepted by {actor}" + (f": {note}" if note else "")
     planned = _direct(state, responder, responder.grid, responder.kind, ctx, why)
@@ -1120,7 +1130,7 @@ def accept_return(
                 "responder_id": assignment.responder_id,
                 "by": actor,
                 "note": note,
-                "reassigned_to": target_id,
+                "reassigned_to": responder.id,
                 "reroute": assignment.replaced_by,
             },
         ),
