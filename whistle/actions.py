@@ -25,8 +25,8 @@ from dispatch import CalendarEndError, lifecycle
 from dispatch.case import ACTIVE, CaseState, CaseStatus
 from dispatch.lifecycle import Change, Context, IllegalTransition, InvalidAction, NotYours
 from grids import Level
-from whistle.access import allow, allow_cell, allow_responder
-from whistle.auth import Principal, Role
+from whistle.access import allow, allow_responder
+from whistle.auth import Principal, Role, allow_cell
 from whistle.cases import CaseNotFound, DecideOther
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
 from whistle.keys import CASES, HIERARCHY, STORE

@@ -68,8 +68,8 @@ from pydantic import (
 
 from dispatch import Source, Urgency
 from grids import Cell
-from whistle.access import SIGNED_BODY, allow, allow_cell, body_limit
-from whistle.auth import Principal, Role
+from whistle.access import SIGNED_BODY, allow, body_limit
+from whistle.auth import Principal, Role, allow_cell
 from whistle.cameras import (
     CAMERAS_FILE,
     CAMERAS_HEADER,

@@ -39,8 +39,8 @@ from shapely.geometry import mapping
 
 from dispatch import Source
 from grids import Cell, Level
-from whistle.access import FILES, allow, allow_responder, public
-from whistle.auth import Principal, Role
+from whistle.access import allow, allow_responder, public
+from whistle.auth import FILES, Principal, Role
 from whistle.keys import CASES, DUTY, HIERARCHY, STORE
 from whistle.pages import TEXT, page_session, render
 from whistle.problems import problem

@@ -31,8 +31,8 @@ from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
 from dispatch import Catalog, Source, Urgency
 from grids import Cell, Hierarchy
-from whistle.access import ACCESS, allow, allow_cell
-from whistle.auth import Principal, Role
+from whistle.access import ACCESS, allow
+from whistle.auth import Principal, Role, allow_cell
 from whistle.clock import Clock
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
 from whistle.ids import IdFactory

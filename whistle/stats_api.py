@@ -24,8 +24,8 @@ import structlog
 from aiohttp import web
 
 from grids import Cell, Hierarchy
-from whistle.access import allow, allow_cell, public
-from whistle.auth import Principal, Role
+from whistle.access import allow, public
+from whistle.auth import Principal, Role, allow_cell
 from whistle.bounds import whole_number
 from whistle.exceptions import FieldError, InvalidWhistle
 from whistle.keys import CATALOG, CLOCK, HIERARCHY, STORE, TZ
