@@ -15,7 +15,7 @@ from grids import Hierarchy
 from whistle.auth import Role
 from whistle.cli import _parser
 from whistle.logs import log_processors
-from whistle.problems import error_middleware
+from whistle.web.problems import error_middleware
 
 
 @pytest.mark.parametrize(

@@ -12,11 +12,11 @@ from test_pages import PASSWORD, add_user, hidden_csrf
 from whistle_support import Live, StartServer
 
 from grids import Hierarchy
-from whistle.access import ACCESS, AccessLimits
 from whistle.auth import Role
 from whistle.clock import FakeClock
 from whistle.logins import LoginLimits, Throttling
 from whistle.ratelimit import Limit
+from whistle.web.access import ACCESS, AccessLimits
 
 # A safety net so that a stuck server fails the test instead of hanging it.
 PATIENCE = 30.0

@@ -14,7 +14,6 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from whistle.access import PRINCIPAL
 from whistle.exceptions import (
     FieldError,
     Forbidden,
@@ -26,6 +25,7 @@ from whistle.exceptions import (
     StoreUnavailable,
     Unauthenticated,
 )
+from whistle.web.access import PRINCIPAL
 
 __all__ = ["error_middleware", "problem"]
 

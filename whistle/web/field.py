@@ -39,12 +39,12 @@ from shapely.geometry import mapping
 
 from dispatch import Source
 from grids import Cell, Level
-from whistle.access import allow, allow_responder, public
 from whistle.auth import FILES, Principal, Role
-from whistle.keys import CASES, DUTY, HIERARCHY, STORE
-from whistle.pages import TEXT, page_session, render
-from whistle.problems import problem
 from whistle.store import WhistleQuery
+from whistle.web.access import allow, allow_responder, public
+from whistle.web.keys import CASES, DUTY, HIERARCHY, STORE
+from whistle.web.pages import TEXT, page_session, render
+from whistle.web.problems import problem
 
 __all__ = ["NODE_MODULES", "VENDOR", "routes"]
 
