@@ -50,7 +50,7 @@ __all__ = ["NODE_MODULES", "VENDOR", "routes"]
 
 routes = web.RouteTableDef()
 
-NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 # What /vendor/ serves: the public name -> the file under node_modules.
 VENDOR = {"echarts.min.js": Path("echarts/dist/echarts.min.js")}
 
