@@ -36,6 +36,7 @@ run: $(STAMP) $(NODE_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check whistle grids dispatch tests bench
 	$(BIN)/ruff format --check whistle grids dispatch tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -41,7 +41,7 @@ from load import LoadResult, Post, run_load  # noqa: E402
 
 from grids.loader import load_hierarchy  # noqa: E402
 from whistle.auth import parse_token, sign_request, signing_key  # noqa: E402
-from whistle.feeds import CAMERAS_FILE, load_cameras, write_cameras  # noqa: E402
+from whistle.integrations.feeds import CAMERAS_FILE, load_cameras, write_cameras  # noqa: E402
 
 SECTION = "camera"
 PATH = "/api/v1/feeds/camera"

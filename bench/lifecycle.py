@@ -41,7 +41,6 @@ from dispatch import Router, load_dispatch_config  # noqa: E402
 from dispatch.timer import DeadlineTimer  # noqa: E402
 from grids import Level  # noqa: E402
 from grids.loader import load_hierarchy  # noqa: E402
-from whistle.access import Access  # noqa: E402
 from whistle.auth import Role  # noqa: E402
 from whistle.bus import Bus  # noqa: E402
 from whistle.cases import CaseService  # noqa: E402
@@ -51,6 +50,7 @@ from whistle.ids import IdFactory  # noqa: E402
 from whistle.logs import configure_logging  # noqa: E402
 from whistle.store import AssignmentRow, NewWhistle, SqliteStore, WhistleRow  # noqa: E402
 from whistle.testing import ServerProcess  # noqa: E402
+from whistle.web.access import Access  # noqa: E402
 
 SECTION = "lifecycle"
 

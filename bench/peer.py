@@ -51,7 +51,7 @@ from load import LoadResult, Post, run_load  # noqa: E402
 
 from grids import Hierarchy, Level  # noqa: E402
 from grids.loader import load_hierarchy  # noqa: E402
-from whistle.feeds import CAMERA_EVENTS, load_cameras  # noqa: E402
+from whistle.integrations.feeds import CAMERA_EVENTS, load_cameras  # noqa: E402
 from whistle.testing import free_port  # noqa: E402
 
 SECTION = "peer"

@@ -25,21 +25,25 @@ from dispatch import (
     load_dispatch_config,
 )
 from grids.loader import load_hierarchy
-from whistle import console, feeds, hotline, metrics, stream
-from whistle.access import ACCESS, Access, access_middleware
-from whistle.actions import routes as action_routes
-from whistle.admin import routes as admin_routes
-from whistle.api import routes
 from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
-from whistle.citizens import routes as citizen_routes
 from whistle.clock import Clock, SystemClock
-from whistle.field import routes as field_routes
 from whistle.grouping import CameraRepeats
 from whistle.ids import IdFactory
 from whistle.intake import Intake
-from whistle.keys import (
+from whistle.integrations import feeds, hotline
+from whistle.integrations.open311 import routes as open311_routes
+from whistle.silences import Silences
+from whistle.store import SqliteStore
+from whistle.web import console, metrics, stream
+from whistle.web.access import ACCESS, Access, access_middleware
+from whistle.web.actions import routes as action_routes
+from whistle.web.admin import routes as admin_routes
+from whistle.web.api import routes
+from whistle.web.citizens import routes as citizen_routes
+from whistle.web.field import routes as field_routes
+from whistle.web.keys import (
     BUS,
     CAMERAS,
     CASES,
@@ -51,27 +55,25 @@ from whistle.keys import (
     POLICY,
     ROUTER,
     SETTINGS,
+    SILENCES,
     STORE,
     TEAMS,
     TZ,
     WEBHOOKS,
     Settings,
 )
-from whistle.media import routes as media_routes
-from whistle.open311 import routes as open311_routes
-from whistle.openapi import routes as openapi_routes
-from whistle.pages import html_errors
-from whistle.pages import routes as page_routes
-from whistle.problems import error_middleware
-from whistle.silences import SILENCES, Silences
-from whistle.silences import routes as silence_routes
-from whistle.stats_api import routes as stats_routes
-from whistle.store import SqliteStore
+from whistle.web.media import routes as media_routes
+from whistle.web.openapi import routes as openapi_routes
+from whistle.web.pages import html_errors
+from whistle.web.pages import routes as page_routes
+from whistle.web.problems import error_middleware
+from whistle.web.silences import routes as silence_routes
+from whistle.web.stats import routes as stats_routes
 from whistle.webhooks import Failure, WebhookNotifier, known_responders, load_webhooks
 
 __all__ = ["STATIC", "create_app"]
 
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = Path(__file__).resolve().parent / "web" / "static"
 
 log = structlog.get_logger(__name__)
 

@@ -20,13 +20,17 @@ from enum import StrEnum
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from dispatch import Source
 from grids import Cell
+from whistle.exceptions import Forbidden
 
 __all__ = [
+    "FILES",
     "TOKEN_PREFIX",
     "IssuedToken",
     "Principal",
     "Role",
+    "allow_cell",
     "hash_password",
     "new_token",
     "parse_token",
@@ -81,6 +85,19 @@ class Principal:
     def covers(self, cell: Cell) -> bool:
         """True when ``cell`` lies inside this principal's subtree."""
         return self.scope is None or cell.is_within(self.scope)
+
+
+# Which whistle sources each role may file (integrations: only their own).
+FILES = {
+    Role.REPORTER: frozenset({Source.CITIZEN, Source.COMMUNITY, Source.TOWN_COMMITTEE}),
+    Role.OPERATOR: frozenset(Source),
+}
+
+
+def allow_cell(principal: Principal, cell: Cell, what: str = "this") -> None:
+    """Forbidden unless ``cell`` lies inside the principal's scope."""
+    if not principal.covers(cell):
+        raise Forbidden(f"{what} is in {cell.code} ({cell.name}), outside scope {principal.scope}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,14 +124,14 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
 
 async def _access_command(args: argparse.Namespace) -> int:
     """token create|revoke|list and user add, straight against the database file."""
-    from whistle.access import Access
-    from whistle.admin import parse_expiry
     from whistle.auth import Role
     from whistle.bus import Bus
     from whistle.clock import SystemClock
     from whistle.exceptions import InvalidWhistle, StoreUnavailable
     from whistle.logs import configure_logging
     from whistle.store import SqliteStore
+    from whistle.web.access import Access
+    from whistle.web.admin import parse_expiry
 
     # Standard output carries the answer alone (a token is meant to be captured by a script).
     configure_logging("warning", json=False)
@@ -204,9 +204,9 @@ async def _import_hotline(args: argparse.Namespace) -> int:
     from whistle.bus import Bus
     from whistle.clock import SystemClock
     from whistle.exceptions import StoreUnavailable
-    from whistle.hotline import import_hotline, load_hotline_categories
     from whistle.ids import IdFactory
     from whistle.intake import Intake
+    from whistle.integrations.hotline import import_hotline, load_hotline_categories
     from whistle.logs import configure_logging
     from whistle.silences import Silences
     from whistle.store import SqliteStore
@@ -272,14 +272,14 @@ async def _import_hotline(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from whistle.app import create_app
-    from whistle.keys import Settings
     from whistle.logs import configure_logging
+    from whistle.web.keys import Settings
 
     configure_logging(args.log_level, json=args.log_format == "json")
     import structlog
 
-    from whistle.access import AccessLimits
     from whistle.allocator import MMAP_THRESHOLD, pin_mmap_threshold
+    from whistle.web.access import AccessLimits
 
     # Before the server allocates anything big: see whistle/allocator.py.
     if pin_mmap_threshold():
@@ -367,7 +367,7 @@ def _move_clock(app: web.Application, offset_file: Path) -> None:
     import structlog
 
     from whistle.clock import OffsetClock, read_offset
-    from whistle.keys import CASES, CLOCK
+    from whistle.web.keys import CASES, CLOCK
 
     log = structlog.get_logger(__name__)
     clock = app[CLOCK]
@@ -392,9 +392,9 @@ DEMO_PASSWORD = "whistle-demo"
 async def _demo_logins(app: web.Application, url: str) -> None:
     """Logins for trying the sample county, made once (existing ones are left alone)."""
     from grids import Level, ResponderKind
-    from whistle.access import ACCESS
     from whistle.auth import Role
-    from whistle.keys import HIERARCHY, STORE
+    from whistle.web.access import ACCESS
+    from whistle.web.keys import HIERARCHY, STORE
 
     hierarchy = app[HIERARCHY]
     town = next(hierarchy.cells(level=Level.TOWN))
@@ -464,8 +464,8 @@ def _check(args: argparse.Namespace, clock: Clock | None = None) -> int:
     )
     from grids import GridConfigError
     from grids.loader import load_hierarchy
-    from whistle.feeds import load_cameras
-    from whistle.hotline import load_hotline_categories
+    from whistle.integrations.feeds import load_cameras
+    from whistle.integrations.hotline import load_hotline_categories
     from whistle.webhooks import known_responders, load_webhooks
 
     try:

@@ -41,8 +41,7 @@ from dispatch import (
 from dispatch.case import fold
 from dispatch.lifecycle import deadlines
 from grids import Cell, Hierarchy, Level, ResponderKind
-from whistle.access import FILES, allow_cell
-from whistle.auth import Principal, Role
+from whistle.auth import FILES, Principal, Role, allow_cell
 from whistle.cameras import CAMERAS_FILE, CameraRegistry
 from whistle.cases import case_document
 from whistle.clock import Clock

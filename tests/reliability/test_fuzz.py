@@ -39,9 +39,9 @@ from schemathesis.generation import GenerationMode
 from whistle_support import StartServer
 
 from grids import Hierarchy, Level
-from whistle.access import AccessLimits
-from whistle.openapi import document
 from whistle.ratelimit import Limit
+from whistle.web.access import AccessLimits
+from whistle.web.openapi import document
 
 pytestmark = pytest.mark.reliability
 

@@ -30,8 +30,8 @@ from whistle_support import StartServer
 from grids import Hierarchy
 from whistle.clock import FakeClock
 from whistle.events import Event
-from whistle.keys import CASES, WEBHOOKS
 from whistle.testing import free_port
+from whistle.web.keys import CASES, WEBHOOKS
 from whistle.webhooks import Endpoint, WebhookNotifier
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]

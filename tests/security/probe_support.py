@@ -35,14 +35,14 @@ from whistle_support import Live
 
 from grids import Hierarchy, Level, ResponderKind
 from grids.loader import load_hierarchy
-from whistle.access import ACCESS, AccessLimits
 from whistle.app import create_app
 from whistle.auth import Role, hash_password, token_hash
 from whistle.clock import FakeClock
-from whistle.feeds import camera_rows
-from whistle.keys import STORE, Settings
+from whistle.integrations.feeds import camera_rows
 from whistle.ratelimit import Limit
 from whistle.store import SessionRecord, UserRecord
+from whistle.web.access import ACCESS, AccessLimits
+from whistle.web.keys import STORE, Settings
 
 HOME, AWAY = "home", "away"
 MARKER = "甲镇探针PROBE7Q"  # only ever written into town A's cases, reporters and silences

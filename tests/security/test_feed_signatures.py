@@ -21,8 +21,8 @@ import pytest
 import pytest_asyncio
 from probe_support import HOME, Answer, Call, Probe, Who, open_probe
 
-from whistle.access import ACCESS, SIGNATURE_TOLERANCE
 from whistle.auth import Role, parse_token, sign_request, signing_key
+from whistle.web.access import ACCESS, SIGNATURE_TOLERANCE
 
 shared_loop = pytest.mark.asyncio(loop_scope="module")
 

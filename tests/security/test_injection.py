@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 from probe_support import CAST, OPERATOR, PASSWORD, Answer, Call, Probe, open_probe
 
-from whistle.keys import STORE
+from whistle.web.keys import STORE
 
 shared_loop = pytest.mark.asyncio(loop_scope="module")
 

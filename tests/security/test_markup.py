@@ -25,7 +25,7 @@ import pytest_asyncio
 from markupsafe import escape
 from probe_support import CAST, OPERATOR, Answer, Call, Probe, open_probe
 
-from whistle.keys import STORE
+from whistle.web.keys import STORE
 
 shared_loop = pytest.mark.asyncio(loop_scope="module")
 

@@ -54,11 +54,11 @@ from probe_support import (
 )
 
 from grids import Level, ResponderKind
-from whistle.access import ACCESS
 from whistle.app import create_app
 from whistle.auth import Role
-from whistle.field import NODE_MODULES, VENDOR
-from whistle.keys import CAMERAS, Settings
+from whistle.web.access import ACCESS
+from whistle.web.field import NODE_MODULES, VENDOR
+from whistle.web.keys import CAMERAS, Settings
 
 # The probes share one server per module, so they run on the module's event loop.
 shared_loop = pytest.mark.asyncio(loop_scope="module")

@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from probe_support import CAST, OPERATOR, PNG, Call, Probe, open_probe
 
-from whistle.field import NODE_MODULES, VENDOR
+from whistle.web.field import NODE_MODULES, VENDOR
 
 shared_loop = pytest.mark.asyncio(loop_scope="module")
 
@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # What each target file begins with: none of it may be in an answer.
 SECRETS = {
     "app.py": (ROOT / "whistle" / "app.py").read_bytes()[:60],
+    "pages.py": (ROOT / "whistle" / "web" / "pages.py").read_bytes()[:60],
     "package.json": (ROOT / "package.json").read_bytes()[:40],
     "database": b"SQLite format 3",
     "passwd": b"root:x:0:0",
@@ -47,8 +48,9 @@ SEPARATORS = ("/", "%2f", "%2F", "%5c", "\\", "%252f")
 
 # (route prefix, how many levels up reach what, the target name, what it is)
 PLACES = (
-    ("/static/", 1, "app.py", "app.py"),  # whistle/static/../app.py
-    ("/static/", 2, "package.json", "package.json"),
+    ("/static/", 1, "pages.py", "pages.py"),  # whistle/web/static/../pages.py
+    ("/static/", 2, "app.py", "app.py"),  # whistle/web/static/../../app.py
+    ("/static/", 3, "package.json", "package.json"),
     ("/media/", 1, "whistle.sqlite3", "database"),  # the media folder sits beside the database
     ("/vendor/", 2, "package.json", "package.json"),  # node_modules/../package.json
     ("/vendor/", 1, "package.json", "package.json"),
@@ -106,7 +108,7 @@ async def test_the_folders_serve_their_own_files(probe: Probe) -> None:
     headers = await probe.headers(operator, Call("GET", "/"), b"")
     css = await probe.raw("GET", "/static/common.css", headers)
     assert css.status == 200
-    assert css.body == (ROOT / "whistle" / "static" / "common.css").read_bytes()
+    assert css.body == (ROOT / "whistle" / "web" / "static" / "common.css").read_bytes()
     upload = await probe.send(operator, Call("POST", "/api/v1/media", raw=PNG))
     assert upload.status == 201, upload.text
     photo = await probe.raw("GET", upload.json()["url"], headers)

@@ -8,8 +8,8 @@ from test_api_intake import body
 from whistle_support import Live
 
 from grids import Hierarchy, Level
-from whistle.access import ACCESS
 from whistle.auth import Role
+from whistle.web.access import ACCESS
 
 
 class Cases:
@@ -71,7 +71,7 @@ class Cases:
         return doc  # type: ignore[no-any-return]
 
     async def tick(self) -> int:
-        from whistle.keys import CASES
+        from whistle.web.keys import CASES
 
         return await self.live.app[CASES].tick()
 

@@ -24,9 +24,9 @@ from test_auth import signed_headers
 from whistle_support import Live
 
 from grids import Hierarchy, Level, ResponderKind
-from whistle.access import ACCESS
 from whistle.auth import Role
-from whistle.keys import CLOCK, STORE
+from whistle.web.access import ACCESS
+from whistle.web.keys import CLOCK, STORE
 
 REPORTER, RESPONDER, OPERATOR = "reporter", "responder", "operator"
 COMMITTEE, ADMIN, INTEGRATION = "committee", "admin", "integration"

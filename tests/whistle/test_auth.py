@@ -19,11 +19,17 @@ from test_api_intake import body as whistle_body
 from whistle_support import Live, StartServer, whistle_count
 
 from grids import Hierarchy, Level
-from whistle.access import ACCESS, CSRF_HEADER, SESSION_COOKIE, TOKEN_CACHE_SECONDS, AccessLimits
 from whistle.auth import Role, parse_token, sign_request, signing_key
 from whistle.clock import FakeClock
-from whistle.keys import HIERARCHY
 from whistle.ratelimit import Limit
+from whistle.web.access import (
+    ACCESS,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    TOKEN_CACHE_SECONDS,
+    AccessLimits,
+)
+from whistle.web.keys import HIERARCHY
 
 CATEGORIES = "/api/v1/categories"  # any authenticated principal may read it
 

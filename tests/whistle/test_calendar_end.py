@@ -18,7 +18,7 @@ from grids import Hierarchy
 from whistle.app import create_app
 from whistle.cli import main
 from whistle.clock import FakeClock
-from whistle.keys import Settings
+from whistle.web.keys import Settings
 
 
 def at(text: str) -> datetime:

@@ -18,7 +18,7 @@ from whistle_support import Live
 
 from grids import Hierarchy, Level
 from whistle.clock import FakeClock
-from whistle.keys import CAMERAS
+from whistle.web.keys import CAMERAS
 
 
 @dataclass

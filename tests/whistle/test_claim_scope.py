@@ -15,7 +15,7 @@ from whistle_support import Live
 
 from dispatch.teams import Team
 from grids import Hierarchy, Level
-from whistle.keys import CASES
+from whistle.web.keys import CASES
 
 
 def micro_in(county: Hierarchy, community: str) -> str:

@@ -13,7 +13,7 @@ from whistle_support import Live
 
 from grids import Hierarchy, Level, ResponderKind
 from whistle.auth import Role
-from whistle.keys import STORE
+from whistle.web.keys import STORE
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
 
@@ -414,7 +414,7 @@ async def test_the_console_is_for_operators_committees_and_admins(
     assert anonymous.status == 303
     assert anonymous.headers["Location"] == "/login"
     doc = await file_in(live, county, towns(county)[0])
-    await live.app[__import__("whistle.access", fromlist=["ACCESS"]).ACCESS].add_user(
+    await live.app[__import__("whistle.web.access", fromlist=["ACCESS"]).ACCESS].add_user(
         name="member",
         password="correct horse battery",
         role=Role.RESPONDER,

@@ -24,7 +24,7 @@ from whistle_support import Live, StartServer
 from grids import Hierarchy, Level
 from whistle.auth import Role, parse_token, sign_request, signing_key
 from whistle.clock import FakeClock
-from whistle.hotline import COLUMNS
+from whistle.integrations.hotline import COLUMNS
 
 EARLY = "0001-01-01T00:00:00+14:00"
 LATE = "9999-12-31T23:59:59-14:00"

@@ -21,8 +21,8 @@ from grids.loader import load_hierarchy
 from whistle.app import create_app
 from whistle.auth import parse_token, sign_request, signing_key
 from whistle.clock import FakeClock
-from whistle.feeds import MAX_LINES, Camera, load_cameras, write_cameras
-from whistle.keys import HIERARCHY, SETTINGS, Settings
+from whistle.integrations.feeds import MAX_LINES, Camera, load_cameras, write_cameras
+from whistle.web.keys import HIERARCHY, SETTINGS, Settings
 
 CAMERA = "/api/v1/feeds/camera"
 POLICE = "/api/v1/feeds/police"

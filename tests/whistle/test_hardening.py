@@ -16,7 +16,7 @@ from whistle.auth import Role
 from whistle.cli import _parser
 from whistle.exceptions import Conflict
 from whistle.logs import log_processors
-from whistle.problems import error_middleware
+from whistle.web.problems import error_middleware
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from whistle_support import Live
 
 from grids import GridConfigError, Hierarchy, Level
 from whistle.auth import Role
-from whistle.hotline import COLUMNS, load_hotline_categories
-from whistle.keys import CATALOG
+from whistle.integrations.hotline import COLUMNS, load_hotline_categories
+from whistle.web.keys import CATALOG
 
 __all__ = ["feeds_live"]  # the fixture, shared with test_feeds
 

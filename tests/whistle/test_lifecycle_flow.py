@@ -221,7 +221,7 @@ async def test_member_claims_a_need_and_owns_it(
 
 
 async def test_team_claims_a_need_together(live: Live, county: Hierarchy, clock: FakeClock) -> None:
-    from whistle.keys import CASES
+    from whistle.web.keys import CASES
 
     cases = Cases(live, county)
     doc = await cases.new(category="E0803", description="残疾人家庭需要帮扶")
@@ -436,7 +436,7 @@ async def test_inbox_lists_assignments_and_open_needs(live: Live, county: Hierar
     status, inbox = await live.get(f"/api/v1/responders/{responder}/inbox")
     assert status == 200
     assert [i["assignment"]["id"] for i in inbox["assignments"]] == [doc["assignments"][0]["id"]]
-    from whistle.keys import CASES
+    from whistle.web.keys import CASES
 
     teams = live.app[CASES].teams.for_community(need["assignments"][0]["cell"])
     member = teams[0].members[-1]
@@ -480,7 +480,7 @@ async def test_deadlines_survive_a_restart_and_fire_exactly_once(
 async def test_a_restart_rearms_exactly_the_pending_rows_and_fires_each_once(
     start_server: StartServer, county: Hierarchy, clock: FakeClock, tmp_path: Any
 ) -> None:
-    from whistle.keys import CASES
+    from whistle.web.keys import CASES
 
     db = tmp_path / "rearm.sqlite3"
     live = await start_server(db=db)

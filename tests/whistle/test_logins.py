@@ -12,11 +12,11 @@ from test_pages import PASSWORD, add_user, hidden_csrf
 from whistle_support import Live, StartServer
 
 from grids import Hierarchy
-from whistle.access import ACCESS, AccessLimits
 from whistle.auth import Role
 from whistle.clock import FakeClock
 from whistle.logins import LoginLimits, Throttling
 from whistle.ratelimit import Limit
+from whistle.web.access import ACCESS, AccessLimits
 
 # A safety net so that a stuck server fails the test instead of hanging it.
 PATIENCE = 30.0
@@ -146,7 +146,9 @@ async def test_healthz_stays_fast_under_150_concurrent_wrong_logins(
     health = await live.client.get("/healthz")
     took = time.perf_counter() - started
     assert health.status == 200
-    assert took < 1.0, f"/healthz took {took:.2f} s while logins were checked"
+    # A gross bound (27 s before, milliseconds now): a loaded CI machine may add a second or
+    # two of scheduling, a blocked loop adds the whole queue of argon2 checks.
+    assert took < 5.0, f"/healthz took {took:.2f} s while logins were checked"
     async with asyncio.timeout(PATIENCE):
         answers = await asyncio.gather(*logins)
     statuses = [a.status for a in answers]

@@ -13,11 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from whistle_support import Live
 
 from grids import Hierarchy
-from whistle import metrics
 from whistle.app import create_app
 from whistle.clock import FakeClock
-from whistle.keys import CLOCK, STORE, Settings
-from whistle.metrics import METRICS
+from whistle.web import metrics
+from whistle.web.keys import CLOCK, STORE, Settings
+from whistle.web.metrics import METRICS
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -18,10 +18,10 @@ from test_pages import PASSWORD, log_in
 from whistle_support import Live, StartServer
 
 from grids import Hierarchy, Level
-from whistle.access import ACCESS
 from whistle.auth import Role
 from whistle.clock import FakeClock
 from whistle.nearby import distance_m
+from whistle.web.access import ACCESS
 
 _M_PER_DEGREE = math.pi * 6_371_008.8 / 180.0
 

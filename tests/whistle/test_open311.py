@@ -27,7 +27,7 @@ from test_api_intake import point_of
 from whistle_support import Live
 
 from grids import Hierarchy, Level
-from whistle.keys import CATALOG, STORE
+from whistle.web.keys import CATALOG, STORE
 
 # The published GeoReport v2 schemas (open311's schema-validation repository), copied from
 # ../shared/open311 so that the suite needs nothing outside the repository.

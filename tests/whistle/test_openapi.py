@@ -11,7 +11,7 @@ from test_api_intake import body as whistle_body
 from whistle_support import Live
 
 from grids import Hierarchy
-from whistle.openapi import MODELS, PATH, document
+from whistle.web.openapi import MODELS, PATH, document
 
 METHODS = ("get", "post", "put", "patch", "delete")
 EXTRA = {"/healthz", "/readyz", "/media/{name}"}  # described though outside /api/v1
@@ -49,7 +49,7 @@ async def test_every_api_route_is_described_and_nothing_else(live: Live) -> None
         and (route.resource.canonical.startswith("/api/v1/") or route.resource.canonical in EXTRA)
     }
     doc = described(document())
-    assert routes - doc == set(), "describe these routes in whistle/openapi.py"
+    assert routes - doc == set(), "describe these routes in whistle/web/openapi.py"
     assert doc - routes == set(), "the document describes routes the app does not have"
 
 

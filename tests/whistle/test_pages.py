@@ -11,8 +11,8 @@ from lifecycle_helpers import Cases
 from whistle_support import Live
 
 from grids import Hierarchy, Level
-from whistle.access import ACCESS
 from whistle.auth import Role
+from whistle.web.access import ACCESS
 
 SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 PASSWORD = "correct horse battery"

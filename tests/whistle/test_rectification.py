@@ -12,7 +12,7 @@ from whistle_support import Live
 from dispatch import Duration
 from grids import Hierarchy
 from whistle.clock import FakeClock
-from whistle.keys import ROUTER
+from whistle.web.keys import ROUTER
 
 WINDOW = "since=2026-11-23&until=2026-11-23"
 

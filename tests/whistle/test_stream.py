@@ -14,12 +14,12 @@ from test_pages import add_user, hidden_csrf, log_in
 from whistle_support import Live
 
 from grids import Hierarchy, Level
-from whistle import stream
-from whistle.access import ACCESS, TOKEN_CACHE_SECONDS
 from whistle.auth import Role, parse_token
 from whistle.clock import FakeClock
-from whistle.keys import BUS, HIERARCHY, STORE
-from whistle.stream import STREAMS
+from whistle.web import stream
+from whistle.web.access import ACCESS, TOKEN_CACHE_SECONDS
+from whistle.web.keys import BUS, HIERARCHY, STORE
+from whistle.web.stream import STREAMS
 
 # A safety net so that a broken stream fails the test instead of hanging it; no test waits
 # for it to pass.

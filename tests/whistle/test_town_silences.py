@@ -19,8 +19,8 @@ from whistle_support import Live, StartServer
 from grids import Cell, Hierarchy, Level
 from whistle.auth import Role
 from whistle.cameras import camera_rows
-from whistle.keys import CAMERAS
 from whistle.store._schema import MIGRATIONS
+from whistle.web.keys import CAMERAS
 
 
 def first_town(county: Hierarchy) -> Cell:

@@ -14,7 +14,7 @@ from lifecycle_helpers import Cases
 from whistle_support import StartServer
 
 from grids import Hierarchy, Level, ResponderKind
-from whistle.keys import WEBHOOKS
+from whistle.web.keys import WEBHOOKS
 from whistle.webhooks import verify
 
 SECRET = "s3cret-s3cret-s3cret"

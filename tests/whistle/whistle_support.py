@@ -18,12 +18,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from grids import Hierarchy
 from grids.loader import load_hierarchy
 from grids.sample import generate_county
-from whistle.access import ACCESS
 from whistle.app import create_app
 from whistle.auth import Role
 from whistle.cameras import write_cameras
 from whistle.clock import FakeClock
-from whistle.keys import HIERARCHY, STORE, Settings
+from whistle.web.access import ACCESS
+from whistle.web.keys import HIERARCHY, STORE, Settings
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config"
 HAND_WRITTEN = ("rules.toml", "categories.toml", "calendar.toml", "lifecycle.toml")

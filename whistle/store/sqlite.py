@@ -1308,7 +1308,7 @@ class SqliteStore:
             raise StoreUnavailable(str(exc)) from exc
         await self._write("UPDATE outbox SET published_seq = published_seq", ())
 
-    # -- the operator console (whistle/stream.py, whistle/console.py) ---------------------
+    # -- the operator console (whistle/web/stream.py, whistle/web/console.py) -------------
 
     async def events_after(self, seq: int, limit: int) -> list[Event]:
         """Up to ``limit`` events with a sequence number above ``seq``, in log order."""

@@ -39,18 +39,18 @@ from shapely.geometry import mapping
 
 from dispatch import Source
 from grids import Cell, Level
-from whistle.access import FILES, allow, allow_responder, public
-from whistle.auth import Principal, Role
-from whistle.keys import CASES, DUTY, HIERARCHY, STORE
-from whistle.pages import TEXT, page_session, render
-from whistle.problems import problem
+from whistle.auth import FILES, Principal, Role
 from whistle.store import WhistleQuery
+from whistle.web.access import allow, allow_responder, public
+from whistle.web.keys import CASES, DUTY, HIERARCHY, STORE
+from whistle.web.pages import TEXT, page_session, render
+from whistle.web.problems import problem
 
 __all__ = ["NODE_MODULES", "VENDOR", "routes"]
 
 routes = web.RouteTableDef()
 
-NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 # What /vendor/ serves: the public name -> the file under node_modules.
 VENDOR = {"echarts.min.js": Path("echarts/dist/echarts.min.js")}
 

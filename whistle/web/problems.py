@@ -14,7 +14,6 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from whistle.access import PRINCIPAL
 from whistle.exceptions import (
     Conflict,
     FieldError,
@@ -27,6 +26,7 @@ from whistle.exceptions import (
     StoreUnavailable,
     Unauthenticated,
 )
+from whistle.web.access import PRINCIPAL
 
 __all__ = ["error_middleware", "problem"]
 

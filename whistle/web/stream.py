@@ -41,14 +41,14 @@ import orjson
 import structlog
 from aiohttp import web
 
-from whistle.access import ACCESS, allow
 from whistle.auth import Principal, Role
 from whistle.bounds import whole_number
 from whistle.bus import Subscription
 from whistle.events import Event
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle, Unauthenticated
-from whistle.keys import BUS, HIERARCHY, STORE, TZ
 from whistle.timefmt import rfc3339
+from whistle.web.access import ACCESS, allow
+from whistle.web.keys import BUS, HIERARCHY, STORE, TZ
 
 __all__ = ["STREAMS", "StreamHub", "close_streams", "install", "routes"]
 

@@ -46,7 +46,6 @@ from dispatch import Catalog, Source
 from grids import GridConfigError
 from grids.exceptions import Problem
 from grids.loader import read_csv_rows
-from whistle.access import public
 from whistle.auth import Principal, Role
 from whistle.bounds import check_instant
 from whistle.exceptions import (
@@ -58,11 +57,12 @@ from whistle.exceptions import (
     StoreUnavailable,
 )
 from whistle.intake import Intake
-from whistle.keys import CATALOG, INTAKE, SETTINGS, STORE, TZ
-from whistle.pages import page_session, render
 from whistle.schema import LIMITS
 from whistle.store import Store
 from whistle.timefmt import rfc3339
+from whistle.web.access import public
+from whistle.web.keys import CATALOG, INTAKE, SETTINGS, STORE, TZ
+from whistle.web.pages import page_session, render
 
 __all__ = [
     "COLUMNS",

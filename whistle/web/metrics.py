@@ -34,12 +34,12 @@ from prometheus_client.registry import Collector
 from dispatch import Source
 from dispatch.case import CaseStatus
 from grids import Level
-from whistle.access import public
 from whistle.bus import Subscription
 from whistle.events import Event
 from whistle.exceptions import StoreUnavailable
-from whistle.keys import BUS, CASES, CLOCK, STORE, WEBHOOKS
 from whistle.store import SqliteStore
+from whistle.web.access import public
+from whistle.web.keys import BUS, CASES, CLOCK, STORE, WEBHOOKS
 
 __all__ = ["METRICS", "Metrics", "install"]
 

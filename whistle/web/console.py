@@ -3,7 +3,7 @@
 The page carries the filters (town, community, level, source, category, state: only what
 lies inside the principal's subtree), the counts per queue and the first page of the queue,
 so it is useful before any script runs. ``/static/console.js`` then keeps it live: it lists
-through ``GET /api/v1/whistles`` and follows ``GET /api/v1/stream`` (whistle/stream.py),
+through ``GET /api/v1/whistles`` and follows ``GET /api/v1/stream`` (whistle/web/stream.py),
 updating rows without a reload, and sends the operator's actions with the page's CSRF token.
 
 Operators act; committees and admins see the same page without the action buttons (the API
@@ -20,11 +20,11 @@ from aiohttp import web
 
 from dispatch import Source
 from grids import Level
-from whistle.access import public
 from whistle.auth import Principal, Role
-from whistle.keys import CATALOG, CLOCK, HIERARCHY, STORE
-from whistle.pages import LANG_COOKIE, TEXT, page_session, render
 from whistle.store import WhistleQuery
+from whistle.web.access import public
+from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, STORE
+from whistle.web.pages import LANG_COOKIE, TEXT, page_session, render
 
 __all__ = ["CONSOLE_TEXT", "QUEUES", "routes"]
 

@@ -24,14 +24,14 @@ import structlog
 from aiohttp import web
 
 from grids import Cell, Hierarchy
-from whistle.access import allow, allow_cell, public
-from whistle.auth import Principal, Role
+from whistle.auth import Principal, Role, allow_cell
 from whistle.bounds import whole_number
 from whistle.exceptions import FieldError, InvalidWhistle
-from whistle.keys import CATALOG, CLOCK, HIERARCHY, STORE, TZ
-from whistle.pages import LANG_COOKIE, TEXT, page_session, render
 from whistle.stats import TABLES, Window, csv_table, labels, parse_window, report
 from whistle.store.facts import ASSIGNMENT_METRICS, CASE_METRICS, BadBucket
+from whistle.web.access import allow, public
+from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, STORE, TZ
+from whistle.web.pages import LANG_COOKIE, TEXT, page_session, render
 
 __all__ = ["READERS", "routes"]
 

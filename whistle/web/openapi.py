@@ -17,11 +17,11 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel
 
-from whistle import actions, admin, silences
-from whistle.access import public
 from whistle.bounds import RANGE
 from whistle.schema import LIMITS, WhistleIn
 from whistle.stats import TABLES
+from whistle.web import actions, admin, silences
+from whistle.web.access import public
 
 __all__ = ["PATH", "document", "routes"]
 

@@ -30,6 +30,7 @@ from whistle.auth import (
     IssuedToken,
     Principal,
     Role,
+    allow_cell,
     is_expired,
     new_token,
     parse_token,
@@ -51,7 +52,6 @@ __all__ = [
     "AccessLimits",
     "access_middleware",
     "allow",
-    "allow_cell",
     "allow_responder",
     "body_limit",
     "public",
@@ -68,12 +68,6 @@ SIGNATURE_TOLERANCE = 300  # seconds either way; older (or newer) signed request
 # seen within this time.
 TOKEN_CACHE_SECONDS = 5.0
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-# Which whistle sources each role may file (integrations: only their own).
-FILES = {
-    Role.REPORTER: frozenset({Source.CITIZEN, Source.COMMUNITY, Source.TOWN_COMMITTEE}),
-    Role.OPERATOR: frozenset(Source),
-}
 
 
 _PER_PRINCIPAL = Limit(rate=500.0, burst=1000.0)
@@ -478,9 +472,3 @@ def allow_responder(request: web.Request, responder_id: str, what: str) -> tuple
     else:
         allow_cell(principal, cell, f"responder {responder_id}")
     return responder, cell
-
-
-def allow_cell(principal: Principal, cell: Cell, what: str = "this") -> None:
-    """Forbidden unless ``cell`` lies inside the principal's scope."""
-    if not principal.covers(cell):
-        raise Forbidden(f"{what} is in {cell.code} ({cell.name}), outside scope {principal.scope}")

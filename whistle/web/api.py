@@ -12,14 +12,14 @@ from aiohttp import web
 
 from dispatch import Source, calendar_warnings
 from grids import Cell, Level
-from whistle.access import allow, allow_cell, public
-from whistle.auth import Principal, Role
+from whistle.auth import Principal, Role, allow_cell
 from whistle.bounds import bounded_instant, whole_number
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
-from whistle.keys import CATALOG, CLOCK, HIERARCHY, INTAKE, ROUTER, STORE, TZ
-from whistle.problems import problem
 from whistle.store import StoredWhistle, WhistleQuery
 from whistle.timefmt import rfc3339
+from whistle.web.access import allow, public
+from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, INTAKE, ROUTER, STORE, TZ
+from whistle.web.problems import problem
 
 __all__ = ["idempotency_key", "routes"]
 

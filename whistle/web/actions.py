@@ -25,13 +25,13 @@ from dispatch import CalendarEndError, lifecycle
 from dispatch.case import ACTIVE, CaseState, CaseStatus
 from dispatch.lifecycle import Change, Context, IllegalTransition, InvalidAction, NotYours
 from grids import Level
-from whistle.access import allow, allow_cell, allow_responder
-from whistle.auth import Principal, Role
+from whistle.auth import Principal, Role, allow_cell
 from whistle.cases import CaseNotFound, DecideOther
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
-from whistle.keys import CASES, HIERARCHY, STORE
-from whistle.problems import problem, refused
 from whistle.schema import INPUT, field_errors
+from whistle.web.access import allow, allow_responder
+from whistle.web.keys import CASES, HIERARCHY, STORE
+from whistle.web.problems import problem, refused
 
 __all__ = ["routes"]
 

@@ -17,13 +17,13 @@ from aiohttp import web
 
 from dispatch import lifecycle
 from dispatch.lifecycle import IllegalTransition, InvalidAction
-from whistle.access import ACCESS, client_address, public
-from whistle.api import idempotency_key
 from whistle.auth import token_hash
 from whistle.exceptions import FieldError, IdempotencyConflict, InvalidWhistle, RateLimited
-from whistle.keys import CASES, INTAKE, STORE
-from whistle.problems import problem, refused
 from whistle.store import StoredWhistle
+from whistle.web.access import ACCESS, client_address, public
+from whistle.web.api import idempotency_key
+from whistle.web.keys import CASES, INTAKE, STORE
+from whistle.web.problems import problem, refused
 
 __all__ = ["public_view", "routes"]
 

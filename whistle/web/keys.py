@@ -10,14 +10,14 @@ from aiohttp import web
 
 from dispatch import Catalog, DutyRoster, LifecyclePolicy, Router, Teams
 from grids import Hierarchy
-from whistle.access import AccessLimits
 from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
 from whistle.clock import Clock
 from whistle.intake import Intake
-from whistle.silences import SILENCES
+from whistle.silences import Silences
 from whistle.store import Store
+from whistle.web.access import AccessLimits
 from whistle.webhooks import WebhookNotifier
 
 __all__ = [
@@ -73,3 +73,4 @@ DUTY = web.AppKey("duty", DutyRoster)
 TEAMS = web.AppKey("teams", Teams)
 POLICY = web.AppKey("policy", LifecyclePolicy)
 WEBHOOKS = web.AppKey("webhooks", WebhookNotifier)
+SILENCES = web.AppKey("silences", Silences)

@@ -68,8 +68,7 @@ from pydantic import (
 
 from dispatch import Source, Urgency
 from grids import Cell
-from whistle.access import SIGNED_BODY, allow, allow_cell, body_limit
-from whistle.auth import Principal, Role
+from whistle.auth import Principal, Role, allow_cell
 from whistle.cameras import (
     CAMERAS_FILE,
     CAMERAS_HEADER,
@@ -90,7 +89,11 @@ from whistle.exceptions import (
 from whistle.grouping import Detection
 from whistle.ids import IdFactory
 from whistle.intake import Intake, grid_path, key_namespace, scoped_key
-from whistle.keys import (
+from whistle.schema import INPUT, LIMITS, Instant, LocationIn, field_errors
+from whistle.silences import SilenceMatch, Silences
+from whistle.store import Silence
+from whistle.web.access import SIGNED_BODY, allow, body_limit
+from whistle.web.keys import (
     CAMERAS,
     CATALOG,
     CLOCK,
@@ -103,9 +106,6 @@ from whistle.keys import (
     STORE,
     TZ,
 )
-from whistle.schema import INPUT, LIMITS, Instant, LocationIn, field_errors
-from whistle.silences import SilenceMatch, Silences
-from whistle.store import Silence
 
 __all__ = [
     "CAMERAS_FILE",

@@ -34,7 +34,6 @@ from aiohttp import web
 
 from dispatch import Category
 from dispatch.case import CaseStatus
-from whistle.access import ACCESS, client_address, public
 from whistle.auth import Principal, Role, is_expired, parse_token, token_hash
 from whistle.bounds import bounded_instant
 from whistle.exceptions import (
@@ -44,10 +43,11 @@ from whistle.exceptions import (
     StoreBusy,
     StoreUnavailable,
 )
-from whistle.keys import CATALOG, CLOCK, HIERARCHY, INTAKE, STORE, TZ
-from whistle.problems import refused
 from whistle.store import StoredWhistle, WhistleQuery
 from whistle.timefmt import rfc3339
+from whistle.web.access import ACCESS, client_address, public
+from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, INTAKE, STORE, TZ
+from whistle.web.problems import refused
 
 __all__ = ["CLOSED", "routes", "service", "service_definition", "service_request"]
 

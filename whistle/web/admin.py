@@ -13,14 +13,14 @@ from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
 from dispatch import Duration
-from whistle.access import ACCESS, allow
 from whistle.auth import Role
 from whistle.exceptions import FieldError, InvalidWhistle
-from whistle.keys import STORE, TZ
-from whistle.problems import problem
 from whistle.schema import INPUT, field_errors
 from whistle.store import TokenRecord
 from whistle.timefmt import rfc3339
+from whistle.web.access import ACCESS, allow
+from whistle.web.keys import STORE, TZ
+from whistle.web.problems import problem
 
 __all__ = ["parse_expiry", "routes"]
 

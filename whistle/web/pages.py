@@ -21,16 +21,16 @@ from aiohttp.typedefs import Handler
 
 from dispatch import lifecycle
 from dispatch.lifecycle import GRADES, IllegalTransition, InvalidAction
-from whistle.access import ACCESS, PRINCIPAL, SESSION_COOKIE, client_address, public
-from whistle.api import may_read
 from whistle.auth import Principal, Role, token_hash
-from whistle.citizens import public_view
 from whistle.exceptions import Forbidden, Overloaded, RateLimited
-from whistle.keys import CASES, HIERARCHY, SETTINGS, STORE, TZ
 from whistle.nearby import distance_m
-from whistle.problems import PROBLEM_JSON, refused
 from whistle.store import WhistleQuery
 from whistle.timefmt import rfc3339
+from whistle.web.access import ACCESS, PRINCIPAL, SESSION_COOKIE, client_address, public
+from whistle.web.api import may_read
+from whistle.web.citizens import public_view
+from whistle.web.keys import CASES, HIERARCHY, SETTINGS, STORE, TZ
+from whistle.web.problems import PROBLEM_JSON, refused
 
 __all__ = ["LANDING", "TEXT", "html_errors", "page_session", "render", "routes"]
 
@@ -42,7 +42,7 @@ LOGIN_COOKIE = "whistle_login"
 LANG_COOKIE = "whistle_lang"
 
 _env = jinja2.Environment(
-    loader=jinja2.PackageLoader("whistle", "templates"),
+    loader=jinja2.PackageLoader("whistle.web", "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
     undefined=jinja2.StrictUndefined,
 )

@@ -20,11 +20,11 @@ import orjson
 from aiohttp import web
 
 from grids import Cell, Hierarchy
-from whistle.access import SIGNED_BODY, allow
-from whistle.api import may_read
 from whistle.auth import Principal, Role
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
-from whistle.keys import HIERARCHY, SETTINGS, STORE
+from whistle.web.access import SIGNED_BODY, allow
+from whistle.web.api import may_read
+from whistle.web.keys import HIERARCHY, SETTINGS, STORE
 
 __all__ = ["MAX_PHOTO", "routes", "sniff"]
 
