@@ -476,7 +476,7 @@ async def test_the_case_page_offers_the_review_of_a_return(live: Live, county: H
     await log_in(live.client, "op")
     html = await (await live.client.get(f"/cases/{doc['id']}")).text()
     assert f'data-action="accept_return" data-assignment="{department["id"]}"' in html
-    assert "退单待审" in html
+    assert "退单待定" in html
     assert "应由环卫站处理" in html  # why it was returned
     await post_as(
         live,

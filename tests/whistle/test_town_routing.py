@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from lifecycle_helpers import Cases
+from test_pages import add_user, log_in
 from whistle_support import SHIPPED, Live, StartServer
 
 from grids import Hierarchy, Level, ResponderKind
 from grids.loader import load_hierarchy
+from whistle.auth import Role
 from whistle.clock import FakeClock
 
 
@@ -156,3 +158,19 @@ async def test_the_grid_leader_and_household_leader_see_what_they_are_informed_o
     assert code == 200, verified
     assert verified["status"] == "closed"
     assert [i["id"] for i in (await inbox(leader.id))["informed"]] == [police["id"]]
+
+
+async def test_the_case_page_names_who_is_informed_beside_who_owns_it(
+    live: Live, county: Hierarchy
+) -> None:
+    doc = await Cases(live, county).new(description="楼道堆放杂物")
+    grid = county.at_level(doc["grid"]["code"], Level.GRID)
+    (leader,) = county.responders_at(grid.code, ResponderKind.GRID_LEADER)
+    (household,) = county.responders_at(doc["grid"]["code"], ResponderKind.HOUSEHOLD_LEADER)
+    await add_user(live, "op", Role.OPERATOR, county.root)
+    await log_in(live.client, "op")
+    html = await (await live.client.get(f"/cases/{doc['id']}?lang=zh")).text()
+    informed = html.split('class="informed"', 1)[1].split("</p>", 1)[0]
+    assert "知会" in informed
+    assert f"网格长 {leader.name}" in informed
+    assert f"联户长 {household.name}" in informed
