@@ -42,6 +42,25 @@ class CaseStatus(StrEnum):
     CANCELLED = "cancelled"  # merged into another case as a duplicate
     MUTED = "muted"  # matched a silence when it came in: stored and shown, not dispatched
 
+    @property
+    def label_zh(self) -> str:
+        """The status as a town reads it, e.g. ``已挂账`` (the action is 挂账)."""
+        return _STATUS_ZH[self]
+
+
+_STATUS_ZH = {
+    CaseStatus.DISPATCHED: "已派遣",
+    CaseStatus.ACKNOWLEDGED: "已报到",
+    CaseStatus.IN_PROGRESS: "处置中",
+    CaseStatus.RESOLVED: "已反馈",
+    CaseStatus.VERIFIED: "已核查",
+    CaseStatus.CLOSED: "已结案",
+    CaseStatus.RATED: "已评价",
+    CaseStatus.ON_HOLD: "已挂账",
+    CaseStatus.CANCELLED: "已合并",
+    CaseStatus.MUTED: "已静默",
+}
+
 
 # Events that note something on a case without being a step of it: they change nothing the
 # lifecycle decides on, so they leave the version alone and never make a step conflict. A

@@ -55,6 +55,21 @@ class Role(StrEnum):
     ADMIN = "admin"  # roster, rules, tokens; everywhere
     INTEGRATION = "integration"  # a camera or police system, a hotline import: one source
 
+    @property
+    def label_zh(self) -> str:
+        """The role's Chinese name, e.g. ``调度员``."""
+        return _ROLE_ZH[self]
+
+
+_ROLE_ZH = {
+    Role.REPORTER: "上报员",
+    Role.RESPONDER: "报到人员",
+    Role.OPERATOR: "调度员",
+    Role.COMMITTEE: "党委",
+    Role.ADMIN: "管理员",
+    Role.INTEGRATION: "系统接入",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
