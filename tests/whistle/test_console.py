@@ -384,6 +384,21 @@ async def test_the_console_shows_filters_counts_and_the_queue(
     assert "Operator console" in english
 
 
+async def test_the_console_names_a_held_case_yi_guazhang_and_its_action_guazhang(
+    live: Live, county: Hierarchy
+) -> None:
+    """The status of a case on hold is 已挂账 (as Open311's status notes say it); 挂账 is the
+    action that puts it there."""
+    await add_user(live, "op", Role.OPERATOR, county.root)
+    await log_in(live.client, "op")
+    html = await (await live.client.get("/console")).text()
+    assert '<option value="on_hold">已挂账</option>' in html
+    assert '"hold":"挂账"' in html.replace("&#34;", '"').replace("&quot;", '"')
+    english = await (await live.client.get("/console?lang=en")).text()
+    assert '<option value="on_hold">on hold</option>' in english
+    assert '<option value="town_committee">Town party committee</option>' in english
+
+
 async def test_the_console_marks_overdue_cases_and_counts_them(
     live: Live, county: Hierarchy, clock: Any
 ) -> None:

@@ -61,6 +61,8 @@ from whistle.schema import LIMITS
 from whistle.store import Store
 from whistle.timefmt import rfc3339
 from whistle.web.access import public
+from whistle.web.i18n import HOTLINE
+from whistle.web.i18n import lang as _lang
 from whistle.web.keys import CATALOG, INTAKE, SETTINGS, STORE, TZ
 from whistle.web.pages import page_session, render
 
@@ -366,47 +368,10 @@ _CATEGORIES: weakref.WeakKeyDictionary[web.Application, dict[str, str]] = (
     weakref.WeakKeyDictionary()
 )
 
-_TEXT: dict[str, dict[str, Any]] = {
-    "zh": {
-        "title": "12345 工单导入",
-        "hint": "上传 12345 热线导出的 CSV（表头："
-        + ",".join(COLUMNS)
-        + "）。重复导入不会重复立案。",
-        "file": "CSV 文件",
-        "upload": "导入",
-        "summary": "导入结果",
-        "row": "行号",
-        "ticket": "工单编号",
-        "status": "结果",
-        "case": "事件",
-        "errors": "问题",
-        "statuses": {"created": "已立案", "duplicate": "已存在，跳过", "error": "有误"},
-        "no_file": "请选择要上传的 CSV 文件",
-        "too_large": "文件太大",
-    },
-    "en": {
-        "title": "12345 hotline import",
-        "hint": "Upload a CSV exported from the 12345 hotline (header: "
-        + ",".join(COLUMNS)
-        + "). Importing a file again creates nothing twice.",
-        "file": "CSV file",
-        "upload": "Import",
-        "summary": "Result",
-        "row": "Row",
-        "ticket": "Ticket",
-        "status": "Status",
-        "case": "Case",
-        "errors": "Problems",
-        "statuses": {"created": "created", "duplicate": "duplicate, skipped", "error": "error"},
-        "no_file": "Choose a CSV file to upload",
-        "too_large": "File too large",
-    },
-}
 
-
-def _lang(request: web.Request) -> str:
-    lang = request.query.get("lang") or request.cookies.get("whistle_lang") or "zh"
-    return lang if lang in _TEXT else "zh"
+def _text(request: web.Request) -> dict[str, Any]:
+    words = HOTLINE[_lang(request)]
+    return {**words, "hint": str(words["hint"]).format(columns=",".join(COLUMNS))}
 
 
 def _categories(app: web.Application) -> dict[str, str]:
@@ -425,7 +390,7 @@ def _page(
     error: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    text = _TEXT[_lang(request)]
+    text = _text(request)
     return render(
         request,
         "hotline.html",
@@ -451,7 +416,7 @@ async def hotline_form(request: web.Request) -> web.Response:
 @public
 async def hotline_upload(request: web.Request) -> web.Response:
     principal, csrf = await page_session(request, Role.OPERATOR)
-    text = _TEXT[_lang(request)]
+    text = _text(request)
     try:
         form = await request.post()
     except web.HTTPRequestEntityTooLarge:

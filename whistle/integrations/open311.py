@@ -46,6 +46,7 @@ from whistle.exceptions import (
 from whistle.store import StoredWhistle, WhistleQuery
 from whistle.timefmt import rfc3339
 from whistle.web.access import ACCESS, client_address, public
+from whistle.web.i18n import OPEN311_NOTES
 from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, INTAKE, STORE, TZ
 from whistle.web.problems import refused
 
@@ -63,19 +64,6 @@ MAX_ROWS = 1000
 WINDOW = timedelta(days=90)
 CLOSED = frozenset({CaseStatus.CLOSED.value, CaseStatus.RATED.value, CaseStatus.CANCELLED.value})
 _SOURCE = "citizen"  # the only whistles that are GeoReport service requests
-
-_NOTES = {
-    "dispatched": "已派遣",
-    "acknowledged": "已报到",
-    "in_progress": "处置中",
-    "resolved": "已反馈",
-    "verified": "已核查",
-    "closed": "已结案",
-    "rated": "已评价",
-    "on_hold": "已挂账",
-    "cancelled": "已合并",
-    "muted": "已静默",
-}
 
 # POST fields the spec defines; attribute[...] are checked against the service definition.
 _POST_FIELDS = frozenset(
@@ -388,7 +376,7 @@ def service_request(
     return {
         "service_request_id": doc["id"],
         "status": "closed" if status in CLOSED else "open",
-        "status_notes": f"{_NOTES.get(status, status)}/{status}",
+        "status_notes": f"{OPEN311_NOTES.get(status, status)}/{status}",
         "service_name": doc["category"]["name"],
         "service_code": doc["category"]["code"],
         "description": doc["description"],

@@ -42,8 +42,10 @@ from grids import Cell, Level
 from whistle.auth import FILES, Principal, Role
 from whistle.store import WhistleQuery
 from whistle.web.access import allow, allow_responder, public
+from whistle.web.i18n import FIELD, PAGES, SOURCES
+from whistle.web.i18n import lang as _lang
 from whistle.web.keys import CASES, DUTY, HIERARCHY, STORE
-from whistle.web.pages import TEXT, page_session, render
+from whistle.web.pages import page_session, render
 from whistle.web.problems import problem
 
 __all__ = ["NODE_MODULES", "VENDOR", "routes"]
@@ -54,147 +56,6 @@ NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 # What /vendor/ serves: the public name -> the file under node_modules.
 VENDOR = {"echarts.min.js": Path("echarts/dist/echarts.min.js")}
 
-_SOURCE_NAMES = {
-    "zh": {
-        "citizen": "群众吹哨",
-        "community": "社区党组织吹哨",
-        "town_committee": "镇党委吹哨",
-        "police": "警情吹哨",
-        "camera": "天眼吹哨",
-    },
-    "en": {
-        "citizen": "Citizen",
-        "community": "Community party organisation",
-        "town_committee": "Town party committee",
-        "police": "Police alert",
-        "camera": "Camera (sky eye)",
-    },
-}
-
-# Texts the page scripts need, by language (the templates take theirs from here too).
-FIELD_TEXT: dict[str, dict[str, str]] = {
-    "zh": {
-        "report_title": "上报事件",
-        "source": "吹哨类型",
-        "category": "事件类别",
-        "category_hint": "输入名称或编码筛选，如 环境、E0101",
-        "place": "位置",
-        "place_hint": "逐级选择网格，或使用当前位置",
-        "use_location": "使用我的位置",
-        "locating": "正在定位…",
-        "located": "已定位",
-        "no_geolocation": "无法获取位置",
-        "chosen": "已选",
-        "up": "上一级",
-        "description": "事件描述",
-        "photos": "照片",
-        "add_photo": "添加照片",
-        "uploading": "上传中…",
-        "remove": "移除",
-        "submit": "提交上报",
-        "sending": "提交中…",
-        "retrying": "网络异常，正在用同一编号重试…",
-        "network_failed": "网络异常，上报未确认。内容已保留，请稍后再点“提交上报”（不会重复）。",
-        "sent": "已上报",
-        "went_to": "已派给",
-        "deadline": "报到时限",
-        "resolve_by": "办结时限",
-        "claim_by": "认领时限",
-        "board": "认领榜",
-        "new_report": "再报一件",
-        "view_case": "查看事件",
-        "fix_errors": "请修改标出的内容",
-        "pending_found": "有一条上报未确认：",
-        "resend": "重新提交",
-        "discard": "放弃",
-        "claims_title": "认领",
-        "open_needs": "待认领",
-        "my_work": "我的任务",
-        "done": "已完成",
-        "claim": "认领",
-        "claim_team": "组团认领",
-        "claimed": "已认领",
-        "responder_id": "报到人员编号",
-        "show": "查看",
-        "view_only": "仅查看：认领需由报到人员本人操作",
-        "grids_title": "网格",
-        "tree": "五级网格",
-        "responders": "网格力量",
-        "shifts": "值班",
-        "always": "全天",
-        "backup": "B岗",
-        "open_cases": "在办事件",
-        "map": "地图",
-        "children": "下级",
-        "no_cases_access": "无权查看事件列表",
-        "loading": "加载中…",
-        "failed": "加载失败",
-        "none": "暂无",
-        "workdays": "工作日",
-        "daily": "每天",
-    },
-    "en": {
-        "report_title": "Report a case",
-        "source": "Whistle",
-        "category": "Category",
-        "category_hint": "Type a name or code, e.g. litter, E0101",
-        "place": "Place",
-        "place_hint": "Pick a grid cell level by level, or use your location",
-        "use_location": "Use my location",
-        "locating": "Locating…",
-        "located": "Located",
-        "no_geolocation": "Location unavailable",
-        "chosen": "Chosen",
-        "up": "Up",
-        "description": "Description",
-        "photos": "Photos",
-        "add_photo": "Add photos",
-        "uploading": "Uploading…",
-        "remove": "Remove",
-        "submit": "Submit",
-        "sending": "Sending…",
-        "retrying": "Network error, retrying with the same key…",
-        "network_failed": "Network error: the report is not confirmed. The form is kept; press "
-        "Submit again later (it will not be filed twice).",
-        "sent": "Reported",
-        "went_to": "Sent to",
-        "deadline": "Report in by",
-        "resolve_by": "Resolve by",
-        "claim_by": "Claim by",
-        "board": "claim board",
-        "new_report": "Report another",
-        "view_case": "View case",
-        "fix_errors": "Please correct the marked fields",
-        "pending_found": "A report was not confirmed:",
-        "resend": "Send again",
-        "discard": "Discard",
-        "claims_title": "Claims",
-        "open_needs": "Open needs",
-        "my_work": "My work",
-        "done": "Completed",
-        "claim": "Claim",
-        "claim_team": "Claim as team",
-        "claimed": "Claimed",
-        "responder_id": "Responder id",
-        "show": "Show",
-        "view_only": "View only: claims are made by the responder",
-        "grids_title": "Grids",
-        "tree": "Five-level grid",
-        "responders": "Responders",
-        "shifts": "Duty",
-        "always": "Always on duty",
-        "backup": "B post",
-        "open_cases": "Open cases",
-        "map": "Map",
-        "children": "Sub-cells",
-        "no_cases_access": "You may not list cases",
-        "loading": "Loading…",
-        "failed": "Could not load",
-        "none": "None",
-        "workdays": "Workdays",
-        "daily": "Daily",
-    },
-}
 
 _OPEN_STATUSES = ("dispatched", "acknowledged", "in_progress", "resolved", "on_hold")
 _DONE = frozenset({"resolved"})  # an assignment's last state when its work was reported done
@@ -203,11 +64,6 @@ _HISTORY_SCAN = 200  # whistles per case status looked at for a responder's hist
 
 def _json(data: Any, *, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
-
-
-def _lang(request: web.Request) -> str:
-    lang = request.query.get("lang") or request.cookies.get("whistle_lang") or "zh"
-    return lang if lang in TEXT else "zh"
 
 
 def _page(
@@ -226,7 +82,7 @@ def _page(
         "tz": "Asia/Shanghai",
         "scope": scope,
         "role": principal.role.value if principal.role else None,
-        "text": {**TEXT[lang], **FIELD_TEXT[lang]},
+        "text": {**PAGES[lang], **FIELD[lang]},
         **data,
     }
     response = render(
@@ -234,9 +90,9 @@ def _page(
         template,
         principal=principal,
         csrf=csrf,
-        title=FIELD_TEXT[lang][title_key],
+        title=FIELD[lang][title_key],
         scope_name="" if principal.scope is None or scope_cell is None else scope_cell.name,
-        ft=FIELD_TEXT[lang],
+        ft=FIELD[lang],
         page_data=data,
     )
     response.headers["Cache-Control"] = "no-store"
@@ -253,9 +109,7 @@ async def report_page(request: web.Request) -> web.Response:
     lang = _lang(request)
     assert principal.role is not None
     may_file = FILES.get(principal.role, frozenset())
-    sources = [
-        {"value": s.value, "name": _SOURCE_NAMES[lang][s.value]} for s in Source if s in may_file
-    ]
+    sources = [{"value": s.value, "name": SOURCES[lang][s.value]} for s in Source if s in may_file]
     return _page(
         request,
         "report.html",

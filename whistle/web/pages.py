@@ -29,164 +29,24 @@ from whistle.timefmt import rfc3339
 from whistle.web.access import ACCESS, PRINCIPAL, SESSION_COOKIE, client_address, public
 from whistle.web.api import may_read
 from whistle.web.citizens import public_view
+from whistle.web.i18n import LANG_COOKIE, PAGES
+from whistle.web.i18n import lang as _lang
 from whistle.web.keys import CASES, HIERARCHY, SETTINGS, STORE, TZ
 from whistle.web.problems import PROBLEM_JSON, refused
 
-__all__ = ["LANDING", "TEXT", "html_errors", "page_session", "render", "routes"]
+__all__ = ["LANDING", "html_errors", "page_session", "render", "routes"]
 
 log = structlog.get_logger(__name__)
 
 routes = web.RouteTableDef()
 
 LOGIN_COOKIE = "whistle_login"
-LANG_COOKIE = "whistle_lang"
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("whistle.web", "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
     undefined=jinja2.StrictUndefined,
 )
-
-_STATUSES_ZH = {
-    "dispatched": "已派遣",
-    "acknowledged": "已报到",
-    "in_progress": "处置中",
-    "resolved": "已反馈",
-    "verified": "已核查",
-    "closed": "已结案",
-    "rated": "已评价",
-    "on_hold": "挂账",
-    "cancelled": "已合并",
-    "muted": "已静默",
-}
-_ROLES_ZH = {
-    "reporter": "上报员",
-    "responder": "报到人员",
-    "operator": "调度员",
-    "committee": "党委",
-    "admin": "管理员",
-    "integration": "系统接入",
-}
-TEXT: dict[str, dict[str, Any]] = {
-    "zh": {
-        "app": "五哨五到",
-        "home": "首页",
-        "login": "登录",
-        "logout": "退出",
-        "name": "用户名",
-        "password": "密码",
-        "bad_login": "用户名或密码不正确",
-        "too_many_logins": "登录失败次数过多，请在{wait}后再试",
-        "login_busy": "服务器正忙，请稍后再试",
-        "seconds": "{n} 秒",
-        "minutes": "{n} 分钟",
-        "recent": "最近的事件",
-        "case": "编号",
-        "category": "类别",
-        "description": "描述",
-        "place": "位置",
-        "status": "状态",
-        "none": "暂无",
-        "assignments": "派单",
-        "kind": "类型",
-        "responder": "报到人",
-        "due": "时限",
-        "timeline": "处置记录",
-        "reporter": "上报人",
-        "your_case": "您的诉求",
-        "received": "受理于",
-        "resolution": "处理结果",
-        "rated": "评价",
-        "rate": "好差评",
-        "comment": "意见",
-        "statuses": _STATUSES_ZH,
-        "roles": _ROLES_ZH,
-        "errors": {
-            "400": "提交的内容有误",
-            "401": "请先登录",
-            "403": "您无权打开此页面或执行此操作",
-            "404": "找不到此页面或案件",
-            "409": "此操作与案件的当前状态不符",
-            "413": "提交的内容太大",
-            "415": "不支持此文件类型",
-            "422": "提交的内容有误",
-            "429": "操作太频繁，请稍后再试",
-            "503": "服务器正忙，请稍后再试",
-            "other": "出错了",
-            "detail": "详情",
-            "back": "返回首页",
-        },
-        "nav": {
-            "report": "上报",
-            "console": "调度台",
-            "claims": "认领",
-            "stats": "统计",
-            "grids": "网格",
-        },
-    },
-    "en": {
-        "app": "Five whistles",
-        "home": "Home",
-        "login": "Log in",
-        "logout": "Log out",
-        "name": "User name",
-        "password": "Password",
-        "bad_login": "Wrong user name or password",
-        "too_many_logins": "Too many failed logins; try again in {wait}",
-        "login_busy": "The server is busy; try again in a moment",
-        "seconds": "{n} s",
-        "minutes": "{n} min",
-        "recent": "Recent cases",
-        "case": "Case",
-        "category": "Category",
-        "description": "Description",
-        "place": "Place",
-        "status": "Status",
-        "none": "None yet",
-        "assignments": "Assignments",
-        "kind": "Kind",
-        "responder": "Responder",
-        "due": "Due",
-        "timeline": "Timeline",
-        "reporter": "Reported by",
-        "your_case": "Your case",
-        "received": "Received",
-        "resolution": "Resolution",
-        "rated": "Rating",
-        "rate": "Rate",
-        "comment": "Comment",
-        "statuses": {k: k.replace("_", " ") for k in _STATUSES_ZH},
-        "roles": {k: k for k in _ROLES_ZH},
-        "errors": {
-            "400": "Something in the request is wrong",
-            "401": "Please log in first",
-            "403": "You may not open this page or do this",
-            "404": "No such page or case",
-            "409": "This does not fit the case as it stands",
-            "413": "What was sent is too large",
-            "415": "This kind of file is not accepted",
-            "422": "Something in the request is wrong",
-            "429": "Too many requests; try again in a moment",
-            "503": "The server is busy; try again in a moment",
-            "other": "Something went wrong",
-            "detail": "Details",
-            "back": "Back to the start page",
-        },
-        "nav": {
-            "report": "Report",
-            "console": "Console",
-            "claims": "Claims",
-            "stats": "Statistics",
-            "grids": "Grids",
-        },
-    },
-}
-
-
-def _lang(request: web.Request) -> str:
-    lang = request.query.get("lang") or request.cookies.get(LANG_COOKIE) or "zh"
-    return lang if lang in TEXT else "zh"
-
 
 # Answers that are never pages, whoever asks: a refusal there stays problem+json.
 _NOT_PAGES = ("/api/", "/media/", "/static/", "/vendor/", "/open311/", "/healthz", "/readyz")
@@ -207,7 +67,7 @@ async def html_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         or "text/html" not in request.headers.get("Accept", "")
     ):
         return response
-    t = TEXT[_lang(request)]["errors"]
+    t = PAGES[_lang(request)]["errors"]
     try:
         page = render(
             request,
@@ -233,7 +93,7 @@ def render(
     context.setdefault("csrf", "")
     context.setdefault("scope_name", "")
     html = _env.get_template(template).render(
-        lang=lang, t=TEXT[lang], title=context.pop("title", TEXT[lang]["app"]), **context
+        lang=lang, t=PAGES[lang], title=context.pop("title", PAGES[lang]["app"]), **context
     )
     response = web.Response(text=html, content_type="text/html", status=status)
     response.headers["Content-Security-Policy"] = (
@@ -331,8 +191,8 @@ def _refused_login(
 
 def _wait_text(lang: str, seconds: float) -> str:
     if seconds < 90:
-        return str(TEXT[lang]["seconds"]).format(n=max(1, math.ceil(seconds)))
-    return str(TEXT[lang]["minutes"]).format(n=math.ceil(seconds / 60))
+        return str(PAGES[lang]["seconds"]).format(n=max(1, math.ceil(seconds)))
+    return str(PAGES[lang]["minutes"]).format(n=math.ceil(seconds / 60))
 
 
 @routes.post("/login")
@@ -356,18 +216,18 @@ async def login(request: web.Request) -> web.Response:
             exc,
             status=429,
             retry_after=exc.retry_after,
-            error=str(TEXT[lang]["too_many_logins"]).format(wait=wait),
+            error=str(PAGES[lang]["too_many_logins"]).format(wait=wait),
             csrf=sent,
             name=name,
         )
     except Overloaded as exc:
-        text = str(TEXT[lang]["login_busy"])
+        text = str(PAGES[lang]["login_busy"])
         return _refused_login(
             request, exc, status=503, retry_after=1, error=text, csrf=sent, name=name
         )
     if found is None:
         return render(
-            request, "login.html", status=401, csrf=sent, name=name, error=TEXT[lang]["bad_login"]
+            request, "login.html", status=401, csrf=sent, name=name, error=PAGES[lang]["bad_login"]
         )
     session_id, _ = found
     response = web.HTTPSeeOther("/")

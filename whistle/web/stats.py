@@ -30,8 +30,9 @@ from whistle.exceptions import FieldError, InvalidWhistle
 from whistle.stats import TABLES, Window, csv_table, labels, parse_window, report
 from whistle.store.facts import ASSIGNMENT_METRICS, CASE_METRICS, BadBucket
 from whistle.web.access import allow, public
+from whistle.web.i18n import lang as _lang
 from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, STORE, TZ
-from whistle.web.pages import LANG_COOKIE, TEXT, page_session, render
+from whistle.web.pages import page_session, render
 
 __all__ = ["READERS", "routes"]
 
@@ -42,11 +43,6 @@ routes = web.RouteTableDef()
 READERS = (Role.COMMITTEE, Role.OPERATOR, Role.ADMIN)
 DRILL_LIMIT = 500
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
-
-
-def _lang(request: web.Request) -> str:
-    lang = request.query.get("lang") or request.cookies.get(LANG_COOKIE) or "zh"
-    return lang if lang in TEXT else "zh"
 
 
 def _window(request: web.Request, principal: Principal, *extra: str) -> Window:
