@@ -1,7 +1,8 @@
 """The aiohttp application: resources in cleanup contexts, in dependency order.
 
-bus -> configuration (grid hierarchy, rules, catalog, calendar, router) -> database ->
-intake. Teardown runs in reverse, also when start-up fails part-way.
+bus -> configuration (grid hierarchy, rules, catalog, calendar, router, cameras, hotline
+categories: every file validated before the server listens) -> database -> intake (with the
+app's one IdFactory). Teardown runs in reverse, also when start-up fails part-way.
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ from whistle.web.keys import (
     CLOCK,
     DUTY,
     HIERARCHY,
+    HOTLINE_CATEGORIES,
+    IDS,
     INTAKE,
+    MIN_CONFIDENCE,
     POLICY,
     ROUTER,
     SETTINGS,
@@ -132,7 +136,7 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
 
     now = app[CLOCK].now()
 
-    def load() -> tuple[Router, LifecyclePolicy, DutyRoster, Teams, CameraRegistry]:
+    def load() -> tuple[Router, LifecyclePolicy, DutyRoster, Teams, CameraRegistry, dict[str, str]]:
         hierarchy = load_hierarchy(config_dir)
         config = load_dispatch_config(config_dir)
         # A calendar that cannot place today's deadlines would get them wrong: refuse.
@@ -145,10 +149,13 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
         duty = DutyRoster.load(config_dir, hierarchy, config.calendar)
         teams = Teams.load(config_dir, hierarchy)
         cameras = CameraRegistry.load(config_dir, hierarchy)
-        return router, config.policy, duty, teams, cameras
+        # Every file now, not at the first request that needs it: a bad line stops the start.
+        hotline_categories = hotline.load_hotline_categories(config_dir, router.catalog)
+        return router, config.policy, duty, teams, cameras, hotline_categories
 
     # Loading ~28,000 polygons takes a second; keep the loop free for the signal handlers.
-    router, policy, duty, teams, cameras = await asyncio.to_thread(load)
+    router, policy, duty, teams, cameras, hotline_categories = await asyncio.to_thread(load)
+    min_confidence = feeds.min_confidence(app[SETTINGS])
     # The county is about a million long-lived objects. Left in the collector's generations,
     # every full collection walks them all (measured: 111 ms on the sample county), which is a
     # latency spike for whatever request is running; frozen, they are never scanned again.
@@ -162,12 +169,16 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
     app[DUTY] = duty
     app[TEAMS] = teams
     app[CAMERAS] = cameras
+    app[MIN_CONFIDENCE] = min_confidence
+    app[HOTLINE_CATEGORIES] = hotline_categories
     log.info(
         "config.loaded",
         config_dir=str(config_dir),
         cells=len(app[HIERARCHY]),
         responders=app[HIERARCHY].responder_count,
         cameras=len(cameras),
+        min_confidence=min_confidence,
+        hotline_categories=len(hotline_categories),
     )
     yield
 
@@ -235,6 +246,7 @@ async def _cases_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     clock = app[CLOCK]
     ids = IdFactory(clock)
+    app[IDS] = ids
     silences = Silences(
         app[STORE], clock, ids, hierarchy=app[HIERARCHY], catalog=app[CATALOG], tz=app[TZ]
     )

@@ -158,6 +158,7 @@ class Intake:
         principal: Principal | None = None,
         namespace: str | None = None,
         filer: Principal | None = None,
+        mute: SilenceMatch | None = None,
     ) -> Submission:
         """Validate, place, route and store ``body``; return once it is on disk.
 
@@ -166,6 +167,10 @@ class Intake:
         names who files when no principal is checked (the CLI's import); neither: the public.
         ``idempotency_key`` is looked up in ``namespace`` (by default the principal's, see
         :func:`key_namespace`).
+
+        ``mute`` stores the whistle as ``muted`` by that match whatever the silences say (a
+        camera's low-confidence detection): kept and shown, never routed, and never grouped
+        into a camera's open case.
 
         Raises InvalidWhistle (nothing stored), Forbidden, IdempotencyConflict,
         StoreUnavailable, StoreBusy.
@@ -196,7 +201,12 @@ class Intake:
             earlier = await self._store.find_idempotent(key)
             if earlier is not None:
                 return self._replay(earlier, idempotency_key, request_hash)
-        if whistle.source is Source.CAMERA and whistle.camera_id and self.repeats is not None:
+        if (
+            whistle.source is Source.CAMERA
+            and whistle.camera_id
+            and self.repeats is not None
+            and mute is None
+        ):
             if key is not None:
                 # A detection sent again after it joined a case: the same case, counted once.
                 known = await self.repeats.known([key])
@@ -210,7 +220,14 @@ class Intake:
                     whistle, request, cell, key, request_hash, filed_by, client_key=idempotency_key
                 )
         return await self._create(
-            whistle, request, cell, key, request_hash, filed_by, client_key=idempotency_key
+            whistle,
+            request,
+            cell,
+            key,
+            request_hash,
+            filed_by,
+            client_key=idempotency_key,
+            mute=mute,
         )
 
     def subtree(self, principal: Principal | None) -> str | None:
@@ -238,10 +255,11 @@ class Intake:
         filed_by: dict[str, Any],
         *,
         client_key: str | None = None,
+        mute: SilenceMatch | None = None,
     ) -> Submission:
         received_at = self._clock.now()
-        matched = None
-        if self._silences is not None:
+        matched = mute
+        if matched is None and self._silences is not None:
             category = self._catalog.get(whistle.category)
             assert category is not None  # validated
             matched = self._silences.match(

@@ -3,6 +3,7 @@ camera repeats, low-confidence detections stored but not dispatched."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from lifecycle_helpers import Cases
+from test_api_intake import body as whistle_body
 from whistle_support import Live
 
 from grids import GridConfigError, Hierarchy, Level
@@ -154,6 +156,55 @@ async def test_a_signed_batch_groups_repeats_keeps_low_confidence_and_names_bad_
     assert low["category"]["code"] == "E0403"
     code, listed = await live.get("/api/v1/whistles?source=camera")
     assert {item["id"] for item in listed["items"]} == {case_id, low["id"]}  # visible
+
+
+async def test_camera_whistles_take_their_ids_in_filing_order_with_the_apps_others(
+    feeds_live: Live, clock: FakeClock
+) -> None:
+    # One id factory for the whole app: a whistle filed after another has the greater id,
+    # whether it came through the API, a confident detection or a low-confidence one.
+    live = feeds_live
+    camera = a_camera(live)
+    token = await live.token("integration", source="camera")
+    county = live.app[HIERARCHY]
+    # In filing order: an API whistle, then a batch (its lines' ids in any order), and so on.
+    filed: list[set[str]] = []
+    for n in range(3):  # the clock stands still: every id is made in the same millisecond
+        code, _, doc = await live.post(whistle_body(county, description=f"楼道堆放杂物 #{n}"))
+        assert code == 201
+        filed.append({doc["id"]})
+        batch = jsonl(
+            detection(camera, detection_id=f"low-{n}", confidence=0.2),
+            detection(camera, detection_id=f"sure-{n}", event_type="illegal_parking"),
+        )
+        code, answer = await send(live, CAMERA, batch, signed(token, batch, clock.now()))
+        assert code == 200, answer
+        assert answer["results"][0]["status"] == "low_confidence"
+        filed.append({r["whistle_id"] for r in answer["results"] if r["status"] != "grouped"})
+    for earlier, later in itertools.pairwise(filed):
+        assert max(earlier) < min(later)
+
+
+async def test_a_low_confidence_repeat_is_kept_apart_from_the_cameras_open_case(
+    feeds_live: Live, clock: FakeClock
+) -> None:
+    live = feeds_live
+    camera = a_camera(live)
+    token = await live.token("integration", source="camera")
+    body = jsonl(detection(camera, detection_id="sure"))
+    _, first = await send(live, CAMERA, body, signed(token, body, clock.now()))
+    case_id = first["results"][0]["whistle_id"]
+    clock.advance(timedelta(seconds=2))
+    body = jsonl(detection(camera, detection_id="unsure", confidence=0.1))
+    _, second = await send(live, CAMERA, body, signed(token, body, clock.now()))
+    assert second["results"][0]["status"] == "low_confidence"
+    low_id = second["results"][0]["whistle_id"]
+    assert low_id != case_id
+    _, case = await live.get(f"/api/v1/whistles/{case_id}")
+    assert case["case"]["repeats"] == 0
+    _, low = await live.get(f"/api/v1/whistles/{low_id}")
+    assert low["status"] == "muted"
+    assert low["muted_by"]["matchers"] == {"confidence": "0.10 < 0.60"}
 
 
 async def test_resending_a_batch_creates_nothing_new(feeds_live: Live, clock: FakeClock) -> None:

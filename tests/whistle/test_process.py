@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -18,6 +19,8 @@ import pytest
 from test_api_intake import body
 
 from grids import Hierarchy, Level
+from grids.loader import load_hierarchy
+from whistle.integrations.feeds import write_cameras
 from whistle.testing import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -151,3 +154,45 @@ def test_serve_refuses_an_invalid_config(tmp_path: Path, county_dir: Path) -> No
     assert result.returncode == 1
     assert "grids.csv" in result.stderr
     assert "ORPHAN" in result.stderr
+
+
+def _config_with_bad_line(tmp_path: Path, county_dir: Path, file: str) -> tuple[Path, str]:
+    """A copy of the county whose ``file`` ends with a bad line; the message that names it."""
+    config = tmp_path / "config"
+    shutil.copytree(county_dir, config)
+    if file == "cameras.csv":
+        write_cameras(config, load_hierarchy(config))
+        path = config / file
+        line = len(path.read_text(encoding="utf-8").splitlines()) + 1
+        with path.open("a", encoding="utf-8") as stream:
+            stream.write("CAM-ORPHAN,NOSUCHGRID,25.0,102.0,无主摄像头\n")
+        return config, f"cameras.csv:{line}: CAM-ORPHAN: unknown grid 'NOSUCHGRID'"
+    (config / file).write_text(
+        "hotline_category,category\n城管,E0101\n其他,X9999\n", encoding="utf-8"
+    )
+    return config, "hotline_categories.csv:3: 其他: unknown category 'X9999'"
+
+
+@pytest.mark.parametrize("file", ["cameras.csv", "hotline_categories.csv"])
+async def test_serve_refuses_to_start_on_a_bad_line_naming_file_and_line(
+    tmp_path: Path, county_dir: Path, file: str
+) -> None:
+    # Found at start, not when the first camera calls or the first hotline file comes in.
+    config, message = _config_with_bad_line(tmp_path, county_dir, file)
+    server = ServerProcess(tmp_path / "w.sqlite3", config, tmp_path / "server.log")
+    try:
+        with pytest.raises(RuntimeError, match="server exited with 2"):
+            await server.start()
+    finally:
+        server.stop()
+    assert message in server.log.read_text(encoding="utf-8")
+    checked = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "whistle.cli", "check-config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert checked.returncode == 1
+    assert message in checked.stderr

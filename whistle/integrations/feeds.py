@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -87,25 +86,12 @@ from whistle.exceptions import (
     StoreUnavailable,
 )
 from whistle.grouping import Detection
-from whistle.ids import IdFactory
-from whistle.intake import Intake, grid_path, key_namespace, scoped_key
+from whistle.intake import grid_path, key_namespace, scoped_key
 from whistle.schema import INPUT, LIMITS, Instant, LocationIn, field_errors
-from whistle.silences import SilenceMatch, Silences
+from whistle.silences import SilenceMatch
 from whistle.store import Silence
 from whistle.web.access import SIGNED_BODY, allow, body_limit
-from whistle.web.keys import (
-    CAMERAS,
-    CATALOG,
-    CLOCK,
-    DUTY,
-    HIERARCHY,
-    INTAKE,
-    POLICY,
-    ROUTER,
-    SETTINGS,
-    STORE,
-    TZ,
-)
+from whistle.web.keys import CAMERAS, CATALOG, CLOCK, INTAKE, MIN_CONFIDENCE, Settings
 
 __all__ = [
     "CAMERAS_FILE",
@@ -118,6 +104,7 @@ __all__ = [
     "CameraRegistry",
     "camera_rows",
     "load_cameras",
+    "min_confidence",
     "routes",
     "write_cameras",
 ]
@@ -131,6 +118,16 @@ FEED_BODY_LIMIT = 2 * 1024 * 1024
 
 MAX_LINES = 1000
 DEFAULT_MIN_CONFIDENCE = 0.6
+
+
+def min_confidence(settings: Settings) -> float:
+    """The camera threshold the app runs with (read once, at start, so that a bad value
+    stops the server rather than the first camera batch).
+
+    Raises ValueError when ``Settings.extra["camera_min_confidence"]`` is not a number.
+    """
+    return float(settings.extra.get("camera_min_confidence", DEFAULT_MIN_CONFIDENCE))
+
 
 # The camera platform's event types -> catalog categories (a catalog code is accepted too).
 CAMERA_EVENTS: dict[str, str] = {
@@ -369,41 +366,10 @@ def _police_line(request: web.Request, number: int, text: bytes) -> _Prepared:
 # -- low confidence: stored as muted, never routed -------------------------------------------
 
 
-class _LowConfidence(Silences):
-    """A stand-in for the silences that matches every whistle: the intake then stores it as
-    ``muted`` (shown, not dispatched) with ``muted_by`` saying why."""
-
-    def __init__(self, silence: Silence) -> None:  # no store: it never saves anything
-        self._silence = silence
-
-    def match(self, **_: Any) -> SilenceMatch | None:
-        return SilenceMatch(self._silence, muted=True)
-
-
-@dataclass
-class _State:
-    cameras: CameraRegistry
-    threshold: float
-    ids: IdFactory
-
-
-_STATES: weakref.WeakKeyDictionary[web.Application, _State] = weakref.WeakKeyDictionary()
-
-
-def _state(app: web.Application) -> _State:
-    """The camera registry (loaded with the configuration) and threshold, kept for the app's
-    life."""
-    state = _STATES.get(app)
-    if state is None:
-        settings = app[SETTINGS]
-        cameras = app[CAMERAS]
-        threshold = float(settings.extra.get("camera_min_confidence", DEFAULT_MIN_CONFIDENCE))
-        state = _STATES[app] = _State(cameras, threshold, IdFactory(app[CLOCK]))
-        log.info("feeds.loaded", cameras=len(cameras), min_confidence=threshold)
-    return state
-
-
-def _muting_intake(app: web.Application, state: _State, why: str) -> Intake:
+def _low_confidence(app: web.Application, why: str) -> SilenceMatch:
+    """The match a detection below the threshold is muted by: the intake then stores it as
+    ``muted`` (shown, not dispatched) with ``muted_by`` saying why. Never saved as a silence:
+    it mutes only the one detection it is given to."""
     now = app[CLOCK].now()
     silence = Silence(
         id="low-confidence",
@@ -414,20 +380,7 @@ def _muting_intake(app: web.Application, state: _State, why: str) -> Intake:
         comment="置信度低于阈值：已存档，未派单 (below the confidence threshold: not dispatched)",
         created_at=now,
     )
-    return Intake(
-        hierarchy=app[HIERARCHY],
-        router=app[ROUTER],
-        catalog=app[CATALOG],
-        store=app[STORE],
-        clock=app[CLOCK],
-        ids=state.ids,
-        tz=app[TZ],
-        policy=app[POLICY],
-        duty=app[DUTY],
-        silences=_LowConfidence(silence),
-        repeats=None,
-        cameras=state.cameras,
-    )
+    return SilenceMatch(silence, muted=True)
 
 
 # -- the batch ---------------------------------------------------------------------------------
@@ -442,19 +395,17 @@ async def _body(request: web.Request) -> bytes:
     return raw
 
 
-async def _file(
-    request: web.Request, principal: Principal, prepared: _Prepared, state: _State | None
-) -> dict[str, Any]:
+async def _file(request: web.Request, principal: Principal, prepared: _Prepared) -> dict[str, Any]:
     result: dict[str, Any] = {"line": prepared.line, "status": "error", "whistle_id": None}
     errors = prepared.errors
     body = prepared.payload()
     if body is not None and not errors:
-        intake = request.app[INTAKE]
-        if prepared.low_confidence is not None and state is not None:
-            intake = _muting_intake(request.app, state, prepared.low_confidence)
+        mute = None
+        if prepared.low_confidence is not None:
+            mute = _low_confidence(request.app, prepared.low_confidence)
         try:
-            submission = await intake.submit(
-                body, idempotency_key=prepared.idempotency_key, principal=principal
+            submission = await request.app[INTAKE].submit(
+                body, idempotency_key=prepared.idempotency_key, principal=principal, mute=mute
             )
         except InvalidWhistle as exc:
             errors = list(exc.errors)
@@ -490,13 +441,13 @@ async def _batch(
     principal: Principal,
     lines: list[tuple[int, bytes]],
     prepare: Callable[[int, bytes], _Prepared],
-    state: _State | None,
+    cameras: CameraRegistry | None,
 ) -> web.Response:
     prepared = [_prepare_one(prepare, number, text, request) for number, text in lines]
     results: list[dict[str, Any]] = [{} for _ in prepared]
     settled: set[int] = set()
-    if state is not None:
-        settled = await _group_repeats(request, principal, prepared, results, state)
+    if cameras is not None:  # a camera feed: its repeats are filed in bulk
+        settled = await _group_repeats(request, principal, prepared, results, cameras)
     # Lines of one camera (one alert) go in order, so a burst's first detection opens the case
     # and the rest group into it; different cameras run side by side.
     queues: dict[str, list[int]] = {}
@@ -506,7 +457,7 @@ async def _batch(
 
     async def run(indexes: list[int]) -> None:
         for index in indexes:
-            results[index] = await _file(request, principal, prepared[index], state)
+            results[index] = await _file(request, principal, prepared[index])
 
     limit = asyncio.Semaphore(32)
 
@@ -549,7 +500,7 @@ async def _group_repeats(
     principal: Principal,
     prepared: list[_Prepared],
     results: list[dict[str, Any]],
-    state: _State,
+    cameras: CameraRegistry,
 ) -> set[int]:
     """File a camera batch's repeats in bulk; return the indexes of the lines it settled.
 
@@ -591,21 +542,21 @@ async def _group_repeats(
         camera_id = item.camera_id
         if camera_id not in allowed:
             # Outside the sender's scope, or placed nowhere: the intake gives the answer.
-            allowed[camera_id] = state.cameras.place(camera_id) is not None and _may(
-                principal, state.cameras.home(camera_id)
+            allowed[camera_id] = cameras.place(camera_id) is not None and _may(
+                principal, cameras.home(camera_id)
             )
         if allowed[camera_id]:
             groups.setdefault((camera_id, item.category), []).append(i)
     if not groups:
         return settled
-    within = {camera: grid_path(state.cameras.home(camera)) for camera, _ in groups}
+    within = {camera: grid_path(cameras.home(camera)) for camera, _ in groups}
     open_cases = await repeats.open_cases(list(groups), within)
     limit = asyncio.Semaphore(32)
 
     async def open_case(pair: tuple[str, str]) -> None:
         first = groups[pair].pop(0)
         async with limit:
-            results[first] = await _file(request, principal, prepared[first], state)
+            results[first] = await _file(request, principal, prepared[first])
         settled.add(first)
         if results[first]["status"] in ("created", "grouped"):
             open_cases[pair] = results[first]["whistle_id"]
@@ -679,14 +630,15 @@ def _feed_principal(request: web.Request, source: Source) -> Principal:
 async def camera_feed(request: web.Request) -> web.Response:
     """Camera detections (天眼), JSON Lines; signed by a camera integration."""
     principal = _feed_principal(request, Source.CAMERA)
-    state = _state(request.app)
+    cameras = request.app[CAMERAS]
+    threshold = request.app[MIN_CONFIDENCE]
     lines = _split(await _body(request))
     return await _batch(
         request,
         principal,
         lines,
-        lambda n, text: _camera_line(request, n, text, state.cameras, state.threshold),
-        state,
+        lambda n, text: _camera_line(request, n, text, cameras, threshold),
+        cameras,
     )
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import csv
 import hmac
 import io
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -63,7 +62,7 @@ from whistle.timefmt import rfc3339
 from whistle.web.access import public
 from whistle.web.i18n import HOTLINE
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CATALOG, INTAKE, SETTINGS, STORE, TZ
+from whistle.web.keys import CATALOG, HOTLINE_CATEGORIES, INTAKE, STORE, TZ
 from whistle.web.pages import page_session, render
 
 __all__ = [
@@ -364,21 +363,10 @@ async def import_hotline(
 
 routes = web.RouteTableDef()
 
-_CATEGORIES: weakref.WeakKeyDictionary[web.Application, dict[str, str]] = (
-    weakref.WeakKeyDictionary()
-)
-
 
 def _text(request: web.Request) -> dict[str, Any]:
     words = HOTLINE[_lang(request)]
     return {**words, "hint": str(words["hint"]).format(columns=",".join(COLUMNS))}
-
-
-def _categories(app: web.Application) -> dict[str, str]:
-    mapping = _CATEGORIES.get(app)
-    if mapping is None:
-        mapping = _CATEGORIES[app] = load_hotline_categories(app[SETTINGS].config_dir, app[CATALOG])
-    return mapping
 
 
 def _page(
@@ -431,17 +419,12 @@ async def hotline_upload(request: web.Request) -> web.Response:
     if not isinstance(upload, web.FileField):
         return _page(request, principal, csrf, error=text["no_file"], status=400)
     data = upload.file.read()
-    try:
-        categories = _categories(request.app)
-    except GridConfigError as exc:
-        log.error("hotline.categories_invalid", error=str(exc))
-        return _page(request, principal, csrf, error=str(exc), status=500)
     report = await import_hotline(
         data,
         intake=request.app[INTAKE],
         store=request.app[STORE],
         catalog=request.app[CATALOG],
-        categories=categories,
+        categories=request.app[HOTLINE_CATEGORIES],
         tz=request.app[TZ],
         principal=principal,
     )

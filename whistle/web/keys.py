@@ -14,6 +14,7 @@ from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
 from whistle.clock import Clock
+from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.silences import Silences
 from whistle.store import Store
@@ -28,7 +29,10 @@ __all__ = [
     "CLOCK",
     "DUTY",
     "HIERARCHY",
+    "HOTLINE_CATEGORIES",
+    "IDS",
     "INTAKE",
+    "MIN_CONFIDENCE",
     "POLICY",
     "ROUTER",
     "SETTINGS",
@@ -74,3 +78,9 @@ TEAMS = web.AppKey("teams", Teams)
 POLICY = web.AppKey("policy", LifecyclePolicy)
 WEBHOOKS = web.AppKey("webhooks", WebhookNotifier)
 SILENCES = web.AppKey("silences", Silences)
+# The one id factory: every id the app makes comes from it, so ids stay monotonic.
+IDS = web.AppKey("ids", IdFactory)
+# hotline_categories.csv, read with the configuration: hotline category -> catalog code.
+HOTLINE_CATEGORIES: web.AppKey[dict[str, str]] = web.AppKey("hotline_categories")
+# Camera detections below this confidence are stored muted, never dispatched.
+MIN_CONFIDENCE = web.AppKey("camera_min_confidence", float)
