@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--port", type=int, default=8080, help="0: any free port (the serving line names it)"
+    )
     serve.add_argument("--db", type=Path, default=Path("var/whistle.sqlite3"))
     serve.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
     serve.add_argument("--log-level", default="info")
@@ -353,9 +355,12 @@ async def _run(
     try:
         site = web.TCPSite(runner, host, port, shutdown_timeout=10.0)
         await site.start()
+        # The port the socket got, not the one asked for: with --port 0 the kernel picks a
+        # free one, and whoever started us (whistle.testing.ServerProcess) reads it here.
+        bound = int(runner.addresses[0][1])
         if demo:
-            await _demo_logins(app, f"http://{host}:{port}")
-        print(f"whistle: serving on http://{host}:{port}", file=sys.stderr, flush=True)
+            await _demo_logins(app, f"http://{host}:{bound}")
+        print(f"whistle: serving on http://{host}:{bound}", file=sys.stderr, flush=True)
         await stop.wait()
     finally:
         trimmer.cancel()

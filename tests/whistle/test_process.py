@@ -196,3 +196,18 @@ async def test_serve_refuses_to_start_on_a_bad_line_naming_file_and_line(
     )
     assert checked.returncode == 1
     assert message in checked.stderr
+
+
+async def test_a_server_asked_for_port_zero_serves_on_the_port_it_names(
+    server: ServerProcess,
+) -> None:
+    """ServerProcess starts ``whistle serve --port 0``: the kernel picks the port at bind
+    time (no window in which another process could take it), and the serving line names
+    the port actually bound, not the 0 asked for."""
+    await server.start()
+    assert server.port is not None
+    assert server.port > 0
+    log = server.log.read_text(encoding="utf-8")
+    assert f"whistle: serving on http://127.0.0.1:{server.port}" in log
+    async with aiohttp.ClientSession() as session, session.get(f"{server.url}/readyz") as answer:
+        assert answer.status == 200
