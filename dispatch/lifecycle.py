@@ -942,27 +942,41 @@ def _supervise(state: CaseState, ctx: Context) -> list[Change]:
         level = parent
         if parent is not None:
             exclude = set(assignment.tried) | {assignment.responder_id or ""}
-            above = ctx.router.reassign(
-                kind=ResponderKind(assignment.kind),
-                start=parent,
-                category=state.category,
-                urgency=Urgency(state.urgency),
-                at=ctx.now,
-                resolve_due=state.resolve_due or ctx.now,
-                exclude=exclude,
-                origin=Origin.ESCALATION,
-                why="督办",
-            )
-            if above is not None and above.responder is not None:
-                notify.append(
-                    {
-                        "responder_id": above.responder.id,
-                        "notice": "supervise",
-                        "assignment_id": assignment.id,
-                        "summary": f"督办 {state.id}",
-                    }
-                )
+            notify += _supervisor(state, assignment, ctx, parent, exclude, f"督办 {state.id}")
     return [Change("case.supervised", {"round": state.round, "by_cell": level, "notify": notify})]
+
+
+def _supervisor(
+    state: CaseState,
+    assignment: AssignmentState,
+    ctx: Context,
+    parent: str,
+    exclude: set[str],
+    summary: str,
+) -> list[dict[str, Any]]:
+    """The supervise (督办) notice for the responder of ``assignment``'s kind at ``parent``
+    or above, when there is one; nothing is reassigned."""
+    above = ctx.router.reassign(
+        kind=ResponderKind(assignment.kind),
+        start=parent,
+        category=state.category,
+        urgency=Urgency(state.urgency),
+        at=ctx.now,
+        resolve_due=state.resolve_due or ctx.now,
+        exclude=exclude,
+        origin=Origin.ESCALATION,
+        why="督办",
+    )
+    if above is None or above.responder is None:
+        return []
+    return [
+        {
+            "responder_id": above.responder.id,
+            "notice": "supervise",
+            "assignment_id": assignment.id,
+            "summary": summary,
+        }
+    ]
 
 
 def _undecided_return(state: CaseState, assignment: AssignmentState, ctx: Context) -> list[Change]:
@@ -973,26 +987,8 @@ def _undecided_return(state: CaseState, assignment: AssignmentState, ctx: Contex
     parent = ctx.router.hierarchy.cell(assignment.cell).parent
     notify: list[dict[str, Any]] = []
     if parent is not None:
-        above = ctx.router.reassign(
-            kind=ResponderKind(assignment.kind),
-            start=parent,
-            category=state.category,
-            urgency=Urgency(state.urgency),
-            at=ctx.now,
-            resolve_due=state.resolve_due or ctx.now,
-            exclude={assignment.responder_id or ""},
-            origin=Origin.ESCALATION,
-            why="督办",
-        )
-        if above is not None and above.responder is not None:
-            notify.append(
-                {
-                    "responder_id": above.responder.id,
-                    "notice": "supervise",
-                    "assignment_id": assignment.id,
-                    "summary": f"督办: 退单待定 {state.id}",
-                }
-            )
+        exclude = {assignment.responder_id or ""}
+        notify += _supervisor(state, assignment, ctx, parent, exclude, f"督办: 退单待定 {state.id}")
     return [
         Change(
             "assignment.return_overdue",
