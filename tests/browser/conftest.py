@@ -40,6 +40,7 @@ COMMUNITY = "530524101001"  # the first community of the small county (seed 11)
 MEMBER = "RM530524101001-13"  # a registered party member there, captain of a service team
 TEAM = "ST530524101001-1"
 PHONE = {"width": 390, "height": 844}
+NARROW_PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
 
 
@@ -166,7 +167,7 @@ def log_in(context: Any, site: Site, name: str) -> Any:
 
 
 @pytest.fixture
-def open_as(browser: Any, site: Site) -> Iterator[Any]:
+def open_as(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[Any]:
     """open_as(name, phone=False): a fresh browser context and page, logged in as ``name``."""
     contexts: list[Any] = []
 
@@ -180,15 +181,40 @@ def open_as(browser: Any, site: Site) -> Iterator[Any]:
             timezone_id="Asia/Shanghai",
             **options,
         )
+        _guard_dialogs(context)
         contexts.append(context)
         return log_in(context, site, name)
 
     yield open_
+    dialogs = [d for context in contexts for d in context.whistle_dialogs]
     for context in contexts:
         context.close()
+    if dialogs and request.node.get_closest_marker("native_dialogs") is None:
+        pytest.fail(f"a page used window.alert/confirm/prompt: {dialogs}")
+
+
+def _guard_dialogs(context: Any) -> None:
+    """Record every native dialog a page opens: pages must use in-page dialogs, never
+    window.alert/confirm/prompt (they block the operator and cannot be styled or read aloud).
+    ``open_as`` fails the test afterwards unless it is marked ``native_dialogs``."""
+    context.whistle_dialogs = []
+
+    def seen(page: Any) -> None:
+        def on_dialog(dialog: Any) -> None:
+            context.whistle_dialogs.append(f"{dialog.type}: {dialog.message}")
+
+        page.on("dialog", on_dialog)
+
+    context.on("page", seen)
 
 
 @pytest.fixture(scope="session")
 def shots() -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS
+
+
+def assert_fits(page: Any) -> None:
+    """The page is no wider than its viewport: nothing scrolls sideways on a phone."""
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px viewport"

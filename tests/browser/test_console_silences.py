@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from conftest import COMMUNITY, Site
 
 from grids.loader import load_hierarchy
 from whistle.cameras import camera_rows
 
 
+@pytest.mark.native_dialogs
 def test_the_console_shows_live_which_silence_muted_or_warned_a_case(
     open_as: Any, site: Site
 ) -> None:
