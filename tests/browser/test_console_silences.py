@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import COMMUNITY, Site
 
 from grids.loader import load_hierarchy
+from tests.support.browser import COMMUNITY, Site
 from whistle.cameras import camera_rows
 
 

@@ -7,7 +7,7 @@ import base64
 import csv
 from typing import Any
 
-from conftest import COMMUNITY, MEMBER, TEAM, Site
+from tests.support.browser import COMMUNITY, MEMBER, TEAM, Site, fill_report
 
 # A 1x1 red PNG.
 PNG = base64.b64decode(
@@ -18,20 +18,6 @@ PNG = base64.b64decode(
 def first_grid(site: Site) -> str:
     with (site.county / "grids.csv").open(encoding="utf-8") as rows:
         return next(r["code"] for r in csv.DictReader(rows) if r["parent"] == COMMUNITY)
-
-
-def fill_report(page: Any, description: str) -> str:
-    """Fill the form: category by code, a micro-grid picked level by level, a description."""
-    page.fill("#category", "E0101")
-    page.locator("#category-chosen").filter(has_text="E0101").wait_for()
-    page.locator("#grid-picker button.pick").first.click()  # a grid of the community
-    page.locator("#grid-crumbs button").nth(1).wait_for()
-    micro = page.locator("#grid-picker button.pick").first
-    code = micro.get_attribute("data-code")
-    micro.click()
-    page.locator(f'#place-chosen[data-code="{code}"]').wait_for()
-    page.fill("#description", description)
-    return str(code)
 
 
 def test_report_files_a_whistle_with_a_photo(open_as: Any, site: Site, shots: Any) -> None:

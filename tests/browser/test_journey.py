@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import COMMUNITY, Site
-from test_field_pages import fill_report
+from tests.support.browser import COMMUNITY, Site, fill_report
 
 
 def stats(site: Site) -> dict[str, Any]:

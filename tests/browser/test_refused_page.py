@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Site
+from tests.support.browser import Site
 
 
 def test_a_grid_worker_refused_the_console_on_a_phone_reads_why_in_chinese(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import pytest
-from dispatch_county import CELLS, DATA, ROSTER
 
 from dispatch import DispatchConfig, Router, load_dispatch_config
 from grids import Hierarchy, Responder
+from tests.support.dispatch_county import CELLS, DATA, ROSTER
 
 
 @pytest.fixture

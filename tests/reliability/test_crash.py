@@ -27,9 +27,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from reliability_support import FULL, NO_LIMITS, body, check_log, stored_ids
 
 from grids import Hierarchy
+from tests.support.reliability import FULL, NO_LIMITS, body, check_log, stored_ids
 from whistle.testing import ServerProcess
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]

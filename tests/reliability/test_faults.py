@@ -18,10 +18,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from reliability_support import FULL, NO_LIMITS, body, check_log, stored_ids
-from whistle_support import StartServer
 
 from grids import Hierarchy
+from tests.support.harness import StartServer
+from tests.support.reliability import FULL, NO_LIMITS, body, check_log, stored_ids
 from whistle.testing import ServerProcess
 
 pytestmark = pytest.mark.reliability

@@ -26,7 +26,6 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
-from reliability_support import FULL, body
 from schemathesis.checks import (
     FailureGroup,
     content_type_conformance,
@@ -36,9 +35,10 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from schemathesis.generation import GenerationMode
-from whistle_support import StartServer
 
 from grids import Hierarchy, Level
+from tests.support.harness import StartServer
+from tests.support.reliability import FULL, body
 from whistle.ratelimit import Limit
 from whistle.web.access import AccessLimits
 from whistle.web.openapi import document

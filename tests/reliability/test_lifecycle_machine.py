@@ -42,7 +42,6 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from reliability_support import FULL
 
 from dispatch import DutyRoster, LifecyclePolicy, Router, Source, Teams, load_dispatch_config
 from dispatch import lifecycle as lc
@@ -50,6 +49,7 @@ from dispatch.case import AssignmentStatus, CaseState, CaseStatus, fold
 from dispatch.lifecycle import IllegalTransition, InvalidAction
 from grids import Hierarchy, Level, ResponderKind
 from grids.loader import load_hierarchy
+from tests.support.reliability import FULL
 from whistle.bus import Bus
 from whistle.cameras import Camera, CameraRegistry
 from whistle.cases import CaseService, Decide, case_document

@@ -31,9 +31,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from reliability_support import NO_LIMITS, body, check_log, stored_ids
 
 from grids import Hierarchy
+from tests.support.reliability import NO_LIMITS, body, check_log, stored_ids
 from whistle.testing import ServerProcess
 
 pytestmark = pytest.mark.reliability

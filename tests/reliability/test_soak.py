@@ -12,10 +12,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from reliability_support import FULL
-from soak_workload import SoakSize, run_soak, server_for_soak
 
 from grids import Hierarchy
+from tests.support.reliability import FULL
+from tests.support.soak import SoakSize, run_soak, server_for_soak
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

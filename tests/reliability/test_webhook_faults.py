@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from reliability_support import FULL, body, stored_ids
-from whistle_support import Live, StartServer
 
 from grids import Hierarchy
+from tests.support.harness import Live, StartServer
+from tests.support.reliability import FULL, body, stored_ids
 from whistle.clock import FakeClock
 from whistle.events import Event
 from whistle.web.keys import CASES, WEBHOOKS

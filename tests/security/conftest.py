@@ -1,4 +1,4 @@
-"""Fixtures for the security probe: the small county of tests/whistle, one server per module.
+"""Fixtures for the security probe: the small county, one server per module.
 
 The probe's cast, client and server live in probe_support.py; each module opens its own
 server with ``open_probe`` in a module-scoped fixture, so a module's probes share one app.
@@ -6,11 +6,6 @@ server with ``open_probe`` in a module-scoped fixture, so a module's probes shar
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "whistle"))
-
-from whistle_support import county, county_dir
+from tests.support.harness import county, county_dir
 
 __all__ = ["county", "county_dir"]

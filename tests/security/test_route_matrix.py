@@ -30,7 +30,9 @@ from typing import Any
 import orjson
 import pytest
 import pytest_asyncio
-from probe_support import (
+
+from grids import Level, ResponderKind
+from tests.support.probe import (
     ADMIN,
     AWAY,
     CAMERA,
@@ -52,8 +54,6 @@ from probe_support import (
     Who,
     open_probe,
 )
-
-from grids import Level, ResponderKind
 from whistle.app import create_app
 from whistle.auth import Role
 from whistle.web.access import ACCESS

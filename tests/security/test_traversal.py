@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from probe_support import CAST, OPERATOR, PNG, Call, Probe, open_probe
 
+from tests.support.probe import CAST, OPERATOR, PNG, Call, Probe, open_probe
 from whistle.web.field import NODE_MODULES, VENDOR
 
 shared_loop = pytest.mark.asyncio(loop_scope="module")

@@ -3,10 +3,8 @@ trail, the refusal log, and ``whistle token`` on the command line."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +13,11 @@ import pytest
 import structlog
 from aiohttp import ClientResponse
 from structlog.testing import LogCapture
-from test_api_intake import body as whistle_body
-from whistle_support import Live, StartServer, whistle_count
 
 from grids import Hierarchy, Level
+from tests.support.auth import cli, signed_headers
+from tests.support.harness import Live, StartServer, whistle_count
+from tests.support.requests import body as whistle_body
 from whistle.auth import Role, parse_token, sign_request, signing_key
 from whistle.clock import FakeClock
 from whistle.ratelimit import Limit
@@ -32,20 +31,6 @@ from whistle.web.access import (
 from whistle.web.keys import HIERARCHY
 
 CATEGORIES = "/api/v1/categories"  # any authenticated principal may read it
-
-
-def signed_headers(
-    token: str, body: bytes, at: datetime, *, signature: str | None = None
-) -> dict[str, str]:
-    """The headers of a feed's signed request: HMAC-SHA256 over ``f"{ts}." + body``."""
-    token_id = parse_token(token)
-    assert token_id is not None
-    stamp = int(at.timestamp())
-    return {
-        "X-Whistle-Key": token_id,
-        "X-Whistle-Timestamp": str(stamp),
-        "X-Whistle-Signature": signature or sign_request(signing_key(token), stamp, body),
-    }
 
 
 async def problem_of(response: ClientResponse) -> dict[str, Any]:
@@ -652,20 +637,6 @@ async def test_every_refusal_is_logged_with_who_and_why(
 
 
 # -- whistle token, on the command line ---------------------------------------------------------
-
-
-async def cli(*args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "whistle.cli",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_cli_token_authenticates_until_the_cli_revokes_it(

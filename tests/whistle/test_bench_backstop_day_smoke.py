@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from whistle_support import run_bench
+from tests.support.harness import run_bench
 
 
 def test_a_days_sample_sends_under_five_percent_to_the_backstop_in_every_hour(

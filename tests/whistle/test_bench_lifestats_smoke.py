@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from whistle_support import run_bench
+
+from tests.support.harness import run_bench
 
 
 @pytest.mark.slow

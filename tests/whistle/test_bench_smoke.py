@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from whistle_support import run_bench
+
+from tests.support.harness import run_bench
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from lifecycle_helpers import Cases
 from structlog.testing import capture_logs
-from whistle_support import SHIPPED, Live
 
 from dispatch import CalendarEndError, Duration, load_dispatch_config
 from dispatch.config import DispatchConfigError
 from grids import Hierarchy
+from tests.support.harness import SHIPPED, Live
+from tests.support.lifecycle import Cases
 from whistle.app import create_app
 from whistle.cli import main
 from whistle.clock import FakeClock

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from lifecycle_helpers import Cases
-from whistle_support import Live
 
 from dispatch.teams import Team
 from grids import Hierarchy, Level
+from tests.support.harness import Live
+from tests.support.lifecycle import Cases
 from whistle.web.keys import CASES
 
 

@@ -16,12 +16,12 @@ import aiohttp
 import orjson
 import pytest
 from structlog.testing import capture_logs
-from test_api_intake import body
-from test_feeds import CAMERA, a_camera, detection, feeds_config, jsonl, signed
-from test_pages import add_user, hidden_csrf, log_in
-from whistle_support import Live, StartServer
 
 from grids import Hierarchy, Level
+from tests.support.feeds import CAMERA, a_camera, detection, feeds_config, jsonl, signed
+from tests.support.harness import Live, StartServer
+from tests.support.pages import add_user, hidden_csrf, log_in
+from tests.support.requests import body
 from whistle.auth import Role, parse_token, sign_request, signing_key
 from whistle.clock import FakeClock
 from whistle.integrations.hotline import COLUMNS

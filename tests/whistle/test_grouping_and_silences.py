@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from lifecycle_helpers import Cases
-from whistle_support import Live
 
 from grids import Hierarchy, Level
+from tests.support.harness import Live
+from tests.support.lifecycle import Cases
 from whistle.clock import FakeClock
 from whistle.web.keys import CAMERAS
 

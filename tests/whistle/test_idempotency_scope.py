@@ -11,13 +11,13 @@ from typing import Any
 
 import aiohttp
 import orjson
-from test_camera_scope import detection, towns
-from test_feeds import feeds_live
-from test_hotline import HEADER
-from test_pages import add_user, hidden_csrf, log_in
-from whistle_support import Live
 
 from grids import Hierarchy, Level
+from tests.support.cameras import detection, towns
+from tests.support.feeds import feeds_live
+from tests.support.harness import Live
+from tests.support.hotline import HEADER
+from tests.support.pages import add_user, hidden_csrf, log_in
 from whistle.auth import Role
 from whistle.clock import FakeClock
 

@@ -6,10 +6,9 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
-from lifecycle_helpers import Cases
-from whistle_support import Live, StartServer
-
 from grids import Hierarchy, Level, ResponderKind
+from tests.support.harness import Live, StartServer
+from tests.support.lifecycle import Cases
 from whistle.clock import FakeClock
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from lifecycle_helpers import Cases
-from whistle_support import Live
 
 from grids import Hierarchy, Level, ResponderKind
+from tests.support.harness import Live
+from tests.support.lifecycle import Cases
 from whistle.clock import FakeClock
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from lifecycle_helpers import Cases
-from whistle_support import Live
 
 from grids import Hierarchy
+from tests.support.harness import Live
+from tests.support.lifecycle import Cases
 
 ACTIONS = [
     "acknowledge",

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 import structlog
 from structlog.testing import LogCapture
-from test_api_intake import body
-from whistle_support import Live
 
 from grids import Hierarchy
+from tests.support.harness import Live
+from tests.support.requests import body
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import ClientResponse
-from test_pages import PASSWORD, add_user, hidden_csrf
-from whistle_support import Live, StartServer
 
 from grids import Hierarchy
+from tests.support.harness import Live, StartServer
+from tests.support.pages import PASSWORD, add_user, hidden_csrf
 from whistle.auth import Role
 from whistle.clock import FakeClock
 from whistle.logins import LoginLimits, Throttling

@@ -13,11 +13,10 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from lifecycle_helpers import Cases
-from test_pages import PASSWORD, log_in
-from whistle_support import Live, StartServer
-
 from grids import Hierarchy, Level
+from tests.support.harness import Live, StartServer
+from tests.support.lifecycle import Cases
+from tests.support.pages import PASSWORD, log_in
 from whistle.auth import Role
 from whistle.clock import FakeClock
 from whistle.nearby import distance_m

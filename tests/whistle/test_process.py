@@ -16,10 +16,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from test_api_intake import body
 
 from grids import Hierarchy, Level
 from grids.loader import load_hierarchy
+from tests.support.requests import body
 from whistle.integrations.feeds import write_cameras
 from whistle.testing import ServerProcess
 

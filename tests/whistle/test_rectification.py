@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from lifecycle_helpers import Cases
-from whistle_support import Live
-
 from dispatch import Duration
 from grids import Hierarchy
+from tests.support.harness import Live
+from tests.support.lifecycle import Cases
 from whistle.clock import FakeClock
 from whistle.web.keys import ROUTER
 

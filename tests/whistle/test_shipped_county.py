@@ -6,10 +6,10 @@ import random
 from pathlib import Path
 
 import pytest
-from whistle_support import SHIPPED, StartServer
 
 from grids import Level, ResponderKind
 from grids.loader import load_hierarchy
+from tests.support.harness import SHIPPED, StartServer
 from whistle.cli import main
 
 

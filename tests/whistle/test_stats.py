@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lifecycle_helpers import Cases
-from test_api_intake import point_of
-from test_pages import add_user, log_in
-from whistle_support import Live
 
 from grids import Hierarchy, Level
+from tests.support.harness import Live
+from tests.support.lifecycle import Cases
+from tests.support.pages import add_user, log_in
+from tests.support.requests import point_of
 from whistle.auth import Role
 from whistle.bus import Bus
 from whistle.clock import FakeClock

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_api_intake import body
-from test_stream import micro_in, towns
-from whistle_support import Live
-
 from grids import Hierarchy, Level, ResponderKind
+from tests.support.harness import Live
+from tests.support.requests import body, micro_in, towns
 
 
 def committee(county: Hierarchy, town: str, **overrides: Any) -> dict[str, Any]:

@@ -10,13 +10,13 @@ import sqlite3
 from pathlib import Path
 
 import aiohttp
-from test_api_intake import body
-from test_feeds import feeds_config, feeds_live
-from test_hotline import import_cli, tickets
-from test_pages import add_user, hidden_csrf, log_in
-from whistle_support import Live
 
 from grids import Hierarchy
+from tests.support.feeds import feeds_config, feeds_live
+from tests.support.harness import Live
+from tests.support.hotline import import_cli, tickets
+from tests.support.pages import add_user, hidden_csrf, log_in
+from tests.support.requests import body
 from whistle.auth import Role
 
 __all__ = ["feeds_live"]  # the fixture, shared with test_feeds

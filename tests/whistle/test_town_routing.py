@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from lifecycle_helpers import Cases
-from test_pages import add_user, log_in
-from whistle_support import SHIPPED, Live, StartServer
 
 from grids import Hierarchy, Level, ResponderKind
 from grids.loader import load_hierarchy
+from tests.support.harness import SHIPPED, Live, StartServer
+from tests.support.lifecycle import Cases
+from tests.support.pages import add_user, log_in
 from whistle.auth import Role
 from whistle.clock import FakeClock
 

@@ -12,11 +12,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from lifecycle_helpers import Cases
-from test_pages import add_user, log_in
-from whistle_support import Live, StartServer
-
 from grids import Cell, Hierarchy, Level
+from tests.support.harness import Live, StartServer
+from tests.support.lifecycle import Cases
+from tests.support.pages import add_user, log_in
 from whistle.auth import Role
 from whistle.cameras import camera_rows
 from whistle.store._schema import MIGRATIONS

@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from lifecycle_helpers import Cases
-from whistle_support import StartServer
 
 from grids import Hierarchy, Level, ResponderKind
+from tests.support.harness import StartServer
+from tests.support.lifecycle import Cases
 from whistle.web.keys import WEBHOOKS
 from whistle.webhooks import verify
 

@@ -3,7 +3,7 @@
 Request bodies come from the pydantic models the handlers validate with (``model_json_schema``,
 their ``$defs`` moved to ``#/components/schemas``), so the document cannot drift from
 validation. Responses, parameters and the error statuses each handler can give are written
-here by hand from the handlers; tests/whistle/test_openapi.py checks that every /api/v1 route
+here by hand from the handlers; tests/whistle/web/test_openapi.py checks that every /api/v1 route
 of the app is described (and nothing else), and tests/reliability/test_fuzz.py runs
 schemathesis against a live server to check that the answers keep to the document.
 """

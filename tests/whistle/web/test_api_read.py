@@ -8,10 +8,10 @@ from urllib.parse import quote
 
 import pytest
 import shapely
-from test_api_intake import body, first_micro_grid
-from whistle_support import Live
 
 from grids import Hierarchy, Level
+from tests.support.harness import Live
+from tests.support.requests import body, first_micro_grid
 from whistle.clock import FakeClock
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from lifecycle_helpers import Cases
 from prometheus_client.parser import text_string_to_metric_families
-from whistle_support import Live
 
 from grids import Hierarchy
+from tests.support.harness import Live
+from tests.support.lifecycle import Cases
 from whistle.app import create_app
 from whistle.clock import FakeClock
 from whistle.web import metrics

@@ -6,7 +6,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from dispatch_county import DATA, GRID, K
 
 from dispatch import (
     DispatchConfigError,
@@ -17,6 +16,7 @@ from dispatch import (
     load_dispatch_config,
 )
 from grids import Hierarchy
+from tests.support.dispatch_county import DATA, GRID, K
 
 ROOT = Path(__file__).resolve().parents[2]
 RECEIVED = datetime(2026, 3, 10, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

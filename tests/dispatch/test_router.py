@@ -7,20 +7,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from dispatch_county import (
-    CELLS,
-    COMMUNITY,
-    COMMUNITY_FAR,
-    COUNTY,
-    GRID,
-    GRID_EMPTY,
-    GRID_FAR,
-    MICRO,
-    ROSTER,
-    TOWN,
-    K,
-    person,
-)
 
 from dispatch import (
     Decision,
@@ -37,6 +23,20 @@ from dispatch import (
     Urgency,
 )
 from grids import Hierarchy, Responder, UnknownCellError
+from tests.support.dispatch_county import (
+    CELLS,
+    COMMUNITY,
+    COMMUNITY_FAR,
+    COUNTY,
+    GRID,
+    GRID_EMPTY,
+    GRID_FAR,
+    MICRO,
+    ROSTER,
+    TOWN,
+    K,
+    person,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FRIDAY_4PM = datetime(2026, 1, 9, 16, 0, tzinfo=SHANGHAI)

@@ -6,12 +6,12 @@ import hashlib
 import io
 
 import pytest
-from lifecycle_helpers import Cases
-from test_api_intake import body
-from test_pages import add_user, log_in
-from whistle_support import Live
 
 from grids import Hierarchy, Level
+from tests.support.harness import Live
+from tests.support.lifecycle import Cases
+from tests.support.pages import add_user, log_in
+from tests.support.requests import body
 from whistle.auth import Role
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -8,10 +8,10 @@ import pytest
 import structlog
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
-from test_pages import PASSWORD, add_user, hidden_csrf, log_in
-from whistle_support import Live, StartServer
 
 from grids import Hierarchy
+from tests.support.harness import Live, StartServer
+from tests.support.pages import PASSWORD, add_user, hidden_csrf, log_in
 from whistle.auth import Role
 from whistle.cli import _parser
 from whistle.exceptions import Conflict

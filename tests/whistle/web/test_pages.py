@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 import pytest
-from aiohttp.test_utils import TestClient
-from lifecycle_helpers import Cases
-from whistle_support import Live
 
 from grids import Hierarchy, Level
+from tests.support.harness import Live
+from tests.support.lifecycle import Cases
+from tests.support.pages import PASSWORD, SCRIPT, add_user, hidden_csrf, log_in
 from whistle.auth import Role
-from whistle.web.access import ACCESS
-
-SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-PASSWORD = "correct horse battery"
-
-
-async def add_user(live: Live, name: str, role: Role, scope: str | None) -> None:
-    await live.app[ACCESS].add_user(
-        name=name, password=PASSWORD, role=role, scope=scope, by="tests"
-    )
-
-
-def hidden_csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF field in the form"
-    return match.group(1)
-
-
-async def log_in(client: TestClient[Any, Any], name: str, password: str = PASSWORD) -> Any:
-    form = await client.get("/login")
-    csrf = hidden_csrf(await form.text())
-    return await client.post(
-        "/login",
-        data={"name": name, "password": password, "csrf_token": csrf},
-        allow_redirects=False,
-    )
 
 
 async def test_login_sets_a_strict_http_only_session(live: Live, county: Hierarchy) -> None:

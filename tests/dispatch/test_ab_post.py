@@ -6,10 +6,9 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from dispatch_county import COMMUNITY, GRID, MICRO, ROSTER, TOWN, person
-
 from dispatch import DispatchConfig, Router, RouteRequest, Source, StepResult
 from grids import Hierarchy, Responder, ResponderKind
+from tests.support.dispatch_county import COMMUNITY, GRID, MICRO, ROSTER, TOWN, person
 
 SATURDAY = datetime.fromisoformat("2026-11-28T10:00:00+08:00")
 

@@ -19,11 +19,11 @@ from typing import Any
 
 import orjson
 import pytest
-from test_api_intake import body as whistle_body
-from test_auth import signed_headers
-from whistle_support import Live
 
 from grids import Hierarchy, Level, ResponderKind
+from tests.support.auth import signed_headers
+from tests.support.harness import Live
+from tests.support.requests import body as whistle_body
 from whistle.auth import Role
 from whistle.web.access import ACCESS
 from whistle.web.keys import CLOCK, STORE

@@ -28,13 +28,13 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDict
-from test_api_intake import body as whistle_body
-from test_auth import signed_headers
-from test_feeds import feeds_config
-from whistle_support import Live
 
 from grids import Hierarchy, Level, ResponderKind
 from grids.loader import load_hierarchy
+from tests.support.auth import signed_headers
+from tests.support.feeds import feeds_config
+from tests.support.harness import Live
+from tests.support.requests import body as whistle_body
 from whistle.app import create_app
 from whistle.auth import Role, hash_password, token_hash
 from whistle.clock import FakeClock

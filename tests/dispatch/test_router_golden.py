@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from routing_golden import COUNT, GOLDEN, SEED, outcomes
+from tests.support.routing_golden import COUNT, GOLDEN, SEED, outcomes
 
 
 def test_seeded_whistles_route_exactly_as_recorded() -> None:

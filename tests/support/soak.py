@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from reliability_support import NO_LIMITS, body, check_log, stored_ids
 
 from grids import Hierarchy
+from tests.support.reliability import NO_LIMITS, body, check_log, stored_ids
 from whistle.allocator import TRIM_EVERY
 from whistle.testing import ServerProcess
 

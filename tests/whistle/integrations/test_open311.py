@@ -20,18 +20,18 @@ import requests
 from georeport import GeoReport
 from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
-from lifecycle_helpers import Cases
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
-from test_api_intake import point_of
-from whistle_support import Live
 
 from grids import Hierarchy, Level
+from tests.support.harness import Live
+from tests.support.lifecycle import Cases
+from tests.support.requests import point_of
 from whistle.web.keys import CATALOG, STORE
 
 # The published GeoReport v2 schemas (open311's schema-validation repository), copied from
 # ../shared/open311 so that the suite needs nothing outside the repository.
-SCHEMAS = Path(__file__).resolve().parents[1] / "data" / "open311"
+SCHEMAS = Path(__file__).resolve().parents[2] / "data" / "open311"
 PHONE = "13812345678"
 _MOBILE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?!\d)")  # a mainland mobile number
 

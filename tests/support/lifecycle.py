@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_api_intake import body
-from whistle_support import Live
-
 from grids import Hierarchy, Level
+from tests.support.harness import Live
+from tests.support.requests import body
 from whistle.auth import Role
 from whistle.web.access import ACCESS
 

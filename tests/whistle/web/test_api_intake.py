@@ -7,33 +7,12 @@ import sqlite3
 from typing import Any
 
 import pytest
-from whistle_support import Live, whistle_count
 
 from grids import Hierarchy, Level, ResponderKind
+from tests.support.harness import Live, whistle_count
+from tests.support.requests import body, first_micro_grid, point_of
 
 MICRO = "micro"
-
-
-def first_micro_grid(county: Hierarchy) -> str:
-    return next(county.cells(level=Level.MICRO_GRID)).code
-
-
-def point_of(county: Hierarchy, code: str) -> dict[str, float]:
-    centroid = county.centroid(code)
-    assert centroid is not None
-    return {"lat": centroid[0], "lon": centroid[1]}
-
-
-def body(county: Hierarchy, **overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "source": "citizen",
-        "category": "E0101",
-        "description": "楼道堆放杂物，影响通行",
-        "location": point_of(county, first_micro_grid(county)),
-        "reporter": "网格员王芳",
-    }
-    base.update(overrides)
-    return base
 
 
 def expected_responder(

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
-from test_feeds import CAMERA, POLICE, a_camera, detection, feeds_live, jsonl, send, signed
-from whistle_support import Live
 
 from grids import Hierarchy, Level
+from tests.support.feeds import CAMERA, POLICE, a_camera, detection, feeds_live, jsonl, send, signed
+from tests.support.harness import Live
 from whistle.clock import FakeClock
 
 __all__ = ["feeds_live"]  # the fixture, imported so that pytest finds it here

@@ -8,12 +8,12 @@ from typing import Any
 
 import orjson
 from aiohttp import ClientResponse
-from test_api_intake import body
-from test_auth import cli
-from test_pages import add_user, hidden_csrf, log_in
-from whistle_support import Live
 
-from grids import Hierarchy, Level
+from grids import Hierarchy
+from tests.support.auth import cli
+from tests.support.harness import Live
+from tests.support.pages import add_user, hidden_csrf, log_in
+from tests.support.requests import file_in, towns
 from whistle.auth import Role, parse_token
 from whistle.clock import FakeClock
 from whistle.web import stream
@@ -24,14 +24,6 @@ from whistle.web.stream import STREAMS
 # A safety net so that a broken stream fails the test instead of hanging it; no test waits
 # for it to pass.
 PATIENCE = 10.0
-
-
-def towns(county: Hierarchy) -> list[str]:
-    return [c.code for c in county.cells(level=Level.TOWN)]
-
-
-def micro_in(county: Hierarchy, town: str) -> str:
-    return next(c.code for c in county.cells(level=Level.MICRO_GRID) if c.is_within(town))
 
 
 async def open_stream(live: Live, token: str | None = None, **headers: str) -> ClientResponse:
@@ -73,14 +65,6 @@ async def next_event(response: ClientResponse) -> dict[str, Any]:
                 "event": fields["event"],
                 "data": orjson.loads(fields["data"]),
             }
-
-
-async def file_in(live: Live, county: Hierarchy, town: str, **overrides: Any) -> dict[str, Any]:
-    status, _, doc = await live.post(
-        body(county, location={"grid": micro_in(county, town)}, **overrides)
-    )
-    assert status == 201, doc
-    return doc  # type: ignore[no-any-return]
 
 
 async def test_a_filed_whistle_arrives_on_the_stream_with_its_summary(

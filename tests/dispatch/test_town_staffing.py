@@ -10,10 +10,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from dispatch_county import COMMUNITY, COUNTY, GRID, MICRO, ROSTER, TOWN, person
 
 from dispatch import Decision, Origin, Router, RouteRequest, Source, load_dispatch_config
 from grids import Hierarchy, Responder, ResponderKind
+from tests.support.dispatch_county import COMMUNITY, COUNTY, GRID, MICRO, ROSTER, TOWN, person
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config"
 SATURDAY = datetime.fromisoformat("2026-11-28T10:00:00+08:00")

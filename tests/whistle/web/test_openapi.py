@@ -7,10 +7,10 @@ from typing import Any
 
 import orjson
 from openapi_spec_validator import validate
-from test_api_intake import body as whistle_body
-from whistle_support import Live
 
 from grids import Hierarchy
+from tests.support.harness import Live
+from tests.support.requests import body as whistle_body
 from whistle.web.openapi import MODELS, PATH, document
 
 METHODS = ("get", "post", "put", "patch", "delete")

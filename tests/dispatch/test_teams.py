@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
-from dispatch_county import COMMUNITY, COMMUNITY_FAR, GRID, ROSTER, TOWN, K, person
 
 from dispatch.exceptions import DispatchConfigError
 from dispatch.teams import Team, Teams
 from grids import Hierarchy, Responder
+from tests.support.dispatch_county import COMMUNITY, COMMUNITY_FAR, GRID, ROSTER, TOWN, K, person
 
 HEADER = "id,name,community,captain,members\n"
 

@@ -4,59 +4,28 @@ CSRF token, idempotent re-imports, and per-row errors named by their row."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
-from test_feeds import feeds_config, feeds_live
-from test_pages import add_user, hidden_csrf, log_in
-from whistle_support import Live
 
 from grids import GridConfigError, Hierarchy, Level
+from tests.support.feeds import feeds_config, feeds_live
+from tests.support.harness import Live
+from tests.support.hotline import import_cli, tickets
+from tests.support.pages import add_user, hidden_csrf, log_in
 from whistle.auth import Role
-from whistle.integrations.hotline import COLUMNS, load_hotline_categories
+from whistle.integrations.hotline import load_hotline_categories
 from whistle.web.keys import CATALOG
 
 __all__ = ["feeds_live"]  # the fixture, shared with test_feeds
 
-HEADER = ",".join(COLUMNS)
-SHIPPED = Path(__file__).resolve().parents[2] / "config"
-
-
-def tickets(county: Hierarchy) -> str:
-    """Two good tickets (one by grid, one by point), two bad ones, and a blank line."""
-    grid = next(county.cells(level=Level.GRID))
-    centroid = county.centroid(grid.code)
-    assert centroid is not None
-    lat, lon = centroid
-    return (
-        "\n".join(
-            [
-                HEADER,
-                f"T001,2026-11-20 09:30:00,城市管理-垃圾清运,楼下垃圾没人清,{grid.code},,,张先生",
-                f"T002,2026/11/20 10:00,交通管理-乱停车,小区门口乱停车,,{lat},{lon},李女士",
-                "",
-                f"T003,2026-11-20 11:00,外星人来访,测试,{grid.code},,,",
-                "T004,昨天,E0101,测试,,,,",
-            ]
-        )
-        + "\n"
-    )
+SHIPPED = Path(__file__).resolve().parents[3] / "config"
 
 
 def whistles(db: Path) -> int:
     with sqlite3.connect(db) as conn:
         return int(conn.execute("SELECT count(*) FROM whistles").fetchone()[0])
-
-
-def import_cli(csv: Path, db: Path, config: Path) -> subprocess.CompletedProcess[str]:
-    command = [
-        sys.executable, "-m", "whistle.cli", "import-hotline", str(csv),
-        "--db", str(db), "--config", str(config),
-    ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_cli_import_twice_creates_each_ticket_once(

@@ -4,7 +4,7 @@ The recorded digests (tests/data/dispatch/routing-golden.json) were made by the 
 was before the routing speed-ups, so the test that replays them proves the faster code takes
 exactly the same decisions. Regenerate them only for a deliberate change of behaviour:
 
-    .venv/bin/python tests/dispatch/routing_golden.py --write
+    .venv/bin/python -m tests.support.routing_golden --write
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from dispatch import (  # noqa: E402
+from dispatch import (
     Decision,
     DispatchConfig,
     DutyRoster,
@@ -31,8 +28,10 @@ from dispatch import (  # noqa: E402
     Urgency,
     load_dispatch_config,
 )
-from grids import Hierarchy, Level  # noqa: E402
-from grids.loader import load_hierarchy  # noqa: E402
+from grids import Hierarchy, Level
+from grids.loader import load_hierarchy
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CONFIG = ROOT / "config"
 GOLDEN = ROOT / "tests" / "data" / "dispatch" / "routing-golden.json"

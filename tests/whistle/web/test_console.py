@@ -6,12 +6,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lifecycle_helpers import Cases
-from test_pages import SCRIPT, add_user, log_in
-from test_stream import file_in, micro_in, towns
-from whistle_support import Live
-
 from grids import Hierarchy, Level, ResponderKind
+from tests.support.harness import Live
+from tests.support.lifecycle import Cases
+from tests.support.pages import SCRIPT, add_user, log_in
+from tests.support.requests import file_in, micro_in, towns
 from whistle.auth import Role
 from whistle.web.keys import STORE
 
