@@ -18,11 +18,12 @@ from lifecycle_helpers import Cases
 from test_api_intake import body as whistle_body
 from whistle_support import Live
 
-from grids import GridConfigError, Hierarchy, Level
+from grids import Hierarchy, Level
 from grids.loader import load_hierarchy
 from whistle.app import create_app
 from whistle.auth import parse_token, sign_request, signing_key
 from whistle.clock import FakeClock
+from whistle.exceptions import CameraConfigError
 from whistle.integrations.feeds import MAX_LINES, Camera, load_cameras, write_cameras
 from whistle.web.keys import HIERARCHY, SETTINGS, Settings
 
@@ -384,7 +385,7 @@ def test_camera_registry_problems_name_file_and_line(tmp_path: Path, county: Hie
         f"C3,{grid},north,,three\n",
         encoding="utf-8",
     )
-    with pytest.raises(GridConfigError) as caught:
+    with pytest.raises(CameraConfigError) as caught:
         load_cameras(tmp_path, county)
     text = str(caught.value)
     assert "cameras.csv:3: C1: duplicate camera; first defined on line 2" in text
