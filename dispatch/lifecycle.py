@@ -22,20 +22,36 @@ This module is the lifecycle's one front door; the decisions live in one module 
 - :mod:`dispatch.escalation`: the deadlines, 催办, 督办, AB岗, 值班 and the climb;
 - :mod:`dispatch.operators`: the operators' decisions (挂账, 延期, 合并, 改派, 退单 review);
 - :mod:`dispatch.exceptions`: the refusals.
+
+The private helpers stay importable from here under their old names (``_notify_owner``,
+``_supervisor``, ``_holders`` ...) for code written against the one-module lifecycle.
 """
 
 from __future__ import annotations
 
+from dispatch.escalation import _COVERING as _COVERING
 from dispatch.escalation import _active_assignment as _active_assignment
+from dispatch.escalation import _cover as _cover
+from dispatch.escalation import _deadlines as _deadlines
+from dispatch.escalation import _escalate_resolution as _escalate_resolution
+from dispatch.escalation import _missed_acknowledgement as _missed_acknowledgement
 from dispatch.escalation import _overdue as _overdue
 from dispatch.escalation import _replace as _replace
+from dispatch.escalation import _supervise as _supervise
 from dispatch.escalation import _supervisor as _supervisor
+from dispatch.escalation import _unclaimed as _unclaimed
+from dispatch.escalation import _undecided_return as _undecided_return
+from dispatch.escalation import _urge_due as _urge_due
 from dispatch.escalation import deadlines, on_deadline, working_round
 from dispatch.exceptions import IllegalTransition, InvalidAction, NotYours
 from dispatch.operators import _LIVE as _LIVE
+from dispatch.operators import _REVIEW_ACTIONS as _REVIEW_ACTIONS
 from dispatch.operators import _by_operator as _by_operator
+from dispatch.operators import _check_decidable as _check_decidable
 from dispatch.operators import _direct as _direct
+from dispatch.operators import _legacy_reroute as _legacy_reroute
 from dispatch.operators import _new_holder as _new_holder
+from dispatch.operators import _reviewable as _reviewable
 from dispatch.operators import (
     accept_return,
     extend,
@@ -47,7 +63,11 @@ from dispatch.operators import (
     release,
 )
 from dispatch.responding import acknowledge, claim, resolve, return_assignment, start
+from dispatch.review import _GRADE_BY_LABEL as _GRADE_BY_LABEL
 from dispatch.review import BAD_GRADES, GRADES, rate, reopen, verify
+from dispatch.review import _on_time as _on_time
+from dispatch.review import _rectification as _rectification
+from dispatch.review import _reopen as _reopen
 from dispatch.transitions import (
     AssignmentAction,
     CaseAction,
