@@ -11,7 +11,7 @@ Typical start-up::
 
 from __future__ import annotations
 
-from dispatch.calendar import CalendarEndError, Holiday, WorkCalendar
+from dispatch.calendar import Holiday, WorkCalendar
 from dispatch.catalog import Catalog, Category, CategoryType, Major
 from dispatch.config import (
     DispatchConfig,
@@ -22,7 +22,7 @@ from dispatch.config import (
 from dispatch.decision import Decision, Informed, PlannedAssignment, TraceStep
 from dispatch.durations import Duration, Unit
 from dispatch.duty import DutyRoster, Shift
-from dispatch.exceptions import DispatchConfigError, Problem, UnknownCategoryError
+from dispatch.exceptions import CalendarEndError, DispatchConfigError, Problem, UnknownCategoryError
 from dispatch.model import Mode, Origin, Source, StepResult, Urgency
 from dispatch.policy import LifecyclePolicy
 from dispatch.router import Router, RouteRequest, check_fit

@@ -17,28 +17,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dispatch._toml import Issues, Table, parse_toml, read_toml
 from dispatch.durations import Duration, Unit
+from dispatch.exceptions import CalendarEndError
 
-__all__ = ["CalendarEndError", "Holiday", "WorkCalendar"]
+__all__ = ["Holiday", "WorkCalendar"]
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _PERIOD = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 _ONE_DAY = timedelta(days=1)
-
-
-class CalendarEndError(ValueError):
-    """A working-time deadline falls past the last day the calendar knows the holidays of.
-
-    Beyond that day every weekday would count as a working day, so the deadline would be
-    wrong without anyone noticing; this error makes it loud instead.
-    """
-
-    def __init__(self, end: date, due: datetime) -> None:
-        self.end = end
-        self.due = due
-        super().__init__(
-            f"the working calendar ends on {end.isoformat()} and a deadline would fall on "
-            f"{due.date().isoformat()}: add the next year's holidays to calendar.toml"
-        )
 
 
 @dataclass(frozen=True, slots=True)

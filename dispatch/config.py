@@ -11,9 +11,9 @@ from datetime import datetime
 from pathlib import Path
 
 from dispatch._toml import Issues, read_toml
-from dispatch.calendar import CalendarEndError, WorkCalendar, calendar_from_data
+from dispatch.calendar import WorkCalendar, calendar_from_data
 from dispatch.catalog import Catalog, catalog_from_data
-from dispatch.exceptions import DispatchConfigError, Problem
+from dispatch.exceptions import CalendarEndError, DispatchConfigError, Problem
 from dispatch.policy import LIFECYCLE_FILE, LifecyclePolicy, load_policy
 from dispatch.rules import RulesConfig, rules_from_data
 

@@ -32,9 +32,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from dispatch.calendar import WorkCalendar
-from dispatch.exceptions import DispatchConfigError, Problem
+from dispatch.exceptions import DutyConfigError
+from grids.configcsv import ConfigCsv
 from grids.hierarchy import Hierarchy
-from grids.loader import read_csv_rows
 
 __all__ = ["DAILY", "DAYS", "DUTY_FILE", "DUTY_HEADER", "WORKDAYS", "DutyRoster", "Shift"]
 
@@ -149,22 +149,20 @@ class DutyRoster:
     def load(cls, config_dir: Path, hierarchy: Hierarchy, calendar: WorkCalendar) -> DutyRoster:
         """Read ``duty.csv`` from ``config_dir``; an absent file gives :meth:`always`.
 
-        Responder ids are checked against ``hierarchy``. Raises DispatchConfigError listing
-        every problem, in file order.
+        Responder ids are checked against ``hierarchy``. Raises DutyConfigError (a
+        DispatchConfigError) listing every problem, in file order.
         """
         path = config_dir / DUTY_FILE
         if not path.exists():
             return cls.always()
-        problems: list[Problem] = []
-        rows = read_csv_rows(path, DUTY_HEADER, problems)
+        sheet = ConfigCsv.read(path, DUTY_HEADER)
         shifts: dict[str, list[Shift]] = {}
-        for line, fields in rows or ():
-            parsed = _parse_row(line, fields, hierarchy, problems)
+        # Not keyed: a responder has one row per shift.
+        for line, fields in sheet.rows or ():
+            parsed = _parse_row(sheet, line, fields, hierarchy)
             if parsed is not None:
                 shifts.setdefault(parsed[0], []).append(parsed[1])
-        if problems:
-            problems.sort(key=lambda p: p.line or 0)
-            raise DispatchConfigError(problems)
+        sheet.raise_problems(DutyConfigError)
         return cls({rid: tuple(rows) for rid, rows in shifts.items()}, calendar)
 
     # -- queries -------------------------------------------------------------------------
@@ -214,7 +212,7 @@ class DutyRoster:
 
 
 def _parse_row(
-    line: int, fields: list[str], hierarchy: Hierarchy, problems: list[Problem]
+    sheet: ConfigCsv, line: int, fields: list[str], hierarchy: Hierarchy
 ) -> tuple[str, Shift] | None:
     """A row's responder id and shift, or None after recording every problem in it."""
     rid, days_text, start_text, end_text = fields
@@ -222,7 +220,7 @@ def _parse_row(
 
     def report(message: str) -> None:
         nonlocal ok
-        problems.append(Problem(DUTY_FILE, line, rid or None, message))
+        sheet.problem(line, rid or None, message)
         ok = False
 
     if not rid:

@@ -8,20 +8,21 @@ category gets, the reports a category's ``needs`` add, the backstop for each cat
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from dispatch._routing import Dues, cannot_handle, category_fit, reports_for, spread
 from dispatch.calendar import WorkCalendar
 from dispatch.catalog import Catalog, Category
 from dispatch.decision import Decision, Informed, PlannedAssignment, TraceStep
-from dispatch.exceptions import DispatchConfigError, Problem, UnknownCategoryError
+from dispatch.exceptions import DispatchConfigError, UnknownCategoryError
+from dispatch.fit import check_fit
 from dispatch.model import Mode, Origin, Source, StepResult, Urgency
-from dispatch.rules import Options, Report, Rule, RulesConfig, RuleSet
+from dispatch.rules import Report, Rule, RulesConfig, RuleSet
 from grids.hierarchy import Hierarchy
-from grids.model import ALL_CATEGORIES, Cell, Responder, ResponderKind
+from grids.model import Cell, Responder, ResponderKind
 
 if TYPE_CHECKING:
     from dispatch.config import DispatchConfig
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["OnDuty", "RouteRequest", "Router", "check_fit"]
 
 OnDuty = Callable[[str, datetime], bool]
-
-RESPONDERS_FILE = "responders.csv"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,7 +106,7 @@ class Router:
             backstop = next(b for b in backstops if b.handles(category.code))
             for source in Source:
                 rule = self.rules.match(source, category)
-                reports, needed_by = _reports_for(rule, category)
+                reports, needed_by = reports_for(rule, category)
                 responders = tuple(hierarchy.responders_of_kind(r.kind) for r in reports)
                 self._plans[source, category.code] = _Plan(
                     rule, category, reports, needed_by, backstop, responders
@@ -153,7 +152,7 @@ class Router:
         # The located cell first, then its parent, up to the county: the climb's order.
         chain = self.hierarchy.ancestors(request.cell)
         cell = chain[0]
-        dues = _Dues(calendar or self.calendar, received, urgency, category)
+        dues = Dues(calendar or self.calendar, received, urgency, category)
 
         assignments: list[PlannedAssignment] = []
         named_kinds: set[ResponderKind] = set()
@@ -249,7 +248,7 @@ class Router:
                         TraceStep(cell.code, cell.level, StepResult.EXCLUDED, responder.id, why)
                     )
                 elif not responder.handles(category):
-                    steps.append(_cannot_handle(cell, responder, category))
+                    steps.append(cannot_handle(cell, responder, category))
                 else:
                     steps.append(
                         TraceStep(
@@ -391,7 +390,7 @@ class Router:
             needed_by=why,
         )
 
-    def _named(self, plan: _Plan, units: tuple[str, ...], dues: _Dues) -> list[PlannedAssignment]:
+    def _named(self, plan: _Plan, units: tuple[str, ...], dues: Dues) -> list[PlannedAssignment]:
         """A push to each responder the town committee named, where it works."""
         options = plan.reports[0].options if plan.reports else self.rules.defaults
         out: list[PlannedAssignment] = []
@@ -430,7 +429,7 @@ class Router:
         needed_by: str,
         chain: list[Cell],
         start: int,
-        dues: _Dues,
+        dues: Dues,
         on_duty: OnDuty | None,
         here: Mapping[str, tuple[Responder, ...]],
         load: Mapping[str, int] | None = None,
@@ -450,7 +449,7 @@ class Router:
             chosen: list[_Pick] = []
             for responder in candidates:
                 if not responder.handles(code):
-                    steps.append(_cannot_handle(found, responder, code))
+                    steps.append(cannot_handle(found, responder, code))
                     continue
                 picked = self._on_duty_post(
                     responder, found, code, dues.received, steps, on_duty, report.origin
@@ -497,16 +496,17 @@ class Router:
         steps: list[TraceStep],
     ) -> tuple[Responder, ...]:
         """When more of a town's jurisdiction units handle the case than the report needs,
-        the order to try them in (see :func:`_spread`), with a trace step that says why."""
+        the order to try them in (see :func:`spread`), with a trace step that says why."""
         fit = [r for r in candidates if r.handles(code)]
         if len(fit) <= count:
             return candidates
         for responder in candidates:
             if not responder.handles(code):
-                steps.append(_cannot_handle(found, responder, code))
-        ordered = _spread(tuple(fit), code, load or {})
+                steps.append(cannot_handle(found, responder, code))
+        ordered = spread(tuple(fit), code, load or {})
         shown = ", ".join(
-            f"{r.id} (fit {_fit(r, code)}, open {(load or {}).get(r.id, 0)})" for r in ordered
+            f"{r.id} (fit {category_fit(r, code)}, open {(load or {}).get(r.id, 0)})"
+            for r in ordered
         )
         steps.append(
             TraceStep(
@@ -520,7 +520,7 @@ class Router:
         return ordered
 
     def _optional(
-        self, plan: _Plan, report: Report, needed_by: str, cell: Cell, dues: _Dues
+        self, plan: _Plan, report: Report, needed_by: str, cell: Cell, dues: Dues
     ) -> list[PlannedAssignment]:
         """An optional push: the responders of the kind at ``cell`` who handle the category,
         up to ``count``, with no acknowledgement deadline; nobody, when none is there."""
@@ -605,7 +605,7 @@ class Router:
         needed_by: str,
         chain: list[Cell],
         start: int,
-        dues: _Dues,
+        dues: Dues,
         here: Mapping[str, tuple[Responder, ...]],
     ) -> PlannedAssignment:
         code = plan.category.code
@@ -663,7 +663,7 @@ class Router:
         report: Report,
         needed_by: str,
         steps: list[TraceStep],
-        dues: _Dues,
+        dues: Dues,
     ) -> PlannedAssignment:
         """Nobody of the kind up to the county: the county backstop (兜底) takes it, as a push
         (a board nobody reads would drop the case)."""
@@ -694,165 +694,3 @@ class Router:
             trace=tuple(steps),
             needed_by=needed_by,
         )
-
-
-def _fit(responder: Responder, code: str) -> int:
-    """How closely a responder's categories fit ``code``: the length of its longest entry
-    that is a prefix of it (E0101 5, E01 3), 0 for ``*`` or none."""
-    return max(
-        (
-            len(entry)
-            for entry in responder.categories
-            if entry != ALL_CATEGORIES and code.startswith(entry)
-        ),
-        default=0,
-    )
-
-
-def _spread(
-    candidates: tuple[Responder, ...], code: str, load: Mapping[str, int]
-) -> tuple[Responder, ...]:
-    """A town's jurisdiction units (辖区单位) in the order a committee whistle tries them:
-    those whose categories fit the case closest first (a company listing E01 before the
-    credit union that takes anything), then the one with the fewest open cases, then
-    roster order. Without this the first unit in the roster got every whistle."""
-    order = {r.id: i for i, r in enumerate(candidates)}
-    return tuple(sorted(candidates, key=lambda r: (-_fit(r, code), load.get(r.id, 0), order[r.id])))
-
-
-def _cannot_handle(cell: Cell, responder: Responder, code: str) -> TraceStep:
-    handles = ", ".join(sorted(responder.categories))
-    return TraceStep(
-        cell.code,
-        cell.level,
-        StepResult.CANNOT_HANDLE,
-        responder.id,
-        f"{responder.name} handles {handles}, not {code}",
-    )
-
-
-class _Dues:
-    """Deadlines for one decision, each computed once per distinct Options."""
-
-    __slots__ = (
-        "_acknowledge",
-        "_calendar",
-        "_category",
-        "_received",
-        "_resolve",
-        "_urgency",
-        "received",
-    )
-
-    def __init__(
-        self, calendar: WorkCalendar, received: datetime, urgency: Urgency, category: Category
-    ) -> None:
-        self._calendar = calendar
-        self._received = received
-        self.received = received
-        self._urgency = urgency
-        self._category = category
-        self._acknowledge: dict[int, datetime] = {}
-        self._resolve: dict[int, datetime] = {}
-
-    # Keyed by id(): Options objects live as long as the compiled rules, and reports that
-    # set nothing share their rule's object, so the usual decision computes each due once.
-    def acknowledge(self, options: Options) -> datetime:
-        due = self._acknowledge.get(id(options))
-        if due is None:
-            add = self._calendar.add
-            due = min(
-                add(self._received, options.acknowledge(self._urgency)),
-                add(self._received, options.acknowledge_cap),
-            )
-            self._acknowledge[id(options)] = due
-        return due
-
-    def claim(self, options: Options) -> datetime:
-        return self._calendar.add(self._received, options.claim_window)
-
-    def resolve(self, options: Options) -> datetime:
-        due = self._resolve.get(id(options))
-        if due is None:
-            due = self._calendar.add(self._received, options.resolve or self._category.limit)
-            self._resolve[id(options)] = due
-        return due
-
-
-def _reports_for(rule: Rule, category: Category) -> tuple[tuple[Report, ...], tuple[str, ...]]:
-    """The rule's reports plus a push report, starting at the located cell, for each kind the
-    category needs that the rule does not already ask for."""
-    rule_label = f"rule {rule.id} ({rule.name})"
-    reports = list(rule.reports)
-    needed_by = [rule_label] * len(reports)
-    present = {report.kind for report in rule.reports}
-    options = dataclasses.replace(rule.options, mode=Mode.PUSH)
-    for kind in category.needs:
-        if kind in present:
-            continue
-        present.add(kind)
-        reports.append(
-            Report(
-                kind=kind,
-                level=None,
-                count=1,
-                options=options,
-                index=len(reports),
-                origin=Origin.CATEGORY,
-            )
-        )
-        needed_by.append(f"category {category.code} ({category.name}) under {rule_label}")
-    return tuple(reports), tuple(needed_by)
-
-
-def check_fit(hierarchy: Hierarchy, catalog: Catalog) -> list[Problem]:
-    """Cross-references between the grids and the catalog, as problems in roster order.
-
-    - every category code or prefix a responder lists must exist in the catalog;
-    - the county (root) cell must have backstop responders that, together, handle every
-      category, so that no whistle can be left without an assignment.
-    """
-    problems: list[Problem] = []
-    for responder in _all_responders(hierarchy):
-        for entry in sorted(responder.categories):
-            if entry != ALL_CATEGORIES and not catalog.has_prefix(entry):
-                problems.append(
-                    Problem(
-                        RESPONDERS_FILE,
-                        responder.line or None,
-                        responder.id,
-                        f"unknown category {entry!r}",
-                    )
-                )
-    problems.sort(key=lambda p: p.line or 0)
-    root = hierarchy.root
-    backstops = hierarchy.responders_at(root, ResponderKind.BACKSTOP)
-    if not backstops:
-        problems.append(
-            Problem(
-                RESPONDERS_FILE,
-                None,
-                root,
-                "the county has no backstop responder (兜底); add one with kind backstop "
-                "and categories *",
-            )
-        )
-    else:
-        missing = [c.code for c in catalog if not any(b.handles(c.code) for b in backstops)]
-        if missing:
-            shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
-            problems.append(
-                Problem(
-                    RESPONDERS_FILE,
-                    None,
-                    root,
-                    f"no backstop responder at the county handles {shown}; give one of them "
-                    "categories *",
-                )
-            )
-    return problems
-
-
-def _all_responders(hierarchy: Hierarchy) -> Iterable[Responder]:
-    for cell in hierarchy.cells():
-        yield from hierarchy.responders_at(cell.code)

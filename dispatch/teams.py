@@ -20,9 +20,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dispatch.exceptions import DispatchConfigError, Problem
+from dispatch.exceptions import TeamsConfigError
+from grids.configcsv import ConfigCsv
 from grids.hierarchy import Hierarchy
-from grids.loader import read_csv_rows
 from grids.model import Level, ResponderKind
 
 __all__ = ["TEAMS_FILE", "TEAMS_HEADER", "Team", "Teams"]
@@ -80,23 +80,19 @@ class Teams:
     def load(cls, config_dir: Path, hierarchy: Hierarchy) -> Teams:
         """Read ``teams.csv`` from ``config_dir``; an absent file gives :meth:`empty`.
 
-        Communities and members are checked against ``hierarchy``. Raises DispatchConfigError
-        listing every problem, in file order.
+        Communities and members are checked against ``hierarchy``. Raises TeamsConfigError
+        (a DispatchConfigError) listing every problem, in file order.
         """
         path = config_dir / TEAMS_FILE
         if not path.exists():
             return cls.empty()
-        problems: list[Problem] = []
-        rows = read_csv_rows(path, TEAMS_HEADER, problems)
+        sheet = ConfigCsv.read(path, TEAMS_HEADER)
         teams: list[Team] = []
-        first_line: dict[str, int] = {}
-        for line, fields in rows or ():
-            team = _parse_row(line, fields, hierarchy, first_line, problems)
+        for line, _, fields in sheet.keyed("id", skip_empty=False):
+            team = _parse_row(sheet, line, fields, hierarchy)
             if team is not None:
                 teams.append(team)
-        if problems:
-            problems.sort(key=lambda p: p.line or 0)
-            raise DispatchConfigError(problems)
+        sheet.raise_problems(TeamsConfigError)
         return cls(teams)
 
     # -- queries -------------------------------------------------------------------------
@@ -129,30 +125,17 @@ class Teams:
 # -- teams.csv -----------------------------------------------------------------------------
 
 
-def _parse_row(
-    line: int,
-    fields: list[str],
-    hierarchy: Hierarchy,
-    first_line: dict[str, int],
-    problems: list[Problem],
-) -> Team | None:
-    """The team on one row, or None after recording every problem in it."""
+def _parse_row(sheet: ConfigCsv, line: int, fields: list[str], hierarchy: Hierarchy) -> Team | None:
+    """The team on one row, or None after recording every problem in it (an empty id is
+    reported by ``keyed``; the row's other fields are still checked)."""
     tid, name, community, captain, members_text = fields
-    ok = True
+    ok = bool(tid)
 
     def report(message: str) -> None:
         nonlocal ok
-        problems.append(Problem(TEAMS_FILE, line, tid or None, message))
+        sheet.problem(line, tid or None, message)
         ok = False
 
-    if not tid:
-        report("empty id")
-    elif tid in first_line:
-        # Checking the duplicate's other fields too would only repeat the first row's problems.
-        report(f"duplicate id; first defined on line {first_line[tid]}")
-        return None
-    else:
-        first_line[tid] = line
     if not name:
         report("empty name")
 

@@ -1,9 +1,16 @@
-"""Errors raised by the grids package."""
+"""Errors raised by the grids package, and the config error every package's config files share.
+
+Each config file's errors are a :class:`ConfigError` of their own class (``GridConfigError``
+for the grid files, ``DispatchConfigError`` and its kin in ``dispatch.exceptions``,
+``CameraConfigError`` and its kin in ``whistle.exceptions``), and each problem names its file
+and line, so one start-up error lists everything to fix and says where.
+"""
 
 from __future__ import annotations
 
-__all__ = ["GridConfigError", "Problem", "UnknownCellError"]
+__all__ = ["ConfigError", "GridConfigError", "Problem", "UnknownCellError"]
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -22,12 +29,23 @@ class Problem:
         return f"{where}:{subject} {self.message}"
 
 
-class GridConfigError(ValueError):
-    """The hierarchy or roster files are invalid. Carries every problem found, in file order."""
+class ConfigError(ValueError):
+    """Config files are invalid. Carries every problem found, in file order; the message is
+    one ``file:line: subject: message`` line per problem."""
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @property
+    def files(self) -> list[str]:
+        """The files the problems are in, each once, in the order they first appear."""
+        return list(dict.fromkeys(p.file for p in self.problems))
+
+
+class GridConfigError(ConfigError):
+    """The grid files (``grids.csv``, ``grids.geojson``) or the roster (``responders.csv``)
+    are invalid."""
 
 
 class UnknownCellError(KeyError):

@@ -21,11 +21,9 @@ another package.
 
 from __future__ import annotations
 
-import csv
 import gc
-import io
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +35,7 @@ import shapely
 from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
+from grids.configcsv import ConfigCsv
 from grids.exceptions import GridConfigError, Problem
 from grids.hierarchy import CellRecord, Hierarchy
 from grids.model import ALL_CATEGORIES, Level, Responder, ResponderKind
@@ -48,7 +47,6 @@ __all__ = [
     "RESPONDERS_FILE",
     "RESPONDERS_HEADER",
     "load_hierarchy",
-    "read_csv_rows",
 ]
 
 GRIDS_FILE = "grids.csv"
@@ -58,11 +56,10 @@ GRIDS_HEADER = ("code", "parent", "level", "name")
 RESPONDERS_HEADER = ("id", "name", "kind", "grid", "categories", "backup", "contact")
 
 _POLYGON_TYPES = ("Polygon", "MultiPolygon")
-# Characters after which a CSV file needs the csv module: quotes, other line ends, NUL.
-_CSV_SPECIAL = ('"', "\r", "\0")
 _KINDS = {kind.value: kind for kind in ResponderKind}
+_KIND_NAMES = ", ".join(kind.value for kind in ResponderKind)
+_UNREADABLE = object()  # what _read_json gives for a file it could not read (JSON null is None)
 _Report = Callable[[int, str | None, str], None]
-_CsvReader = Any  # csv's reader type is private (_csv.reader); only line_num and rows are used
 
 
 def load_hierarchy(config_dir: Path) -> Hierarchy:
@@ -110,81 +107,6 @@ def _load(config_dir: Path) -> Hierarchy:
     return Hierarchy.build(records, responders, geometries)
 
 
-# -- CSV ---------------------------------------------------------------------------------
-
-
-def read_csv_rows(
-    path: Path, header: Sequence[str], problems: list[Problem]
-) -> list[tuple[int, list[str]]] | None:
-    """The data rows of a CSV file with their line numbers, fields stripped (every config CSV
-    is read through this one function, so all report headers and field counts alike).
-
-    Returns None (after recording why) when the file is missing, unreadable or has the wrong
-    header: its rows cannot be trusted. Blank lines are skipped; rows with the wrong number of
-    fields are reported and skipped.
-    """
-    file = path.name
-    if not path.is_file():
-        problems.append(
-            Problem(file, None, None, f"missing required file (looked in {path.parent})")
-        )
-        return None
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(file, None, None, f"not UTF-8: {exc.reason} at byte {exc.start}"))
-        return None
-    except OSError as exc:
-        problems.append(Problem(file, None, None, f"unreadable: {exc.strerror}"))
-        return None
-    lines = text.split("\n") if text and not any(c in text for c in _CSV_SPECIAL) else []
-    if lines and max(map(len, lines)) <= csv.field_size_limit():
-        # Nothing quoted, one kind of line end, no field over the csv module's limit: a row
-        # is a line and a field is what lies between commas, exactly as the csv module would
-        # read it, at a fraction of the cost (a province's roster is millions of rows).
-        rows = [(number, line.split(",")) for number, line in enumerate(lines, 1)]
-    else:
-        reader = csv.reader(io.StringIO(text, newline=""))
-        try:
-            rows = _numbered(reader)
-        except csv.Error as exc:
-            problems.append(Problem(file, reader.line_num, None, f"unreadable CSV: {exc}"))
-            return None
-    expected = ",".join(header)
-    if not rows:
-        problems.append(Problem(file, 1, None, f"wrong header: expected {expected}, got nothing"))
-        return None
-    header_line, found = rows[0]
-    if [name.strip() for name in found] != list(header):
-        got = ",".join(found)
-        problems.append(
-            Problem(file, header_line, None, f"wrong header: expected {expected}, got {got}")
-        )
-        return None
-
-    data: list[tuple[int, list[str]]] = []
-    for line, row in rows[1:]:
-        fields = [field.strip() for field in row]
-        if not any(fields):
-            continue
-        if len(fields) != len(header):
-            message = f"expected {len(header)} fields ({expected}), got {len(fields)}"
-            problems.append(Problem(file, line, fields[0] or None, message))
-            continue
-        data.append((line, fields))
-    return data
-
-
-def _numbered(reader: _CsvReader) -> list[tuple[int, list[str]]]:
-    """Rows with the line each starts on (a quoted field may span lines)."""
-    rows: list[tuple[int, list[str]]] = []
-    start = 1
-    for row in reader:
-        rows.append((start, row))
-        start = reader.line_num + 1
-    return rows
-
-
 # -- grids.csv ---------------------------------------------------------------------------
 
 
@@ -199,35 +121,23 @@ class _CellRow:
 
 def _read_cells(path: Path, problems: list[Problem]) -> dict[str, _CellRow] | None:
     """Every distinct code's first row, in file order; None when the file could not be read."""
-    found: list[Problem] = []
-    rows = read_csv_rows(path, GRIDS_HEADER, found)
-    if rows is None:
-        problems.extend(found)
+    sheet = ConfigCsv.read(path, GRIDS_HEADER)
+    if sheet.rows is None:
+        problems.extend(sheet.problems)
         return None
-    file = path.name
     cells: dict[str, _CellRow] = {}
-    for line, (code, parent, level_text, name) in rows:
-        if not code:
-            found.append(Problem(file, line, None, "empty code"))
-            continue
-        if code in cells:
-            first = cells[code].line
-            found.append(
-                Problem(file, line, code, f"duplicate code; first defined on line {first}")
-            )
-            continue
+    for line, code, (_, parent, level_text, name) in sheet.keyed("code"):
         try:
             level: Level | None = Level.parse(level_text)
         except ValueError as exc:
-            found.append(Problem(file, line, code, f"bad level: {exc}"))
+            sheet.problem(line, code, f"bad level: {exc}")
             level = None
         cells[code] = _CellRow(line, code, parent or None, level, name)
 
-    found.extend(_check_tree(file, cells))
+    sheet.problems.extend(_check_tree(sheet.file, cells))
     # Row checks and tree checks find problems in different passes; report them by line, with
     # the whole-file ones (no line) last.
-    found.sort(key=lambda p: (p.line is None, p.line or 0))
-    problems.extend(found)
+    problems.extend(sheet.sorted_problems())
     return cells
 
 
@@ -354,52 +264,73 @@ def _read_geometries(
     file = path.name
     if not path.exists():
         return {}
-    raw = path.read_bytes()
+    data = _read_json(file, path.read_bytes(), problems)
+    features = None if data is _UNREADABLE else _features(file, data, problems)
+    if features is None:
+        return {}
+    found_problems: list[tuple[int, Problem]] = []
+
+    def report(index: int, code: str | None, message: str) -> None:
+        found_problems.append((index, Problem(file, None, code, f"features[{index}]: {message}")))
+
+    first_index, polygons = _polygon_features(features, known, report)
+    geometries = _valid_geometries(polygons, first_index, report)
+    found_problems.sort(key=lambda item: item[0])
+    problems.extend(problem for _, problem in found_problems)
+    return geometries
+
+
+def _read_json(file: str, raw: bytes, problems: list[Problem]) -> Any:
+    """The parsed document, or ``_UNREADABLE`` after recording why it cannot be read."""
     try:
         # orjson is several times faster than json on a province's half a gigabyte and
         # takes exactly the JSON documents json takes, except a few that json allows beyond
         # the standard (NaN, 1e400, lone surrogates): those, and every broken file, go
         # through json, whose messages name the line and column.
-        data = orjson.loads(memoryview(raw)[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
+        return orjson.loads(memoryview(raw)[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
     except orjson.JSONDecodeError:
-        data = None
+        pass
     try:
-        if data is None:
-            data = json.loads(raw.decode("utf-8-sig"))
+        return json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         problems.append(
             Problem(
                 file, None, None, f"unreadable JSON: not UTF-8: {exc.reason} at byte {exc.start}"
             )
         )
-        return {}
     except json.JSONDecodeError as exc:
         problems.append(
             Problem(file, exc.lineno, None, f"unreadable JSON: {exc.msg} (column {exc.colno})")
         )
-        return {}
+    return _UNREADABLE
+
+
+def _features(file: str, data: Any, problems: list[Problem]) -> list[Any] | None:
+    """The features of a FeatureCollection, or None after recording why ``data`` is not one."""
     if not isinstance(data, dict):
         found = f"the top level is {_json_kind(data)}"
         problems.append(Problem(file, None, None, f"not a FeatureCollection: {found}"))
-        return {}
+        return None
     if data.get("type") != "FeatureCollection":
         found = f'"type" is {json.dumps(data.get("type"), ensure_ascii=False)}'
         problems.append(Problem(file, None, None, f"not a FeatureCollection: {found}"))
-        return {}
+        return None
     features = data.get("features")
     if not isinstance(features, list):
         problems.append(
             Problem(file, None, None, 'not a FeatureCollection: "features" is not an array')
         )
-        return {}
+        return None
+    return features
 
-    found_problems: list[tuple[int, Problem]] = []
 
-    def report(index: int, code: str | None, message: str) -> None:
-        found_problems.append((index, Problem(file, None, code, f"features[{index}]: {message}")))
-
+def _polygon_features(
+    features: list[Any], known: dict[str, str] | None, report: _Report
+) -> tuple[dict[str, int], list[tuple[int, str, Any]]]:
+    """Each code's first feature index, and the (index, code, GeoJSON geometry) of every
+    feature that names a code once and has a polygon; the others are reported."""
     first_index: dict[str, int] = {}
-    polygons: list[tuple[int, str, Any]] = []  # (feature index, code, GeoJSON geometry)
+    polygons: list[tuple[int, str, Any]] = []
     for index, feature in enumerate(features):
         properties = feature.get("properties") if isinstance(feature, dict) else None
         code = properties.get("code") if isinstance(properties, dict) else None
@@ -425,7 +356,13 @@ def _read_geometries(
             report(index, code, f"non-polygon geometry {shown}; expected Polygon or MultiPolygon")
             continue
         polygons.append((index, code, geometry))
+    return first_index, polygons
 
+
+def _valid_geometries(
+    polygons: list[tuple[int, str, Any]], first_index: dict[str, int], report: _Report
+) -> dict[str, Any]:
+    """The shapes that could be built and are valid polygons, by code; the others reported."""
     geometries: dict[str, Any] = {}
     built = _build(polygons, report)
     for (index, code, _), geometry in zip(polygons, built, strict=True):
@@ -443,8 +380,6 @@ def _read_geometries(
                 if not ok:
                     reason = shapely.is_valid_reason(geometry)
                     report(first_index[code], code, f"invalid polygon: {reason}")
-    found_problems.sort(key=lambda item: item[0])
-    problems.extend(problem for _, problem in found_problems)
     return geometries
 
 
@@ -517,81 +452,76 @@ def _json_kind(value: object) -> str:
 def _read_responders(
     path: Path, known: dict[str, str] | None, problems: list[Problem]
 ) -> list[Responder]:
-    found: list[Problem] = []
-    rows = read_csv_rows(path, RESPONDERS_HEADER, found)
-    if rows is None:
-        problems.extend(found)
+    """The valid responders in file order; every problem (by line) goes to ``problems``."""
+    sheet = ConfigCsv.read(path, RESPONDERS_HEADER)
+    if sheet.rows is None:
+        problems.extend(sheet.problems)
         return []
-    file = path.name
-    first_line: dict[str, int] = {}
     responders: list[Responder] = []
     backups: list[tuple[int, str, str]] = []
-    kinds = ", ".join(kind.value for kind in ResponderKind)
     # Most responders share a handful of category lists ("*" above all): one frozenset each.
     category_sets: dict[str, frozenset[str]] = {}
-    for line, (rid, name, kind_text, grid, categories_text, backup, contact) in rows:
-        if not rid:
-            found.append(Problem(file, line, None, "empty id"))
-            continue
-        if rid in first_line:
-            first = first_line[rid]
-            found.append(Problem(file, line, rid, f"duplicate id; first defined on line {first}"))
-            continue
-        first_line[rid] = line
-        ok = True
-        if not name:
-            found.append(Problem(file, line, rid, "empty name"))
-            ok = False
-        kind = _KINDS.get(kind_text)
-        if kind is None:
-            message = f"unknown kind {kind_text!r}; expected one of {kinds}"
-            found.append(Problem(file, line, rid, message))
-            ok = False
-        if not grid:
-            found.append(Problem(file, line, rid, "empty grid"))
-            ok = False
-        elif known is not None:
-            if grid in known:
-                grid = known[grid]
-            else:
-                found.append(
-                    Problem(
-                        file, line, rid, f"unknown grid {grid}: no cell in grids.csv has this code"
-                    )
-                )
-                ok = False
-        categories = category_sets.get(categories_text)
-        if categories is None:
-            categories = frozenset(c.strip() for c in categories_text.split(";") if c.strip())
-            category_sets[categories_text] = categories
-        if not categories:
-            found.append(
-                Problem(
-                    file, line, rid, f"empty categories; use {ALL_CATEGORIES} for every category"
-                )
-            )
-            ok = False
+    for line, rid, fields in sheet.keyed("id"):
+        responder = _responder(sheet, line, rid, fields, known, category_sets)
+        backup = fields[5]
         if backup:
             backups.append((line, rid, backup))
-        if ok and kind is not None:
-            responders.append(
-                Responder(
-                    id=rid,
-                    name=name,
-                    kind=kind,
-                    grid=grid,
-                    categories=categories,
-                    backup=backup or None,
-                    contact=contact,
-                    line=line,
-                )
-            )
+        if responder is not None:
+            responders.append(responder)
     # A backup may be defined further down, so these wait until every id is known.
     for line, rid, backup in backups:
         if backup == rid:
-            found.append(Problem(file, line, rid, "backup is the responder itself"))
-        elif backup not in first_line:
-            found.append(Problem(file, line, rid, f"backup {backup} is not a known responder id"))
-    found.sort(key=lambda p: p.line or 0)
-    problems.extend(found)
+            sheet.problem(line, rid, "backup is the responder itself")
+        elif backup not in sheet.first_line:
+            sheet.problem(line, rid, f"backup {backup} is not a known responder id")
+    problems.extend(sheet.sorted_problems())
     return responders
+
+
+def _responder(
+    sheet: ConfigCsv,
+    line: int,
+    rid: str,
+    fields: list[str],
+    known: dict[str, str] | None,
+    category_sets: dict[str, frozenset[str]],
+) -> Responder | None:
+    """The responder on one row of ``responders.csv``, or None after recording every problem
+    in it. ``category_sets`` shares one frozenset between rows with the same categories."""
+    _, name, kind_text, grid, categories_text, backup, contact = fields
+    ok = True
+    if not name:
+        sheet.problem(line, rid, "empty name")
+        ok = False
+    kind = _KINDS.get(kind_text)
+    if kind is None:
+        sheet.problem(line, rid, f"unknown kind {kind_text!r}; expected one of {_KIND_NAMES}")
+        ok = False
+    if not grid:
+        sheet.problem(line, rid, "empty grid")
+        ok = False
+    elif known is not None:
+        if grid in known:
+            grid = known[grid]
+        else:
+            sheet.problem(line, rid, f"unknown grid {grid}: no cell in grids.csv has this code")
+            ok = False
+    categories = category_sets.get(categories_text)
+    if categories is None:
+        categories = frozenset(c.strip() for c in categories_text.split(";") if c.strip())
+        category_sets[categories_text] = categories
+    if not categories:
+        sheet.problem(line, rid, f"empty categories; use {ALL_CATEGORIES} for every category")
+        ok = False
+    if not ok or kind is None:
+        return None
+    return Responder(
+        id=rid,
+        name=name,
+        kind=kind,
+        grid=grid,
+        categories=categories,
+        backup=backup or None,
+        contact=contact,
+        line=line,
+    )

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grids import Cell, GridConfigError, Hierarchy, Level
-from grids.exceptions import Problem
-from grids.loader import read_csv_rows
+from grids import Cell, Hierarchy, Level
+from grids.configcsv import ConfigCsv
+from whistle.exceptions import CameraConfigError
 from whistle.schema import LIMITS
 
 __all__ = [
@@ -53,71 +53,71 @@ class Camera:
 def load_cameras(config_dir: Path, hierarchy: Hierarchy) -> dict[str, Camera]:
     """Read ``cameras.csv`` (optional: without it no camera is known).
 
-    Raises GridConfigError with every problem, each naming file, line and camera id.
+    Raises CameraConfigError with every problem, each naming file, line and camera id.
     """
     path = config_dir / CAMERAS_FILE
     if not path.exists():
         return {}
-    file = path.name
-    problems: list[Problem] = []
-    rows = read_csv_rows(path, CAMERAS_HEADER, problems) or []
+    sheet = ConfigCsv.read(path, CAMERAS_HEADER)
     cameras: dict[str, Camera] = {}
-    for line, (camera_id, grid, lat_text, lon_text, name) in rows:
-        if not camera_id:
-            problems.append(Problem(file, line, None, "empty camera_id"))
-            continue
-        if len(camera_id) > LIMITS["camera_id"]:
-            problems.append(
-                Problem(file, line, camera_id, f"camera_id longer than {LIMITS['camera_id']}")
-            )
-            continue
-        if camera_id in cameras:
-            first = cameras[camera_id].line
-            problems.append(
-                Problem(file, line, camera_id, f"duplicate camera; first defined on line {first}")
-            )
-            continue
-        ok = True
-        if grid not in hierarchy:
-            problems.append(Problem(file, line, camera_id, f"unknown grid {grid!r}"))
-            ok = False
-        if not name:
-            problems.append(Problem(file, line, camera_id, "empty name"))
-            ok = False
-        lat = lon = None
-        if lat_text or lon_text:
-            try:
-                lat, lon = float(lat_text), float(lon_text)
-            except ValueError:
-                problems.append(
-                    Problem(file, line, camera_id, f"bad point ({lat_text!r}, {lon_text!r})")
-                )
-                ok = False
-            else:
-                if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                    problems.append(
-                        Problem(file, line, camera_id, f"point out of range ({lat}, {lon})")
-                    )
-                    ok = False
-                elif ok and hierarchy.has_geometry:
-                    cell = hierarchy.locate(lat, lon)
-                    if cell is None or not cell.is_within(grid):
-                        where = "no cell" if cell is None else cell.code
-                        problems.append(
-                            Problem(
-                                file,
-                                line,
-                                camera_id,
-                                f"point ({lat}, {lon}) lies in {where}, not inside grid {grid}",
-                            )
-                        )
-                        ok = False
-        if ok:
-            cameras[camera_id] = Camera(camera_id, grid, lat, lon, name, line)
-    if problems:
-        problems.sort(key=lambda p: p.line or 0)
-        raise GridConfigError(problems)
+    for line, camera_id, fields in sheet.keyed(
+        "camera_id", duplicate="duplicate camera", check=_camera_id_problem
+    ):
+        camera = _camera(sheet, line, camera_id, fields, hierarchy)
+        if camera is not None:
+            cameras[camera_id] = camera
+    sheet.raise_problems(CameraConfigError)
     return cameras
+
+
+def _camera_id_problem(camera_id: str) -> str | None:
+    limit = LIMITS["camera_id"]
+    return f"camera_id longer than {limit}" if len(camera_id) > limit else None
+
+
+def _camera(
+    sheet: ConfigCsv, line: int, camera_id: str, fields: list[str], hierarchy: Hierarchy
+) -> Camera | None:
+    """The camera on one row, or None after recording every problem in it."""
+    _, grid, lat_text, lon_text, name = fields
+    ok = True
+    if grid not in hierarchy:
+        sheet.problem(line, camera_id, f"unknown grid {grid!r}")
+        ok = False
+    if not name:
+        sheet.problem(line, camera_id, "empty name")
+        ok = False
+    lat = lon = None
+    if lat_text or lon_text:
+        try:
+            lat, lon = float(lat_text), float(lon_text)
+        except ValueError:
+            sheet.problem(line, camera_id, f"bad point ({lat_text!r}, {lon_text!r})")
+            return None
+        why = _point_problem(lat, lon, grid, hierarchy) if ok else _range_problem(lat, lon)
+        if why is not None:
+            sheet.problem(line, camera_id, why)
+            return None
+    return Camera(camera_id, grid, lat, lon, name, line) if ok else None
+
+
+def _range_problem(lat: float, lon: float) -> str | None:
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return f"point out of range ({lat}, {lon})"
+    return None
+
+
+def _point_problem(lat: float, lon: float, grid: str, hierarchy: Hierarchy) -> str | None:
+    """Why a camera's point does not fit its grid: out of range, or outside the grid's shape
+    (checked only when the hierarchy has shapes)."""
+    out_of_range = _range_problem(lat, lon)
+    if out_of_range is not None or not hierarchy.has_geometry:
+        return out_of_range
+    cell = hierarchy.locate(lat, lon)
+    if cell is None or not cell.is_within(grid):
+        where = "no cell" if cell is None else cell.code
+        return f"point ({lat}, {lon}) lies in {where}, not inside grid {grid}"
+    return None
 
 
 def camera_rows(hierarchy: Hierarchy, per_community: int = 2) -> list[tuple[str, ...]]:
@@ -158,7 +158,7 @@ class CameraRegistry(Mapping[str, Camera]):
 
     @classmethod
     def load(cls, config_dir: Path, hierarchy: Hierarchy) -> CameraRegistry:
-        """``cameras.csv`` of ``config_dir`` (none: no camera is known); GridConfigError."""
+        """``cameras.csv`` of ``config_dir`` (none: no camera is known); CameraConfigError."""
         return cls(load_cameras(config_dir, hierarchy), hierarchy)
 
     def __repr__(self) -> str:

@@ -37,11 +37,11 @@ from dispatch.lifecycle import (
 from dispatch.timer import DeadlineTimer
 from whistle.clock import Clock
 from whistle.events import Event, NewEvent
-from whistle.exceptions import Conflict
+from whistle.exceptions import CaseNotFound, Conflict
 from whistle.store import AssignmentRow, Store, Transition
 from whistle.timefmt import rfc3339
 
-__all__ = ["CaseNotFound", "CaseService", "Decide", "DecideOther", "case_document"]
+__all__ = ["CaseService", "Decide", "DecideOther", "case_document"]
 
 log = structlog.get_logger(__name__)
 
@@ -50,10 +50,6 @@ Decide = Callable[[CaseState, Context], list[Change]]
 DecideOther = Callable[[CaseState, CaseState], list[Change]]
 
 _RETRIES = 5
-
-
-class CaseNotFound(LookupError):
-    """No whistle with that id."""
 
 
 def case_document(state: CaseState, tz: tzinfo) -> dict[str, Any]:

@@ -199,8 +199,8 @@ async def _access_command(args: argparse.Namespace) -> int:
 
 async def _import_hotline(args: argparse.Namespace) -> int:
     """Import a 12345 CSV straight into the database; exit 0 once the file was read."""
-    from dispatch import DispatchConfigError, DutyRoster, Router, load_dispatch_config
-    from grids import GridConfigError
+    from dispatch import DutyRoster, Router, load_dispatch_config
+    from grids.exceptions import ConfigError
     from grids.loader import load_hierarchy
     from whistle.auth import Principal
     from whistle.bus import Bus
@@ -225,7 +225,7 @@ async def _import_hotline(args: argparse.Namespace) -> int:
         router = Router.compile(hierarchy, config)
         duty = DutyRoster.load(args.config, hierarchy, config.calendar)
         categories = load_hotline_categories(args.config, router.catalog)
-    except (GridConfigError, DispatchConfigError) as exc:
+    except ConfigError as exc:
         print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
         return 2
     store = SqliteStore(args.db, Bus())
@@ -300,8 +300,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     # SIGTERM/SIGINT arrive as GracefulExit (a SystemExit with code 1) through aiohttp's
     # signal handlers; the cleanup contexts have run by then, so it is a clean exit.
-    from dispatch import DispatchConfigError
-    from grids import GridConfigError
+    from grids.exceptions import ConfigError
     from whistle.clock import OffsetClock, read_offset
     from whistle.exceptions import StoreUnavailable
 
@@ -317,7 +316,7 @@ def _serve(args: argparse.Namespace) -> int:
             asyncio.run(
                 _run(app, args.host, args.port, demo=args.demo, offset_file=args.clock_offset_file)
             )
-    except (GridConfigError, DispatchConfigError) as exc:
+    except ConfigError as exc:
         print(f"whistle: cannot start: {args.config} is invalid:\n{exc}", file=sys.stderr)
         return 2
     except (StoreUnavailable, OSError) as exc:
@@ -467,7 +466,7 @@ def _check(args: argparse.Namespace, clock: Clock | None = None) -> int:
         calendar_outlook,
         load_dispatch_config,
     )
-    from grids import GridConfigError
+    from grids.exceptions import ConfigError
     from grids.loader import load_hierarchy
     from whistle.integrations.feeds import load_cameras
     from whistle.integrations.hotline import load_hotline_categories
@@ -487,7 +486,7 @@ def _check(args: argparse.Namespace, clock: Clock | None = None) -> int:
         problems, warnings = calendar_outlook(config, (clock or SystemClock()).now())
         if problems:
             raise DispatchConfigError(problems)
-    except (GridConfigError, DispatchConfigError) as exc:
+    except ConfigError as exc:
         print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
         return 1
     for warning in warnings:

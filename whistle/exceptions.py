@@ -1,13 +1,19 @@
-"""Errors of the whistle package that the HTTP layer turns into responses."""
+"""Errors of the whistle package: those the HTTP layer turns into responses, and those of
+whistle's own config files (each a :class:`~grids.exceptions.ConfigError` naming its file)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grids.exceptions import ConfigError
+
 __all__ = [
+    "CameraConfigError",
+    "CaseNotFound",
     "Conflict",
     "FieldError",
     "Forbidden",
+    "HotlineConfigError",
     "IdempotencyConflict",
     "InvalidWhistle",
     "Overloaded",
@@ -15,6 +21,7 @@ __all__ = [
     "StoreBusy",
     "StoreUnavailable",
     "Unauthenticated",
+    "WebhookConfigError",
     "WhistleError",
 ]
 
@@ -90,3 +97,19 @@ class StoreBusy(WhistleError):
 
 class Overloaded(WhistleError):
     """Too much expensive work (password checks) is already running or waiting (HTTP 503)."""
+
+
+class CaseNotFound(LookupError):
+    """No whistle with that id."""
+
+
+class CameraConfigError(ConfigError):
+    """``cameras.csv`` (the camera registry, 天眼) is invalid."""
+
+
+class WebhookConfigError(ConfigError):
+    """``webhooks.csv`` (the responders' webhook endpoints) is invalid."""
+
+
+class HotlineConfigError(ConfigError):
+    """``hotline_categories.csv`` (12345 hotline category -> catalog code) is invalid."""

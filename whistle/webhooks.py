@@ -64,10 +64,10 @@ import orjson
 import structlog
 
 from grids import Hierarchy
-from grids.exceptions import GridConfigError, Problem
-from grids.loader import read_csv_rows
+from grids.configcsv import ConfigCsv
 from whistle.clock import Clock
 from whistle.events import Event
+from whistle.exceptions import WebhookConfigError
 from whistle.timefmt import rfc3339
 
 __all__ = [
@@ -213,49 +213,32 @@ def load_webhooks(config_dir: Path, known_responders: Container[str]) -> dict[st
 
     The file is optional: without it nobody gets webhooks. Fields are stripped of surrounding
     blanks and blank lines are skipped. Every problem is collected, then raised together as
-    :class:`~grids.exceptions.GridConfigError`, each naming file, line and responder id.
+    :class:`~whistle.exceptions.WebhookConfigError`, each naming file, line and responder id.
     """
     path = config_dir / WEBHOOKS_FILE
     if not path.exists():
         return {}
-    file = path.name
-    problems: list[Problem] = []
-    rows = read_csv_rows(path, WEBHOOKS_HEADER, problems) or []
+    sheet = ConfigCsv.read(path, WEBHOOKS_HEADER)
     endpoints: dict[str, Endpoint] = {}
-    first_line: dict[str, int] = {}
-    for line, (rid, url, secret) in rows:
-        if not rid:
-            problems.append(Problem(file, line, None, "empty responder"))
-            continue
-        if rid in first_line:
-            first = first_line[rid]
-            problems.append(
-                Problem(file, line, rid, f"duplicate responder; first defined on line {first}")
-            )
-            continue
-        first_line[rid] = line
+    for line, rid, (_, url, secret) in sheet.keyed("responder"):
         ok = True
         if rid not in known_responders:
-            problems.append(
-                Problem(file, line, rid, "unknown responder: no row in responders.csv has this id")
-            )
+            sheet.problem(line, rid, "unknown responder: no row in responders.csv has this id")
             ok = False
         reason = _url_problem(url)
         if reason is not None:
-            problems.append(Problem(file, line, rid, f"bad url {url!r}: {reason}"))
+            sheet.problem(line, rid, f"bad url {url!r}: {reason}")
             ok = False
         if len(secret) < MIN_SECRET_LENGTH:
             # The length only: a config error must not print the secret into a log.
             message = (
                 f"secret too short: {len(secret)} characters, need at least {MIN_SECRET_LENGTH}"
             )
-            problems.append(Problem(file, line, rid, message))
+            sheet.problem(line, rid, message)
             ok = False
         if ok:
             endpoints[rid] = Endpoint(responder_id=rid, url=url, secret=secret, line=line)
-    if problems:
-        problems.sort(key=lambda p: p.line or 0)
-        raise GridConfigError(problems)
+    sheet.raise_problems(WebhookConfigError)
     return endpoints
 
 

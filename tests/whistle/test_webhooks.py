@@ -18,9 +18,10 @@ from aiohttp.test_utils import TestServer, unused_port
 from multidict import CIMultiDict
 from structlog.testing import capture_logs
 
-from grids.exceptions import GridConfigError, Problem
+from grids.exceptions import Problem
 from whistle.clock import FakeClock
 from whistle.events import Event
+from whistle.exceptions import WebhookConfigError
 from whistle.webhooks import (
     Delivered,
     Endpoint,
@@ -689,7 +690,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def problems(tmp_path: Path, text: str) -> list[Problem]:
-    with pytest.raises(GridConfigError) as caught:
+    with pytest.raises(WebhookConfigError) as caught:
         load_webhooks(write(tmp_path, text), KNOWN)
     return caught.value.problems
 

@@ -85,7 +85,7 @@ from whistle.exceptions import (
     StoreBusy,
     StoreUnavailable,
 )
-from whistle.grouping import Detection
+from whistle.grouping import CameraRepeats, Detection
 from whistle.intake import grid_path, key_namespace, scoped_key
 from whistle.schema import INPUT, LIMITS, Instant, LocationIn, field_errors
 from whistle.silences import SilenceMatch
@@ -446,8 +446,16 @@ async def _batch(
     prepared = [_prepare_one(prepare, number, text, request) for number, text in lines]
     results: list[dict[str, Any]] = [{} for _ in prepared]
     settled: set[int] = set()
-    if cameras is not None:  # a camera feed: its repeats are filed in bulk
-        settled = await _group_repeats(request, principal, prepared, results, cameras)
+    repeats = request.app[INTAKE].repeats
+    if cameras is not None and repeats is not None:  # a camera feed: repeats are filed in bulk
+        settled = await _group_repeats(
+            repeats,
+            principal,
+            prepared,
+            results,
+            cameras,
+            lambda item: _file(request, principal, item),
+        )
     # Lines of one camera (one alert) go in order, so a burst's first detection opens the case
     # and the rest group into it; different cameras run side by side.
     queues: dict[str, list[int]] = {}
@@ -495,43 +503,74 @@ def _result(prepared: _Prepared, status: str, whistle_id: str | None) -> dict[st
     return {"line": prepared.line, "status": status, "whistle_id": whistle_id, "errors": []}
 
 
+# Files one prepared line through the intake and gives its result (``_file`` for a request).
+_FileLine = Callable[[_Prepared], Awaitable[dict[str, Any]]]
+# A group of repeats: the (camera id, category) they share.
+_Pair = tuple[str, str]
+_BUSY = "the database cannot take writes now; send it again"
+
+
 async def _group_repeats(
-    request: web.Request,
+    repeats: CameraRepeats,
     principal: Principal,
     prepared: list[_Prepared],
     results: list[dict[str, Any]],
     cameras: CameraRegistry,
+    file_line: _FileLine,
 ) -> set[int]:
     """File a camera batch's repeats in bulk; return the indexes of the lines it settled.
 
     Detections sent before are answered ``duplicate``; a (camera, category) with an open case
-    joins it; one without has its first line filed through the intake (which opens the case,
-    or finds the one another request opened meanwhile) and the rest join that. All the
-    joins of the batch are one guarded write per case, sharing one commit. Whatever this
-    cannot settle (bad or low-confidence lines, places outside the sender's scope, a case
-    that closed meanwhile, a detection sent twice in one batch) is left to the one-by-one
-    path, which gives each its own answer.
+    joins it; one without has its first line filed through ``file_line`` (the intake, which
+    opens the case, or finds the one another request opened meanwhile) and the rest join
+    that. All the joins of the batch are one guarded write per case, sharing one commit.
+    Whatever this cannot settle (bad or low-confidence lines, places outside the sender's
+    scope, a case that closed meanwhile, a detection sent twice in one batch) is left to the
+    one-by-one path, which gives each its own answer.
     """
-    repeats = request.app[INTAKE].repeats
-    if repeats is None:
-        return set()
-    candidates = [
-        i
-        for i, p in enumerate(prepared)
-        if p.fileable and p.low_confidence is None and p.idempotency_key
-    ]
-    settled: set[int] = set()
     # Detection keys live in the sender's namespace, as the intake keeps them: another
     # scope's detection of the same id is not this one, and its case is not named.
     namespace = key_namespace(principal)
-    keys = {i: scoped_key(namespace, str(prepared[i].idempotency_key)) for i in candidates}
+    keys = {
+        i: scoped_key(namespace, str(p.idempotency_key))
+        for i, p in enumerate(prepared)
+        if p.fileable and p.low_confidence is None and p.idempotency_key
+    }
     known = await repeats.known(list(keys.values()))
+    settled: set[int] = set()
+    groups = _repeat_groups(principal, prepared, keys, known, cameras, results, settled)
+    if not groups:
+        return settled
+    within = {camera: grid_path(cameras.home(camera)) for camera, _ in groups}
+    open_cases = await repeats.open_cases(list(groups), within)
+    await _open_cases(groups, open_cases, prepared, file_line, results, settled)
+    joins: dict[str, list[int]] = {}
+    actors: dict[str, str] = {}
+    for pair, indexes in groups.items():
+        if pair in open_cases and indexes:
+            joins.setdefault(open_cases[pair], []).extend(indexes)
+            actors[open_cases[pair]] = f"天眼 {pair[0]}"
+    if joins:
+        await _join(repeats, joins, actors, keys, prepared, results, settled)
+    return settled
+
+
+def _repeat_groups(
+    principal: Principal,
+    prepared: list[_Prepared],
+    keys: Mapping[int, str],
+    known: Mapping[str, str],
+    cameras: CameraRegistry,
+    results: list[dict[str, Any]],
+    settled: set[int],
+) -> dict[_Pair, list[int]]:
+    """The batch's detections by (camera, category), each detection once and only from the
+    cameras the sender may file for; those sent before are answered ``duplicate`` here."""
     allowed: dict[str, bool] = {}
     seen: set[str] = set()
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i in candidates:
+    groups: dict[_Pair, list[int]] = {}
+    for i, key in keys.items():
         item = prepared[i]
-        key = keys[i]
         if key in known:
             results[i] = _result(item, "duplicate", known[key])
             settled.add(i)
@@ -547,29 +586,43 @@ async def _group_repeats(
             )
         if allowed[camera_id]:
             groups.setdefault((camera_id, item.category), []).append(i)
-    if not groups:
-        return settled
-    within = {camera: grid_path(cameras.home(camera)) for camera, _ in groups}
-    open_cases = await repeats.open_cases(list(groups), within)
+    return groups
+
+
+async def _open_cases(
+    groups: dict[_Pair, list[int]],
+    open_cases: dict[_Pair, str],
+    prepared: list[_Prepared],
+    file_line: _FileLine,
+    results: list[dict[str, Any]],
+    settled: set[int],
+) -> None:
+    """For each group without an open case, file its first line one by one (it opens the
+    case, or groups into one opened meanwhile) and note the case in ``open_cases``."""
     limit = asyncio.Semaphore(32)
 
-    async def open_case(pair: tuple[str, str]) -> None:
+    async def open_case(pair: _Pair) -> None:
         first = groups[pair].pop(0)
         async with limit:
-            results[first] = await _file(request, principal, prepared[first])
+            results[first] = await file_line(prepared[first])
         settled.add(first)
         if results[first]["status"] in ("created", "grouped"):
             open_cases[pair] = results[first]["whistle_id"]
 
     await asyncio.gather(*(open_case(pair) for pair in groups if pair not in open_cases))
-    joins: dict[str, list[int]] = {}
-    actors: dict[str, str] = {}
-    for pair, indexes in groups.items():
-        if pair in open_cases and indexes:
-            joins.setdefault(open_cases[pair], []).extend(indexes)
-            actors[open_cases[pair]] = f"天眼 {pair[0]}"
-    if not joins:
-        return settled
+
+
+async def _join(
+    repeats: CameraRepeats,
+    joins: dict[str, list[int]],
+    actors: dict[str, str],
+    keys: Mapping[int, str],
+    prepared: list[_Prepared],
+    results: list[dict[str, Any]],
+    settled: set[int],
+) -> None:
+    """Add each case's repeats to it in one write; a case that closed meanwhile is left to
+    the one-by-one path (which opens a new case), a busy store is each line's error."""
     try:
         added = await repeats.add(
             {
@@ -582,19 +635,14 @@ async def _group_repeats(
         for indexes in joins.values():
             for i in indexes:
                 results[i] = _result(prepared[i], "error", None)
-                results[i]["errors"] = [
-                    FieldError(
-                        "line", "the database cannot take writes now; send it again"
-                    ).to_dict()
-                ]
+                results[i]["errors"] = [FieldError("line", _BUSY).to_dict()]
                 settled.add(i)
-        return settled
+        return
     for case_id, indexes in joins.items():
-        if added[case_id]:  # else it closed meanwhile: the one-by-one path opens a new case
+        if added[case_id]:
             for i in indexes:
                 results[i] = _result(prepared[i], "grouped", case_id)
                 settled.add(i)
-    return settled
 
 
 def _may(principal: Principal, cell: Cell) -> bool:

@@ -42,14 +42,13 @@ import structlog
 from aiohttp import web
 
 from dispatch import Catalog, Source
-from grids import GridConfigError
-from grids.exceptions import Problem
-from grids.loader import read_csv_rows
+from grids.configcsv import ConfigCsv
 from whistle.auth import Principal, Role
 from whistle.bounds import check_instant
 from whistle.exceptions import (
     FieldError,
     Forbidden,
+    HotlineConfigError,
     IdempotencyConflict,
     InvalidWhistle,
     StoreBusy,
@@ -102,34 +101,21 @@ _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y
 def load_hotline_categories(config_dir: Path, catalog: Catalog) -> dict[str, str]:
     """Read ``hotline_categories.csv`` (optional): hotline category -> catalog code.
 
-    Raises GridConfigError with every problem, each naming file and line.
+    Raises HotlineConfigError with every problem, each naming file and line.
     """
     path = config_dir / HOTLINE_CATEGORIES_FILE
     if not path.exists():
         return {}
-    file = path.name
-    problems: list[Problem] = []
-    rows = read_csv_rows(path, HOTLINE_CATEGORIES_HEADER, problems) or []
+    sheet = ConfigCsv.read(path, HOTLINE_CATEGORIES_HEADER)
     mapping: dict[str, str] = {}
-    first_line: dict[str, int] = {}
-    for line, (hotline_category, category) in rows:
-        if not hotline_category:
-            problems.append(Problem(file, line, None, "empty hotline_category"))
-            continue
-        if hotline_category in first_line:
-            first = first_line[hotline_category]
-            problems.append(
-                Problem(file, line, hotline_category, f"duplicate; first defined on line {first}")
-            )
-            continue
-        first_line[hotline_category] = line
+    for line, hotline_category, (_, category) in sheet.keyed(
+        "hotline_category", duplicate="duplicate"
+    ):
         if catalog.get(category) is None:
-            problems.append(Problem(file, line, hotline_category, f"unknown category {category!r}"))
+            sheet.problem(line, hotline_category, f"unknown category {category!r}")
             continue
         mapping[hotline_category] = category
-    if problems:
-        problems.sort(key=lambda p: p.line or 0)
-        raise GridConfigError(problems)
+    sheet.raise_problems(HotlineConfigError)
     return mapping
 
 

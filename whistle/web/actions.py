@@ -26,8 +26,8 @@ from dispatch.case import ACTIVE, CaseState, CaseStatus
 from dispatch.lifecycle import Change, Context, IllegalTransition, InvalidAction, NotYours
 from grids import Level
 from whistle.auth import Principal, Role, allow_cell
-from whistle.cases import CaseNotFound, DecideOther
-from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
+from whistle.cases import DecideOther
+from whistle.exceptions import CaseNotFound, FieldError, Forbidden, InvalidWhistle
 from whistle.schema import INPUT, field_errors
 from whistle.web.access import allow, allow_responder
 from whistle.web.keys import CASES, HIERARCHY, STORE

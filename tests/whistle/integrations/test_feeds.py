@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grids import GridConfigError, Hierarchy, Level
+from grids import Hierarchy, Level
 from grids.loader import load_hierarchy
 from tests.support.feeds import (
     CAMERA,
@@ -24,6 +24,7 @@ from tests.support.harness import Live
 from tests.support.lifecycle import Cases
 from tests.support.requests import body as whistle_body
 from whistle.clock import FakeClock
+from whistle.exceptions import CameraConfigError
 from whistle.integrations.feeds import MAX_LINES, load_cameras
 from whistle.web.keys import HIERARCHY
 
@@ -313,7 +314,7 @@ def test_camera_registry_problems_name_file_and_line(tmp_path: Path, county: Hie
         f"C3,{grid},north,,three\n",
         encoding="utf-8",
     )
-    with pytest.raises(GridConfigError) as caught:
+    with pytest.raises(CameraConfigError) as caught:
         load_cameras(tmp_path, county)
     text = str(caught.value)
     assert "cameras.csv:3: C1: duplicate camera; first defined on line 2" in text

@@ -9,12 +9,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from grids import GridConfigError, Hierarchy, Level
+from grids import Hierarchy, Level
 from tests.support.feeds import feeds_config, feeds_live
 from tests.support.harness import Live
 from tests.support.hotline import import_cli, tickets
 from tests.support.pages import add_user, hidden_csrf, log_in
 from whistle.auth import Role
+from whistle.exceptions import HotlineConfigError
 from whistle.integrations.hotline import load_hotline_categories
 from whistle.web.keys import CATALOG
 
@@ -130,7 +131,7 @@ def test_hotline_category_table_problems_name_the_line(tmp_path: Path, county: H
     (tmp_path / "hotline_categories.csv").write_text(
         "hotline_category,category\n城管,E0101\n城管,E0102\n其他,X9999\n", encoding="utf-8"
     )
-    with pytest.raises(GridConfigError) as caught:
+    with pytest.raises(HotlineConfigError) as caught:
         load_hotline_categories(tmp_path, catalog)
     text = str(caught.value)
     assert "hotline_categories.csv:3: 城管: duplicate; first defined on line 2" in text
