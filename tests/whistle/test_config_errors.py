@@ -14,13 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from whistle_support import small_county
 
 from dispatch import DutyRoster, Teams, load_dispatch_config
 from dispatch.exceptions import DispatchConfigError, DutyConfigError, TeamsConfigError
 from grids import Hierarchy, Level
 from grids.exceptions import ConfigError, GridConfigError
 from grids.loader import load_hierarchy
+from tests.support.harness import small_county
 from whistle.cameras import CameraRegistry
 from whistle.cli import main
 from whistle.exceptions import CameraConfigError, HotlineConfigError, WebhookConfigError
