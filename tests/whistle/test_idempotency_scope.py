@@ -14,14 +14,11 @@ import orjson
 
 from grids import Hierarchy, Level
 from tests.support.cameras import detection, towns
-from tests.support.feeds import feeds_live
 from tests.support.harness import Live
 from tests.support.hotline import HEADER
 from tests.support.pages import add_user, hidden_csrf, log_in
 from whistle.auth import Role
 from whistle.clock import FakeClock
-
-__all__ = ["feeds_live"]  # the fixture, shared with test_feeds
 
 PUBLIC = "/api/v1/public/whistles"
 

@@ -12,14 +12,12 @@ from pathlib import Path
 import aiohttp
 
 from grids import Hierarchy
-from tests.support.feeds import feeds_config, feeds_live
+from tests.support.feeds import feeds_config
 from tests.support.harness import Live
 from tests.support.hotline import import_cli, tickets
 from tests.support.pages import add_user, hidden_csrf, log_in
 from tests.support.requests import body
 from whistle.auth import Role
-
-__all__ = ["feeds_live"]  # the fixture, shared with test_feeds
 
 
 async def test_a_whistle_records_the_token_that_filed_it_beside_the_free_text_reporter(

@@ -15,11 +15,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from grids import Hierarchy, Level
-from tests.support.feeds import CAMERA, POLICE, a_camera, detection, feeds_live, jsonl, send, signed
+from tests.support.feeds import CAMERA, POLICE, a_camera, detection, jsonl, send, signed
 from tests.support.harness import Live
 from whistle.clock import FakeClock
-
-__all__ = ["feeds_live"]  # the fixture, imported so that pytest finds it here
 
 # (what the probe changed on a good line, the field its error names)
 BAD_DETECTIONS = [

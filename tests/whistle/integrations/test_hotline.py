@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from grids import Hierarchy, Level
-from tests.support.feeds import feeds_config, feeds_live
+from tests.support.feeds import feeds_config
 from tests.support.harness import Live
 from tests.support.hotline import import_cli, tickets
 from tests.support.pages import add_user, hidden_csrf, log_in
@@ -18,8 +18,6 @@ from whistle.auth import Role
 from whistle.exceptions import HotlineConfigError
 from whistle.integrations.hotline import load_hotline_categories
 from whistle.web.keys import CATALOG
-
-__all__ = ["feeds_live"]  # the fixture, shared with test_feeds
 
 SHIPPED = Path(__file__).resolve().parents[3] / "config"
 
