@@ -21,7 +21,7 @@ import hashlib
 import weakref
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import structlog
@@ -33,7 +33,6 @@ from dispatch import (
     Decision,
     DutyRoster,
     LifecyclePolicy,
-    Mode,
     Router,
     RouteRequest,
     Source,
@@ -41,19 +40,20 @@ from dispatch import (
 from dispatch.case import fold
 from dispatch.lifecycle import deadlines
 from grids import Cell, Hierarchy, Level, ResponderKind
+from whistle import filing
 from whistle.auth import FILES, Principal, Role, allow_cell
 from whistle.cameras import CAMERAS_FILE, CameraRegistry
 from whistle.cases import case_document
 from whistle.clock import Clock
+from whistle.documents import FiledBy
 from whistle.events import NewEvent
 from whistle.exceptions import FieldError, Forbidden, IdempotencyConflict, InvalidWhistle
 from whistle.grouping import CameraRepeats, Detection
 from whistle.ids import IdFactory
 from whistle.nearby import Claim, Nearby, duplicate_links
 from whistle.schema import WhistleIn, field_errors
-from whistle.silences import SilenceMatch, Silences, describe
+from whistle.silences import SilenceMatch, Silences
 from whistle.store import (
-    AssignmentRow,
     Created,
     Duplicate,
     NewWhistle,
@@ -61,7 +61,6 @@ from whistle.store import (
     StoredWhistle,
     WhistleRow,
 )
-from whistle.timefmt import rfc3339
 
 __all__ = ["Intake", "Submission", "grid_path", "key_namespace", "scoped_key"]
 
@@ -175,7 +174,7 @@ class Intake:
         Raises InvalidWhistle (nothing stored), Forbidden, IdempotencyConflict,
         StoreUnavailable, StoreBusy.
         """
-        filed_by = _filed_by(principal or filer)
+        filed_by = filing.filed_by(principal or filer)
         whistle = self._validate(self._camera_place(body))
         if principal is not None:
             _may_file(principal, whistle.source)
@@ -252,53 +251,17 @@ class Intake:
         cell: Cell,
         idempotency_key: str | None,
         request_hash: str,
-        filed_by: dict[str, Any],
+        filed_by: FiledBy,
         *,
         client_key: str | None = None,
         mute: SilenceMatch | None = None,
     ) -> Submission:
         received_at = self._clock.now()
-        matched = mute
-        if matched is None and self._silences is not None:
-            category = self._catalog.get(whistle.category)
-            assert category is not None  # validated
-            matched = self._silences.match(
-                camera_id=whistle.camera_id,
-                cell=cell,
-                category=whistle.category,
-                source=whistle.source,
-                urgency=whistle.urgency or category.urgency,
-                at=received_at,
-            )
-        decision = None
-        if matched is None or not matched.muted:
-            load = None
-            if whistle.source is Source.TOWN_COMMITTEE and not whistle.units:
-                load = await self._store.open_load(self._town_units(cell))
-            route = RouteRequest(
-                source=whistle.source,
-                category=whistle.category,
-                cell=cell.code,
-                urgency=whistle.urgency,
-                received_at=received_at,
-                units=tuple(whistle.units or ()),
-                load=load,
-            )
-            try:
-                decision = self._router.route(route, on_duty=self._duty.on_duty)
-            except CalendarEndError as exc:
-                # Never lose a whistle: dispatch it with weekends as the only days off past
-                # the calendar's end, and say so loudly (start-up refuses such a calendar;
-                # /readyz and check-config warn 60 days ahead).
-                log.error("calendar.exhausted", error=str(exc), category=whistle.category)
-                decision = self._router.route(
-                    route,
-                    on_duty=self._duty.on_duty,
-                    calendar=self._router.calendar.extrapolated(),
-                )
+        matched = mute if mute is not None else self._silence_for(whistle, cell, received_at)
+        muted = matched is not None and matched.muted
+        decision = None if muted else await self._route(whistle, cell, received_at)
         near = self._hierarchy.at_level(cell.code, Level.GRID).code
         whistle_id = self._ids.new()
-        muted = matched is not None and matched.muted
         claim = self._claim_nearby(whistle, whistle_id, received_at, near, muted=muted)
         written = False
         try:
@@ -312,11 +275,11 @@ class Intake:
                 received_at,
                 idempotency_key,
                 request_hash,
+                filed_by=filed_by,
                 silence=matched,
                 duplicates=[m.whistle_id for m in matches],
                 near=near,
                 client_key=client_key,
-                filed_by=filed_by,
             )
             if matches:
                 new = dataclasses.replace(
@@ -346,6 +309,47 @@ class Intake:
             if claim is not None:
                 claim.done(written)
         return Submission(whistle_id, True, StoredWhistle.of(new).document())
+
+    def _silence_for(self, whistle: WhistleIn, cell: Cell, at: datetime) -> SilenceMatch | None:
+        """The silence that covers the whistle now, if any."""
+        if self._silences is None:
+            return None
+        category = self._catalog.get(whistle.category)
+        assert category is not None  # validated
+        return self._silences.match(
+            camera_id=whistle.camera_id,
+            cell=cell,
+            category=whistle.category,
+            source=whistle.source,
+            urgency=whistle.urgency or category.urgency,
+            at=at,
+        )
+
+    async def _route(self, whistle: WhistleIn, cell: Cell, at: datetime) -> Decision:
+        """The router's decision for the whistle (a committee's whistle that names no units
+        goes to the least loaded units of its town)."""
+        load = None
+        if whistle.source is Source.TOWN_COMMITTEE and not whistle.units:
+            load = await self._store.open_load(self._town_units(cell))
+        route = RouteRequest(
+            source=whistle.source,
+            category=whistle.category,
+            cell=cell.code,
+            urgency=whistle.urgency,
+            received_at=at,
+            units=tuple(whistle.units or ()),
+            load=load,
+        )
+        try:
+            return self._router.route(route, on_duty=self._duty.on_duty)
+        except CalendarEndError as exc:
+            # Never lose a whistle: dispatch it with weekends as the only days off past the
+            # calendar's end, and say so loudly (start-up refuses such a calendar; /readyz
+            # and check-config warn 60 days ahead).
+            log.error("calendar.exhausted", error=str(exc), category=whistle.category)
+            return self._router.route(
+                route, on_duty=self._duty.on_duty, calendar=self._router.calendar.extrapolated()
+            )
 
     def _claim_nearby(
         self, whistle: WhistleIn, whistle_id: str, at: datetime, near: str, *, muted: bool
@@ -538,183 +542,57 @@ class Intake:
         idempotency_key: str | None,
         request_hash: str,
         *,
-        silence: SilenceMatch | None = None,
-        duplicates: list[str] | None = None,
-        near: str | None = None,
-        client_key: str | None = None,
-        filed_by: dict[str, Any] | None = None,
+        filed_by: FiledBy,
+        silence: SilenceMatch | None,
+        duplicates: list[str],
+        near: str,
+        client_key: str | None,
     ) -> NewWhistle:
+        """The whistle as it will be written: its row and document, its assignments, its
+        first events and deadlines, and the case they fold to."""
         tz = self._tz
-        muted = None if silence is None or not silence.muted else describe(silence.silence, tz)
-        warning = None
-        if silence is not None and not silence.muted:
-            warning = {**describe(silence.silence, tz), "warning": silence.warning}
         category = self._catalog.get(whistle.category)
         assert category is not None  # validated
-        urgency = (whistle.urgency or category.urgency).value
-        hierarchy = self._hierarchy
-        assignments: list[AssignmentRow] = []
-        trace: list[dict[str, Any]] = []
-        planned_assignments = () if decision is None else decision.assignments
-        for number, planned in enumerate(planned_assignments, start=1):
-            assignment_id = f"{whistle_id}-{number}"
-            responder = planned.responder
-            doc = planned.document(
-                assignment_id, cell_name=hierarchy.cell(planned.cell).name, tz=tz
-            )
-            status = "dispatched" if planned.mode is Mode.PUSH else "open"
-            assignments.append(
-                AssignmentRow(
-                    id=assignment_id,
-                    whistle_id=whistle_id,
-                    responder_id=None if responder is None else responder.id,
-                    kind=planned.kind.value,
-                    mode=planned.mode.value,
-                    status=status,
-                    cell=planned.cell,
-                    acknowledge_due=planned.acknowledge_due,
-                    claim_due=planned.claim_due,
-                    resolve_due=planned.resolve_due,
-                    doc=doc,
-                )
-            )
-            trace.append(
-                {
-                    "assignment": assignment_id,
-                    "rule": planned.rule_id,
-                    "origin": planned.origin.value,
-                    "chosen_at": planned.cell,
-                    "explain": planned.explain(),
-                    "steps": [step.to_dict() for step in planned.trace],
-                }
-            )
-        location = whistle.location
-        doc = {
-            "id": whistle_id,
-            "source": whistle.source.value,
-            "source_name": whistle.source.label_zh,
-            "category": {
-                "code": category.code,
-                "name": category.name,
-                "name_en": category.name_en,
-                "type": category.type.value,
-            },
-            "urgency": urgency,
-            "description": whistle.description,
-            "location": {
-                "grid": location.grid,
-                "lat": location.lat,
-                "lon": location.lon,
-            },
-            "grid": {
-                "code": cell.code,
-                "name": cell.name,
-                "level": cell.level.key,
-                "path": [
-                    {"code": c.code, "name": c.name, "level": c.level.key}
-                    for c in (hierarchy.cell(code) for code in cell.path)
-                ],
-            },
-            "reporter": whistle.reporter,
-            "filed_by": filed_by,
-            "occurred_at": rfc3339(whistle.occurred_at, tz),
-            "received_at": rfc3339(received_at, tz),
-            "media_urls": whistle.media_urls,
-            "camera_id": whistle.camera_id,
-            "external_id": whistle.external_id,
-            "rule": None
-            if decision is None
-            else {"id": decision.rule_id, "name": decision.rule_name},
-            "trace": trace,
-            # 知会: the 网格长 of the grid, the 联户长 of the micro-grid: told, not owners.
-            "informed": [] if decision is None else [i.to_dict() for i in decision.informed],
-            "possible_duplicates": duplicates or [],
-            "muted_by": muted,
-            "silence_warning": warning,
-        }
+        assignments, trace = filing.assignment_rows(whistle_id, decision, self._hierarchy, tz)
+        doc = filing.whistle_document(
+            whistle_id,
+            whistle,
+            cell,
+            decision,
+            received_at,
+            hierarchy=self._hierarchy,
+            category=category,
+            trace=trace,
+            silence=silence,
+            duplicates=duplicates,
+            filed_by=filed_by,
+            tz=tz,
+        )
         row = WhistleRow(
             id=whistle_id,
             received_at=received_at,
             source=whistle.source.value,
             category=category.code,
-            urgency=urgency,
-            status="dispatched" if muted is None else "muted",
+            urgency=doc["urgency"],
+            status="dispatched" if doc["muted_by"] is None else "muted",
             grid_code=cell.code,
             grid_path=grid_path(cell),
             grid_level=int(cell.level),
-            doc=doc,
+            # The store keeps documents as JSON objects; this one's shape is WhistleRecord's.
+            doc=cast("dict[str, Any]", doc),
             external_id=whistle.external_id,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
             camera_id=whistle.camera_id,
             near=near,
         )
-        events = [
-            NewEvent(
-                "whistle.received",
-                whistle_id,
-                received_at,
-                whistle.reporter,
-                {
-                    "request": request,
-                    "grid": cell.code,
-                    # The key as the caller sent it; the row keeps it in its namespace.
-                    "idempotency_key": client_key,
-                    "filed_by": filed_by,
-                },
-            ),
-        ]
+        events = [filing.received_event(doc, request, client_key, received_at)]
         if silence is not None and silence.muted:
-            events.append(
-                NewEvent(
-                    "whistle.muted",
-                    whistle_id,
-                    received_at,
-                    silence.silence.author,
-                    {"silence": silence.silence.id, **describe(silence.silence, tz)},
-                )
-            )
+            events.append(filing.muted_event(whistle_id, received_at, silence, tz))
         else:
             assert decision is not None
-            events.append(
-                NewEvent(
-                    "whistle.routed",
-                    whistle_id,
-                    received_at,
-                    "router",
-                    {
-                        "rule": decision.rule_id,
-                        "urgency": urgency,
-                        "assignments": [
-                            {**a.doc, "status": a.status, "trace": t["steps"]}
-                            for a, t in zip(assignments, trace, strict=True)
-                        ],
-                        "possible_duplicates": duplicates or [],
-                        "notify": [
-                            {
-                                "responder_id": a.responder_id,
-                                "notice": "assignment",
-                                "assignment_id": a.id,
-                                "summary": f"{category.name}: {whistle.description[:80]}",
-                            }
-                            for a in assignments
-                            if a.responder_id is not None
-                        ]
-                        + [
-                            {
-                                "responder_id": informed.responder.id,
-                                "notice": "inform",
-                                "assignment_id": None,
-                                "summary": f"知会 {category.name}: {whistle.description[:80]}",
-                            }
-                            for informed in decision.informed
-                        ],
-                    },
-                )
-            )
-            if warning is not None:
-                # An emergency a silence covered: dispatched, and the timeline says which.
-                events[-1].data["silence_warning"] = warning
+            routed = filing.routed_data(doc, decision, assignments, trace)
+            events.append(NewEvent("whistle.routed", whistle_id, received_at, "router", routed))
         # The new case's first deadlines, from the same fold every later step uses.
         state = fold(events, whistle_id)
         pending = deadlines(state, self._router, self._policy)
@@ -726,19 +604,6 @@ class Intake:
             deadlines=list(pending.items()),
             case_doc=case_document(state, tz),
         )
-
-
-def _filed_by(principal: Principal | None) -> dict[str, Any]:
-    """Who filed a whistle, as authenticated: how (``kind``: token, session, signature,
-    open311, cli, public), under which name (a token's id or a login's name) and role."""
-    if principal is None:
-        return {"kind": "public", "id": None, "role": None, "responder_id": None}
-    return {
-        "kind": principal.via,
-        "id": principal.id,
-        "role": None if principal.role is None else principal.role.value,
-        "responder_id": principal.responder_id,
-    }
 
 
 def _may_file(principal: Principal, source: Source) -> None:

@@ -21,13 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
-from typing import Any
 
 import structlog
 
 from dispatch import Catalog, Source, Urgency
 from grids import Cell, Hierarchy
 from whistle.clock import Clock
+from whistle.documents import SilenceNamed
 from whistle.ids import IdFactory
 from whistle.store import Silence, Store
 from whistle.timefmt import rfc3339
@@ -72,7 +72,7 @@ def inert_reason(silence: Silence) -> str | None:
     return None if any(m.value in silence.matchers for m in NARROW) else INERT
 
 
-def describe(silence: Silence, tz: tzinfo) -> dict[str, Any]:
+def describe(silence: Silence, tz: tzinfo) -> SilenceNamed:
     """The silence as a whistle names it (``muted_by``, ``silence_warning``, the timeline):
     enough for an operator to recognise it without looking its id up."""
     return {

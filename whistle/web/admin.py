@@ -18,6 +18,7 @@ from whistle.exceptions import FieldError, InvalidWhistle
 from whistle.schema import INPUT, field_errors
 from whistle.store import TokenRecord
 from whistle.timefmt import rfc3339
+from whistle.web import resources
 from whistle.web.access import ACCESS, allow
 from whistle.web.keys import STORE, TZ
 from whistle.web.problems import problem
@@ -69,7 +70,7 @@ async def _model(request: web.Request, model: type[BaseModel]) -> Any:
         raise InvalidWhistle(field_errors(exc)) from None
 
 
-def _token_doc(record: TokenRecord, request: web.Request) -> dict[str, Any]:
+def _token_doc(record: TokenRecord, request: web.Request) -> resources.Token:
     tz = request.app[TZ]
     return {
         "id": record.id,

@@ -6,7 +6,7 @@ and what it never mutes, is the service's (whistle/silences.py).
 from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from aiohttp import web
@@ -20,6 +20,7 @@ from whistle.schema import INPUT, field_errors
 from whistle.silences import MAX_SILENCE, Matcher, inert_reason
 from whistle.store import Silence
 from whistle.timefmt import rfc3339
+from whistle.web import resources
 from whistle.web.access import ACCESS, allow
 from whistle.web.keys import SILENCES
 from whistle.web.problems import problem
@@ -52,7 +53,7 @@ class _SilenceIn(BaseModel):
     comment: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-def present(silence: Silence, now: datetime, tz: tzinfo) -> dict[str, Any]:
+def present(silence: Silence, now: datetime, tz: tzinfo) -> resources.Silence:
     inert = inert_reason(silence)
     return {
         "id": silence.id,

@@ -3,15 +3,18 @@ the app has (so that it cannot drift from them)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_type_hints
 
 import orjson
-from openapi_spec_validator import validate
+import pytest
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from grids import Hierarchy
 from tests.support.harness import Live
 from tests.support.requests import body as whistle_body
-from whistle.web.openapi import MODELS, PATH, document
+from whistle.documents import WhistleRecord
+from whistle.web.openapi import MODELS, PATH, RESPONSES, document
 
 METHODS = ("get", "post", "put", "patch", "delete")
 EXTRA = {"/healthz", "/readyz", "/media/{name}"}  # described though outside /api/v1
@@ -28,8 +31,16 @@ def described(doc: dict[str, Any]) -> set[str]:
 
 def test_the_document_is_valid_openapi_3_1() -> None:
     doc = document()
-    validate(doc)  # raises with the offending place when it is not
     assert doc["openapi"].startswith("3.1")
+    # Raises with the offending place when it is not, by the version the document declares.
+    validate(doc, cls=OpenAPIV31SpecValidator)
+
+
+def test_the_validator_sees_a_broken_document() -> None:
+    answer = {"200": {"content": {}}}  # an answer without its description
+    broken = {**document(), "paths": {"/api/v1/whistles": {"get": {"responses": answer}}}}
+    with pytest.raises(OpenAPIValidationError):
+        validate(broken, cls=OpenAPIV31SpecValidator)
 
 
 async def test_the_document_is_served_without_credentials_and_cacheable(live: Live) -> None:
@@ -71,6 +82,18 @@ def test_request_bodies_are_the_validation_models() -> None:
     assert body["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/WhistleIn"
     }
+
+
+def test_answers_are_the_models_the_server_builds_them_as() -> None:
+    schemas = document()["components"]["schemas"]
+    for name, model in RESPONSES.items():
+        fields = get_type_hints(model)
+        assert set(schemas[name]["properties"]) == set(fields), name
+        assert set(schemas[name].get("required", ())) == set(model.__required_keys__), name
+    # The intake's record is the stored whistle: the answer adds its status, assignments and
+    # case, and nothing else.
+    record = set(get_type_hints(WhistleRecord))
+    assert set(schemas["Whistle"]["properties"]) - record == {"status", "assignments", "case"}
 
 
 async def test_a_filed_whistle_answers_with_the_fields_the_document_promises(

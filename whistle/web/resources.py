@@ -1,0 +1,485 @@
+"""The API's other answers, as typed dicts: grids, categories, tokens, silences, statistics,
+problems, and the smaller ones (health, media, inboxes, feeds, the citizens' door).
+
+Like ``whistle.documents`` (the whistle, its case and assignments), these classes are read by
+``whistle.web.openapi`` for the OpenAPI document's components, and
+tests/whistle/test_openapi_answers.py checks a live server's answers against them, with
+nothing unlisted. The public door's two request bodies are here too: the handler validates
+them with ``WhistleIn`` after its own checks, so these models only describe them.
+"""
+
+# No `from __future__ import annotations`: TypedDict reads NotRequired from the annotations
+# as it builds the class (``__required_keys__``), which string annotations would hide.
+
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import BaseModel, ConfigDict, Field, with_config
+from typing_extensions import TypedDict
+
+from whistle.documents import CellRef, Rating, Time
+from whistle.schema import LIMITS, Instant, LocationIn
+
+__all__ = [
+    "Audit",
+    "Categories",
+    "Category",
+    "Cell",
+    "CellPage",
+    "CellSummary",
+    "FeedResults",
+    "Health",
+    "History",
+    "Inbox",
+    "IssuedToken",
+    "Media",
+    "Problem",
+    "PublicFiled",
+    "PublicIn",
+    "PublicRateIn",
+    "PublicView",
+    "Roster",
+    "Shapes",
+    "Silence",
+    "Silences",
+    "Stats",
+    "StatsCases",
+    "Token",
+    "Tokens",
+    "User",
+]
+
+Date = Annotated[str, Field(json_schema_extra={"format": "date"})]
+
+# -- problems and health -----------------------------------------------------------------------
+
+
+class FieldProblem(TypedDict):
+    """One bad field and why."""
+
+    field: str
+    reason: str
+
+
+class Problem(TypedDict):
+    """RFC 9457 problem details; each bad field is named with its reason."""
+
+    type: str
+    title: str
+    status: Annotated[int, Field(ge=400)]
+    detail: NotRequired[str]
+    errors: NotRequired[list[FieldProblem]]
+    current: NotRequired[Annotated[str, Field(description="409: the case's status")]]
+    allowed: NotRequired[Annotated[list[str], Field(description="409: what it allows")]]
+    whistle_id: NotRequired[
+        Annotated[
+            str | None,
+            Field(
+                description="An Idempotency-Key reused with another body: the whistle the key "
+                "made in the caller's own scope. Never given by the public citizens' door."
+            ),
+        ]
+    ]
+
+
+class Health(TypedDict):
+    """Alive, or ready."""
+
+    status: str
+    cells: NotRequired[Annotated[int, Field(description="ready: the cells loaded")]]
+    root: NotRequired[Annotated[str, Field(description="ready: the county's code")]]
+    warnings: NotRequired[
+        Annotated[
+            list[str],
+            Field(
+                description="ready, but someone must act (the working calendar runs out "
+                "within 60 days)"
+            ),
+        ]
+    ]
+
+
+# -- grids and categories ----------------------------------------------------------------------
+
+
+class CellSummary(TypedDict):
+    """A grid cell and how many children it has."""
+
+    code: str
+    name: str
+    level: str
+    level_number: Annotated[int, Field(ge=1, le=5)]
+    level_name: str
+    parent: str | None
+    children: Annotated[int, Field(ge=0)]
+
+
+class Point(TypedDict):
+    """A point in WGS 84."""
+
+    lat: float
+    lon: float
+
+
+class StaffedBy(TypedDict):
+    """A responder of a cell."""
+
+    id: str
+    name: str
+    kind: str
+    kind_name: str
+    categories: list[str]
+    backup: Annotated[str | None, Field(description="the responder who stands in")]
+
+
+class Cell(CellSummary):
+    """A cell with its chain of parents, its centroid and (inside one's subtree) who staffs
+    it."""
+
+    path: list[CellRef]
+    centroid: Point | None
+    responders: Annotated[
+        list[StaffedBy] | None, Field(description="null outside the caller's subtree")
+    ]
+
+
+class CellPage(TypedDict):
+    """Cells of a level and/or of a parent."""
+
+    items: list[CellSummary]
+    total: Annotated[int, Field(ge=0)]
+    next_offset: int | None
+
+
+class Feature(TypedDict):
+    """A GeoJSON feature."""
+
+    type: Literal["Feature"]
+
+
+class Shapes(TypedDict):
+    """A cell's children as GeoJSON."""
+
+    type: Literal["FeatureCollection"]
+    code: str
+    features: list[Feature]
+
+
+class RosterEntry(TypedDict):
+    """A responder on a cell's roster."""
+
+    id: str
+
+
+class Roster(TypedDict):
+    """A cell's responders and their shifts."""
+
+    code: str
+    responders: Annotated[
+        list[RosterEntry] | None, Field(description="null outside the caller's subtree")
+    ]
+
+
+class Category(TypedDict):
+    """A category of the catalog."""
+
+    code: str
+    name: str
+    name_en: str
+    type: str
+    major: str
+    major_name: str
+    urgency: str
+    limit: str
+    limit_class: str | None
+    needs: list[str]
+    claimable: bool
+    duplicate_radius_m: Annotated[float, Field(gt=0)]
+    duplicate_window: Annotated[
+        str | None, Field(description="null: lifecycle.toml's duplicate_window")
+    ]
+
+
+class Categories(TypedDict):
+    """The category catalog."""
+
+    items: list[Category]
+
+
+# -- responders --------------------------------------------------------------------------------
+
+
+class InboxResponder(TypedDict):
+    """Whose inbox."""
+
+    id: str
+    name: str
+    kind: str
+    grid: str
+
+
+class TeamRef(TypedDict):
+    """A service team (服务队)."""
+
+    id: str
+    name: str
+
+
+class Inbox(TypedDict):
+    """A responder's open work."""
+
+    responder: InboxResponder
+    teams: list[TeamRef]
+    assignments: list[dict[str, Any]]
+    open_needs: list[dict[str, Any]]
+    informed: Annotated[
+        list[dict[str, Any]],
+        Field(
+            description="open cases the responder is informed of (知会) without owning them: "
+            "the 网格长 of every case in the grid, the 联户长 of citizens' whistles in the "
+            "micro-grid; newest first, at most 100"
+        ),
+    ]
+
+
+class History(TypedDict):
+    """A responder's finished work."""
+
+    responder: str
+    items: list[dict[str, Any]]
+
+
+# -- silences, tokens, logins ------------------------------------------------------------------
+
+
+class Silence(TypedDict):
+    """A silence: whistles it matches are kept and shown, never routed."""
+
+    id: str
+    matchers: Annotated[
+        dict[str, str],
+        Field(
+            description="every matcher given must hold: camera, grid (with its subtree), "
+            "category (with its subcategories), source"
+        ),
+    ]
+    starts_at: Time
+    ends_at: Time
+    author: str
+    comment: str
+    created_at: Time
+    active: bool
+    inert: Annotated[
+        str | None, Field(description="why a silence stored with a grid alone matches nothing")
+    ]
+
+
+class Silences(TypedDict):
+    """Every silence."""
+
+    items: list[Silence]
+
+
+class Token(TypedDict):
+    """An API token, without its secret."""
+
+    id: str
+    role: str
+    scope: str | None
+    responder: str | None
+    source: str | None
+    label: str
+    created_at: Time
+    expires_at: Time | None
+    revoked_at: Time | None
+
+
+class Tokens(TypedDict):
+    """Every token."""
+
+    items: list[Token]
+
+
+class IssuedToken(TypedDict):
+    """A new token: its secret is shown this once."""
+
+    id: str
+    token: str
+
+
+class User(TypedDict):
+    """A login."""
+
+    name: str
+    role: str
+    scope: str | None
+
+
+class Audit(TypedDict):
+    """The audit trail."""
+
+    items: list[dict[str, Any]]
+
+
+class Media(TypedDict):
+    """An uploaded photo."""
+
+    url: Annotated[str, Field(pattern=r"^/media/[0-9a-f]{64}\.(jpg|png|webp)$")]
+    type: Literal["image/jpeg", "image/png", "image/webp"]
+    bytes: Annotated[int, Field(ge=1)]
+
+
+class FeedCounts(TypedDict):
+    """How many lines of a feed had each outcome."""
+
+    created: int
+    grouped: int
+    low_confidence: int
+    duplicate: int
+    error: int
+
+
+class FeedLine(TypedDict):
+    """One line's outcome."""
+
+    line: int
+    status: str
+    errors: list[dict[str, Any]]
+
+
+class FeedResults(TypedDict):
+    """Each line's result, the bad ones with their errors; the others are stored."""
+
+    results: list[FeedLine]
+    counts: FeedCounts
+
+
+# -- statistics --------------------------------------------------------------------------------
+
+
+class Rate(TypedDict):
+    """One of the rates (三率 and the others): numerator over denominator."""
+
+    key: str
+    name: str
+    numerator: int
+    denominator: int
+    numerator_metric: str
+    denominator_metric: str
+    rate: Annotated[float | None, Field(description="null: nothing to divide by")]
+
+
+class Durations(TypedDict):
+    """How long it took, in seconds."""
+
+    count: int
+    median: float | None
+    p90: float | None
+
+
+class Timeliness(TypedDict):
+    """Time to acknowledge and time to resolve."""
+
+    acknowledge: Durations
+    resolve: Durations
+
+
+# A row of a breakdown: its key, its name, and one count per metric.
+@with_config(ConfigDict(json_schema_extra={"additionalProperties": {"type": "integer"}}))
+class Breakdown(TypedDict):
+    """One row of a breakdown (by source, place, category or day): a count per metric."""
+
+    key: str
+    name: NotRequired[Annotated[str, Field(description="not on days")]]
+
+
+class ResponderFigures(TypedDict):
+    """What one responder or unit did."""
+
+    responder_id: str
+    kind: str
+    answered: int
+    claimed: int
+    completed: int
+    hours: float
+    name: str | None
+    kind_name: str
+
+
+class Stats(TypedDict):
+    """Every figure of a window."""
+
+    grid: CellRef
+    since: Date
+    until: Date
+    timezone: str
+    counts: dict[str, int]
+    rates: list[Rate]
+    durations: Timeliness
+    sources: list[Breakdown]
+    places: list[Breakdown]
+    categories: list[Breakdown]
+    days: list[Breakdown]
+    responders: list[ResponderFigures]
+
+
+class StatsCases(TypedDict):
+    """The ids behind one figure."""
+
+    metric: str
+    bucket: str | None
+    grid: str
+    since: Date
+    until: Date
+    kind: Literal["case", "assignment"]
+    count: Annotated[int, Field(ge=0)]
+    truncated: bool
+    ids: list[str]
+    cases: list[str]
+
+
+# -- the citizens' door ------------------------------------------------------------------------
+
+
+class PublicIn(BaseModel):
+    """A citizen's whistle: the fields of WhistleIn a citizen may send."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: Annotated[str, Field(max_length=LIMITS["category"])]
+    description: Annotated[str, Field(max_length=LIMITS["description"])]
+    location: LocationIn
+    occurred_at: Instant | None = None
+    media_urls: list[str] = Field(default_factory=list)
+    reporter: Annotated[str, Field(max_length=LIMITS["reporter"])] | None = None
+    source: Literal["citizen"] = "citizen"
+
+
+class PublicRateIn(BaseModel):
+    """A citizen's rating of a closed case."""
+
+    grade: str
+    comment: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class PublicFiled(TypedDict):
+    """A citizen's filed whistle: the case number, and (the first time) the private link."""
+
+    case_number: str
+    follow_url: str | None
+    key: str | None
+
+
+class PublicView(TypedDict):
+    """A case as a citizen sees it: nobody's personal data."""
+
+    case_number: str
+    status: str
+    category: str
+    description: str
+    place: str
+    received_at: Time
+    resolve_due: Time | None
+    handled_by: list[str]
+    resolution: str | None
+    rating: Rating | None
+    can_rate: bool
