@@ -41,6 +41,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "ClaimIn": actions._Claim,
     "VerifyIn": actions._Verify,
     "ExtendIn": actions._Extend,
+    "ApproveIn": actions._Approve,
     "RateIn": actions._Rate,
     "MergeIn": actions._Merge,
     "ReassignIn": actions._Reassign,
@@ -815,6 +816,7 @@ def _paths() -> dict[str, Any]:
             "AcceptReturnIn",
         ),
         ("refuse-return", "refuse a return (退单); the returner takes it back", "ReasonIn"),
+        ("request-extension", "ask for an extension (申请延期)", "ExtendIn"),
     ):
         paths[f"/api/v1/assignments/{{id}}/{action}"] = _case_action(summary, body)
     for action, summary, body in (
@@ -824,6 +826,8 @@ def _paths() -> dict[str, Any]:
         ("hold", "hold (挂账)", "ReasonIn"),
         ("release", "release a hold", "EmptyIn"),
         ("extend", "extend once (延期)", "ExtendIn"),
+        ("approve-extension", "grant the waiting extension request (延期)", "ApproveIn"),
+        ("refuse-extension", "refuse the waiting extension request", "ReasonIn"),
         ("rate", "rate (好差评)", "RateIn"),
         ("merge", "merge as a duplicate (the case it joins records it)", "MergeIn"),
     ):
