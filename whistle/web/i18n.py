@@ -494,6 +494,7 @@ TASKS: dict[str, dict[str, Any]] = {
     "zh": {
         "title": "我的任务",
         "task_title": "任务详情",
+        "case_number": "受理编号",
         "waiting": "待报到",
         "count": "在办",
         "empty": "暂无任务。新的派单会自动出现在这里。",
@@ -575,6 +576,7 @@ TASKS: dict[str, dict[str, Any]] = {
     "en": {
         "title": "My tasks",
         "task_title": "Task",
+        "case_number": "Case number",
         "waiting": "to report in",
         "count": "open",
         "empty": "No tasks. New assignments appear here by themselves.",

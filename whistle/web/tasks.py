@@ -38,7 +38,7 @@ from whistle.web.maps import place_svg
 from whistle.web.pages import page_session, render
 from whistle.web.timeline import duration_text, names_of, sentences
 
-__all__ = ["place_names", "routes"]
+__all__ = ["case_number", "place_names", "routes"]
 
 routes = web.RouteTableDef()
 
@@ -54,6 +54,12 @@ def place_names(hierarchy: Hierarchy, code: str) -> list[str]:
         return []
     cells = [hierarchy.cell(c) for c in cell.path]
     return [c.name for c in cells if c.level >= Level.COMMUNITY] or [cell.name]
+
+
+def case_number(doc: dict[str, Any]) -> str:
+    """The case's 受理编号 (``case_number``, from the citizen work), else a short form of its
+    id: its last eight characters, enough to read out over the phone."""
+    return str(doc.get("case_number") or str(doc["id"])[-8:])
 
 
 def _due(assignment: dict[str, Any], case: dict[str, Any]) -> tuple[str | None, str]:
@@ -238,6 +244,7 @@ async def task_page(request: web.Request) -> web.Response:
         assignment=assignment,
         status_name=PAGES[lang]["statuses"].get(doc["status"], doc["status"]),
         place=place_names(hierarchy, doc["grid"]["code"]),
+        case_number=case_number(doc),
         photos=_photos(doc),
         map_svg=place_svg(hierarchy, doc["grid"]["code"], doc.get("location") or {}),
         timeline=sentences(events, names, lang=lang, tz=tz),

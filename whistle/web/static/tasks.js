@@ -62,7 +62,12 @@
   function ids(root) {
     return Array.prototype.map.call(root.querySelectorAll(".task-card"), function (n) { return n.getAttribute("data-assignment"); });
   }
-  var loading = null;
+  var loading = null, soon = null;
+  // A burst of events (a case routed to three people) is one reload, a moment later.
+  function reloadSoon() {
+    if (soon) return;
+    soon = window.setTimeout(function () { soon = null; reload(); }, 300);
+  }
   function reload() {
     if (loading) return loading;
     var before = ids(list);
@@ -105,8 +110,8 @@
                "case.rectification_opened", "case.reopened"];
   if (window.EventSource) {
     var source = new EventSource("/api/v1/stream");
-    TYPES.forEach(function (type) { source.addEventListener(type, reload); });
-    source.addEventListener("reset", reload);
+    TYPES.forEach(function (type) { source.addEventListener(type, reloadSoon); });
+    source.addEventListener("reset", reloadSoon);
     source.addEventListener("revoked", function () { source.close(); liveState.textContent = T.offline; liveState.className = "muted error"; });
     source.onopen = function () { liveState.textContent = T.live; liveState.className = "muted ok"; };
     source.onerror = function () { liveState.textContent = T.offline; liveState.className = "muted error"; };
