@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 from typing import Any
 
-from conftest import COMMUNITY, Site, _add_user, assert_fits
+from conftest import COMMUNITY, NARROW_PHONE, Site, _add_user, assert_fits
 from test_field_pages import PNG
 
 from grids import ResponderKind
@@ -205,6 +205,12 @@ def test_a_member_asks_for_more_time_within_the_rules_limit(open_as: Any, site: 
     # Asked once: the button is no longer offered while the request waits.
     assert page.locator("#actions button[data-action=request_extension]").count() == 0
     assert "申请延期 3个工作日：需供电部门配合更换线路" in page.locator("#timeline").inner_text()
+    assert_fits(page)
+    page.set_viewport_size(NARROW_PHONE)  # the narrowest phone: still nothing sideways
+    assert_fits(page)
+    page.goto(f"{site.url}/tasks?lang=en")
+    assert page.locator("h1").inner_text().startswith("My tasks")
+    assert page.locator(f'.task-card[data-assignment="{mine["id"]}"]').count() == 1
     assert_fits(page)
 
     status, after = site.api("GET", f"/api/v1/whistles/{doc['id']}")
