@@ -215,6 +215,8 @@ class CaseState:
     # verified and closed again, done_at and on_time), and how many were opened.
     rectification: dict[str, Any] | None = None
     rectifications: int = 0
+    # 申请延期 waiting for an operator: assignment, responder_id, reason, duration, at.
+    extension_request: dict[str, Any] | None = None
     version: int = 0  # events folded so far, notes (NOTES) aside
 
     def __repr__(self) -> str:
@@ -465,10 +467,25 @@ def _extended(state: CaseState, event: EventLike) -> None:
     # A new limit is a new round: its urge and supervision get keys of their own, so the
     # ones that already fired are never armed (and fired) again under the same key.
     state.extended = True
+    state.extension_request = None
     _new_round(state, event.at, _time(event.data["resolve_due"]))
     duration = event.data.get("duration")
     if duration is not None:
         state.round_working = Duration.parse(str(duration)).is_working
+
+
+def _extension_requested(state: CaseState, event: EventLike) -> None:
+    state.extension_request = {
+        "assignment": event.data.get("assignment"),
+        "responder_id": event.data.get("responder_id"),
+        "reason": event.data.get("reason"),
+        "duration": event.data.get("duration"),
+        "at": event.at.isoformat(),
+    }
+
+
+def _extension_refused(state: CaseState, event: EventLike) -> None:
+    state.extension_request = None
 
 
 def _rated(state: CaseState, event: EventLike) -> None:
@@ -567,6 +584,8 @@ _HANDLERS = {
     "case.held": _held,
     "case.released": _released,
     "case.extended": _extended,
+    "case.extension_requested": _extension_requested,
+    "case.extension_refused": _extension_refused,
     "case.rated": _rated,
     "case.rectification_opened": _rectification_opened,
     "case.merged": _merged,

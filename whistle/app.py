@@ -73,6 +73,7 @@ from whistle.web.pages import routes as page_routes
 from whistle.web.problems import error_middleware
 from whistle.web.silences import routes as silence_routes
 from whistle.web.stats import routes as stats_routes
+from whistle.web.tasks import routes as task_routes
 from whistle.webhooks import Failure, WebhookNotifier, known_responders, load_webhooks
 
 __all__ = ["STATIC", "create_app"]
@@ -102,6 +103,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(page_routes)
     app.add_routes(media_routes)
     app.add_routes(field_routes)
+    app.add_routes(task_routes)
     app.add_routes(console.routes)
     app.add_routes(stats_routes)
     app.add_routes(open311_routes)
@@ -201,7 +203,13 @@ async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
                 },
             )
 
-    notifier = WebhookNotifier(endpoints, app[CLOCK], tz=app[TZ], on_failure=record)
+    notifier = WebhookNotifier(
+        endpoints,
+        app[CLOCK],
+        tz=app[TZ],
+        on_failure=record,
+        public_url=app[SETTINGS].public_url,
+    )
     await notifier.start()
     app[WEBHOOKS] = notifier
     subscription = app[BUS].subscribe("*", notifier.handle, name="webhooks")

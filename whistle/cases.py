@@ -65,6 +65,7 @@ def case_document(state: CaseState, tz: tzinfo) -> dict[str, Any]:
         "rework": state.rework,
         "returns": state.returns,
         "extended": state.extended,
+        "extension_request": _extension_request(state, tz),
         "on_hold_since": rfc3339(state.held_since, tz),
         "urged": state.urged,
         "supervised": state.supervised,
@@ -114,6 +115,14 @@ def case_document(state: CaseState, tz: tzinfo) -> dict[str, Any]:
         },
         "version": state.version,
     }
+
+
+def _extension_request(state: CaseState, tz: tzinfo) -> dict[str, Any] | None:
+    """申请延期 waiting for an operator's decision (None once decided or the case is done)."""
+    request = state.extension_request
+    if request is None or not state.is_active:
+        return None
+    return {**request, "at": rfc3339(datetime.fromisoformat(request["at"]), tz)}
 
 
 def _rectification(state: CaseState, tz: tzinfo) -> dict[str, Any] | None:

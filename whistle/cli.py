@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="mark cookies Secure on plain HTTP too (behind a proxy that ends TLS)",
     )
+    serve.add_argument(
+        "--public-url",
+        default="",
+        help="the address browsers use (https://host); webhook notices link to task pages there",
+    )
     # A testing aid, hidden from --help: run on the wall clock plus the seconds in this file,
     # re-read on SIGUSR1, so that a test can move a real process past its deadlines.
     serve.add_argument("--clock-offset-file", type=Path, help=argparse.SUPPRESS)
@@ -297,6 +302,7 @@ def _serve(args: argparse.Namespace) -> int:
         config_dir=args.config,
         limits=limits,
         secure_cookies=args.secure_cookies,
+        public_url=args.public_url,
     )
     # SIGTERM/SIGINT arrive as GracefulExit (a SystemExit with code 1) through aiohttp's
     # signal handlers; the cleanup contexts have run by then, so it is a clean exit.

@@ -28,13 +28,15 @@ Each notice is a ``POST`` to the registered URL with these headers:
 The body is a JSON object::
 
     {"delivery": "01J...Z.42.0", "notice": "assignment", "responder_id": "R0001",
-     "assignment_id": "A...", "summary": "...",
+     "assignment_id": "A...", "summary": "...", "link": "https://host/tasks/A...",
      "event": {"seq": 42, "type": "whistle.routed", "whistle_id": "01J...Z",
                "at": "2026-11-23T09:00:00.000+08:00", "data": {...}}}
 
 ``notice`` is ``assignment``, ``urge`` (催办), ``supervise`` (督办), ``escalation`` or ``inform``
 (知会: the 网格长 or 联户长 is told of a case in their grid or micro-grid; it has no assignment
 and nothing to acknowledge, so its ``assignment_id`` is null). ``assignment_id`` may be null;
+``link`` is the responder's task page for the assignment (absolute when the server was
+given ``--public-url``, else a path; null without an assignment), for an SMS to carry;
 ``at`` is RFC 3339 in the county's time zone; ``data`` is the
 event's data without the system's own bookkeeping (the ``notify`` list, which names other
 responders, and the case's pending ``deadlines``).
@@ -57,7 +59,7 @@ from datetime import UTC, tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import orjson
@@ -353,6 +355,7 @@ class WebhookNotifier:
         tz: tzinfo = UTC,
         on_success: Callable[[Delivered], Awaitable[None]] | None = None,
         on_failure: Callable[[Failure], Awaitable[None]] | None = None,
+        public_url: str = "",
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
@@ -383,6 +386,7 @@ class WebhookNotifier:
         self._tz = tz
         self._on_success = on_success
         self._on_failure = on_failure
+        self._public_url = public_url.rstrip("/")
 
         self._session: aiohttp.ClientSession | None = None
         self._running = False
@@ -488,6 +492,12 @@ class WebhookNotifier:
                 continue
             self._schedule(event, index, request, endpoint)
 
+    def _link(self, assignment_id: str | None) -> str | None:
+        """The responder's task page for ``assignment_id`` (the page 我的任务 opens)."""
+        if assignment_id is None:
+            return None
+        return f"{self._public_url}/tasks/{quote(assignment_id, safe='')}"
+
     def _reject(self, event: Event, index: int | None, reason: str) -> None:
         self._invalid += 1
         log.warning(
@@ -534,6 +544,7 @@ class WebhookNotifier:
             "responder_id": endpoint.responder_id,
             "assignment_id": request.get("assignment_id"),
             "summary": request["summary"],
+            "link": self._link(request.get("assignment_id")),
             "event": {
                 "seq": event.seq,
                 "type": event.type,

@@ -129,6 +129,9 @@ DOORS: dict[str, Door] = {
     "POST /api/v1/assignments/{id}/reassign": api(OPERATOR),
     "POST /api/v1/assignments/{id}/accept-return": api(OPERATOR),
     "POST /api/v1/assignments/{id}/refuse-return": api(OPERATOR),
+    "POST /api/v1/assignments/{id}/request-extension": api(RESPONDER),
+    "POST /api/v1/whistles/{id}/approve-extension": api(OPERATOR),
+    "POST /api/v1/whistles/{id}/refuse-extension": api(OPERATOR),
     "GET /api/v1/responders/{id}/inbox": api(RESPONDER, OPERATOR, ADMIN),
     "GET /api/v1/responders/{id}/history": api(RESPONDER, OPERATOR, ADMIN),
     # the grid: public structure for every role; who staffs a cell only inside one's subtree
@@ -152,7 +155,8 @@ DOORS: dict[str, Door] = {
     "GET /api/v1/stats": api(COMMITTEE, OPERATOR, ADMIN),
     "GET /api/v1/stats/cases": api(COMMITTEE, OPERATOR, ADMIN),
     "GET /api/v1/stats/{table}.csv": api(COMMITTEE, OPERATOR, ADMIN),
-    "GET /api/v1/stream": api(OPERATOR, COMMITTEE, ADMIN, away=SAME),
+    # A responder's stream carries only its own notices.
+    "GET /api/v1/stream": api(RESPONDER, OPERATOR, COMMITTEE, ADMIN, away=SAME),
     # photos: who may see a photo is issue 24 item 8 (tests/whistle/test_media.py); here only
     # the credential checks and the absence of 5xx.
     "POST /api/v1/media": api(REPORTER, RESPONDER, OPERATOR, POLICE, CAMERA, away=SAME, ok=CREATED),
@@ -169,6 +173,8 @@ DOORS: dict[str, Door] = {
     "GET /cases/{id}": page(REPORTER, RESPONDER, OPERATOR, COMMITTEE, ADMIN),
     "GET /report": page(REPORTER, OPERATOR, away=SAME),
     "GET /claims": page(RESPONDER, OPERATOR, ADMIN, away=SAME),
+    "GET /tasks": page(RESPONDER, away=SAME),
+    "GET /tasks/{assignment_id}": page(RESPONDER),
     "GET /grids": page(*LOGINS, away=SAME),
     "GET /console": page(OPERATOR, COMMITTEE, ADMIN, away=SAME),
     "GET /stats": page(COMMITTEE, OPERATOR, ADMIN),
@@ -300,6 +306,34 @@ _assignment_route("acknowledge", (), {})
 _assignment_route("start", ("acknowledge",), {})
 _assignment_route("resolve", ("acknowledge",), {"note": "已清理"})
 _assignment_route("return", (), {"reason": "不属于本网格"})
+_assignment_route("request-extension", ("acknowledge",), {"reason": "需协调", "duration": "2wd"})
+
+
+@builds("GET /tasks/{assignment_id}")
+async def _task_page(p: Probe, who: Who, fresh: bool) -> Call:
+    doc = await _marked_case(p)
+    assignment = doc["assignments"][0]
+    assert assignment["responder"]["id"] == p.grid_member(HOME)
+    return Call("GET", f"/tasks/{assignment['id']}")
+
+
+def _extension_route(action: str, body: dict[str, Any]) -> None:
+    @builds(f"POST /api/v1/whistles/{{id}}/{action}")
+    async def build(p: Probe, who: Who, fresh: bool) -> Call:
+        async def make() -> dict[str, Any]:
+            doc = await p.case()
+            await p.respond(doc["assignments"][0], "acknowledge")
+            await p.respond(
+                doc["assignments"][0], "request-extension", reason="需协调", duration="2wd"
+            )
+            return doc  # type: ignore[no-any-return]
+
+        doc = await p.resource(action, fresh, make)
+        return Call("POST", f"/api/v1/whistles/{doc['id']}/{action}", json=body)
+
+
+_extension_route("approve-extension", {})
+_extension_route("refuse-extension", {"reason": "请按期办结"})
 
 
 @builds("POST /api/v1/whistles/{id}/claim")
@@ -551,6 +585,7 @@ for _route, _path in {
     "GET /cases": "/cases",
     "GET /report": "/report",
     "GET /claims": "/claims",
+    "GET /tasks": "/tasks",
     "GET /grids": "/grids",
     "GET /console": "/console",
     "GET /hotline": "/hotline",

@@ -242,6 +242,7 @@ async def test_notice_is_delivered_signed_with_documented_headers_and_body(
         "responder_id": "R1",
         "assignment_id": "A1",
         "summary": "楼道堆放杂物，请30分钟内报到",
+        "link": "/tasks/A1",  # the task page; absolute with a public URL (test_tasks.py)
         "event": {
             "seq": 42,
             "type": "whistle.routed",

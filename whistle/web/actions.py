@@ -3,9 +3,15 @@
 ``POST /api/v1/assignments/{id}/acknowledge|start|resolve|return``, for operators
 ``POST /api/v1/assignments/{id}/reassign|accept-return|refuse-return``,
 ``POST /api/v1/whistles/{id}/claim|verify|reopen|hold|release|extend|rate|merge`` and
-``GET /api/v1/responders/{id}/inbox``. Each POST answers 200 with the whistle as it now
-stands; an action that does not fit the case's state is 409 with the current status and
-what is allowed from it.
+``GET /api/v1/responders/{id}/inbox``; 申请延期 ``POST /api/v1/assignments/{id}/request-extension``
+and, for operators, ``POST /api/v1/whistles/{id}/approve-extension|refuse-extension``. Each
+POST answers 200 with the whistle as it now stands; an action that does not fit the case's
+state is 409 with the current status and what is allowed from it.
+
+An ``Idempotency-Key`` header makes an action safe to send again when its answer was lost:
+the key is written with the action's first event (``data.idempotency``: the key, who sent
+it and the action), and the same actor sending the same key again is answered 200 with the
+case as it stands, without acting twice; the same key for another action is 422.
 
 Who acts is the authenticated principal: a responder acts on its own assignments (and claims
 as itself), reporters and operators act on cases inside their subtree.
@@ -21,7 +27,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from dispatch import CalendarEndError, lifecycle
+from dispatch import CalendarEndError, extensions, lifecycle
 from dispatch.case import ACTIVE, CaseState, CaseStatus
 from dispatch.lifecycle import Change, Context, IllegalTransition, InvalidAction, NotYours
 from grids import Level
@@ -30,6 +36,7 @@ from whistle.cases import DecideOther
 from whistle.exceptions import CaseNotFound, FieldError, Forbidden, InvalidWhistle
 from whistle.schema import INPUT, field_errors
 from whistle.web.access import allow, allow_responder
+from whistle.web.api import idempotency_key
 from whistle.web.keys import CASES, HIERARCHY, STORE
 from whistle.web.problems import problem, refused
 
@@ -124,11 +131,18 @@ async def _run(
 ) -> web.Response:
     """Decide and write one action; ``scoped``: the case must lie in that principal's scope."""
     hierarchy = request.app[HIERARCHY]
+    key = idempotency_key(request)
+    action = request.path.rstrip("/").rsplit("/", 1)[-1]
+    if key is not None and await _replayed(request, whistle_id, actor, key, action):
+        return await _answer(request, whistle_id)
 
     def checked(state: CaseState, ctx: Context) -> list[Change]:
         if scoped is not None:
             allow_cell(scoped, hierarchy.cell(state.grid), f"case {state.id}")
-        return decide(state, ctx)
+        changes = decide(state, ctx)
+        if key is not None and changes:
+            changes[0].data["idempotency"] = {"key": key, "by": actor, "action": action}
+        return changes
 
     try:
         await request.app[CASES].act(whistle_id, actor, checked, also=also)
@@ -137,6 +151,9 @@ async def _run(
     except NotYours as exc:
         raise Forbidden(str(exc)) from None
     except IllegalTransition as exc:
+        # Two sends of one key at once: the first acted, the second found the state moved on.
+        if key is not None and await _replayed(request, whistle_id, actor, key, action):
+            return await _answer(request, whistle_id)
         refused(request, 409, str(exc))
         return problem(
             409,
@@ -151,6 +168,23 @@ async def _run(
         log.error("calendar.exhausted", whistle_id=whistle_id, error=str(exc))
         return problem(503, "Service Unavailable", detail=str(exc))
     return await _answer(request, whistle_id)
+
+
+async def _replayed(
+    request: web.Request, whistle_id: str, actor: str, key: str, action: str
+) -> bool:
+    """Whether ``actor`` already sent ``key`` on this case (for ``action``; another action
+    under the same key is 422)."""
+    for event in await request.app[STORE].timeline(whistle_id):
+        sent = event.data.get("idempotency")
+        if not isinstance(sent, dict) or sent.get("key") != key or sent.get("by") != actor:
+            continue
+        if sent.get("action") != action:
+            raise InvalidWhistle(
+                [FieldError("Idempotency-Key", f"already used for {sent.get('action')}")]
+            )
+        return True
+    return False
 
 
 # -- assignments ---------------------------------------------------------------------------
@@ -450,3 +484,64 @@ async def inbox(request: web.Request) -> web.Response:
         "informed": informed,
     }  # fmt: skip
     return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+# -- 申请延期: a responder asks, an operator decides ---------------------------------------
+
+
+class _Approve(_Body):
+    note: _Text | None = None
+
+
+@routes.post("/api/v1/assignments/{id}/request-extension")
+async def request_extension(request: web.Request) -> web.Response:
+    """申请延期 by the assignment's holder: ``{"reason": ..., "duration": "3wd"}``; the case
+    shows it under ``case.extension_request`` until an operator decides."""
+    principal = allow(request, Role.RESPONDER)
+    actor = principal.actor
+    assignment_id = request.match_info["id"]
+    body = await _body(request, _Extend)
+
+    def decide(state: CaseState, ctx: Context) -> list[Change]:
+        if state.assignment(assignment_id) is None:
+            raise _UnknownAssignment(assignment_id)
+        return extensions.request_extension(
+            state, assignment_id, actor, ctx, reason=body.reason, duration=body.duration
+        )
+
+    try:
+        return await _run(request, _whistle_of(assignment_id), actor, decide=decide)
+    except _UnknownAssignment:
+        return problem(404, "Not Found", detail=f"no assignment with id {assignment_id!r}")
+
+
+@routes.post("/api/v1/whistles/{id}/approve-extension")
+async def approve_extension(request: web.Request) -> web.Response:
+    """The operator grants the waiting request (``case.extended``), ``{"note"?}``."""
+    principal = allow(request, *_OPERATORS)
+    body = await _body(request, _Approve)
+    return await _run(
+        request,
+        request.match_info["id"],
+        principal.actor,
+        scoped=principal,
+        decide=lambda state, ctx: extensions.approve_extension(
+            state, principal.actor, ctx, note=body.note
+        ),
+    )
+
+
+@routes.post("/api/v1/whistles/{id}/refuse-extension")
+async def refuse_extension(request: web.Request) -> web.Response:
+    """The operator refuses the waiting request, ``{"reason"}``; the deadline stays."""
+    principal = allow(request, *_OPERATORS)
+    body = await _body(request, _Reason)
+    return await _run(
+        request,
+        request.match_info["id"],
+        principal.actor,
+        scoped=principal,
+        decide=lambda state, ctx: extensions.refuse_extension(
+            state, principal.actor, ctx, reason=body.reason
+        ),
+    )

@@ -20,7 +20,9 @@ JSON helpers:
   shifts (AB岗 backups included). Every role; names only inside one's subtree (``null``
   outside), as ``GET /api/v1/grids/{code}`` does.
 - ``GET /api/v1/responders/{id}/history``: what the responder has claimed or been pushed and
-  has finished (resolved assignments), newest first. The same access as the inbox: the
+  has finished (resolved assignments), newest first, each with its case's rating; and
+  ``month``: this month's figures for the responder as ``/api/v1/stats`` counts them for its
+  community (answered, claimed, completed, hours). The same access as the inbox: the
   responder itself, an operator whose subtree holds the responder, an admin.
 
 And ``GET /vendor/{name}``: front-end libraries installed by npm (``make install``), today
@@ -30,6 +32,8 @@ only ``echarts.min.js``. Public, like a static file: they are third-party code, 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +44,24 @@ from shapely.geometry import mapping
 from dispatch import Source
 from grids import Cell, Level
 from whistle.auth import FILES, Principal, Role
+from whistle.stats import Window
 from whistle.store import WhistleQuery
 from whistle.web.access import allow, allow_responder, public
 from whistle.web.i18n import FIELD, PAGES, SOURCES
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CASES, DUTY, HIERARCHY, STORE
+from whistle.web.keys import CASES, CLOCK, DUTY, HIERARCHY, STORE, TZ
 from whistle.web.pages import page_session, render
 from whistle.web.problems import problem
 
-__all__ = ["NODE_MODULES", "VENDOR", "routes"]
+__all__ = [
+    "NODE_MODULES",
+    "VENDOR",
+    "MonthFigures",
+    "board_cell",
+    "finished",
+    "month_figures",
+    "routes",
+]
 
 routes = web.RouteTableDef()
 
@@ -229,7 +242,7 @@ async def grid_roster(request: web.Request) -> web.Response:
     )
 
 
-def _board_cell(hierarchy: Any, cell: Cell) -> Cell:
+def board_cell(hierarchy: Any, cell: Cell) -> Cell:
     """Where a responder's work lies: its community (boards and its grids), or its own cell
     when it sits above the communities."""
     if cell.level >= Level.COMMUNITY:
@@ -237,16 +250,13 @@ def _board_cell(hierarchy: Any, cell: Cell) -> Cell:
     return cell
 
 
-@routes.get("/api/v1/responders/{id}/history")
-async def responder_history(request: web.Request) -> web.Response:
-    """Assignments the responder (or a team it is in) finished, newest case first."""
-    responder_id = request.match_info["id"]
-    hierarchy = request.app[HIERARCHY]
-    _, cell = allow_responder(request, responder_id, "history")
-    teams = {t.id for t in request.app[CASES].teams.teams_of(responder_id)}
-    top = _board_cell(hierarchy, cell)
+async def finished(app: web.Application, responder_id: str, cell: Cell) -> list[dict[str, Any]]:
+    """Assignments the responder (or a team it is in) finished, newest case first, each with
+    its case in summary (and the case's 好差评 grade, once rated)."""
+    teams = {t.id for t in app[CASES].teams.teams_of(responder_id)}
+    top = board_cell(app[HIERARCHY], cell)
     path = "/" + "/".join(top.path) + "/"
-    store = request.app[STORE]
+    store = app[STORE]
     found: dict[str, dict[str, Any]] = {}
     for status in ("resolved", "verified", "closed", "rated"):
         page = await store.list_whistles(
@@ -270,10 +280,66 @@ async def responder_history(request: web.Request) -> web.Response:
                                 "name": doc["grid"].get("name"),
                             },
                             "received_at": doc.get("received_at"),
+                            "rating": ((stored.case or {}).get("rating") or {}).get("grade"),
                         },
                     }
-    items = sorted(found.values(), key=lambda i: str(i["whistle"]["id"]), reverse=True)
-    return _json({"responder": responder_id, "items": items})
+    return sorted(found.values(), key=lambda i: str(i["whistle"]["id"]), reverse=True)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthFigures:
+    """A responder's row of the committee's statistics for this month (``/stats``)."""
+
+    grid: str
+    since: date
+    until: date
+    answered: int
+    claimed: int
+    completed: int
+    hours: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "grid": self.grid,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "answered": self.answered,
+            "claimed": self.claimed,
+            "completed": self.completed,
+            "hours": self.hours,
+        }
+
+
+async def month_figures(app: web.Application, responder_id: str, cell: Cell) -> MonthFigures:
+    """This month's figures for the responder, computed as ``/api/v1/stats`` computes the
+    responders table for the responder's board cell (its community, or its own cell above)."""
+    top = board_cell(app[HIERARCHY], cell)
+    today = app[CLOCK].now().astimezone(app[TZ]).date()
+    window = Window(top, today.replace(day=1), today)
+    raw = await app[STORE].statistics(window.query(app[TZ], app[CLOCK].now(), top=None))
+    row: dict[str, Any] = next(
+        (r for r in raw["responders"] if r["responder_id"] == responder_id), {}
+    )
+    return MonthFigures(
+        grid=top.code,
+        since=window.since,
+        until=window.until,
+        answered=int(row.get("answered", 0)),
+        claimed=int(row.get("claimed", 0)),
+        completed=int(row.get("completed", 0)),
+        hours=float(row.get("hours", 0.0)),
+    )
+
+
+@routes.get("/api/v1/responders/{id}/history")
+async def responder_history(request: web.Request) -> web.Response:
+    """Assignments the responder (or a team it is in) finished, newest case first, and this
+    month's figures (``month``), as the committee's statistics count them."""
+    responder_id = request.match_info["id"]
+    _, cell = allow_responder(request, responder_id, "history")
+    items = await finished(request.app, responder_id, cell)
+    figures = await month_figures(request.app, responder_id, cell)
+    return _json({"responder": responder_id, "items": items, "month": figures.to_dict()})
 
 
 # -- vendored front-end libraries ------------------------------------------------------------

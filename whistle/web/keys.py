@@ -59,6 +59,9 @@ class Settings:
     limits: AccessLimits = field(default_factory=AccessLimits)
     # Mark cookies Secure even on plain HTTP: for a server behind a proxy that ends TLS.
     secure_cookies: bool = False
+    # Where browsers reach this server (``https://whistle.example.org``): notices link to
+    # task pages under it. Empty: the links are paths (``/tasks/…``).
+    public_url: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
 

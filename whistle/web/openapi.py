@@ -56,6 +56,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "ClaimIn": actions._Claim,
     "VerifyIn": actions._Verify,
     "ExtendIn": actions._Extend,
+    "ApproveIn": actions._Approve,
     "RateIn": actions._Rate,
     "MergeIn": actions._Merge,
     "ReassignIn": actions._Reassign,
@@ -347,6 +348,7 @@ def _action_ops() -> list[Op]:
             "AcceptReturnIn",
         ),
         ("refuse-return", "refuse a return (退单); the returner takes it back", "ReasonIn"),
+        ("request-extension", "ask for an extension (申请延期)", "ExtendIn"),
     ]
     on_cases = [
         ("claim", "claim a need (认领)", "ClaimIn"),
@@ -355,6 +357,8 @@ def _action_ops() -> list[Op]:
         ("hold", "hold (挂账)", "ReasonIn"),
         ("release", "release a hold", "EmptyIn"),
         ("extend", "extend once (延期)", "ExtendIn"),
+        ("approve-extension", "grant the waiting extension request (延期)", "ApproveIn"),
+        ("refuse-extension", "refuse the waiting extension request", "ReasonIn"),
         ("rate", "rate (好差评)", "RateIn"),
         ("merge", "merge as a duplicate (the case it joins records it)", "MergeIn"),
     ]

@@ -141,7 +141,7 @@ async def page_session(request: web.Request, *roles: Role) -> tuple[Principal, s
 LANDING = {
     Role.REPORTER: "/report",
     Role.OPERATOR: "/console",
-    Role.RESPONDER: "/claims",
+    Role.RESPONDER: "/tasks",
     Role.COMMITTEE: "/stats",
     Role.ADMIN: "/grids",
 }

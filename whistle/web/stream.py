@@ -1,4 +1,5 @@
-"""``GET /api/v1/stream``: the event log as Server-Sent Events, for the operator console.
+"""``GET /api/v1/stream``: the event log as Server-Sent Events, for the operator console
+(and, filtered to its own notices, for a responder's 我的任务).
 
 Each connection subscribes to the bus with its own bounded queue, and unsubscribes when the
 browser goes away. It sees only events of cases inside the principal's subtree (operators,
@@ -56,8 +57,9 @@ log = structlog.get_logger(__name__)
 
 routes = web.RouteTableDef()
 
-# Who may follow the live queue (committee reads, operators act, admins see everything).
-READERS = (Role.OPERATOR, Role.COMMITTEE, Role.ADMIN)
+# Who may follow the live queue (committee reads, operators act, admins see everything);
+# a responder follows its own notices only (see :func:`_mine`), for 我的任务.
+READERS = (Role.OPERATOR, Role.COMMITTEE, Role.ADMIN, Role.RESPONDER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +225,22 @@ def _sse(event: Event, facts: _Facts, request: web.Request) -> bytes:
     return f"id: {event.seq}\nevent: {event.type}\ndata: {data}\n\n".encode()
 
 
-def _visible(request: web.Request, principal: Principal, facts: _Facts) -> bool:
+def _mine(event: Event, responder_id: str | None) -> bool:
+    """Whether ``event`` is a responder's own news: a notice to it (a new assignment, an urge,
+    a supervision), or its own step (a claim, an extension request)."""
+    if responder_id is None:
+        return False
+    if event.data.get("responder_id") == responder_id:
+        return True
+    notify = event.data.get("notify")
+    return isinstance(notify, list) and any(
+        isinstance(n, dict) and n.get("responder_id") == responder_id for n in notify
+    )
+
+
+def _visible(request: web.Request, principal: Principal, facts: _Facts, event: Event) -> bool:
+    if principal.role is Role.RESPONDER:
+        return _mine(event, principal.responder_id)
     if principal.scope is None:
         return True
     cell = None if facts.grid is None else request.app[HIERARCHY].get(facts.grid)
@@ -240,7 +257,7 @@ async def _send(
         return  # a repeat: replayed already, or delivered twice by the bus
     hub = request.app[STREAMS]
     facts = await hub.facts(request.app, event)
-    if _visible(request, connection.principal, facts):
+    if _visible(request, connection.principal, facts, event):
         await response.write(_sse(event, facts, request))
     connection.sent = event.seq
 

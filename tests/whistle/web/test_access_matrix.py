@@ -104,13 +104,17 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "GET /api/v1/grids/{code}/roster": everywhere(*EVERY_ROLE),
     "GET /api/v1/responders/{id}/history": inside(RESPONDER, OPERATOR) | everywhere(ADMIN),
     "GET /vendor/{name}": everywhere(*ROLES),
-    "GET /api/v1/stream": everywhere(OPERATOR, COMMITTEE, ADMIN),
+    # A responder's stream carries only its own notices (filtered, never refused).
+    "GET /api/v1/stream": everywhere(RESPONDER, OPERATOR, COMMITTEE, ADMIN),
     "GET /api/v1/stats": inside(OPERATOR, COMMITTEE) | everywhere(ADMIN),
     "GET /api/v1/stats/{table}.csv": inside(OPERATOR, COMMITTEE) | everywhere(ADMIN),
     "GET /api/v1/stats/cases": inside(OPERATOR, COMMITTEE) | everywhere(ADMIN),
     "POST /api/v1/assignments/{id}/reassign": inside(OPERATOR),
     "POST /api/v1/assignments/{id}/accept-return": inside(OPERATOR),
     "POST /api/v1/assignments/{id}/refuse-return": inside(OPERATOR),
+    "POST /api/v1/assignments/{id}/request-extension": inside(RESPONDER),
+    "POST /api/v1/whistles/{id}/approve-extension": inside(OPERATOR),
+    "POST /api/v1/whistles/{id}/refuse-extension": inside(OPERATOR),
     # A photo is shown with its case, to those who may read the case.
     "GET /media/{name}": inside(REPORTER, RESPONDER, OPERATOR, COMMITTEE) | everywhere(ADMIN),
 }
@@ -299,6 +303,9 @@ _assignment_endpoint("acknowledge", (), {})
 _assignment_endpoint("start", ("acknowledge",), {})
 _assignment_endpoint("resolve", ("acknowledge",), {"note": "已清理"})
 _assignment_endpoint("return", (), {"reason": "不属于本网格"})
+_assignment_endpoint(
+    "request-extension", ("acknowledge",), {"reason": "需协调物业", "duration": "2wd"}
+)
 
 
 @endpoint("POST /api/v1/whistles/{id}/claim")
@@ -331,6 +338,19 @@ _case_endpoint("rate", Scenario.closed, {"grade": "satisfied"})
 _case_endpoint("hold", Scenario.case, {"reason": "等待产权单位答复"})
 _case_endpoint("release", _on_hold, {})
 _case_endpoint("extend", Scenario.case, {"reason": "需协调物业", "duration": "2wd"})
+
+
+async def _extension_asked(sc: Scenario, where: str) -> dict[str, Any]:
+    doc = await sc.case(where)
+    await sc.respond(doc["assignments"][0], "acknowledge")
+    await sc.respond(
+        doc["assignments"][0], "request-extension", reason="需协调物业", duration="2wd"
+    )
+    return doc
+
+
+_case_endpoint("approve-extension", _extension_asked, {})
+_case_endpoint("refuse-extension", _extension_asked, {"reason": "请按期办结"})
 
 
 @endpoint("POST /api/v1/whistles/{id}/merge")
@@ -607,6 +627,7 @@ assert set(ENDPOINTS) == set(ALLOWED), set(ENDPOINTS) ^ set(ALLOWED)
 # Pages have their own tests (tests/whistle/test_pages.py): they answer with redirects.
 PAGES = {"GET /login", "POST /login", "POST /logout", "GET /", "GET /cases", "GET /cases/{id}",
          "GET /static", "GET /report", "GET /console", "GET /claims", "GET /stats", "GET /grids",
+         "GET /tasks", "GET /tasks/{assignment_id}",
          "GET /stats/cases", "GET /hotline", "POST /hotline",
          "GET /track/{id}", "POST /track/{id}/rate"}  # fmt: skip
 

@@ -42,18 +42,22 @@
     });
   }
 
+  /* The one date-time form of every page, 2026-12-03 10:32 in the county's time zone (the
+     server renders the same, whistle.timefmt.display). */
   var formatter = null;
   function time(iso) {
     if (!iso) return "";
     var at = new Date(iso);
     if (isNaN(at.getTime())) return iso;
     if (!formatter) {
-      formatter = new Intl.DateTimeFormat(data.lang === "en" ? "en-GB" : "zh-CN", {
+      formatter = new Intl.DateTimeFormat("en-CA", {
         timeZone: data.tz || "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-        hour: "2-digit", minute: "2-digit", hour12: false,
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23",
       });
     }
-    return formatter.format(at);
+    var parts = {};
+    formatter.formatToParts(at).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute;
   }
 
   function problemText(answer) {
