@@ -269,6 +269,16 @@ class Merged(TypedDict):
     received_at: Time | None
 
 
+class ExtensionRequest(TypedDict):
+    """申请延期 waiting for an operator's decision."""
+
+    assignment: str
+    responder_id: str
+    reason: str
+    duration: Annotated[str, Field(description="working-time duration asked for, e.g. 3wd")]
+    at: Time
+
+
 class Case(TypedDict):
     """The case's state, as the lifecycle folds it from the whistle's events."""
 
@@ -278,6 +288,9 @@ class Case(TypedDict):
     rework: int
     returns: int
     extended: bool
+    extension_request: Annotated[
+        ExtensionRequest | None, Field(description="申请延期 awaiting a decision, if any")
+    ]
     on_hold_since: Time | None
     urged: bool
     supervised: bool

@@ -241,11 +241,25 @@ class Inbox(TypedDict):
     ]
 
 
+class MonthFigures(TypedDict):
+    """This month's figures for a responder, as ``/api/v1/stats`` counts them for its board
+    cell's responders table."""
+
+    grid: str
+    since: Annotated[str, Field(json_schema_extra={"format": "date"})]
+    until: Annotated[str, Field(json_schema_extra={"format": "date"})]
+    answered: int
+    claimed: int
+    completed: int
+    hours: float
+
+
 class History(TypedDict):
     """A responder's finished work."""
 
     responder: str
     items: list[dict[str, Any]]
+    month: MonthFigures
 
 
 # -- silences, tokens, logins ------------------------------------------------------------------
