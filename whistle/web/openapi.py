@@ -409,6 +409,23 @@ RESPONSES: dict[str, Any] = {
             "cases": {"type": "array", "items": _STR},
         }
     ),
+    # wall branch: the command-centre wall's figures (whistle/web/wall.py)
+    "Wall": _object(
+        {
+            "grid": _OBJ,
+            "now": _STR,
+            "timezone": _STR,
+            "map": _OBJ,
+            "cells": {"type": "array", "items": _OBJ},
+            "open_total": {"type": "integer", "minimum": 0},
+            "open_elsewhere": {"type": "integer", "minimum": 0},
+            "today": {"type": "string", "format": "date"},
+            "sources": {"type": "array", "items": _OBJ},
+            "today_total": {"type": "integer", "minimum": 0},
+            "rates": _OBJ,
+            "overdue": _OBJ,
+        }
+    ),
     "FeedResults": _object(
         {
             "results": {
@@ -757,6 +774,15 @@ def _paths() -> dict[str, Any]:
                     },
                     *_WINDOW,
                 ],
+            )
+        },
+        "/api/v1/wall": {
+            "get": _op(
+                "The command-centre wall: open cases per map cell, today's whistles by source, "
+                "the overdue cases by name, the three rates of the last 7 days",
+                _json("Wall"),
+                _READ,
+                params=[_query("grid", _STR, "the subtree (default: the caller's scope)")],
             )
         },
         "/api/v1/stream": {
