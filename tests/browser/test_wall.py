@@ -45,6 +45,26 @@ def _file(site: Site, micro: str, source: str, category: str, description: str) 
     return str(doc["id"])
 
 
+def _close_and_rate(site: Site, whistle_id: str) -> None:
+    """The first responder reports in and resolves it, an operator verifies it, the citizen
+    is satisfied: the 三率 have something to show."""
+    status, doc = site.api("GET", f"/api/v1/whistles/{whistle_id}")
+    assert status == 200, doc
+    assignment = next(a for a in doc["assignments"] if a["mode"] == "push")
+    responder = assignment["responder"]["id"]
+    token = site.server.create_token("responder", "530524", responder=responder)
+    auth = {"Authorization": f"Bearer {token}"}
+    for action, body in (("acknowledge", {}), ("resolve", {"note": "已清理"})):
+        status, answer = site.api(
+            "POST", f"/api/v1/assignments/{assignment['id']}/{action}", body, **auth
+        )
+        assert status == 200, answer
+    status, answer = site.api("POST", f"/api/v1/whistles/{whistle_id}/verify", {"passed": True})
+    assert status == 200, answer
+    status, answer = site.api("POST", f"/api/v1/whistles/{whistle_id}/rate", {"grade": "satisfied"})
+    assert status == 200, answer
+
+
 def _micro_in(county: Hierarchy, grid: str) -> str:
     return next(c.code for c in county.cells(level=Level.MICRO_GRID) if c.is_within(grid))
 
@@ -75,8 +95,11 @@ def test_the_wall_shows_todays_counts_and_updates_live_when_a_whistle_arrives(
 ) -> None:
     county = load_hierarchy(site.county)
     grids = [c.code for c in county.cells(level=Level.GRID)]
-    for i, (source, category, description) in enumerate(MORNING):
+    filed = [
         _file(site, _micro_in(county, grids[i % 3]), source, category, description)
+        for i, (source, category, description) in enumerate(MORNING)
+    ]
+    _close_and_rate(site, filed[0])
     before = _wall(site)
 
     wall = open_as("operator")
@@ -96,6 +119,9 @@ def test_the_wall_shows_todays_counts_and_updates_live_when_a_whistle_arrives(
     assert rates.count() == 3
     assert "响应率" in rates.first.inner_text()
     assert before["rates"]["items"][0]["key"] == "response"
+    for rate in before["rates"]["items"]:
+        shown_rate = wall.locator(f'#wall-rates li[data-rate="{rate["key"]}"] .value').inner_text()
+        assert shown_rate == f"{rate['rate'] * 100:.1f}%", rate
     assert "指挥中心" in wall.locator("#wall-title").inner_text()
     # No bare ids on the wall: the overdue list names things.
     assert before["grid"]["code"] not in wall.locator("main").inner_text()
