@@ -74,6 +74,7 @@ from whistle.web.problems import error_middleware
 from whistle.web.silences import routes as silence_routes
 from whistle.web.stats import routes as stats_routes
 from whistle.web.tasks import routes as task_routes
+from whistle.web.wall import routes as wall_routes
 from whistle.webhooks import Failure, WebhookNotifier, known_responders, load_webhooks
 
 __all__ = ["STATIC", "create_app"]
@@ -106,6 +107,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(task_routes)
     app.add_routes(console.routes)
     app.add_routes(stats_routes)
+    app.add_routes(wall_routes)
     app.add_routes(open311_routes)
     app.add_routes(feeds.routes)
     app.add_routes(hotline.routes)

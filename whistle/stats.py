@@ -9,8 +9,11 @@ as CSV for Excel. Nothing here does I/O.
 The rates, each a numerator metric over a denominator metric (see ``whistle.store.facts`` for
 the SQL of each metric):
 
-- 响应率 response: push assignments acknowledged by their deadline / push assignments whose
-  acknowledgement fell due (acknowledged, or still silent at the deadline);
+- 响应率 response: cases a pushed responder reported in (报到) to by that assignment's
+  deadline / cases with a push assignment whose acknowledgement fell due (acknowledged, or
+  still silent at the deadline). It counts cases, not assignments: a case with one responder
+  in time and another late counts once, in time; a case only on a claim board, or that nobody
+  was pushed, is in neither;
 - 解决率 resolution: cases resolved / cases due (resolve deadline passed, or resolved);
 - 满意率 satisfaction: 非常满意 + 满意 + 基本满意 / rated;
 - 按期结案率 on-time closure: closed on time / (due − on hold);
@@ -38,7 +41,12 @@ from whistle.auth import Principal
 from whistle.bounds import bounded_date
 from whistle.exceptions import FieldError, InvalidWhistle
 from whistle.store import StatsQuery
-from whistle.store.facts import ASSIGNMENT_METRICS, BREAKDOWN_METRICS, CASE_METRICS
+from whistle.store.facts import (
+    ASSIGNMENT_METRICS,
+    BREAKDOWN_METRICS,
+    CASE_METRICS,
+    RESPONSE_METRICS,
+)
 
 __all__ = [
     "LABELS",
@@ -55,11 +63,11 @@ __all__ = [
 MAX_DAYS = 731  # two years: a county-year with room to compare
 DEFAULT_DAYS = 30
 TABLES = ("rates", "sources", "places", "categories", "days", "responders")
-METRICS = frozenset(CASE_METRICS) | frozenset(ASSIGNMENT_METRICS)
+METRICS = frozenset(CASE_METRICS) | frozenset(ASSIGNMENT_METRICS) | frozenset(RESPONSE_METRICS)
 
 # (key, numerator metric, denominator metric)
 RATES: tuple[tuple[str, str, str], ...] = (
-    ("response", "push_in_time", "push_due"),
+    ("response", "responded_in_time", "response_due"),
     ("resolution", "resolved", "due"),
     ("satisfaction", "satisfied", "rated"),
     ("on_time_closure", "closed_on_time", "due_not_held"),
@@ -82,8 +90,8 @@ _METRIC_ZH = {
     "satisfied": "满意",
     "rectify_due": "应整改",
     "rectified_on_time": "按期整改",
-    "push_due": "应报到派单",
-    "push_in_time": "按时报到派单",
+    "response_due": "应报到事件",
+    "responded_in_time": "按时报到事件",
     "answered": "报到次数",
     "claimed": "认领",
     "completed": "认领办结",
@@ -102,8 +110,8 @@ _METRIC_EN = {
     "satisfied": "Satisfied",
     "rectify_due": "Rectifications due",
     "rectified_on_time": "Rectified on time",
-    "push_due": "Push assignments due",
-    "push_in_time": "Acknowledged in time",
+    "response_due": "Cases due a response",
+    "responded_in_time": "Cases responded to in time",
     "answered": "Whistles answered",
     "claimed": "Needs claimed",
     "completed": "Needs completed",
@@ -147,6 +155,15 @@ LABELS: dict[str, dict[str, Any]] = {
         "by_category": "大类分布",
         "drill": "下列事件构成该数字",
         "truncated": "仅显示前 {n} 件",
+        "columns": {
+            "case_number": "受理编号",
+            "place": "地点",
+            "category": "类别",
+            "status": "状态",
+            "received_at": "受理时间",
+            "resolved_at": "解决时间",
+            "closed_at": "结案时间",
+        },
         "rate_names": {
             "response": "响应率",
             "resolution": "解决率",
@@ -196,6 +213,15 @@ LABELS: dict[str, dict[str, Any]] = {
         "by_category": "By category",
         "drill": "The cases behind this figure",
         "truncated": "Only the first {n} are shown",
+        "columns": {
+            "case_number": "Case number",
+            "place": "Place",
+            "category": "Category",
+            "status": "Status",
+            "received_at": "Received",
+            "resolved_at": "Resolved",
+            "closed_at": "Closed",
+        },
         "rate_names": {
             "response": "Response rate",
             "resolution": "Resolution rate",

@@ -728,14 +728,16 @@ CASE_FLAGS = (
     "rated",
     "satisfied",
 )
-ASSIGNMENT_FLAGS = ("push_due", "push_in_time", "answered", "claimed", "completed")
+ASSIGNMENT_FLAGS = ("response_due", "responded_in_time", "answered", "claimed", "completed")
 
 
 def assignment_flags(events: list[Event], case_id: str, now: datetime) -> Counter[str]:
-    """The assignment metrics of one case, from its log: an acknowledgement counts in time
-    against the deadline it had when it came (holds move a waiting deadline on); one never
-    acknowledged fell due unless it ended first (returned, replaced, or its case closed or
-    merged while it waited)."""
+    """The assignment metrics of one case, from its log, and its 响应率 figures (a case counts
+    once: due when any push assignment's acknowledgement fell due, in time when any was
+    acknowledged by its deadline). An acknowledgement counts in time against the deadline it
+    had when it came (holds move a waiting deadline on); one never acknowledged fell due
+    unless it ended first (returned, replaced, or its case closed or merged while it
+    waited)."""
     state = fold(events, case_id)
     acked: dict[str, tuple[datetime, datetime | None]] = {}  # id -> (when, deadline then)
     ended: dict[str, tuple[datetime, datetime | None]] = {}
@@ -760,18 +762,21 @@ def assignment_flags(events: list[Event], case_id: str, now: datetime) -> Counte
                 then = fold(events[:i], case_id).assignments[gone]
                 ended[gone] = (event.at, then.acknowledge_due)
     flags: Counter[str] = Counter()
+    response_due = responded_in_time = False
     for aid, assignment in state.assignments.items():
         push = assignment.mode == "push"
         if aid in acked:
             at, due = acked[aid]
-            flags["push_due"] += push
-            flags["push_in_time"] += push and (due is None or at <= due)
+            response_due |= push
+            responded_in_time |= push and (due is None or at <= due)
             flags["answered"] += push
             flags["claimed"] += not push
             flags["completed"] += not push and aid in resolved
         else:
             end, due = ended.get(aid, (now, assignment.acknowledge_due))
-            flags["push_due"] += push and due is not None and due <= min(now, end)
+            response_due |= push and due is not None and due <= min(now, end)
+    flags["response_due"] += response_due
+    flags["responded_in_time"] += responded_in_time
     return flags
 
 

@@ -20,13 +20,16 @@ from whistle.store.base import (
     WhistleQuery,
     WhistleRow,
 )
+from whistle.store.readouts import CaseFacts, OverdueCase
 from whistle.store.sqlite import SqliteStore
 
 __all__ = [
     "AssignmentRow",
+    "CaseFacts",
     "Created",
     "Duplicate",
     "NewWhistle",
+    "OverdueCase",
     "Page",
     "PendingDeadline",
     "RecentWhistle",

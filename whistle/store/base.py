@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from whistle.events import Event, NewEvent
+from whistle.store.readouts import CaseFacts, OverdueCase
 
 __all__ = [
     "AssignmentRow",
@@ -415,6 +416,17 @@ class Store(Protocol):
         """The ids behind one figure: case ids for a case metric, assignment ids for an
         assignment metric; ``bucket`` narrows to one row of a breakdown. Raises ValueError
         for an unknown metric or bucket."""
+
+    async def open_by_path(self, grid_path: str | None) -> dict[str, int]:
+        """Open cases (not closed, merged or muted) per stored grid path under ``grid_path``
+        (all when None): the command-centre wall's map."""
+
+    async def overdue(self, grid_path: str | None, now: datetime) -> list[OverdueCase]:
+        """The active cases under ``grid_path`` marked overdue or past their resolve
+        deadline at ``now``, longest overdue first."""
+
+    async def case_facts(self, ids: Sequence[str]) -> dict[str, CaseFacts]:
+        """A drill-down row's facts for each of ``ids`` that exists."""
 
     async def events_after(self, seq: int, limit: int) -> list[Event]:
         """Up to ``limit`` events after ``seq``, in log order (event streams catching up)."""

@@ -25,11 +25,15 @@ from whistle.store.base import NewWhistle, StatsQuery, Transition
 
 __all__ = [
     "ASSIGNMENT_METRICS",
+    "ASSIGNMENT_TOTALS",
     "CASE_METRICS",
     "DAY_TZ",
+    "RESPONSE_METRICS",
     "BadBucket",
     "Statement",
     "bucket_filter",
+    "drill_sql",
+    "metric_kind",
     "new_whistle_facts",
     "percentile_offset",
     "transition_facts",
@@ -69,18 +73,56 @@ CASE_METRICS: dict[str, str] = {
 
 # Assignment metrics, over assignment_facts rows filtered by their case's place and time.
 ASSIGNMENT_METRICS: dict[str, str] = {
-    # 响应率's denominator: push assignments whose acknowledgement fell due: acknowledged, or
-    # still silent when the deadline passed. One cancelled or handed back before its deadline
-    # (the case closed through another responder, a proper 退单) was never due.
-    "push_due": "(mode = 'push' AND (acknowledged_at IS NOT NULL "
-    "OR ack_due <= min(:now, coalesce(ended_at, :now))))",
-    "push_in_time": "(mode = 'push' AND acknowledged_at IS NOT NULL "
-    "AND (ack_due IS NULL OR acknowledged_at <= ack_due))",
     # per responder: whistles answered (报到), needs claimed (认领) and completed
     "answered": "(mode = 'push' AND acknowledged_at IS NOT NULL)",
     "claimed": "(mode = 'claim' AND acknowledged_at IS NOT NULL)",
     "completed": "(mode = 'claim' AND resolved_at IS NOT NULL)",
 }
+
+# -- 响应率 by case (wall branch: the one change to port into the store's statistics) ------
+# 响应率 counts cases, not assignments (DOMAIN.md: acknowledged in time / dispatched). Each
+# metric is a condition on a case's assignment_facts rows, and a case counts once when any of
+# its rows meets it (count(DISTINCT whistle_id): the rows are read in the clustering key's
+# order, no GROUP BY and so no sort of a county-year's assignments):
+# - response_due: a push assignment's acknowledgement fell due: acknowledged, or still silent
+#   when its deadline passed. One cancelled or handed back before its deadline (the case
+#   closed through another responder, a proper 退单) was never due. Cases only on a claim
+#   board, and cases nobody was pushed, are not in it.
+# - responded_in_time: a pushed responder reported in (报到) by that assignment's deadline. A
+#   case with one responder in time and another late was responded to in time, once.
+RESPONSE_METRICS: dict[str, str] = {
+    "response_due": "(mode = 'push' AND (acknowledged_at IS NOT NULL "
+    "OR ack_due <= min(:now, coalesce(ended_at, :now))))",
+    "responded_in_time": "(mode = 'push' AND acknowledged_at IS NOT NULL "
+    "AND (ack_due IS NULL OR acknowledged_at <= ack_due))",
+}
+# What the statistics' one assignment_facts scan counts, in the order of its columns.
+ASSIGNMENT_TOTALS = (*ASSIGNMENT_METRICS, *RESPONSE_METRICS)
+
+
+def assignment_totals_sql(where: str) -> str:
+    """The one scan of assignment_facts behind the totals: each assignment metric's count,
+    then each response metric's count of cases (see :data:`RESPONSE_METRICS`)."""
+    per_assignment = counts_sql(list(ASSIGNMENT_METRICS), ASSIGNMENT_METRICS)
+    per_case = ", ".join(
+        f"count(DISTINCT whistle_id) FILTER (WHERE {c})" for c in RESPONSE_METRICS.values()
+    )
+    return f"SELECT {per_assignment}, {per_case} FROM assignment_facts WHERE {where}"
+
+
+def response_drill_sql(condition: str, where: str) -> str:
+    """The cases meeting a response metric's ``condition``, oldest first, each once: the
+    first of its rows that meets it (rows of a case lie together in the clustering key's
+    order, so this streams and stops at ``:limit``)."""
+    return (
+        f"SELECT whistle_id FROM assignment_facts a WHERE {where} AND {condition} "
+        "AND NOT EXISTS (SELECT 1 FROM assignment_facts b WHERE b.whistle_id = a.whistle_id "
+        f"AND b.assignment_id < a.assignment_id AND {condition}) "
+        "ORDER BY received_at, assignment_id LIMIT :limit"
+    )
+
+
+# -- end of 响应率 by case ---------------------------------------------------------------
 
 # The columns of the breakdown tables (sources, places, categories, days).
 BREAKDOWN_METRICS = (
@@ -467,13 +509,41 @@ def bucket_filter(
     return f"{column} = :bucket", {"bucket": value}
 
 
-def metric_sql(metric: str) -> tuple[str, bool]:
-    """(its condition, whether it is a case metric) for a metric name."""
-    if metric in CASE_METRICS:
-        return CASE_METRICS[metric], True
+def metric_kind(metric: str) -> str:
+    """What a metric counts and its drill-down lists: ``case`` ids (the response metrics
+    too) or ``assignment`` ids. Raises BadBucket for an unknown metric."""
+    if metric in CASE_METRICS or metric in RESPONSE_METRICS:
+        return "case"
     if metric in ASSIGNMENT_METRICS:
-        return ASSIGNMENT_METRICS[metric], False
+        return "assignment"
     raise BadBucket(f"unknown metric {metric!r}")
+
+
+def drill_sql(metric: str, bucket: str | None, query: StatsQuery) -> tuple[str, dict[str, Any]]:
+    """The statement listing the ids behind one figure, oldest first, at most ``:limit``
+    (the caller binds it), and its parameters. Raises BadBucket."""
+    if metric in RESPONSE_METRICS:
+        where, params = base_filter(query, cases=False)
+        if bucket and not bucket.startswith("place:"):
+            raise BadBucket(f"bucket {bucket!r}: a response metric has only place buckets")
+        extra, extra_params = bucket_filter(bucket, query, cases=False)
+        if extra:
+            where = f"{where} AND {extra}"
+        return response_drill_sql(RESPONSE_METRICS[metric], where), {**params, **extra_params}
+    is_case = metric_kind(metric) == "case"
+    condition = (CASE_METRICS if is_case else ASSIGNMENT_METRICS)[metric]
+    where, params = base_filter(query, cases=is_case)
+    extra, extra_params = bucket_filter(bucket, query, cases=is_case)
+    if extra:
+        where = f"{where} AND {extra}"
+    # In the clustering key's order (oldest first), so the first ``limit`` end the scan.
+    table, key, order = (
+        ("case_facts", "whistle_id", "day, received_at, whistle_id")
+        if is_case
+        else ("assignment_facts", "assignment_id", "received_at, assignment_id")
+    )
+    sql = f"SELECT {key} FROM {table} WHERE {where} AND {condition} ORDER BY {order} LIMIT :limit"
+    return sql, {**params, **extra_params}
 
 
 def count_sql(condition: str) -> str:

@@ -31,7 +31,7 @@ import structlog
 from whistle.bus import Bus
 from whistle.events import Event, NewEvent
 from whistle.exceptions import Conflict, StoreBusy, StoreUnavailable
-from whistle.store import facts
+from whistle.store import facts, readouts
 from whistle.store._schema import MIGRATIONS, SCHEMA_VERSION
 from whistle.store.base import (
     AssignmentRow,
@@ -1115,7 +1115,6 @@ class SqliteStore:
         a_where, a_params = facts.base_filter(query, cases=False)
         case_metrics = list(facts.CASE_METRICS)
         case_counts = facts.counts_sql(case_metrics, facts.CASE_METRICS)
-        a_metrics = list(facts.ASSIGNMENT_METRICS)
         per = ("answered", "claimed", "completed")
         top = "" if query.top is None else f"LIMIT {int(query.top)}"
         wide = facts.wide(query)
@@ -1142,10 +1141,8 @@ class SqliteStore:
                 f"FROM case_facts WHERE {where} GROUP BY source, major, place"
             )
         days_sql = f"SELECT day, {case_counts} FROM case_facts WHERE {where} GROUP BY day"
-        assignments_sql = (
-            f"SELECT {facts.counts_sql(a_metrics, facts.ASSIGNMENT_METRICS)} "
-            f"FROM assignment_facts WHERE {a_where}"
-        )
+        # wall branch: one scan counts assignments and, for 响应率, cases (see facts).
+        assignments_sql = facts.assignment_totals_sql(a_where)
         by_responder = "INDEXED BY assignment_facts_by_responder " if wide else ""
         responders_sql = (
             "SELECT responder_id, kind, "
@@ -1251,7 +1248,9 @@ class SqliteStore:
             {"key": day, **dict(zip(case_metrics, (int(v) for v in values), strict=True))}
             for day, *values in days
         ]
-        totals.update(zip(a_metrics, (int(v) for v in assignment_rows[0]), strict=True))
+        totals.update(
+            zip(facts.ASSIGNMENT_TOTALS, (int(v) for v in assignment_rows[0]), strict=True)
+        )
         result["counts"] = totals
         result["durations"] = {"acknowledge": ack, "resolve": resolve}
         result["responders"] = [
@@ -1281,23 +1280,23 @@ class SqliteStore:
     async def cases_for(
         self, metric: str, bucket: str | None, query: StatsQuery, limit: int = 500
     ) -> list[str]:
-        condition, is_case = facts.metric_sql(metric)
-        where, params = facts.base_filter(query, cases=is_case)
-        extra, extra_params = facts.bucket_filter(bucket, query, cases=is_case)
-        if extra:
-            where = f"{where} AND {extra}"
-        # In the clustering key's order (oldest first), so the first ``limit`` end the scan.
-        table, key, order = (
-            ("case_facts", "whistle_id", "day, received_at, whistle_id")
-            if is_case
-            else ("assignment_facts", "assignment_id", "received_at, assignment_id")
-        )
-        rows = await self._r.execute_fetchall(
-            f"SELECT {key} FROM {table} WHERE {where} AND {condition} "
-            f"ORDER BY {order} LIMIT :limit",
-            {**params, **extra_params, "limit": limit},
-        )
+        # wall branch: the statement comes whole from facts (响应率 lists cases, once each).
+        sql, params = facts.drill_sql(metric, bucket, query)
+        rows = await self._r.execute_fetchall(sql, {**params, "limit": limit})
         return [str(r[0]) for r in rows]
+
+    # -- wall branch: the command-centre wall and the drill-down rows (whistle/store/readouts) --
+
+    async def open_by_path(self, grid_path: str | None) -> dict[str, int]:
+        return await readouts.open_by_path(self._r, grid_path)
+
+    async def overdue(self, grid_path: str | None, now: datetime) -> list[readouts.OverdueCase]:
+        return await readouts.overdue(self._r, grid_path, now)
+
+    async def case_facts(self, ids: Sequence[str]) -> dict[str, readouts.CaseFacts]:
+        return await readouts.case_facts(self._r, ids)
+
+    # -- end of the wall branch's reads ------------------------------------------------------
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers and takes writes: a no-op update

@@ -87,6 +87,7 @@ RESPONSES: dict[str, Any] = {
         resources.Categories,
         resources.Inbox,
         resources.History,
+        resources.Wall,
         resources.Silence,
         resources.Silences,
         resources.IssuedToken,
@@ -566,6 +567,15 @@ def _stats_ops() -> list[Op]:
     csv = {"description": "CSV", "content": {"text/csv": {"schema": _STR}}}
     return [
         Op("get", "/api/v1/stats", "Every figure of a window", "Stats", _READ, params=_WINDOW),
+        Op(
+            "get",
+            "/api/v1/wall",
+            "The command-centre wall: open cases per map cell, today's whistles by source, "
+            "the overdue cases by name, the three rates of the last 7 days",
+            "Wall",
+            _READ,
+            params=(_query("grid", _STR, "the subtree (default: the caller's scope)"),),
+        ),
         Op(
             "get",
             "/api/v1/stats/cases",

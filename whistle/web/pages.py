@@ -92,6 +92,10 @@ def render(
     context.setdefault("principal", None)
     context.setdefault("csrf", "")
     context.setdefault("scope_name", "")
+    # The language switch keeps the page's query (a subtree, a date range), changing lang only.
+    context.setdefault(
+        "lang_href", str(request.rel_url.update_query(lang="en" if lang == "zh" else "zh"))
+    )
     html = _env.get_template(template).render(
         lang=lang, t=PAGES[lang], title=context.pop("title", PAGES[lang]["app"]), **context
     )

@@ -497,3 +497,111 @@ class PublicView(TypedDict):
     resolution: str | None
     rating: Rating | None
     can_rate: bool
+
+
+# -- the command-centre wall (whistle/web/wall.py) --------------------------------------------
+
+
+class Keyed(TypedDict):
+    """A code and its name in the page's language."""
+
+    key: str
+    name: str
+
+
+class WallGrid(TypedDict):
+    """The subtree the wall shows."""
+
+    code: str
+    name: str
+    level: str
+
+
+class WallMap(TypedDict):
+    """Which level's polygons the map draws, and the cells whose ``/shapes`` to fetch."""
+
+    level: str
+    level_name: str
+    shapes: list[str]
+
+
+class WallPlace(TypedDict):
+    """A cell by name, with the names of the cells between it and the wall's top."""
+
+    code: str
+    name: str
+    path: str
+
+
+class WallCell(WallPlace):
+    """A map cell and its open cases."""
+
+    open: int
+
+
+class WallSource(Keyed):
+    """Today's whistles of one of the five sources."""
+
+    count: int
+
+
+class WallRate(Keyed):
+    """One of the 三率 over the last seven days."""
+
+    numerator: int
+    denominator: int
+    rate: float | None
+
+
+class WallRates(TypedDict):
+    """The 三率 and their window (Shanghai days, both included)."""
+
+    since: Annotated[str, Field(json_schema_extra={"format": "date"})]
+    until: Annotated[str, Field(json_schema_extra={"format": "date"})]
+    items: list[WallRate]
+
+
+class WallCategory(TypedDict):
+    """A category by code and name."""
+
+    code: str
+    name: str
+
+
+class WallOverdueCase(TypedDict):
+    """An overdue case, by name."""
+
+    id: str
+    case_number: str
+    source: Keyed
+    category: WallCategory
+    place: WallPlace
+    status: Keyed
+    resolve_due: Time | None
+    overdue_since: Time | None
+    overdue_seconds: int | None
+
+
+class WallOverdue(TypedDict):
+    """How many cases are overdue, and the first of them."""
+
+    count: int
+    items: list[WallOverdueCase]
+
+
+class Wall(TypedDict):
+    """The command-centre wall's figures: open cases per map cell, today's whistles by
+    source, the overdue cases, the 三率 of the last seven days."""
+
+    grid: WallGrid
+    now: Time
+    timezone: str
+    map: WallMap
+    cells: list[WallCell]
+    open_total: int
+    open_elsewhere: Annotated[int, Field(description="open cases filed above the map's cells")]
+    today: Annotated[str, Field(json_schema_extra={"format": "date"})]
+    sources: list[WallSource]
+    today_total: int
+    rates: WallRates
+    overdue: WallOverdue

@@ -27,11 +27,15 @@ from grids import Cell, Hierarchy
 from whistle.auth import Principal, Role, allow_cell
 from whistle.bounds import whole_number
 from whistle.exceptions import FieldError, InvalidWhistle
-from whistle.stats import TABLES, Window, csv_table, labels, parse_window, report
-from whistle.store.facts import ASSIGNMENT_METRICS, CASE_METRICS, BadBucket
+from whistle.stats import METRICS, TABLES, Window, csv_table, labels, parse_window, report
+from whistle.store.facts import BadBucket, metric_kind
+from whistle.store.readouts import CaseFacts
+from whistle.timefmt import rfc3339
 from whistle.web.access import allow, public
+from whistle.web.i18n import SOURCES, STATUSES
 from whistle.web.i18n import lang as _lang
 from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, STORE, TZ
+from whistle.web.numbers import case_number
 from whistle.web.pages import page_session, render
 
 __all__ = ["READERS", "routes"]
@@ -87,8 +91,11 @@ async def _drill(request: web.Request, principal: Principal) -> tuple[Window, di
     metric = q.get("metric", "")
     bucket = q.get("bucket") or None
     errors: list[FieldError] = []
-    if metric not in CASE_METRICS and metric not in ASSIGNMENT_METRICS:
-        known = ", ".join([*CASE_METRICS, *ASSIGNMENT_METRICS])
+    try:
+        kind = metric_kind(metric)
+    except BadBucket:
+        kind = ""
+        known = ", ".join(sorted(METRICS))
         errors.append(FieldError("metric", f"unknown metric {metric!r}; expected one of {known}"))
     limit = DRILL_LIMIT
     if "limit" in q:
@@ -106,12 +113,12 @@ async def _drill(request: web.Request, principal: Principal) -> tuple[Window, di
         raise InvalidWhistle([FieldError("bucket", str(exc))], status=400) from None
     truncated = len(ids) > limit
     ids = ids[:limit]
-    cases = ids if metric in CASE_METRICS else list(dict.fromkeys(_case_of(i) for i in ids))
+    cases = ids if kind == "case" else list(dict.fromkeys(_case_of(i) for i in ids))
     return window, {
         "metric": metric,
         "bucket": bucket,
         **window.params(),
-        "kind": "case" if metric in CASE_METRICS else "assignment",
+        "kind": kind,
         "count": len(ids),
         "truncated": truncated,
         "ids": ids,
@@ -207,17 +214,69 @@ async def stats_page(request: web.Request) -> web.Response:
     )
 
 
+def _row(request: web.Request, facts: CaseFacts, lang: str) -> dict[str, Any]:
+    """One case of a drill-down as the page lists it: names and times, no bare ids."""
+    app = request.app
+    tz = app[TZ]
+    cell = app[HIERARCHY].get(facts.grid_code)
+    category = app[CATALOG].get(facts.category)
+    if category is None:
+        category_name = facts.category
+    else:
+        category_name = category.name_en if lang == "en" and category.name_en else category.name
+    return {
+        "id": facts.id,
+        "case_number": case_number({"case_number": facts.case_number}, facts.id),
+        "place": facts.grid_code if cell is None else cell.name,
+        "category": category_name,
+        "status": STATUSES[lang].get(facts.status, facts.status),
+        "received_at": _minute(rfc3339(facts.received_at, tz)),
+        "resolved_at": _minute(rfc3339(facts.resolved_at, tz)),
+        "closed_at": _minute(rfc3339(facts.closed_at, tz)),
+    }
+
+
+def _bucket_name(request: web.Request, bucket: str | None, lang: str) -> str:
+    """A drill-down's bucket by name (群众吹哨, a cell's or a responder's name, a 大类)."""
+    if not bucket:
+        return ""
+    app = request.app
+    kind, _, value = bucket.partition(":")
+    if kind == "source":
+        return SOURCES[lang].get(value, value)
+    if kind == "place":
+        cell = app[HIERARCHY].get(value) if value else None
+        return value if cell is None else cell.name
+    if kind == "category":
+        major = app[CATALOG].major(value)
+        return value if major is None else (major.name_en if lang == "en" else major.name)
+    if kind == "responder":
+        found = app[HIERARCHY].responder(value)
+        return value if found is None else found.name
+    return value
+
+
+def _minute(text: str | None) -> str:
+    # 2026-11-23T09:10:00.000+08:00 -> 2026-11-23 09:10 (the page says the zone once)
+    return "" if text is None else text[:16].replace("T", " ")
+
+
 @routes.get("/stats/cases")
 @public
 async def stats_cases_page(request: web.Request) -> web.Response:
     principal, csrf = await page_session(request, *READERS)
     window, drill = await _drill(request, principal)
     context = _page_context(request, principal, window)
+    lang = _lang(request)
+    found = await request.app[STORE].case_facts(drill["cases"])
+    rows = [_row(request, found[wid], lang) for wid in drill["cases"] if wid in found]
     return render(
         request,
         "stats_cases.html",
         csrf=csrf,
         drill=drill,
+        rows=rows,
+        bucket_name=_bucket_name(request, drill["bucket"], lang),
         title=context["s"]["title"],
         **context,
     )

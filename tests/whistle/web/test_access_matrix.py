@@ -109,6 +109,7 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "GET /api/v1/stats": inside(OPERATOR, COMMITTEE) | everywhere(ADMIN),
     "GET /api/v1/stats/{table}.csv": inside(OPERATOR, COMMITTEE) | everywhere(ADMIN),
     "GET /api/v1/stats/cases": inside(OPERATOR, COMMITTEE) | everywhere(ADMIN),
+    "GET /api/v1/wall": inside(OPERATOR, COMMITTEE) | everywhere(ADMIN),
     "POST /api/v1/assignments/{id}/reassign": inside(OPERATOR),
     "POST /api/v1/assignments/{id}/accept-return": inside(OPERATOR),
     "POST /api/v1/assignments/{id}/refuse-return": inside(OPERATOR),
@@ -395,6 +396,11 @@ async def _stats_cases(sc: Scenario, where: str) -> Call:
     return Call("GET", f"/api/v1/stats/cases?metric=total&grid={sc.town[where]}")
 
 
+@endpoint("GET /api/v1/wall")
+async def _wall(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/wall?grid={sc.town[where]}")
+
+
 @endpoint("GET /api/v1/stream", scoped=False)
 async def _stream(sc: Scenario, where: str) -> Call:
     return Call("GET", "/api/v1/stream", stream=True)
@@ -628,7 +634,7 @@ assert set(ENDPOINTS) == set(ALLOWED), set(ENDPOINTS) ^ set(ALLOWED)
 PAGES = {"GET /login", "POST /login", "POST /logout", "GET /", "GET /cases", "GET /cases/{id}",
          "GET /static", "GET /report", "GET /console", "GET /claims", "GET /stats", "GET /grids",
          "GET /tasks", "GET /tasks/{assignment_id}",
-         "GET /stats/cases", "GET /hotline", "POST /hotline",
+         "GET /stats/cases", "GET /wall", "GET /hotline", "POST /hotline",
          "GET /track/{id}", "POST /track/{id}/rate"}  # fmt: skip
 
 
