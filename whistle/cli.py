@@ -29,7 +29,20 @@ def _parser() -> argparse.ArgumentParser:
         prog="whistle", description="五哨五到 grid-governance dispatch"
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    _config_parsers(sub)
+    _credential_parsers(sub)
 
+    hotline = sub.add_parser(
+        "import-hotline", help="import a 12345 hotline CSV as citizen whistles (idempotent)"
+    )
+    hotline.add_argument("file", type=Path)
+    hotline.add_argument("--db", type=Path, required=True)
+    hotline.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
+    return parser
+
+
+def _serve_parser(sub: Any) -> None:
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument(
@@ -62,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     # re-read on SIGUSR1, so that a test can move a real process past its deadlines.
     serve.add_argument("--clock-offset-file", type=Path, help=argparse.SUPPRESS)
 
+
+def _config_parsers(sub: Any) -> None:
     sample = sub.add_parser("sample-county", help="write a deterministic sample county")
     sample.add_argument("outdir", type=Path)
     sample.add_argument("--seed", type=int, default=530524)
@@ -73,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="load and validate a config directory")
     check.add_argument("config", type=Path, nargs="?", default=SHIPPED_CONFIG)
 
+
+def _credential_parsers(sub: Any) -> None:
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="action", required=True)
     create = token.add_parser("create", help="print a new token (and nothing else)")
     create.add_argument("--db", type=Path, required=True)
@@ -99,14 +116,6 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=[r.value for r in _roles()])
     add.add_argument("--scope")
     add.add_argument("--responder")
-
-    hotline = sub.add_parser(
-        "import-hotline", help="import a 12345 hotline CSV as citizen whistles (idempotent)"
-    )
-    hotline.add_argument("file", type=Path)
-    hotline.add_argument("--db", type=Path, required=True)
-    hotline.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
-    return parser
 
 
 def _roles() -> list[Any]:
