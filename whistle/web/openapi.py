@@ -37,6 +37,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "WhistleIn": WhistleIn,
     "ResolveIn": actions._Resolve,
     "ReasonIn": actions._Reason,
+    "NoteIn": actions._Note,
     "EmptyIn": actions._Body,
     "ClaimIn": actions._Claim,
     "VerifyIn": actions._Verify,
@@ -616,6 +617,15 @@ def _paths() -> dict[str, Any]:
             "get": _op("Responders and shifts", _json("Roster"), (*_READ, 404), params=[_CODE])
         },
         "/api/v1/categories": {"get": _op("The category catalog", _json("Categories"), _READ)},
+        "/api/v1/whistles/{id}/candidates": {
+            "get": _op(
+                "Who a case may be reassigned to: its cell's responders and those above, "
+                "by kind, with duty and open tasks",
+                {"description": "OK", "content": {"application/json": {"schema": _OBJ}}},
+                (*_READ, 404),
+                params=[_ID, _query("q", _STR, "words the name, id or cell name contains")],
+            )
+        },
         "/api/v1/responders/{id}/inbox": {
             "get": _op("A responder's inbox", _json("Inbox"), (*_READ, 404), params=[_ID])
         },
@@ -822,7 +832,9 @@ def _paths() -> dict[str, Any]:
         ("verify", "verify (核查)", "VerifyIn"),
         ("reopen", "reopen", "ReasonIn"),
         ("hold", "hold (挂账)", "ReasonIn"),
-        ("release", "release a hold", "EmptyIn"),
+        ("release", "release a hold (恢复), with an optional reason", "ReasonIn"),
+        ("urge", "urge by hand (催办), with a required note", "NoteIn"),
+        ("supervise", "supervise by hand (督办), with a required note", "NoteIn"),
         ("extend", "extend once (延期)", "ExtendIn"),
         ("rate", "rate (好差评)", "RateIn"),
         ("merge", "merge as a duplicate (the case it joins records it)", "MergeIn"),
