@@ -247,3 +247,59 @@ def test_selected_console_rows_are_urged_together_and_merged_into_one(
         merged = case(site, doc["id"])
         assert merged["status"] == "cancelled"
         assert merged["case"]["merged_into"] == docs[0]["id"]
+
+
+def test_a_return_is_accepted_and_reassigned_in_one_step(open_as: Any, site: Site) -> None:
+    doc = file(site, "邻里噪音纠纷", where=6)
+    returned = doc["assignments"][0]
+    token = site.server.create_token("responder", COMMUNITY, responder=returned["responder"]["id"])
+    status, answer = site.api(
+        "POST",
+        f"/api/v1/assignments/{returned['id']}/return",
+        {"reason": "不属于本网格"},
+        Authorization=f"Bearer {token}",
+    )
+    assert status == 200, answer
+    status, candidates = site.api("GET", f"/api/v1/whistles/{doc['id']}/candidates")
+    assert status == 200
+    target = next(
+        item for group in candidates["groups"] for item in group["items"] if not item["on_case"]
+    )
+    page = open_as("operator")
+    page.goto(f"{site.url}/cases/{doc['id']}")
+    page.locator(f'tr[data-assignment="{returned["id"]}"] button.action-accept_return').click()
+    picker = dialog(page)
+    picker.locator(f'.pick-item[data-responder="{target["id"]}"] input').check()
+    picker.locator("textarea[name=note]").fill("改由社区处理")
+    submit(page)
+    after = case(site, doc["id"])
+    accepted = [e for e in after["timeline"] if e["type"] == "assignment.return_accepted"]
+    assert [(e["actor"], e["data"]["reassigned_to"]) for e in accepted] == [
+        ("operator", target["id"])
+    ]
+    assert after["case"]["returns_pending"] == []
+    assert (
+        page.locator(f'tr[data-assignment="{returned["id"]}"] .action-accept_return').count() == 0
+    )
+
+
+def test_a_case_is_held_and_resumed_with_reasons(open_as: Any, site: Site) -> None:
+    doc = file(site, "道路塌陷等待鉴定", where=7)
+    page = open_as("operator")
+    page.goto(f"{site.url}/cases/{doc['id']}")
+    page.locator("button.action-hold").click()
+    dialog(page).locator("textarea[name=reason]").fill("等待住建部门鉴定")
+    submit(page)
+    assert case(site, doc["id"])["status"] == "on_hold"
+    page.locator("button.action-release").click()
+    dialog(page).locator("textarea[name=reason]").fill("鉴定报告已出")
+    submit(page)
+    after = case(site, doc["id"])
+    assert after["status"] == "dispatched"
+    reasons = [
+        (e["type"], e["data"].get("reason"))
+        for e in after["timeline"]
+        if e["type"] in ("case.held", "case.released")
+    ]
+    assert reasons == [("case.held", "等待住建部门鉴定"), ("case.released", "鉴定报告已出")]
+    assert "鉴定报告已出" in page.locator("tr.event-case-released").inner_text()
