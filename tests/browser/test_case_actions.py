@@ -223,9 +223,11 @@ def test_selected_console_rows_are_urged_together_and_merged_into_one(
     console = open_as("operator")
     console.goto(f"{site.url}/console")
     console.locator("#live-state.ok").wait_for()
+    bar = console.locator("#bulk-bar")
+    console.locator(f'tr[data-id="{docs[-1]["id"]}"] input.row-select').wait_for()
+    expect(bar).to_be_hidden()  # nothing selected yet
     for doc in docs:
         console.locator(f'tr[data-id="{doc["id"]}"] input.row-select').check()
-    bar = console.locator("#bulk-bar")
     assert "已选 3 件" in bar.inner_text()
     bar.locator("button.bulk-urge").click()
     dialog(console).locator("textarea[name=note]").fill("请统一清理")
@@ -235,13 +237,34 @@ def test_selected_console_rows_are_urged_together_and_merged_into_one(
         urged = [e for e in case(site, doc["id"])["timeline"] if e["type"] == "case.urged"]
         assert [(e["actor"], e["data"]["note"]) for e in urged] == [("operator", "请统一清理")]
 
+    # Reassign two of them to one responder, chosen in the picker.
+    status, candidates = site.api("GET", f"/api/v1/whistles/{docs[0]['id']}/candidates")
+    assert status == 200
+    target = next(
+        item for group in candidates["groups"] for item in group["items"] if not item["on_case"]
+    )
+    for doc in docs[:2]:
+        console.locator(f'tr[data-id="{doc["id"]}"] input.row-select').check()
+    bar.locator("button.bulk-reassign").click()
+    picker = dialog(console)
+    picker.locator(f'.pick-item[data-responder="{target["id"]}"] input').check()
+    picker.locator("textarea[name=reason]").fill("统一交由一人处理")
+    picker.locator("button.dialog-ok").click()
+    expect(dialog(console)).to_have_count(0)
+    assert console.locator("#console-message").inner_text() == "2 件完成，0 件失败"
+    for doc in docs[:2]:
+        holders = [a["responder"]["id"] for a in case(site, doc["id"])["assignments"]
+                   if a["origin"] == "reassign"]  # fmt: skip
+        assert holders == [target["id"]]
+
     for doc in docs:
         console.locator(f'tr[data-id="{doc["id"]}"] input.row-select').check()
     bar.locator("button.bulk-merge").click()
     picker = dialog(console)
     picker.locator(f'.pick-item[data-whistle="{docs[0]["id"]}"] input').check()
     picker.locator("button.dialog-ok").click()
-    console.locator("#console-message").filter(has_text="2 件完成").wait_for(timeout=15_000)
+    expect(dialog(console)).to_have_count(0)  # closed once every merge was answered
+    assert console.locator("#console-message").inner_text() == "2 件完成，0 件失败"
     assert case(site, docs[0]["id"])["status"] != "cancelled"
     for doc in docs[1:]:
         merged = case(site, doc["id"])

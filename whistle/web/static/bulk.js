@@ -58,7 +58,7 @@
             done: clear };
     var L = ctx.labels;
     var head = root.querySelector(".queue-table thead tr");
-    if (head) head.insertBefore(el("th", L.select), head.firstChild);
+    if (head) head.insertBefore(el("th", L.select, "select"), head.firstChild);
     bar = el("div", null, "bulk-bar card");
     bar.id = "bulk-bar";
     count = el("strong", "", "bulk-count");
