@@ -537,11 +537,14 @@ def _duplicate_merged(state: CaseState, event: EventLike) -> None:
 
 
 def _urged(state: CaseState, event: EventLike) -> None:
-    state.urged = True
+    # An operator's urge by hand (dispatch/urging.py) leaves the rule's own urge pending.
+    if not event.data.get("manual"):
+        state.urged = True
 
 
 def _supervised(state: CaseState, event: EventLike) -> None:
-    state.supervised = True
+    if not event.data.get("manual"):
+        state.supervised = True
 
 
 def _overdue(state: CaseState, event: EventLike) -> None:

@@ -37,7 +37,7 @@ from whistle.integrations import feeds, hotline
 from whistle.integrations.open311 import routes as open311_routes
 from whistle.silences import Silences
 from whistle.store import SqliteStore
-from whistle.web import console, metrics, stream
+from whistle.web import console, metrics, picker, stream
 from whistle.web.access import ACCESS, Access, access_middleware
 from whistle.web.actions import routes as action_routes
 from whistle.web.admin import routes as admin_routes
@@ -106,6 +106,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(field_routes)
     app.add_routes(task_routes)
     app.add_routes(console.routes)
+    app.add_routes(picker.routes)
     app.add_routes(stats_routes)
     app.add_routes(wall_routes)
     app.add_routes(open311_routes)

@@ -1,18 +1,16 @@
 """The console names the silence that matched a case (issue 14), live, and its silence button
-silences a category in a cell, never a cell alone."""
+silences a category in a cell, never a cell alone, asked in an in-page dialog."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
-
-import pytest
 
 from grids.loader import load_hierarchy
 from tests.support.browser import COMMUNITY, Site
 from whistle.cameras import camera_rows
 
 
-@pytest.mark.native_dialogs
 def test_the_console_shows_live_which_silence_muted_or_warned_a_case(
     open_as: Any, site: Site
 ) -> None:
@@ -57,13 +55,21 @@ def test_the_console_shows_live_which_silence_muted_or_warned_a_case(
     warned.wait_for(timeout=15_000)
     assert warned.inner_text() == "紧急不静默: 派出所演练"
 
-    # The row's silence button silences that category in that cell.
-    answers = {"静默时长(分钟)": "30", "静默说明": "同一警情重复上报"}
-    console.on("dialog", lambda dialog: dialog.accept(answers[dialog.message]))
+    # The row's silence button silences that category in that cell, asked in a dialog.
     row = console.locator(f'tr[data-id="{filed["police"]}"]')
     row.locator("button.action-silence").click()
+    dialog = console.locator("dialog#action-dialog[open]")
+    dialog.locator("input[name=minutes]").fill("30")
+    dialog.locator("button.dialog-ok").click()
+    assert dialog.locator(".dialog-error").inner_text() == "请填写静默说明"
+    dialog.locator("textarea[name=comment]").fill("同一警情重复上报")
+    dialog.locator("button.dialog-ok").click()
     console.locator("#console-message").filter(has_text="静默").wait_for(timeout=15_000)
+    assert not dialog.is_visible()
     status, listing = site.api("GET", "/api/v1/silences")
     assert status == 200
     made = next(s for s in listing["items"] if s["comment"] == "同一警情重复上报")
     assert made["matchers"] == {"grid": COMMUNITY, "category": "E0703"}
+    assert made["author"] == "operator"  # the operator's own name, not "console"
+    lasts = datetime.fromisoformat(made["ends_at"]) - datetime.fromisoformat(made["starts_at"])
+    assert lasts == timedelta(minutes=30)

@@ -71,4 +71,5 @@ def test_report_appears_live_in_the_console_and_changes_the_statistics(
     case = open_as("operator")
     case.goto(f"{site.url}/cases/{whistle_id}")
     assert "小区门口井盖缺失" in case.inner_text("main")
-    case.screenshot(path=str(shots / "case.png"), full_page=True)
+    # docs/screenshots/case.png is taken of an open case, with its actions, in
+    # test_case_actions.py.

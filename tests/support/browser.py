@@ -167,7 +167,7 @@ def log_in(context: Any, site: Site, name: str) -> Any:
 
 
 @pytest.fixture
-def open_as(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[Any]:
+def open_as(browser: Any, site: Site) -> Iterator[Any]:
     """open_as(name, phone=False): a fresh browser context and page, logged in as ``name``."""
     contexts: list[Any] = []
 
@@ -189,14 +189,14 @@ def open_as(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iterato
     dialogs = [d for context in contexts for d in context.whistle_dialogs]
     for context in contexts:
         context.close()
-    if dialogs and request.node.get_closest_marker("native_dialogs") is None:
+    if dialogs:
         pytest.fail(f"a page used window.alert/confirm/prompt: {dialogs}")
 
 
 def _guard_dialogs(context: Any) -> None:
     """Record every native dialog a page opens: pages must use in-page dialogs, never
     window.alert/confirm/prompt (they block the operator and cannot be styled or read aloud).
-    ``open_as`` fails the test afterwards unless it is marked ``native_dialogs``."""
+    ``open_as`` fails the test afterwards."""
     context.whistle_dialogs = []
 
     def seen(page: Any) -> None:

@@ -3,52 +3,17 @@ signed; a refusing receiver leaves a visible failure on the case."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from grids import Hierarchy, Level, ResponderKind
+from grids import Hierarchy
 from tests.support.harness import StartServer
 from tests.support.lifecycle import Cases
+from tests.support.webhooks import SECRET, config_with_hook, grid_member, receiver
 from whistle.web.keys import WEBHOOKS
 from whistle.webhooks import verify
-
-SECRET = "s3cret-s3cret-s3cret"
-
-
-async def receiver(status: int) -> tuple[TestServer, list[web.Request], list[bytes]]:
-    seen: list[web.Request] = []
-    bodies: list[bytes] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        seen.append(request)
-        bodies.append(await request.read())
-        return web.Response(status=status)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    return server, seen, bodies
-
-
-def config_with_hook(county_dir: Path, tmp_path: Path, responder: str, url: str) -> Path:
-    target = tmp_path / "config"
-    shutil.copytree(county_dir, target)
-    (target / "webhooks.csv").write_text(
-        f"responder,url,secret\n{responder},{url},{SECRET}\n", encoding="utf-8"
-    )
-    return target
-
-
-def grid_member(county: Hierarchy) -> str:
-    micro = next(iter(county.cells(level=Level.MICRO_GRID)))
-    grid = county.at_level(micro.code, Level.GRID)
-    return county.responders_at(grid.code, ResponderKind.REGISTERED_MEMBER)[0].id
 
 
 async def test_assignment_reaches_the_receiver_signed(

@@ -2,11 +2,12 @@
 
 ``POST /api/v1/assignments/{id}/acknowledge|start|resolve|return``, for operators
 ``POST /api/v1/assignments/{id}/reassign|accept-return|refuse-return``,
-``POST /api/v1/whistles/{id}/claim|verify|reopen|hold|release|extend|rate|merge`` and
-``GET /api/v1/responders/{id}/inbox``; 申请延期 ``POST /api/v1/assignments/{id}/request-extension``
-and, for operators, ``POST /api/v1/whistles/{id}/approve-extension|refuse-extension``. Each
-POST answers 200 with the whistle as it now stands; an action that does not fit the case's
-state is 409 with the current status and what is allowed from it.
+``POST /api/v1/whistles/{id}/claim|verify|reopen|hold|release|extend|rate|merge|urge|supervise``
+and ``GET /api/v1/responders/{id}/inbox``; 申请延期
+``POST /api/v1/assignments/{id}/request-extension`` and, for operators,
+``POST /api/v1/whistles/{id}/approve-extension|refuse-extension``. Each POST answers 200
+with the whistle as it now stands; an action that does not fit the case's state is 409 with
+the current status and what is allowed from it.
 
 An ``Idempotency-Key`` header makes an action safe to send again when its answer was lost:
 the key is written with the action's first event (``data.idempotency``: the key, who sent
@@ -27,7 +28,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from dispatch import CalendarEndError, extensions, lifecycle
+from dispatch import CalendarEndError, extensions, lifecycle, urging
 from dispatch.case import ACTIVE, CaseState, CaseStatus
 from dispatch.lifecycle import Change, Context, IllegalTransition, InvalidAction, NotYours
 from grids import Level
@@ -60,6 +61,10 @@ class _Resolve(_Body):
 
 class _Reason(_Body):
     reason: _Text | None = None
+
+
+class _Note(_Body):
+    note: _Text | None = None
 
 
 class _Claim(_Body):
@@ -312,7 +317,22 @@ _CASE_ACTIONS: dict[str, tuple[tuple[Role, ...], type[BaseModel], _CaseStep]] = 
         _Reason,
         lambda s, actor, ctx, b: lifecycle.hold(s, actor, ctx, reason=b.reason),
     ),
-    "release": (_OPERATORS, _Body, lambda s, actor, ctx, b: lifecycle.release(s, actor, ctx)),
+    "release": (
+        _OPERATORS,
+        _Reason,
+        lambda s, actor, ctx, b: _with_reason(lifecycle.release(s, actor, ctx), b.reason),
+    ),
+    # 催办 and 督办 by hand, with the operator's note (the timer's own stay as they are).
+    "urge": (
+        _OPERATORS,
+        _Note,
+        lambda s, actor, ctx, b: urging.urge(s, actor, ctx, note=b.note),
+    ),
+    "supervise": (
+        _OPERATORS,
+        _Note,
+        lambda s, actor, ctx, b: urging.supervise(s, actor, ctx, note=b.note),
+    ),
     "extend": (
         _OPERATORS,
         _Extend,
@@ -321,6 +341,13 @@ _CASE_ACTIONS: dict[str, tuple[tuple[Role, ...], type[BaseModel], _CaseStep]] = 
         ),
     ),
 }
+
+
+def _with_reason(changes: list[Change], reason: str | None) -> list[Change]:
+    """The operator's reason for ending a hold (恢复), kept on the event for the timeline."""
+    if not reason:
+        return changes
+    return [Change(c.type, {**c.data, "reason": reason}) for c in changes]
 
 
 def _case_action(

@@ -23,7 +23,7 @@ from grids import Level
 from whistle.auth import Principal, Role
 from whistle.store import WhistleQuery
 from whistle.web.access import public
-from whistle.web.i18n import CONSOLE, SOURCES, STATUSES
+from whistle.web.i18n import ACTIONS, CONSOLE, SOURCES, STATUSES
 from whistle.web.i18n import lang as _lang
 from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, STORE
 from whistle.web.pages import page_session, render
@@ -108,6 +108,9 @@ async def console(request: web.Request) -> web.Response:
         "lang": lang,
         "can_act": principal.role is Role.OPERATOR,
         "labels": labels,
+        # The dialogs' words (static/dialogs.js) and the name actions are recorded under.
+        "actions": ACTIONS[lang],
+        "actor": principal.actor,
         "statuses": STATUSES[lang],
         "scope": principal.scope,
     }

@@ -29,7 +29,7 @@ from whistle.timefmt import rfc3339
 from whistle.web.access import ACCESS, PRINCIPAL, SESSION_COOKIE, client_address, public
 from whistle.web.api import may_read
 from whistle.web.citizens import public_view
-from whistle.web.i18n import LANG_COOKIE, PAGES
+from whistle.web.i18n import ACTIONS, LANG_COOKIE, PAGES
 from whistle.web.i18n import lang as _lang
 from whistle.web.keys import CASES, HIERARCHY, SETTINGS, STORE, TZ
 from whistle.web.problems import PROBLEM_JSON, refused
@@ -317,6 +317,7 @@ async def case_page(request: web.Request) -> web.Response:
         doc=stored.document(),
         timeline=timeline,
         related=related,
+        acts=ACTIONS[_lang(request)],
         title=stored.row_doc["id"],
         scope_name=_scope_name(request, principal),
     )

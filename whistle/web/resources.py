@@ -605,3 +605,34 @@ class Wall(TypedDict):
     today_total: int
     rates: WallRates
     overdue: WallOverdue
+
+
+# -- the assignee picker (whistle/web/picker.py) ----------------------------------------------
+
+
+class Candidate(TypedDict):
+    """A responder a case may be reassigned to."""
+
+    id: str
+    name: str
+    cell: str
+    cell_name: str
+    on_duty: Annotated[bool, Field(description="on the duty roster now")]
+    open_tasks: Annotated[int, Field(description="assignments the responder has open")]
+    on_case: Annotated[bool, Field(description="already holds a live assignment of the case")]
+
+
+class CandidateGroup(TypedDict):
+    """The candidates of one responder kind, by name."""
+
+    kind: str
+    kind_name: str
+    items: list[Candidate]
+
+
+class Candidates(TypedDict):
+    """Who a case may be reassigned to: its cell's responders and those above, by kind."""
+
+    whistle_id: str
+    q: str
+    groups: list[CandidateGroup]

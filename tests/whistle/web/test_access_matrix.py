@@ -71,6 +71,9 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "POST /api/v1/whistles/{id}/release": inside(OPERATOR),
     "POST /api/v1/whistles/{id}/extend": inside(OPERATOR),
     "POST /api/v1/whistles/{id}/merge": inside(OPERATOR),
+    "POST /api/v1/whistles/{id}/urge": inside(OPERATOR),
+    "POST /api/v1/whistles/{id}/supervise": inside(OPERATOR),
+    "GET /api/v1/whistles/{id}/candidates": inside(OPERATOR),
     "GET /api/v1/responders/{id}/inbox": inside(RESPONDER, OPERATOR) | everywhere(ADMIN),
     "POST /api/v1/silences": inside(OPERATOR) | everywhere(ADMIN),
     "GET /api/v1/silences": everywhere(OPERATOR, COMMITTEE, ADMIN),
@@ -339,6 +342,14 @@ _case_endpoint("rate", Scenario.closed, {"grade": "satisfied"})
 _case_endpoint("hold", Scenario.case, {"reason": "等待产权单位答复"})
 _case_endpoint("release", _on_hold, {})
 _case_endpoint("extend", Scenario.case, {"reason": "需协调物业", "duration": "2wd"})
+_case_endpoint("urge", Scenario.case, {"note": "居民再次来电"})
+_case_endpoint("supervise", Scenario.case, {"note": "超过三天未处理"})
+
+
+@endpoint("GET /api/v1/whistles/{id}/candidates")
+async def _candidates(sc: Scenario, where: str) -> Call:
+    doc = await sc.case(where)
+    return Call("GET", f"/api/v1/whistles/{doc['id']}/candidates")
 
 
 async def _extension_asked(sc: Scenario, where: str) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 // 调度台: the live queue and the operator's actions. Vanilla JS, no build step.
 //
 // The console page (#console) lists through GET /api/v1/whistles with its filters and follows
-// GET /api/v1/stream (Server-Sent Events), refreshing each case an event names. The case page
-// (#case) uses the same action code for its buttons. Data is always set with textContent,
-// never as markup; every POST carries the page's CSRF token in X-CSRF-Token.
+// GET /api/v1/stream (Server-Sent Events), refreshing each case an event names. Its actions are
+// asked in dialogs (static/dialogs.js, shared with the case page) and its bulk actions on
+// selected rows live in static/bulk.js. Data is always set with textContent, never as markup.
 "use strict";
 
 (function () {
@@ -32,90 +32,10 @@
     return text ? String(text).slice(0, 16).replace("T", " ") : "";
   }
 
-  function post(csrf, path, body) {
-    return fetch(path, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify(body || {})
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (data) {
-        if (!response.ok) {
-          var error = new Error((data && (data.detail || data.title)) || String(response.status));
-          error.status = response.status;
-          throw error;
-        }
-        return data;
-      });
-    });
-  }
-
-  // -- actions (both pages) ----------------------------------------------------------------
-
-  function runAction(csrf, labels, action, ids, say, done) {
-    var p = labels.prompts;
-    var body = {};
-    var path;
-    if (action === "reassign") {
-      var responder = window.prompt(p.responder);
-      if (!responder) return;
-      var why = window.prompt(p.reason);
-      if (!why) return;
-      path = "/api/v1/assignments/" + encodeURIComponent(ids.assignment) + "/reassign";
-      body = { responder: responder.trim(), reason: why };
-    } else if (action === "accept_return") {
-      // Accepting a return reassigns the slot: the dispatcher names who takes it.
-      var to = window.prompt(p.responder);
-      if (!to) return;
-      var note = window.prompt(p.note);
-      if (note === null) return;
-      path = "/api/v1/assignments/" + encodeURIComponent(ids.assignment) + "/accept-return";
-      body = { responder: to.trim() };
-      if (note) body.note = note;
-    } else if (action === "refuse_return") {
-      var reason = window.prompt(p.reason);
-      if (!reason) return;
-      path = "/api/v1/assignments/" + encodeURIComponent(ids.assignment) + "/refuse-return";
-      body = { reason: reason };
-    } else if (action === "hold") {
-      var holdWhy = window.prompt(p.reason);
-      if (!holdWhy) return;
-      path = "/api/v1/whistles/" + encodeURIComponent(ids.whistle) + "/hold";
-      body = { reason: holdWhy };
-    } else if (action === "release") {
-      path = "/api/v1/whistles/" + encodeURIComponent(ids.whistle) + "/release";
-    } else if (action === "merge") {
-      var into = window.prompt(p.into);
-      if (!into) return;
-      path = "/api/v1/whistles/" + encodeURIComponent(ids.whistle) + "/merge";
-      body = { into: into.trim() };
-    } else if (action === "silence") {
-      var minutes = parseInt(window.prompt(p.minutes, "60") || "", 10);
-      if (!(minutes > 0)) return;
-      var comment = window.prompt(p.comment);
-      if (!comment) return;
-      path = "/api/v1/silences";
-      // A camera's repeats are silenced by camera; anything else by its category in its
-      // grid cell (a cell alone would mute emergencies there too, and is refused).
-      body = ids.camera
-        ? { matchers: { camera: ids.camera } }
-        : { matchers: { grid: ids.grid, category: ids.category } };
-      body.duration_minutes = minutes;
-      body.author = ids.author || "console";
-      body.comment = comment;
-    } else {
-      return;
-    }
-    post(csrf, path, body).then(function (data) {
-      say(labels.done + ": " + labels.actions[action], false);
-      if (done) done(data);
-    }, function (error) {
-      say(labels.failed + ": " + error.message, true);
-    });
-  }
+  // -- actions: asked in dialogs (static/dialogs.js), never window.prompt -------------------
 
   function actionButton(labels, action, onClick) {
-    var button = el("button", labels.actions[action], "action action-" + action);
+    var button = el("button", labels.buttons[action], "action action-" + action);
     button.type = "button";
     button.dataset.action = action;
     button.addEventListener("click", onClick);
@@ -137,6 +57,7 @@
     var known = {}; // whistle id -> {status, overdue, escalated}: for the live counts
     var nextCursor = null;
     var pending = {};
+    var bulk = !!(window.WhistleBulk && window.WhistleBulk.init(root, say));
 
     function say(text, bad) {
       message.textContent = text;
@@ -223,6 +144,7 @@
       var f = flags(doc);
       var tr = el("tr");
       tr.dataset.id = doc.id;
+      if (bulk) tr.appendChild(window.WhistleBulk.cell(doc)); // static/bulk.js: the selection
       tr.classList.toggle("overdue", f.overdue);
       tr.classList.toggle("escalated", f.escalated);
       tr.classList.toggle("returned", f.returned.length > 0);
@@ -258,20 +180,26 @@
     function actionsCell(doc, f) {
       var td = el("td", null, "actions");
       var allowed = (doc.case || {}).allowed || [];
+      var live = (doc.assignments || []).filter(function (a) { return LIVE_ASSIGNMENT[a.status]; });
       var ids = {
         whistle: doc.id,
+        doc: doc,
         grid: doc.grid && doc.grid.code,
         category: doc.category && doc.category.code,
-        camera: doc.source === "camera" ? doc.camera_id : null
+        camera: doc.source === "camera" ? doc.camera_id : null,
+        // Which live assignment a row's 改派 moves, when there are several: asked in the dialog.
+        assignments: live.map(function (a) {
+          return { value: a.id, name: a.kind_name + " · " + (a.responder ? a.responder.name : a.cell_name) };
+        })
       };
       function add(action, extra) {
-        td.appendChild(actionButton(labels, action, function () {
-          var all = Object.assign({}, ids, extra || {});
-          runAction(csrf, labels, action, all, say, function () { refresh(doc.id); });
+        td.appendChild(actionButton(config.actions, action, function () {
+          window.WhistleActions.run(actionContext(doc.id), action, Object.assign({}, ids, extra || {}));
         }));
       }
-      var live = (doc.assignments || []).filter(function (a) { return LIVE_ASSIGNMENT[a.status]; });
-      if (ACTIVE[doc.status] && live.length) add("reassign", { assignment: live[0].id });
+      if (allowed.indexOf("verify") >= 0) { add("verify_pass"); add("verify_fail"); }
+      if (ACTIVE[doc.status]) add("urge");
+      if (ACTIVE[doc.status] && live.length) add("reassign");
       f.returned.forEach(function (a) {
         add("accept_return", { assignment: a.id });
         add("refuse_return", { assignment: a.id });
@@ -281,6 +209,11 @@
       if (allowed.indexOf("merge") >= 0) add("merge");
       add("silence");
       return td;
+    }
+
+    function actionContext(id) {
+      return { csrf: csrf, labels: config.actions, actor: config.actor, say: say,
+               done: function () { refresh(id); } };
     }
 
     function clearEmpty() {
@@ -402,36 +335,8 @@
     }, 60000);
   }
 
-  // -- the case page ---------------------------------------------------------------------
-
-  function initCase(root) {
-    var csrf = root.dataset.csrf;
-    var config = JSON.parse(root.dataset.config);
-    var message = document.getElementById("case-message");
-    function say(text, bad) {
-      message.textContent = text;
-      message.className = "console-message" + (bad ? " error" : "");
-    }
-    Array.prototype.forEach.call(root.querySelectorAll("button[data-action]"), function (button) {
-      button.addEventListener("click", function () {
-        var ids = {
-          whistle: root.dataset.whistle,
-          grid: root.dataset.grid,
-          category: root.dataset.category,
-          camera: root.dataset.camera || null,
-          assignment: button.dataset.assignment
-        };
-        runAction(csrf, config.labels, button.dataset.action, ids, say, function () {
-          window.location.reload();
-        });
-      });
-    });
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     var consoleRoot = document.getElementById("console");
     if (consoleRoot) initConsole(consoleRoot);
-    var caseRoot = document.getElementById("case");
-    if (caseRoot) initCase(caseRoot);
   });
 })();
