@@ -3,16 +3,10 @@ through a dropped answer), claim a need as a team, and look at the grid tree and
 
 from __future__ import annotations
 
-import base64
 import csv
 from typing import Any
 
-from tests.support.browser import COMMUNITY, MEMBER, TEAM, Site, fill_report
-
-# A 1x1 red PNG.
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
-)
+from tests.support.browser import COMMUNITY, MEMBER, PNG, TEAM, Site, fill_report
 
 
 def first_grid(site: Site) -> str:

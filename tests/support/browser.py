@@ -7,6 +7,7 @@ browser these tests skip with the reason, except under ``CI=true``, where they f
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import subprocess
@@ -232,3 +233,9 @@ def fill_report(page: Any, description: str) -> str:
     page.locator(f'#place-chosen[data-code="{code}"]').wait_for()
     page.fill("#description", description)
     return str(code)
+
+
+# A 1x1 red PNG.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
