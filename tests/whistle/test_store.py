@@ -379,7 +379,7 @@ async def test_close_does_not_wait_for_a_writer_that_is_gone(tmp_path: Path, bus
     # asyncio.run cancels every task when an exception escapes the loop; a close that then
     # waited for the (cancelled) writer to drain its queue hung the process on SIGTERM.
     store = await open_store(tmp_path / "w.sqlite3", bus)
-    writer = store._writer_task
+    writer = store.writer.task
     assert writer is not None
     writer.cancel()
     with contextlib.suppress(asyncio.CancelledError):
