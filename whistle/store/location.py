@@ -36,9 +36,6 @@ class StoreUrl:
     scheme: str
     path: Path
 
-    def __str__(self) -> str:
-        return f"{self.scheme}://{self.path}" if self.path.is_absolute() else str(self.path)
-
     @classmethod
     def parse(cls, text: str | os.PathLike[str]) -> StoreUrl:
         """A path or a ``sqlite:///`` URL; StoreUrlError (a ValueError) for anything else."""
