@@ -36,7 +36,7 @@ from whistle.intake import Intake
 from whistle.integrations import feeds, hotline
 from whistle.integrations.open311 import routes as open311_routes
 from whistle.silences import Silences
-from whistle.store import SqliteStore
+from whistle.store import open_store
 from whistle.web import console, metrics, picker, stream
 from whistle.web.access import ACCESS, Access, access_middleware
 from whistle.web.actions import routes as action_routes
@@ -227,8 +227,7 @@ async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    store = SqliteStore(settings.db_path, app[BUS], max_queue=settings.write_queue)
-    await store.open()
+    store = await open_store(settings.db_path, app[BUS], max_queue=settings.write_queue)
     app[STORE] = store
     app[ACCESS] = Access(store, app[CLOCK], app[HIERARCHY], settings.limits)
     yield

@@ -11,11 +11,14 @@ import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from whistle.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from whistle.store import StoreUrl
 
 __all__ = ["main"]
 
@@ -37,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         "import-hotline", help="import a 12345 hotline CSV as citizen whistles (idempotent)"
     )
     hotline.add_argument("file", type=Path)
-    hotline.add_argument("--db", type=Path, required=True)
+    hotline.add_argument("--db", type=_database, required=True)
     hotline.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
     return parser
 
@@ -48,7 +51,7 @@ def _serve_parser(sub: Any) -> None:
     serve.add_argument(
         "--port", type=int, default=8080, help="0: any free port (the serving line names it)"
     )
-    serve.add_argument("--db", type=Path, default=Path("var/whistle.sqlite3"))
+    serve.add_argument("--db", type=_database, default="var/whistle.sqlite3")
     serve.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--log-format", choices=("json", "console"), default="json")
@@ -92,7 +95,7 @@ def _config_parsers(sub: Any) -> None:
 def _credential_parsers(sub: Any) -> None:
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="action", required=True)
     create = token.add_parser("create", help="print a new token (and nothing else)")
-    create.add_argument("--db", type=Path, required=True)
+    create.add_argument("--db", type=_database, required=True)
     create.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
     create.add_argument("--role", required=True, choices=[r.value for r in _roles()])
     create.add_argument("--scope", help="grid code (every role but admin)")
@@ -101,21 +104,33 @@ def _credential_parsers(sub: Any) -> None:
     create.add_argument("--expires", help="e.g. 30d, 12h (default: never)")
     create.add_argument("--label", default="")
     revoke = token.add_parser("revoke", help="revoke a token by its id")
-    revoke.add_argument("--db", type=Path, required=True)
+    revoke.add_argument("--db", type=_database, required=True)
     revoke.add_argument("id")
     listing = token.add_parser("list", help="list tokens (never the tokens themselves)")
-    listing.add_argument("--db", type=Path, required=True)
+    listing.add_argument("--db", type=_database, required=True)
 
     user = sub.add_parser("user", help="browser logins").add_subparsers(
         dest="action", required=True
     )
     add = user.add_parser("add", help="create or update a login; the password is read from stdin")
-    add.add_argument("--db", type=Path, required=True)
+    add.add_argument("--db", type=_database, required=True)
     add.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
     add.add_argument("--name", required=True)
     add.add_argument("--role", required=True, choices=[r.value for r in _roles()])
     add.add_argument("--scope")
     add.add_argument("--responder")
+
+
+def _database(text: str) -> StoreUrl:
+    """``--db``: a SQLite file path or URL, as a StoreUrl; argparse names the option in the
+    error when no backend takes it."""
+    from whistle.exceptions import StoreUrlError
+    from whistle.store import StoreUrl
+
+    try:
+        return StoreUrl.parse(text)
+    except StoreUrlError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _roles() -> list[Any]:
@@ -145,7 +160,7 @@ async def _access_command(args: argparse.Namespace) -> int:
     from whistle.clock import SystemClock
     from whistle.exceptions import InvalidWhistle, StoreUnavailable
     from whistle.logs import configure_logging
-    from whistle.store import SqliteStore
+    from whistle.store import open_store
     from whistle.web.access import Access
     from whistle.web.admin import parse_expiry
 
@@ -156,9 +171,8 @@ async def _access_command(args: argparse.Namespace) -> int:
         from grids.loader import load_hierarchy
 
         hierarchy = load_hierarchy(args.config)
-    store = SqliteStore(args.db, Bus())
     try:
-        await store.open()
+        store = await open_store(args.db, Bus())
     except StoreUnavailable as exc:
         print(f"whistle: {exc}", file=sys.stderr)
         return 2
@@ -225,7 +239,7 @@ async def _import_hotline(args: argparse.Namespace) -> int:
     from whistle.integrations.hotline import import_hotline, load_hotline_categories
     from whistle.logs import configure_logging
     from whistle.silences import Silences
-    from whistle.store import SqliteStore
+    from whistle.store import open_store
 
     configure_logging("warning", json=False)
     try:
@@ -242,9 +256,8 @@ async def _import_hotline(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
         return 2
-    store = SqliteStore(args.db, Bus())
     try:
-        await store.open()
+        store = await open_store(args.db, Bus())
     except StoreUnavailable as exc:
         print(f"whistle: {exc}", file=sys.stderr)
         return 2
@@ -307,7 +320,7 @@ def _serve(args: argparse.Namespace) -> int:
         address=Limit(args.limit_per_address, 2 * args.limit_per_address),
     )
     settings = Settings(
-        db_path=args.db,
+        db_path=args.db.path,
         config_dir=args.config,
         limits=limits,
         secure_cookies=args.secure_cookies,
@@ -326,7 +339,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         # Before anything opens the database: a second server must not arm its deadlines.
-        with serving(args.db), contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
+        with serving(args.db.path), contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
             app = create_app(settings, clock=clock)
             asyncio.run(
                 _run(app, args.host, args.port, demo=args.demo, offset_file=args.clock_offset_file)

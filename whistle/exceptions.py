@@ -20,6 +20,7 @@ __all__ = [
     "RateLimited",
     "StoreBusy",
     "StoreUnavailable",
+    "StoreUrlError",
     "Unauthenticated",
     "WebhookConfigError",
     "WhistleError",
@@ -93,6 +94,11 @@ class RateLimited(WhistleError):
 
 class StoreBusy(WhistleError):
     """The write queue is full: the caller should retry shortly."""
+
+
+class StoreUrlError(ValueError):
+    """A database location (``--db``) no store backend of this build takes: an unknown
+    scheme, or a malformed sqlite URL. The message says which and why."""
 
 
 class Overloaded(WhistleError):

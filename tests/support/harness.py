@@ -1,4 +1,5 @@
-"""Shared helpers for the whistle tests: a small county on disk, a live server handle."""
+"""Shared helpers for the whistle tests: a small county on disk, a live server handle, and
+whistles to write straight to a store."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,11 @@ from grids.loader import load_hierarchy
 from grids.sample import generate_county
 from whistle.app import create_app
 from whistle.auth import Role
+from whistle.bus import Bus
 from whistle.cameras import write_cameras
 from whistle.clock import FakeClock
+from whistle.events import Event, NewEvent
+from whistle.store import AssignmentRow, NewWhistle, WhistleRow
 from whistle.web.access import ACCESS
 from whistle.web.keys import HIERARCHY, STORE, Settings
 
@@ -109,6 +114,88 @@ def run_bench(script: str, out: Path, *args: str) -> tuple[dict[str, Any], str]:
 
 def whistle_count(live: Live) -> Any:
     return live.app[STORE].count_whistles()
+
+
+# -- whistles written straight to a store (tests/whistle/test_store.py, tests/whistle/store) --
+
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+def new_whistle(
+    n: int,
+    *,
+    key: str | None = None,
+    request_hash: str | None = "h",
+    path: str = "/530524/530524101/",
+    source: str = "citizen",
+    category: str = "E0101",
+) -> NewWhistle:
+    """Whistle number ``n`` (received ``n`` seconds after T0), pushed to responder R1, with
+    its two intake events."""
+    wid = f"01JW{n:022d}"
+    at = T0 + timedelta(seconds=n)
+    row = WhistleRow(
+        id=wid,
+        received_at=at,
+        source=source,
+        category=category,
+        urgency="normal",
+        status="dispatched",
+        grid_code=path.strip("/").split("/")[-1],
+        grid_path=path,
+        grid_level=path.count("/") - 1,
+        doc={"id": wid, "n": n},
+        idempotency_key=key,
+        request_hash=request_hash,
+    )
+    assignment = AssignmentRow(
+        id=f"{wid}-1",
+        whistle_id=wid,
+        responder_id="R1",
+        kind="registered_member",
+        mode="push",
+        status="dispatched",
+        cell="530524101",
+        acknowledge_due=at + timedelta(minutes=30),
+        claim_due=None,
+        resolve_due=at + timedelta(days=7),
+        doc={"id": f"{wid}-1"},
+    )
+    events = [
+        NewEvent("whistle.received", wid, at, "tester", {"n": n}),
+        NewEvent("whistle.routed", wid, at, "router", {"n": n}),
+    ]
+    return NewWhistle(row, [assignment], events)
+
+
+def with_history(n: int) -> NewWhistle:
+    """A whistle written with its whole story so far (acknowledged after 5 minutes) and two
+    pending deadlines."""
+    base = new_whistle(n, key=None)
+    wid, at = base.whistle.id, base.whistle.received_at
+    events = [
+        *base.events,
+        NewEvent("assignment.acknowledged", wid, at + timedelta(minutes=5), "R1",
+                 {"assignment": f"{wid}-1"}),
+    ]  # fmt: skip
+    return NewWhistle(
+        base.whistle,
+        base.assignments,
+        events,
+        deadlines=[("urge:1", at + timedelta(days=3)), ("escalate:1", at + timedelta(days=9))],
+        case_doc={"resolve_due": (at + timedelta(days=7)).isoformat(), "rework": 0},
+    )
+
+
+class Recorder:
+    """Every event the bus delivers, in delivery order."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.events: list[Event] = []
+        bus.subscribe("*", self.record, name="recorder")
+
+    async def record(self, event: Event) -> None:
+        self.events.append(event)
 
 
 # -- fixtures, shared by tests/whistle and tests/reliability (their conftests import them) ----

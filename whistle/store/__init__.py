@@ -1,4 +1,5 @@
-"""Durable storage: the Store interface and its SQLite implementation."""
+"""Durable storage: the Store interface, its SQLite implementation, and ``open_store`` to
+open one from ``--db`` (a path or a URL)."""
 
 from whistle.store.base import (
     AssignmentRow,
@@ -20,6 +21,7 @@ from whistle.store.base import (
     WhistleQuery,
     WhistleRow,
 )
+from whistle.store.location import StoreUrl, open_store
 from whistle.store.readouts import CaseFacts, OverdueCase
 from whistle.store.sqlite import SqliteStore
 
@@ -39,10 +41,12 @@ __all__ = [
     "SqliteStore",
     "StatsQuery",
     "Store",
+    "StoreUrl",
     "StoredWhistle",
     "TokenRecord",
     "Transition",
     "UserRecord",
     "WhistleQuery",
     "WhistleRow",
+    "open_store",
 ]

@@ -288,6 +288,10 @@ class Store(Protocol):
     async def close(self) -> None:
         """Finish queued writes, then disconnect."""
 
+    @property
+    def queue_depth(self) -> int:
+        """Writes queued and not yet taken by the writer (for the metrics)."""
+
     async def create_whistle(self, new: NewWhistle) -> Created | Duplicate:
         """Write a whistle, its assignments and events; return once they are on disk.
 

@@ -37,7 +37,6 @@ from grids import Level
 from whistle.bus import Subscription
 from whistle.events import Event
 from whistle.exceptions import StoreUnavailable
-from whistle.store import SqliteStore
 from whistle.web.access import public
 from whistle.web.keys import BUS, CASES, CLOCK, STORE, WEBHOOKS
 
@@ -115,7 +114,7 @@ class _StateCollector(Collector):
             dropped.add_metric([], float(sum(s.dropped for s in bus.subscriptions)))
             yield dropped
         store = app.get(STORE)
-        if isinstance(store, SqliteStore):
+        if store is not None:
             yield _gauge(
                 "whistle_store_write_queue_depth", "Writes queued for the store.", store.queue_depth
             )

@@ -6,16 +6,16 @@ import asyncio
 import contextlib
 import dataclasses
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.support.harness import T0, Recorder, new_whistle, with_history
 from whistle.bus import Bus
-from whistle.events import Event, NewEvent
+from whistle.events import NewEvent
 from whistle.exceptions import StoreBusy, StoreUnavailable
 from whistle.store import (
-    AssignmentRow,
     Created,
     Duplicate,
     NewWhistle,
@@ -23,65 +23,8 @@ from whistle.store import (
     SqliteStore,
     Transition,
     WhistleQuery,
-    WhistleRow,
 )
 from whistle.store._schema import SCHEMA_VERSION
-
-T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
-
-
-def new_whistle(
-    n: int,
-    *,
-    key: str | None = None,
-    request_hash: str | None = "h",
-    path: str = "/530524/530524101/",
-    source: str = "citizen",
-    category: str = "E0101",
-) -> NewWhistle:
-    wid = f"01JW{n:022d}"
-    at = T0 + timedelta(seconds=n)
-    row = WhistleRow(
-        id=wid,
-        received_at=at,
-        source=source,
-        category=category,
-        urgency="normal",
-        status="dispatched",
-        grid_code=path.strip("/").split("/")[-1],
-        grid_path=path,
-        grid_level=path.count("/") - 1,
-        doc={"id": wid, "n": n},
-        idempotency_key=key,
-        request_hash=request_hash,
-    )
-    assignment = AssignmentRow(
-        id=f"{wid}-1",
-        whistle_id=wid,
-        responder_id="R1",
-        kind="registered_member",
-        mode="push",
-        status="dispatched",
-        cell="530524101",
-        acknowledge_due=at + timedelta(minutes=30),
-        claim_due=None,
-        resolve_due=at + timedelta(days=7),
-        doc={"id": f"{wid}-1"},
-    )
-    events = [
-        NewEvent("whistle.received", wid, at, "tester", {"n": n}),
-        NewEvent("whistle.routed", wid, at, "router", {"n": n}),
-    ]
-    return NewWhistle(row, [assignment], events)
-
-
-class Recorder:
-    def __init__(self, bus: Bus) -> None:
-        self.events: list[Event] = []
-        bus.subscribe("*", self.record, name="recorder")
-
-    async def record(self, event: Event) -> None:
-        self.events.append(event)
 
 
 @pytest.fixture
@@ -379,7 +322,7 @@ async def test_close_does_not_wait_for_a_writer_that_is_gone(tmp_path: Path, bus
     # asyncio.run cancels every task when an exception escapes the loop; a close that then
     # waited for the (cancelled) writer to drain its queue hung the process on SIGTERM.
     store = await open_store(tmp_path / "w.sqlite3", bus)
-    writer = store._writer_task
+    writer = store.writer.task
     assert writer is not None
     writer.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -446,24 +389,6 @@ async def test_repeats_join_only_cases_still_open_in_their_window(tmp_path: Path
     assert [e.type for e in recorder.events].count("case.repeated") == 1
 
 
-def _with_history(n: int) -> NewWhistle:
-    """A whistle written with its whole story so far and two pending deadlines."""
-    base = new_whistle(n, key=None)
-    wid, at = base.whistle.id, base.whistle.received_at
-    events = [
-        *base.events,
-        NewEvent("assignment.acknowledged", wid, at + timedelta(minutes=5), "R1",
-                 {"assignment": f"{wid}-1"}),
-    ]  # fmt: skip
-    return NewWhistle(
-        base.whistle,
-        base.assignments,
-        events,
-        deadlines=[("urge:1", at + timedelta(days=3)), ("escalate:1", at + timedelta(days=9))],
-        case_doc={"resolve_due": (at + timedelta(days=7)).isoformat(), "rework": 0},
-    )
-
-
 def _tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
     with sqlite3.connect(path) as raw:
         return {
@@ -508,7 +433,7 @@ async def test_a_cameras_open_case_is_a_camera_whistle_in_its_own_cell(
 async def test_bulk_create_writes_what_one_by_one_writes_in_one_commit(
     tmp_path: Path, bus: Bus
 ) -> None:
-    news = [_with_history(n) for n in range(30)]
+    news = [with_history(n) for n in range(30)]
     one = await open_store(tmp_path / "one.sqlite3", Bus())
     for new in news:
         await one.create_whistle(new)
@@ -530,9 +455,9 @@ async def test_bulk_create_writes_what_one_by_one_writes_in_one_commit(
 
 async def test_bulk_create_is_all_or_nothing(tmp_path: Path, bus: Bus) -> None:
     store = await open_store(tmp_path / "w.sqlite3", bus)
-    await store.create_whistle(_with_history(5))
+    await store.create_whistle(with_history(5))
     with pytest.raises(StoreUnavailable):
-        await store.create_whistles([_with_history(n) for n in range(10)])  # 5 is stored
+        await store.create_whistles([with_history(n) for n in range(10)])  # 5 is stored
     assert await store.count_whistles() == 1
     await store.close()
     assert len(_tables(tmp_path / "w.sqlite3")["events"]) == 3
@@ -551,7 +476,7 @@ async def test_pending_deadlines_are_the_pending_rows_in_due_order_from_their_ow
     tmp_path: Path, bus: Bus
 ) -> None:
     store = await open_store(tmp_path / "w.sqlite3", bus)
-    news = [_with_history(n) for n in (3, 1, 2)]
+    news = [with_history(n) for n in (3, 1, 2)]
     await store.create_whistles(news)
     await store.cancel_deadline(news[0].whistle.id, "urge:1")
     pending = await store.pending_deadlines()
