@@ -20,15 +20,8 @@ PACKAGES = ("whistle", "dispatch", "grids")
 MAX_MODULE_LINES = 800
 MAX_FUNCTION_LINES = 80
 
-# Being broken up on other branches (issue 15): the store split (whistle/store/) and the
-# generated OpenAPI document (whistle/web/openapi.py, whistle/intake.py). Empty it after they
-# are merged.
-ALLOWED = frozenset(
-    {
-        "whistle/store/sqlite.py",
-        "whistle/store/sqlite.py:SqliteStore.statistics",
-    }
-)
+# What may stay over the limits for now, by path or path:qualname. Empty: keep it so.
+ALLOWED: frozenset[str] = frozenset()
 
 
 def _functions(tree: ast.AST, prefix: str = "") -> Iterator[tuple[str, int]]:
