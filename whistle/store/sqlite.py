@@ -51,6 +51,7 @@ from whistle.store.base import (
     UserRecord,
     WhistleQuery,
 )
+from whistle.store.search import search_clause, search_statement
 
 __all__ = ["SqliteStore", "db_time", "parse_db_time"]
 
@@ -239,6 +240,7 @@ def _whistle_statements(new: NewWhistle) -> list[Statement]:
     ]
     statements += [(_ASSIGNMENT_INSERT, _assignment_params(a)) for a in new.assignments]
     statements += [(_DEADLINE_SET, (w.id, key, db_time(due))) for key, due in new.deadlines]
+    statements.append(search_statement(w.doc))
     statements += facts.new_whistle_facts(new)
     statements += [(_DUPLICATE_LINK, (e.data["whistle"], e.whistle_id)) for e in new.linked]
     statements += [
@@ -758,12 +760,24 @@ class SqliteStore:
         if query.until is not None:
             clauses.append("received_at < ?")
             params.append(db_time(query.until))
-        if query.before is not None:
+        if query.open_only:
+            clauses.append(f"status NOT IN ({_CLOSED_STATUSES})")
+        if query.text:
+            clause, more_params = search_clause(query.text)
+            clauses.append(clause)
+            params += more_params
+        by_due = query.order == "due"
+        if query.before is not None and not by_due:
             clauses.append("id < ?")
             params.append(query.before)
+        if query.after_due is not None and by_due:
+            clauses.append(f"({_DUE_KEY}, id) > (?, ?)")
+            params += list(query.after_due)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = f"{_DUE_KEY}, id" if by_due else "id DESC"
         rows = await self._r.execute_fetchall(
-            f"SELECT id, status, doc, case_doc FROM whistles {where} ORDER BY id DESC LIMIT ?",
+            f"SELECT id, status, doc, case_doc, {_DUE_KEY} FROM whistles {where} "
+            f"ORDER BY {order} LIMIT ?",
             [*params, query.limit + 1],
         )
         rows = list(rows)
@@ -777,9 +791,13 @@ class SqliteStore:
                 tuple(found.get(wid, ())),
                 None if case_doc is None else orjson.loads(case_doc),
             )
-            for wid, status, doc, case_doc in rows
+            for wid, status, doc, case_doc, _ in rows
         )
-        return Page(items, rows[-1][0] if more and rows else None)
+        if not (more and rows):
+            return Page(items)
+        if by_due:
+            return Page(items, next_after_due=(rows[-1][4], rows[-1][0]))
+        return Page(items, rows[-1][0])
 
     async def timeline(self, whistle_id: str) -> list[Event]:
         rows = await self._r.execute_fetchall(
@@ -1347,12 +1365,14 @@ class SqliteStore:
                 f"SELECT w.status, count(*) FROM whistles w {where} GROUP BY w.status", params
             )
         }
+        # Overdue: the case's next deadline (the one the console shows) has passed; documents
+        # written before next_due existed fall back to the resolution deadline.
         # julianday() reads the offset of the case document's RFC 3339 times.
         overdue = await self._fetchone(
             self._r,
-            f"SELECT count(*) FROM whistles w {both} AND ("
-            "json_extract(w.case_doc, '$.overdue') = 1 OR "
-            "julianday(json_extract(w.case_doc, '$.resolve_due')) < julianday(?))",
+            f"SELECT count(*) FROM whistles w {both} AND julianday(coalesce("
+            "json_extract(w.case_doc, '$.next_due.at'), "
+            "json_extract(w.case_doc, '$.resolve_due'))) <= julianday(?)",
             [*params, db_time(now)],
         )
         escalated = await self._fetchone(
@@ -1377,6 +1397,11 @@ class SqliteStore:
 
 # Cases with a return (退单) waiting for the dispatcher's decision (see whistle.cases).
 _RETURNS_PENDING = "json_array_length(case_doc, '$.returns_pending') > 0"
+# Out of the open queues: merged into another case (cancelled), or done with.
+_CLOSED_STATUSES = "'cancelled', 'closed', 'rated', 'verified'"
+# The sort key of the queue by time left: the case's next deadline (RFC 3339 in the county's
+# zone, all with the same offset and precision, so text order is time order); none: last.
+_DUE_KEY = "coalesce(json_extract(case_doc, '$.next_due.at'), '~')"
 
 
 async def _in_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:

@@ -355,6 +355,7 @@ RESPONSES: dict[str, Any] = {
     "History": _object({"responder": _STR, "items": {"type": "array", "items": _OBJ}}),
     "Silence": _SILENCE,
     "Silences": _list_of(_SILENCE),
+    "QueueCounts": _object({"counts": {"type": "object"}}),
     "IssuedToken": _object({"id": _STR, "token": _STR}),
     "Token": _TOKEN,
     "Tokens": _list_of(_TOKEN),
@@ -558,8 +559,20 @@ def _paths() -> dict[str, Any]:
         _query("level", _STR, "the level of the cell the whistle was placed in"),
         _query(
             "queue",
-            {"enum": ["returned"]},
-            "returned: cases with a return (退单) awaiting the dispatcher's decision",
+            {"enum": ["returned", "open"]},
+            "returned: cases with a return (退单) awaiting the dispatcher's decision; "
+            "open: not merged, verified, closed or rated",
+        ),
+        _query(
+            "q",
+            {"type": "string", "maxLength": 100},
+            "search: 受理编号, description, reporter, place or category name containing every "
+            "word (FTS5 trigram; words of 1-2 characters by substring scan)",
+        ),
+        _query(
+            "sort",
+            {"enum": ["received", "due"]},
+            "received: newest first (default); due: the next deadline (case.next_due) first",
         ),
         _query("since", _TIME, f"received at or after (RFC 3339 with offset, {RANGE})"),
         _query("until", _TIME, f"received before (RFC 3339 with offset, {RANGE})"),
@@ -631,6 +644,9 @@ def _paths() -> dict[str, Any]:
                 body="SilenceIn",
             ),
             "get": _op("Every silence", _json("Silences"), _READ),
+        },
+        "/api/v1/queue-counts": {
+            "get": _op("Cases per queue in a subtree (exact)", _json("QueueCounts"), _READ)
         },
         "/api/v1/silences/{id}": {
             "delete": _op("Expire a silence now", _json("Silence"), (*_WRITE, 404), params=[_ID])
