@@ -106,6 +106,7 @@ async def test_migration_14_indexes_the_whistles_already_stored(
     # The database as version 12 left it: no search table.
     with sqlite3.connect(db) as conn:
         conn.execute("DROP TABLE whistle_search")
+        conn.execute("DROP INDEX whistles_open_by_due")
         conn.execute("PRAGMA user_version = 12")
     second = await start_server(db=db)
     assert await ids(second, "q=井盖松动") == [doc["id"]]

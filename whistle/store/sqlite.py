@@ -51,7 +51,13 @@ from whistle.store.base import (
     UserRecord,
     WhistleQuery,
 )
-from whistle.store.search import search_clause, search_statement
+from whistle.store.search import (
+    CLOSED_STATUSES,
+    DUE_KEY,
+    match_expression,
+    search_clause,
+    search_statement,
+)
 
 __all__ = ["SqliteStore", "db_time", "parse_db_time"]
 
@@ -735,38 +741,21 @@ class SqliteStore:
         return found
 
     async def list_whistles(self, query: WhistleQuery) -> Page:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if query.status is not None:
-            clauses.append("status = ?")
-            params.append(query.status)
-        if query.source is not None:
-            clauses.append("source = ?")
-            params.append(query.source)
-        if query.category is not None:
-            clauses.append("category >= ? AND category < ?")
-            params += [query.category, query.category + "\U0010ffff"]
-        if query.grid_path is not None:
-            clauses.append("grid_path >= ? AND grid_path < ?")
-            params += [query.grid_path, query.grid_path + "\U0010ffff"]
-        if query.level is not None:
-            clauses.append("grid_level = ?")
-            params.append(query.level)
-        if query.returns_pending:
-            clauses.append(_RETURNS_PENDING)
-        if query.since is not None:
-            clauses.append("received_at >= ?")
-            params.append(db_time(query.since))
-        if query.until is not None:
-            clauses.append("received_at < ?")
-            params.append(db_time(query.until))
-        if query.open_only:
+        clauses, params = _list_filters(query)
+        by_due = query.order == "due"
+        # The open queue by time left reads its partial index in order (whistle/store/search.py);
+        # an open status, or a return awaiting a decision, lies inside it too.
+        open_queue = by_due and (
+            query.open_only or query.returns_pending or query.status in _OPEN_STATUSES
+        )
+        if open_queue and not query.open_only:
             clauses.append(f"status NOT IN ({_CLOSED_STATUSES})")
         if query.text:
-            clause, more_params = search_clause(query.text)
+            clause, more_params = search_clause(
+                query.text, in_order=await self._common_search(query.text)
+            )
             clauses.append(clause)
             params += more_params
-        by_due = query.order == "due"
         if query.before is not None and not by_due:
             clauses.append("id < ?")
             params.append(query.before)
@@ -775,8 +764,9 @@ class SqliteStore:
             params += list(query.after_due)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         order = f"{_DUE_KEY}, id" if by_due else "id DESC"
+        source = "whistles INDEXED BY whistles_open_by_due" if open_queue else "whistles"
         rows = await self._r.execute_fetchall(
-            f"SELECT id, status, doc, case_doc, {_DUE_KEY} FROM whistles {where} "
+            f"SELECT id, status, doc, case_doc, {_DUE_KEY} FROM {source} {where} "
             f"ORDER BY {order} LIMIT ?",
             [*params, query.limit + 1],
         )
@@ -798,6 +788,20 @@ class SqliteStore:
         if by_due:
             return Page(items, next_after_due=(rows[-1][4], rows[-1][0]))
         return Page(items, rows[-1][0])
+
+    async def _common_search(self, text: str) -> bool:
+        """Whether the words of three or more characters match many whistles (counted from
+        the index alone): then the list walks its own order and stops at a page, instead of
+        fetching every match to sort it (see ``search_clause``)."""
+        match = match_expression(text)
+        if match is None:
+            return True  # words of one or two characters: probed in the list's order
+        row = await self._fetchone(
+            self._r,
+            "SELECT count(*) FROM (SELECT 1 FROM whistle_search WHERE body MATCH ? LIMIT ?)",
+            (match, _COMMON_MATCHES + 1),
+        )
+        return row is not None and int(row[0]) > _COMMON_MATCHES
 
     async def timeline(self, whistle_id: str) -> list[Event]:
         rows = await self._r.execute_fetchall(
@@ -1398,10 +1402,45 @@ class SqliteStore:
 # Cases with a return (退单) waiting for the dispatcher's decision (see whistle.cases).
 _RETURNS_PENDING = "json_array_length(case_doc, '$.returns_pending') > 0"
 # Out of the open queues: merged into another case (cancelled), or done with.
-_CLOSED_STATUSES = "'cancelled', 'closed', 'rated', 'verified'"
+_CLOSED_STATUSES = CLOSED_STATUSES
+_OPEN_STATUSES = frozenset({"dispatched", "acknowledged", "in_progress", "resolved", "on_hold"})
+# More matches than this and a search walks the list's own order (see _common_search).
+_COMMON_MATCHES = 2_000
 # The sort key of the queue by time left: the case's next deadline (RFC 3339 in the county's
 # zone, all with the same offset and precision, so text order is time order); none: last.
-_DUE_KEY = "coalesce(json_extract(case_doc, '$.next_due.at'), '~')"
+_DUE_KEY = DUE_KEY
+
+
+def _list_filters(query: WhistleQuery) -> tuple[list[str], list[Any]]:
+    """The WHERE clauses of ``list_whistles`` for the query's filters, with their parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.status is not None:
+        clauses.append("status = ?")
+        params.append(query.status)
+    if query.source is not None:
+        clauses.append("source = ?")
+        params.append(query.source)
+    if query.category is not None:
+        clauses.append("category >= ? AND category < ?")
+        params += [query.category, query.category + "\U0010ffff"]
+    if query.grid_path is not None:
+        clauses.append("grid_path >= ? AND grid_path < ?")
+        params += [query.grid_path, query.grid_path + "\U0010ffff"]
+    if query.level is not None:
+        clauses.append("grid_level = ?")
+        params.append(query.level)
+    if query.returns_pending:
+        clauses.append(_RETURNS_PENDING)
+    if query.since is not None:
+        clauses.append("received_at >= ?")
+        params.append(db_time(query.since))
+    if query.until is not None:
+        clauses.append("received_at < ?")
+        params.append(db_time(query.until))
+    if query.open_only:
+        clauses.append(f"status NOT IN ({_CLOSED_STATUSES})")
+    return clauses, params
 
 
 async def _in_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:

@@ -520,6 +520,7 @@ QUEUE: dict[str, dict[str, Any]] = {
         "sound": "新紧急/升级提示音",
         "sort_hint": "点击列标题排序",
         "silence_link": "静默…",
+        "silences": "静默管理",
         "nobody": "无人",
     },
     "en": {
@@ -551,6 +552,7 @@ QUEUE: dict[str, dict[str, Any]] = {
         "sound": "Sound for new urgent cases and escalations",
         "sort_hint": "click a column heading to sort",
         "silence_link": "Silence…",
+        "silences": "Silences",
         "nobody": "nobody",
     },
 }

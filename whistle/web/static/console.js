@@ -173,7 +173,8 @@
       // Without a state chosen: the open queue (merged and closed cases are out of it).
       if (!f.status) q.set("queue", "open");
       if (search.value.trim()) q.set("q", search.value.trim());
-      q.set("sort", "due");
+      // By time left where a clock runs (the open queues); other states newest first.
+      if (!f.status || ACTIVE[f.status] || f.status === "returned") q.set("sort", "due");
       q.set("limit", "100");
       if (cursor) q.set("cursor", cursor);
       return "/api/v1/whistles?" + q.toString();

@@ -204,7 +204,7 @@ window.WhistleQueue = (function () {
     if (!text) return true;
     var category = doc.category || {};
     var hay = [caseLabel(doc), doc.id, doc.description, doc.reporter, category.name,
-      category.name_en, placeName(doc)].join(" ").toLowerCase();
+      placeName(doc)].join(" ").toLowerCase();
     return text.toLowerCase().split(/\s+/).every(function (word) {
       return !word || hay.indexOf(word) >= 0;
     });
