@@ -122,3 +122,29 @@ def test_the_sound_alert_is_off_until_turned_on_and_then_rings_for_an_urgent_whi
     console.wait_for_function(
         "n => +(document.getElementById('console').dataset.beeps || 0) > n", arg=before
     )
+
+
+def test_a_case_merged_while_the_console_is_open_leaves_the_queue_and_the_counts(
+    open_as: Any, site: Site
+) -> None:
+    marker = uuid.uuid4().hex[:6]
+    keep = file(site, f"合并测试 保留 {marker}")
+    dup = file(site, f"合并测试 重复 {marker}")
+    console = open_as("operator")
+    console.goto(f"{site.url}/console")
+    console.locator("#live-state.ok").wait_for()
+    gone = console.locator(f'#queue-rows tr[data-id="{dup["id"]}"]')
+    gone.wait_for()
+    status, answer = site.api("POST", f"/api/v1/whistles/{dup['id']}/merge", {"into": keep["id"]})
+    assert status == 200, answer
+    # The merge arrives on the stream: the row goes without a reload, the case it joined stays.
+    gone.wait_for(state="detached", timeout=15_000)
+    assert console.locator(f'#queue-rows tr[data-id="{keep["id"]}"]').count() == 1
+    status, counts = site.api("GET", "/api/v1/queue-counts")
+    assert status == 200
+    console.wait_for_function(
+        "n => document.querySelector('[data-count=\"dispatched\"]').textContent === String(n)",
+        arg=counts["counts"]["dispatched"],
+    )
+    status, page = site.api("GET", "/api/v1/whistles?queue=open&limit=200")
+    assert dup["id"] not in {item["id"] for item in page["items"]}
