@@ -135,3 +135,16 @@ async def test_a_town_operator_cannot_fill_in_a_silence_from_another_towns_case(
     await log_in(live.client, "甲镇值班")
     response = await live.client.get(f"/silences/new?from={doc['id']}")
     assert response.status == 403
+
+
+async def test_the_silences_page_and_the_queue_switch_to_english(
+    live: Live, county: Hierarchy
+) -> None:
+    await logged_in(live, county)
+    doc = await file_in(live, county, towns(county)[0])
+    page = await (await live.client.get(f"/silences/new?from={doc['id']}&lang=en")).text()
+    assert "New silence" in page
+    assert "Filled in from case #" in page
+    console = await (await live.client.get("/console?lang=en")).text()
+    assert "Time left" in console
+    assert "剩余时间" not in console
