@@ -23,7 +23,16 @@ from typing import Any
 
 from common import ROOT, SIZES, machine, markdown, parser
 
-SECTIONS = ("intake", "camera", "routing", "backstop_day", "lifecycle", "stats", "peer")
+SECTIONS = (
+    "intake",
+    "camera",
+    "routing",
+    "backstop_day",
+    "lifecycle",
+    "stats",
+    "search",
+    "peer",
+)
 OUT = ROOT / "var" / "bench"
 DOCS = ROOT / "docs" / "performance.md"
 

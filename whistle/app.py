@@ -71,7 +71,9 @@ from whistle.web.openapi import routes as openapi_routes
 from whistle.web.pages import html_errors
 from whistle.web.pages import routes as page_routes
 from whistle.web.problems import error_middleware
+from whistle.web.queue import routes as queue_routes
 from whistle.web.silences import routes as silence_routes
+from whistle.web.silences_page import routes as silences_page_routes
 from whistle.web.stats import routes as stats_routes
 from whistle.web.tasks import routes as task_routes
 from whistle.web.wall import routes as wall_routes
@@ -99,6 +101,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(routes)
     app.add_routes(action_routes)
     app.add_routes(silence_routes)
+    app.add_routes(silences_page_routes)
+    app.add_routes(queue_routes)
     app.add_routes(admin_routes)
     app.add_routes(citizen_routes)
     app.add_routes(page_routes)

@@ -25,6 +25,7 @@ import structlog
 
 from dispatch import DutyRoster, LifecyclePolicy, Router, Teams
 from dispatch.case import AssignmentState, CaseState, fold
+from dispatch.due import next_due
 from dispatch.lifecycle import (
     GRADES,
     Change,
@@ -61,6 +62,8 @@ def case_document(state: CaseState, tz: tzinfo) -> dict[str, Any]:
         if owner is None
         else {"assignment": owner.id, "responder_id": owner.responder_id},
         "resolve_due": rfc3339(state.resolve_due, tz),
+        # The deadline the queue shows and sorts by; overdue on the console = it has passed.
+        "next_due": _next_due(state, tz),
         "round": state.round,
         "rework": state.rework,
         "returns": state.returns,
@@ -123,6 +126,13 @@ def _extension_request(state: CaseState, tz: tzinfo) -> dict[str, Any] | None:
     if request is None or not state.is_active:
         return None
     return {**request, "at": rfc3339(datetime.fromisoformat(request["at"]), tz)}
+
+
+def _next_due(state: CaseState, tz: tzinfo) -> dict[str, Any] | None:
+    due = next_due(state)
+    if due is None:
+        return None
+    return {"kind": due.kind.value, "at": rfc3339(due.at, tz), "assignment": due.assignment}
 
 
 def _rectification(state: CaseState, tz: tzinfo) -> dict[str, Any] | None:

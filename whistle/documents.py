@@ -269,6 +269,14 @@ class Merged(TypedDict):
     received_at: Time | None
 
 
+class NextDue(TypedDict):
+    """The case's next open deadline: the one the console counts down to; overdue once past."""
+
+    kind: Literal["acknowledge", "claim", "return_decision", "resolve"]
+    at: Time
+    assignment: str | None
+
+
 class ExtensionRequest(TypedDict):
     """申请延期 waiting for an operator's decision."""
 
@@ -284,6 +292,7 @@ class Case(TypedDict):
 
     owner: Owner | None
     resolve_due: Time | None
+    next_due: Annotated[NextDue | None, Field(description="the next open deadline, if any")]
     round: int
     rework: int
     returns: int

@@ -1,5 +1,5 @@
-"""The console names the silence that matched a case (issue 14), live, and its silence button
-silences a category in a cell, never a cell alone, asked in an in-page dialog."""
+"""The console names the silence that matched a case (issue 14), live, and its silence link
+fills the silences page in with a category in a cell, never a cell alone."""
 
 from __future__ import annotations
 
@@ -55,17 +55,15 @@ def test_the_console_shows_live_which_silence_muted_or_warned_a_case(
     warned.wait_for(timeout=15_000)
     assert warned.inner_text() == "紧急不静默: 派出所演练"
 
-    # The row's silence button silences that category in that cell, asked in a dialog.
+    # The row's silence link opens the silences page filled in from the case: its category
+    # in its cell, never the cell alone.
     row = console.locator(f'tr[data-id="{filed["police"]}"]')
-    row.locator("button.action-silence").click()
-    dialog = console.locator("dialog#action-dialog[open]")
-    dialog.locator("input[name=minutes]").fill("30")
-    dialog.locator("button.dialog-ok").click()
-    assert dialog.locator(".dialog-error").inner_text() == "请填写静默说明"
-    dialog.locator("textarea[name=comment]").fill("同一警情重复上报")
-    dialog.locator("button.dialog-ok").click()
-    console.locator("#console-message").filter(has_text="静默").wait_for(timeout=15_000)
-    assert not dialog.is_visible()
+    row.locator("a.action-silence").click()
+    console.wait_for_url(f"**/silences/new?from={filed['police']}")
+    console.fill("#s-duration", "30")
+    console.fill("#s-comment", "同一警情重复上报")
+    console.click("#s-create")
+    console.locator("#silences-active tr", has_text="同一警情重复上报").wait_for(timeout=15_000)
     status, listing = site.api("GET", "/api/v1/silences")
     assert status == 200
     made = next(s for s in listing["items"] if s["comment"] == "同一警情重复上报")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from whistle.store import search
+
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
 # Each migration is a list of statements run in one transaction. Append, never edit.
@@ -327,6 +329,12 @@ MIGRATIONS: list[list[str]] = [
         "w.received_at, w.id FROM whistles w, json_each(w.doc, '$.informed') i "
         "WHERE json_extract(i.value, '$.responder.id') IS NOT NULL",
     ],
+    # 13 is the 受理编号 (the citizens' branch, issue 16); this placeholder keeps the numbers
+    # in step until the two branches meet, where that migration takes its place.
+    [],
+    # 14: search over the queue (issue 17): an FTS5 table with the trigram tokenizer, kept
+    # in the same write batch as each new whistle (whistle/store/search.py).
+    search.MIGRATION,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

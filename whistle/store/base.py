@@ -258,6 +258,15 @@ class WhistleQuery:
     until: datetime | None = None
     before: str | None = None
     limit: int = 50
+    # Search (issue 17): whistles whose 受理编号, description, reporter, place or category
+    # name contain every word of ``text`` (whistle/store/search.py).
+    text: str | None = None
+    # The open queues: not merged (cancelled), closed, rated or verified.
+    open_only: bool = False
+    # "id": newest first (cursor ``before``); "due": the next deadline first, cases with none
+    # last (cursor ``after_due``: the (deadline key, id) of the last row of the page before).
+    order: str = "id"
+    after_due: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +286,8 @@ class StatsQuery:
 class Page:
     items: tuple[StoredWhistle, ...]
     next_before: str | None = field(default=None)
+    # With ``order="due"``: the (deadline key, id) to pass as ``after_due`` for the next page.
+    next_after_due: tuple[str, str] | None = field(default=None)
 
 
 class Store(Protocol):

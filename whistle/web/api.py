@@ -106,8 +106,27 @@ async def get_whistle(request: web.Request) -> web.Response:
 
 
 _LIST_PARAMS = frozenset(
-    {"status", "source", "category", "grid", "level", "queue", "since", "until", "limit", "cursor"}
+    {
+        "status",
+        "source",
+        "category",
+        "grid",
+        "level",
+        "queue",
+        "since",
+        "until",
+        "limit",
+        "cursor",
+        "q",
+        "sort",
+    }
 )
+# ``queue``: returned (退单待定), or open (not merged, closed, rated or verified).
+_QUEUES = ("returned", "open")
+# ``sort``: received (newest first, the default) or due (the next deadline first).
+_SORTS = ("received", "due")
+# A search longer than this is not a word someone typed.
+_MAX_QUERY = 100
 
 
 @routes.get("/api/v1/whistles")
@@ -136,15 +155,24 @@ async def list_whistles(request: web.Request) -> web.Response:
         except ValueError as exc:
             errors.append(FieldError("level", str(exc)))
     queue = q.get("queue")
-    if queue is not None and queue != "returned":
-        errors.append(FieldError("queue", f"unknown queue {queue!r}; expected returned"))
+    if queue is not None and queue not in _QUEUES:
+        errors.append(FieldError("queue", f"unknown queue {queue!r}; expected returned or open"))
+    sort = q.get("sort", "received")
+    if sort not in _SORTS:
+        errors.append(FieldError("sort", f"unknown sort {sort!r}; expected received or due"))
+    text = q.get("q", "").strip()
+    if len(text) > _MAX_QUERY:
+        errors.append(FieldError("q", f"at most {_MAX_QUERY} characters"))
     since = _time_param(q, "since", errors)
     until = _time_param(q, "until", errors)
     limit = _int_param(q, "limit", 50, 1, 200, errors)
-    before = None
+    before = after_due = None
     if "cursor" in q:
-        before = _decode_cursor(q["cursor"])
-        if before is None:
+        if sort == "due":
+            after_due = _decode_due_cursor(q["cursor"])
+        else:
+            before = _decode_cursor(q["cursor"])
+        if before is None and after_due is None:
             errors.append(FieldError("cursor", "not a cursor this server gave out"))
     if errors:
         raise InvalidWhistle(errors, status=400)
@@ -160,9 +188,15 @@ async def list_whistles(request: web.Request) -> web.Response:
             until=until,
             before=before,
             limit=limit,
+            text=text or None,
+            open_only=queue == "open",
+            order="due" if sort == "due" else "id",
+            after_due=after_due,
         )
     )
     cursor = None if page.next_before is None else _encode_cursor(page.next_before)
+    if page.next_after_due is not None:
+        cursor = _encode_cursor("\x1f".join(page.next_after_due), kind="d")
     return _json(
         {"items": [item.document() for item in page.items], "next_cursor": cursor, "limit": limit}
     )
@@ -186,16 +220,25 @@ def may_read(request: web.Request, stored: StoredWhistle) -> Principal:
     return principal
 
 
-def _encode_cursor(whistle_id: str) -> str:
-    return base64.urlsafe_b64encode(f"w:{whistle_id}".encode()).decode().rstrip("=")
+def _encode_cursor(whistle_id: str, *, kind: str = "w") -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{whistle_id}".encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> str | None:
+def _decode_cursor(cursor: str, *, kind: str = "w") -> str | None:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
-    return text[2:] if text.startswith("w:") and len(text) > 2 else None
+    return text[2:] if text.startswith(f"{kind}:") and len(text) > 2 else None
+
+
+def _decode_due_cursor(cursor: str) -> tuple[str, str] | None:
+    """The (deadline key, id) of a ``sort=due`` cursor."""
+    text = _decode_cursor(cursor, kind="d")
+    if text is None or text.count("\x1f") != 1:
+        return None
+    key, whistle_id = text.split("\x1f")
+    return key, whistle_id
 
 
 def _time_param(q: Any, name: str, errors: list[FieldError]) -> datetime | None:

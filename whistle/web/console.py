@@ -23,10 +23,11 @@ from grids import Level
 from whistle.auth import Principal, Role
 from whistle.store import WhistleQuery
 from whistle.web.access import public
-from whistle.web.i18n import ACTIONS, CONSOLE, SOURCES, STATUSES
+from whistle.web.i18n import ACTIONS, CONSOLE, QUEUE, SOURCES, STATUSES
 from whistle.web.i18n import lang as _lang
 from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, STORE
 from whistle.web.pages import page_session, render
+from whistle.web.queue import queue_row
 
 __all__ = ["QUEUES", "routes"]
 
@@ -100,8 +101,12 @@ async def console(request: web.Request) -> web.Response:
     lang = _lang(request)
     store = request.app[STORE]
     path = _subtree_path(request, principal)
-    counts = await store.queue_counts(path, request.app[CLOCK].now())
-    page = await store.list_whistles(WhistleQuery(grid_path=path, limit=50))
+    now = request.app[CLOCK].now()
+    counts = await store.queue_counts(path, now)
+    # The open queue, the next deadline first (the script sorts the loaded rows by click).
+    page = await store.list_whistles(
+        WhistleQuery(grid_path=path, limit=100, open_only=True, order="due")
+    )
     labels = CONSOLE[lang]
     # What the script needs, as data (the CSP allows no inline script).
     config = {
@@ -113,6 +118,8 @@ async def console(request: web.Request) -> web.Response:
         "actor": principal.actor,
         "statuses": STATUSES[lang],
         "scope": principal.scope,
+        "queue": QUEUE[lang],
+        "now": now.isoformat(),
     }
     scope_cell = None if principal.scope is None else request.app[HIERARCHY].get(principal.scope)
     return render(
@@ -127,5 +134,7 @@ async def console(request: web.Request) -> web.Response:
         filters=_filters(request, principal, lang),
         queues=[(key, labels["queues"][key], counts.get(key, 0)) for key in QUEUES],
         items=[item.document() for item in page.items],
+        rows=[queue_row(item.document(), now, lang) for item in page.items],
+        q=QUEUE[lang],
         config=orjson.dumps(config).decode(),
     )

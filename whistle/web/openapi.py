@@ -92,6 +92,7 @@ RESPONSES: dict[str, Any] = {
         resources.Wall,
         resources.Silence,
         resources.Silences,
+        resources.QueueCounts,
         resources.IssuedToken,
         resources.Token,
         resources.Tokens,
@@ -270,8 +271,20 @@ _WHISTLE_FILTERS = (
     _query("level", _STR, "the level of the cell the whistle was placed in"),
     _query(
         "queue",
-        {"enum": ["returned"]},
-        "returned: cases with a return (退单) awaiting the dispatcher's decision",
+        {"enum": ["returned", "open"]},
+        "returned: cases with a return (退单) awaiting the dispatcher's decision; "
+        "open: not merged, verified, closed or rated",
+    ),
+    _query(
+        "q",
+        {"type": "string", "maxLength": 100},
+        "search: 受理编号, description, reporter, place or category name containing every "
+        "word (FTS5 trigram; words of 1-2 characters by substring scan)",
+    ),
+    _query(
+        "sort",
+        {"enum": ["received", "due"]},
+        "received: newest first (default); due: the next deadline (case.next_due) first",
     ),
     _query("since", _TIME, f"received at or after (RFC 3339 with offset, {RANGE})"),
     _query("until", _TIME, f"received before (RFC 3339 with offset, {RANGE})"),
@@ -457,6 +470,14 @@ def _admin_ops() -> list[Op]:
             body="SilenceIn",
         ),
         Op("get", "/api/v1/silences", "Every silence", "Silences", _READ),
+        Op(
+            "get",
+            "/api/v1/queue-counts",
+            "Cases per queue in a subtree (exact)",
+            "QueueCounts",
+            _READ,
+            params=(_query("grid", _STR, "the subtree (default: the caller's scope)"),),
+        ),
         Op(
             "delete",
             "/api/v1/silences/{id}",

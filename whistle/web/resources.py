@@ -241,6 +241,25 @@ class Inbox(TypedDict):
     ]
 
 
+class QueueCountsOf(TypedDict):
+    """Cases in each of the console's queues."""
+
+    dispatched: int
+    acknowledged: int
+    in_progress: int
+    resolved: int
+    on_hold: int
+    returned: Annotated[int, Field(description="退单待定: returns awaiting a decision")]
+    overdue: Annotated[int, Field(description="the next deadline has passed")]
+    escalated: int
+
+
+class QueueCounts(TypedDict):
+    """The exact counts per queue in a subtree."""
+
+    counts: QueueCountsOf
+
+
 class MonthFigures(TypedDict):
     """This month's figures for a responder, as ``/api/v1/stats`` counts them for its board
     cell's responders table."""

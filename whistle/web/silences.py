@@ -49,7 +49,9 @@ class _SilenceIn(BaseModel):
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
     duration_minutes: Annotated[int, Field(gt=0)] | None = None
-    author: Annotated[str, Field(min_length=1, max_length=64)]
+    # Only an integration's token may name the author; a logged-in operator's silence is
+    # recorded under their own name (see ``_author``).
+    author: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     comment: Annotated[str, Field(min_length=1, max_length=500)]
 
 
@@ -99,6 +101,15 @@ def _check_matchers(
     return errors
 
 
+def _author(principal: Principal, given: str | None) -> str:
+    """Who a new silence is recorded under. A logged-in operator is that operator, whatever
+    the page sends (the console used to send "console"); a token may name the person it
+    acts for, and otherwise is its own name."""
+    if principal.via == "session" or given is None:
+        return principal.actor
+    return given
+
+
 @routes.post("/api/v1/silences")
 async def create(request: web.Request) -> web.Response:
     principal = allow(request, Role.OPERATOR, Role.ADMIN)
@@ -138,7 +149,7 @@ async def create(request: web.Request) -> web.Response:
         matchers=matchers,
         starts_at=starts,
         ends_at=ends,
-        author=body.author,
+        author=_author(principal, body.author),
         comment=body.comment,
     )
     await request.app[ACCESS].audit(

@@ -77,6 +77,7 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "GET /api/v1/responders/{id}/inbox": inside(RESPONDER, OPERATOR) | everywhere(ADMIN),
     "POST /api/v1/silences": inside(OPERATOR) | everywhere(ADMIN),
     "GET /api/v1/silences": everywhere(OPERATOR, COMMITTEE, ADMIN),
+    "GET /api/v1/queue-counts": inside(OPERATOR, COMMITTEE) | everywhere(ADMIN),
     "DELETE /api/v1/silences/{id}": inside(OPERATOR) | everywhere(ADMIN),
     "POST /api/v1/tokens": everywhere(ADMIN),
     "GET /api/v1/tokens": everywhere(ADMIN),
@@ -481,6 +482,11 @@ async def _silences(sc: Scenario, where: str) -> Call:
     return Call("GET", "/api/v1/silences")
 
 
+@endpoint("GET /api/v1/queue-counts")
+async def _queue_counts(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/queue-counts?grid={sc.town[where]}")
+
+
 @endpoint("DELETE /api/v1/silences/{id}")
 async def _unsilence(sc: Scenario, where: str) -> Call:
     silence = await sc.ok(
@@ -645,7 +651,8 @@ assert set(ENDPOINTS) == set(ALLOWED), set(ENDPOINTS) ^ set(ALLOWED)
 PAGES = {"GET /login", "POST /login", "POST /logout", "GET /", "GET /cases", "GET /cases/{id}",
          "GET /static", "GET /report", "GET /console", "GET /claims", "GET /stats", "GET /grids",
          "GET /tasks", "GET /tasks/{assignment_id}",
-         "GET /stats/cases", "GET /wall", "GET /hotline", "POST /hotline",
+         "GET /stats/cases", "GET /wall", "GET /hotline", "POST /hotline", "GET /silences",
+         "GET /silences/new",
          "GET /track/{id}", "POST /track/{id}/rate"}  # fmt: skip
 
 

@@ -19,6 +19,8 @@ from whistle.store.base import (
     StoredWhistle,
     WhistleQuery,
 )
+from whistle.store.search import match_expression, search_clause
+from whistle.store.sqlite import listing
 from whistle.store.sqlite._common import (
     EVENT_COLUMNS,
     MAX_PARAMS,
@@ -31,9 +33,6 @@ from whistle.store.sqlite._common import (
 )
 
 __all__ = ["CaseReads"]
-
-# Cases with a return (退单) waiting for the dispatcher's decision (see whistle.cases).
-_RETURNS_PENDING = "json_array_length(case_doc, '$.returns_pending') > 0"
 
 
 def _inbox_whistle(whistle_id: str, status: str, whistle: dict[str, Any]) -> dict[str, Any]:
@@ -112,37 +111,33 @@ class CaseReads:
         return found
 
     async def list_whistles(self, query: WhistleQuery) -> Page:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if query.status is not None:
-            clauses.append("status = ?")
-            params.append(query.status)
-        if query.source is not None:
-            clauses.append("source = ?")
-            params.append(query.source)
-        if query.category is not None:
-            clauses.append("category >= ? AND category < ?")
-            params += [query.category, query.category + "\U0010ffff"]
-        if query.grid_path is not None:
-            clauses.append("grid_path >= ? AND grid_path < ?")
-            params += [query.grid_path, query.grid_path + "\U0010ffff"]
-        if query.level is not None:
-            clauses.append("grid_level = ?")
-            params.append(query.level)
-        if query.returns_pending:
-            clauses.append(_RETURNS_PENDING)
-        if query.since is not None:
-            clauses.append("received_at >= ?")
-            params.append(db_time(query.since))
-        if query.until is not None:
-            clauses.append("received_at < ?")
-            params.append(db_time(query.until))
-        if query.before is not None:
+        clauses, params = listing.list_filters(query)
+        by_due = query.order == "due"
+        # The open queue by time left reads its partial index in order (whistle/store/search.py);
+        # an open status, or a return awaiting a decision, lies inside it too.
+        open_queue = by_due and (
+            query.open_only or query.returns_pending or query.status in listing.OPEN_STATUSES
+        )
+        if open_queue and not query.open_only:
+            clauses.append(f"status NOT IN ({listing.CLOSED})")
+        if query.text:
+            clause, more_params = search_clause(
+                query.text, in_order=await self._common_search(query.text)
+            )
+            clauses.append(clause)
+            params += more_params
+        if query.before is not None and not by_due:
             clauses.append("id < ?")
             params.append(query.before)
+        if query.after_due is not None and by_due:
+            clauses.append(f"({listing.DUE_KEY}, id) > (?, ?)")
+            params += list(query.after_due)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = f"{listing.DUE_KEY}, id" if by_due else "id DESC"
+        source = "whistles INDEXED BY whistles_open_by_due" if open_queue else "whistles"
         rows = await self._r.execute_fetchall(
-            f"SELECT id, status, doc, case_doc FROM whistles {where} ORDER BY id DESC LIMIT ?",
+            f"SELECT id, status, doc, case_doc, {listing.DUE_KEY} FROM {source} {where} "
+            f"ORDER BY {order} LIMIT ?",
             [*params, query.limit + 1],
         )
         rows = list(rows)
@@ -156,9 +151,27 @@ class CaseReads:
                 tuple(found.get(wid, ())),
                 None if case_doc is None else orjson.loads(case_doc),
             )
-            for wid, status, doc, case_doc in rows
+            for wid, status, doc, case_doc, _ in rows
         )
-        return Page(items, rows[-1][0] if more and rows else None)
+        if not (more and rows):
+            return Page(items)
+        if by_due:
+            return Page(items, next_after_due=(rows[-1][4], rows[-1][0]))
+        return Page(items, rows[-1][0])
+
+    async def _common_search(self, text: str) -> bool:
+        """Whether the words of three or more characters match many whistles (counted from
+        the index alone): then the list walks its own order and stops at a page, instead of
+        fetching every match to sort it (see ``search_clause``)."""
+        match = match_expression(text)
+        if match is None:
+            return True  # words of one or two characters: probed in the list's order
+        row = await fetchone(
+            self._r,
+            "SELECT count(*) FROM (SELECT 1 FROM whistle_search WHERE body MATCH ? LIMIT ?)",
+            (match, listing.COMMON_MATCHES + 1),
+        )
+        return row is not None and int(row[0]) > listing.COMMON_MATCHES
 
     async def timeline(self, whistle_id: str) -> list[Event]:
         rows = await self._r.execute_fetchall(
@@ -337,12 +350,14 @@ class CaseReads:
                 f"SELECT w.status, count(*) FROM whistles w {where} GROUP BY w.status", params
             )
         }
+        # Overdue: the case's next deadline (the one the console shows) has passed; documents
+        # written before next_due existed fall back to the resolution deadline.
         # julianday() reads the offset of the case document's RFC 3339 times.
         overdue = await fetchone(
             self._r,
-            f"SELECT count(*) FROM whistles w {both} AND ("
-            "json_extract(w.case_doc, '$.overdue') = 1 OR "
-            "julianday(json_extract(w.case_doc, '$.resolve_due')) < julianday(?))",
+            f"SELECT count(*) FROM whistles w {both} AND julianday(coalesce("
+            "json_extract(w.case_doc, '$.next_due.at'), "
+            "json_extract(w.case_doc, '$.resolve_due'))) <= julianday(?)",
             [*params, db_time(now)],
         )
         escalated = await fetchone(
@@ -357,7 +372,7 @@ class CaseReads:
             params,
         )
         returned = await fetchone(
-            self._r, f"SELECT count(*) FROM whistles w {both} AND {_RETURNS_PENDING}", params
+            self._r, f"SELECT count(*) FROM whistles w {both} AND {listing.RETURNS_PENDING}", params
         )
         counts["overdue"] = int(overdue[0]) if overdue else 0
         counts["escalated"] = int(escalated[0]) if escalated else 0

@@ -19,6 +19,7 @@ from whistle.store.base import (
     Repeat,
     Transition,
 )
+from whistle.store.search import search_statement
 from whistle.store.sqlite._common import db_time, event_row, opt_time, to_json
 from whistle.store.sqlite.write_thread import EVENT_INSERT
 from whistle.store.writer import GroupWriter, Statement, number_events
@@ -215,6 +216,7 @@ def _whistle_statements(new: NewWhistle) -> list[Statement]:
     ]
     statements += [(_ASSIGNMENT_INSERT, _assignment_params(a)) for a in new.assignments]
     statements += [(_DEADLINE_SET, (w.id, key, db_time(due))) for key, due in new.deadlines]
+    statements.append(search_statement(w.doc))
     statements += facts.new_whistle_facts(new)
     statements += [(_DUPLICATE_LINK, (e.data["whistle"], e.whistle_id)) for e in new.linked]
     statements += [

@@ -9,6 +9,8 @@
 (function () {
   var ACTIVE = { dispatched: 1, acknowledged: 1, in_progress: 1 };
   var LIVE_ASSIGNMENT = { dispatched: 1, open: 1, acknowledged: 1, in_progress: 1 };
+  // Out of the open queue (the list API's queue=open): merged, or done with.
+  var CLOSED = { cancelled: 1, closed: 1, rated: 1, verified: 1 };
   var EVENT_TYPES = [
     "whistle.received", "whistle.routed", "whistle.muted",
     "assignment.acknowledged", "assignment.claimed", "assignment.started",
@@ -58,6 +60,14 @@
     var nextCursor = null;
     var pending = {};
     var bulk = !!(window.WhistleBulk && window.WhistleBulk.init(root, say));
+    // The queue's columns, sort, search and sound: static/queue.js.
+    var Q = window.WhistleQueue;
+    var q = config.queue;
+    Q.setServerNow(config.now);
+    var sorter = Q.Sorter(rows.closest("table"), rows);
+    var search = document.getElementById("q-search");
+    var sound = Q.Sound(document.getElementById("q-sound"), root);
+    var countsTimer = null;
 
     function say(text, bad) {
       message.textContent = text;
@@ -81,6 +91,11 @@
       });
       // 退单待定 is a queue (returns awaiting a decision), not a status.
       if (f.status === "returned") { q.delete("status"); q.set("queue", "returned"); }
+      // Without a state chosen: the open queue (merged and closed cases are out of it).
+      if (!f.status) q.set("queue", "open");
+      if (search.value.trim()) q.set("q", search.value.trim());
+      // By time left where a clock runs (the open queues); other states newest first.
+      if (!f.status || ACTIVE[f.status] || f.status === "returned") q.set("sort", "due");
       q.set("limit", "100");
       if (cursor) q.set("cursor", cursor);
       return "/api/v1/whistles?" + q.toString();
@@ -94,16 +109,17 @@
       if (f.level && doc.grid.level !== f.level) return false;
       if (f.source && doc.source !== f.source) return false;
       if (f.category && doc.category.code.indexOf(f.category) !== 0) return false;
+      if (!Q.matchesText(doc, search.value.trim())) return false;
+      if (!f.status && CLOSED[doc.status]) return false;
       if (f.status === "returned") return ((doc.case || {}).returns_pending || []).length > 0;
       if (f.status && doc.status !== f.status) return false;
       return true;
     }
 
     function flags(doc) {
-      var c = doc.case || {};
       var active = !!ACTIVE[doc.status];
-      var overdue = !!c.overdue ||
-        (active && c.resolve_due && new Date(c.resolve_due).getTime() < Date.now());
+      // Overdue: the next deadline, the one the row shows, has passed (queue.js).
+      var overdue = Q.isOverdue(doc);
       // Escalated: a live assignment added after intake by an escalation or the backstop
       // (the first routing may itself reach the backstop; that is not an escalation).
       var routed = {};
@@ -118,26 +134,28 @@
       return { overdue: overdue, escalated: escalated, returned: returned };
     }
 
-    function count(key, delta) {
-      var node = root.querySelector('[data-count="' + key + '"]');
-      if (!node) return;
-      var value = Math.max(0, (parseInt(node.textContent, 10) || 0) + delta);
-      node.textContent = String(value);
+    function refreshCounts() {
+      // The counts are the store's, over the whole subtree (GET /api/v1/queue-counts), asked
+      // again once a burst of events has passed: exact, whatever rows are loaded.
+      window.clearTimeout(countsTimer);
+      countsTimer = window.setTimeout(function () {
+        fetch("/api/v1/queue-counts", { credentials: "same-origin" })
+          .then(function (response) { return response.ok ? response.json() : null; })
+          .then(function (data) {
+            if (!data) return;
+            Object.keys(data.counts).forEach(function (key) {
+              var node = root.querySelector('[data-count="' + key + '"]');
+              if (node) node.textContent = String(data.counts[key]);
+            });
+          });
+      }, 300);
     }
 
     function track(id, status, f) {
-      // Keeps the counts live: move the case from the queue it was in to the one it is in.
-      var before = known[id];
-      if (before) {
-        if (before.status !== status) { count(before.status, -1); count(status, +1); }
-        if (before.overdue !== f.overdue) count("overdue", f.overdue ? 1 : -1);
-        if (before.escalated !== f.escalated) count("escalated", f.escalated ? 1 : -1);
-        var was = !!before.returned, is = f.returned.length > 0;
-        if (was !== is) count("returned", is ? 1 : -1);
-      }
       known[id] = {
         status: status, overdue: f.overdue, escalated: f.escalated, returned: f.returned.length > 0
       };
+      refreshCounts();
     }
 
     function row(doc) {
@@ -148,16 +166,8 @@
       tr.classList.toggle("overdue", f.overdue);
       tr.classList.toggle("escalated", f.escalated);
       tr.classList.toggle("returned", f.returned.length > 0);
-      var link = el("a", doc.id);
-      link.href = "/cases/" + encodeURIComponent(doc.id);
-      var idCell = el("td");
-      idCell.appendChild(link);
-      tr.appendChild(idCell);
-      tr.appendChild(el("td", shortTime(doc.received_at), "muted"));
-      tr.appendChild(el("td", doc.source_name));
-      tr.appendChild(el("td", doc.category && doc.category.name));
-      tr.appendChild(el("td", doc.description));
-      tr.appendChild(el("td", doc.grid && doc.grid.name));
+      var columns = Q.cells(doc, q);
+      columns.before.forEach(function (td) { tr.appendChild(td); });
       var state = el("td", statuses[doc.status] || doc.status);
       if (f.overdue) state.appendChild(el("span", labels.flags.overdue, "flag flag-overdue"));
       if (f.escalated) state.appendChild(el("span", labels.flags.escalated, "flag flag-escalated"));
@@ -172,7 +182,7 @@
         state.appendChild(flag);
       });
       tr.appendChild(state);
-      tr.appendChild(el("td", shortTime((doc.case || {}).resolve_due), "muted"));
+      columns.after.forEach(function (td) { tr.appendChild(td); });
       if (config.can_act) tr.appendChild(actionsCell(doc, f));
       return tr;
     }
@@ -207,7 +217,10 @@
       if (allowed.indexOf("hold") >= 0) add("hold");
       if (allowed.indexOf("release") >= 0) add("release");
       if (allowed.indexOf("merge") >= 0) add("merge");
-      add("silence");
+      // A silence is made on the silences page, filled in from this case.
+      var silence = el("a", q.silence_link, "action action-silence");
+      silence.href = "/silences/new?from=" + encodeURIComponent(doc.id);
+      td.appendChild(silence);
       return td;
     }
 
@@ -236,6 +249,7 @@
         clearEmpty();
         if (atTop) rows.insertBefore(fresh, rows.firstChild); else rows.appendChild(fresh);
       }
+      sorter.apply();
       fresh.classList.add("changed");
       window.setTimeout(function () { fresh.classList.remove("changed"); }, 2000);
     }
@@ -259,12 +273,13 @@
           if (!rows.firstChild) {
             var empty = el("tr", null, "empty");
             var td = el("td", labels.empty, "muted");
-            td.colSpan = 9;
+            td.colSpan = 10;
             empty.appendChild(td);
             rows.appendChild(empty);
           }
           nextCursor = page.next_cursor;
           more.hidden = !nextCursor;
+          sorter.apply();
         })
         .catch(function (error) { say(labels.failed + ": " + error.message, true); });
     }
@@ -276,17 +291,28 @@
         delete pending[id];
         fetch("/api/v1/whistles/" + encodeURIComponent(id), { credentials: "same-origin" })
           .then(function (response) { return response.ok ? response.json() : null; })
-          .then(function (doc) { if (doc) upsert(doc, true); });
+          .then(function (doc) {
+            if (!doc) return;
+            if (alerts[id] === "new" && doc.urgency === "urgent") sound.beep();
+            delete alerts[id];
+            upsert(doc, true);
+          });
       }, 150);
     }
+
+    var alerts = {}; // whistle id -> "new": a whistle.received to check for urgency
 
     function onEvent(message) {
       var data;
       try { data = JSON.parse(message.data); } catch (e) { return; }
       if (data.type === "whistle.received" && !known[data.whistle_id]) {
         known[data.whistle_id] = { status: data.status, overdue: false, escalated: false };
-        count(data.status || "dispatched", +1);
+        alerts[data.whistle_id] = "new";
       }
+      if (data.type === "assignment.added" &&
+          (data.reason === "escalation" || data.reason === "backstop")) sound.beep();
+      // A merge or a cancel takes the case out of the open queue: its refresh drops the row.
+      refreshCounts();
       refresh(data.whistle_id);
     }
 
@@ -321,6 +347,9 @@
       if (community.selectedOptions[0] && community.selectedOptions[0].hidden) community.value = "";
     });
     form.addEventListener("submit", function (event) { event.preventDefault(); load(null); });
+    Q.searchBox(search, function () { load(null); });
+    // The countdowns run every second; the rows turn red as their deadline passes.
+    window.setInterval(function () { Q.tick(rows, q); }, 1000);
     form.addEventListener("change", function () { load(null); });
     more.addEventListener("click", function () { if (nextCursor) load(nextCursor); });
 
