@@ -126,8 +126,11 @@ def test_an_operator_urges_an_open_case_and_the_timeline_names_them_and_why(
     doc = file(site, "小区路灯不亮已三天", where=2)
     page = open_as("operator")
     page.goto(f"{site.url}/cases/{doc['id']}")
-    for action in ("urge", "supervise", "hold", "merge", "silence"):
+    for action in ("urge", "supervise", "hold", "merge"):
         assert page.locator(f"button.action-{action}").count() == 1, action
+    # A silence is made on the silences page, filled in from the case.
+    silence = page.locator("a.action-silence")
+    assert silence.get_attribute("href") == f"/silences/new?from={doc['id']}"
     assert page.locator("button.action-verify_pass").count() == 0  # nothing to verify yet
     page.screenshot(path=str(shots / "case.png"), full_page=True)
     page.locator("button.action-urge").click()

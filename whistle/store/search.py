@@ -79,7 +79,10 @@ def search_text(doc: Mapping[str, Any]) -> str:
     """The searchable text of a whistle document: 受理编号 (until there is one, the last eight
     characters of the id, as the queue shows it), description, reporter, category name and the
     names of its place."""
-    category = doc.get("category") or {}
+    category = doc.get("category")
+    # Intake stores the category as {code, name}; a bare code (older or test documents) has
+    # no name to search by.
+    category_name = category.get("name") if isinstance(category, Mapping) else None
     places = [
         str(p.get("name") or "")
         for p in (doc.get("grid") or {}).get("path") or ()
@@ -91,7 +94,7 @@ def search_text(doc: Mapping[str, Any]) -> str:
         doc.get("case_number") or str(doc.get("id") or "")[-8:],
         doc.get("description"),
         doc.get("reporter"),
-        category.get("name"),
+        category_name,
         *places,
     ]
     return " ".join(str(p) for p in parts if p)
