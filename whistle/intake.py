@@ -61,6 +61,7 @@ from whistle.store import (
     StoredWhistle,
     WhistleRow,
 )
+from whistle.store.case_numbers import prefix as case_prefix
 from whistle.timefmt import rfc3339
 
 __all__ = ["Intake", "Submission", "grid_path", "key_namespace", "scoped_key"]
@@ -332,6 +333,8 @@ class Intake:
                     return self._replay(outcome, client_key, request_hash)
                 assert isinstance(outcome, Created)
                 written = True
+                document = StoredWhistle.of(new).document()
+                document["case_number"] = outcome.case_number
                 log.info(
                     "whistle.created",
                     source=whistle.source.value,
@@ -345,7 +348,7 @@ class Intake:
         finally:
             if claim is not None:
                 claim.done(written)
-        return Submission(whistle_id, True, StoredWhistle.of(new).document())
+        return Submission(whistle_id, True, document)
 
     def _claim_nearby(
         self, whistle: WhistleIn, whistle_id: str, at: datetime, near: str, *, muted: bool
@@ -591,6 +594,7 @@ class Intake:
         location = whistle.location
         doc = {
             "id": whistle_id,
+            "case_number": None,  # 受理编号: drawn by the store in the write's transaction
             "source": whistle.source.value,
             "source_name": whistle.source.label_zh,
             "category": {
@@ -725,7 +729,14 @@ class Intake:
             events,
             deadlines=list(pending.items()),
             case_doc=case_document(state, tz),
+            case_prefix=case_prefix(self._number_cell(cell).code, received_at, tz),
         )
+
+    def _number_cell(self, cell: Cell) -> Cell:
+        """Whose letters start the 受理编号: the whistle's town (the county above the towns)."""
+        if cell.level < Level.TOWN:
+            return cell
+        return self._hierarchy.at_level(cell.code, Level.TOWN)
 
 
 def _filed_by(principal: Principal | None) -> dict[str, Any]:

@@ -327,6 +327,19 @@ MIGRATIONS: list[list[str]] = [
         "w.received_at, w.id FROM whistles w, json_each(w.doc, '$.informed') i "
         "WHERE json_extract(i.value, '$.responder.id') IS NOT NULL",
     ],
+    [
+        # 受理编号: each whistle's short case number (whistle/store/case_numbers.py), drawn from
+        # a sequence per prefix (town letters + YYMM) in the same transaction as the whistle,
+        # so that processes sharing the file never draw one twice. Cases stored before keep
+        # none (NULL), and pages show their id.
+        """CREATE TABLE case_numbers (
+            prefix TEXT PRIMARY KEY,
+            n      INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        "ALTER TABLE whistles ADD COLUMN case_number TEXT",
+        "CREATE UNIQUE INDEX whistles_by_case_number ON whistles (case_number) "
+        "WHERE case_number IS NOT NULL",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

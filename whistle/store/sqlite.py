@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,7 +32,7 @@ import structlog
 from whistle.bus import Bus
 from whistle.events import Event, NewEvent
 from whistle.exceptions import Conflict, StoreBusy, StoreUnavailable
-from whistle.store import facts
+from whistle.store import case_numbers, facts
 from whistle.store._schema import MIGRATIONS, SCHEMA_VERSION
 from whistle.store.base import (
     AssignmentRow,
@@ -101,7 +102,7 @@ class _Unit:
 _WHISTLE_INSERT = (
     "INSERT INTO whistles (id, received_at, source, category, urgency, status, grid_code, "
     "grid_path, grid_level, external_id, idempotency_key, request_hash, doc, version, case_doc, "
-    "camera_id, near) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "camera_id, near, case_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _DEADLINE_SET = (
     "INSERT INTO deadlines (whistle_id, key, due_at, status) VALUES (?, ?, ?, 'pending') "
@@ -209,10 +210,12 @@ def _assignment_params(a: AssignmentRow) -> tuple[Any, ...]:
     )
 
 
-def _whistle_statements(new: NewWhistle) -> list[Statement]:
-    """Every statement a new whistle writes: its row, assignments, deadlines and the
-    statistics projection (which commits with the events or not at all)."""
+def _whistle_statements(new: NewWhistle, case_number: str | None = None) -> list[Statement]:
+    """Every statement a new whistle writes: its row (with its 受理编号, when drawn),
+    assignments, deadlines and the statistics projection (which commits with the events or
+    not at all)."""
     w = new.whistle
+    doc = w.doc if case_number is None else {**w.doc, "case_number": case_number}
     statements: list[Statement] = [
         (
             _WHISTLE_INSERT,
@@ -229,11 +232,12 @@ def _whistle_statements(new: NewWhistle) -> list[Statement]:
                 w.external_id,
                 w.idempotency_key,
                 w.request_hash,
-                _json(w.doc),
+                _json(doc),
                 len(new.events),
                 None if new.case_doc is None else _json(new.case_doc),
                 w.camera_id,
                 w.near,
+                case_number,
             ),
         )
     ]
@@ -412,9 +416,22 @@ class SqliteStore:
     # -- writes --------------------------------------------------------------------------
 
     async def create_whistle(self, new: NewWhistle) -> Created | Duplicate:
-        statements = _whistle_statements(new)
         events = [*new.events, *new.linked] if new.linked else new.events
-        return await self._submit(statements, events, new.whistle.idempotency_key)
+        if new.case_prefix is None:
+            return await self._submit(_whistle_statements(new), events, new.whistle.idempotency_key)
+        drawn: list[str | None] = [None]
+        # The statements are for reference (an idempotent replay reads the request hash off
+        # the whistle row); the writer step writes them itself, with the number it draws.
+        future = self._enqueue(
+            _whistle_statements(new),
+            events,
+            new.whistle.idempotency_key,
+            apply=_numbered_writer(new, drawn),
+        )
+        outcome = await asyncio.shield(future)
+        if isinstance(outcome, Created):
+            return Created(outcome.whistle_id, outcome.events, drawn[0])
+        return outcome
 
     async def create_whistles(self, news: Sequence[NewWhistle]) -> tuple[Event, ...]:
         """Write many new whistles as one unit: the same rows, events and statistics facts
@@ -717,6 +734,13 @@ class SqliteStore:
             None if row[2] is None else orjson.loads(row[2]),
         )
 
+    async def find_case_number(self, case_number: str) -> str | None:
+        # Served by the unique index whistles_by_case_number.
+        row = await self._fetchone(
+            self._r, "SELECT id FROM whistles WHERE case_number = ?", (case_number,)
+        )
+        return None if row is None else str(row[0])
+
     async def _assignments_of(self, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {}
         for chunk in _chunks(ids, _MAX_PARAMS):
@@ -752,6 +776,9 @@ class SqliteStore:
             params.append(query.level)
         if query.returns_pending:
             clauses.append(_RETURNS_PENDING)
+        if query.case_number is not None:
+            clauses.append("case_number = ?")
+            params.append(query.case_number)
         if query.since is not None:
             clauses.append("received_at >= ?")
             params.append(db_time(query.since))
@@ -1411,6 +1438,34 @@ def _apply_guarded(db: sqlite3.Connection, unit: _Unit, seq: int) -> int:
         db.executemany(_EVENT_INSERT, [_event_row(e) for e in unit.written])
     db.execute("RELEASE unit")
     return seq
+
+
+def _numbered_writer(
+    new: NewWhistle, drawn: list[str | None]
+) -> Callable[[sqlite3.Connection, int], tuple[tuple[Event, ...], int]]:
+    """The writer-thread step of a new whistle with a 受理编号: draw the number inside the
+    batch's transaction (so no other process can draw it too), then write the whistle with
+    it in its document and in its ``whistle.received`` event. Run again after a rollback, it
+    draws again: a rolled-back number was never taken."""
+    assert new.case_prefix is not None
+    prefix = new.case_prefix
+
+    def apply(db: sqlite3.Connection, seq: int) -> tuple[tuple[Event, ...], int]:
+        number = case_numbers.allocate(db, prefix)
+        drawn[0] = number
+        for sql, params in _whistle_statements(new, number):
+            db.execute(sql, params)
+        events = [
+            dataclasses.replace(e, data={**e.data, "case_number": number})
+            if e.type == "whistle.received" and e.whistle_id == new.whistle.id
+            else e
+            for e in (*new.events, *new.linked)
+        ]
+        written, seq = _number(events, seq)
+        db.executemany(_EVENT_INSERT, [_event_row(e) for e in written])
+        return written, seq
+
+    return apply
 
 
 def _same_guard(repeats: Sequence[Repeat]) -> list[list[Repeat]]:
