@@ -164,7 +164,17 @@ _PUBLIC_VIEW = _object(
         "resolution": _NSTR,
         "rating": {},
         "can_rate": _BOOL,
-    }
+    },
+    {
+        "whistle_id": _STR,
+        "status_text": _STR,
+        "source": _STR,
+        "timeline": {
+            "description": "the case's steps as sentences naming units and roles, never people",
+            "type": "array",
+            "items": _object({"at": _TIME, "text": _STR}),
+        },
+    },
 )
 
 _MERGED = _object(
@@ -223,6 +233,12 @@ RESPONSES: dict[str, Any] = {
                 "assignments": {"type": "array", "items": _object({"id": _STR, "status": _STR})},
             },
             {
+                "case_number": {
+                    "type": ["string", "null"],
+                    "maxLength": 12,
+                    "description": "受理编号, e.g. DX2612-0042: town letters, YYMM, a sequence "
+                    "drawn in the whistle's own write; null for cases stored before numbers",
+                },
                 "case": _CASE,
                 "urgency": _STR,
                 "location": _OBJ,
@@ -380,6 +396,8 @@ RESPONSES: dict[str, Any] = {
                 "media_urls": {"type": "array", "items": _STR},
                 "reporter": {"type": "string", "maxLength": LIMITS["reporter"]},
                 "source": {"const": "citizen"},
+                "phone": {"type": "string", "description": "a number to call back (optional)"},
+                "website": {"type": "string", "description": "honeypot: filled, it is a 400"},
             },
         ),
         "additionalProperties": False,
@@ -389,6 +407,11 @@ RESPONSES: dict[str, Any] = {
     ),
     "PublicFiled": _object(
         {"case_number": _STR, "follow_url": _NSTR, "key": _NSTR},
+        {"whistle_id": _STR},
+    ),
+    "PublicPlace": _object(
+        {"code": _STR, "name": _STR, "level": _STR, "place": _STR},
+        {"path": {"type": "array", "items": _OBJ}},
     ),
     "PublicView": _PUBLIC_VIEW,
     "Stats": _object(
@@ -565,6 +588,7 @@ def _paths() -> dict[str, Any]:
         _query("until", _TIME, f"received before (RFC 3339 with offset, {RANGE})"),
         _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "page size"),
         _query("cursor", _STR, "next_cursor of the previous page"),
+        _query("case_number", _STR, "the one case with this 受理编号 (case-insensitive)"),
     ]
     paths: dict[str, Any] = {
         "/api/v1/whistles": {
@@ -716,6 +740,45 @@ def _paths() -> dict[str, Any]:
                 params=[_ID, _query("key", _STR, "the private key of the link")],
                 security=_PUBLIC,
             ),
+        },
+        "/api/v1/public/locate": {
+            "get": _op(
+                "The deepest cell holding a point, by name (404 outside the county)",
+                _json("PublicPlace"),
+                (400, 404),
+                params=[
+                    _query("lat", {"type": "number"}, "latitude"),
+                    _query("lon", {"type": "number"}, "longitude"),
+                ],
+                security=_PUBLIC,
+            ),
+        },
+        "/api/v1/public/grids/{code}/shapes": {
+            "get": _op(
+                "A cell's children as GeoJSON polygons, for the citizen's map",
+                _json("Shapes"),
+                (404,),
+                params=[_CODE],
+                security=_PUBLIC,
+            ),
+        },
+        "/api/v1/public/media": {
+            "post": {
+                **_op(
+                    "A citizen uploads a photo (the citizens' per-address limit)",
+                    _json("Media", "Created"),
+                    (429, 413, 415),
+                    ok_status=201,
+                    security=_PUBLIC,
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        kind: {"schema": {"type": "string", "format": "binary"}}
+                        for kind in ("image/png", "image/jpeg", "image/webp")
+                    },
+                },
+            }
         },
         "/api/v1/public/whistles/{id}/rate": {
             "post": _op(
