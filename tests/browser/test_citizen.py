@@ -4,6 +4,7 @@ places a report by tapping the grid map; a bot that fills the hidden field is re
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,10 @@ from conftest import COMMUNITY, NARROW_PHONE, PHONE, Site, _guard_dialogs, asser
 from grids import Level
 from grids.loader import load_hierarchy
 
+# A 1x1 red PNG.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
 NUMBER = re.compile(r"[A-Z]{2}\d{4}-\d{4,5}")
 
 
@@ -168,6 +173,10 @@ def test_a_citizen_places_a_report_by_tapping_the_grid_map(citizen: Any, site: S
         page.locator(f'#place-chosen[data-code="{code}"]').wait_for()
     chosen = page.locator("#place-chosen").inner_text()
     assert chosen.count("·") >= 2, chosen  # the place by name, town down
+    page.set_input_files(
+        "#photos", files=[{"name": "lamp.png", "mimeType": "image/png", "buffer": PNG}]
+    )
+    page.locator("#thumbs").filter(has_text="lamp.png").wait_for()
     page.fill("#description", "路灯不亮")
     assert_fits(page)
     page.click("#submit")
@@ -176,6 +185,9 @@ def test_a_citizen_places_a_report_by_tapping_the_grid_map(citizen: Any, site: S
     status, found = site.api("GET", f"/api/v1/whistles?case_number={number}")
     assert status == 200
     assert found["items"][0]["grid"]["code"] == code
+    photos = found["items"][0]["media_urls"]
+    assert len(photos) == 1
+    assert "/media/" in photos[0]
 
 
 def test_a_bot_filling_the_hidden_field_is_refused_and_nothing_is_stored(

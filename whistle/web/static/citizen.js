@@ -60,7 +60,8 @@
         var hit = matches(c, q);
         var hint = c.major_name + (hit && hit !== c.name && hit !== c.major_name ? " · " + hit : "");
         list.appendChild(el("li", {}, [el("button", {
-          type: "button", className: "pick", "data-code": c.code,
+          type: "button", className: "pick" + (chosenCategory && chosenCategory.code === c.code ? " chosen" : ""),
+          "data-code": c.code,
           onclick: function () { chooseCategory(c); },
         }, [el("span", { text: label(c) }), el("small", { text: " " + hint })])]));
         shown++;
@@ -74,6 +75,9 @@
     node.textContent = T.chosen + ": " + c.major_name + " / " + label(c);
     node.setAttribute("data-code", c.code);
     setError("category", "");
+    Array.prototype.forEach.call(list.querySelectorAll("button.pick"), function (b) {
+      b.classList.toggle("chosen", b.getAttribute("data-code") === c.code);
+    });
   }
   search.addEventListener("input", drawCategories);
   drawCategories();
@@ -97,6 +101,7 @@
         locStatus.textContent = "";
         place = { lat: lat, lon: lon };
         showPlace(T.located + ": " + answer.body.place, answer.body.code);
+        located = (answer.body.path || []).map(function (c) { return c.code; });
         highlight(null);
       }, function () { locStatus.textContent = T.network_failed; });
     }, function () {
@@ -116,9 +121,12 @@
     if (geometry.type === "MultiPolygon") return [].concat.apply([], geometry.coordinates);
     return [];
   }
+  var located = [];  // the cells holding the phone's position, county down
   function highlight(code) {
+    if (code) located = [];
     Array.prototype.forEach.call(svg.querySelectorAll("path"), function (p) {
-      p.classList.toggle("chosen", p.getAttribute("data-code") === code);
+      var mine = p.getAttribute("data-code");
+      p.classList.toggle("chosen", mine === code || located.indexOf(mine) >= 0);
     });
   }
   function names() { return trail.slice(1).map(function (c) { return c.name; }); }
@@ -191,7 +199,7 @@
       });
       mapUp.hidden = trail.length <= 1;
       mapTitle.textContent = trail[trail.length - 1].name;
-      if (place && place.grid) highlight(place.grid);
+      highlight(place && place.grid ? place.grid : null);
     });
   }
   mapUp.addEventListener("click", function () {
