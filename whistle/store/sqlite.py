@@ -104,6 +104,13 @@ _WHISTLE_INSERT = (
     "grid_path, grid_level, external_id, idempotency_key, request_hash, doc, version, case_doc, "
     "camera_id, near, case_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# The same row with its 受理编号 (the last parameter) also set in its document.
+_WHISTLE_INSERT_NUMBERED = (
+    "INSERT INTO whistles (id, received_at, source, category, urgency, status, grid_code, "
+    "grid_path, grid_level, external_id, idempotency_key, request_hash, doc, version, case_doc, "
+    "camera_id, near, case_number) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+    "json_set(?13, '$.case_number', ?18), ?14, ?15, ?16, ?17, ?18)"
+)
 _DEADLINE_SET = (
     "INSERT INTO deadlines (whistle_id, key, due_at, status) VALUES (?, ?, ?, 'pending') "
     "ON CONFLICT (whistle_id, key) DO UPDATE SET due_at = excluded.due_at, status = 'pending'"
@@ -210,12 +217,11 @@ def _assignment_params(a: AssignmentRow) -> tuple[Any, ...]:
     )
 
 
-def _whistle_statements(new: NewWhistle, case_number: str | None = None) -> list[Statement]:
-    """Every statement a new whistle writes: its row (with its 受理编号, when drawn),
-    assignments, deadlines and the statistics projection (which commits with the events or
-    not at all)."""
+def _whistle_statements(new: NewWhistle) -> list[Statement]:
+    """Every statement a new whistle writes: its row (its 受理编号, the last parameter, is
+    drawn by the writer: see _numbered_writer), assignments, deadlines and the statistics
+    projection (which commits with the events or not at all)."""
     w = new.whistle
-    doc = w.doc if case_number is None else {**w.doc, "case_number": case_number}
     statements: list[Statement] = [
         (
             _WHISTLE_INSERT,
@@ -232,12 +238,12 @@ def _whistle_statements(new: NewWhistle, case_number: str | None = None) -> list
                 w.external_id,
                 w.idempotency_key,
                 w.request_hash,
-                _json(doc),
+                _json(w.doc),
                 len(new.events),
                 None if new.case_doc is None else _json(new.case_doc),
                 w.camera_id,
                 w.near,
-                case_number,
+                None,  # case_number
             ),
         )
     ]
@@ -420,13 +426,14 @@ class SqliteStore:
         if new.case_prefix is None:
             return await self._submit(_whistle_statements(new), events, new.whistle.idempotency_key)
         drawn: list[str | None] = [None]
-        # The statements are for reference (an idempotent replay reads the request hash off
-        # the whistle row); the writer step writes them itself, with the number it draws.
+        # Built here, once: the writer step only puts the number it draws into the row (an
+        # idempotent replay reads the request hash off the same row).
+        statements = _whistle_statements(new)
         future = self._enqueue(
-            _whistle_statements(new),
+            statements,
             events,
             new.whistle.idempotency_key,
-            apply=_numbered_writer(new, drawn),
+            apply=_numbered_writer(new, statements, drawn),
         )
         outcome = await asyncio.shield(future)
         if isinstance(outcome, Created):
@@ -1441,7 +1448,7 @@ def _apply_guarded(db: sqlite3.Connection, unit: _Unit, seq: int) -> int:
 
 
 def _numbered_writer(
-    new: NewWhistle, drawn: list[str | None]
+    new: NewWhistle, statements: list[Statement], drawn: list[str | None]
 ) -> Callable[[sqlite3.Connection, int], tuple[tuple[Event, ...], int]]:
     """The writer-thread step of a new whistle with a 受理编号: draw the number inside the
     batch's transaction (so no other process can draw it too), then write the whistle with
@@ -1453,8 +1460,14 @@ def _numbered_writer(
     def apply(db: sqlite3.Connection, seq: int) -> tuple[tuple[Event, ...], int]:
         number = case_numbers.allocate(db, prefix)
         drawn[0] = number
-        for sql, params in _whistle_statements(new, number):
-            db.execute(sql, params)
+        grouped: OrderedDict[str, list[tuple[Any, ...]]] = OrderedDict()
+        (sql, params), rest = statements[0], statements[1:]
+        assert sql == _WHISTLE_INSERT
+        grouped[_WHISTLE_INSERT_NUMBERED] = [(*params[:-1], number)]
+        for sql, params in rest:
+            grouped.setdefault(sql, []).append(params)
+        for sql, rows in grouped.items():  # a whistle's deadlines, assignments: one call each
+            db.executemany(sql, rows)
         events = [
             dataclasses.replace(e, data={**e.data, "case_number": number})
             if e.type == "whistle.received" and e.whistle_id == new.whistle.id
