@@ -7,12 +7,16 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from test_pages import PASSWORD, add_user, log_in
 from whistle_support import Live
 
 from grids import Hierarchy, Level, ResponderKind
 from whistle.auth import Role
 from whistle.web.access import ACCESS
+from whistle.web.pages import html_errors
+from whistle.web.problems import error_middleware
 
 PUBLIC = "/api/v1/public/whistles"
 PNG = base64.b64decode(
@@ -215,3 +219,23 @@ async def test_an_operators_navigation_and_a_case_found_by_its_number(
     assert response.headers["Location"] == f"/cases/{filed['whistle_id']}"
     page = await (await live.client.get(response.headers["Location"])).text()
     assert filed["case_number"] in page
+
+
+async def test_a_server_failure_is_a_chinese_page_for_a_browser_and_json_for_a_client() -> None:
+    # The app's own two error layers, over a real socket, around a handler that fails (no
+    # route of the app fails on purpose).
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("a bug")
+
+    app = web.Application(middlewares=[html_errors, error_middleware])
+    app.router.add_get("/broken", broken)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        page = await client.get("/broken", headers=HTML)
+        assert page.status == 500
+        assert page.content_type == "text/html"
+        html = await page.text()
+        assert "服务器出错了" in html
+        assert 'href="/"' in html
+        assert "a bug" not in html  # nothing of the inside
+        api = await client.get("/broken")
+        assert (api.status, api.content_type) == (500, "application/problem+json")
