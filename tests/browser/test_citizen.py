@@ -245,3 +245,33 @@ def test_the_field_and_citizen_pages_fit_a_phone(
         staff.goto(f"{site.url}{path}")
         staff.wait_for_load_state("networkidle")
         assert_fits(staff)
+
+
+def test_a_citizen_sending_too_often_is_told_in_chinese_when_to_try_again(
+    citizen: Any, site: Site
+) -> None:
+    # Last in this file: it spends the address's allowance (5 at once, one every 12 s); no
+    # other browser test uses the citizens' door.
+    page = citizen()
+    page.goto(f"{site.url}/citizen")
+    statuses = page.evaluate(
+        """async () => {
+            const seen = [];
+            for (let i = 0; i < 8; i++) {
+                const r = await fetch('/api/v1/public/whistles', {method: 'POST',
+                    headers: {'Content-Type': 'application/json'}, body: '{}'});
+                seen.push(r.status);
+            }
+            return seen;
+        }"""
+    )
+    assert 429 in statuses, statuses
+    page.fill("#category-search", "路灯")
+    page.locator('#category-list button.pick[data-code="F0103"]').click()
+    page.locator("#cell-map path").first.click()
+    page.fill("#description", "路灯不亮")
+    page.click("#submit")
+    message = page.locator("#form-error")
+    message.filter(has_text="提交太频繁").wait_for()
+    assert re.search(r"请在\d+ 秒后再试", message.inner_text()), message.inner_text()
+    assert page.locator("#result").is_hidden()
