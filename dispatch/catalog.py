@@ -12,6 +12,10 @@ Two options say when two whistles of a category are likely the same thing (疑�
 ``duplicate_radius`` (metres between their points: ``50m``, ``0.2km`` or a bare number of
 metres) and ``duplicate_window`` (wall time between them, ``2h``). A category that sets no
 window takes ``duplicate_window`` from ``lifecycle.toml``.
+
+``keywords`` are the ordinary words a citizen may type for a category (``楼道堆物`` for
+积存垃圾渣土): at most 20 per category, each 1-20 characters, none repeated. They are not
+inherited: they describe one category.
 """
 
 from __future__ import annotations
@@ -100,14 +104,15 @@ class Category:
     claimable: bool = False
     duplicate_radius_m: float = DUPLICATE_RADIUS_M
     duplicate_window: Duration | None = None  # None: lifecycle.toml's duplicate_window
+    keywords: tuple[str, ...] = ()  # ordinary words for searching (楼道 -> 楼道堆物)
 
     def __repr__(self) -> str:
         return f"Category({self.code!r}, {self.name!r})"
 
     def to_dict(self, *, duplicates: bool = False) -> dict[str, Any]:
         """JSON-ready form for the HTTP API; with ``duplicates``, the likely-duplicate radius
-        and window too (the catalog shows them; a routing decision's copy does not need
-        them)."""
+        and window and the search keywords too (the catalog shows them; a routing decision's
+        copy does not need them)."""
         entry: dict[str, Any] = {
             "code": self.code,
             "name": self.name,
@@ -122,6 +127,7 @@ class Category:
             "claimable": self.claimable,
         }
         if duplicates:
+            entry["keywords"] = list(self.keywords)
             entry["duplicate_radius_m"] = self.duplicate_radius_m
             window = self.duplicate_window
             entry["duplicate_window"] = None if window is None else str(window)
@@ -424,7 +430,7 @@ def _read_category(
     classes: Mapping[str, Duration],
     seen: dict[str, str],
 ) -> Category | None:
-    table = Table(data, where, issues, ("code", "name", "name_en", *_OPTION_KEYS))
+    table = Table(data, where, issues, ("code", "name", "name_en", *_OPTION_KEYS, "keywords"))
     code = table.text("code", required=True)
     name = table.text("name", required=True)
     name_en = table.text("name_en", required=True)
@@ -446,6 +452,7 @@ def _read_category(
             seen[code] = where
     if options.limit is None:
         table.error("no time limit: set limit here, in its major, or in [defaults]")
+    keywords = _read_keywords(table)
     if code is None or name is None or name_en is None or major is None or options.limit is None:
         return None
     return Category(
@@ -462,4 +469,32 @@ def _read_category(
         claimable=options.claimable,
         duplicate_radius_m=options.duplicate_radius_m,
         duplicate_window=options.duplicate_window,
+        keywords=keywords,
     )
+
+
+_MAX_KEYWORDS = 20
+_MAX_KEYWORD_LENGTH = 20
+
+
+def _read_keywords(table: Table) -> tuple[str, ...]:
+    """``keywords``: ordinary words for a citizen's search, each once, none blank."""
+    words = table.texts("keywords")
+    if words is None:
+        return ()
+    if len(words) > _MAX_KEYWORDS:
+        table.error(f"keywords: at most {_MAX_KEYWORDS}, got {len(words)}")
+        return ()
+    seen: set[str] = set()
+    for word in words:
+        if not word.strip() or len(word) > _MAX_KEYWORD_LENGTH or word != word.strip():
+            table.error(
+                f"keywords: {word!r} must be 1-{_MAX_KEYWORD_LENGTH} characters without "
+                "surrounding spaces"
+            )
+            return ()
+        if word in seen:
+            table.error(f"keywords: {word!r} is listed twice")
+            return ()
+        seen.add(word)
+    return words

@@ -42,6 +42,7 @@ from whistle.web.access import ACCESS, Access, access_middleware
 from whistle.web.actions import routes as action_routes
 from whistle.web.admin import routes as admin_routes
 from whistle.web.api import routes
+from whistle.web.citizen_pages import routes as citizen_page_routes
 from whistle.web.citizens import routes as citizen_routes
 from whistle.web.field import routes as field_routes
 from whistle.web.keys import (
@@ -105,6 +106,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(queue_routes)
     app.add_routes(admin_routes)
     app.add_routes(citizen_routes)
+    app.add_routes(citizen_page_routes)
     app.add_routes(page_routes)
     app.add_routes(media_routes)
     app.add_routes(field_routes)

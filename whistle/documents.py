@@ -159,6 +159,14 @@ class WhistleRecord(TypedDict):
     """A whistle's own document, as the intake stores it."""
 
     id: str
+    case_number: Annotated[
+        str | None,
+        Field(
+            max_length=12,
+            description="受理编号: town letters, YYMM, '-' and a sequence drawn by the database "
+            "(e.g. DX2612-0042); null for cases stored before numbers",
+        ),
+    ]
     source: Annotated[str, Field(description="citizen, community, town_committee, police, camera")]
     source_name: Annotated[str, Field(description="the source's name in Chinese (五哨)")]
     category: CategoryRef

@@ -93,6 +93,7 @@ def whistle_document(
     location = whistle.location
     return {
         "id": whistle_id,
+        "case_number": None,  # 受理编号: drawn by the store in the write's transaction
         "source": whistle.source.value,
         "source_name": whistle.source.label_zh,
         "category": {

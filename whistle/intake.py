@@ -61,6 +61,7 @@ from whistle.store import (
     StoredWhistle,
     WhistleRow,
 )
+from whistle.store.case_numbers import prefix as case_prefix
 
 __all__ = ["Intake", "Submission", "grid_path", "key_namespace", "scoped_key"]
 
@@ -295,6 +296,8 @@ class Intake:
                     return self._replay(outcome, client_key, request_hash)
                 assert isinstance(outcome, Created)
                 written = True
+                document = StoredWhistle.of(new).document()
+                document["case_number"] = outcome.case_number
                 log.info(
                     "whistle.created",
                     source=whistle.source.value,
@@ -308,7 +311,7 @@ class Intake:
         finally:
             if claim is not None:
                 claim.done(written)
-        return Submission(whistle_id, True, StoredWhistle.of(new).document())
+        return Submission(whistle_id, True, document)
 
     def _silence_for(self, whistle: WhistleIn, cell: Cell, at: datetime) -> SilenceMatch | None:
         """The silence that covers the whistle now, if any."""
@@ -603,7 +606,14 @@ class Intake:
             events,
             deadlines=list(pending.items()),
             case_doc=case_document(state, tz),
+            case_prefix=case_prefix(self._number_cell(cell).code, received_at, tz),
         )
+
+    def _number_cell(self, cell: Cell) -> Cell:
+        """Whose letters start the 受理编号: the whistle's town (the county above the towns)."""
+        if cell.level < Level.TOWN:
+            return cell
+        return self._hierarchy.at_level(cell.code, Level.TOWN)
 
 
 def _may_file(principal: Principal, source: Source) -> None:

@@ -182,7 +182,7 @@ def test_unknown_key_fails() -> None:
     assert problems(category('colour = "red"\n')) == [
         "categories.toml: major[0] (E01).category[0] (E0101): unknown key 'colour'; expected "
         "one of code, name, name_en, urgency, limit, needs, claimable, duplicate_radius, "
-        "duplicate_window"
+        "duplicate_window, keywords"
     ]
 
 
@@ -382,3 +382,44 @@ def test_bad_duplicate_radius_in_defaults_names_defaults() -> None:
 def test_every_problem_is_reported_at_once() -> None:
     text = category('urgency = "high"\nneeds = ["x"]\n').replace('"E0101"', '"E01X1"')
     assert len(problems(text)) == 3
+
+
+# -- keywords: ordinary words for a citizen's search -----------------------------------------
+
+
+def test_shipped_catalog_finds_a_stairwell_clutter_by_its_everyday_words(shipped: Catalog) -> None:
+    found = [c for c in shipped if any("楼道" in word for word in c.keywords)]
+    assert [c.code for c in found] == ["E0102"]
+    assert "楼道堆物" in found[0].keywords
+    assert found[0].to_dict(duplicates=True)["keywords"][0] == "楼道堆物"
+
+
+def test_keywords_are_read_and_not_inherited() -> None:
+    catalog = Catalog.from_toml(category('keywords = ["垃圾", "乱扔垃圾"]\n'))
+    assert catalog["E0101"].keywords == ("垃圾", "乱扔垃圾")
+    assert Catalog.from_toml(ONE)["E0101"].keywords == ()
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('keywords = ["垃圾", "垃圾"]', "keywords: '垃圾' is listed twice"),
+        ('keywords = [""]', "keywords: '' must be 1-20 characters without surrounding spaces"),
+        (
+            'keywords = [" 垃圾"]',
+            "keywords: ' 垃圾' must be 1-20 characters without surrounding spaces",
+        ),
+        ('keywords = "垃圾"', "keywords: expected an array of strings, got string '垃圾'"),
+    ],
+)
+def test_bad_keywords_fail_naming_the_word(line: str, reason: str) -> None:
+    assert problems(category(line + "\n")) == [
+        f"categories.toml: major[0] (E01).category[0] (E0101): {reason}"
+    ]
+
+
+def test_more_than_twenty_keywords_fail() -> None:
+    words = ", ".join(f'"词{i}"' for i in range(21))
+    assert problems(category(f"keywords = [{words}]\n")) == [
+        "categories.toml: major[0] (E01).category[0] (E0101): keywords: at most 20, got 21"
+    ]

@@ -148,7 +148,7 @@ async def cases(probe: Probe) -> list[tuple[str, str, str, str]]:
         )
         citizen = await response.json()
         assert response.status == 201, citizen
-        stored = await probe.live.app[STORE].get_whistle(citizen["case_number"])
+        stored = await probe.live.app[STORE].get_whistle(citizen["whistle_id"])
         assert stored is not None
         first = stored.assignments[0]
         await probe.respond(first, "acknowledge")

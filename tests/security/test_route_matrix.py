@@ -168,7 +168,8 @@ DOORS: dict[str, Door] = {
     # the pages' own files need some credential (the pages that use them need a login)
     "GET /static": api(*EVERY_ROLE, away=SAME),
     # pages (a session cookie)
-    "GET /": page(*LOGINS, ok=frozenset({303}), away=SAME),
+    # / leads a login to its page (303) and shows anyone else the way to /citizen and /login
+    "GET /": public(200, 303),
     "GET /cases": page(*LOGINS, away=SAME),
     "GET /cases/{id}": page(REPORTER, RESPONDER, OPERATOR, COMMITTEE, ADMIN),
     "GET /report": page(REPORTER, OPERATOR, away=SAME),
@@ -197,7 +198,14 @@ DOORS: dict[str, Door] = {
     "GET /api/v1/public/whistles/{id}": public(),
     "POST /api/v1/public/whistles/{id}/rate": public(),
     "GET /track/{id}": public(),
-    "POST /track/{id}/rate": public(303),
+    "GET /citizen": public(),
+    "GET /favicon.ico": public(),
+    "GET /public/{name}": public(),
+    "GET /api/v1/public/locate": public(),
+    "GET /api/v1/public/grids/{code}/shapes": public(),
+    "POST /api/v1/public/media": public(201),
+    # 303 back to the page once rated; 409 with a page saying why when the case cannot be
+    "POST /track/{id}/rate": public(303, 409),
     "GET /open311/v2/discovery.{fmt}": public(),
     "GET /open311/v2/services.{fmt}": public(),
     "GET /open311/v2/services/{code}.{fmt}": public(),
@@ -445,6 +453,22 @@ async def _shapes(p: Probe, who: Who, fresh: bool) -> Call:
     return Call("GET", f"/api/v1/grids/{p.towns[HOME]}/shapes")
 
 
+@builds("GET /api/v1/public/grids/{code}/shapes")
+async def _public_shapes(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("GET", f"/api/v1/public/grids/{p.towns[HOME]}/shapes")
+
+
+@builds("GET /api/v1/public/locate")
+async def _locate(p: Probe, who: Who, fresh: bool) -> Call:
+    lat, lon = p.county.centroid(p.micro()) or (0.0, 0.0)
+    return Call("GET", f"/api/v1/public/locate?lat={lat}&lon={lon}")
+
+
+@builds("POST /api/v1/public/media")
+async def _public_upload(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("POST", "/api/v1/public/media", raw=PNG)
+
+
 @builds("GET /api/v1/grids/{code}/roster")
 async def _roster(p: Probe, who: Who, fresh: bool) -> Call:
     grid = p.county.at_level(p.micro(), Level.GRID)
@@ -595,6 +619,9 @@ for _route, _path in {
     "GET /api/v1/openapi.json": "/api/v1/openapi.json",
     "GET /vendor/{name}": "/vendor/echarts.min.js",
     "GET /login": "/login",
+    "GET /citizen": "/citizen",
+    "GET /favicon.ico": "/favicon.ico",
+    "GET /public/{name}": "/public/citizen.js",
     "GET /open311/v2/discovery.{fmt}": "/open311/v2/discovery.json",
     "GET /open311/v2/services.{fmt}": "/open311/v2/services.json",
     "GET /open311/v2/services/{code}.{fmt}": "/open311/v2/services/E0101.xml",
@@ -659,7 +686,7 @@ async def _track(p: Probe, who: Who, fresh: bool) -> Call:
 
 @builds("POST /track/{id}/rate")
 async def _track_rate(p: Probe, who: Who, fresh: bool) -> Call:
-    number, key = await _citizen_case(p)  # the page answers 303 whether or not it may rate
+    number, key = await _citizen_case(p)  # an open case: the page says why it cannot (409)
     return Call("POST", f"/track/{number}/rate?key={key}", form={"grade": "satisfied"})
 
 

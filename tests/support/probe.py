@@ -214,20 +214,21 @@ class Probe:
         return doc
 
     async def citizen_case(self, *, closed: bool = False) -> tuple[str, str]:
-        """A whistle filed through the public door: (case number, follow key)."""
+        """A whistle filed through the public door: (its id, follow key). The public door
+        takes the id as well as the 受理编号; Open311 and the operators' API take the id."""
         response = await self.live.client.post("/api/v1/public/whistles", json=self.public())
         answer = await response.json()
         assert response.status == 201, answer
         if closed:
-            stored = await self.live.app[STORE].get_whistle(answer["case_number"])
+            stored = await self.live.app[STORE].get_whistle(answer["whistle_id"])
             assert stored is not None
             first = stored.assignments[0]
             await self.respond(first, "acknowledge")
             await self.respond(first, "resolve", note="已清理")
             await self.ok(
-                "POST", f"/api/v1/whistles/{answer['case_number']}/verify", {"passed": True}
+                "POST", f"/api/v1/whistles/{answer['whistle_id']}/verify", {"passed": True}
             )
-        return answer["case_number"], answer["key"]
+        return answer["whistle_id"], answer["key"]
 
     def public(self) -> dict[str, Any]:
         return {

@@ -357,9 +357,10 @@ async def test_citizen_files_without_credentials_and_follows_the_link(
     assert view["status"] == "dispatched"
     assert view["can_rate"] is False
     assert "李大爷" not in raw.decode()  # nobody's personal data, not even the reporter's
-    status, doc = await live.get(f"/api/v1/whistles/{case_number}")
+    status, doc = await live.get(f"/api/v1/whistles/{filed['whistle_id']}")
     assert status == 200
     assert doc["source"] == "citizen"
+    assert doc["case_number"] == case_number != filed["whistle_id"]
 
 
 @pytest.mark.parametrize(
@@ -442,7 +443,7 @@ async def test_citizen_rates_the_closed_case_once_through_the_link(
     rate = f"/api/v1/public/whistles/{filed['case_number']}/rate?key={filed['key']}"
     response = await live.client.post(rate, json={"grade": "满意"})
     assert response.status == 409  # not closed yet
-    status, doc = await live.get(f"/api/v1/whistles/{filed['case_number']}")
+    status, doc = await live.get(f"/api/v1/whistles/{filed['whistle_id']}")
     assert status == 200
     first = doc["assignments"][0]
     responder = await live.token("responder", responder=first["responder"]["id"])
@@ -454,7 +455,7 @@ async def test_citizen_rates_the_closed_case_once_through_the_link(
         )
         assert response.status == 200
     response = await live.client.post(
-        f"/api/v1/whistles/{filed['case_number']}/verify",
+        f"/api/v1/whistles/{filed['whistle_id']}/verify",
         json={"passed": True},
         headers=await live.auth(),
     )

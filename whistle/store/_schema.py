@@ -329,9 +329,20 @@ MIGRATIONS: list[list[str]] = [
         "w.received_at, w.id FROM whistles w, json_each(w.doc, '$.informed') i "
         "WHERE json_extract(i.value, '$.responder.id') IS NOT NULL",
     ],
-    # 13 is the 受理编号 (the citizens' branch, issue 16); this placeholder keeps the numbers
-    # in step until the two branches meet, where that migration takes its place.
-    [],
+    # 13: the 受理编号 (issue 16).
+    [
+        # 受理编号: each whistle's short case number (whistle/store/case_numbers.py), drawn from
+        # a sequence per prefix (town letters + YYMM) in the same transaction as the whistle,
+        # so that processes sharing the file never draw one twice. Cases stored before keep
+        # none (NULL), and pages show their id.
+        """CREATE TABLE case_numbers (
+            prefix TEXT PRIMARY KEY,
+            n      INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        "ALTER TABLE whistles ADD COLUMN case_number TEXT",
+        "CREATE UNIQUE INDEX whistles_by_case_number ON whistles (case_number) "
+        "WHERE case_number IS NOT NULL",
+    ],
     # 14: search over the queue (issue 17): an FTS5 table with the trigram tokenizer, kept
     # in the same write batch as each new whistle (whistle/store/search.py).
     search.MIGRATION,

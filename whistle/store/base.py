@@ -87,6 +87,9 @@ class NewWhistle:
     # appends ``data["whistle"]`` to that case's ``possible_duplicates``, in the same
     # transaction as the new whistle. Notes, not steps: the cases' versions stay as they are.
     linked: Sequence[NewEvent] = ()
+    # 受理编号: the prefix (town letters + YYMM + "-") whose next number the writer draws for
+    # this whistle in its transaction (whistle/store/case_numbers.py); None: no number.
+    case_prefix: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +212,7 @@ class Created:
 
     whistle_id: str
     events: tuple[Event, ...]
+    case_number: str | None = None  # the 受理编号 drawn for it, if it asked for one
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +241,7 @@ class StoredWhistle:
     def document(self) -> dict[str, Any]:
         """The whistle as the API shows it: its document, current status and assignments."""
         doc = dict(self.row_doc)
+        doc.setdefault("case_number", None)  # 受理编号; None for cases stored before numbers
         doc["status"] = self.status
         doc["assignments"] = list(self.assignments)
         if self.case is not None:
@@ -254,6 +259,7 @@ class WhistleQuery:
     grid_path: str | None = None  # subtree: the path of its top cell
     level: int | None = None  # the level (1-5) of the cell it was placed in
     returns_pending: bool = False  # only cases with a return (退单) awaiting the dispatcher
+    case_number: str | None = None  # the one case with this 受理编号
     since: datetime | None = None
     until: datetime | None = None
     before: str | None = None
@@ -319,6 +325,9 @@ class Store(Protocol):
         subtree ``within``, a grid path, when given), or None."""
 
     async def get_whistle(self, whistle_id: str) -> StoredWhistle | None: ...
+
+    async def find_case_number(self, case_number: str) -> str | None:
+        """The id of the whistle with this 受理编号, or None."""
 
     async def list_whistles(self, query: WhistleQuery) -> Page: ...
 

@@ -16,6 +16,7 @@ from whistle.auth import Principal, Role, allow_cell
 from whistle.bounds import bounded_instant, whole_number
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
 from whistle.store import StoredWhistle, WhistleQuery
+from whistle.store.case_numbers import CASE_NUMBER
 from whistle.timefmt import rfc3339
 from whistle.web.access import allow, public
 from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, INTAKE, ROUTER, STORE, TZ
@@ -87,8 +88,13 @@ async def get_whistle(request: web.Request) -> web.Response:
     whistle_id = request.match_info["id"]
     store = request.app[STORE]
     stored = await store.get_whistle(whistle_id)
+    if stored is None and CASE_NUMBER.fullmatch(whistle_id.upper()):
+        # A 受理编号 in place of the id: the case it numbers.
+        found = await store.find_case_number(whistle_id.upper())
+        stored = None if found is None else await store.get_whistle(found)
     if stored is None:
         return problem(404, "Not Found", detail=f"no whistle with id {whistle_id!r}")
+    whistle_id = stored.row_doc["id"]
     may_read(request, stored)
     tz = request.app[TZ]
     doc = stored.document()
@@ -119,6 +125,7 @@ _LIST_PARAMS = frozenset(
         "cursor",
         "q",
         "sort",
+        "case_number",
     }
 )
 # ``queue``: returned (退单待定), or open (not merged, closed, rated or verified).
@@ -174,6 +181,13 @@ async def list_whistles(request: web.Request) -> web.Response:
             before = _decode_cursor(q["cursor"])
         if before is None and after_due is None:
             errors.append(FieldError("cursor", "not a cursor this server gave out"))
+    case_number = q.get("case_number")
+    if case_number is not None:
+        case_number = case_number.strip().upper()
+        if not CASE_NUMBER.fullmatch(case_number):
+            errors.append(
+                FieldError("case_number", "not a 受理编号: two letters, YYMM, '-', 4-5 digits")
+            )
     if errors:
         raise InvalidWhistle(errors, status=400)
     page = await request.app[STORE].list_whistles(
@@ -184,6 +198,7 @@ async def list_whistles(request: web.Request) -> web.Response:
             grid_path=grid_path,
             level=level,
             returns_pending=queue == "returned",
+            case_number=case_number,
             since=since,
             until=until,
             before=before,

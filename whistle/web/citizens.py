@@ -1,31 +1,44 @@
 """The citizens' door: file a ``citizen`` whistle without an account, follow it, rate it.
 
-``POST /api/v1/public/whistles`` is rate-limited per address. The answer carries the case
-number and a private link (``/track/{id}?key=...``); the key is shown once and only its hash
-is kept. ``GET /api/v1/public/whistles/{id}?key=`` shows the case without anybody's personal
-data; ``POST /api/v1/public/whistles/{id}/rate?key=`` rates it (好差评) once it is closed.
+``POST /api/v1/public/whistles`` is rate-limited per address. Besides the whistle's fields it
+takes ``phone`` (optional, for a call back: kept in the whistle's ``reporter`` for the
+operators, never shown to the public) and ``website``, a honeypot the page hides: a body
+that fills it is refused with 400. The answer carries the 受理编号 (``case_number``), the
+whistle's id and a private link (``/track/{case_number}?key=...``); the key is shown once and
+only its hash is kept. ``GET /api/v1/public/whistles/{number}?key=`` (the 受理编号 or the id)
+shows the case without anybody's personal data, with a citizen's timeline;
+``POST /api/v1/public/whistles/{number}/rate?key=`` rates it (好差评) once it is closed.
+
+For the citizen's page, two public views of the grid (public structure, no people):
+``GET /api/v1/public/locate?lat=&lon=`` names the deepest cell holding a point, and
+``GET /api/v1/public/grids/{code}/shapes`` gives a cell's children as polygons.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from typing import Any
 
 import orjson
 from aiohttp import web
+from shapely.geometry import mapping
 
 from dispatch import lifecycle
 from dispatch.lifecycle import IllegalTransition, InvalidAction
 from whistle.auth import token_hash
 from whistle.exceptions import FieldError, IdempotencyConflict, InvalidWhistle, RateLimited
 from whistle.store import StoredWhistle
+from whistle.store.case_numbers import CASE_NUMBER
 from whistle.web.access import ACCESS, client_address, public
 from whistle.web.api import idempotency_key
-from whistle.web.keys import CASES, INTAKE, STORE
+from whistle.web.citizen_view import citizen_timeline, place_name, public_view
+from whistle.web.i18n import lang as _lang
+from whistle.web.keys import CASES, HIERARCHY, INTAKE, STORE, TZ
 from whistle.web.problems import problem, refused
 
-__all__ = ["public_view", "routes"]
+__all__ = ["find_citizen_case", "public_view", "routes"]
 
 routes = web.RouteTableDef()
 
@@ -33,6 +46,23 @@ routes = web.RouteTableDef()
 _ALLOWED = frozenset(
     {"category", "description", "location", "occurred_at", "media_urls", "reporter"}
 )
+_HONEYPOT = "website"  # hidden on the page: only a bot fills it
+# A mainland mobile number (11 digits from 1), or a landline with its area code; spaces and
+# hyphens are dropped first.
+_PHONE = re.compile(r"1\d{10}|0\d{9,11}")
+
+
+def _phone(body: dict[str, Any]) -> tuple[str | None, list[FieldError]]:
+    """The call-back number a citizen left, or the error naming it."""
+    raw = body.pop("phone", None)
+    if raw is None or raw == "":
+        return None, []
+    if not isinstance(raw, str):
+        return None, [FieldError("phone", "expected a string")]
+    phone = re.sub(r"[\s-]", "", raw)
+    if not _PHONE.fullmatch(phone):
+        return None, [FieldError("phone", "not a phone number: 11 digits (1...) or 0 + area code")]
+    return phone, []
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
@@ -53,13 +83,20 @@ async def file(request: web.Request) -> web.Response:
     if wait:
         raise RateLimited(wait, f"citizen {address}")
     body = await _json_object(request)
+    if body.pop(_HONEYPOT, None):
+        refused(request, 400, "citizen form with its honeypot filled")
+        raise InvalidWhistle([FieldError(_HONEYPOT, "must be left empty")], status=400)
     source = body.pop("source", "citizen")
-    extra = [FieldError(k, "unknown field") for k in body if k not in _ALLOWED]
+    phone, extra = _phone(body)
+    extra += [FieldError(k, "unknown field") for k in body if k not in _ALLOWED]
     if source != "citizen":
         extra.insert(0, FieldError("source", "the public endpoint files citizen whistles only"))
     if extra:
         raise InvalidWhistle(extra)
     body["source"] = "citizen"
+    if phone is not None:
+        # For the operators who call back; the public views never show the reporter.
+        body["reporter"] = f"{body.get('reporter') or '市民'} 回电 {phone}"[:100]
     key = idempotency_key(request)
     try:
         # A citizen's keys are their address's: a retry from there gets its case number
@@ -72,16 +109,20 @@ async def file(request: web.Request) -> web.Response:
         raise IdempotencyConflict(exc.key, None) from None
     secret = secrets.token_urlsafe(18)
     store = request.app[STORE]
+    number = None if submission.document is None else submission.document.get("case_number")
     if submission.created:
         await store.save_citizen_link(submission.whistle_id, token_hash(secret))
-        follow: str | None = f"/track/{submission.whistle_id}?key={secret}"
+        follow: str | None = f"/track/{number or submission.whistle_id}?key={secret}"
     else:
         follow = None  # a replay: the link was given with the first answer
+        stored = await store.get_whistle(submission.whistle_id)
+        number = None if stored is None else stored.row_doc.get("case_number")
     return web.Response(
         status=201,
         body=orjson.dumps(
             {
-                "case_number": submission.whistle_id,
+                "case_number": number or submission.whistle_id,
+                "whistle_id": submission.whistle_id,
                 "follow_url": follow,
                 "key": secret if follow else None,
             }
@@ -90,38 +131,35 @@ async def file(request: web.Request) -> web.Response:
     )
 
 
-async def _authorised(request: web.Request) -> StoredWhistle | web.Response:
-    whistle_id = request.match_info["id"]
-    key = request.query.get("key", "")
+async def find_citizen_case(request: web.Request, ref: str, key: str) -> StoredWhistle | None:
+    """The case a citizen's link names (its 受理编号 or its id) when ``key`` is the link's
+    key; None for an unknown case and a wrong key alike (the link is the only secret: the
+    numbers run in sequence)."""
     store = request.app[STORE]
-    stored_hash = await store.citizen_link(whistle_id)
-    # The same answer for an unknown case and a wrong key: the link is the only secret.
+    whistle_id: str | None = ref
+    if CASE_NUMBER.fullmatch(ref.upper()):
+        whistle_id = await store.find_case_number(ref.upper())
+    stored_hash = None if whistle_id is None else await store.citizen_link(whistle_id)
     if stored_hash is None or not hmac.compare_digest(stored_hash, token_hash(key)):
+        return None
+    assert whistle_id is not None
+    return await store.get_whistle(whistle_id)
+
+
+async def _authorised(request: web.Request) -> StoredWhistle | web.Response:
+    found = await find_citizen_case(request, request.match_info["id"], request.query.get("key", ""))
+    if found is None:
         refused(request, 404, "citizen link with a wrong key")
         return problem(404, "Not Found", detail="no case for this link")
-    stored = await store.get_whistle(whistle_id)
-    assert stored is not None
-    return stored
+    return found
 
 
-def public_view(stored: StoredWhistle) -> dict[str, Any]:
-    """What a citizen sees of their case: where it stands, not who works on it."""
-    doc = stored.row_doc
-    case = stored.case or {}
-    resolution = case.get("resolution") or {}
-    return {
-        "case_number": doc["id"],
-        "status": stored.status,
-        "category": doc["category"]["name"],
-        "description": doc["description"],
-        "place": doc["grid"]["name"],
-        "received_at": doc["received_at"],
-        "resolve_due": case.get("resolve_due"),
-        "handled_by": sorted({a["kind_name"] for a in stored.assignments}),
-        "resolution": resolution.get("note"),
-        "rating": case.get("rating"),
-        "can_rate": "rate" in case.get("allowed", ()),
-    }
+async def _view(request: web.Request, stored: StoredWhistle) -> dict[str, Any]:
+    lang = _lang(request)
+    view = public_view(stored, lang)
+    events = await request.app[STORE].timeline(stored.row_doc["id"])
+    view["timeline"] = citizen_timeline(events, stored, request.app[TZ], lang)
+    return view
 
 
 @routes.get("/api/v1/public/whistles/{id}")
@@ -130,7 +168,9 @@ async def follow(request: web.Request) -> web.Response:
     found = await _authorised(request)
     if isinstance(found, web.Response):
         return found
-    return web.Response(body=orjson.dumps(public_view(found)), content_type="application/json")
+    return web.Response(
+        body=orjson.dumps(await _view(request, found)), content_type="application/json"
+    )
 
 
 @routes.post("/api/v1/public/whistles/{id}/rate")
@@ -160,4 +200,82 @@ async def rate(request: web.Request) -> web.Response:
         raise InvalidWhistle([FieldError(exc.field, exc.reason)]) from None
     stored = await request.app[STORE].get_whistle(found.row_doc["id"])
     assert stored is not None
-    return web.Response(body=orjson.dumps(public_view(stored)), content_type="application/json")
+    return web.Response(
+        body=orjson.dumps(await _view(request, stored)), content_type="application/json"
+    )
+
+
+# -- the grid, for the citizen's page: public structure, no people --------------------------
+
+
+def _coordinate(request: web.Request, name: str, lo: float, hi: float) -> float:
+    raw = request.query.get(name, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidWhistle([FieldError(name, "expected a number")], status=400) from None
+    if not lo <= value <= hi:
+        raise InvalidWhistle([FieldError(name, f"must be between {lo} and {hi}")], status=400)
+    return value
+
+
+@routes.get("/api/v1/public/locate")
+@public
+async def locate(request: web.Request) -> web.Response:
+    """The deepest cell holding ``lat``/``lon``, by name; 404 outside the county."""
+    lat = _coordinate(request, "lat", -90.0, 90.0)
+    lon = _coordinate(request, "lon", -180.0, 180.0)
+    hierarchy = request.app[HIERARCHY]
+    cell = hierarchy.locate(lat, lon)
+    if cell is None:
+        return problem(404, "Not Found", detail="the point is outside every grid cell")
+    path = [
+        {"code": c.code, "name": c.name, "level": c.level.key}
+        for c in (hierarchy.cell(code) for code in cell.path)
+    ]
+    doc = {"code": cell.code, "name": cell.name, "level": cell.level.key, "path": path}
+    return web.Response(
+        body=orjson.dumps({**doc, "place": place_name({"grid": doc})}),
+        content_type="application/json",
+    )
+
+
+@routes.get("/api/v1/public/grids/{code}/shapes")
+@public
+async def shapes(request: web.Request) -> web.Response:
+    """A cell's children as GeoJSON polygons (the cell itself for a leaf), with each one's
+    code, name, level and whether it has children: what a map to tap needs, nothing more."""
+    hierarchy = request.app[HIERARCHY]
+    code = request.match_info["code"]
+    cell = hierarchy.get(code)
+    if cell is None:
+        return problem(404, "Not Found", detail=f"unknown grid code {code!r}")
+    features = []
+    for child in hierarchy.children(code) or [cell]:
+        if child.geometry is None:
+            continue
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "code": child.code,
+                    "name": child.name,
+                    "level": child.level.key,
+                    "children": hierarchy.child_count(child.code),
+                },
+                "geometry": mapping(child.geometry),
+            }
+        )
+    parent = cell.path[-2] if len(cell.path) > 1 else None
+    body = {
+        "type": "FeatureCollection",
+        "code": code,
+        "name": cell.name,
+        "parent": parent,
+        "features": features,
+    }
+    return web.Response(
+        body=orjson.dumps(body),
+        content_type="application/json",
+        headers={"Cache-Control": "public, max-age=300"},
+    )

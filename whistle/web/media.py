@@ -1,6 +1,7 @@
 """Photo uploads: checked by content (not by name), limited in size, stored on disk.
 
-``POST /api/v1/media`` takes the image as the raw body (any Content-Type; the bytes decide)
+``POST /api/v1/media`` (and ``POST /api/v1/public/media`` for citizens, counted against the
+citizens' per-address limit) takes the image as the raw body (any Content-Type; the bytes decide)
 and answers 201 with its URL, ``/media/<sha256>.<ext>``: the name is the content's hash, so
 the same photo uploaded twice is stored once and a name can never be chosen by a client.
 ``GET /media/{name}`` serves it back with the type its content proved, to its uploader, and
@@ -21,8 +22,8 @@ from aiohttp import web
 
 from grids import Cell, Hierarchy
 from whistle.auth import Principal, Role
-from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
-from whistle.web.access import SIGNED_BODY, allow
+from whistle.exceptions import FieldError, Forbidden, InvalidWhistle, RateLimited
+from whistle.web.access import ACCESS, SIGNED_BODY, allow, client_address, public
 from whistle.web.api import may_read
 from whistle.web.keys import HIERARCHY, SETTINGS, STORE
 
@@ -53,6 +54,23 @@ def media_dir(request: web.Request) -> Path:
 @routes.post("/api/v1/media")
 async def upload(request: web.Request) -> web.Response:
     principal = allow(request, Role.REPORTER, Role.OPERATOR, Role.RESPONDER, Role.INTEGRATION)
+    return await _receive(request, principal.id, principal.scope)
+
+
+@routes.post("/api/v1/public/media")
+@public
+async def public_upload(request: web.Request) -> web.Response:
+    """A citizen's photo for their report: counted against the citizens' per-address limit,
+    and shown only with a case that names it, to those who may read the case."""
+    address = client_address(request)
+    wait = request.app[ACCESS].public_limit.take(address)
+    if wait:
+        raise RateLimited(wait, f"citizen photo {address}")
+    return await _receive(request, "public", None)
+
+
+async def _receive(request: web.Request, uploader: str, scope: str | None) -> web.Response:
+    """Read, check and store one photo; 201 with its URL."""
     if request.content_length is not None and request.content_length > MAX_PHOTO:
         raise InvalidWhistle(
             [FieldError("body", f"photo too large: at most {MAX_PHOTO} bytes")], status=413
@@ -81,7 +99,7 @@ async def upload(request: web.Request) -> web.Response:
         partial = folder / f".{name}.part"
         partial.write_bytes(data)
         partial.replace(target)
-    await request.app[STORE].save_upload(name, principal.id, principal.scope)
+    await request.app[STORE].save_upload(name, uploader, scope)
     return web.Response(
         status=201,
         body=orjson.dumps({"url": f"/media/{name}", "type": _TYPES[kind], "bytes": len(data)}),

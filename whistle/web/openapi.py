@@ -101,6 +101,7 @@ RESPONSES: dict[str, Any] = {
         resources.Media,
         resources.PublicFiled,
         resources.PublicView,
+        resources.PublicPlace,
         resources.Stats,
         resources.StatsCases,
         resources.FeedResults,
@@ -290,6 +291,7 @@ _WHISTLE_FILTERS = (
     _query("until", _TIME, f"received before (RFC 3339 with offset, {RANGE})"),
     _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "page size"),
     _query("cursor", _STR, "next_cursor of the previous page"),
+    _query("case_number", _STR, "the one case with this 受理编号 (case-insensitive)"),
 )
 
 
@@ -541,6 +543,12 @@ def _media_ops() -> list[Op]:
     ]
 
 
+def _public_photo() -> dict[str, Any]:
+    photo = _binary("", *_IMAGES)
+    del photo["description"]
+    return photo
+
+
 def _public_ops() -> list[Op]:
     link = (ID, _query("key", _STR, "the private key of the link"))
     keyed = _idempotency(
@@ -566,6 +574,37 @@ def _public_ops() -> list[Op]:
             "PublicView",
             (404,),
             params=link,
+            security=_PUBLIC,
+        ),
+        Op(
+            "get",
+            "/api/v1/public/locate",
+            "The deepest cell holding a point, by name (404 outside the county)",
+            "PublicPlace",
+            (400, 404),
+            params=(
+                _query("lat", {"type": "number"}, "latitude"),
+                _query("lon", {"type": "number"}, "longitude"),
+            ),
+            security=_PUBLIC,
+        ),
+        Op(
+            "get",
+            "/api/v1/public/grids/{code}/shapes",
+            "A cell's children as GeoJSON polygons, for the citizen's map",
+            "Shapes",
+            (404,),
+            params=(_CODE,),
+            security=_PUBLIC,
+        ),
+        Op(
+            "post",
+            "/api/v1/public/media",
+            "A citizen uploads a photo (the citizens' per-address limit)",
+            _json("Media", "Created"),
+            (429, 413, 415),
+            status=201,
+            request={"required": True, **_public_photo()},
             security=_PUBLIC,
         ),
         Op(

@@ -7,7 +7,6 @@ Login uses a double-submit CSRF cookie; once logged in, forms carry the session'
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import math
 import secrets
@@ -19,22 +18,20 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from dispatch import lifecycle
-from dispatch.lifecycle import GRADES, IllegalTransition, InvalidAction
-from whistle.auth import Principal, Role, token_hash
+from whistle.auth import Principal, Role
 from whistle.exceptions import Forbidden, Overloaded, RateLimited
 from whistle.nearby import distance_m
 from whistle.store import WhistleQuery
+from whistle.store.case_numbers import CASE_NUMBER
 from whistle.timefmt import rfc3339
 from whistle.web.access import ACCESS, PRINCIPAL, SESSION_COOKIE, client_address, public
 from whistle.web.api import may_read
-from whistle.web.citizens import public_view
 from whistle.web.i18n import ACTIONS, LANG_COOKIE, PAGES
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CASES, HIERARCHY, SETTINGS, STORE, TZ
+from whistle.web.keys import HIERARCHY, SETTINGS, STORE, TZ
 from whistle.web.problems import PROBLEM_JSON, refused
 
-__all__ = ["LANDING", "html_errors", "page_session", "render", "routes"]
+__all__ = ["LANDING", "NAV", "html_errors", "nav_for", "page_session", "render", "routes"]
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +70,7 @@ async def html_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             request,
             "error.html",
             status=response.status,
+            code=response.status,
             title=t.get(str(response.status), t["other"]),
             problem=orjson.loads(response.body),
         )
@@ -96,6 +94,7 @@ def render(
     context.setdefault(
         "lang_href", str(request.rel_url.update_query(lang="en" if lang == "zh" else "zh"))
     )
+    context.setdefault("nav", nav_for(context["principal"]))
     html = _env.get_template(template).render(
         lang=lang, t=PAGES[lang], title=context.pop("title", PAGES[lang]["app"]), **context
     )
@@ -139,6 +138,25 @@ async def page_session(request: web.Request, *roles: Role) -> tuple[Principal, s
         role = principal.role.value if principal.role else "public"
         raise Forbidden(f"{role} may not open {request.path}")
     return principal, csrf
+
+
+# The pages each role may open, in the order the navigation shows them (the pages check the
+# same roles themselves: this only keeps the bar from offering what would be refused).
+NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
+    ("/report", "report", frozenset({Role.REPORTER, Role.OPERATOR})),
+    ("/console", "console", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
+    ("/claims", "claims", frozenset({Role.RESPONDER, Role.OPERATOR, Role.ADMIN})),
+    ("/cases", "cases", frozenset({Role.REPORTER, Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
+    ("/stats", "stats", frozenset({Role.COMMITTEE, Role.OPERATOR, Role.ADMIN})),
+    ("/grids", "grids", frozenset(Role) - {Role.INTEGRATION}),
+)
+
+
+def nav_for(principal: Principal | None) -> list[tuple[str, str]]:
+    """(href, catalogue key) of the pages ``principal`` may open; none without a login."""
+    if principal is None or principal.role is None:
+        return []
+    return [(href, key) for href, key, roles in NAV if principal.role in roles]
 
 
 # Where ``/`` leads each role.
@@ -263,7 +281,10 @@ async def logout(request: web.Request) -> web.Response:
 @routes.get("/")
 @public
 async def landing(request: web.Request) -> web.Response:
-    """``/`` leads to the right page for whoever is logged in."""
+    """``/`` leads to the right page for whoever is logged in; anyone else chooses between
+    reporting a problem as a citizen (no login) and the staff login."""
+    if await _session(request) is None:
+        return render(request, "welcome.html", title=PAGES[_lang(request)]["welcome"])
     principal, _ = await page_session(request)
     target = LANDING.get(principal.role) if principal.role else None
     raise web.HTTPSeeOther(target or "/cases")
@@ -299,7 +320,13 @@ async def case_page(request: web.Request) -> web.Response:
         raise _to_login()
     principal, csrf = found
     request[PRINCIPAL] = principal
-    stored = await request.app[STORE].get_whistle(request.match_info["id"])
+    ref = request.match_info["id"]
+    stored = await request.app[STORE].get_whistle(ref)
+    if stored is None and CASE_NUMBER.fullmatch(ref.upper()):
+        # /cases/{受理编号}: the case page under its id.
+        whistle_id = await request.app[STORE].find_case_number(ref.upper())
+        if whistle_id is not None:
+            raise web.HTTPSeeOther(f"/cases/{whistle_id}")
     if stored is None:
         raise web.HTTPNotFound(text="no such case")
     may_read(request, stored)
@@ -318,7 +345,7 @@ async def case_page(request: web.Request) -> web.Response:
         timeline=timeline,
         related=related,
         acts=ACTIONS[_lang(request)],
-        title=stored.row_doc["id"],
+        title=stored.row_doc.get("case_number") or stored.row_doc["id"],
         scope_name=_scope_name(request, principal),
     )
 
@@ -358,50 +385,3 @@ async def _related(request: web.Request, doc: dict[str, Any]) -> dict[str, dict[
             "distance_m": None if distance is None else round(distance),
         }
     return found
-
-
-# -- the citizen's page ----------------------------------------------------------------------
-
-
-async def _citizen_case(request: web.Request) -> Any:
-    whistle_id = request.match_info["id"]
-    key = request.query.get("key", "")
-    store = request.app[STORE]
-    stored_hash = await store.citizen_link(whistle_id)
-    if stored_hash is None or not hmac.compare_digest(stored_hash, token_hash(key)):
-        raise web.HTTPNotFound(text="no case for this link")
-    stored = await store.get_whistle(whistle_id)
-    assert stored is not None
-    return stored
-
-
-@routes.get("/track/{id}")
-@public
-async def track(request: web.Request) -> web.Response:
-    stored = await _citizen_case(request)
-    return render(
-        request,
-        "track.html",
-        view=public_view(stored),
-        key=request.query.get("key", ""),
-        grades=list(GRADES.items()),
-    )
-
-
-@routes.post("/track/{id}/rate")
-@public
-async def track_rate(request: web.Request) -> web.Response:
-    # The private link's key is the capability (and stands in for a CSRF token): nobody can
-    # post this form for a citizen without knowing their link.
-    stored = await _citizen_case(request)
-    form = await request.post()
-    grade, comment = str(form.get("grade", "")), str(form.get("comment", ""))[:500] or None
-    # A refused rating (twice, a bad grade) needs no error page: the page shows where the
-    # case stands either way.
-    with contextlib.suppress(IllegalTransition, InvalidAction):
-        await request.app[CASES].act(
-            stored.row_doc["id"],
-            "citizen",
-            lambda state, ctx: lifecycle.rate(state, "citizen", ctx, grade=grade, comment=comment),
-        )
-    raise web.HTTPSeeOther(f"/track/{stored.row_doc['id']}?key={request.query.get('key', '')}")

@@ -485,6 +485,16 @@ class PublicIn(BaseModel):
     media_urls: list[str] = Field(default_factory=list)
     reporter: Annotated[str, Field(max_length=LIMITS["reporter"])] | None = None
     source: Literal["citizen"] = "citizen"
+    phone: Annotated[
+        str | None,
+        Field(
+            description="a number to call back (11 digits 1…, or 0 + area code); kept for "
+            "the operators, never shown to the public"
+        ),
+    ] = None
+    website: Annotated[
+        str | None, Field(description="a honeypot the page hides: filled, it is a 400")
+    ] = None
 
 
 class PublicRateIn(BaseModel):
@@ -497,16 +507,27 @@ class PublicRateIn(BaseModel):
 class PublicFiled(TypedDict):
     """A citizen's filed whistle: the case number, and (the first time) the private link."""
 
-    case_number: str
+    case_number: Annotated[str, Field(description="受理编号 (the whistle id before numbers)")]
+    whistle_id: str
     follow_url: str | None
     key: str | None
+
+
+class PublicStep(TypedDict):
+    """One step of a case, as a sentence naming units and roles, never people."""
+
+    at: Time
+    text: str
 
 
 class PublicView(TypedDict):
     """A case as a citizen sees it: nobody's personal data."""
 
     case_number: str
+    whistle_id: str
     status: str
+    status_text: Annotated[str, Field(description="the status in plain words")]
+    source: str
     category: str
     description: str
     place: str
@@ -516,6 +537,25 @@ class PublicView(TypedDict):
     resolution: str | None
     rating: Rating | None
     can_rate: bool
+    timeline: NotRequired[list[PublicStep]]
+
+
+class PublicPlaceStep(TypedDict):
+    """A cell on the way from the county down to a place."""
+
+    code: str
+    name: str
+    level: str
+
+
+class PublicPlace(TypedDict):
+    """The deepest cell holding a point, by name."""
+
+    code: str
+    name: str
+    level: str
+    path: list[PublicPlaceStep]
+    place: Annotated[str, Field(description="the place as a citizen reads it, town down")]
 
 
 # -- the command-centre wall (whistle/web/wall.py) --------------------------------------------

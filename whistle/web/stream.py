@@ -7,7 +7,8 @@ committees; admins see all). Every message is one event in summary::
 
     id: 42
     event: assignment.added
-    data: {"seq": 42, "whistle_id": "…", "type": "assignment.added", "at": "…+08:00",
+    data: {"seq": 42, "whistle_id": "…", "case_number": "DX2612-0042",
+           "type": "assignment.added", "at": "…+08:00",
            "status": "dispatched", "grid": "…", "actor": "…", "reason": "escalation"}
 
 The client fetches the case itself for more. A comment line (``: ping``) goes out every
@@ -68,6 +69,7 @@ class _Facts:
 
     grid: str | None
     status: str | None
+    case_number: str | None = None  # 受理编号
 
 
 @dataclass(eq=False)
@@ -170,7 +172,9 @@ async def _read_facts(app: web.Application, event: Event) -> _Facts:
     grid = event.data.get("grid") if event.type == "whistle.received" else None
     if stored is None:
         return _Facts(grid if isinstance(grid, str) else None, None)
-    return _Facts(str(stored.row_doc["grid"]["code"]), stored.status)
+    return _Facts(
+        str(stored.row_doc["grid"]["code"]), stored.status, stored.row_doc.get("case_number")
+    )
 
 
 def install(app: web.Application, *, heartbeat: float = 15.0) -> None:
@@ -212,6 +216,7 @@ def _sse(event: Event, facts: _Facts, request: web.Request) -> bytes:
     summary: dict[str, Any] = {
         "seq": event.seq,
         "whistle_id": event.whistle_id,
+        "case_number": facts.case_number,
         "type": event.type,
         "at": rfc3339(event.at, request.app[TZ]),
         "status": facts.status,

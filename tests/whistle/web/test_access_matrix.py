@@ -26,7 +26,7 @@ from tests.support.harness import Live
 from tests.support.requests import body as whistle_body
 from whistle.auth import Role
 from whistle.web.access import ACCESS
-from whistle.web.keys import CLOCK, STORE
+from whistle.web.keys import CLOCK, HIERARCHY, STORE
 
 REPORTER, RESPONDER, OPERATOR = "reporter", "responder", "operator"
 COMMITTEE, ADMIN, INTEGRATION = "committee", "admin", "integration"
@@ -103,6 +103,10 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "POST /api/v1/public/whistles": everywhere(*ROLES),
     "GET /api/v1/public/whistles/{id}": everywhere(*ROLES),
     "POST /api/v1/public/whistles/{id}/rate": everywhere(*ROLES),
+    # The citizen's page: the grid's public structure and photo uploads, for everyone.
+    "GET /api/v1/public/grids/{code}/shapes": everywhere(*ROLES),
+    "GET /api/v1/public/locate": everywhere(*ROLES),
+    "POST /api/v1/public/media": everywhere(*ROLES),
     "POST /api/v1/media": everywhere(REPORTER, RESPONDER, OPERATOR, INTEGRATION),
     "GET /api/v1/grids/{code}/shapes": everywhere(*EVERY_ROLE),
     "GET /api/v1/grids/{code}/roster": everywhere(*EVERY_ROLE),
@@ -209,7 +213,7 @@ class Scenario:
         )
         answer = await response.json()
         assert response.status == 201, answer
-        return answer["case_number"], answer["key"]
+        return answer["whistle_id"], answer["key"]
 
     def public_whistle(self, where: str) -> dict[str, Any]:
         return {
@@ -381,6 +385,22 @@ async def _inbox(sc: Scenario, where: str) -> Call:
 @endpoint("GET /api/v1/responders/{id}/history")
 async def _history(sc: Scenario, where: str) -> Call:
     return Call("GET", f"/api/v1/responders/{sc.grid_member(where)}/history")
+
+
+@endpoint("GET /api/v1/public/grids/{code}/shapes")
+async def _public_shapes(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/public/grids/{sc.town[where]}/shapes")
+
+
+@endpoint("GET /api/v1/public/locate")
+async def _public_locate(sc: Scenario, where: str) -> Call:
+    lat, lon = sc.live.app[HIERARCHY].centroid(sc.micro(where)) or (0.0, 0.0)
+    return Call("GET", f"/api/v1/public/locate?lat={lat}&lon={lon}")
+
+
+@endpoint("POST /api/v1/public/media", scoped=False)
+async def _public_upload(sc: Scenario, where: str) -> Call:
+    return Call("POST", "/api/v1/public/media", raw=PNG)
 
 
 @endpoint("GET /api/v1/grids/{code}/shapes")
@@ -653,7 +673,8 @@ PAGES = {"GET /login", "POST /login", "POST /logout", "GET /", "GET /cases", "GE
          "GET /tasks", "GET /tasks/{assignment_id}",
          "GET /stats/cases", "GET /wall", "GET /hotline", "POST /hotline", "GET /silences",
          "GET /silences/new",
-         "GET /track/{id}", "POST /track/{id}/rate"}  # fmt: skip
+         "GET /track/{id}", "POST /track/{id}/rate", "GET /citizen", "GET /favicon.ico",
+         "GET /public/{name}"}  # fmt: skip
 
 
 def test_every_route_of_the_app_is_in_the_matrix(live: Live) -> None:

@@ -55,9 +55,22 @@ async def test_login_without_its_csrf_token_is_refused(live: Live, county: Hiera
 
 
 async def test_pages_without_a_session_lead_to_login(live: Live) -> None:
-    response = await live.client.get("/", allow_redirects=False)
+    response = await live.client.get("/cases", allow_redirects=False)
     assert response.status == 303
     assert response.headers["Location"] == "/login"
+
+
+async def test_the_start_page_without_a_login_offers_the_citizens_page_and_the_login(
+    live: Live,
+) -> None:
+    response = await live.client.get("/", allow_redirects=False)
+    assert response.status == 200
+    html = await response.text()
+    assert 'href="/citizen"' in html
+    assert 'href="/login"' in html
+    assert "我要反映" in html
+    login = await (await live.client.get("/login")).text()
+    assert 'href="/citizen"' in login
 
 
 async def test_session_requests_to_the_api_need_the_csrf_header(
@@ -124,7 +137,7 @@ async def test_logout_needs_its_csrf_token_and_ends_the_session(
     assert refused.status == 403
     done = await live.client.post("/logout", data={"csrf_token": csrf}, allow_redirects=False)
     assert done.status == 303
-    after = await live.client.get("/", allow_redirects=False)
+    after = await live.client.get("/cases", allow_redirects=False)
     assert after.status == 303
 
 

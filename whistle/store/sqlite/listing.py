@@ -43,6 +43,9 @@ def list_filters(query: WhistleQuery) -> tuple[list[str], list[Any]]:
         params.append(query.level)
     if query.returns_pending:
         clauses.append(RETURNS_PENDING)
+    if query.case_number is not None:
+        clauses.append("case_number = ?")
+        params.append(query.case_number)
     if query.since is not None:
         clauses.append("received_at >= ?")
         params.append(db_time(query.since))

@@ -110,6 +110,13 @@ class CaseReads:
                 found.setdefault(whistle_id, []).append(item)
         return found
 
+    async def find_case_number(self, case_number: str) -> str | None:
+        # Served by the unique index whistles_by_case_number.
+        row = await fetchone(
+            self._r, "SELECT id FROM whistles WHERE case_number = ?", (case_number,)
+        )
+        return None if row is None else str(row[0])
+
     async def list_whistles(self, query: WhistleQuery) -> Page:
         clauses, params = listing.list_filters(query)
         by_due = query.order == "due"

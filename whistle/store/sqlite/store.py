@@ -179,6 +179,9 @@ class SqliteStore:
     async def get_whistle(self, whistle_id: str) -> StoredWhistle | None:
         return await self._reads.get_whistle(whistle_id)
 
+    async def find_case_number(self, case_number: str) -> str | None:
+        return await self._reads.find_case_number(case_number)
+
     async def list_whistles(self, query: WhistleQuery) -> Page:
         return await self._reads.list_whistles(query)
 

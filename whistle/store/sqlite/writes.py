@@ -4,13 +4,14 @@ cancels, as SQLite statements queued on the group writer."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from whistle.events import Event, NewEvent
-from whistle.store import facts
+from whistle.store import case_numbers, facts
 from whistle.store.base import (
     AssignmentRow,
     Created,
@@ -29,7 +30,14 @@ __all__ = ["DEADLINE_CANCEL", "CaseWrites"]
 _WHISTLE_INSERT = (
     "INSERT INTO whistles (id, received_at, source, category, urgency, status, grid_code, "
     "grid_path, grid_level, external_id, idempotency_key, request_hash, doc, version, case_doc, "
-    "camera_id, near) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "camera_id, near, case_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# The same row with its 受理编号 (the last parameter) also set in its document.
+_WHISTLE_INSERT_NUMBERED = (
+    "INSERT INTO whistles (id, received_at, source, category, urgency, status, grid_code, "
+    "grid_path, grid_level, external_id, idempotency_key, request_hash, doc, version, case_doc, "
+    "camera_id, near, case_number) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+    "json_set(?13, '$.case_number', ?18), ?14, ?15, ?16, ?17, ?18)"
 )
 _DEADLINE_SET = (
     "INSERT INTO deadlines (whistle_id, key, due_at, status) VALUES (?, ?, ?, 'pending') "
@@ -78,12 +86,27 @@ class CaseWrites:
         """See Store.create_whistle."""
         statements = _whistle_statements(new)
         events = [*new.events, *new.linked] if new.linked else new.events
-        return await self._writer.submit(
+        if new.case_prefix is None:
+            return await self._writer.submit(
+                statements,
+                events,
+                new.whistle.idempotency_key,
+                request_hash=new.whistle.request_hash,
+            )
+        drawn: list[str | None] = [None]
+        # Built here, once: the writer step only puts the number it draws into the row (an
+        # idempotent replay reads the request hash off the same row).
+        future = self._writer.enqueue(
             statements,
             events,
             new.whistle.idempotency_key,
+            apply=_numbered_writer(new, statements, drawn),
             request_hash=new.whistle.request_hash,
         )
+        outcome = await asyncio.shield(future)
+        if isinstance(outcome, Created):
+            return Created(outcome.whistle_id, outcome.events, drawn[0])
+        return outcome
 
     async def create_whistles(self, news: Sequence[NewWhistle]) -> tuple[Event, ...]:
         """See SqliteStore.create_whistles."""
@@ -211,6 +234,7 @@ def _whistle_statements(new: NewWhistle) -> list[Statement]:
                 None if new.case_doc is None else to_json(new.case_doc),
                 w.camera_id,
                 w.near,
+                None,  # case_number: drawn by the writer (see _numbered_writer)
             ),
         )
     ]
@@ -271,6 +295,43 @@ def _repeats_writer(repeats: list[Repeat], accepted: set[str]) -> _Apply:
             "INSERT INTO detections (key, whistle_id) VALUES (?, ?)",
             [(d["key"], r.whistle_id) for r in taken for d in r.detections if d.get("key")],
         )
+        return written, seq
+
+    return apply
+
+
+def _numbered_writer(
+    new: NewWhistle, statements: list[Statement], drawn: list[str | None]
+) -> _Apply:
+    """The writer-thread step of a new whistle with a 受理编号: draw the number inside the
+    batch's transaction (so no other process can draw it too), then write the whistle with
+    it in its document, its search text and its ``whistle.received`` event. Run again after
+    a rollback, it draws again: a rolled-back number was never taken."""
+    assert new.case_prefix is not None
+    prefix = new.case_prefix
+    search_sql = search_statement(new.whistle.doc)[0]
+
+    def apply(db: sqlite3.Connection, seq: int) -> tuple[tuple[Event, ...], int]:
+        number = case_numbers.allocate(db, prefix)
+        drawn[0] = number
+        grouped: dict[str, list[tuple[Any, ...]]] = {}
+        (sql, params), rest = statements[0], statements[1:]
+        assert sql == _WHISTLE_INSERT
+        grouped[_WHISTLE_INSERT_NUMBERED] = [(*params[:-1], number)]
+        for sql, params in rest:
+            if sql == search_sql:  # the number is searchable too
+                sql, params = search_statement({**new.whistle.doc, "case_number": number})
+            grouped.setdefault(sql, []).append(params)
+        for sql, rows in grouped.items():  # a whistle's deadlines, assignments: one call each
+            db.executemany(sql, rows)
+        events = [
+            dataclasses.replace(e, data={**e.data, "case_number": number})
+            if e.type == "whistle.received" and e.whistle_id == new.whistle.id
+            else e
+            for e in (*new.events, *new.linked)
+        ]
+        written, seq = number_events(events, seq)
+        db.executemany(EVENT_INSERT, [event_row(e) for e in written])
         return written, seq
 
     return apply
