@@ -88,7 +88,7 @@ def test_problems_in_every_file_are_reported_together(config_dir: Path) -> None:
     assert problems(config_dir) == [
         "categories.toml: major[2] (E05).category[0] (E0501): unknown key 'colour'; expected "
         "one of code, name, name_en, urgency, limit, needs, claimable, duplicate_radius, "
-        "duplicate_window",
+        "duplicate_window, keywords",
         "rules.toml: rule[5] (camera).report[0]: unknown responder kind 'patrol'; expected one "
         "of grid_leader, registered_member, unposted_member, household_leader, "
         "community_police, police_station, grid_department, jurisdiction_unit, safety_patrol, "

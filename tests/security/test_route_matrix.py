@@ -132,6 +132,13 @@ DOORS: dict[str, Door] = {
     "POST /api/v1/assignments/{id}/request-extension": api(RESPONDER),
     "POST /api/v1/whistles/{id}/approve-extension": api(OPERATOR),
     "POST /api/v1/whistles/{id}/refuse-extension": api(OPERATOR),
+    "POST /api/v1/whistles/{id}/urge": api(OPERATOR),
+    "POST /api/v1/whistles/{id}/supervise": api(OPERATOR),
+    # the assignee picker: the case's cell and those above, inside the operator's subtree
+    "GET /api/v1/whistles/{id}/candidates": api(OPERATOR),
+    # the console's counts and the wall (大屏): of the caller's own scope when no grid is named
+    "GET /api/v1/queue-counts": api(OPERATOR, COMMITTEE, ADMIN, away=SAME),
+    "GET /api/v1/wall": api(OPERATOR, COMMITTEE, ADMIN, away=SAME),
     "GET /api/v1/responders/{id}/inbox": api(RESPONDER, OPERATOR, ADMIN),
     "GET /api/v1/responders/{id}/history": api(RESPONDER, OPERATOR, ADMIN),
     # the grid: public structure for every role; who staffs a cell only inside one's subtree
@@ -181,6 +188,9 @@ DOORS: dict[str, Door] = {
     "GET /stats": page(COMMITTEE, OPERATOR, ADMIN),
     "GET /stats/cases": page(COMMITTEE, OPERATOR, ADMIN),
     "GET /hotline": page(OPERATOR, away=SAME),
+    "GET /wall": page(OPERATOR, COMMITTEE, ADMIN, away=SAME),
+    "GET /silences": page(OPERATOR, COMMITTEE, ADMIN, away=SAME),
+    "GET /silences/new": page(OPERATOR, COMMITTEE, ADMIN, away=SAME),
     # An import whose file has no rows is a 400 page, after the role is accepted.
     "POST /hotline": page(OPERATOR, away=SAME, ok=frozenset({200, 400})),
     # public: health, metrics, the API description, login, the citizens' door, GeoReport v2
@@ -378,6 +388,13 @@ _case_route("rate", "closed", {"grade": "satisfied"})
 _case_route("hold", "open", {"reason": "等待产权单位答复"})
 _case_route("release", "on hold", {})
 _case_route("extend", "open", {"reason": "需协调物业", "duration": "2wd"})
+_case_route("urge", "open", {"note": "居民再次来电"})
+_case_route("supervise", "open", {"note": "请尽快处理"})
+
+
+@builds("GET /api/v1/whistles/{id}/candidates")
+async def _candidates(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("GET", f"/api/v1/whistles/{(await _marked_case(p))['id']}/candidates")
 
 
 @builds("POST /api/v1/whistles/{id}/merge")
@@ -613,6 +630,11 @@ for _route, _path in {
     "GET /grids": "/grids",
     "GET /console": "/console",
     "GET /hotline": "/hotline",
+    "GET /wall": "/wall",
+    "GET /silences": "/silences",
+    "GET /silences/new": "/silences/new",
+    "GET /api/v1/queue-counts": "/api/v1/queue-counts",
+    "GET /api/v1/wall": "/api/v1/wall",
     "GET /healthz": "/healthz",
     "GET /readyz": "/readyz",
     "GET /metrics": "/metrics",

@@ -373,9 +373,14 @@ class Probe:
     # -- the database, read beside the server ------------------------------------------------
 
     def table_counts(self) -> dict[str, int]:
-        """Rows per table, and the schema's own rows, read with a second connection."""
+        """Rows per table, and the schema's own rows, read with a second connection. A full
+        text index's shadow tables (``whistle_search_data`` …) are left out: FTS5 merges their
+        segments as it goes, so their rows shrink with no row of the index lost (the index
+        itself, ``whistle_search``, is counted)."""
         with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as db:
-            names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            tables = db.execute("SELECT name, sql FROM sqlite_master WHERE type='table'").fetchall()
+            virtual = [n for n, sql in tables if str(sql).upper().startswith("CREATE VIRTUAL")]
+            names = [n for n, _ in tables if not any(n.startswith(f"{v}_") for v in virtual)]
             counts = {n: db.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
             counts["sqlite_master"] = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         return counts

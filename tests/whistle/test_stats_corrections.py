@@ -97,7 +97,9 @@ async def test_the_drill_down_lists_cases_as_named_rows_linked_to_each_case(
     row = table[table.index(f'data-case="{doc["id"]}"') :]
     row = row[: row.index("</tr>")]
     cells = re.findall(r"<td>(.*?)</td>", row, re.S)
-    assert f'<a href="/cases/{doc["id"]}">{doc["id"][-8:]}</a>' == cells[0]
+    # Named by its 受理编号, linked to the case.
+    assert doc["case_number"]
+    assert f'<a href="/cases/{doc["id"]}">{doc["case_number"]}</a>' == cells[0]
     assert cells[1] == county.cell(doc["grid"]["code"]).name
     assert cells[2] == live.app[CATALOG].get("E0101").name
     assert cells[3] == "已反馈"

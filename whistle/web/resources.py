@@ -193,6 +193,9 @@ class Category(TypedDict):
     limit_class: str | None
     needs: list[str]
     claimable: bool
+    keywords: Annotated[
+        list[str], Field(description="ordinary words a citizen may search it by (楼道 → 楼道堆物)")
+    ]
     duplicate_radius_m: Annotated[float, Field(gt=0)]
     duplicate_window: Annotated[
         str | None, Field(description="null: lifecycle.toml's duplicate_window")

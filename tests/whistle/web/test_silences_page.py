@@ -143,7 +143,7 @@ async def test_the_silences_page_and_the_queue_switch_to_english(
     doc = await file_in(live, county, towns(county)[0])
     page = await (await live.client.get(f"/silences/new?from={doc['id']}&lang=en")).text()
     assert "New silence" in page
-    assert "Filled in from case #" in page
+    assert f"Filled in from case {doc['case_number']}" in page
     console = await (await live.client.get("/console?lang=en")).text()
     assert "Time left" in console
     assert "剩余时间" not in console
