@@ -28,8 +28,10 @@ from whistle.web.access import ACCESS, PRINCIPAL, SESSION_COOKIE, client_address
 from whistle.web.api import may_read
 from whistle.web.i18n import ACTIONS, LANG_COOKIE, PAGES
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import HIERARCHY, SETTINGS, STORE, TZ
+from whistle.web.keys import HIERARCHY, ROUTER, SETTINGS, STORE, TZ
 from whistle.web.problems import PROBLEM_JSON, refused
+from whistle.web.timeline import names_of, sentences
+from whistle.web.trace import trace_entries
 
 __all__ = ["LANDING", "NAV", "html_errors", "nav_for", "page_session", "render", "routes"]
 
@@ -143,11 +145,15 @@ async def page_session(request: web.Request, *roles: Role) -> tuple[Principal, s
 # The pages each role may open, in the order the navigation shows them (the pages check the
 # same roles themselves: this only keeps the bar from offering what would be refused).
 NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
+    ("/tasks", "tasks", frozenset({Role.RESPONDER})),
     ("/report", "report", frozenset({Role.REPORTER, Role.OPERATOR})),
     ("/console", "console", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
     ("/claims", "claims", frozenset({Role.RESPONDER, Role.OPERATOR, Role.ADMIN})),
     ("/cases", "cases", frozenset({Role.REPORTER, Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
+    ("/silences", "silences", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
+    ("/hotline", "hotline", frozenset({Role.OPERATOR})),
     ("/stats", "stats", frozenset({Role.COMMITTEE, Role.OPERATOR, Role.ADMIN})),
+    ("/wall", "wall", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
     ("/grids", "grids", frozenset(Role) - {Role.INTEGRATION}),
 )
 
@@ -332,10 +338,11 @@ async def case_page(request: web.Request) -> web.Response:
     may_read(request, stored)
     tz = request.app[TZ]
     related = await _related(request, stored.document())
+    events = await request.app[STORE].timeline(stored.row_doc["id"])
     timeline = [
-        {"at": rfc3339(e.at, tz), "type": e.type, "actor": e.actor, "data": e.data}
-        for e in await request.app[STORE].timeline(stored.row_doc["id"])
+        {"at": rfc3339(e.at, tz), "type": e.type, "actor": e.actor, "data": e.data} for e in events
     ]
+    names = names_of(request.app[HIERARCHY], request.app[ROUTER])
     return render(
         request,
         "case.html",
@@ -343,6 +350,18 @@ async def case_page(request: web.Request) -> web.Response:
         csrf=csrf,
         doc=stored.document(),
         timeline=timeline,
+        # The timeline as sentences with names (whistle/web/timeline.py), as the task page.
+        lines=sentences(events, names, lang=_lang(request), tz=tz),
+        route=trace_entries(
+            stored.document(),
+            [
+                (str(e.data.get("reason") or ""), e.data.get("assignment") or {})
+                for e in events
+                if e.type == "assignment.added"
+            ],
+            names,
+            lang=_lang(request),
+        ),
         related=related,
         acts=ACTIONS[_lang(request)],
         title=stored.row_doc.get("case_number") or stored.row_doc["id"],
@@ -377,6 +396,7 @@ async def _related(request: web.Request, doc: dict[str, Any]) -> dict[str, dict[
         if None not in (here.get("lat"), here.get("lon"), there.get("lat"), there.get("lon")):
             distance = distance_m(here["lat"], here["lon"], there["lat"], there["lon"])
         found[whistle_id] = {
+            "case_number": other.row_doc.get("case_number"),
             "category": other.row_doc["category"]["name"],
             "status": other.status,
             "description": other.row_doc.get("description") or "",

@@ -124,6 +124,8 @@ _ORIGIN = {
     },
 }
 
+# An actor that is an id (a ULID, a code), not a name: shown as the part it plays.
+_ID_LIKE = re.compile(r"[0-9A-Z_-]{10,}")
 _DURATION = re.compile(r"^(\d+)(wd|wh|s|m|h|d)$")
 
 
@@ -152,7 +154,14 @@ class _Say:
             return self.w["system"]
         if actor == "citizen":
             return self.w["citizen"]
-        return self.names.responder(actor) or self.w["centre"]
+        named = self.names.responder(actor)
+        if named is not None:
+            return named
+        # A login is named by its name (调度中心 operator); a token only by its part, its id
+        # being nothing a reader knows.
+        if ":" in actor or _ID_LIKE.fullmatch(actor) or actor in ("public", "console"):
+            return str(self.w["centre"])
+        return f"{self.w['centre']} {actor}"
 
     def responder(self, rid: Any) -> str:
         if not isinstance(rid, str):
@@ -266,7 +275,7 @@ _SENTENCES: dict[str, Callable[[_Say, _Event], str]] = {
     "case.closed": _case("结案", "closed"),
     "case.reopened": _case("返工", "reopened", "reason"),
     "case.held": _case("挂账", "put on hold", "reason"),
-    "case.released": _case("恢复办理", "released from hold"),
+    "case.released": _case("恢复办理", "released from hold", "reason"),
     "case.extended": _extension("延期", "extended by"),
     "case.extension_requested": _extension("申请延期", "asked for an extension of"),
     "case.extension_refused": _case("不同意延期", "refused the extension", "reason"),
@@ -274,8 +283,8 @@ _SENTENCES: dict[str, Callable[[_Say, _Event], str]] = {
     "case.rectification_opened": _case("差评整改", "rectification opened"),
     "case.merged": _case("并入另一案件", "merged into another case"),
     "case.duplicate_merged": _case("合并重复上报", "a duplicate was merged in"),
-    "case.urged": _case("催办", "urged"),
-    "case.supervised": _case("督办", "supervised"),
+    "case.urged": _case("催办", "urged", "note"),
+    "case.supervised": _case("督办", "supervised", "note"),
     "case.overdue": _case("超时", "overdue"),
     "case.repeated": _case("重复上报", "reported again"),
     "case.possible_duplicate": _case("可能与其他案件重复", "may duplicate another case"),

@@ -196,9 +196,11 @@ async def test_navigation_offers_only_the_pages_the_role_may_open(
     await log_in(live.client, "member")
     html = await (await live.client.get("/grids")).text()
     nav = html.split('<nav class="site-nav">', 1)[1].split("</nav>", 1)[0]
+    assert 'href="/tasks"' in nav  # 我的任务, where / leads a responder
     assert 'href="/claims"' in nav
     assert 'href="/grids"' in nav
     assert 'href="/console"' not in nav
+    assert 'href="/wall"' not in nav
     assert 'href="/report"' not in nav
     assert 'href="/stats"' not in nav
 
@@ -211,8 +213,11 @@ async def test_an_operators_navigation_and_a_case_found_by_its_number(
     filed = await (await live.client.post(PUBLIC, json=_citizen(county))).json()
     html = await (await live.client.get("/cases")).text()
     nav = html.split('<nav class="site-nav">', 1)[1].split("</nav>", 1)[0]
-    for href in ("/report", "/console", "/claims", "/cases", "/stats", "/grids"):
+    for href in ("/report", "/console", "/claims", "/cases", "/silences", "/hotline"):
         assert f'href="{href}"' in nav
+    for href in ("/stats", "/wall", "/grids"):
+        assert f'href="{href}"' in nav
+    assert 'href="/tasks"' not in nav
     assert filed["case_number"] in html  # the list shows the 受理编号
     response = await live.client.get(f"/cases/{filed['case_number']}", allow_redirects=False)
     assert response.status == 303

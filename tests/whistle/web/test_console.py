@@ -442,12 +442,15 @@ async def test_the_case_page_shows_trace_timeline_and_photos(live: Live, county:
     assert "&lt;script&gt;" in html
     assert f'<img src="{photo}?case={doc["id"]}"' in html  # a photo is shown with its case
     assert "派单路径" in html
+    route, timeline = html.split("派单路径", 1)[1].split("处置记录", 1)
     for step in doc["trace"][0]["steps"]:
-        assert step["cell"] in html
-    assert "处置记录" in html
-    for shown in ("报到", "反馈", "已清理完毕"):
-        assert shown in html
-    assert first["responder"]["id"] in html  # who
+        assert county.cell(step["cell"]).name in route  # the climb, cell by cell, by name
+        assert step["cell"] not in route
+    assert f"按规则「{doc['rule']['name']}」" in route
+    for shown in ("报到", "办结", "已清理完毕"):
+        assert shown in timeline
+    assert first["responder"]["name"] in timeline  # who, by name
+    assert first["responder"]["id"] not in timeline
     assert "+08:00" not in html.split("处置记录", 1)[1]  # times shown as local wall time
     assert 'data-action="merge"' in html  # an operator may act on a resolved case
     assert 'data-action="reassign"' not in html  # but its assignments are done

@@ -39,6 +39,7 @@ def _inbox_whistle(whistle_id: str, status: str, whistle: dict[str, Any]) -> dic
     """What an inbox shows of a case."""
     return {
         "id": whistle_id,
+        "case_number": whistle.get("case_number"),
         "status": status,
         "source": whistle["source"],
         "category": whistle["category"],

@@ -21,7 +21,7 @@
     if (a.resolve_due) dues.push(T.resolve_by + " " + W.time(a.resolve_due));
     return el("li", { className: "item", "data-whistle": w.id, "data-assignment": a.id }, [
       el("div", { className: "item-head" }, [
-        el("a", { href: W.withLang("/cases/" + encodeURIComponent(w.id)), text: w.id }), " ",
+        el("a", { href: W.withLang("/cases/" + encodeURIComponent(w.id)), text: w.case_number || ("#" + w.id.slice(-8)) }), " ",
         el("span", { className: "badge", text: W.status(a.status) }),
         a.team ? el("span", { className: "badge team", text: teamNames[a.team] || a.team }) : null,
       ]),
@@ -52,7 +52,7 @@
       if (!answer.ok) { formError.textContent = W.problemText(answer); return; }
       var inbox = answer.body;
       inbox.teams.forEach(function (t) { teamNames[t.id] = t.name; });
-      document.getElementById("who").textContent = inbox.responder.name + " (" + inbox.responder.id + ")" +
+      document.getElementById("who").textContent = inbox.responder.name +
         (inbox.teams.length ? " · " + inbox.teams.map(function (t) { return t.name; }).join("、") : "");
       fill(lists.open, inbox.open_needs, function (item) {
         if (!data.may_claim) return null;

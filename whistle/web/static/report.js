@@ -210,7 +210,7 @@
     form.hidden = true;
     var result = document.getElementById("result");
     result.hidden = false;
-    document.getElementById("result-title").textContent = T.sent + " · " + doc.id;
+    document.getElementById("result-title").textContent = T.sent + " · " + (doc.case_number || ("#" + doc.id.slice(-8)));
     document.getElementById("result-link").setAttribute("href", W.withLang("/cases/" + encodeURIComponent(doc.id)));
     var list = W.clear(document.getElementById("went-to"));
     (doc.assignments || []).forEach(function (a) {
