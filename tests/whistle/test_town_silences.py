@@ -175,7 +175,8 @@ async def test_the_console_row_names_the_silence_by_its_comment(
     page = await (await live.client.get(f"/cases/{warned['id']}")).text()
     assert "紧急不静默" in page
     assert "派出所演练" in page
-    assert "source=police" in page
+    assert "来源 警情" in page  # what it matches, by name
+    assert "source=police" not in page
 
 
 OLD_SCHEMA = 8

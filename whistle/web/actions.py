@@ -333,6 +333,17 @@ _CASE_ACTIONS: dict[str, tuple[tuple[Role, ...], type[BaseModel], _CaseStep]] = 
         _Note,
         lambda s, actor, ctx, b: urging.supervise(s, actor, ctx, note=b.note),
     ),
+    # 申请延期 decided: granted (case.extended, once, within the limit) or refused.
+    "approve-extension": (
+        _OPERATORS,
+        _Note,
+        lambda s, actor, ctx, b: extensions.approve_extension(s, actor, ctx, note=b.note),
+    ),
+    "refuse-extension": (
+        _OPERATORS,
+        _Reason,
+        lambda s, actor, ctx, b: extensions.refuse_extension(s, actor, ctx, reason=b.reason),
+    ),
     "extend": (
         _OPERATORS,
         _Extend,
@@ -516,10 +527,6 @@ async def inbox(request: web.Request) -> web.Response:
 # -- 申请延期: a responder asks, an operator decides ---------------------------------------
 
 
-class _Approve(_Body):
-    note: _Text | None = None
-
-
 @routes.post("/api/v1/assignments/{id}/request-extension")
 async def request_extension(request: web.Request) -> web.Response:
     """申请延期 by the assignment's holder: ``{"reason": ..., "duration": "3wd"}``; the case
@@ -540,35 +547,3 @@ async def request_extension(request: web.Request) -> web.Response:
         return await _run(request, _whistle_of(assignment_id), actor, decide=decide)
     except _UnknownAssignment:
         return problem(404, "Not Found", detail=f"no assignment with id {assignment_id!r}")
-
-
-@routes.post("/api/v1/whistles/{id}/approve-extension")
-async def approve_extension(request: web.Request) -> web.Response:
-    """The operator grants the waiting request (``case.extended``), ``{"note"?}``."""
-    principal = allow(request, *_OPERATORS)
-    body = await _body(request, _Approve)
-    return await _run(
-        request,
-        request.match_info["id"],
-        principal.actor,
-        scoped=principal,
-        decide=lambda state, ctx: extensions.approve_extension(
-            state, principal.actor, ctx, note=body.note
-        ),
-    )
-
-
-@routes.post("/api/v1/whistles/{id}/refuse-extension")
-async def refuse_extension(request: web.Request) -> web.Response:
-    """The operator refuses the waiting request, ``{"reason"}``; the deadline stays."""
-    principal = allow(request, *_OPERATORS)
-    body = await _body(request, _Reason)
-    return await _run(
-        request,
-        request.match_info["id"],
-        principal.actor,
-        scoped=principal,
-        decide=lambda state, ctx: extensions.refuse_extension(
-            state, principal.actor, ctx, reason=body.reason
-        ),
-    )

@@ -28,7 +28,8 @@ from whistle.web.access import ACCESS, PRINCIPAL, SESSION_COOKIE, client_address
 from whistle.web.api import may_read
 from whistle.web.i18n import ACTIONS, LANG_COOKIE, PAGES
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import HIERARCHY, ROUTER, SETTINGS, STORE, TZ
+from whistle.web.keys import CATALOG, HIERARCHY, ROUTER, SETTINGS, STORE, TZ
+from whistle.web.matchers import matchers_named
 from whistle.web.problems import PROBLEM_JSON, refused
 from whistle.web.timeline import names_of, sentences
 from whistle.web.trace import trace_entries
@@ -364,6 +365,17 @@ async def case_page(request: web.Request) -> web.Response:
         ),
         related=related,
         acts=ACTIONS[_lang(request)],
+        # What the silence that muted or warned the case matches, by name.
+        silence_matchers={
+            key: matchers_named(
+                dict(named.get("matchers") or {}),
+                request.app[HIERARCHY],
+                request.app[CATALOG],
+                _lang(request),
+            )
+            for key in ("muted_by", "silence_warning")
+            if (named := stored.row_doc.get(key))
+        },
         title=stored.row_doc.get("case_number") or stored.row_doc["id"],
         scope_name=_scope_name(request, principal),
     )

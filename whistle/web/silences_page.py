@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from dispatch import Catalog, Source
+from dispatch import Source
 from grids import Hierarchy, Level
 from whistle.auth import Principal, Role, allow_cell
 from whistle.silences import Matcher, inert_reason
@@ -27,6 +27,7 @@ from whistle.web.access import public
 from whistle.web.i18n import SILENCES_PAGE, SOURCES
 from whistle.web.i18n import lang as _lang
 from whistle.web.keys import CAMERAS, CATALOG, HIERARCHY, SILENCES, STORE, TZ
+from whistle.web.matchers import matchers_named
 from whistle.web.pages import page_session, render
 from whistle.web.queue import case_label
 
@@ -35,44 +36,11 @@ __all__ = ["routes"]
 routes = web.RouteTableDef()
 
 
-def _category_name(catalog: Catalog, code: str, english: bool) -> str:
-    found = catalog.get(code)
-    if found is not None:
-        return found.name_en if english and found.name_en else found.name
-    major = next((c for c in catalog if c.major == code), None)
-    return code if major is None else major.major_name
-
-
-def _cell_name(hierarchy: Hierarchy, code: str) -> str:
-    cell = hierarchy.get(code)
-    return code if cell is None else cell.name
-
-
-def _matchers_named(
-    matchers: dict[str, str], hierarchy: Hierarchy, catalog: Catalog, lang: str
-) -> list[tuple[str, str]]:
-    """Each matcher as (label, name): a cell and a category by name, not by code."""
-    labels = SILENCES_PAGE[lang]
-    named: list[tuple[str, str]] = []
-    for matcher in Matcher:
-        value = matchers.get(matcher.value)
-        if value is None:
-            continue
-        if matcher is Matcher.GRID:
-            value = _cell_name(hierarchy, value)
-        elif matcher is Matcher.CATEGORY:
-            value = _category_name(catalog, value, lang == "en")
-        elif matcher is Matcher.SOURCE:
-            value = SOURCES[lang].get(value, value)
-        named.append((labels[matcher.value], value))
-    return named
-
-
 def _row(silence: Silence, request: web.Request, lang: str) -> dict[str, Any]:
     tz = request.app[TZ]
     return {
         "id": silence.id,
-        "matchers": _matchers_named(
+        "matchers": matchers_named(
             dict(silence.matchers), request.app[HIERARCHY], request.app[CATALOG], lang
         ),
         "starts": silence.starts_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),

@@ -21,7 +21,7 @@ from dispatch import Source
 from dispatch.lifecycle import GRADES
 from whistle.timefmt import display
 
-__all__ = ["Line", "Names", "duration_text", "names_of", "sentences"]
+__all__ = ["ORIGIN_WORDS", "Line", "Names", "duration_text", "names_of", "sentences"]
 
 
 class _Event(Protocol):
@@ -101,7 +101,8 @@ _WORDS: dict[str, dict[str, str]] = {
     },
 }
 
-_ORIGIN = {
+# Why an assignment was added (dispatch.Origin), as people say it; the trace uses them too.
+ORIGIN_WORDS = {
     "zh": {
         "escalation": "超时上报",
         "backstop": "兜底",
@@ -199,7 +200,7 @@ def _routed(say: _Say, e: _Event) -> str:
 
 
 def _added(say: _Say, e: _Event) -> str:
-    why = _ORIGIN[say.lang].get(str(e.data.get("reason")), "")
+    why = ORIGIN_WORDS[say.lang].get(str(e.data.get("reason")), "")
     target = say.to(e.data.get("assignment") or {})
     if say.zh():
         return f"{why}：派至{target}" if why else f"派至{target}"

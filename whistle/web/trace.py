@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grids import Level
-from whistle.web.timeline import Names
+from whistle.web.timeline import ORIGIN_WORDS, Names
 
 __all__ = ["TraceEntry", "trace_entries"]
 
@@ -39,30 +39,7 @@ _RESULT = {
         "spread": "several units fit: by category fit, then fewest open cases",
     },
 }
-_ORIGIN = {
-    "zh": {
-        "rule": "按规则",
-        "escalation": "超时上报",
-        "backstop": "兜底",
-        "backup": "AB岗补位",
-        "duty": "值班补位",
-        "reroute": "退单改派",
-        "unclaimed": "无人认领，推送",
-        "reassign": "改派",
-        "named": "点名",
-    },
-    "en": {
-        "rule": "by the rule",
-        "escalation": "escalated",
-        "backstop": "backstop",
-        "backup": "B post covers",
-        "duty": "duty person covers",
-        "reroute": "rerouted after a return",
-        "unclaimed": "unclaimed, pushed",
-        "reassign": "reassigned",
-        "named": "named",
-    },
-}
+_BY_RULE = {"zh": "按规则", "en": "by the rule"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +70,7 @@ def _step(step: Mapping[str, Any], names: Names, lang: str) -> str:
 
 def _head(entry: Mapping[str, Any], holder: str, rule: str, lang: str) -> str:
     origin = str(entry.get("origin") or "rule")
-    why = _ORIGIN[lang].get(origin, origin)
+    why = _BY_RULE[lang] if origin == "rule" else ORIGIN_WORDS[lang].get(origin, origin)
     if origin == "rule" and rule:
         return (
             f"按规则「{rule}」派至{holder}" if lang == "zh" else f"by the rule “{rule}” to {holder}"
