@@ -191,7 +191,8 @@ def test_a_duplicate_is_merged_through_the_picker_of_likely_duplicates(
 ) -> None:
     first = file(site, "井盖缺失，有安全隐患", where=4)
     second = file(site, "同一处井盖丢了", where=4)
-    assert second["possible_duplicates"] == [first["id"]]
+    # Other journeys share the site and may have filed near here too.
+    assert first["id"] in second["possible_duplicates"]
     page = open_as("operator")
     page.goto(f"{site.url}/cases/{second['id']}")
     page.locator("button.action-merge").click()

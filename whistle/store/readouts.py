@@ -81,38 +81,32 @@ def _time(text: str | None) -> datetime | None:
 async def overdue(
     conn: aiosqlite.Connection, grid_path: str | None, now: datetime
 ) -> list[OverdueCase]:
-    """The active cases under ``grid_path`` that are overdue: marked so, or past their
-    resolve deadline (the console's rule), longest overdue first."""
+    """The active cases under ``grid_path`` that are overdue: their next deadline (the one
+    the console counts down to, ``case.next_due``; documents from before it: the resolve
+    deadline) has passed. Longest overdue first."""
     where, params = _subtree(grid_path, "w.grid_path")
     at = now.astimezone(UTC).isoformat(timespec="microseconds")
     rows = await conn.execute_fetchall(
         "SELECT w.id, json_extract(w.doc, '$.case_number'), w.source, w.category, w.grid_code, "
-        "w.status, json_extract(w.case_doc, '$.resolve_due'), "
-        "(SELECT min(a.acknowledge_due) FROM assignments a WHERE a.whistle_id = w.id "
-        "AND a.status IN ('dispatched', 'escalated') AND a.acknowledge_due < ?) "
-        f"FROM whistles w WHERE w.status IN ({_marks(_ACTIVE)}){where} AND ("
-        "json_extract(w.case_doc, '$.overdue') = 1 OR "
-        "julianday(json_extract(w.case_doc, '$.resolve_due')) < julianday(?))",
-        [at, *_ACTIVE, *params, at],
+        "w.status, json_extract(w.case_doc, '$.resolve_due'), coalesce("
+        "json_extract(w.case_doc, '$.next_due.at'), json_extract(w.case_doc, '$.resolve_due')) "
+        f"AS due FROM whistles w WHERE w.status IN ({_marks(_ACTIVE)}){where} "
+        "AND julianday(due) <= julianday(?)",
+        [*_ACTIVE, *params, at],
     )
-    found = []
-    for wid, number, source, category, code, status, due_text, ack_missed in rows:
-        due = _time(due_text)
-        # Past the resolve deadline: late by that much; before it, since the first
-        # acknowledgement nobody gave.
-        passed = [t for t in (due, _time(ack_missed)) if t is not None and t < now][:1]
-        found.append(
-            OverdueCase(
-                id=str(wid),
-                case_number=None if number is None else str(number),
-                source=str(source),
-                category=str(category),
-                grid_code=str(code),
-                status=str(status),
-                resolve_due=due,
-                overdue_since=passed[0] if passed else None,
-            )
+    found = [
+        OverdueCase(
+            id=str(wid),
+            case_number=None if number is None else str(number),
+            source=str(source),
+            category=str(category),
+            grid_code=str(code),
+            status=str(status),
+            resolve_due=_time(resolve_text),
+            overdue_since=_time(due_text),
         )
+        for wid, number, source, category, code, status, resolve_text, due_text in rows
+    ]
     far = datetime.max.replace(tzinfo=UTC)
     found.sort(key=lambda c: (c.overdue_since or far, c.id))
     return found

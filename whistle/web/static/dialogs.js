@@ -384,25 +384,7 @@
       } },
       refuse_return: { fields: [reason], send: function (v) {
         return post(csrf, assignmentPath(ids.assignment, "refuse-return"), { reason: v.reason });
-      } },
-      silence: {
-        fields: [
-          { name: "minutes", label: F.minutes, required: true, kind: "number", value: "60",
-            check: function (v) { var n = Number(v); return n >= 1 && n <= 10080 && Math.floor(n) === n ? null : L.bad_minutes; } },
-          { name: "comment", label: F.comment, required: true }
-        ],
-        send: function (v) {
-          // A camera's repeats are silenced by camera; anything else by its category in its
-          // grid cell (a cell alone would mute emergencies there too, and is refused).
-          var body = ids.camera
-            ? { matchers: { camera: ids.camera } }
-            : { matchers: { grid: ids.grid, category: ids.category } };
-          body.duration_minutes = Number(v.minutes);
-          body.author = ctx.actor; // the operator's own name
-          body.comment = v.comment;
-          return post(csrf, "/api/v1/silences", body);
-        }
-      }
+      } }
     };
     var spec = specs[action];
     if (spec) spec.title = L.titles[action];
