@@ -452,6 +452,7 @@ async def test_the_case_page_shows_trace_timeline_and_photos(live: Live, county:
     assert first["responder"]["name"] in timeline  # who, by name
     assert first["responder"]["id"] not in timeline
     assert "+08:00" not in html.split("处置记录", 1)[1]  # times shown as local wall time
+    assert "token:" not in html  # filed with a token: named by its role, not the token's id
     assert 'data-action="merge"' in html  # an operator may act on a resolved case
     assert 'data-action="reassign"' not in html  # but its assignments are done
 
