@@ -97,6 +97,14 @@ window.WhistleQueue = (function () {
   }
 
   // The cells before the state column and after it; console.js adds the flags and actions.
+  // What was said, at most three lines in the row (all of it on hover and on the case page).
+  function described(text) {
+    var td = el("td", null, "q-desc");
+    td.appendChild(el("span", text, "clamp"));
+    td.title = text || "";
+    return td;
+  }
+
   function cells(doc, q) {
     var link = el("a", caseLabel(doc));
     link.href = "/cases/" + encodeURIComponent(doc.id);
@@ -110,7 +118,7 @@ window.WhistleQueue = (function () {
         number,
         el("td", doc.source_name || doc.source),
         el("td", category.name),
-        el("td", doc.description),
+        described(doc.description),
         el("td", placeName(doc)),
         el("td", assignees(doc).join(" · ") || q.nobody)
       ],
