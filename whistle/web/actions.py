@@ -199,49 +199,48 @@ def _whistle_of(assignment_id: str) -> str:
     return assignment_id.rsplit("-", 1)[0]
 
 
+_AssignmentStep = Callable[[CaseState, str, str, Context, Any], list[Change]]
+
+# The responder's own steps on an assignment: its body's model and the lifecycle step.
+_ASSIGNMENT_ACTIONS: dict[str, tuple[type[BaseModel], _AssignmentStep]] = {
+    "acknowledge": (_Body, lambda s, aid, actor, ctx, b: lifecycle.acknowledge(s, aid, actor, ctx)),
+    "start": (_Body, lambda s, aid, actor, ctx, b: lifecycle.start(s, aid, actor, ctx)),
+    "resolve": (
+        _Resolve,
+        lambda s, aid, actor, ctx, b: lifecycle.resolve(
+            s, aid, actor, ctx, note=b.note, photos=b.photos
+        ),
+    ),
+    "return": (
+        _Reason,
+        lambda s, aid, actor, ctx, b: lifecycle.return_assignment(
+            s, aid, actor, ctx, reason=b.reason
+        ),
+    ),
+    # 申请延期: the case shows it under ``case.extension_request`` until an operator decides.
+    "request-extension": (
+        _Extend,
+        lambda s, aid, actor, ctx, b: extensions.request_extension(
+            s, aid, actor, ctx, reason=b.reason, duration=b.duration
+        ),
+    ),
+}
+
+
 async def _assignment_action(request: web.Request, action: str) -> web.Response:
     principal = allow(request, Role.RESPONDER)
     actor = principal.actor
     assignment_id = request.match_info["id"]
-    whistle_id = _whistle_of(assignment_id)
+    model, step = _ASSIGNMENT_ACTIONS[action]
+    body = await _body(request, model)
 
-    def known(state: CaseState) -> None:
+    def decide(state: CaseState, ctx: Context) -> list[Change]:
         if state.assignment(assignment_id) is None:
             raise _UnknownAssignment(assignment_id)
-
-    if action == "resolve":
-        resolve_body = await _body(request, _Resolve)
-
-        def decide(state: CaseState, ctx: Context) -> list[Change]:
-            known(state)
-            return lifecycle.resolve(
-                state,
-                assignment_id,
-                actor,
-                ctx,
-                note=resolve_body.note,
-                photos=resolve_body.photos,
-            )
-
-    elif action == "return":
-        return_body = await _body(request, _Reason)
-
-        def decide(state: CaseState, ctx: Context) -> list[Change]:
-            known(state)
-            return lifecycle.return_assignment(
-                state, assignment_id, actor, ctx, reason=return_body.reason
-            )
-
-    else:
-        await _body(request, _Body)
-        step = lifecycle.acknowledge if action == "acknowledge" else lifecycle.start
-
-        def decide(state: CaseState, ctx: Context) -> list[Change]:
-            known(state)
-            return step(state, assignment_id, actor, ctx)
+        return step(state, assignment_id, actor, ctx, body)
 
     try:
-        return await _run(request, whistle_id, actor, decide=decide)
+        return await _run(request, _whistle_of(assignment_id), actor, decide=decide)
     except _UnknownAssignment:
         return problem(404, "Not Found", detail=f"no assignment with id {assignment_id!r}")
 
@@ -529,21 +528,5 @@ async def inbox(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/assignments/{id}/request-extension")
 async def request_extension(request: web.Request) -> web.Response:
-    """申请延期 by the assignment's holder: ``{"reason": ..., "duration": "3wd"}``; the case
-    shows it under ``case.extension_request`` until an operator decides."""
-    principal = allow(request, Role.RESPONDER)
-    actor = principal.actor
-    assignment_id = request.match_info["id"]
-    body = await _body(request, _Extend)
-
-    def decide(state: CaseState, ctx: Context) -> list[Change]:
-        if state.assignment(assignment_id) is None:
-            raise _UnknownAssignment(assignment_id)
-        return extensions.request_extension(
-            state, assignment_id, actor, ctx, reason=body.reason, duration=body.duration
-        )
-
-    try:
-        return await _run(request, _whistle_of(assignment_id), actor, decide=decide)
-    except _UnknownAssignment:
-        return problem(404, "Not Found", detail=f"no assignment with id {assignment_id!r}")
+    """申请延期 by the assignment's holder: ``{"reason": ..., "duration": "3wd"}``."""
+    return await _assignment_action(request, "request-extension")

@@ -338,7 +338,8 @@ async def case_page(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="no such case")
     may_read(request, stored)
     tz = request.app[TZ]
-    related = await _related(request, stored.document())
+    doc = stored.document()
+    related = await _related(request, doc)
     events = await request.app[STORE].timeline(stored.row_doc["id"])
     timeline = [
         {"at": rfc3339(e.at, tz), "type": e.type, "actor": e.actor, "data": e.data} for e in events
@@ -349,12 +350,12 @@ async def case_page(request: web.Request) -> web.Response:
         "case.html",
         principal=principal,
         csrf=csrf,
-        doc=stored.document(),
+        doc=doc,
         timeline=timeline,
         # The timeline as sentences with names (whistle/web/timeline.py), as the task page.
         lines=sentences(events, names, lang=_lang(request), tz=tz),
         route=trace_entries(
-            stored.document(),
+            doc,
             [
                 (str(e.data.get("reason") or ""), e.data.get("assignment") or {})
                 for e in events
