@@ -346,6 +346,26 @@ MIGRATIONS: list[list[str]] = [
     # 14: search over the queue (issue 17): an FTS5 table with the trigram tokenizer, kept
     # in the same write batch as each new whistle (whistle/store/search.py).
     search.MIGRATION,
+    # 15: 响应率 on the case's own row (issue 17): what its assignments say of its response,
+    # kept with the rest of its facts, so that the county-year figures are one scan.
+    [
+        "ALTER TABLE case_facts ADD COLUMN response_due_from REAL",
+        "ALTER TABLE case_facts ADD COLUMN responded_in_time INTEGER NOT NULL DEFAULT 0",
+        # The same SET as whistle.store.facts.RESPONSE_FROM_ASSIGNMENTS, frozen here.
+        """UPDATE case_facts SET
+            response_due_from = (SELECT min(CASE WHEN acknowledged_at IS NOT NULL THEN 0
+                WHEN ended_at IS NULL OR ack_due <= ended_at THEN ack_due END)
+                FROM assignment_facts a
+                WHERE a.whistle_id = case_facts.whistle_id AND a.mode = 'push'),
+            responded_in_time = EXISTS (SELECT 1 FROM assignment_facts a
+                WHERE a.whistle_id = case_facts.whistle_id AND a.mode = 'push'
+                AND acknowledged_at IS NOT NULL
+                AND (ack_due IS NULL OR acknowledged_at <= ack_due))""",
+        "DROP INDEX case_facts_by_place",
+        """CREATE INDEX case_facts_by_place ON case_facts (grid_path, source, major, day,
+            received_at, status, first_ack_at, resolved_at, closed_at, on_time, due_at, rework,
+            rating, rectify_due, rectified_at, response_due_from, responded_in_time)""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
