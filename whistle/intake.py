@@ -417,13 +417,22 @@ class Intake:
                 FieldError(
                     "category",
                     f"unknown category {category.strip()!r}; see GET /api/v1/categories",
+                    "unknown_category",
+                    (("value", category.strip()),),
                 )
             )
         location = body.get("location")
         if isinstance(location, dict):
             grid = location.get("grid")
             if isinstance(grid, str) and grid.strip() and grid.strip() not in self._hierarchy:
-                errors.append(FieldError("location.grid", f"unknown grid code {grid.strip()!r}"))
+                errors.append(
+                    FieldError(
+                        "location.grid",
+                        f"unknown grid code {grid.strip()!r}",
+                        "unknown_grid",
+                        (("value", grid.strip()),),
+                    )
+                )
         camera_id = body.get("camera_id")
         if (
             isinstance(camera_id, str)
@@ -485,6 +494,8 @@ class Intake:
                         "location",
                         f"point ({location.lat}, {location.lon}) is outside every grid cell "
                         f"of {root.name} ({root.code})",
+                        "outside_county",
+                        (("county", root.name),),
                     )
                 ]
             )

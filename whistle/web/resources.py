@@ -54,10 +54,15 @@ Date = Annotated[str, Field(json_schema_extra={"format": "date"})]
 
 
 class FieldProblem(TypedDict):
-    """One bad field and why."""
+    """One bad field and why: ``reason`` in English; ``code`` and ``params``, where given,
+    say the same for a page to put in its reader's language."""
 
     field: str
     reason: str
+    code: NotRequired[Annotated[str, Field(description="the kind of reason, e.g. too_long")]]
+    params: NotRequired[
+        Annotated[dict[str, str], Field(description="the reason's values, e.g. {max: 2000}")]
+    ]
 
 
 class Problem(TypedDict):

@@ -31,7 +31,7 @@ from whistle.exceptions import Forbidden
 from whistle.timefmt import display
 from whistle.web.access import public
 from whistle.web.field import finished, month_figures
-from whistle.web.i18n import FIELD, PAGES, TASKS
+from whistle.web.i18n import FIELD, PAGES, REASONS, TASKS
 from whistle.web.i18n import lang as _lang
 from whistle.web.keys import CASES, CLOCK, HIERARCHY, ROUTER, STORE, TZ
 from whistle.web.maps import place_svg
@@ -129,7 +129,7 @@ def _page_data(request: web.Request, principal: Principal, **extra: Any) -> dict
         "lang": lang,
         "tz": "Asia/Shanghai",
         "responder": principal.responder_id,
-        "text": {**FIELD[lang], **TASKS[lang]},
+        "text": {**FIELD[lang], **TASKS[lang], "reasons": REASONS[lang]},
         **extra,
     }
 

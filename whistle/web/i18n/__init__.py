@@ -21,7 +21,7 @@ from whistle.stats import LABELS as STATS
 from whistle.web.i18n.citizen import CITIZEN
 from whistle.web.i18n.console import ACTIONS, CONSOLE, QUEUE, SILENCES_PAGE
 from whistle.web.i18n.field import FIELD, TASKS
-from whistle.web.i18n.frame import HOTLINE, PAGES
+from whistle.web.i18n.frame import HOTLINE, PAGES, REASONS
 from whistle.web.i18n.names import OPEN311_NOTES, ROLES, SOURCES, STATUSES
 from whistle.web.i18n.wall import WALL
 
@@ -37,6 +37,7 @@ __all__ = [
     "OPEN311_NOTES",
     "PAGES",
     "QUEUE",
+    "REASONS",
     "ROLES",
     "SILENCES_PAGE",
     "SOURCES",
