@@ -661,13 +661,10 @@ async def post_request(request: web.Request, fmt: str) -> web.Response:
     notice = f"已受理并派遣（{category.name}）"
     if case.get("resolve_due"):
         notice += f"；办结时限 {case['resolve_due']}"
-    answer = [
-        {
-            "service_request_id": submission.whistle_id,
-            "service_notice": notice,
-            "account_id": None,
-        }
-    ]
+    # ``account_id`` is the id of the submitter's account on the jurisdiction's side, a
+    # string when there is one; a request filed through an api_key has none, so it is left
+    # out (the schema types it as a string, and null is not one).
+    answer = [{"service_request_id": submission.whistle_id, "service_notice": notice}]
     log.info(
         "open311.request", whistle_id=submission.whistle_id, service_code=code, by=principal.id
     )
