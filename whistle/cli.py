@@ -465,7 +465,9 @@ async def _demo_logins(app: web.Application, url: str) -> None:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from grids.loader import load_hierarchy
     from grids.sample import generate_county
+    from grids.sample_places import write_places
 
     summary = generate_county(
         args.outdir,
@@ -475,6 +477,8 @@ def _sample(args: argparse.Namespace) -> int:
         grids=args.grids,
         micro_grids=args.micro_grids,
     )
+    # The address aliases of the gazetteer, derived from the county just written.
+    aliases = write_places(args.outdir, load_hierarchy(args.outdir))
     # A config directory needs the hand-written rules too; copy the shipped ones if absent.
     for name in HAND_WRITTEN:
         target = args.outdir / name
@@ -482,6 +486,7 @@ def _sample(args: argparse.Namespace) -> int:
         if not target.exists() and source.exists():
             shutil.copyfile(source, target)
     print(summary)
+    print(f"places.csv: {aliases} address aliases")
     return 0
 
 
