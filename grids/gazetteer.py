@@ -4,7 +4,8 @@ An address from the 12345 hotline, a phone call or a resident reads like
 ``田园镇金华社区建设路3号2单元``. The gazetteer knows two kinds of names:
 
 - the hierarchy's own, each cell under its name and under every chain of names from an
-  ancestor down to it (``金华社区第1网格``, ``田园镇金华社区``, ``昌宁县田园镇金华社区第1网格1号楼栋``);
+  ancestor down to it (``金华社区第1网格``, ``田园镇金华社区``,
+  ``昌宁县田园镇金华社区第1网格1号楼栋``);
 - the aliases of ``places.csv`` (streets, buildings, landmarks, villages' other names), each
   naming one cell: ``alias,grid,kind``.
 
@@ -116,11 +117,13 @@ class Match:
 @dataclass(frozen=True, slots=True)
 class Found:
     """The outcome of placing a text: ``code`` is the cell (None: not placed), ``matches``
-    what was found, ``reason`` why it was not placed (empty when it was)."""
+    what was found, ``reason`` why it was not placed (empty when it was), and ``hint`` the
+    place it named that was too coarse to place it (a town), if any."""
 
     code: str | None
     matches: tuple[Match, ...]
     reason: str = ""
+    hint: str | None = None
 
     @property
     def best(self) -> Match | None:
@@ -219,7 +222,8 @@ class Gazetteer:
             names = "、".join(dict.fromkeys(m.entry.name for m in found))
             return Found(None, found, f"names on different branches: {names}")
         if deepest.level < self.min_level:
-            return Found(None, found, f"only {deepest.name} ({deepest.level.label_zh}) is known")
+            why = f"only {deepest.name} ({deepest.level.label_zh}) is known"
+            return Found(None, found, why, hint=deepest.code)
         return Found(deepest.code, found)
 
 

@@ -500,6 +500,7 @@ def _check(args: argparse.Namespace, clock: Clock | None = None) -> int:
         load_dispatch_config,
     )
     from grids.exceptions import ConfigError
+    from grids.gazetteer import load_aliases
     from grids.loader import load_hierarchy
     from whistle.integrations.feeds import load_cameras
     from whistle.integrations.hotline import load_hotline_categories
@@ -516,6 +517,7 @@ def _check(args: argparse.Namespace, clock: Clock | None = None) -> int:
             load_cameras(args.config, hierarchy)
         if (args.config / "hotline_categories.csv").exists():
             load_hotline_categories(args.config, config.catalog)
+        load_aliases(args.config, hierarchy)  # places.csv, when there is one
         problems, warnings = calendar_outlook(config, (clock or SystemClock()).now())
         if problems:
             raise DispatchConfigError(problems)

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from dispatch import Catalog, DutyRoster, LifecyclePolicy, Router, Teams
 from grids import Hierarchy
+from grids.gazetteer import Gazetteer
 from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
@@ -28,6 +29,7 @@ __all__ = [
     "CATALOG",
     "CLOCK",
     "DUTY",
+    "GAZETTEER",
     "HIERARCHY",
     "HOTLINE_CATEGORIES",
     "IDS",
@@ -85,5 +87,7 @@ SILENCES = web.AppKey("silences", Silences)
 IDS = web.AppKey("ids", IdFactory)
 # hotline_categories.csv, read with the configuration: hotline category -> catalog code.
 HOTLINE_CATEGORIES: web.AppKey[dict[str, str]] = web.AppKey("hotline_categories")
+# Place names in addresses -> cells (grids.gazetteer): the hierarchy's names and places.csv.
+GAZETTEER = web.AppKey("gazetteer", Gazetteer)
 # Camera detections below this confidence are stored muted, never dispatched.
 MIN_CONFIDENCE = web.AppKey("camera_min_confidence", float)
