@@ -36,6 +36,7 @@ from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.integrations import feeds, hotline
 from whistle.integrations.open311 import routes as open311_routes
+from whistle.placing import Placer
 from whistle.silences import Silences
 from whistle.store import open_store
 from whistle.web import console, metrics, picker, stream
@@ -59,6 +60,7 @@ from whistle.web.keys import (
     IDS,
     INTAKE,
     MIN_CONFIDENCE,
+    PLACER,
     POLICY,
     ROUTER,
     SETTINGS,
@@ -295,4 +297,14 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     # a restart are matched against those before it.
     held = await app[INTAKE].nearby.load(app[STORE])
     log.info("nearby.loaded", whistles=held)
+    # A held whistle (待定位) is placed by hand, then routed by the intake's router.
+    app[PLACER] = Placer(
+        intake=app[INTAKE],
+        cases=app[CASES],
+        store=app[STORE],
+        hierarchy=app[HIERARCHY],
+        catalog=app[CATALOG],
+        clock=clock,
+        tz=app[TZ],
+    )
     yield
