@@ -42,7 +42,7 @@ async def test_placed_by_hand_it_is_routed_from_there(live: Live, clock: FakeClo
     assert doc["rule"]["id"] == "citizen"
     placement = doc["placement"]
     assert placement["by"] == "hand"
-    assert placement["placed_by"] and placement["placed_at"]
+    assert placement["placed_by"].startswith("token:")  # who, as the trail names them
     assert placement["address"] == "幸福小区3栋门口"
     placed_at = datetime.fromisoformat(placement["placed_at"])
     for assignment in doc["assignments"]:
@@ -102,3 +102,4 @@ async def test_a_whistle_placed_by_the_gazetteer_cannot_be_placed_again(live: Li
     assert doc["status"] == "dispatched"
     status, problem = await place(live, doc["id"], MICRO)
     assert status == 409
+    assert problem["current"] == "dispatched"
