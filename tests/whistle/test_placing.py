@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 
 from grids import Hierarchy, Level
 from tests.support.harness import Live
+from tests.support.pages import add_user, hidden_csrf, log_in
+from whistle.auth import Role
 from whistle.clock import FakeClock
 
 MICRO = "530524101001002003"  # 田园镇新华社区第2网格3号楼栋 in the small county
@@ -103,3 +105,49 @@ async def test_a_whistle_placed_by_the_gazetteer_cannot_be_placed_again(live: Li
     status, problem = await place(live, doc["id"], MICRO)
     assert status == 409
     assert problem["current"] == "dispatched"
+
+
+async def test_the_case_page_says_how_the_place_was_found(live: Live, county: Hierarchy) -> None:
+    await add_user(live, "op", Role.OPERATOR, county.root)
+    assert (await log_in(live.client, "op")).status == 303
+
+    async def page(whistle_id: str, lang: str = "zh") -> str:
+        answer = await live.client.get(f"/cases/{whistle_id}?lang={lang}")
+        assert answer.status == 200
+        return await answer.text()
+
+    _, _, by_name = await live.post(unplaced("田园文化路2号3单元"))
+    text = await page(by_name["id"])
+    assert (
+        "按地址定位：地址「田园文化路2号3单元」中的「田园文化路2号」，"
+        "地名库条目「田园文化路2号」（楼栋门牌）→ 田园镇新华社区第3网格2号楼栋"
+    ) in text
+    assert "“田园文化路2号” in “田园文化路2号3单元”" in await page(by_name["id"], "en")
+
+    _, _, held = await live.post(unplaced())
+    text = await page(held["id"])
+    assert "待定位：地址「幸福小区3栋门口」未能自动定位（没有认出任何地名）" in text
+    assert 'data-action="place"' in text
+    assert "转调度台待定位" in text  # the timeline says it too
+
+    response = await live.client.post(
+        f"/api/v1/whistles/{held['id']}/place",
+        json={"grid": MICRO},
+        headers={"X-CSRF-Token": hidden_csrf(text)},
+    )
+    assert response.status == 200, await response.text()
+    text = await page(held["id"])
+    assert "人工定位：调度中心 op于" in text
+    assert "选定田园镇新华社区第2网格3号楼栋（地址「幸福小区3栋门口」）" in text
+    assert "调度中心 op 人工定位至" in text
+    assert 'data-action="place"' not in text
+
+    centroid = county.centroid(MICRO)
+    assert centroid is not None
+    _, _, by_point = await live.post(
+        {**unplaced(), "location": {"lat": centroid[0], "lon": centroid[1]}}
+    )
+    assert (
+        f"按坐标定位（{centroid[0]}, {centroid[1]}）：田园镇新华社区第2网格3号楼栋"
+        in await page(by_point["id"])
+    )

@@ -550,7 +550,8 @@
           camera: root.dataset.camera || null,
           assignment: button.dataset.assignment
         };
-        var ready = button.dataset.action === "merge" && !doc
+        var needsDoc = button.dataset.action === "merge" || button.dataset.action === "place";
+        var ready = needsDoc && !doc
           ? getJSON("/api/v1/whistles/" + encodeURIComponent(ids.whistle)).then(function (d) { doc = d; })
           : Promise.resolve();
         ready.then(function () {
