@@ -33,6 +33,7 @@ import ahocorasick
 from grids.configcsv import ConfigCsv
 from grids.exceptions import ConfigError
 from grids.hierarchy import Hierarchy
+from grids.loader import gc_paused
 from grids.model import Level
 
 __all__ = [
@@ -172,7 +173,18 @@ class Gazetteer:
         *,
         min_level: Level = Level.COMMUNITY,
     ) -> Gazetteer:
-        """The gazetteer of ``hierarchy``'s names and chains, and ``aliases``."""
+        """The gazetteer of ``hierarchy``'s names and chains, and ``aliases``.
+
+        About 80,000 names for the sample county, built in about 0.4 s with the collector
+        paused (1.3 s with it running: its full passes walk the county's million objects).
+        """
+        with gc_paused():
+            return cls._build(hierarchy, aliases, min_level=min_level)
+
+    @classmethod
+    def _build(
+        cls, hierarchy: Hierarchy, aliases: Sequence[Alias], *, min_level: Level
+    ) -> Gazetteer:
         # text -> the one cell it names, or "" once a second cell shares it.
         named: dict[str, str] = {}
         # Each cell's chains are its parent's with its own name added, plus its name alone:
