@@ -187,13 +187,7 @@ class Intake:
             if whistle.camera_id is not None:
                 camera = self.cameras.home(whistle.camera_id)
                 allow_cell(principal, camera, f"camera {whistle.camera_id}")
-        request = whistle.model_dump(mode="json")
-        if request.get("units") is None:
-            # Only committee whistles name units: every other request (its stored form and
-            # its idempotency fingerprint) stays exactly what it was before ``units`` existed.
-            request.pop("units", None)
-        if request["location"].get("address") is None:
-            request["location"].pop("address", None)  # likewise, for addresses
+        request = _request(whistle)
         request_hash = _fingerprint(request)
         located = locate(whistle.location, self._hierarchy, self.gazetteer, principal)
         cell = located.cell
@@ -224,25 +218,10 @@ class Intake:
                 grouped = await self._group_camera(whistle, request, key)
                 if grouped is not None:
                     return grouped
-                return await self._create(
-                    whistle,
-                    request,
-                    located,
-                    key,
-                    request_hash,
-                    filed_by,
-                    client_key=idempotency_key,
-                )
-        return await self._create(
-            whistle,
-            request,
-            located,
-            key,
-            request_hash,
-            filed_by,
-            client_key=idempotency_key,
-            mute=mute,
-        )
+                args = (whistle, request, located, key, request_hash, filed_by)
+                return await self._create(*args, client_key=idempotency_key)
+        args = (whistle, request, located, key, request_hash, filed_by)
+        return await self._create(*args, client_key=idempotency_key, mute=mute)
 
     @property
     def gazetteer(self) -> Gazetteer:
@@ -638,6 +617,18 @@ def _may_file(principal: Principal, source: Source) -> None:
     elif principal.role is None or source not in FILES.get(principal.role, ()):
         role = principal.role.value if principal.role else "public"
         raise Forbidden(f"{role} may not file {source} whistles")
+
+
+def _request(whistle: WhistleIn) -> dict[str, Any]:
+    """What was asked, as stored and fingerprinted."""
+    request = whistle.model_dump(mode="json")
+    if request.get("units") is None:
+        # Only committee whistles name units: every other request (its stored form and its
+        # idempotency fingerprint) stays exactly what it was before ``units`` existed.
+        request.pop("units", None)
+    if request["location"].get("address") is None:
+        request["location"].pop("address", None)  # likewise, for addresses
+    return request
 
 
 def _fingerprint(request: dict[str, Any]) -> str:
