@@ -229,6 +229,7 @@ async def _import_hotline(args: argparse.Namespace) -> int:
     """Import a 12345 CSV straight into the database; exit 0 once the file was read."""
     from dispatch import DutyRoster, Router, load_dispatch_config
     from grids.exceptions import ConfigError
+    from grids.gazetteer import Gazetteer, load_aliases
     from grids.loader import load_hierarchy
     from whistle.auth import Principal
     from whistle.bus import Bus
@@ -253,6 +254,8 @@ async def _import_hotline(args: argparse.Namespace) -> int:
         router = Router.compile(hierarchy, config)
         duty = DutyRoster.load(args.config, hierarchy, config.calendar)
         categories = load_hotline_categories(args.config, router.catalog)
+        # Tickets with an address and no point are placed by the county's place names.
+        gazetteer = Gazetteer.build(hierarchy, load_aliases(args.config, hierarchy))
     except ConfigError as exc:
         print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
         return 2
@@ -278,6 +281,7 @@ async def _import_hotline(args: argparse.Namespace) -> int:
             policy=config.policy,
             duty=duty,
             silences=silences,
+            gazetteer=gazetteer,
         )
         # No login on the command line: the tickets are filed by the system user who ran it.
         filer = Principal(id=f"cli:{getpass.getuser()}", role=None, scope=None, via="cli")

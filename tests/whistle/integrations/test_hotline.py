@@ -188,3 +188,16 @@ def test_an_export_without_the_address_column_still_reads_and_a_short_row_is_nam
     done = import_cli(csv_file, db, config)
     assert "2 rows: created 1, skipped duplicates 0, errors 1" in done.stdout, done.stdout
     assert "expected 8 fields (9 with 事发地址), got 7" in done.stdout
+
+
+def test_the_cli_places_addresses_by_the_aliases_too(tmp_path: Path, county_dir: Path) -> None:
+    config = feeds_config(tmp_path, county_dir)
+    db = tmp_path / "import.sqlite3"
+    done = import_cli(EXPORT, db, config)
+    assert "2 rows: created 2, skipped duplicates 0, errors 0" in done.stdout, done.stderr
+    with sqlite3.connect(db) as conn:
+        rows = dict(conn.execute("SELECT external_id, status || ' ' || grid_code FROM whistles"))
+    assert rows == {
+        "YN20261120000731": "dispatched 530524101001003002",  # 田园文化路2号, an alias
+        "YN20261120000788": "unplaced 530524",
+    }
