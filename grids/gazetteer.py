@@ -245,6 +245,13 @@ def load_aliases(config_dir: Path, hierarchy: Hierarchy) -> list[Alias]:
     path = config_dir / PLACES_FILE
     if not path.exists():
         return []
+    # Read beside a loaded county: with the collector running, its full passes over the
+    # county's objects took most of the time (2.6 s against 0.25 s for the sample's 5,723).
+    with gc_paused():
+        return _read_aliases(path, hierarchy)
+
+
+def _read_aliases(path: Path, hierarchy: Hierarchy) -> list[Alias]:
     sheet = ConfigCsv.read(path, PLACES_HEADER)
     out: list[Alias] = []
     kinds = ", ".join(k.value for k in AliasKind)
