@@ -31,6 +31,7 @@ SECTIONS = (
     "lifecycle",
     "stats",
     "search",
+    "places",
     "peer",
 )
 OUT = ROOT / "var" / "bench"

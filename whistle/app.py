@@ -25,6 +25,7 @@ from dispatch import (
     calendar_outlook,
     load_dispatch_config,
 )
+from grids.gazetteer import Gazetteer, load_aliases
 from grids.loader import load_hierarchy
 from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
@@ -35,6 +36,7 @@ from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.integrations import feeds, hotline
 from whistle.integrations.open311 import routes as open311_routes
+from whistle.placing import Placer
 from whistle.silences import Silences
 from whistle.store import open_store
 from whistle.web import console, metrics, picker, stream
@@ -52,11 +54,13 @@ from whistle.web.keys import (
     CATALOG,
     CLOCK,
     DUTY,
+    GAZETTEER,
     HIERARCHY,
     HOTLINE_CATEGORIES,
     IDS,
     INTAKE,
     MIN_CONFIDENCE,
+    PLACER,
     POLICY,
     ROUTER,
     SETTINGS,
@@ -147,7 +151,9 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
 
     now = app[CLOCK].now()
 
-    def load() -> tuple[Router, LifecyclePolicy, DutyRoster, Teams, CameraRegistry, dict[str, str]]:
+    def load() -> tuple[
+        Router, LifecyclePolicy, DutyRoster, Teams, CameraRegistry, dict[str, str], Gazetteer
+    ]:
         hierarchy = load_hierarchy(config_dir)
         config = load_dispatch_config(config_dir)
         # A calendar that cannot place today's deadlines would get them wrong: refuse.
@@ -162,10 +168,12 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
         cameras = CameraRegistry.load(config_dir, hierarchy)
         # Every file now, not at the first request that needs it: a bad line stops the start.
         hotline_categories = hotline.load_hotline_categories(config_dir, router.catalog)
-        return router, config.policy, duty, teams, cameras, hotline_categories
+        gazetteer = Gazetteer.build(hierarchy, load_aliases(config_dir, hierarchy))
+        return router, config.policy, duty, teams, cameras, hotline_categories, gazetteer
 
     # Loading ~28,000 polygons takes a second; keep the loop free for the signal handlers.
-    router, policy, duty, teams, cameras, hotline_categories = await asyncio.to_thread(load)
+    loaded = await asyncio.to_thread(load)
+    router, policy, duty, teams, cameras, hotline_categories, gazetteer = loaded
     min_confidence = feeds.min_confidence(app[SETTINGS])
     # The county is about a million long-lived objects. Left in the collector's generations,
     # every full collection walks them all (measured: 111 ms on the sample county), which is a
@@ -182,6 +190,7 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CAMERAS] = cameras
     app[MIN_CONFIDENCE] = min_confidence
     app[HOTLINE_CATEGORIES] = hotline_categories
+    app[GAZETTEER] = gazetteer
     log.info(
         "config.loaded",
         config_dir=str(config_dir),
@@ -190,6 +199,7 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
         cameras=len(cameras),
         min_confidence=min_confidence,
         hotline_categories=len(hotline_categories),
+        place_names=len(gazetteer),
     )
     yield
 
@@ -281,9 +291,20 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         silences=silences,
         repeats=CameraRepeats(app[STORE], clock, app[POLICY]),
         cameras=app[CAMERAS],
+        gazetteer=app[GAZETTEER],
     )
     # The open whistles of each category's duplicate window, so that the first whistles after
     # a restart are matched against those before it.
     held = await app[INTAKE].nearby.load(app[STORE])
     log.info("nearby.loaded", whistles=held)
+    # A held whistle (待定位) is placed by hand, then routed by the intake's router.
+    app[PLACER] = Placer(
+        intake=app[INTAKE],
+        cases=app[CASES],
+        store=app[STORE],
+        hierarchy=app[HIERARCHY],
+        catalog=app[CATALOG],
+        clock=clock,
+        tz=app[TZ],
+    )
     yield

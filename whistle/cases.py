@@ -252,6 +252,14 @@ class CaseService:
             return new_state, written
         raise Conflict(f"case {whistle_id} kept changing; try again")
 
+    def step(
+        self, old: CaseState, changes: list[Change], now: datetime, actor: str | None
+    ) -> tuple[Transition, CaseState]:
+        """The guarded step that appends ``changes`` to ``old`` (its events, rows and
+        deadlines), and the state it leads to, for a caller that writes it itself (placing a
+        held whistle writes its new place with it)."""
+        return self._transition(old, changes, now, actor, None)
+
     def _transition(
         self,
         old: CaseState,
@@ -271,6 +279,10 @@ class CaseService:
             if change.type == "assignment.added":
                 doc = change.data["assignment"]
                 added.append(_assignment_row(old.id, doc, new))
+            elif change.type == "whistle.routed":  # a held whistle's first routing (placing)
+                added.extend(
+                    _assignment_row(old.id, doc, new) for doc in change.data["assignments"]
+                )
         added_ids = {row.id for row in added}
         updates = []
         for aid, assignment in new.assignments.items():

@@ -229,6 +229,7 @@ async def _import_hotline(args: argparse.Namespace) -> int:
     """Import a 12345 CSV straight into the database; exit 0 once the file was read."""
     from dispatch import DutyRoster, Router, load_dispatch_config
     from grids.exceptions import ConfigError
+    from grids.gazetteer import Gazetteer, load_aliases
     from grids.loader import load_hierarchy
     from whistle.auth import Principal
     from whistle.bus import Bus
@@ -253,6 +254,8 @@ async def _import_hotline(args: argparse.Namespace) -> int:
         router = Router.compile(hierarchy, config)
         duty = DutyRoster.load(args.config, hierarchy, config.calendar)
         categories = load_hotline_categories(args.config, router.catalog)
+        # Tickets with an address and no point are placed by the county's place names.
+        gazetteer = Gazetteer.build(hierarchy, load_aliases(args.config, hierarchy))
     except ConfigError as exc:
         print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
         return 2
@@ -278,6 +281,7 @@ async def _import_hotline(args: argparse.Namespace) -> int:
             policy=config.policy,
             duty=duty,
             silences=silences,
+            gazetteer=gazetteer,
         )
         # No login on the command line: the tickets are filed by the system user who ran it.
         filer = Principal(id=f"cli:{getpass.getuser()}", role=None, scope=None, via="cli")
@@ -465,7 +469,9 @@ async def _demo_logins(app: web.Application, url: str) -> None:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from grids.loader import load_hierarchy
     from grids.sample import generate_county
+    from grids.sample_places import write_places
 
     summary = generate_county(
         args.outdir,
@@ -475,6 +481,8 @@ def _sample(args: argparse.Namespace) -> int:
         grids=args.grids,
         micro_grids=args.micro_grids,
     )
+    # The address aliases of the gazetteer, derived from the county just written.
+    aliases = write_places(args.outdir, load_hierarchy(args.outdir))
     # A config directory needs the hand-written rules too; copy the shipped ones if absent.
     for name in HAND_WRITTEN:
         target = args.outdir / name
@@ -482,6 +490,7 @@ def _sample(args: argparse.Namespace) -> int:
         if not target.exists() and source.exists():
             shutil.copyfile(source, target)
     print(summary)
+    print(f"places.csv: {aliases} address aliases")
     return 0
 
 
@@ -495,6 +504,7 @@ def _check(args: argparse.Namespace, clock: Clock | None = None) -> int:
         load_dispatch_config,
     )
     from grids.exceptions import ConfigError
+    from grids.gazetteer import load_aliases
     from grids.loader import load_hierarchy
     from whistle.integrations.feeds import load_cameras
     from whistle.integrations.hotline import load_hotline_categories
@@ -511,6 +521,7 @@ def _check(args: argparse.Namespace, clock: Clock | None = None) -> int:
             load_cameras(args.config, hierarchy)
         if (args.config / "hotline_categories.csv").exists():
             load_hotline_categories(args.config, config.catalog)
+        load_aliases(args.config, hierarchy)  # places.csv, when there is one
         problems, warnings = calendar_outlook(config, (clock or SystemClock()).now())
         if problems:
             raise DispatchConfigError(problems)

@@ -40,6 +40,7 @@ from dispatch import (
 from dispatch.case import fold
 from dispatch.lifecycle import deadlines
 from grids import Cell, Hierarchy, Level, ResponderKind
+from grids.gazetteer import Gazetteer
 from whistle import filing
 from whistle.auth import FILES, Principal, Role, allow_cell
 from whistle.cameras import CAMERAS_FILE, CameraRegistry
@@ -51,6 +52,7 @@ from whistle.exceptions import FieldError, Forbidden, IdempotencyConflict, Inval
 from whistle.grouping import CameraRepeats, Detection
 from whistle.ids import IdFactory
 from whistle.nearby import Claim, Nearby, duplicate_links
+from whistle.places import Located, locate
 from whistle.schema import WhistleIn, field_errors
 from whistle.silences import SilenceMatch, Silences
 from whistle.store import (
@@ -126,8 +128,11 @@ class Intake:
         repeats: CameraRepeats | None = None,
         cameras: CameraRegistry | None = None,
         nearby: Nearby | None = None,
+        gazetteer: Gazetteer | None = None,
     ) -> None:
         self._hierarchy = hierarchy
+        # Addresses in words are placed by it; without one given, the hierarchy's own names.
+        self._gazetteer = gazetteer
         self._router = router
         self._catalog = catalog
         self._store = store
@@ -182,13 +187,10 @@ class Intake:
             if whistle.camera_id is not None:
                 camera = self.cameras.home(whistle.camera_id)
                 allow_cell(principal, camera, f"camera {whistle.camera_id}")
-        request = whistle.model_dump(mode="json")
-        if request.get("units") is None:
-            # Only committee whistles name units: every other request (its stored form and
-            # its idempotency fingerprint) stays exactly what it was before ``units`` existed.
-            request.pop("units", None)
+        request = _request(whistle)
         request_hash = _fingerprint(request)
-        cell = self._place(whistle)
+        located = locate(whistle.location, self._hierarchy, self.gazetteer, principal)
+        cell = located.cell
         if whistle.camera_id is not None:
             self._within_camera(whistle.camera_id, cell)
         if whistle.units is not None:
@@ -216,19 +218,18 @@ class Intake:
                 grouped = await self._group_camera(whistle, request, key)
                 if grouped is not None:
                     return grouped
-                return await self._create(
-                    whistle, request, cell, key, request_hash, filed_by, client_key=idempotency_key
-                )
-        return await self._create(
-            whistle,
-            request,
-            cell,
-            key,
-            request_hash,
-            filed_by,
-            client_key=idempotency_key,
-            mute=mute,
-        )
+                args = (whistle, request, located, key, request_hash, filed_by)
+                return await self._create(*args, client_key=idempotency_key)
+        args = (whistle, request, located, key, request_hash, filed_by)
+        return await self._create(*args, client_key=idempotency_key, mute=mute)
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        """The place names addresses are matched against (built on first use when the app
+        gave none: the hierarchy's names, no aliases)."""
+        if self._gazetteer is None:
+            self._gazetteer = Gazetteer.build(self._hierarchy)
+        return self._gazetteer
 
     def subtree(self, principal: Principal | None) -> str | None:
         """The grid path of ``principal``'s scope (None: everywhere), for store lookups."""
@@ -249,7 +250,7 @@ class Intake:
         self,
         whistle: WhistleIn,
         request: dict[str, Any],
-        cell: Cell,
+        located: Located,
         idempotency_key: str | None,
         request_hash: str,
         filed_by: FiledBy,
@@ -258,12 +259,18 @@ class Intake:
         mute: SilenceMatch | None = None,
     ) -> Submission:
         received_at = self._clock.now()
-        matched = mute if mute is not None else self._silence_for(whistle, cell, received_at)
+        cell = located.cell
+        matched = None
+        if not located.held:  # a held whistle is routed, and matched, once it is placed
+            matched = mute if mute is not None else self._silence_for(whistle, cell, received_at)
         muted = matched is not None and matched.muted
-        decision = None if muted else await self._route(whistle, cell, received_at)
+        held = muted or located.held
+        decision = None if held else await self.route(whistle, cell, received_at)
         near = self._hierarchy.at_level(cell.code, Level.GRID).code
         whistle_id = self._ids.new()
-        claim = self._claim_nearby(whistle, whistle_id, received_at, near, muted=muted)
+        claim = None
+        if not located.held:
+            claim = self._claim_nearby(whistle, whistle_id, received_at, near, muted=muted)
         written = False
         try:
             matches = [] if claim is None else await claim.settle(self._store)
@@ -271,7 +278,7 @@ class Intake:
                 whistle_id,
                 whistle,
                 request,
-                cell,
+                located,
                 decision,
                 received_at,
                 idempotency_key,
@@ -303,6 +310,7 @@ class Intake:
                     source=whistle.source.value,
                     category=whistle.category,
                     rule=None if decision is None else decision.rule_id,
+                    placed_by=located.placement["by"],
                     assignments=0 if decision is None else len(decision.assignments),
                     muted_by=None if not muted or matched is None else matched.silence.id,
                     silence_warning=None if muted or matched is None else matched.silence.id,
@@ -328,9 +336,9 @@ class Intake:
             at=at,
         )
 
-    async def _route(self, whistle: WhistleIn, cell: Cell, at: datetime) -> Decision:
-        """The router's decision for the whistle (a committee's whistle that names no units
-        goes to the least loaded units of its town)."""
+    async def route(self, whistle: WhistleIn, cell: Cell, at: datetime) -> Decision:
+        """The router's decision for the whistle at ``cell``, as of ``at`` (a committee's
+        whistle that names no units goes to the least loaded units of its town)."""
         load = None
         if whistle.source is Source.TOWN_COMMITTEE and not whistle.units:
             load = await self._store.open_load(self._town_units(cell))
@@ -479,28 +487,6 @@ class Intake:
                 ]
             )
 
-    def _place(self, whistle: WhistleIn) -> Cell:
-        location = whistle.location
-        if location.grid is not None:
-            return self._hierarchy.cell(location.grid)
-        assert location.lat is not None
-        assert location.lon is not None
-        cell = self._hierarchy.locate(location.lat, location.lon)
-        if cell is None:
-            root = self._hierarchy.cell(self._hierarchy.root)
-            raise InvalidWhistle(
-                [
-                    FieldError(
-                        "location",
-                        f"point ({location.lat}, {location.lon}) is outside every grid cell "
-                        f"of {root.name} ({root.code})",
-                        "outside_county",
-                        (("county", root.name),),
-                    )
-                ]
-            )
-        return cell
-
     def _town_units(self, cell: Cell) -> list[str]:
         """The jurisdiction units (辖区单位) of the whistle's town, for spreading its
         committee's whistles over them."""
@@ -550,7 +536,7 @@ class Intake:
         whistle_id: str,
         whistle: WhistleIn,
         request: dict[str, Any],
-        cell: Cell,
+        located: Located,
         decision: Decision | None,
         received_at: datetime,
         idempotency_key: str | None,
@@ -565,6 +551,7 @@ class Intake:
         """The whistle as it will be written: its row and document, its assignments, its
         first events and deadlines, and the case they fold to."""
         tz = self._tz
+        cell = located.cell
         category = self._catalog.get(whistle.category)
         assert category is not None  # validated
         assignments, trace = filing.assignment_rows(whistle_id, decision, self._hierarchy, tz)
@@ -581,14 +568,16 @@ class Intake:
             duplicates=duplicates,
             filed_by=filed_by,
             tz=tz,
+            placement=located.placement,
         )
+        status = "dispatched" if doc["muted_by"] is None else "muted"
         row = WhistleRow(
             id=whistle_id,
             received_at=received_at,
             source=whistle.source.value,
             category=category.code,
             urgency=doc["urgency"],
-            status="dispatched" if doc["muted_by"] is None else "muted",
+            status="unplaced" if located.held else status,
             grid_code=cell.code,
             grid_path=grid_path(cell),
             grid_level=int(cell.level),
@@ -601,7 +590,9 @@ class Intake:
             near=near,
         )
         events = [filing.received_event(doc, request, client_key, received_at)]
-        if silence is not None and silence.muted:
+        if located.held:
+            events.append(filing.unplaced_event(doc, received_at))
+        elif silence is not None and silence.muted:
             events.append(filing.muted_event(whistle_id, received_at, silence, tz))
         else:
             assert decision is not None
@@ -635,6 +626,18 @@ def _may_file(principal: Principal, source: Source) -> None:
     elif principal.role is None or source not in FILES.get(principal.role, ()):
         role = principal.role.value if principal.role else "public"
         raise Forbidden(f"{role} may not file {source} whistles")
+
+
+def _request(whistle: WhistleIn) -> dict[str, Any]:
+    """What was asked, as stored and fingerprinted."""
+    request = whistle.model_dump(mode="json")
+    if request.get("units") is None:
+        # Only committee whistles name units: every other request (its stored form and its
+        # idempotency fingerprint) stays exactly what it was before ``units`` existed.
+        request.pop("units", None)
+    if request["location"].get("address") is None:
+        request["location"].pop("address", None)  # likewise, for addresses
+    return request
 
 
 def _fingerprint(request: dict[str, Any]) -> str:

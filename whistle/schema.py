@@ -40,6 +40,7 @@ LIMITS = {
     "reporter": 100,
     "category": 16,
     "grid": 32,
+    "address": 200,
     "camera_id": 64,
     "external_id": 128,
     "media_urls": 10,
@@ -88,19 +89,26 @@ _NotBlank = AfterValidator(_not_blank)
 
 
 class LocationIn(BaseModel):
-    """Either a grid code, or a point (lat and lon), or both (the grid wins)."""
+    """A grid code, a point (lat and lon), or an address in words; the first of these given
+    places the whistle (grid, then point, then address). An address is kept either way; alone,
+    the gazetteer places it, and one it cannot place waits for an operator (待定位)."""
 
     model_config = INPUT
 
     grid: Annotated[str, Field(max_length=LIMITS["grid"]), _NotBlank] | None = None
     lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)] | None = None
     lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)] | None = None
+    address: Annotated[str, Field(max_length=LIMITS["address"]), _NotBlank] | None = None
 
     @model_validator(mode="after")
     def _grid_or_point(self) -> LocationIn:
         if self.grid is None and (self.lat is None or self.lon is None):
             if self.lat is None and self.lon is None:
-                raise ValueError('give {"grid": CODE} or {"lat": .., "lon": ..}')
+                if self.address is not None:
+                    return self
+                raise ValueError(
+                    'give {"grid": CODE}, {"lat": .., "lon": ..} or {"address": "..."}'
+                )
             missing = "lon" if self.lon is None else "lat"
             raise ValueError(f"{missing} is missing: a point needs both lat and lon")
         return self
@@ -143,7 +151,7 @@ def _choices(enum: type[Source] | type[Urgency]) -> str:
 _VALUE_CODES = {
     "not an http(s) URL": "not_url",
     "must not be empty": "empty",
-    'give {"grid": CODE} or {"lat": .., "lon": ..}': "no_place",
+    'give {"grid": CODE}, {"lat": .., "lon": ..} or {"address": "..."}': "no_place",
     "expected an RFC 3339 date-time string": "not_datetime",
 }
 # ... and those that begin alike (their values vary).

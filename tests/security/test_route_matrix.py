@@ -126,6 +126,7 @@ DOORS: dict[str, Door] = {
     "POST /api/v1/whistles/{id}/release": api(OPERATOR),
     "POST /api/v1/whistles/{id}/extend": api(OPERATOR),
     "POST /api/v1/whistles/{id}/merge": api(OPERATOR),
+    "POST /api/v1/whistles/{id}/place": api(OPERATOR),
     "POST /api/v1/assignments/{id}/reassign": api(OPERATOR),
     "POST /api/v1/assignments/{id}/accept-return": api(OPERATOR),
     "POST /api/v1/assignments/{id}/refuse-return": api(OPERATOR),
@@ -404,6 +405,17 @@ async def _merge(p: Probe, who: Who, fresh: bool) -> Call:
 
     duplicate, into = await p.resource("merge", fresh, make)
     return Call("POST", f"/api/v1/whistles/{duplicate}/merge", json={"into": into})
+
+
+@builds("POST /api/v1/whistles/{id}/place")
+async def _place(p: Probe, who: Who, fresh: bool) -> Call:
+    async def make() -> dict[str, Any]:
+        # An address naming only town A: held there (待定位) for an operator to place.
+        town = p.county.cell(p.towns[HOME]).name
+        return await p.case(location={"address": f"{town}某处 {MARKER}"})
+
+    doc = await p.resource("place", fresh, make)
+    return Call("POST", f"/api/v1/whistles/{doc['id']}/place", json={"grid": p.micro()})
 
 
 @builds("POST /api/v1/assignments/{id}/reassign")

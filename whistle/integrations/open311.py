@@ -222,7 +222,8 @@ def _wire_name(field: str) -> str:
         "location.lat": "lat",
         "location.lon": "long",
         "location.grid": "address_id",
-        "location": "lat/long or address_id",
+        "location.address": "address_string",
+        "location": "lat/long, address_id or address_string",
         "reporter": "first_name/last_name",
         "media_urls.0": "media_url",
         "urgency": "attribute[urgency]",
@@ -372,6 +373,11 @@ def service_request(
     lat, lon = location.get("lat"), location.get("lon")
     if lat is None or lon is None:
         lat, lon = centroid if centroid is not None else (None, None)
+    address = ", ".join(step["name"] for step in reversed(path))
+    address_id: str | None = doc["grid"]["code"]
+    if status == "unplaced":  # 待定位: the words given are all that is known of the place
+        lat = lon = address_id = None
+        address = location.get("address") or address
     media = doc.get("media_urls") or []
     return {
         "service_request_id": doc["id"],
@@ -385,8 +391,8 @@ def service_request(
         "requested_datetime": doc["received_at"],
         "updated_datetime": updated or doc["received_at"],
         "expected_datetime": case.get("resolve_due"),
-        "address": ", ".join(step["name"] for step in reversed(path)),
-        "address_id": doc["grid"]["code"],
+        "address": address,
+        "address_id": address_id,
         "lat": lat,
         "long": lon,
         "media_url": media[0] if media else None,
@@ -600,11 +606,14 @@ def _whistle_body(form: Mapping[str, str], category: Category) -> dict[str, Any]
             raise Open311Error(400, "lat and long: a point needs both")
         location = {"lat": _number(form, "lat"), "lon": _number(form, "long")}
     elif address:
-        raise Open311Error(
-            400, "address_string alone cannot be placed: send lat/long or address_id (a grid code)"
-        )
+        # Placed by the gazetteer, or held for an operator (待定位): never refused.
+        location = {}
     else:
-        raise Open311Error(400, "location: send lat/long or address_id (a grid code)")
+        raise Open311Error(
+            400, "location: send lat/long, address_id (a grid code) or address_string"
+        )
+    if address:
+        location["address"] = address
     description = form.get("description", "").strip() or category.name
     if address:
         description = f"{description}\n地址：{address}"
@@ -659,15 +668,14 @@ async def post_request(request: web.Request, fmt: str) -> web.Response:
     stored = await request.app[STORE].get_whistle(submission.whistle_id)
     case = {} if stored is None else (stored.case or {})
     notice = f"已受理并派遣（{category.name}）"
+    if stored is not None and stored.status == "unplaced":
+        notice = f"已受理（{category.name}），地址待人工定位后派遣"
     if case.get("resolve_due"):
         notice += f"；办结时限 {case['resolve_due']}"
-    answer = [
-        {
-            "service_request_id": submission.whistle_id,
-            "service_notice": notice,
-            "account_id": None,
-        }
-    ]
+    # ``account_id`` is the id of the submitter's account on the jurisdiction's side, a
+    # string when there is one; a request filed through an api_key has none, so it is left
+    # out (the schema types it as a string, and null is not one).
+    answer = [{"service_request_id": submission.whistle_id, "service_notice": notice}]
     log.info(
         "open311.request", whistle_id=submission.whistle_id, service_code=code, by=principal.id
     )

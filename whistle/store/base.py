@@ -21,6 +21,7 @@ __all__ = [
     "NewWhistle",
     "Page",
     "PendingDeadline",
+    "Placed",
     "RecentWhistle",
     "Repeat",
     "SessionRecord",
@@ -93,6 +94,18 @@ class NewWhistle:
 
 
 @dataclass(frozen=True, slots=True)
+class Placed:
+    """A held whistle's new place (待定位, placed by an operator): the row's place columns and
+    its document, written with the step that routes it."""
+
+    grid_code: str
+    grid_path: str
+    grid_level: int
+    near: str
+    doc: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Transition:
     """One step of a case's lifecycle, written atomically and only if nobody else wrote the
     case since ``expected_version`` (and, for a deadline firing, only if ``fires`` is still
@@ -113,6 +126,8 @@ class Transition:
     # Steps of other cases written in the same transaction, each under its own guard (a
     # merge: the duplicate is cancelled and the case it joins records it, or neither).
     also: Sequence[Transition] = ()
+    # A held whistle placed by hand: its place and document change with this step.
+    placed: Placed | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,9 +33,10 @@ __all__ = ["QUEUES", "routes"]
 
 routes = web.RouteTableDef()
 
-# The counts shown at the top, in this order: statuses, returns awaiting the dispatcher's
-# decision (退单待定), then the two alarms.
+# The counts shown at the top, in this order: whistles waiting for a place (待定位), statuses,
+# returns awaiting the dispatcher's decision (退单待定), then the two alarms.
 QUEUES = (
+    "unplaced",
     "dispatched",
     "acknowledged",
     "in_progress",

@@ -10,12 +10,14 @@ from aiohttp import web
 
 from dispatch import Catalog, DutyRoster, LifecyclePolicy, Router, Teams
 from grids import Hierarchy
+from grids.gazetteer import Gazetteer
 from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
 from whistle.clock import Clock
 from whistle.ids import IdFactory
 from whistle.intake import Intake
+from whistle.placing import Placer
 from whistle.silences import Silences
 from whistle.store import Store
 from whistle.web.access import AccessLimits
@@ -28,11 +30,13 @@ __all__ = [
     "CATALOG",
     "CLOCK",
     "DUTY",
+    "GAZETTEER",
     "HIERARCHY",
     "HOTLINE_CATEGORIES",
     "IDS",
     "INTAKE",
     "MIN_CONFIDENCE",
+    "PLACER",
     "POLICY",
     "ROUTER",
     "SETTINGS",
@@ -85,5 +89,9 @@ SILENCES = web.AppKey("silences", Silences)
 IDS = web.AppKey("ids", IdFactory)
 # hotline_categories.csv, read with the configuration: hotline category -> catalog code.
 HOTLINE_CATEGORIES: web.AppKey[dict[str, str]] = web.AppKey("hotline_categories")
+# Places held whistles (待定位) where an operator says.
+PLACER = web.AppKey("placer", Placer)
+# Place names in addresses -> cells (grids.gazetteer): the hierarchy's names and places.csv.
+GAZETTEER = web.AppKey("gazetteer", Gazetteer)
 # Camera detections below this confidence are stored muted, never dispatched.
 MIN_CONFIDENCE = web.AppKey("camera_min_confidence", float)

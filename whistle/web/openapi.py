@@ -59,6 +59,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "ExtendIn": actions._Extend,
     "RateIn": actions._Rate,
     "MergeIn": actions._Merge,
+    "PlaceIn": actions._Place,
     "ReassignIn": actions._Reassign,
     "AcceptReturnIn": actions._AcceptReturn,
     "SilenceIn": silences._SilenceIn,
@@ -380,6 +381,7 @@ def _action_ops() -> list[Op]:
         ("refuse-extension", "refuse the waiting extension request", "ReasonIn"),
         ("rate", "rate (好差评)", "RateIn"),
         ("merge", "merge as a duplicate (the case it joins records it)", "MergeIn"),
+        ("place", "place a whistle its address could not place (待定位), then route it", "PlaceIn"),
     ]
     return [
         Op(

@@ -31,8 +31,8 @@ from whistle.web.i18n import lang as _lang
 from whistle.web.keys import CATALOG, HIERARCHY, ROUTER, SETTINGS, STORE, TZ
 from whistle.web.matchers import matchers_named
 from whistle.web.problems import PROBLEM_JSON, refused
-from whistle.web.timeline import names_of, sentences
-from whistle.web.trace import trace_entries
+from whistle.web.timeline import actor_name, names_of, sentences
+from whistle.web.trace import placement_text, trace_entries
 
 __all__ = ["LANDING", "NAV", "html_errors", "nav_for", "page_session", "render", "routes"]
 
@@ -354,6 +354,17 @@ async def case_page(request: web.Request) -> web.Response:
         timeline=timeline,
         # The timeline as sentences with names (whistle/web/timeline.py), as the task page.
         lines=sentences(events, names, lang=_lang(request), tz=tz),
+        # How the place was found: coordinates, a gazetteer entry, or by hand (whom).
+        placement=placement_text(
+            doc,
+            names,
+            lang=_lang(request),
+            who=actor_name(
+                (stored.row_doc.get("placement") or {}).get("placed_by"),
+                names,
+                lang=_lang(request),
+            ),
+        ),
         route=trace_entries(
             doc,
             [

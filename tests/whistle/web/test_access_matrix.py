@@ -71,6 +71,7 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "POST /api/v1/whistles/{id}/release": inside(OPERATOR),
     "POST /api/v1/whistles/{id}/extend": inside(OPERATOR),
     "POST /api/v1/whistles/{id}/merge": inside(OPERATOR),
+    "POST /api/v1/whistles/{id}/place": inside(OPERATOR),
     "POST /api/v1/whistles/{id}/urge": inside(OPERATOR),
     "POST /api/v1/whistles/{id}/supervise": inside(OPERATOR),
     "GET /api/v1/whistles/{id}/candidates": inside(OPERATOR),
@@ -374,6 +375,17 @@ _case_endpoint("refuse-extension", _extension_asked, {"reason": "请按期办结
 async def _merge(sc: Scenario, where: str) -> Call:
     duplicate, original = await sc.case(where), await sc.case(where)
     return Call("POST", f"/api/v1/whistles/{duplicate['id']}/merge", {"into": original["id"]})
+
+
+@endpoint("POST /api/v1/whistles/{id}/place")
+async def _place(sc: Scenario, where: str) -> Call:
+    # An address naming only the town: held there (待定位), in that town's subtree.
+    town = sc.county.cell(sc.town[where]).name
+    body = whistle_body(sc.county, location={"address": f"{town}某处"})
+    status, _, doc = await sc.live.post(body)
+    assert status == 201, doc
+    assert doc["status"] == "unplaced"
+    return Call("POST", f"/api/v1/whistles/{doc['id']}/place", {"grid": sc.micro(where)})
 
 
 @endpoint("GET /api/v1/responders/{id}/inbox")

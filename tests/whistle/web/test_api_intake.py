@@ -234,7 +234,12 @@ BAD = [
     ({"category": "X9999"}, 422, "category", "unknown category 'X9999'"),
     ({"category": 12}, 422, "category", "expected a string"),
     ({"location": None}, 422, "location", "expected an object"),
-    ({"location": {}}, 422, "location", 'give {"grid": CODE} or {"lat": .., "lon": ..}'),
+    (
+        {"location": {}},
+        422,
+        "location",
+        'give {"grid": CODE}, {"lat": .., "lon": ..} or {"address": "..."}',
+    ),
     ({"location": {"lat": 24.9}}, 422, "location", "lon is missing"),
     ({"location": {"lat": 91, "lon": 99}}, 422, "location.lat", "out of range"),
     ({"location": {"lat": "north", "lon": 99}}, 422, "location.lat", "expected a number"),

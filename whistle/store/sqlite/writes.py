@@ -69,6 +69,19 @@ _ASSIGNMENT_INSERT = (
 _INFORMED_INSERT = (
     "INSERT OR IGNORE INTO informed (responder_id, received_at, whistle_id) VALUES (?, ?, ?)"
 )
+# A held whistle placed by hand (待定位): its place, document, statistics row and search text.
+_PLACE = (
+    "UPDATE whistles SET grid_code = ?, grid_path = ?, grid_level = ?, near = ?, doc = ? "
+    "WHERE id = ?"
+)
+_PLACE_FACTS = "UPDATE case_facts SET grid_path = ? WHERE whistle_id = ?"
+_PLACE_UNINDEX = (
+    "DELETE FROM whistle_search WHERE rowid = (SELECT rowid FROM whistles WHERE id = ?)"
+)
+_PLACE_INFORMED = (
+    "INSERT OR IGNORE INTO informed (responder_id, received_at, whistle_id) "
+    "SELECT ?, received_at, id FROM whistles WHERE id = ?"
+)
 
 _Apply = Callable[[sqlite3.Connection, int], tuple[tuple[Event, ...], int]]
 
@@ -173,7 +186,9 @@ def _transition_statements(step: Transition) -> tuple[list[Statement], list[Stat
     ]
     if step.fires is not None:
         guards.append((_DEADLINE_FIRE, (step.whistle_id, step.fires)))
-    statements: list[Statement] = [
+    # The place first: the statistics rows of the new assignments take their case's place.
+    statements: list[Statement] = [] if step.placed is None else _place_statements(step)
+    statements += [
         (
             _ASSIGNMENT_INSERT,
             _assignment_params(a),
@@ -190,6 +205,21 @@ def _transition_statements(step: Transition) -> tuple[list[Statement], list[Stat
     statements += [(DEADLINE_CANCEL, (step.whistle_id, key)) for key in step.cancel_deadlines]
     statements += facts.transition_facts(step)
     return guards, statements
+
+
+def _place_statements(step: Transition) -> list[Statement]:
+    """The statements of a held whistle's placing (see Transition.placed)."""
+    placed = step.placed
+    assert placed is not None
+    wid = step.whistle_id
+    row = (placed.grid_code, placed.grid_path, placed.grid_level, placed.near)
+    return [
+        (_PLACE, (*row, to_json(placed.doc), wid)),
+        (_PLACE_FACTS, (placed.grid_path, wid)),
+        (_PLACE_UNINDEX, (wid,)),
+        search_statement(placed.doc),
+        *((_PLACE_INFORMED, (i["responder"]["id"], wid)) for i in placed.doc.get("informed") or ()),
+    ]
 
 
 def _assignment_params(a: AssignmentRow) -> tuple[Any, ...]:

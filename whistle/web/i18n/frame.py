@@ -29,7 +29,7 @@ REASONS: dict[str, dict[str, str]] = {
         "expected_list": "格式不对",
         "not_url": "不是有效的网址（http 或 https）",
         "empty": "不能为空",
-        "no_place": "请选择网格，或使用当前位置",
+        "no_place": "请选择网格、使用当前位置，或填写地址",
         "half_point": "位置不完整：经度和纬度都要有",
         "not_datetime": "不是有效的时间",
         "time_out_of_range": "时间超出范围",
