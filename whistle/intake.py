@@ -62,6 +62,7 @@ from whistle.store import (
     WhistleRow,
 )
 from whistle.store.case_numbers import prefix as case_prefix
+from whistle.versions import ConfigBundle
 
 __all__ = ["Intake", "Submission", "grid_path", "key_namespace", "scoped_key"]
 
@@ -128,14 +129,15 @@ class Intake:
         nearby: Nearby | None = None,
     ) -> None:
         self._hierarchy = hierarchy
-        self._router = router
-        self._catalog = catalog
+        # What routing reads, swapped whole by ``use`` when a config version is applied;
+        # each whistle reads it once, so it is filed under one version from start to end.
+        self._rules = _Rules(
+            router, catalog, policy or LifecyclePolicy(), duty or DutyRoster.always(), None
+        )
         self._store = store
         self._clock = clock
         self._ids = ids
         self._tz = tz
-        self._policy = policy or LifecyclePolicy()
-        self._duty = duty or DutyRoster.always()
         self._silences = silences
         self.repeats = repeats  # None: camera whistles never group (each opens a case)
         # None: no camera is known, and a whistle naming one is refused.
@@ -143,7 +145,7 @@ class Intake:
         # Likely duplicates by place and time. Without one given, an index that knows only
         # the whistles filed through this intake (``await intake.nearby.load(store)`` fills
         # it with the open ones stored; the app does that on start).
-        self.nearby = nearby or Nearby(catalog, self._policy, clock)
+        self.nearby = nearby or Nearby(catalog, self._rules.policy, clock)
         # One camera's detections of one category are placed one at a time, so that a burst
         # of repeats finds the case the first of them opened.
         self._camera_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
@@ -176,7 +178,8 @@ class Intake:
         StoreUnavailable, StoreBusy.
         """
         filed_by = filing.filed_by(principal or filer)
-        whistle = self._validate(self._camera_place(body))
+        rules = self._rules
+        whistle = self._validate(self._camera_place(body), rules)
         if principal is not None:
             _may_file(principal, whistle.source)
             if whistle.camera_id is not None:
@@ -217,7 +220,14 @@ class Intake:
                 if grouped is not None:
                     return grouped
                 return await self._create(
-                    whistle, request, cell, key, request_hash, filed_by, client_key=idempotency_key
+                    whistle,
+                    request,
+                    cell,
+                    key,
+                    request_hash,
+                    filed_by,
+                    rules=rules,
+                    client_key=idempotency_key,
                 )
         return await self._create(
             whistle,
@@ -226,9 +236,22 @@ class Intake:
             key,
             request_hash,
             filed_by,
+            rules=rules,
             client_key=idempotency_key,
             mute=mute,
         )
+
+    def use(self, bundle: ConfigBundle) -> None:
+        """File whistles under ``bundle`` from now on; those being filed finish under the
+        version they started with (each read ``_rules`` once)."""
+        self._rules = _Rules(
+            bundle.router, bundle.catalog, bundle.policy, bundle.duty, bundle.version_id
+        )
+
+    @property
+    def config_version(self) -> int | None:
+        """The version new whistles are filed under."""
+        return self._rules.version
 
     def subtree(self, principal: Principal | None) -> str | None:
         """The grid path of ``principal``'s scope (None: everywhere), for store lookups."""
@@ -254,13 +277,16 @@ class Intake:
         request_hash: str,
         filed_by: FiledBy,
         *,
+        rules: _Rules,
         client_key: str | None = None,
         mute: SilenceMatch | None = None,
     ) -> Submission:
         received_at = self._clock.now()
-        matched = mute if mute is not None else self._silence_for(whistle, cell, received_at)
+        matched = mute
+        if matched is None:
+            matched = self._silence_for(whistle, cell, received_at, rules)
         muted = matched is not None and matched.muted
-        decision = None if muted else await self._route(whistle, cell, received_at)
+        decision = None if muted else await self._route(whistle, cell, received_at, rules)
         near = self._hierarchy.at_level(cell.code, Level.GRID).code
         whistle_id = self._ids.new()
         claim = self._claim_nearby(whistle, whistle_id, received_at, near, muted=muted)
@@ -277,6 +303,7 @@ class Intake:
                 idempotency_key,
                 request_hash,
                 filed_by=filed_by,
+                rules=rules,
                 silence=matched,
                 duplicates=[m.whistle_id for m in matches],
                 near=near,
@@ -313,11 +340,13 @@ class Intake:
                 claim.done(written)
         return Submission(whistle_id, True, document)
 
-    def _silence_for(self, whistle: WhistleIn, cell: Cell, at: datetime) -> SilenceMatch | None:
+    def _silence_for(
+        self, whistle: WhistleIn, cell: Cell, at: datetime, rules: _Rules
+    ) -> SilenceMatch | None:
         """The silence that covers the whistle now, if any."""
         if self._silences is None:
             return None
-        category = self._catalog.get(whistle.category)
+        category = rules.catalog.get(whistle.category)
         assert category is not None  # validated
         return self._silences.match(
             camera_id=whistle.camera_id,
@@ -328,7 +357,7 @@ class Intake:
             at=at,
         )
 
-    async def _route(self, whistle: WhistleIn, cell: Cell, at: datetime) -> Decision:
+    async def _route(self, whistle: WhistleIn, cell: Cell, at: datetime, rules: _Rules) -> Decision:
         """The router's decision for the whistle (a committee's whistle that names no units
         goes to the least loaded units of its town)."""
         load = None
@@ -344,14 +373,14 @@ class Intake:
             load=load,
         )
         try:
-            return self._router.route(route, on_duty=self._duty.on_duty)
+            return rules.router.route(route, on_duty=rules.duty.on_duty)
         except CalendarEndError as exc:
             # Never lose a whistle: dispatch it with weekends as the only days off past the
             # calendar's end, and say so loudly (start-up refuses such a calendar; /readyz
             # and check-config warn 60 days ahead).
             log.error("calendar.exhausted", error=str(exc), category=whistle.category)
-            return self._router.route(
-                route, on_duty=self._duty.on_duty, calendar=self._router.calendar.extrapolated()
+            return rules.router.route(
+                route, on_duty=rules.duty.on_duty, calendar=rules.router.calendar.extrapolated()
             )
 
     def _claim_nearby(
@@ -398,7 +427,7 @@ class Intake:
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _validate(self, body: Any) -> WhistleIn:
+    def _validate(self, body: Any, rules: _Rules) -> WhistleIn:
         if not isinstance(body, dict):
             raise InvalidWhistle([FieldError("body", "expected a JSON object")])
         errors: list[FieldError] = []
@@ -412,7 +441,7 @@ class Intake:
             isinstance(category, str)
             and category.strip()
             and not any(e.field == "category" for e in errors)
-        ) and self._catalog.get(category.strip()) is None:
+        ) and rules.catalog.get(category.strip()) is None:
             errors.append(
                 FieldError(
                     "category",
@@ -546,6 +575,7 @@ class Intake:
         request_hash: str,
         *,
         filed_by: FiledBy,
+        rules: _Rules,
         silence: SilenceMatch | None,
         duplicates: list[str],
         near: str,
@@ -554,7 +584,7 @@ class Intake:
         """The whistle as it will be written: its row and document, its assignments, its
         first events and deadlines, and the case they fold to."""
         tz = self._tz
-        category = self._catalog.get(whistle.category)
+        category = rules.catalog.get(whistle.category)
         assert category is not None  # validated
         assignments, trace = filing.assignment_rows(whistle_id, decision, self._hierarchy, tz)
         doc = filing.whistle_document(
@@ -570,6 +600,7 @@ class Intake:
             duplicates=duplicates,
             filed_by=filed_by,
             tz=tz,
+            config_version=rules.version,
         )
         row = WhistleRow(
             id=whistle_id,
@@ -598,7 +629,7 @@ class Intake:
             events.append(NewEvent("whistle.routed", whistle_id, received_at, "router", routed))
         # The new case's first deadlines, from the same fold every later step uses.
         state = fold(events, whistle_id)
-        pending = deadlines(state, self._router, self._policy)
+        pending = deadlines(state, rules.router, rules.policy)
         events[-1].data["deadlines"] = {key: due.isoformat() for key, due in pending.items()}
         return NewWhistle(
             row,
@@ -614,6 +645,17 @@ class Intake:
         if cell.level < Level.TOWN:
             return cell
         return self._hierarchy.at_level(cell.code, Level.TOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """What filing a whistle reads of the configuration, from one version."""
+
+    router: Router
+    catalog: Catalog
+    policy: LifecyclePolicy
+    duty: DutyRoster
+    version: int | None
 
 
 def _may_file(principal: Principal, source: Source) -> None:

@@ -14,7 +14,7 @@ from tests.support.pages import add_user, log_in
 from tests.support.requests import point_of
 from whistle.auth import Role
 from whistle.clock import FakeClock
-from whistle.web.keys import CATALOG
+from whistle.web.keys import LIVE
 
 DAY = "2026-11-23"
 WINDOW = f"since={DAY}&until={DAY}"
@@ -101,7 +101,7 @@ async def test_the_drill_down_lists_cases_as_named_rows_linked_to_each_case(
     assert doc["case_number"]
     assert f'<a href="/cases/{doc["id"]}">{doc["case_number"]}</a>' == cells[0]
     assert cells[1] == county.cell(doc["grid"]["code"]).name
-    assert cells[2] == live.app[CATALOG].get("E0101").name
+    assert cells[2] == live.app[LIVE].catalog.get("E0101").name
     assert cells[3] == "已反馈"
     assert cells[4] == "2026-11-23 09:00"
     assert cells[5] == "2026-11-23 09:10"

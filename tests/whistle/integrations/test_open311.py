@@ -27,7 +27,7 @@ from grids import Hierarchy, Level
 from tests.support.harness import Live
 from tests.support.lifecycle import Cases
 from tests.support.requests import point_of
-from whistle.web.keys import CATALOG, STORE
+from whistle.web.keys import LIVE, STORE
 
 # The published GeoReport v2 schemas (open311's schema-validation repository), copied from
 # ../shared/open311 so that the suite needs nothing outside the repository.
@@ -170,7 +170,7 @@ async def test_discovery_in_json_and_xml(live: Live) -> None:
 
 
 async def test_services_are_the_category_catalog(live: Live) -> None:
-    catalog = live.app[CATALOG]
+    catalog = live.app[LIVE].catalog
     services = conforms("services", await call(client(live).get_service_list))
     assert [s["service_code"] for s in services] == [c.code for c in catalog]
     by_code = {s["service_code"]: s for s in services}

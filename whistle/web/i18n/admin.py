@@ -1,0 +1,88 @@
+"""The words of the admin's pages: the rule versions page (``CONFIG_PAGE``)."""
+
+from __future__ import annotations
+
+__all__ = ["CONFIG_PAGE"]
+
+CONFIG_PAGE: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "规则版本",
+        "intro": "规则（rules.toml）、事项目录（categories.toml）、工作日历、流程时限和值班表"
+        "是一个版本。在这里修改，边改边校验；提交后成为待生效版本，生效后所有进程一秒内切换，无需重启，"
+        "不拒收任何哨。可随时回退到任一旧版本。",
+        "active": "当前生效版本",
+        "edit": "编辑新版本（以当前生效版本为底稿）",
+        "reason": "修改原因",
+        "reason_hint": "例如：报到时限由30分钟缩短为20分钟",
+        "checking": "校验中…",
+        "valid": "校验通过，可以提交",
+        "invalid": "有 {count} 处问题，修改后才能提交",
+        "line": "第 {line} 行",
+        "propose": "提交为新版本",
+        "propose_apply": "提交并立即生效",
+        "proposed": "已保存为版本 {id}",
+        "unchanged": "内容与版本 {id} 相同，未新建版本",
+        "applied": "版本 {id} 已生效",
+        "rolled_back": "已回退到版本 {id}",
+        "versions": "全部版本",
+        "id": "版本",
+        "state": "状态",
+        "author": "修改人",
+        "when": "时间",
+        "why": "原因",
+        "hash": "内容哈希",
+        "actions": "操作",
+        "apply": "生效",
+        "rollback": "回退到此版本",
+        "confirm_apply": "确定让版本 {id} 生效吗？所有进程将在一秒内切换到该版本。",
+        "confirm": "确定",
+        "cancel": "取消",
+        "proposed_state": "待生效",
+        "active_state": "生效中",
+        "retired_state": "已停用",
+        "failed": "操作失败：{reason}",
+        "none": "没有版本",
+        "optional": "（可选）",
+    },
+    "en": {
+        "title": "Rule versions",
+        "intro": "The rules (rules.toml), the catalog (categories.toml), the working calendar, "
+        "the lifecycle limits and the duty rota are one version. Edit them here, checked as "
+        "you type; a proposal is stored as a new version, and applying it switches every "
+        "process within a second, with no restart and no whistle refused. Any earlier version "
+        "can be rolled back to.",
+        "active": "Active version",
+        "edit": "Edit a new version (starting from the active one)",
+        "reason": "Why",
+        "reason_hint": "e.g. report within 20 minutes instead of 30",
+        "checking": "Checking…",
+        "valid": "No problems: ready to propose",
+        "invalid": "{count} problem(s) to fix before proposing",
+        "line": "line {line}",
+        "propose": "Propose as a new version",
+        "propose_apply": "Propose and apply now",
+        "proposed": "Stored as version {id}",
+        "unchanged": "Same files as version {id}: no new version",
+        "applied": "Version {id} is active",
+        "rolled_back": "Rolled back to version {id}",
+        "versions": "Every version",
+        "id": "Version",
+        "state": "State",
+        "author": "By",
+        "when": "When",
+        "why": "Why",
+        "hash": "Content hash",
+        "actions": "Actions",
+        "apply": "Apply",
+        "rollback": "Roll back to this",
+        "confirm_apply": "Make version {id} active? Every process switches to it within a second.",
+        "confirm": "Confirm",
+        "cancel": "Cancel",
+        "proposed_state": "proposed",
+        "active_state": "active",
+        "retired_state": "retired",
+        "failed": "Failed: {reason}",
+        "none": "No versions",
+        "optional": "(optional)",
+    },
+}
