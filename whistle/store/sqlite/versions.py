@@ -50,7 +50,8 @@ class ConfigVersions:
         sql = (
             f"INSERT INTO config_versions ({_COLUMNS}, files) "
             "SELECT COALESCE(MAX(id), 0) + 1, ?, ?, ?, ?, 'proposed', NULL, ? "
-            "FROM config_versions ON CONFLICT (hash) DO NOTHING"
+            # WHERE true: without it SQLite reads ON CONFLICT as a join's ON.
+            "FROM config_versions WHERE true ON CONFLICT (hash) DO NOTHING"
         )
         text = orjson.dumps(dict(files), option=orjson.OPT_SORT_KEYS).decode()
         await self._writer.submit([(sql, (hash, author, reason, db_time(at), text))], (), None)

@@ -4,8 +4,8 @@ One catalogue, one table per concern, each keyed by language, in a module per pa
 site: ``admin`` (``CONFIG_PAGE``), ``frame`` (``PAGES``, the shared frame; ``HOTLINE``),
 ``console`` (``CONSOLE``, ``ACTIONS``, ``QUEUE``, ``SILENCES_PAGE``), ``field`` (``FIELD``,
 ``TASKS``), ``citizen`` (``CITIZEN``), ``wall`` (``WALL``), and ``names`` (``STATUSES``,
-``ROLES``, ``SOURCES``, ``OPEN311_NOTES``). Import them from here. What several tables name (case statuses, roles,
-whistle sources) is named once: the Chinese labels live on the enums
+``ROLES``, ``SOURCES``, ``OPEN311_NOTES``). Import them from here. What several tables
+name (case statuses, roles, whistle sources) is named once: the Chinese labels live on the enums
 (``CaseStatus.label_zh``, ``Role.label_zh``, ``Source.label_zh``, like ``Level`` and
 ``ResponderKind`` in grids), and ``STATUSES``, ``ROLES`` and ``SOURCES`` here are built from
 them. The statistics' words stay in whistle/stats.py, which writes them into its CSV and
