@@ -76,6 +76,11 @@ def _line(tables: dict[_Path, _Table], where: str | None, message: str) -> int |
             return table.keys[rest[0][0]]
         if not rest and key is not None and key in table.keys:
             return table.keys[key]
+        if not rest and key is not None:
+            # The key may name a table of its own (``[key]`` or the first ``[[key]]``).
+            inner = tables.get((*path, (key, None))) or tables.get((*path, (key, 0)))
+            if inner is not None:
+                return inner.header
         return table.header or None
     return None
 

@@ -48,16 +48,17 @@ def _ack_minutes(doc: dict[str, Any]) -> set[int]:
     }
 
 
-async def _until(condition: Any) -> None:
-    async with asyncio.timeout(PATIENCE):
-        while not condition():
-            await asyncio.sleep(0.01)
+async def _until(progress: asyncio.Condition, condition: Any) -> None:
+    async with asyncio.timeout(PATIENCE), progress:
+        await progress.wait_for(condition)
 
 
 async def test_applying_and_rolling_back_change_routing_live_with_consoles_open(
     live: Live, county: Hierarchy
 ) -> None:
-    status, listing = await live.get("/api/v1/config/versions", token=await live.token("admin", None))
+    status, listing = await live.get(
+        "/api/v1/config/versions", token=await live.token("admin", None)
+    )
     assert status == 200
     first = listing["active"]
     assert [v["state"] for v in listing["items"]] == ["active"]
@@ -76,25 +77,29 @@ async def test_applying_and_rolling_back_change_routing_live_with_consoles_open(
     consoles = [await open_stream(live) for _ in range(2)]
     answers: list[tuple[int, dict[str, Any]]] = []
     stop = asyncio.Event()
+    progress = asyncio.Condition()
 
     async def keep_filing() -> None:
         while not stop.is_set():
             status, _, doc = await live.post(body(county))
-            answers.append((status, doc))
+            async with progress:
+                answers.append((status, doc))
+                progress.notify_all()
 
     sender = asyncio.create_task(keep_filing())
     try:
-        await _until(lambda: len(answers) >= 3)
+        await _until(progress, lambda: len(answers) >= 3)
         status, applied = await _post(live, f"/api/v1/config/versions/{second}/apply", {})
         assert status == 200, applied
         assert applied == {"active": second, "hash": proposed["hash"], "action": "apply"}
         mark = len(answers)
-        await _until(lambda: len(answers) >= mark + 3)
+        await _until(progress, lambda: len(answers) >= mark + 3)
         status, back = await _post(live, f"/api/v1/config/versions/{first}/apply", {})
         assert status == 200, back
-        assert back["action"] == "rollback" and back["active"] == first
+        assert back["action"] == "rollback"
+        assert back["active"] == first
         mark = len(answers)
-        await _until(lambda: len(answers) >= mark + 3)
+        await _until(progress, lambda: len(answers) >= mark + 3)
     finally:
         stop.set()
         await sender
@@ -118,7 +123,9 @@ async def test_applying_and_rolling_back_change_routing_live_with_consoles_open(
                 break
         console.close()
 
-    status, listing = await live.get("/api/v1/config/versions", token=await live.token("admin", None))
+    status, listing = await live.get(
+        "/api/v1/config/versions", token=await live.token("admin", None)
+    )
     states = {v["id"]: v["state"] for v in listing["items"]}
     assert states == {first: "active", second: "retired"}
     status, audit = await live.get("/api/v1/audit", token=await live.token("admin", None))
@@ -161,21 +168,26 @@ async def test_an_invalid_version_is_refused_by_line_and_the_active_one_stays(
         live, "/api/v1/config/validate", {"files": {**files, "rules.toml": typo}}
     )
     assert status == 200
-    assert checked["ok"] is False and checked["problems"] == refused["problems"]
+    assert checked["ok"] is False
+    assert checked["problems"] == refused["problems"]
     status, fine = await _post(live, "/api/v1/config/validate", {"files": files})
     assert fine == {"ok": True, "problems": []}
 
     assert live.app[LIVE].current is active
-    status, listing = await live.get("/api/v1/config/versions", token=await live.token("admin", None))
+    status, listing = await live.get(
+        "/api/v1/config/versions", token=await live.token("admin", None)
+    )
     assert [(v["id"], v["state"]) for v in listing["items"]] == [(active.version_id, "active")]
     status, _, doc = await live.post(body(county))
-    assert doc["config_version"] == active.version_id and _ack_minutes(doc) == {30}
+    assert doc["config_version"] == active.version_id
+    assert _ack_minutes(doc) == {30}
     status, audit = await live.get("/api/v1/audit", token=await live.token("admin", None))
     refusal = next(e for e in audit["items"] if e["action"] == "config.refused")
-    assert refusal["detail"]["step"] == "propose" and refusal["detail"]["problems"] == 1
+    assert refusal["detail"]["step"] == "propose"
+    assert refusal["detail"]["problems"] == 1
     assert refusal["detail"]["first"][0].startswith(f"rules.toml:{number}: ")
 
-    status, missing = await _post(live, "/api/v1/config/versions/99/apply", {})
+    status, _missing = await _post(live, "/api/v1/config/versions/99/apply", {})
     assert status == 404
 
 
@@ -183,7 +195,8 @@ async def test_a_case_records_the_version_that_routed_it(live: Live, county: Hie
     version = live.app[LIVE].current.version_id
     assert version == 1  # the files of --config, stored at first start
     status, _, doc = await live.post(body(county))
-    assert status == 201 and doc["config_version"] == version
+    assert status == 201
+    assert doc["config_version"] == version
     status, stored = await live.get(f"/api/v1/whistles/{doc['id']}?timeline=true")
     assert stored["config_version"] == version
     routed = next(e for e in stored["timeline"] if e["type"] == "whistle.routed")
@@ -204,7 +217,8 @@ async def test_a_version_is_proposed_as_multipart_files_too(live: Live) -> None:
     assert response.status == 201, proposed
     assert proposed["reason"] == "from the command line"
     stored = await _files(live, proposed["id"])
-    assert ACK_20 in stored["rules.toml"] and stored.keys() == files.keys()
+    assert ACK_20 in stored["rules.toml"]
+    assert stored.keys() == files.keys()
 
 
 async def test_only_an_admin_reads_or_changes_versions(live: Live) -> None:
