@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, cast
@@ -204,32 +206,8 @@ class Intake:
             earlier = await self._store.find_idempotent(key)
             if earlier is not None:
                 return self._replay(earlier, idempotency_key, request_hash)
-        if (
-            whistle.source is Source.CAMERA
-            and whistle.camera_id
-            and self.repeats is not None
-            and mute is None
-        ):
-            if key is not None:
-                # A detection sent again after it joined a case: the same case, counted once.
-                known = await self.repeats.known([key])
-                if key in known:
-                    return Submission(known[key], False, grouped=True, replayed=True)
-            async with self.camera_lock(whistle.camera_id, whistle.category):
-                grouped = await self._group_camera(whistle, request, key)
-                if grouped is not None:
-                    return grouped
-                return await self._create(
-                    whistle,
-                    request,
-                    cell,
-                    key,
-                    request_hash,
-                    filed_by,
-                    rules=rules,
-                    client_key=idempotency_key,
-                )
-        return await self._create(
+        create = functools.partial(
+            self._create,
             whistle,
             request,
             cell,
@@ -238,8 +216,33 @@ class Intake:
             filed_by,
             rules=rules,
             client_key=idempotency_key,
-            mute=mute,
         )
+        grouping = whistle.source is Source.CAMERA and bool(whistle.camera_id)
+        if grouping and self.repeats is not None and mute is None:
+            return await self._file_camera(whistle, request, key, create)
+        return await create(mute=mute)
+
+    async def _file_camera(
+        self,
+        whistle: WhistleIn,
+        request: dict[str, Any],
+        key: str | None,
+        create: Callable[[], Awaitable[Submission]],
+    ) -> Submission:
+        """A camera's detection: the case it already joined, its camera's open case of the
+        category, or a new one (``create``), under the camera's lock."""
+        assert whistle.camera_id is not None
+        assert self.repeats is not None
+        if key is not None:
+            # A detection sent again after it joined a case: the same case, counted once.
+            known = await self.repeats.known([key])
+            if key in known:
+                return Submission(known[key], False, grouped=True, replayed=True)
+        async with self.camera_lock(whistle.camera_id, whistle.category):
+            grouped = await self._group_camera(whistle, request, key)
+            if grouped is not None:
+                return grouped
+            return await create()
 
     def use(self, bundle: ConfigBundle) -> None:
         """File whistles under ``bundle`` from now on; those being filed finish under the

@@ -48,6 +48,8 @@ from whistle.store import ConfigVersionRecord, Store
 __all__ = [
     "MAX_FILE_BYTES",
     "OPTIONAL_FILES",
+    "START_AUTHOR",
+    "START_REASON",
     "VERSIONED_FILES",
     "ConfigBundle",
     "LiveConfig",
@@ -68,6 +70,9 @@ log = structlog.get_logger(__name__)
 # are optional, as they are in --config.
 VERSIONED_FILES = ("rules.toml", "categories.toml", "calendar.toml", "duty.csv", "lifecycle.toml")
 OPTIONAL_FILES = frozenset({"duty.csv", "lifecycle.toml"})
+# Who made, and why, the version of the files --config holds at start.
+START_AUTHOR = "config-dir"
+START_REASON = "the files of --config at start"
 # The shipped duty.csv is 30 KB, categories.toml 25 KB: a county's own stays well inside.
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -302,7 +307,7 @@ class LiveConfig:
             listener(bundle)
         log.info("config.swapped", version=bundle.version_id, hash=bundle.hash[:12])
 
-    async def adopt(self, *, author: str = "config-dir") -> ConfigBundle:
+    async def adopt(self, *, author: str = START_AUTHOR) -> ConfigBundle:
         """At start: make the store and this process agree on the active version.
 
         With no version stored, the files of --config become version 1 and active. Files
@@ -316,7 +321,7 @@ class LiveConfig:
             hash=bundle.hash,
             files=files,
             author=author,
-            reason="the files of --config at start",
+            reason=START_REASON,
             at=self._clock.now(),
         )
         active = await self._store.active_config_version()

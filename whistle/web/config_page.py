@@ -17,7 +17,7 @@ from aiohttp import web
 
 from whistle.auth import Role
 from whistle.store import ConfigVersionRecord
-from whistle.versions import OPTIONAL_FILES, VERSIONED_FILES
+from whistle.versions import OPTIONAL_FILES, START_AUTHOR, START_REASON, VERSIONED_FILES
 from whistle.web.access import public
 from whistle.web.i18n import CONFIG_PAGE
 from whistle.web.i18n import lang as _lang
@@ -34,8 +34,9 @@ def _row(record: ConfigVersionRecord, tz: Any, labels: dict[str, str]) -> dict[s
         "id": record.id,
         "state": record.state,
         "state_name": labels[f"{record.state}_state"],
-        "author": record.author,
-        "reason": record.reason,
+        # The version read from --config at start: named in words, not by its stored tokens.
+        "author": labels["from_dir"] if record.author == START_AUTHOR else record.author,
+        "reason": labels["start_reason"] if record.reason == START_REASON else record.reason,
         "when": record.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
         "hash": record.hash[:12],
     }
@@ -58,7 +59,11 @@ async def config_page(request: web.Request) -> web.Response:
         }
         for name in VERSIONED_FILES
     ]
-    config = {"labels": labels, "active": live.version_id}
+    config = {
+        "labels": labels,
+        "active": live.version_id,
+        "start": {"author": START_AUTHOR, "reason": START_REASON},
+    }
     return render(
         request,
         "config.html",

@@ -43,6 +43,8 @@ CONFIG_PAGE: dict[str, dict[str, str]] = {
         "failed": "操作失败：{reason}",
         "none": "没有版本",
         "optional": "（可选）",
+        "from_dir": "配置目录",
+        "start_reason": "启动时读取的配置文件",
     },
     "en": {
         "title": "Rule versions",
@@ -84,5 +86,7 @@ CONFIG_PAGE: dict[str, dict[str, str]] = {
         "failed": "Failed: {reason}",
         "none": "No versions",
         "optional": "(optional)",
+        "from_dir": "config directory",
+        "start_reason": "the files of --config at start",
     },
 }

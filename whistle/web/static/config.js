@@ -28,7 +28,8 @@
 
   function init(root) {
     var csrf = root.dataset.csrf;
-    var labels = JSON.parse(root.dataset.config).labels;
+    var config = JSON.parse(root.dataset.config);
+    var labels = config.labels;
     var editors = Array.prototype.slice.call(root.querySelectorAll("textarea.config-file"));
     var status = document.getElementById("config-status");
     var message = document.getElementById("config-message");
@@ -108,21 +109,35 @@
     });
 
     function refresh(active) {
+      config.active = active;
       document.getElementById("active-version").textContent = labels.id + " " + active;
       return send(csrf, "GET", "/api/v1/config/versions").then(function (r) {
         if (!r.ok) return;
         var body = document.querySelector("#config-versions tbody");
         body.textContent = "";
-        r.data.items.forEach(function (v) { body.appendChild(versionRow(v)); });
+        r.data.items.forEach(function (v) {
+          body.appendChild(versionRow(v));
+          if (v.id === active) document.getElementById("active-hash").textContent = v.hash.slice(0, 12);
+        });
       });
+    }
+
+    // The version read from --config at start, named in words as the server renders it.
+    function authorName(v) {
+      return v.author === config.start.author ? labels.from_dir : v.author;
+    }
+
+    function reasonText(v) {
+      return v.reason === config.start.reason ? labels.start_reason : v.reason;
     }
 
     function versionRow(v) {
       var tr = document.createElement("tr");
       tr.dataset.id = String(v.id);
       tr.dataset.state = v.state;
-      [String(v.id), labels[v.state + "_state"], v.author, String(v.created_at).slice(0, 16).replace("T", " "),
-        v.reason, v.hash.slice(0, 12)].forEach(function (text) {
+      [String(v.id), labels[v.state + "_state"], authorName(v),
+        String(v.created_at).slice(0, 16).replace("T", " "), reasonText(v), v.hash.slice(0, 12)
+      ].forEach(function (text) {
         var td = document.createElement("td");
         td.textContent = text;
         tr.appendChild(td);
@@ -163,7 +178,7 @@
         }
         say(fill(r.status === 201 ? labels.proposed : labels.unchanged, { id: r.data.id }));
         if (andApply && r.data.state !== "active") return apply(r.data.id);
-        return refresh(JSON.parse(root.dataset.config).active);
+        return refresh(config.active);
       });
     }
 
