@@ -32,6 +32,7 @@ SECTIONS = (
     "stats",
     "search",
     "peer",
+    "config_swap",
 )
 OUT = ROOT / "var" / "bench"
 DOCS = ROOT / "docs" / "performance.md"
