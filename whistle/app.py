@@ -290,6 +290,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await silences.load()
     app[SILENCES] = silences
+    repeats = CameraRepeats(app[STORE], clock, bundle.policy)
     intake = Intake(
         hierarchy=app[HIERARCHY],
         router=bundle.router,
@@ -301,11 +302,19 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         policy=bundle.policy,
         duty=bundle.duty,
         silences=silences,
-        repeats=CameraRepeats(app[STORE], clock, bundle.policy),
+        repeats=repeats,
         cameras=app[CAMERAS],
     )
     intake.use(bundle)  # the version's id too
-    app[LIVE].subscribe(intake.use)
+
+    def follow(applied: ConfigBundle) -> None:
+        # A duplicate's radius and window stay as they were until a restart: the index
+        # holds the open whistles by the windows it was built with.
+        intake.use(applied)
+        silences.catalog = applied.catalog
+        repeats.use(applied.policy)
+
+    app[LIVE].subscribe(follow)
     app[INTAKE] = intake
     # The open whistles of each category's duplicate window, so that the first whistles after
     # a restart are matched against those before it.
