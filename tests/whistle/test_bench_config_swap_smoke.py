@@ -21,4 +21,7 @@ def test_config_swap_bench_applies_and_rolls_back_under_load(
     refused = rows["answers other than 201 during apply + rollback (4 clients)"]
     assert (refused["value"], refused["met"]) == (0, True)
     assert [step["version"] for step in report["details"]["steps"]] == [2, 1]
-    assert report["details"]["runs"] == [1, 2, 1]
+    # In answer order: whistles in flight at a swap finish under the version they started
+    # with, so the runs may alternate around each swap; they start and end with version 1.
+    runs = report["details"]["runs"]
+    assert (runs[0], runs[-1], set(runs)) == (1, 1, {1, 2})
