@@ -33,6 +33,7 @@ SECTIONS = (
     "search",
     "places",
     "peer",
+    "config_swap",
 )
 OUT = ROOT / "var" / "bench"
 DOCS = ROOT / "docs" / "performance.md"

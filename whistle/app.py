@@ -16,15 +16,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from dispatch import (
-    DispatchConfigError,
-    DutyRoster,
-    LifecyclePolicy,
-    Router,
-    Teams,
-    calendar_outlook,
-    load_dispatch_config,
-)
+from dispatch import Teams, calendar_warnings
 from grids.gazetteer import Gazetteer, load_aliases
 from grids.loader import load_hierarchy
 from whistle.bus import Bus
@@ -39,6 +31,7 @@ from whistle.integrations.open311 import routes as open311_routes
 from whistle.placing import Placer
 from whistle.silences import Silences
 from whistle.store import open_store
+from whistle.versions import ConfigBundle, LiveConfig, build_bundle, read_files
 from whistle.web import console, metrics, picker, stream
 from whistle.web.access import ACCESS, Access, access_middleware
 from whistle.web.actions import routes as action_routes
@@ -46,23 +39,22 @@ from whistle.web.admin import routes as admin_routes
 from whistle.web.api import routes
 from whistle.web.citizen_pages import routes as citizen_page_routes
 from whistle.web.citizens import routes as citizen_routes
+from whistle.web.config_page import routes as config_page_routes
+from whistle.web.config_versions import routes as config_routes
 from whistle.web.field import routes as field_routes
 from whistle.web.keys import (
     BUS,
     CAMERAS,
     CASES,
-    CATALOG,
     CLOCK,
-    DUTY,
     GAZETTEER,
     HIERARCHY,
     HOTLINE_CATEGORIES,
     IDS,
     INTAKE,
+    LIVE,
     MIN_CONFIDENCE,
     PLACER,
-    POLICY,
-    ROUTER,
     SETTINGS,
     SILENCES,
     STORE,
@@ -90,6 +82,9 @@ STATIC = Path(__file__).resolve().parent / "web" / "static"
 
 log = structlog.get_logger(__name__)
 
+# The bundle of --config's files, from loading them until the store has them as a version.
+_BOOT = web.AppKey("boot_config", ConfigBundle)
+
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the application; resources open when the runner starts it."""
@@ -101,7 +96,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app.cleanup_ctx.extend(
-        [_bus_ctx, _config_ctx, _webhooks_ctx, _store_ctx, _cases_ctx, _intake_ctx]
+        [
+            _bus_ctx,
+            _config_ctx,
+            _webhooks_ctx,
+            _store_ctx,
+            _versions_ctx,
+            _cases_ctx,
+            _intake_ctx,
+            _poll_ctx,
+        ]
     )
     app.add_routes(routes)
     app.add_routes(action_routes)
@@ -109,6 +113,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(silences_page_routes)
     app.add_routes(queue_routes)
     app.add_routes(admin_routes)
+    app.add_routes(config_routes)
+    app.add_routes(config_page_routes)
     app.add_routes(citizen_routes)
     app.add_routes(citizen_page_routes)
     app.add_routes(page_routes)
@@ -151,41 +157,32 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
 
     now = app[CLOCK].now()
 
-    def load() -> tuple[
-        Router, LifecyclePolicy, DutyRoster, Teams, CameraRegistry, dict[str, str], Gazetteer
-    ]:
+    def load() -> tuple[ConfigBundle, Teams, CameraRegistry, dict[str, str], Gazetteer]:
         hierarchy = load_hierarchy(config_dir)
-        config = load_dispatch_config(config_dir)
-        # A calendar that cannot place today's deadlines would get them wrong: refuse.
-        problems, warnings = calendar_outlook(config, now)
-        if problems:
-            raise DispatchConfigError(problems)
-        for warning in warnings:
+        # The rules, catalog, calendar and duty rota: one config version. A calendar that
+        # cannot place today's deadlines would get them wrong: build_bundle refuses it.
+        bundle = build_bundle(read_files(config_dir), hierarchy, now=now)
+        for warning in calendar_warnings(bundle.calendar, now):
             log.warning("calendar.ending", detail=warning)
-        router = Router.compile(hierarchy, config)
-        duty = DutyRoster.load(config_dir, hierarchy, config.calendar)
         teams = Teams.load(config_dir, hierarchy)
         cameras = CameraRegistry.load(config_dir, hierarchy)
         # Every file now, not at the first request that needs it: a bad line stops the start.
-        hotline_categories = hotline.load_hotline_categories(config_dir, router.catalog)
+        hotline_categories = hotline.load_hotline_categories(config_dir, bundle.catalog)
         gazetteer = Gazetteer.build(hierarchy, load_aliases(config_dir, hierarchy))
-        return router, config.policy, duty, teams, cameras, hotline_categories, gazetteer
+        return bundle, teams, cameras, hotline_categories, gazetteer
 
     # Loading ~28,000 polygons takes a second; keep the loop free for the signal handlers.
-    loaded = await asyncio.to_thread(load)
-    router, policy, duty, teams, cameras, hotline_categories, gazetteer = loaded
+    bundle, teams, cameras, hotline_categories, gazetteer = await asyncio.to_thread(load)
     min_confidence = feeds.min_confidence(app[SETTINGS])
     # The county is about a million long-lived objects. Left in the collector's generations,
     # every full collection walks them all (measured: 111 ms on the sample county), which is a
     # latency spike for whatever request is running; frozen, they are never scanned again.
     gc.collect()
     gc.freeze()
-    app[HIERARCHY] = router.hierarchy
-    app[CATALOG] = router.catalog
-    app[ROUTER] = router
-    app[TZ] = router.calendar.timezone
-    app[POLICY] = policy
-    app[DUTY] = duty
+    app[HIERARCHY] = bundle.router.hierarchy
+    app[_BOOT] = bundle
+    # The time zone stays what it was at start: a version may not change it.
+    app[TZ] = bundle.calendar.timezone
     app[TEAMS] = teams
     app[CAMERAS] = cameras
     app[MIN_CONFIDENCE] = min_confidence
@@ -251,17 +248,38 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
+async def _versions_ctx(app: web.Application) -> AsyncIterator[None]:
+    # The store keeps every config version; this process runs the active one.
+    live = LiveConfig(app[_BOOT], store=app[STORE], hierarchy=app[HIERARCHY], clock=app[CLOCK])
+    bundle = await live.adopt()
+    app[LIVE] = live
+    log.info("config.version", version=bundle.version_id, hash=bundle.hash[:12])
+    yield
+
+
+async def _poll_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Last: everyone who follows a swap has subscribed. A version applied by another
+    # process on the same database arrives within the poll interval.
+    task = asyncio.create_task(app[LIVE].run(), name="config-poll")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _cases_ctx(app: web.Application) -> AsyncIterator[None]:
+    bundle = app[LIVE].current
     cases = CaseService(
         store=app[STORE],
-        router=app[ROUTER],
-        policy=app[POLICY],
+        router=bundle.router,
+        policy=bundle.policy,
         clock=app[CLOCK],
         tz=app[TZ],
-        duty=app[DUTY],
+        duty=bundle.duty,
         teams=app[TEAMS],
         run_timer=app[SETTINGS].run_timer,
     )
+    app[LIVE].subscribe(cases.use)
     app[BUS].subscribe("*", cases.on_event, name="timers")
     await cases.start()
     app[CASES] = cases
@@ -273,26 +291,39 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     clock = app[CLOCK]
     ids = IdFactory(clock)
     app[IDS] = ids
+    bundle = app[LIVE].current
     silences = Silences(
-        app[STORE], clock, ids, hierarchy=app[HIERARCHY], catalog=app[CATALOG], tz=app[TZ]
+        app[STORE], clock, ids, hierarchy=app[HIERARCHY], catalog=bundle.catalog, tz=app[TZ]
     )
     await silences.load()
     app[SILENCES] = silences
-    app[INTAKE] = Intake(
+    repeats = CameraRepeats(app[STORE], clock, bundle.policy)
+    intake = Intake(
         hierarchy=app[HIERARCHY],
-        router=app[ROUTER],
-        catalog=app[CATALOG],
+        router=bundle.router,
+        catalog=bundle.catalog,
         store=app[STORE],
         clock=clock,
         ids=ids,
         tz=app[TZ],
-        policy=app[POLICY],
-        duty=app[DUTY],
+        policy=bundle.policy,
+        duty=bundle.duty,
         silences=silences,
-        repeats=CameraRepeats(app[STORE], clock, app[POLICY]),
+        repeats=repeats,
         cameras=app[CAMERAS],
         gazetteer=app[GAZETTEER],
     )
+    intake.use(bundle)  # the version's id too
+
+    def follow(applied: ConfigBundle) -> None:
+        # A duplicate's radius and window stay as they were until a restart: the index
+        # holds the open whistles by the windows it was built with.
+        intake.use(applied)
+        silences.catalog = applied.catalog
+        repeats.use(applied.policy)
+
+    app[LIVE].subscribe(follow)
+    app[INTAKE] = intake
     # The open whistles of each category's duplicate window, so that the first whistles after
     # a restart are matched against those before it.
     held = await app[INTAKE].nearby.load(app[STORE])
@@ -303,7 +334,6 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         cases=app[CASES],
         store=app[STORE],
         hierarchy=app[HIERARCHY],
-        catalog=app[CATALOG],
         clock=clock,
         tz=app[TZ],
     )

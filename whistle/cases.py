@@ -41,6 +41,7 @@ from whistle.events import Event, NewEvent
 from whistle.exceptions import CaseNotFound, Conflict
 from whistle.store import AssignmentRow, Store, Transition
 from whistle.timefmt import rfc3339
+from whistle.versions import ConfigBundle
 
 __all__ = ["CaseService", "Decide", "DecideOther", "case_document"]
 
@@ -188,6 +189,11 @@ class CaseService:
 
     def __repr__(self) -> str:
         return f"CaseService({self.timer!r}, fired={self.fired})"
+
+    def use(self, bundle: ConfigBundle) -> None:
+        """Act under ``bundle`` from the next step on (a config version was applied).
+        Deadlines already armed keep the times they were set with."""
+        self.router, self.policy, self.duty = bundle.router, bundle.policy, bundle.duty
 
     # -- reading -------------------------------------------------------------------------
 

@@ -503,6 +503,7 @@ def _check(args: argparse.Namespace, clock: Clock | None = None) -> int:
         calendar_outlook,
         load_dispatch_config,
     )
+    from dispatch.toml_lines import with_toml_lines
     from grids.exceptions import ConfigError
     from grids.gazetteer import load_aliases
     from grids.loader import load_hierarchy
@@ -526,7 +527,10 @@ def _check(args: argparse.Namespace, clock: Clock | None = None) -> int:
         if problems:
             raise DispatchConfigError(problems)
     except ConfigError as exc:
-        print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
+        # TOML problems name a path; give them the line too, as the config page shows them.
+        texts = {p.name: p.read_text(encoding="utf-8") for p in args.config.glob("*.toml")}
+        located = "\n".join(str(p) for p in with_toml_lines(exc.problems, texts))
+        print(f"whistle: {args.config} is invalid:\n{located}", file=sys.stderr)
         return 1
     for warning in warnings:
         print(f"whistle: warning: {warning}", file=sys.stderr)

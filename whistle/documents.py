@@ -208,6 +208,16 @@ class WhistleRecord(TypedDict):
     camera_id: str | None
     external_id: str | None
     rule: Annotated[RuleRef | None, Field(description="null: muted, never routed")]
+    config_version: NotRequired[
+        Annotated[
+            int | None,
+            Field(
+                description="the config version (GET /api/v1/config/versions/{id}) that "
+                "routed it; absent on whistles stored before versions, null for files not "
+                "stored as a version"
+            ),
+        ]
+    ]
     trace: list[TraceEntry]
     informed: Annotated[list[Informed], Field(description="told of the case, not owners (知会)")]
     possible_duplicates: Annotated[

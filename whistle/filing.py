@@ -93,6 +93,7 @@ def whistle_document(
     filed_by: FiledBy,
     tz: tzinfo,
     placement: Placement | None = None,
+    config_version: int | None = None,
 ) -> WhistleRecord:
     """The whistle's own document, as stored (see ``whistle.documents.WhistleRecord``)."""
     muted = warning = None
@@ -130,6 +131,7 @@ def whistle_document(
         "camera_id": whistle.camera_id,
         "external_id": whistle.external_id,
         "rule": None if decision is None else {"id": decision.rule_id, "name": decision.rule_name},
+        "config_version": config_version,
         "trace": trace,
         # 知会: the 网格长 of the grid, the 联户长 of the micro-grid: told, not owners.
         "informed": [] if decision is None else [_informed(i) for i in decision.informed],
@@ -229,6 +231,8 @@ def routed_data(
     )
     data: dict[str, Any] = {
         "rule": decision.rule_id,
+        # The version that routed it: an id, not the files (GET /api/v1/config/versions/{id}).
+        "config_version": doc.get("config_version"),
         "urgency": doc["urgency"],
         "assignments": [
             {**a.doc, "status": a.status, "trace": t["steps"]}

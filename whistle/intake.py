@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, cast
@@ -64,8 +66,9 @@ from whistle.store import (
     WhistleRow,
 )
 from whistle.store.case_numbers import prefix as case_prefix
+from whistle.versions import ConfigBundle
 
-__all__ = ["Intake", "Submission", "grid_path", "key_namespace", "scoped_key"]
+__all__ = ["Intake", "Rules", "Submission", "grid_path", "key_namespace", "scoped_key"]
 
 log = structlog.get_logger(__name__)
 
@@ -133,14 +136,15 @@ class Intake:
         self._hierarchy = hierarchy
         # Addresses in words are placed by it; without one given, the hierarchy's own names.
         self._gazetteer = gazetteer
-        self._router = router
-        self._catalog = catalog
+        # What routing reads, swapped whole by ``use`` when a config version is applied;
+        # each whistle reads it once, so it is filed under one version from start to end.
+        self._rules = Rules(
+            router, catalog, policy or LifecyclePolicy(), duty or DutyRoster.always(), None
+        )
         self._store = store
         self._clock = clock
         self._ids = ids
         self._tz = tz
-        self._policy = policy or LifecyclePolicy()
-        self._duty = duty or DutyRoster.always()
         self._silences = silences
         self.repeats = repeats  # None: camera whistles never group (each opens a case)
         # None: no camera is known, and a whistle naming one is refused.
@@ -148,7 +152,7 @@ class Intake:
         # Likely duplicates by place and time. Without one given, an index that knows only
         # the whistles filed through this intake (``await intake.nearby.load(store)`` fills
         # it with the open ones stored; the app does that on start).
-        self.nearby = nearby or Nearby(catalog, self._policy, clock)
+        self.nearby = nearby or Nearby(catalog, self._rules.policy, clock)
         # One camera's detections of one category are placed one at a time, so that a burst
         # of repeats finds the case the first of them opened.
         self._camera_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
@@ -181,7 +185,8 @@ class Intake:
         StoreUnavailable, StoreBusy.
         """
         filed_by = filing.filed_by(principal or filer)
-        whistle = self._validate(self._camera_place(body))
+        rules = self._rules
+        whistle = self._validate(self._camera_place(body), rules)
         if principal is not None:
             _may_file(principal, whistle.source)
             if whistle.camera_id is not None:
@@ -203,25 +208,60 @@ class Intake:
             earlier = await self._store.find_idempotent(key)
             if earlier is not None:
                 return self._replay(earlier, idempotency_key, request_hash)
-        if (
-            whistle.source is Source.CAMERA
-            and whistle.camera_id
-            and self.repeats is not None
-            and mute is None
-        ):
-            if key is not None:
-                # A detection sent again after it joined a case: the same case, counted once.
-                known = await self.repeats.known([key])
-                if key in known:
-                    return Submission(known[key], False, grouped=True, replayed=True)
-            async with self.camera_lock(whistle.camera_id, whistle.category):
-                grouped = await self._group_camera(whistle, request, key)
-                if grouped is not None:
-                    return grouped
-                args = (whistle, request, located, key, request_hash, filed_by)
-                return await self._create(*args, client_key=idempotency_key)
-        args = (whistle, request, located, key, request_hash, filed_by)
-        return await self._create(*args, client_key=idempotency_key, mute=mute)
+        create = functools.partial(
+            self._create,
+            whistle,
+            request,
+            located,
+            key,
+            request_hash,
+            filed_by,
+            rules=rules,
+            client_key=idempotency_key,
+        )
+        grouping = whistle.source is Source.CAMERA and bool(whistle.camera_id)
+        if grouping and self.repeats is not None and mute is None:
+            return await self._file_camera(whistle, request, key, create)
+        return await create(mute=mute)
+
+    async def _file_camera(
+        self,
+        whistle: WhistleIn,
+        request: dict[str, Any],
+        key: str | None,
+        create: Callable[[], Awaitable[Submission]],
+    ) -> Submission:
+        """A camera's detection: the case it already joined, its camera's open case of the
+        category, or a new one (``create``), under the camera's lock."""
+        assert whistle.camera_id is not None
+        assert self.repeats is not None
+        if key is not None:
+            # A detection sent again after it joined a case: the same case, counted once.
+            known = await self.repeats.known([key])
+            if key in known:
+                return Submission(known[key], False, grouped=True, replayed=True)
+        async with self.camera_lock(whistle.camera_id, whistle.category):
+            grouped = await self._group_camera(whistle, request, key)
+            if grouped is not None:
+                return grouped
+            return await create()
+
+    def use(self, bundle: ConfigBundle) -> None:
+        """File whistles under ``bundle`` from now on; those being filed finish under the
+        version they started with (each read ``_rules`` once)."""
+        self._rules = Rules(
+            bundle.router, bundle.catalog, bundle.policy, bundle.duty, bundle.version_id
+        )
+
+    @property
+    def rules(self) -> Rules:
+        """What new whistles are routed by now (read once per whistle)."""
+        return self._rules
+
+    @property
+    def config_version(self) -> int | None:
+        """The version new whistles are filed under."""
+        return self._rules.version
 
     @property
     def gazetteer(self) -> Gazetteer:
@@ -255,6 +295,7 @@ class Intake:
         request_hash: str,
         filed_by: FiledBy,
         *,
+        rules: Rules,
         client_key: str | None = None,
         mute: SilenceMatch | None = None,
     ) -> Submission:
@@ -262,10 +303,12 @@ class Intake:
         cell = located.cell
         matched = None
         if not located.held:  # a held whistle is routed, and matched, once it is placed
-            matched = mute if mute is not None else self._silence_for(whistle, cell, received_at)
+            matched = mute
+            if matched is None:
+                matched = self._silence_for(whistle, cell, received_at, rules)
         muted = matched is not None and matched.muted
         held = muted or located.held
-        decision = None if held else await self.route(whistle, cell, received_at)
+        decision = None if held else await self.route(whistle, cell, received_at, rules)
         near = self._hierarchy.at_level(cell.code, Level.GRID).code
         whistle_id = self._ids.new()
         claim = None
@@ -284,6 +327,7 @@ class Intake:
                 idempotency_key,
                 request_hash,
                 filed_by=filed_by,
+                rules=rules,
                 silence=matched,
                 duplicates=[m.whistle_id for m in matches],
                 near=near,
@@ -321,11 +365,13 @@ class Intake:
                 claim.done(written)
         return Submission(whistle_id, True, document)
 
-    def _silence_for(self, whistle: WhistleIn, cell: Cell, at: datetime) -> SilenceMatch | None:
+    def _silence_for(
+        self, whistle: WhistleIn, cell: Cell, at: datetime, rules: Rules
+    ) -> SilenceMatch | None:
         """The silence that covers the whistle now, if any."""
         if self._silences is None:
             return None
-        category = self._catalog.get(whistle.category)
+        category = rules.catalog.get(whistle.category)
         assert category is not None  # validated
         return self._silences.match(
             camera_id=whistle.camera_id,
@@ -336,9 +382,13 @@ class Intake:
             at=at,
         )
 
-    async def route(self, whistle: WhistleIn, cell: Cell, at: datetime) -> Decision:
-        """The router's decision for the whistle at ``cell``, as of ``at`` (a committee's
-        whistle that names no units goes to the least loaded units of its town)."""
+    async def route(
+        self, whistle: WhistleIn, cell: Cell, at: datetime, rules: Rules | None = None
+    ) -> Decision:
+        """The router's decision for the whistle at ``cell``, as of ``at``, under ``rules``
+        (by default the version in force now; a committee's whistle that names no units goes
+        to the least loaded units of its town)."""
+        rules = rules or self._rules
         load = None
         if whistle.source is Source.TOWN_COMMITTEE and not whistle.units:
             load = await self._store.open_load(self._town_units(cell))
@@ -352,14 +402,14 @@ class Intake:
             load=load,
         )
         try:
-            return self._router.route(route, on_duty=self._duty.on_duty)
+            return rules.router.route(route, on_duty=rules.duty.on_duty)
         except CalendarEndError as exc:
             # Never lose a whistle: dispatch it with weekends as the only days off past the
             # calendar's end, and say so loudly (start-up refuses such a calendar; /readyz
             # and check-config warn 60 days ahead).
             log.error("calendar.exhausted", error=str(exc), category=whistle.category)
-            return self._router.route(
-                route, on_duty=self._duty.on_duty, calendar=self._router.calendar.extrapolated()
+            return rules.router.route(
+                route, on_duty=rules.duty.on_duty, calendar=rules.router.calendar.extrapolated()
             )
 
     def _claim_nearby(
@@ -406,7 +456,7 @@ class Intake:
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _validate(self, body: Any) -> WhistleIn:
+    def _validate(self, body: Any, rules: Rules) -> WhistleIn:
         if not isinstance(body, dict):
             raise InvalidWhistle([FieldError("body", "expected a JSON object")])
         errors: list[FieldError] = []
@@ -420,7 +470,7 @@ class Intake:
             isinstance(category, str)
             and category.strip()
             and not any(e.field == "category" for e in errors)
-        ) and self._catalog.get(category.strip()) is None:
+        ) and rules.catalog.get(category.strip()) is None:
             errors.append(
                 FieldError(
                     "category",
@@ -543,6 +593,7 @@ class Intake:
         request_hash: str,
         *,
         filed_by: FiledBy,
+        rules: Rules,
         silence: SilenceMatch | None,
         duplicates: list[str],
         near: str,
@@ -552,7 +603,7 @@ class Intake:
         first events and deadlines, and the case they fold to."""
         tz = self._tz
         cell = located.cell
-        category = self._catalog.get(whistle.category)
+        category = rules.catalog.get(whistle.category)
         assert category is not None  # validated
         assignments, trace = filing.assignment_rows(whistle_id, decision, self._hierarchy, tz)
         doc = filing.whistle_document(
@@ -569,6 +620,7 @@ class Intake:
             filed_by=filed_by,
             tz=tz,
             placement=located.placement,
+            config_version=rules.version,
         )
         status = "dispatched" if doc["muted_by"] is None else "muted"
         row = WhistleRow(
@@ -600,7 +652,7 @@ class Intake:
             events.append(NewEvent("whistle.routed", whistle_id, received_at, "router", routed))
         # The new case's first deadlines, from the same fold every later step uses.
         state = fold(events, whistle_id)
-        pending = deadlines(state, self._router, self._policy)
+        pending = deadlines(state, rules.router, rules.policy)
         events[-1].data["deadlines"] = {key: due.isoformat() for key, due in pending.items()}
         return NewWhistle(
             row,
@@ -616,6 +668,17 @@ class Intake:
         if cell.level < Level.TOWN:
             return cell
         return self._hierarchy.at_level(cell.code, Level.TOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What filing a whistle reads of the configuration, from one version."""
+
+    router: Router
+    catalog: Catalog
+    policy: LifecyclePolicy
+    duty: DutyRoster
+    version: int | None
 
 
 def _may_file(principal: Principal, source: Source) -> None:

@@ -18,7 +18,6 @@ from typing import Any, cast
 
 import structlog
 
-from dispatch import Catalog
 from dispatch.case import CaseState, CaseStatus
 from dispatch.lifecycle import Change, IllegalTransition
 from grids import Cell, Hierarchy, Level
@@ -49,12 +48,10 @@ class Placer:
         cases: CaseService,
         store: Store,
         hierarchy: Hierarchy,
-        catalog: Catalog,
         clock: Clock,
         tz: tzinfo,
     ) -> None:
         self._intake = intake
-        self._catalog = catalog
         self._cases = cases
         self._store = store
         self._hierarchy = hierarchy
@@ -118,10 +115,12 @@ class Placer:
         whistle_id = state.id
         timeline = await self._store.timeline(whistle_id)
         whistle = WhistleIn.model_validate(timeline[0].data["request"])
-        decision = await self._intake.route(whistle, cell, now)
+        # Routed, and filed, under the config version in force when it is placed.
+        rules = self._intake.rules
+        decision = await self._intake.route(whistle, cell, now, rules)
         assignments, trace = filing.assignment_rows(whistle_id, decision, self._hierarchy, self._tz)
         old = stored.row_doc
-        category = self._catalog.get(whistle.category)
+        category = rules.catalog.get(whistle.category)
         assert category is not None  # validated when it came in
         doc = filing.whistle_document(
             whistle_id,
@@ -137,6 +136,7 @@ class Placer:
             filed_by=old["filed_by"],
             tz=self._tz,
             placement=by_hand(old.get("placement"), principal.actor, now, self._tz),
+            config_version=rules.version,
         )
         doc["case_number"] = old.get("case_number")
         doc["urgency"] = old["urgency"]

@@ -58,7 +58,7 @@ from whistle.app import create_app
 from whistle.auth import Role
 from whistle.web.access import ACCESS
 from whistle.web.field import NODE_MODULES, VENDOR
-from whistle.web.keys import CAMERAS, Settings
+from whistle.web.keys import CAMERAS, LIVE, Settings
 
 # The probes share one server per module, so they run on the module's event loop.
 shared_loop = pytest.mark.asyncio(loop_scope="module")
@@ -159,6 +159,12 @@ DOORS: dict[str, Door] = {
     "DELETE /api/v1/tokens/{id}": api(ADMIN),
     "POST /api/v1/users": api(ADMIN, ok=CREATED),
     "GET /api/v1/audit": api(ADMIN),
+    # config versions (issue 20): proposing the active files again is the version stored (200)
+    "GET /api/v1/config/versions": api(ADMIN),
+    "GET /api/v1/config/versions/{id}": api(ADMIN),
+    "POST /api/v1/config/validate": api(ADMIN),
+    "POST /api/v1/config/versions": api(ADMIN, ok=frozenset({200, 201})),
+    "POST /api/v1/config/versions/{id}/apply": api(ADMIN),
     # statistics and the live stream
     "GET /api/v1/stats": api(COMMITTEE, OPERATOR, ADMIN),
     "GET /api/v1/stats/cases": api(COMMITTEE, OPERATOR, ADMIN),
@@ -192,6 +198,7 @@ DOORS: dict[str, Door] = {
     "GET /wall": page(OPERATOR, COMMITTEE, ADMIN, away=SAME),
     "GET /silences": page(OPERATOR, COMMITTEE, ADMIN, away=SAME),
     "GET /silences/new": page(OPERATOR, COMMITTEE, ADMIN, away=SAME),
+    "GET /admin/config": page(ADMIN),
     # An import whose file has no rows is a 400 page, after the role is accepted.
     "POST /hotline": page(OPERATOR, away=SAME, ok=frozenset({200, 400})),
     # public: health, metrics, the API description, login, the citizens' door, GeoReport v2
@@ -545,6 +552,33 @@ async def _revoke(p: Probe, who: Who, fresh: bool) -> Call:
     return Call("DELETE", f"/api/v1/tokens/{await p.resource('token', fresh, make)}")
 
 
+def _active_files(p: Probe) -> tuple[int, dict[str, str]]:
+    current = p.live.app[LIVE].current
+    assert current.version_id is not None
+    return current.version_id, dict(current.files)
+
+
+@builds("POST /api/v1/config/validate")
+async def _validate_config(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("POST", "/api/v1/config/validate", json={"files": _active_files(p)[1]})
+
+
+@builds("POST /api/v1/config/versions")
+async def _propose_config(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("POST", "/api/v1/config/versions", json={"files": _active_files(p)[1]})
+
+
+@builds("GET /api/v1/config/versions/{id}")
+async def _config_version(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("GET", f"/api/v1/config/versions/{_active_files(p)[0]}")
+
+
+@builds("POST /api/v1/config/versions/{id}/apply")
+async def _apply_config(p: Probe, who: Who, fresh: bool) -> Call:
+    # The active version again: the probe changes no routing.
+    return Call("POST", f"/api/v1/config/versions/{_active_files(p)[0]}/apply", json={})
+
+
 @builds("POST /api/v1/users")
 async def _new_user(p: Probe, who: Who, fresh: bool) -> Call:
     user = {"name": f"probe-new-{p.serial()}", "password": PASSWORD, "role": "reporter"}
@@ -634,6 +668,8 @@ for _route, _path in {
     "GET /api/v1/silences": "/api/v1/silences",
     "GET /api/v1/tokens": "/api/v1/tokens",
     "GET /api/v1/audit": "/api/v1/audit",
+    "GET /api/v1/config/versions": "/api/v1/config/versions",
+    "GET /admin/config": "/admin/config",
     "GET /": "/",
     "GET /cases": "/cases",
     "GET /report": "/report",

@@ -12,11 +12,12 @@ from typing import Any
 from grids import Hierarchy, Level
 from tests.support.harness import Live, StartServer
 from tests.support.lifecycle import Cases
+from tests.support.migrations import rewind
 from tests.support.pages import add_user, log_in
 from tests.support.requests import point_of
 from whistle.auth import Role
 from whistle.clock import FakeClock
-from whistle.web.keys import CATALOG
+from whistle.web.keys import LIVE
 
 DAY = "2026-11-23"
 WINDOW = f"since={DAY}&until={DAY}"
@@ -110,15 +111,7 @@ async def test_migration_15_backfills_the_response_facts_that_writes_keep(
     with sqlite3.connect(db) as conn:
         written = sorted(conn.execute(_RESPONSE_COLUMNS).fetchall())
         # The database as version 14 left it: no response columns on the case rows.
-        conn.execute("DROP INDEX case_facts_by_place")
-        conn.execute("ALTER TABLE case_facts DROP COLUMN response_due_from")
-        conn.execute("ALTER TABLE case_facts DROP COLUMN responded_in_time")
-        conn.execute(
-            "CREATE INDEX case_facts_by_place ON case_facts (grid_path, source, major, day, "
-            "received_at, status, first_ack_at, resolved_at, closed_at, on_time, due_at, "
-            "rework, rating, rectify_due, rectified_at)"
-        )
-        conn.execute("PRAGMA user_version = 14")
+        rewind(conn, 14)
     second = await start_server(db=db)
     with sqlite3.connect(db) as conn:
         assert sorted(conn.execute(_RESPONSE_COLUMNS).fetchall()) == written
@@ -150,7 +143,7 @@ async def test_the_drill_down_lists_cases_as_named_rows_linked_to_each_case(
     assert doc["case_number"]
     assert f'<a href="/cases/{doc["id"]}">{doc["case_number"]}</a>' == cells[0]
     assert cells[1] == county.cell(doc["grid"]["code"]).name
-    assert cells[2] == live.app[CATALOG].get("E0101").name
+    assert cells[2] == live.app[LIVE].catalog.get("E0101").name
     assert cells[3] == "已反馈"
     assert cells[4] == "2026-11-23 09:00"
     assert cells[5] == "2026-11-23 09:10"

@@ -64,7 +64,7 @@ from whistle.timefmt import rfc3339
 from whistle.web.access import public
 from whistle.web.i18n import HOTLINE
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CATALOG, HOTLINE_CATEGORIES, INTAKE, STORE, TZ
+from whistle.web.keys import HOTLINE_CATEGORIES, INTAKE, LIVE, STORE, TZ
 from whistle.web.pages import page_session, render
 
 __all__ = [
@@ -431,7 +431,7 @@ async def hotline_upload(request: web.Request) -> web.Response:
         data,
         intake=request.app[INTAKE],
         store=request.app[STORE],
-        catalog=request.app[CATALOG],
+        catalog=request.app[LIVE].catalog,
         categories=request.app[HOTLINE_CATEGORIES],
         tz=request.app[TZ],
         principal=principal,

@@ -47,7 +47,7 @@ from whistle.store import StoredWhistle, WhistleQuery
 from whistle.timefmt import rfc3339
 from whistle.web.access import ACCESS, client_address, public
 from whistle.web.i18n import OPEN311_NOTES
-from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, INTAKE, STORE, TZ
+from whistle.web.keys import CLOCK, HIERARCHY, INTAKE, LIVE, STORE, TZ
 from whistle.web.problems import refused
 
 __all__ = ["CLOSED", "routes", "service", "service_definition", "service_request"]
@@ -333,7 +333,7 @@ async def discovery(request: web.Request, fmt: str) -> web.Response:
 @_georeport
 async def services(request: web.Request, fmt: str) -> web.Response:
     _jurisdiction(request, request.query)
-    items = [service(category) for category in request.app[CATALOG]]
+    items = [service(category) for category in request.app[LIVE].catalog]
     return _answer(fmt, items, root="services", item="service")
 
 
@@ -341,7 +341,7 @@ async def services(request: web.Request, fmt: str) -> web.Response:
 @_georeport
 async def definition(request: web.Request, fmt: str) -> web.Response:
     _jurisdiction(request, request.query)
-    category = request.app[CATALOG].get(request.match_info["code"])
+    category = request.app[LIVE].catalog.get(request.match_info["code"])
     if category is None:
         raise Open311Error(404, f"unknown service_code {request.match_info['code']!r}")
     return _answer(fmt, service_definition(category), root="service_definition", item=None)
@@ -486,7 +486,7 @@ async def list_requests(request: web.Request, fmt: str) -> web.Response:
                 found.append(stored)
         items = [await _as_request(request, s) for s in found]
         return _answer(fmt, items, root="service_requests", item="request")
-    catalog = request.app[CATALOG]
+    catalog = request.app[LIVE].catalog
     codes = _csv(q, "service_code")
     unknown = [code for code in codes if code not in catalog]
     if unknown:
@@ -660,7 +660,7 @@ async def post_request(request: web.Request, fmt: str) -> web.Response:
     code = form.get("service_code", "").strip()
     if not code:
         raise Open311Error(400, "service_code: required")
-    category = request.app[CATALOG].get(code)
+    category = request.app[LIVE].catalog.get(code)
     if category is None:
         raise Open311Error(404, f"unknown service_code {code!r}")
     body = _whistle_body(form, category)

@@ -3,6 +3,7 @@ open one from ``--db`` (a path or a URL)."""
 
 from whistle.store.base import (
     AssignmentRow,
+    ConfigVersionRecord,
     Created,
     Duplicate,
     NewWhistle,
@@ -29,6 +30,7 @@ from whistle.store.sqlite import SqliteStore
 __all__ = [
     "AssignmentRow",
     "CaseFacts",
+    "ConfigVersionRecord",
     "Created",
     "Duplicate",
     "NewWhistle",

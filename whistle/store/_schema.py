@@ -366,6 +366,24 @@ MIGRATIONS: list[list[str]] = [
             received_at, status, first_ack_at, resolved_at, closed_at, on_time, due_at, rework,
             rating, rectify_due, rectified_at, response_due_from, responded_in_time)""",
     ],
+    # 16: config versions (issue 20). Every version of the rules, catalog, duty rota and
+    # calendar: its files' text (a JSON object, name -> text), their hash, who made it, when
+    # and why, and its state. At most one is active (the partial unique index); processes
+    # sharing the file poll its id to pick up an applied version.
+    [
+        """CREATE TABLE config_versions (
+            id         INTEGER PRIMARY KEY,
+            hash       TEXT NOT NULL UNIQUE,
+            files      TEXT NOT NULL,
+            author     TEXT NOT NULL,
+            reason     TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            state      TEXT NOT NULL,
+            applied_at TEXT
+        )""",
+        "CREATE UNIQUE INDEX config_versions_active ON config_versions (state) "
+        "WHERE state = 'active'",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

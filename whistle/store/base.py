@@ -16,6 +16,7 @@ from whistle.store.readouts import CaseFacts, OverdueCase
 
 __all__ = [
     "AssignmentRow",
+    "ConfigVersionRecord",
     "Created",
     "Duplicate",
     "NewWhistle",
@@ -215,6 +216,22 @@ class SessionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigVersionRecord:
+    """One stored version of the configuration (``whistle.versions``): its files' text by
+    name, their content hash, who made it, when and why, and its state (``proposed``,
+    ``active``, ``retired``). ``applied_at``: when it was last made active."""
+
+    id: int
+    hash: str
+    files: Mapping[str, str]
+    author: str
+    reason: str
+    created_at: datetime
+    state: str
+    applied_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PendingDeadline:
     whistle_id: str
     key: str
@@ -405,6 +422,25 @@ class Store(Protocol):
         """Append to the admin audit trail."""
 
     async def audit_trail(self, limit: int = 100) -> list[dict[str, Any]]: ...
+
+    async def add_config_version(
+        self, *, hash: str, files: Mapping[str, str], author: str, reason: str, at: datetime
+    ) -> tuple[ConfigVersionRecord, bool]:
+        """Store a proposed version (the next id); the one already stored with the same
+        ``hash`` instead, if any. True when it is new."""
+
+    async def config_version(self, version_id: int) -> ConfigVersionRecord | None:
+        """One version with its files."""
+
+    async def config_versions(self) -> list[ConfigVersionRecord]:
+        """Every version, newest first, without their files (``files`` is empty)."""
+
+    async def active_config_version(self) -> int | None:
+        """The id of the active version (cheap: processes poll it every second)."""
+
+    async def activate_config_version(self, version_id: int, at: datetime) -> None:
+        """Make ``version_id`` the one active version and retire the one before, in one
+        transaction."""
 
     async def save_citizen_link(self, whistle_id: str, key_hash: str) -> None: ...
 

@@ -19,7 +19,7 @@ from whistle.store import StoredWhistle, WhistleQuery
 from whistle.store.case_numbers import CASE_NUMBER
 from whistle.timefmt import rfc3339
 from whistle.web.access import allow, public
-from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, INTAKE, ROUTER, STORE, TZ
+from whistle.web.keys import CLOCK, HIERARCHY, INTAKE, LIVE, STORE, TZ
 from whistle.web.problems import problem
 
 __all__ = ["idempotency_key", "routes"]
@@ -357,7 +357,7 @@ async def list_grids(request: web.Request) -> web.Response:
 @routes.get("/api/v1/categories")
 async def list_categories(request: web.Request) -> web.Response:
     allow(request, *Role)
-    items = [category.to_dict(duplicates=True) for category in request.app[CATALOG]]
+    items = [category.to_dict(duplicates=True) for category in request.app[LIVE].catalog]
     return _json({"items": items})
 
 
@@ -377,7 +377,7 @@ async def readyz(request: web.Request) -> web.Response:
     hierarchy = request.app[HIERARCHY]
     await request.app[STORE].ping()
     body: dict[str, Any] = {"status": "ready", "cells": len(hierarchy), "root": hierarchy.root}
-    warnings = calendar_warnings(request.app[ROUTER].calendar, request.app[CLOCK].now())
+    warnings = calendar_warnings(request.app[LIVE].router.calendar, request.app[CLOCK].now())
     if warnings:
         body["warnings"] = warnings  # still ready: someone has to add next year's holidays
     return _json(body)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from dispatch import Catalog, DutyRoster, LifecyclePolicy, Router, Teams
+from dispatch import Teams
 from grids import Hierarchy
 from grids.gazetteer import Gazetteer
 from whistle.bus import Bus
@@ -20,6 +20,7 @@ from whistle.intake import Intake
 from whistle.placing import Placer
 from whistle.silences import Silences
 from whistle.store import Store
+from whistle.versions import LiveConfig
 from whistle.web.access import AccessLimits
 from whistle.webhooks import WebhookNotifier
 
@@ -27,18 +28,15 @@ __all__ = [
     "BUS",
     "CAMERAS",
     "CASES",
-    "CATALOG",
     "CLOCK",
-    "DUTY",
     "GAZETTEER",
     "HIERARCHY",
     "HOTLINE_CATEGORIES",
     "IDS",
     "INTAKE",
+    "LIVE",
     "MIN_CONFIDENCE",
     "PLACER",
-    "POLICY",
-    "ROUTER",
     "SETTINGS",
     "SILENCES",
     "STORE",
@@ -74,15 +72,15 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 BUS = web.AppKey("bus", Bus)
 HIERARCHY = web.AppKey("hierarchy", Hierarchy)
 CAMERAS = web.AppKey("cameras", CameraRegistry)
-CATALOG = web.AppKey("catalog", Catalog)
-ROUTER = web.AppKey("router", Router)
+# The active config version, compiled (router, catalog, calendar, policy, duty): read
+# ``app[LIVE].router`` and the like at the moment of use, never keep them, for an applied
+# version swaps them while the server runs.
+LIVE = web.AppKey("live_config", LiveConfig)
 TZ: web.AppKey[tzinfo] = web.AppKey("tz")
 STORE: web.AppKey[Store] = web.AppKey("store")
 INTAKE = web.AppKey("intake", Intake)
 CASES = web.AppKey("cases", CaseService)
-DUTY = web.AppKey("duty", DutyRoster)
 TEAMS = web.AppKey("teams", Teams)
-POLICY = web.AppKey("policy", LifecyclePolicy)
 WEBHOOKS = web.AppKey("webhooks", WebhookNotifier)
 SILENCES = web.AppKey("silences", Silences)
 # The one id factory: every id the app makes comes from it, so ids stay monotonic.

@@ -22,8 +22,6 @@ tests/reliability/test_fuzz.py runs schemathesis against a live server.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -35,7 +33,26 @@ from whistle import documents
 from whistle.bounds import RANGE
 from whistle.schema import WhistleIn
 from whistle.stats import TABLES
-from whistle.web import actions, admin, resources, silences
+from whistle.web import actions, admin, openapi_config, resources, silences
+from whistle.web._openapi import (
+    _AUTHED,
+    _CODE,
+    _IMAGES,
+    _OBJ,
+    _PUBLIC,
+    _READ,
+    _SIGNED,
+    _STR,
+    _TIME,
+    _WRITE,
+    CASE_ERRORS,
+    ID,
+    Op,
+    _binary,
+    _json,
+    _path_param,
+    _query,
+)
 from whistle.web.access import public
 
 __all__ = ["CASE_ERRORS", "ID", "MODELS", "PATH", "RESPONSES", "Op", "document", "routes"]
@@ -65,6 +82,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "SilenceIn": silences._SilenceIn,
     "TokenIn": admin._TokenIn,
     "UserIn": admin._UserIn,
+    **openapi_config.MODELS,
 }
 
 # Bodies whose handler checks them by hand before WhistleIn: their models only describe them.
@@ -106,6 +124,7 @@ RESPONSES: dict[str, Any] = {
         resources.StatsCases,
         resources.FeedResults,
         resources.Health,
+        *openapi_config.RESPONSES,
     )
 }
 
@@ -137,116 +156,6 @@ def _schemas() -> dict[str, Any]:
     clash = {name for name in requests.keys() & answers.keys() if requests[name] != answers[name]}
     assert not clash, f"a request and an answer share a component name: {clash}"
     return {**requests, **answers}
-
-
-# -- the pieces of an operation ----------------------------------------------------------------
-
-_STR: dict[str, Any] = {"type": "string"}
-_TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
-_OBJ: dict[str, Any] = {"type": "object"}
-
-_WHY = {
-    400: "Unreadable body or bad query parameters (each named with its reason)",
-    401: "No credentials, or they are wrong, expired or revoked",
-    403: "The caller's role or scope does not allow this",
-    404: "No such resource",
-    409: "The action does not fit the case's state (current status and what is allowed)",
-    413: "Body too large",
-    415: "Body of the wrong media type",
-    422: "Well-formed JSON with bad fields (each named with its reason)",
-    429: "Rate limited",
-    503: "The database cannot take writes right now; nothing was stored",
-}
-_RETRY = {
-    "Retry-After": {
-        "description": "Seconds to wait before retrying",
-        "required": True,
-        "schema": {"type": "string", "pattern": "^[0-9]+$"},
-    }
-}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _problem(status: int) -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "description": _WHY[status],
-        "content": {"application/problem+json": {"schema": _ref("Problem")}},
-    }
-    if status in (429, 503):
-        answer["headers"] = _RETRY
-    return answer
-
-
-def _json(schema: str, description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
-
-
-def _binary(description: str, *kinds: str) -> dict[str, Any]:
-    content = {kind: {"schema": {"type": "string", "format": "binary"}} for kind in kinds}
-    return {"description": description, "content": content}
-
-
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "schema": schema, "description": description}
-
-
-def _path_param(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string"}}
-
-
-_AUTHED = (401, 403, 429)
-_READ = (*_AUTHED, 400)
-_WRITE = (*_AUTHED, 400, 413, 422, 503)
-CASE_ERRORS = (*_WRITE, 404, 409)  # an action on a case or an assignment
-ID = _path_param("id")
-_CODE = _path_param("code")
-_PUBLIC: list[dict[str, list[str]]] = []
-_SIGNED: list[dict[str, list[str]]] = [{"signature": [], "signatureKey": [], "signatureTime": []}]
-_IMAGES = ("image/png", "image/jpeg", "image/webp")
-
-
-@dataclass(frozen=True)
-class Op:
-    """One operation of the document: ``ok`` names the answer's component (a JSON answer,
-    described "OK") or is a whole response object; ``errors`` are the problem statuses it can
-    answer. ``body`` names the JSON request body's component; ``request`` replaces it with a
-    whole requestBody; ``responses`` adds answers beside ``ok`` and the errors."""
-
-    method: str
-    path: str
-    summary: str
-    ok: str | dict[str, Any]
-    errors: tuple[int, ...] = ()
-    status: int = 200
-    body: str | None = None
-    params: tuple[dict[str, Any], ...] = ()
-    security: list[dict[str, list[str]]] | None = None
-    description: str | None = None
-    request: dict[str, Any] | None = None
-    responses: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-
-    def operation(self) -> dict[str, Any]:
-        """The operation object."""
-        ok = _json(self.ok) if isinstance(self.ok, str) else self.ok
-        answers = {str(self.status): ok, **{str(s): _problem(s) for s in sorted(set(self.errors))}}
-        op: dict[str, Any] = {"summary": self.summary, "responses": {**answers, **self.responses}}
-        if self.description is not None:
-            op["description"] = self.description
-        if self.params:
-            op["parameters"] = list(self.params)
-        if self.body is not None:
-            op["requestBody"] = {
-                "required": False,
-                "content": {"application/json": {"schema": _ref(self.body)}},
-            }
-        if self.request is not None:
-            op["requestBody"] = self.request
-        if self.security is not None:
-            op["security"] = self.security
-        return op
 
 
 # -- the operations, by resource ---------------------------------------------------------------
@@ -739,6 +648,7 @@ def operations() -> list[Op]:
         *_stats_ops(),
         *_system_ops(),
         *_action_ops(),
+        *openapi_config.operations(),
     ]
 
 

@@ -28,7 +28,7 @@ from whistle.web.access import ACCESS, PRINCIPAL, SESSION_COOKIE, client_address
 from whistle.web.api import may_read
 from whistle.web.i18n import ACTIONS, LANG_COOKIE, PAGES
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CATALOG, HIERARCHY, ROUTER, SETTINGS, STORE, TZ
+from whistle.web.keys import HIERARCHY, LIVE, SETTINGS, STORE, TZ
 from whistle.web.matchers import matchers_named
 from whistle.web.problems import PROBLEM_JSON, refused
 from whistle.web.timeline import actor_name, names_of, sentences
@@ -156,6 +156,7 @@ NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/stats", "stats", frozenset({Role.COMMITTEE, Role.OPERATOR, Role.ADMIN})),
     ("/wall", "wall", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
     ("/grids", "grids", frozenset(Role) - {Role.INTEGRATION}),
+    ("/admin/config", "config", frozenset({Role.ADMIN})),
 )
 
 
@@ -344,7 +345,7 @@ async def case_page(request: web.Request) -> web.Response:
     timeline = [
         {"at": rfc3339(e.at, tz), "type": e.type, "actor": e.actor, "data": e.data} for e in events
     ]
-    names = names_of(request.app[HIERARCHY], request.app[ROUTER])
+    names = names_of(request.app[HIERARCHY], request.app[LIVE].router)
     return render(
         request,
         "case.html",
@@ -382,7 +383,7 @@ async def case_page(request: web.Request) -> web.Response:
             key: matchers_named(
                 dict(named.get("matchers") or {}),
                 request.app[HIERARCHY],
-                request.app[CATALOG],
+                request.app[LIVE].catalog,
                 _lang(request),
             )
             for key in ("muted_by", "silence_warning")

@@ -26,6 +26,11 @@ __all__ = [
     "Cell",
     "CellPage",
     "CellSummary",
+    "ConfigApplied",
+    "ConfigProblem",
+    "ConfigValidation",
+    "ConfigVersion",
+    "ConfigVersions",
     "FeedResults",
     "Health",
     "History",
@@ -359,6 +364,51 @@ class Audit(TypedDict):
     """The audit trail."""
 
     items: list[dict[str, Any]]
+
+
+class ConfigProblem(TypedDict):
+    """One problem of a proposed config version, where an editor shows it."""
+
+    file: Annotated[str, Field(description="rules.toml, categories.toml, calendar.toml, ...")]
+    line: Annotated[int | None, Field(description="1-based; null when the file has none")]
+    where: Annotated[str | None, Field(description="the table or row, e.g. defaults.acknowledge")]
+    message: str
+
+
+class ConfigVersion(TypedDict):
+    """A stored version of the rules, catalog, calendar, lifecycle and duty rota."""
+
+    id: int
+    hash: Annotated[str, Field(description="SHA-256 over the canonical files")]
+    author: str
+    reason: str
+    created_at: Time
+    state: Literal["proposed", "active", "retired"]
+    applied_at: Annotated[Time | None, Field(description="when it was last made active")]
+    files: NotRequired[Annotated[dict[str, str], Field(description="file name -> its text")]]
+
+
+class ConfigVersions(TypedDict):
+    """Every config version, newest first, and the one this process runs."""
+
+    active: int | None
+    files: Annotated[list[str], Field(description="the files a version holds")]
+    items: list[ConfigVersion]
+
+
+class ConfigValidation(TypedDict):
+    """The problems of files as a version (``ok``: none; nothing is stored)."""
+
+    ok: bool
+    problems: list[ConfigProblem]
+
+
+class ConfigApplied(TypedDict):
+    """The version now active in every process (each picks it up within a second)."""
+
+    active: int | None
+    hash: str
+    action: Literal["apply", "rollback"]
 
 
 class Media(TypedDict):

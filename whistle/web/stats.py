@@ -34,7 +34,7 @@ from whistle.timefmt import rfc3339
 from whistle.web.access import allow, public
 from whistle.web.i18n import SOURCES, STATUSES
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, STORE, TZ
+from whistle.web.keys import CLOCK, HIERARCHY, LIVE, STORE, TZ
 from whistle.web.numbers import case_number
 from whistle.web.pages import page_session, render
 
@@ -74,7 +74,9 @@ async def _report(request: web.Request, window: Window, *, top: int | None = 100
         until=window.until.isoformat(),
         ms=round((time.perf_counter() - started) * 1000, 1),
     )
-    return report(raw, window, hierarchy=app[HIERARCHY], catalog=app[CATALOG], lang=_lang(request))
+    return report(
+        raw, window, hierarchy=app[HIERARCHY], catalog=app[LIVE].catalog, lang=_lang(request)
+    )
 
 
 @routes.get("/api/v1/stats")
@@ -219,7 +221,7 @@ def _row(request: web.Request, facts: CaseFacts, lang: str) -> dict[str, Any]:
     app = request.app
     tz = app[TZ]
     cell = app[HIERARCHY].get(facts.grid_code)
-    category = app[CATALOG].get(facts.category)
+    category = app[LIVE].catalog.get(facts.category)
     if category is None:
         category_name = facts.category
     else:
@@ -248,7 +250,7 @@ def _bucket_name(request: web.Request, bucket: str | None, lang: str) -> str:
         cell = app[HIERARCHY].get(value) if value else None
         return value if cell is None else cell.name
     if kind == "category":
-        major = app[CATALOG].major(value)
+        major = app[LIVE].catalog.major(value)
         return value if major is None else (major.name_en if lang == "en" else major.name)
     if kind == "responder":
         found = app[HIERARCHY].responder(value)

@@ -17,7 +17,7 @@ from tests.support.pages import add_user, hidden_csrf, log_in
 from whistle.auth import Role
 from whistle.exceptions import HotlineConfigError
 from whistle.integrations.hotline import load_hotline_categories
-from whistle.web.keys import CATALOG
+from whistle.web.keys import LIVE
 
 SHIPPED = Path(__file__).resolve().parents[3] / "config"
 
@@ -137,7 +137,7 @@ def test_hotline_category_table_problems_name_the_line(tmp_path: Path, county: H
 
 
 async def test_shipped_hotline_categories_map_into_the_catalog(feeds_live: Live) -> None:
-    mapping = load_hotline_categories(SHIPPED, feeds_live.app[CATALOG])
+    mapping = load_hotline_categories(SHIPPED, feeds_live.app[LIVE].catalog)
     assert mapping["城市管理-垃圾清运"] == "E0101"
 
 

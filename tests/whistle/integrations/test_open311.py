@@ -24,7 +24,7 @@ from tests.support.harness import Live
 from tests.support.lifecycle import Cases
 from tests.support.open311 import conforms, from_xml
 from tests.support.requests import point_of
-from whistle.web.keys import CATALOG, HIERARCHY, STORE
+from whistle.web.keys import HIERARCHY, LIVE, STORE
 
 PHONE = "13812345678"
 _MOBILE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?!\d)")  # a mainland mobile number
@@ -141,7 +141,7 @@ async def test_discovery_in_json_and_xml(live: Live) -> None:
 
 
 async def test_services_are_the_category_catalog(live: Live) -> None:
-    catalog = live.app[CATALOG]
+    catalog = live.app[LIVE].catalog
     services = conforms("services", await call(client(live).get_service_list))
     assert [s["service_code"] for s in services] == [c.code for c in catalog]
     by_code = {s["service_code"]: s for s in services}

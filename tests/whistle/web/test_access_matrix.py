@@ -26,7 +26,7 @@ from tests.support.harness import Live
 from tests.support.requests import body as whistle_body
 from whistle.auth import Role
 from whistle.web.access import ACCESS
-from whistle.web.keys import CLOCK, HIERARCHY, STORE
+from whistle.web.keys import CLOCK, HIERARCHY, LIVE, STORE
 
 REPORTER, RESPONDER, OPERATOR = "reporter", "responder", "operator"
 COMMITTEE, ADMIN, INTEGRATION = "committee", "admin", "integration"
@@ -85,6 +85,11 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "DELETE /api/v1/tokens/{id}": everywhere(ADMIN),
     "POST /api/v1/users": everywhere(ADMIN),
     "GET /api/v1/audit": everywhere(ADMIN),
+    "GET /api/v1/config/versions": everywhere(ADMIN),
+    "GET /api/v1/config/versions/{id}": everywhere(ADMIN),
+    "POST /api/v1/config/validate": everywhere(ADMIN),
+    "POST /api/v1/config/versions": everywhere(ADMIN),
+    "POST /api/v1/config/versions/{id}/apply": everywhere(ADMIN),
     "GET /healthz": everywhere(*ROLES),
     "GET /readyz": everywhere(*ROLES),
     "GET /metrics": everywhere(*ROLES),
@@ -556,6 +561,42 @@ async def _audit(sc: Scenario, where: str) -> Call:
     return Call("GET", "/api/v1/audit")
 
 
+def _active_version(sc: Scenario) -> tuple[int, dict[str, str]]:
+    current = sc.live.app[LIVE].current
+    assert current.version_id is not None
+    return current.version_id, dict(current.files)
+
+
+@endpoint("GET /api/v1/config/versions", scoped=False)
+async def _config_versions(sc: Scenario, where: str) -> Call:
+    return Call("GET", "/api/v1/config/versions")
+
+
+@endpoint("GET /api/v1/config/versions/{id}", scoped=False)
+async def _config_version(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/config/versions/{_active_version(sc)[0]}")
+
+
+@endpoint("POST /api/v1/config/validate", scoped=False)
+async def _validate_config(sc: Scenario, where: str) -> Call:
+    return Call("POST", "/api/v1/config/validate", {"files": _active_version(sc)[1]})
+
+
+@endpoint("POST /api/v1/config/versions", scoped=False)
+async def _propose_config(sc: Scenario, where: str) -> Call:
+    files = _active_version(sc)[1]
+    return Call(
+        "POST",
+        "/api/v1/config/versions",
+        {"files": {**files, "rules.toml": files["rules.toml"] + "\n"}},
+    )
+
+
+@endpoint("POST /api/v1/config/versions/{id}/apply", scoped=False)
+async def _apply_config(sc: Scenario, where: str) -> Call:
+    return Call("POST", f"/api/v1/config/versions/{_active_version(sc)[0]}/apply", {})
+
+
 @endpoint("GET /healthz", scoped=False)
 async def _healthz(sc: Scenario, where: str) -> Call:
     return Call("GET", "/healthz")
@@ -684,7 +725,7 @@ PAGES = {"GET /login", "POST /login", "POST /logout", "GET /", "GET /cases", "GE
          "GET /static", "GET /report", "GET /console", "GET /claims", "GET /stats", "GET /grids",
          "GET /tasks", "GET /tasks/{assignment_id}",
          "GET /stats/cases", "GET /wall", "GET /hotline", "POST /hotline", "GET /silences",
-         "GET /silences/new",
+         "GET /silences/new", "GET /admin/config",
          "GET /track/{id}", "POST /track/{id}/rate", "GET /citizen", "GET /favicon.ico",
          "GET /public/{name}"}  # fmt: skip
 

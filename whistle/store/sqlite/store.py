@@ -25,6 +25,7 @@ from whistle.exceptions import StoreUnavailable
 from whistle.store import readouts
 from whistle.store._schema import SCHEMA_VERSION
 from whistle.store.base import (
+    ConfigVersionRecord,
     Created,
     Duplicate,
     NewWhistle,
@@ -45,6 +46,7 @@ from whistle.store.sqlite._common import Readers, fetchone
 from whistle.store.sqlite.reads import CaseReads
 from whistle.store.sqlite.records import Records
 from whistle.store.sqlite.statistics import Statistics
+from whistle.store.sqlite.versions import ConfigVersions
 from whistle.store.sqlite.write_thread import SqliteWriteBackend
 from whistle.store.sqlite.writes import CaseWrites
 from whistle.store.writer import GroupWriter
@@ -79,6 +81,7 @@ class SqliteStore:
         self._reads = CaseReads(self._readers)
         self._records = Records(self.writer, self._readers)
         self._stats = Statistics(self._readers)
+        self._versions = ConfigVersions(self.writer, self._readers)
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r}, next_seq={self.writer.next_seq})"
@@ -294,6 +297,25 @@ class SqliteStore:
 
     async def audit_trail(self, limit: int = 100) -> list[dict[str, Any]]:
         return await self._records.audit_trail(limit)
+
+    # -- config versions (versions.py) ---------------------------------------------------
+
+    async def add_config_version(
+        self, *, hash: str, files: Mapping[str, str], author: str, reason: str, at: datetime
+    ) -> tuple[ConfigVersionRecord, bool]:
+        return await self._versions.add(hash=hash, files=files, author=author, reason=reason, at=at)
+
+    async def config_version(self, version_id: int) -> ConfigVersionRecord | None:
+        return await self._versions.get(version_id)
+
+    async def config_versions(self) -> list[ConfigVersionRecord]:
+        return await self._versions.listing()
+
+    async def active_config_version(self) -> int | None:
+        return await self._versions.active()
+
+    async def activate_config_version(self, version_id: int, at: datetime) -> None:
+        await self._versions.activate(version_id, at)
 
     async def save_citizen_link(self, whistle_id: str, key_hash: str) -> None:
         await self._records.save_citizen_link(whistle_id, key_hash)
