@@ -4,8 +4,10 @@ Every endpoint answers in JSON (``.json``) or XML (``.xml``), as the format suff
 
 - ``discovery``, ``services``, ``services/{code}``, ``requests``, ``requests/{id}`` and
   ``tokens/{id}`` are public (GeoReport reads need no api_key); they show no personal data:
-  no reporter, no phone, no responder contact. Only ``citizen`` whistles are GeoReport
-  service requests: police alerts, camera detections and committee whistles are not listed.
+  no reporter, no phone, no responder's name or contact (``agency_responsible`` is a unit or
+  a role in its cell: whistle/privacy.py), and the point rounded to about 100 m. Only
+  ``citizen`` whistles are GeoReport service requests: police alerts, camera detections and
+  committee whistles are not listed.
 - ``POST requests`` files a ``citizen`` whistle. Its form-encoded ``api_key`` is a token of
   this system (``wst_...``) whose role may file citizen whistles (reporter, operator) and
   whose scope covers the place; the whistle goes through the intake with that principal.
@@ -43,6 +45,7 @@ from whistle.exceptions import (
     StoreBusy,
     StoreUnavailable,
 )
+from whistle.privacy import mask_phones, public_name, public_point
 from whistle.store import StoredWhistle, WhistleQuery
 from whistle.timefmt import rfc3339
 from whistle.web.access import ACCESS, client_address, public
@@ -372,6 +375,8 @@ def service_request(
     lat, lon = location.get("lat"), location.get("lon")
     if lat is None or lon is None:
         lat, lon = centroid if centroid is not None else (None, None)
+    else:
+        lat, lon = public_point(lat, lon)  # the block, not the reporter's door
     media = doc.get("media_urls") or []
     return {
         "service_request_id": doc["id"],
@@ -379,7 +384,7 @@ def service_request(
         "status_notes": f"{OPEN311_NOTES.get(status, status)}/{status}",
         "service_name": doc["category"]["name"],
         "service_code": doc["category"]["code"],
-        "description": doc["description"],
+        "description": mask_phones(doc["description"]),
         "agency_responsible": _responsible(stored),
         "service_notice": None,
         "requested_datetime": doc["received_at"],
@@ -394,17 +399,16 @@ def service_request(
 
 
 def _responsible(stored: StoredWhistle) -> str | None:
-    """The owner's name (首问负责), else the first assignment's responder (names only)."""
+    """The owner (首问负责), else the first live assignment, as the public may see it: a unit
+    by its name (田园镇派出所), a person by role and cell (第1网格报到党员), never by name."""
     owner = ((stored.case or {}).get("owner") or {}).get("assignment")
-    ordered = sorted(stored.assignments, key=lambda a: a.get("id") != owner)
+    ordered = sorted(
+        (a for a in stored.assignments if a.get("status") != "cancelled"),
+        key=lambda a: a.get("id") != owner,
+    )
     for assignment in ordered:
-        responder = assignment.get("responder") or {}
-        if responder.get("name"):
-            kind = assignment.get("kind_name") or ""
-            return f"{responder['name']}（{kind}）" if kind else str(responder["name"])
-    for assignment in ordered:  # a claim board: the community it is posted on
-        if assignment.get("cell_name"):
-            return f"{assignment['cell_name']}（{assignment.get('kind_name') or ''}）"
+        if assignment.get("kind_name") or assignment.get("responder"):
+            return public_name(assignment)
     return None
 
 
