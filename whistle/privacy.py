@@ -208,7 +208,17 @@ def shown_to(doc: dict[str, Any], *, full: bool) -> dict[str, Any]:
 # anything that names, locates or shows a person. Codes, states, times and ids stay, so the
 # case's statistics and its shape stay.
 PERSONAL_KEYS = frozenset(
-    {"reporter", "phone", "description", "note", "reason", "comment", "contact"}
+    {
+        "reporter",
+        "phone",
+        "description",
+        "note",
+        "reason",
+        "comment",
+        "contact",
+        "summary",
+        "explain",
+    }
 )
 # Keys blanked inside a named object only: a responder's name, the login that filed it.
 _NESTED = {"responder": frozenset({"name", "contact"}), "filed_by": frozenset({"id"})}
@@ -218,9 +228,12 @@ _POINT = frozenset({"lat", "lon"})
 
 def redact(value: Any, *, _inside: str | None = None) -> Any:
     """``value`` with its personal fields blanked (strings emptied, points and names None,
-    photo lists emptied); everything else as it was. Idempotent."""
+    photo lists emptied) and phone numbers masked in any other text; everything else as it
+    was. Idempotent."""
     if isinstance(value, list):
         return [redact(v, _inside=_inside) for v in value]
+    if isinstance(value, str):
+        return mask_phones(value)  # a number in a field nobody thought of
     if not isinstance(value, dict):
         return value
     nested = _NESTED.get(_inside or "", frozenset())

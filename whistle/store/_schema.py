@@ -346,6 +346,8 @@ MIGRATIONS: list[list[str]] = [
     # 14: search over the queue (issue 17): an FTS5 table with the trigram tokenizer, kept
     # in the same write batch as each new whistle (whistle/store/search.py).
     search.MIGRATION,
+    # 18: privacy (issue 18): when a case's personal fields were blanked by retention.
+    ["ALTER TABLE whistles ADD COLUMN redacted_at TEXT"],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

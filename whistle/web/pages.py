@@ -21,11 +21,12 @@ from aiohttp.typedefs import Handler
 from whistle.auth import Principal, Role
 from whistle.exceptions import Forbidden, Overloaded, RateLimited
 from whistle.nearby import distance_m
+from whistle.privacy import masked, shown_to
 from whistle.store import WhistleQuery
 from whistle.store.case_numbers import CASE_NUMBER
 from whistle.timefmt import rfc3339
 from whistle.web.access import ACCESS, PRINCIPAL, SESSION_COOKIE, client_address, public
-from whistle.web.api import may_read
+from whistle.web.api import calls_back, for_viewer, may_read
 from whistle.web.i18n import ACTIONS, LANG_COOKIE, PAGES
 from whistle.web.i18n import lang as _lang
 from whistle.web.keys import CATALOG, HIERARCHY, ROUTER, SETTINGS, STORE, TZ
@@ -308,7 +309,7 @@ async def home(request: web.Request) -> web.Response:
             cell = request.app[HIERARCHY].cell(principal.scope)
             path = "/" + "/".join(cell.path) + "/"
         page = await request.app[STORE].list_whistles(WhistleQuery(grid_path=path, limit=20))
-        items = [item.document() for item in page.items]
+        items = [for_viewer(principal, item, item.document()) for item in page.items]
     return render(
         request,
         "home.html",
@@ -336,7 +337,7 @@ async def case_page(request: web.Request) -> web.Response:
             raise web.HTTPSeeOther(f"/cases/{whistle_id}")
     if stored is None:
         raise web.HTTPNotFound(text="no such case")
-    may_read(request, stored)
+    reader = may_read(request, stored)
     tz = request.app[TZ]
     doc = stored.document()
     related = await _related(request, doc)
@@ -344,6 +345,11 @@ async def case_page(request: web.Request) -> web.Response:
     timeline = [
         {"at": rfc3339(e.at, tz), "type": e.type, "actor": e.actor, "data": e.data} for e in events
     ]
+    # Phone numbers in full only for those who call back (whistle/privacy.py).
+    full = calls_back(reader, stored)
+    doc = shown_to(doc, full=full)
+    if not full:
+        timeline, related = masked(timeline), masked(related)
     names = names_of(request.app[HIERARCHY], request.app[ROUTER])
     return render(
         request,
@@ -353,7 +359,9 @@ async def case_page(request: web.Request) -> web.Response:
         doc=doc,
         timeline=timeline,
         # The timeline as sentences with names (whistle/web/timeline.py), as the task page.
-        lines=sentences(events, names, lang=_lang(request), tz=tz),
+        lines=sentences(events, names, lang=_lang(request), tz=tz)
+        if full
+        else masked(sentences(events, names, lang=_lang(request), tz=tz)),
         route=trace_entries(
             doc,
             [
