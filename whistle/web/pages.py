@@ -7,6 +7,7 @@ Login uses a double-submit CSRF cookie; once logged in, forms carry the session'
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import math
 import secrets
@@ -21,7 +22,7 @@ from aiohttp.typedefs import Handler
 from whistle.auth import Principal, Role
 from whistle.exceptions import Forbidden, Overloaded, RateLimited
 from whistle.nearby import distance_m
-from whistle.privacy import masked, shown_to
+from whistle.privacy import mask_phones, masked, shown_to
 from whistle.store import WhistleQuery
 from whistle.store.case_numbers import CASE_NUMBER
 from whistle.timefmt import rfc3339
@@ -359,9 +360,10 @@ async def case_page(request: web.Request) -> web.Response:
         doc=doc,
         timeline=timeline,
         # The timeline as sentences with names (whistle/web/timeline.py), as the task page.
-        lines=sentences(events, names, lang=_lang(request), tz=tz)
-        if full
-        else masked(sentences(events, names, lang=_lang(request), tz=tz)),
+        lines=[
+            line if full else dataclasses.replace(line, text=mask_phones(line.text))
+            for line in sentences(events, names, lang=_lang(request), tz=tz)
+        ],
         route=trace_entries(
             doc,
             [
