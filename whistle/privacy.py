@@ -29,6 +29,7 @@ from grids import ResponderKind
 
 __all__ = [
     "CALL_BACK_ROLES",
+    "NAMES_IN_EXPORTS",
     "PERSONAL",
     "PERSONAL_KEYS",
     "UNIT_KINDS",
@@ -181,6 +182,11 @@ def sees_phones(
         for a in assignments
     )
 
+
+# Who sees people's names in CSV exports (the statistics' per-responder table): the committee
+# counts who reported (DOMAIN.md), operators dispatch them, admins run the system. Any other
+# role given an export gets the role in the name's place.
+NAMES_IN_EXPORTS = frozenset({"committee", "operator", "admin"})
 
 # The parts of a case document where people write phone numbers.
 _TEXT_KEYS = ("reporter", "description")
