@@ -21,6 +21,7 @@ from tests.support.lifecycle import Cases
 from tests.support.pages import add_user, log_in
 from tests.support.requests import first_micro_grid, point_of
 from whistle.auth import Role
+from whistle.privacy import redact
 
 REPORTER, PHONE, NOTE_PHONE = "张三丰", "13900001111", "13700002222"
 MASKED = "139****1111"
@@ -184,3 +185,32 @@ async def test_the_case_page_masks_phone_numbers_but_for_operators(
     assert (PHONE in page) == full
     assert (NOTE_PHONE in page) == full
     assert (MASKED in page) == (not full)
+
+
+def test_redact_blanks_what_is_personal_keeps_the_rest_and_is_idempotent() -> None:
+    doc = {
+        "id": "W1",
+        "status": "closed",
+        "reporter": "张三丰 回电 13900001111",
+        "location": {"grid": "530524101", "lat": 25.1, "lon": 99.3},
+        "media_urls": ["http://x/media/a.jpg"],
+        "filed_by": {"kind": "session", "id": "wangfang", "role": "operator"},
+        "assignments": [{"id": "W1-1", "responder": {"id": "RM1", "name": "夏琳琳"}}],
+        "case": {"resolution": {"note": "已清理", "photos": ["/media/b.jpg"]}},
+        "category": {"code": "E0101", "name": "暴露垃圾"},
+        "other": "请打13700002222",
+    }
+    clean = redact(doc)
+    assert clean == {
+        "id": "W1",
+        "status": "closed",
+        "reporter": "",
+        "location": {"grid": "530524101", "lat": None, "lon": None},
+        "media_urls": [],
+        "filed_by": {"kind": "session", "id": None, "role": "operator"},
+        "assignments": [{"id": "W1-1", "responder": {"id": "RM1", "name": None}}],
+        "case": {"resolution": {"note": "", "photos": []}},
+        "category": {"code": "E0101", "name": "暴露垃圾"},
+        "other": "请打137****2222",
+    }
+    assert redact(clean) == clean
