@@ -214,3 +214,18 @@ def test_redact_blanks_what_is_personal_keeps_the_rest_and_is_idempotent() -> No
         "other": "请打137****2222",
     }
     assert redact(clean) == clean
+
+
+async def test_an_informed_grid_leader_sees_the_number_masked_in_the_inbox(
+    live: Live, citizen_case: dict[str, Any]
+) -> None:
+    informed = citizen_case["doc"]["informed"]
+    leader = next(i["responder"]["id"] for i in informed if i["kind"] == "grid_leader")
+    token = await live.token("responder", responder=leader)
+    status, inbox = await live.get(f"/api/v1/responders/{leader}/inbox", token=token)
+    assert status == 200
+    told = [c for c in inbox["informed"] if c["id"] == citizen_case["whistle_id"]]
+    assert told[0]["description"] == f"楼道堆放杂物，请打{MASKED}"
+    status, as_operator = await live.get(f"/api/v1/responders/{leader}/inbox")
+    assert status == 200
+    assert PHONE in json.dumps(as_operator["informed"], ensure_ascii=False)
