@@ -1,7 +1,7 @@
 """Personal data (个人信息保护法): which fields are personal, who may see them, and how they are
 hidden. Every public surface, page, export and the retention job asks this module.
 
-The fields (``PERSONAL``, the README's Security table is written from the same list):
+The fields (``PERSONAL``; the README's Security table says the same, a test compares them):
 
 - the reporter (``reporter``: a name, and a citizen's call-back number);
 - phone numbers anywhere in text (masked as ``138****0000`` by :func:`mask_phones`);
@@ -46,7 +46,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PersonalField:
-    """One kind of personal data: where it lives and who may see it."""
+    """One kind of personal data: where it lives (``field``, as the README's table names it),
+    what it is, who may see it and what the public sees."""
 
     field: str
     what: str
@@ -62,7 +63,7 @@ PERSONAL: tuple[PersonalField, ...] = (
         "never",
     ),
     PersonalField(
-        "phone numbers in any text",
+        "description",  # and every other text: phone numbers
         "reporter, description, notes",
         "operators and the case's assigned responders in full; others masked 138****0000",
         "never (masked)",
@@ -74,19 +75,19 @@ PERSONAL: tuple[PersonalField, ...] = (
         "role and cell only (第1网格报到党员); units by name (田园镇派出所)",
     ),
     PersonalField(
-        "responder.contact",
+        "contact",
         "a responder's phone (responders.csv)",
         "nobody through the API (config only)",
         "never",
     ),
     PersonalField(
-        "location.lat / location.lon",
+        "location.lat",  # and lon
         "the exact point, often the reporter's home",
         "logged-in roles in scope",
         "the cell, and the point rounded to 3 decimals (about 100 m)",
     ),
     PersonalField(
-        "photos' EXIF (GPS, camera, time)",
+        "EXIF",
         "metadata inside an uploaded photo",
         "nobody: stripped before the photo is stored",
         "never",

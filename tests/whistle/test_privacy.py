@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from tests.support.lifecycle import Cases
 from tests.support.pages import add_user, log_in
 from tests.support.requests import first_micro_grid, point_of
 from whistle.auth import Role
-from whistle.privacy import redact
+from whistle.privacy import PERSONAL, redact
 
 REPORTER, PHONE, NOTE_PHONE = "张三丰", "13900001111", "13700002222"
 MASKED = "139****1111"
@@ -229,3 +230,12 @@ async def test_an_informed_grid_leader_sees_the_number_masked_in_the_inbox(
     status, as_operator = await live.get(f"/api/v1/responders/{leader}/inbox")
     assert status == 200
     assert PHONE in json.dumps(as_operator["informed"], ensure_ascii=False)
+
+
+def test_the_readme_lists_every_personal_field() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Personal data", 1)[1].split("\n### ", 1)[0]
+    table = [line for line in section.splitlines() if line.startswith("| ")]
+    assert len(table) >= len(PERSONAL) + 1
+    for field in PERSONAL:
+        assert field.field in section, field
