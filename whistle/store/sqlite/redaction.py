@@ -14,12 +14,13 @@ the case and by no case still kept are returned, for the caller to delete their 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from whistle.events import Event
 from whistle.privacy import redact
 from whistle.store.search import search_text
 from whistle.store.sqlite._common import db_time, to_json
@@ -55,11 +56,11 @@ def photo_names(value: Any) -> set[str]:
 
 def redactor(
     ids: Sequence[str], at: datetime, orphans: list[str]
-) -> Any:  # the writer's _Apply: (connection, seq) -> (events, seq)
+) -> Callable[[sqlite3.Connection, int], tuple[tuple[Event, ...], int]]:
     """The writer-thread step that redacts cases ``ids``; photo names no kept case still
     names are appended to ``orphans``."""
 
-    def apply(db: sqlite3.Connection, seq: int) -> tuple[tuple[()], int]:
+    def apply(db: sqlite3.Connection, seq: int) -> tuple[tuple[Event, ...], int]:
         photos: set[str] = set()
         for whistle_id in ids:
             photos |= _redact_case(db, whistle_id, at)
