@@ -31,7 +31,9 @@ def strip_metadata(data: bytes, kind: str) -> bytes:
     """``data`` (a ``jpg``, ``png`` or ``webp``) without its metadata, turned upright."""
     try:
         with warnings.catch_warnings():
-            # A decompression bomb is refused, not only warned about.
+            # Corrupt EXIF only warns (it is dropped anyway), the same in tests and in service;
+            # a decompression bomb is refused, not only warned about.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 orientation = image.getexif().get(_ORIENTATION, 1)
@@ -43,10 +45,12 @@ def strip_metadata(data: bytes, kind: str) -> bytes:
                     # or corrupt one fails), at a fraction of the time of the full picture.
                     image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
                 image.load()
-    except (OSError, ValueError, SyntaxError, struct.error, Image.DecompressionBombWarning) as exc:
-        raise UnreadablePhoto(f"not a readable image: {exc}") from None
     except Image.DecompressionBombError as exc:
         raise UnreadablePhoto(str(exc)) from None
+    except Exception as exc:
+        # Hostile bytes: Pillow's decoders raise anything (OSError, ValueError, SyntaxError,
+        # EOFError, struct.error ...), and none of it may become a 500.
+        raise UnreadablePhoto(f"not a readable image: {exc}") from None
     strip = {"jpg": _jpeg, "png": _png, "webp": _webp}[kind]
     try:
         return strip(data)
@@ -70,10 +74,23 @@ def _reencode(image: Image.Image, kind: str) -> bytes:
 
 # -- JPEG: segments ------------------------------------------------------------------------
 
-# Kept: APP0 (JFIF), APP2 (the ICC colour profile), APP14 (Adobe: how to read the colours).
-# Dropped: APP1 (Exif, XMP), APP13 (IPTC), COM and every other APPn (makers' notes).
-_KEEP_APP = frozenset({0xE0, 0xE2, 0xEE})
-_SOS = 0xDA
+# Kept, by marker and the signature its payload must start with: APP0 (JFIF), APP2 (the ICC
+# colour profile), APP14 (Adobe: how to read the colours). Dropped: APP1 (Exif, XMP), APP13
+# (IPTC), COM, every other APPn (makers' notes), and a kept marker with another payload.
+_KEEP_APP = {0xE0: (b"JFIF\0", b"JFXX\0"), 0xE2: (b"ICC_PROFILE\0",), 0xEE: (b"Adobe",)}
+_SOS, _EOI = 0xDA, 0xD9
+
+
+def _scan_end(data: bytes, i: int) -> int:
+    """Where the entropy-coded data from ``i`` ends: the next marker that is not a stuffed
+    byte (FF 00) or a restart (FF D0-D7). A scan that never ends is not a JPEG."""
+    while True:
+        i = data.index(b"\xff", i)
+        following = data[i + 1]
+        if following == 0 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+            i += 1
+            continue
+        return i
 
 
 def _jpeg(data: bytes) -> bytes:
@@ -97,13 +114,20 @@ def _jpeg(data: bytes) -> bytes:
             raise ValueError(f"bad segment length at byte {i}")
         segment = data[i : i + 2 + length]
         i += 2 + length
-        if marker == _SOS:  # the image data, then the end: copied as they are
-            return bytes(out + segment + data[i:])
-        dropped = marker == 0xFE or (0xE0 <= marker <= 0xEF and marker not in _KEEP_APP)
-        if marker == 0xE2 and not segment[4:16].startswith(b"ICC_PROFILE"):
-            dropped = True  # APP2 also carries FlashPix metadata
-        if not dropped:
-            out += segment
+        if marker == _SOS:  # a scan: its header, then entropy-coded data up to a marker
+            end = _scan_end(data, i)
+            out += segment + data[i:end]
+            i = end
+            if data[i + 1] == _EOI:  # anything after the end (makers' trailers) is dropped
+                return bytes(out + b"\xff\xd9")
+            continue
+        if marker == 0xFE:
+            continue
+        if 0xE0 <= marker <= 0xEF:
+            signatures = _KEEP_APP.get(marker)
+            if signatures is None or not segment[4:].startswith(signatures):
+                continue  # APP2 also carries FlashPix metadata, and so on
+        out += segment
 
 
 # -- PNG: chunks ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 
 import pytest
@@ -61,3 +62,36 @@ def test_a_webp_loses_its_exif_chunk_and_its_flag() -> None:
 def test_bytes_pillow_cannot_read_are_refused(data: bytes, kind: str) -> None:
     with pytest.raises(UnreadablePhoto):
         strip_metadata(data, kind)
+
+
+def test_damaged_photos_are_refused_or_stored_clean_never_an_error() -> None:
+    rng = random.Random(18)
+    original = gps_jpeg()
+    accepted = 0
+    for _ in range(300):
+        damaged = bytearray(original)
+        for _ in range(rng.randint(1, 8)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            damaged = damaged[: rng.randrange(4, len(damaged))]
+        try:
+            kept = strip_metadata(bytes(damaged), "jpg")
+        except UnreadablePhoto:
+            continue
+        accepted += 1
+        assert b"PhoneMaker" not in kept
+    assert accepted > 0
+
+
+def test_a_trailer_after_the_end_and_a_comment_between_scans_are_dropped() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), "white").save(out, "JPEG", progressive=True)
+    progressive = out.getvalue()
+    second_scan = progressive.index(b"\xff\xda", progressive.index(b"\xff\xda") + 2)
+    comment = _segment(0xFE, b"home address")
+    sent = progressive[:second_scan] + comment + progressive[second_scan:] + b"GPS 25.1,99.3"
+    kept = strip_metadata(sent, "jpg")
+    assert kept == progressive
+    with Image.open(io.BytesIO(kept)) as image:
+        image.load()
+        assert image.size == (16, 16)
