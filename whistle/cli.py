@@ -1,5 +1,5 @@
 """The ``whistle`` command: serve, generate a sample county, check a config directory, import
-a 12345 hotline CSV."""
+a 12345 hotline CSV, blank personal fields past retention."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import getpass
 import shutil
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     hotline.add_argument("file", type=Path)
     hotline.add_argument("--db", type=_database, required=True)
     hotline.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
+
+    retention = sub.add_parser(
+        "retention", help="blank the personal fields of cases closed longer ago than retention"
+    )
+    retention.add_argument("--db", type=_database, required=True)
+    retention.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
+    retention.add_argument("--now", help="RFC 3339 time to count from (default: the clock)")
+    retention.add_argument("--dry-run", action="store_true", help="list, change nothing")
     return parser
 
 
@@ -150,6 +159,8 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
         return asyncio.run(_access_command(args))
     if args.command == "import-hotline":
         return asyncio.run(_import_hotline(args))
+    if args.command == "retention":
+        return asyncio.run(_retention(args, clock))
     return _check(args, clock)
 
 
@@ -301,6 +312,57 @@ async def _import_hotline(args: argparse.Namespace) -> int:
     for line in report.error_lines():
         print(f"  {line}")
     return 0 if report.read else 1
+
+
+async def _retention(args: argparse.Namespace, clock: Clock | None) -> int:
+    """``whistle retention``: blank personal fields past ``lifecycle.toml``'s retention."""
+    from dispatch import load_dispatch_config
+    from grids.exceptions import ConfigError
+    from whistle.bus import Bus
+    from whistle.exceptions import StoreUnavailable
+    from whistle.logs import configure_logging
+    from whistle.retention import apply_retention
+    from whistle.store import open_store
+
+    configure_logging("warning", json=False)
+    try:
+        policy = load_dispatch_config(args.config).policy
+    except ConfigError as exc:
+        print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        now = (clock or SystemClock()).now() if args.now is None else _instant(args.now)
+    except ValueError as exc:
+        print(f"whistle: --now: {exc}", file=sys.stderr)
+        return 2
+    try:
+        store = await open_store(args.db, Bus())
+    except StoreUnavailable as exc:
+        print(f"whistle: {exc}", file=sys.stderr)
+        return 2
+    try:
+        report = await apply_retention(
+            store,
+            now=now,
+            retention=policy.retention,
+            media_dir=args.db.path.parent / "media",
+            dry_run=args.dry_run,
+            actor=f"cli:{getpass.getuser()}",
+        )
+    finally:
+        await store.close()
+    print(report.summary())
+    for whistle_id in report.cases:
+        print(f"  {whistle_id}")
+    return 0
+
+
+def _instant(text: str) -> datetime:
+    """An RFC 3339 time with its offset."""
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset")
+    return when
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ UNDO: dict[int, list[str]] = {
         "rating, rectify_due, rectified_at)",
     ],
     16: ["DROP TABLE config_versions"],
+    17: ["ALTER TABLE whistles DROP COLUMN redacted_at"],
 }
 
 

@@ -34,6 +34,7 @@ from grids.loader import load_hierarchy
 from tests.support.auth import signed_headers
 from tests.support.feeds import feeds_config
 from tests.support.harness import Live
+from tests.support.images import PNG as PNG  # the probe's photo, for its users
 from tests.support.requests import body as whistle_body
 from whistle.app import create_app
 from whistle.auth import Role, hash_password, token_hash
@@ -47,7 +48,6 @@ from whistle.web.keys import STORE, Settings
 HOME, AWAY = "home", "away"
 MARKER = "甲镇探针PROBE7Q"  # only ever written into town A's cases, reporters and silences
 PASSWORD = "probe password 1"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
 
 # Roles as the probe names them: the two integrations differ in what they may file.
 REPORTER, RESPONDER, OPERATOR = "reporter", "responder", "operator"

@@ -4,8 +4,10 @@ Every endpoint answers in JSON (``.json``) or XML (``.xml``), as the format suff
 
 - ``discovery``, ``services``, ``services/{code}``, ``requests``, ``requests/{id}`` and
   ``tokens/{id}`` are public (GeoReport reads need no api_key); they show no personal data:
-  no reporter, no phone, no responder contact. Only ``citizen`` whistles are GeoReport
-  service requests: police alerts, camera detections and committee whistles are not listed.
+  no reporter, no phone, no responder's name or contact (``agency_responsible`` is a unit or
+  a role in its cell: whistle/privacy.py), and the point rounded to about 100 m. Only
+  ``citizen`` whistles are GeoReport service requests: police alerts, camera detections and
+  committee whistles are not listed.
 - ``POST requests`` files a ``citizen`` whistle. Its form-encoded ``api_key`` is a token of
   this system (``wst_...``) whose role may file citizen whistles (reporter, operator) and
   whose scope covers the place; the whistle goes through the intake with that principal.
@@ -43,6 +45,7 @@ from whistle.exceptions import (
     StoreBusy,
     StoreUnavailable,
 )
+from whistle.privacy import mask_phones, public_name, public_point
 from whistle.store import StoredWhistle, WhistleQuery
 from whistle.timefmt import rfc3339
 from whistle.web.access import ACCESS, client_address, public
@@ -358,6 +361,13 @@ def _jurisdiction(request: web.Request, params: Mapping[str, str]) -> None:
 # -- service requests -------------------------------------------------------------------------
 
 
+def _public_description(text: str) -> str:
+    """What the reporter wrote, without phone numbers, and without the address line the POST
+    added to it (``地址：...``, :func:`_whistle_body`): the words given may be a home."""
+    kept = [line for line in text.split("\n") if not line.startswith(_ADDRESS_LINE)]
+    return mask_phones("\n".join(kept))
+
+
 def service_request(
     stored: StoredWhistle,
     *,
@@ -373,11 +383,12 @@ def service_request(
     lat, lon = location.get("lat"), location.get("lon")
     if lat is None or lon is None:
         lat, lon = centroid if centroid is not None else (None, None)
+    else:
+        lat, lon = public_point(lat, lon)  # the block, not the reporter's door
     address = ", ".join(step["name"] for step in reversed(path))
     address_id: str | None = doc["grid"]["code"]
-    if status == "unplaced":  # 待定位: the words given are all that is known of the place
+    if status == "unplaced":  # 待定位: only the cell it waits in (the words given may be a home)
         lat = lon = address_id = None
-        address = location.get("address") or address
     media = doc.get("media_urls") or []
     return {
         "service_request_id": doc["id"],
@@ -385,7 +396,7 @@ def service_request(
         "status_notes": f"{OPEN311_NOTES.get(status, status)}/{status}",
         "service_name": doc["category"]["name"],
         "service_code": doc["category"]["code"],
-        "description": doc["description"],
+        "description": _public_description(doc["description"]),
         "agency_responsible": _responsible(stored),
         "service_notice": None,
         "requested_datetime": doc["received_at"],
@@ -400,17 +411,16 @@ def service_request(
 
 
 def _responsible(stored: StoredWhistle) -> str | None:
-    """The owner's name (首问负责), else the first assignment's responder (names only)."""
+    """The owner (首问负责), else the first live assignment, as the public may see it: a unit
+    by its name (田园镇派出所), a person by role and cell (第1网格报到党员), never by name."""
     owner = ((stored.case or {}).get("owner") or {}).get("assignment")
-    ordered = sorted(stored.assignments, key=lambda a: a.get("id") != owner)
+    ordered = sorted(
+        (a for a in stored.assignments if a.get("status") != "cancelled"),
+        key=lambda a: a.get("id") != owner,
+    )
     for assignment in ordered:
-        responder = assignment.get("responder") or {}
-        if responder.get("name"):
-            kind = assignment.get("kind_name") or ""
-            return f"{responder['name']}（{kind}）" if kind else str(responder["name"])
-    for assignment in ordered:  # a claim board: the community it is posted on
-        if assignment.get("cell_name"):
-            return f"{assignment['cell_name']}（{assignment.get('kind_name') or ''}）"
+        if assignment.get("kind_name") or assignment.get("responder"):
+            return public_name(assignment)
     return None
 
 
@@ -594,6 +604,9 @@ def _reporter(first: str, last: str) -> str | None:
     return f"{first} {last}".strip()
 
 
+_ADDRESS_LINE = "地址："
+
+
 def _whistle_body(form: Mapping[str, str], category: Category) -> dict[str, Any]:
     """The intake's JSON for a GeoReport POST (personal data: the name only)."""
     location: dict[str, Any]
@@ -615,8 +628,8 @@ def _whistle_body(form: Mapping[str, str], category: Category) -> dict[str, Any]
     if address:
         location["address"] = address
     description = form.get("description", "").strip() or category.name
-    if address:
-        description = f"{description}\n地址：{address}"
+    if address:  # for the staff who read the case; the public answer leaves it out
+        description = f"{description}\n{_ADDRESS_LINE}{address}"
     body: dict[str, Any] = {
         "source": _SOURCE,
         "category": category.code,

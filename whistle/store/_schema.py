@@ -384,6 +384,8 @@ MIGRATIONS: list[list[str]] = [
         "CREATE UNIQUE INDEX config_versions_active ON config_versions (state) "
         "WHERE state = 'active'",
     ],
+    # 17: privacy (issue 18): when a case's personal fields were blanked by retention.
+    ["ALTER TABLE whistles ADD COLUMN redacted_at TEXT"],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -450,6 +450,16 @@ class Store(Protocol):
     async def uploads(self, name: str) -> list[tuple[str, str | None]]:
         """Who uploaded photo ``name``: (principal id, scope) pairs."""
 
+    async def expired_cases(self, closed_before: datetime, limit: int = 500) -> list[str]:
+        """Up to ``limit`` cases closed (结案) before ``closed_before`` whose personal fields
+        are not blanked yet, oldest first (retention)."""
+
+    async def redact_cases(self, ids: Sequence[str], at: datetime) -> list[str]:
+        """Blank the personal fields of cases ``ids`` in every copy the store keeps (documents,
+        the event log, the search text; whistle.privacy.redact), in one transaction, leaving
+        the statistics as they were. Returns the photos no kept case names any more (their
+        records are gone; the caller deletes the files)."""
+
     async def citizen_link(self, whistle_id: str) -> str | None:
         """The key hash of a citizen's private link to a case."""
 

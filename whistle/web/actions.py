@@ -36,8 +36,9 @@ from grids import Level
 from whistle.auth import Principal, Role, allow_cell
 from whistle.cases import DecideOther
 from whistle.exceptions import CaseNotFound, FieldError, Forbidden, InvalidWhistle
+from whistle.privacy import masked
 from whistle.schema import INPUT, field_errors
-from whistle.web.access import allow, allow_responder
+from whistle.web.access import PRINCIPAL, allow, allow_responder
 from whistle.web.api import idempotency_key
 from whistle.web.keys import CASES, HIERARCHY, PLACER, STORE
 from whistle.web.problems import problem, refused
@@ -554,6 +555,9 @@ async def inbox(request: web.Request) -> web.Response:
                        and i["assignment"]["status"] == "open"],
         "informed": informed,
     }  # fmt: skip
+    if request[PRINCIPAL].role is not Role.OPERATOR:
+        # Needs not yet claimed and cases one is only told of: not one's own to call back on.
+        body["open_needs"], body["informed"] = masked(body["open_needs"]), masked(informed)
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 

@@ -15,6 +15,7 @@ from grids import Cell, Level
 from whistle.auth import Principal, Role, allow_cell
 from whistle.bounds import bounded_instant, whole_number
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
+from whistle.privacy import sees_phones, shown_to
 from whistle.store import StoredWhistle, WhistleQuery
 from whistle.store.case_numbers import CASE_NUMBER
 from whistle.timefmt import rfc3339
@@ -95,7 +96,7 @@ async def get_whistle(request: web.Request) -> web.Response:
     if stored is None:
         return problem(404, "Not Found", detail=f"no whistle with id {whistle_id!r}")
     whistle_id = stored.row_doc["id"]
-    may_read(request, stored)
+    principal = may_read(request, stored)
     tz = request.app[TZ]
     doc = stored.document()
     doc["timeline"] = [
@@ -108,7 +109,7 @@ async def get_whistle(request: web.Request) -> web.Response:
         }
         for e in await store.timeline(whistle_id)
     ]
-    return _json(doc)
+    return _json(for_viewer(principal, stored, doc))
 
 
 _LIST_PARAMS = frozenset(
@@ -212,12 +213,23 @@ async def list_whistles(request: web.Request) -> web.Response:
     cursor = None if page.next_before is None else _encode_cursor(page.next_before)
     if page.next_after_due is not None:
         cursor = _encode_cursor("\x1f".join(page.next_after_due), kind="d")
-    return _json(
-        {"items": [item.document() for item in page.items], "next_cursor": cursor, "limit": limit}
-    )
+    items = [for_viewer(principal, item, item.document()) for item in page.items]
+    return _json({"items": items, "next_cursor": cursor, "limit": limit})
 
 
 _READERS = (Role.REPORTER, Role.OPERATOR, Role.COMMITTEE, Role.ADMIN)
+
+
+def calls_back(principal: Principal, stored: StoredWhistle) -> bool:
+    """Whether ``principal`` sees phone numbers on this case in full: those who call back
+    (operators, the case's own responders); everyone else sees them masked (privacy.py)."""
+    role = None if principal.role is None else principal.role.value
+    return sees_phones(role, principal.responder_id, stored.assignments)
+
+
+def for_viewer(principal: Principal, stored: StoredWhistle, doc: dict[str, Any]) -> dict[str, Any]:
+    """A case's document as ``principal`` may see it (see :func:`calls_back`)."""
+    return shown_to(doc, full=calls_back(principal, stored))
 
 
 def may_read(request: web.Request, stored: StoredWhistle) -> Principal:

@@ -7,6 +7,7 @@ Login uses a double-submit CSRF cookie; once logged in, forms carry the session'
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import math
 import secrets
@@ -21,11 +22,12 @@ from aiohttp.typedefs import Handler
 from whistle.auth import Principal, Role
 from whistle.exceptions import Forbidden, Overloaded, RateLimited
 from whistle.nearby import distance_m
+from whistle.privacy import mask_phones, masked, shown_to
 from whistle.store import WhistleQuery
 from whistle.store.case_numbers import CASE_NUMBER
 from whistle.timefmt import rfc3339
 from whistle.web.access import ACCESS, PRINCIPAL, SESSION_COOKIE, client_address, public
-from whistle.web.api import may_read
+from whistle.web.api import calls_back, for_viewer, may_read
 from whistle.web.i18n import ACTIONS, LANG_COOKIE, PAGES
 from whistle.web.i18n import lang as _lang
 from whistle.web.keys import HIERARCHY, LIVE, SETTINGS, STORE, TZ
@@ -309,7 +311,7 @@ async def home(request: web.Request) -> web.Response:
             cell = request.app[HIERARCHY].cell(principal.scope)
             path = "/" + "/".join(cell.path) + "/"
         page = await request.app[STORE].list_whistles(WhistleQuery(grid_path=path, limit=20))
-        items = [item.document() for item in page.items]
+        items = [for_viewer(principal, item, item.document()) for item in page.items]
     return render(
         request,
         "home.html",
@@ -337,7 +339,7 @@ async def case_page(request: web.Request) -> web.Response:
             raise web.HTTPSeeOther(f"/cases/{whistle_id}")
     if stored is None:
         raise web.HTTPNotFound(text="no such case")
-    may_read(request, stored)
+    reader = may_read(request, stored)
     tz = request.app[TZ]
     doc = stored.document()
     related = await _related(request, doc)
@@ -345,6 +347,11 @@ async def case_page(request: web.Request) -> web.Response:
     timeline = [
         {"at": rfc3339(e.at, tz), "type": e.type, "actor": e.actor, "data": e.data} for e in events
     ]
+    # Phone numbers in full only for those who call back (whistle/privacy.py).
+    full = calls_back(reader, stored)
+    doc = shown_to(doc, full=full)
+    if not full:
+        timeline, related = masked(timeline), masked(related)
     names = names_of(request.app[HIERARCHY], request.app[LIVE].router)
     return render(
         request,
@@ -354,7 +361,10 @@ async def case_page(request: web.Request) -> web.Response:
         doc=doc,
         timeline=timeline,
         # The timeline as sentences with names (whistle/web/timeline.py), as the task page.
-        lines=sentences(events, names, lang=_lang(request), tz=tz),
+        lines=[
+            line if full else dataclasses.replace(line, text=mask_phones(line.text))
+            for line in sentences(events, names, lang=_lang(request), tz=tz)
+        ],
         # How the place was found: coordinates, a gazetteer entry, or by hand (whom).
         placement=placement_text(
             doc,

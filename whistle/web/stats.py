@@ -27,6 +27,7 @@ from grids import Cell, Hierarchy
 from whistle.auth import Principal, Role, allow_cell
 from whistle.bounds import whole_number
 from whistle.exceptions import FieldError, InvalidWhistle
+from whistle.privacy import NAMES_IN_EXPORTS
 from whistle.stats import METRICS, TABLES, Window, csv_table, labels, parse_window, report
 from whistle.store.facts import BadBucket, metric_kind
 from whistle.store.readouts import CaseFacts
@@ -140,6 +141,12 @@ async def get_stats_cases(request: web.Request) -> web.Response:
     return web.Response(body=orjson.dumps(doc), content_type="application/json")
 
 
+def names_in_exports(principal: Principal) -> bool:
+    """Whether an export names people (whistle/privacy.py ``NAMES_IN_EXPORTS``: the committee,
+    which counts who reported, and the operators and admins); others see the role."""
+    return principal.role is not None and principal.role.value in NAMES_IN_EXPORTS
+
+
 @routes.get("/api/v1/stats/{table:[a-z]+}.csv")
 async def get_stats_csv(request: web.Request) -> web.Response:
     principal = allow(request, *READERS)
@@ -154,7 +161,7 @@ async def get_stats_csv(request: web.Request) -> web.Response:
         for part in ("stats", table, window.cell.code, str(window.since), str(window.until))
     )
     return web.Response(
-        body=csv_table(doc, table, _lang(request)),
+        body=csv_table(doc, table, _lang(request), names_shown=names_in_exports(principal)),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},

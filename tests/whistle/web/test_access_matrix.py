@@ -23,6 +23,7 @@ import pytest
 from grids import Hierarchy, Level, ResponderKind
 from tests.support.auth import signed_headers
 from tests.support.harness import Live
+from tests.support.images import PNG
 from tests.support.requests import body as whistle_body
 from whistle.auth import Role
 from whistle.web.access import ACCESS
@@ -693,9 +694,6 @@ async def _citizen_rates(sc: Scenario, where: str) -> Call:
     await sc.respond(first, "resolve", note="已清理")
     await sc.operate(case_number, "verify", passed=True)
     return Call("POST", f"/api/v1/public/whistles/{case_number}/rate?key={key}", {"grade": "满意"})
-
-
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
 
 
 @endpoint("POST /api/v1/media", scoped=False)

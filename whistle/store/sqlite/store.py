@@ -42,6 +42,7 @@ from whistle.store.base import (
     UserRecord,
     WhistleQuery,
 )
+from whistle.store.sqlite import redaction
 from whistle.store.sqlite._common import Readers, fetchone
 from whistle.store.sqlite.reads import CaseReads
 from whistle.store.sqlite.records import Records
@@ -328,3 +329,16 @@ class SqliteStore:
 
     async def uploads(self, name: str) -> list[tuple[str, str | None]]:
         return await self._records.uploads(name)
+
+    # -- retention (redaction.py) --------------------------------------------------------
+
+    async def expired_cases(self, closed_before: datetime, limit: int = 500) -> list[str]:
+        rows = await self._readers.conn.execute_fetchall(
+            redaction.EXPIRED_CASES, (closed_before.timestamp(), limit)
+        )
+        return [row[0] for row in rows]
+
+    async def redact_cases(self, ids: Sequence[str], at: datetime) -> list[str]:
+        orphans: list[str] = []
+        await self.writer.enqueue([], [], None, apply=redaction.redactor(ids, at, orphans))
+        return orphans
