@@ -48,7 +48,7 @@ from whistle.auth import FILES, Principal, Role, allow_cell
 from whistle.cameras import CAMERAS_FILE, CameraRegistry
 from whistle.cases import case_document
 from whistle.clock import Clock
-from whistle.documents import FiledBy
+from whistle.documents import FiledBy, TraceEntry, WhistleRecord
 from whistle.events import NewEvent
 from whistle.exceptions import FieldError, Forbidden, IdempotencyConflict, InvalidWhistle
 from whistle.grouping import CameraRepeats, Detection
@@ -58,6 +58,7 @@ from whistle.places import Located, locate
 from whistle.schema import WhistleIn, field_errors
 from whistle.silences import SilenceMatch, Silences
 from whistle.store import (
+    AssignmentRow,
     Created,
     Duplicate,
     NewWhistle,
@@ -641,15 +642,10 @@ class Intake:
             camera_id=whistle.camera_id,
             near=near,
         )
-        events = [filing.received_event(doc, request, client_key, received_at)]
-        if located.held:
-            events.append(filing.unplaced_event(doc, received_at))
-        elif silence is not None and silence.muted:
-            events.append(filing.muted_event(whistle_id, received_at, silence, tz))
-        else:
-            assert decision is not None
-            routed = filing.routed_data(doc, decision, assignments, trace)
-            events.append(NewEvent("whistle.routed", whistle_id, received_at, "router", routed))
+        events = [
+            filing.received_event(doc, request, client_key, received_at),
+            self._fate(doc, received_at, located, silence, decision, (assignments, trace)),
+        ]
         # The new case's first deadlines, from the same fold every later step uses.
         state = fold(events, whistle_id)
         pending = deadlines(state, rules.router, rules.policy)
@@ -662,6 +658,25 @@ class Intake:
             case_doc=case_document(state, tz),
             case_prefix=case_prefix(self._number_cell(cell).code, received_at, tz),
         )
+
+    def _fate(
+        self,
+        doc: WhistleRecord,
+        received_at: datetime,
+        located: Located,
+        silence: SilenceMatch | None,
+        decision: Decision | None,
+        rows: tuple[list[AssignmentRow], list[TraceEntry]],
+    ) -> NewEvent:
+        """What became of a new whistle: held for its place, muted, or routed."""
+        whistle_id = doc["id"]
+        if located.held:
+            return filing.unplaced_event(doc, received_at)
+        if silence is not None and silence.muted:
+            return filing.muted_event(whistle_id, received_at, silence, self._tz)
+        assert decision is not None
+        routed = filing.routed_data(doc, decision, *rows)
+        return NewEvent("whistle.routed", whistle_id, received_at, "router", routed)
 
     def _number_cell(self, cell: Cell) -> Cell:
         """Whose letters start the 受理编号: the whistle's town (the county above the towns)."""
