@@ -427,6 +427,11 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if limit is not None:
         # Nothing has read the body yet (a signature check will): raise the limit first.
         request = request.clone(client_max_size=limit)
+    length = request.content_length
+    if length is not None and length > request.client_max_size:
+        # 18: refused before anything runs, whoever sends it: a handler that never reads its
+        # body (a DELETE) would otherwise take a body of any size without a word.
+        raise web.HTTPRequestEntityTooLarge(max_size=request.client_max_size, actual_size=length)
     if info.http_exception is not None:
         request[PRINCIPAL] = PUBLIC
         return await handler(request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -170,6 +171,9 @@ async def list_whistles(request: web.Request) -> web.Response:
     text = q.get("q", "").strip()
     if len(text) > _MAX_QUERY:
         errors.append(FieldError("q", f"at most {_MAX_QUERY} characters"))
+    elif any(unicodedata.category(c) == "Cc" for c in text):
+        # 18: a NUL ended the FTS5 string early and SQLite failed (a 500); no text has them.
+        errors.append(FieldError("q", "control characters (NUL, tab, newline) are not text"))
     since = _time_param(q, "since", errors)
     until = _time_param(q, "until", errors)
     limit = _int_param(q, "limit", 50, 1, 200, errors)
