@@ -15,8 +15,18 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from tests.support.probe import AWAY, CAST, COMMITTEE, HOME, OPERATOR, RESPONDER, Call, Probe
-from tests.support.probe import Who, open_probe
+from tests.support.probe import (
+    AWAY,
+    CAST,
+    COMMITTEE,
+    HOME,
+    OPERATOR,
+    RESPONDER,
+    Call,
+    Probe,
+    Who,
+    open_probe,
+)
 
 shared_loop = pytest.mark.asyncio(loop_scope="module")
 
