@@ -152,6 +152,8 @@ COORDINATES = (
     "NaN", "Infinity", "-Infinity", "1e400", '"NaN"', '"Infinity"', "91", "-90.0001", "180.5",
     "-181", '"北纬"', "true", "[]", "{}",
 )  # fmt: skip
+# Per value: lat and lon of a whistle, of a citizen's whistle, of an Open311 request, of locate.
+COORDINATE_PROBES = len(COORDINATES) * 8
 
 
 def _echoes(payload: str) -> tuple[str, ...]:
