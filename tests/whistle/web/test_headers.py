@@ -3,6 +3,9 @@ nosniff and no framing; /wall may be framed by the origins ``--wall-frame-ancest
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from tests.support.harness import Live, StartServer
@@ -60,3 +63,29 @@ def test_the_policy_names_the_ancestors_it_is_given() -> None:
     assert content_security_policy(parse_frame_ancestors("https://x.cn")).endswith(
         "frame-ancestors https://x.cn"
     )
+
+
+WEB = Path(__file__).resolve().parents[3] / "whistle" / "web"
+INLINE = {
+    "inline <script> code": re.compile(
+        r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>", re.I
+    ),
+    "an on*= handler": re.compile(r"<[^>]+\son[a-z]+\s*=", re.I),
+    "a style= attribute": re.compile(r"<[^>]+\sstyle\s*=", re.I),
+    "a <style> element": re.compile(r"<style\b", re.I),
+    "a javascript: link": re.compile(r"javascript:", re.I),
+}
+
+
+@pytest.mark.parametrize("kind", INLINE)
+def test_no_template_or_script_carries_what_the_policy_refuses(kind: str) -> None:
+    """What the policy would block must not be in the pages' own files (the Chromium probe
+    sees it at run time; this names the file)."""
+    files = [*(WEB / "templates").rglob("*.html"), *(WEB / "static").glob("*.js")]
+    assert len(files) > 20
+    found = [
+        f"{path.relative_to(WEB)}: {match.group(0)[:80]}"
+        for path in files
+        for match in INLINE[kind].finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, f"{kind}:\n" + "\n".join(found)
