@@ -100,7 +100,7 @@ async def test_failed_logins_are_refused_in_chinese_with_retry_after_then_end(
     refused = await _login(live, "op")
     assert refused.status == 429  # type: ignore[attr-defined]
     assert int(refused.headers["Retry-After"]) == 60  # type: ignore[attr-defined]
-    assert "登录" in await refused.text()  # type: ignore[attr-defined]
+    assert "登录失败次数过多，请在60 秒后再试" in await refused.text()  # type: ignore[attr-defined]
     assert "whistle_session" not in refused.cookies  # type: ignore[attr-defined]
     # A sliding window on the injected clock: after the refusal the right password works.
     clock.advance(timedelta(seconds=61))
