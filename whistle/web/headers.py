@@ -7,7 +7,8 @@ element runs or applies (the pages keep their CSS in /static and /public files a
 in ``<script type="application/json">`` blocks, which are not run). ``frame-ancestors 'none'``
 and ``X-Frame-Options: DENY`` keep every page out of other sites' frames (clickjacking), except
 ``/wall``, the big screen, which a command centre may embed in its own dashboard when
-``serve --wall-frame-ancestors ORIGINS`` names the origins that may.
+``serve --wall-frame-ancestors ORIGINS`` names the origins that may. (The session cookie is
+SameSite=Strict, so only a page of the same site gets a logged-in wall in its frame.)
 """
 
 from __future__ import annotations
