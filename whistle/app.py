@@ -32,7 +32,7 @@ from whistle.placing import Placer
 from whistle.silences import Silences
 from whistle.store import open_store
 from whistle.versions import ConfigBundle, LiveConfig, build_bundle, read_files
-from whistle.web import console, metrics, picker, stream
+from whistle.web import console, headers, metrics, picker, stream
 from whistle.web.access import ACCESS, Access, access_middleware
 from whistle.web.actions import routes as action_routes
 from whistle.web.admin import routes as admin_routes
@@ -134,14 +134,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     stream.install(app)
     metrics.install(app)  # GET /metrics, its timing middleware and its bus subscriber
     app.router.add_static("/static/", STATIC, name="static", show_index=False)
-    app.on_response_prepare.append(_nosniff)
+    headers.install(app)  # CSP, nosniff and framing on every answer (whistle/web/headers.py)
     return app
-
-
-async def _nosniff(request: web.Request, response: web.StreamResponse) -> None:
-    # Every answer, JSON, CSV, static files and health checks too: a browser must take the
-    # declared type, never guess one (a JSON body read as HTML would run what it contains).
-    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -79,6 +79,14 @@ def _serve_parser(sub: Any) -> None:
         help="mark cookies Secure on plain HTTP too (behind a proxy that ends TLS)",
     )
     serve.add_argument(
+        "--wall-frame-ancestors",
+        default="",
+        type=_frame_ancestors,
+        metavar="ORIGINS",
+        help="origins (https://host, space- or comma-separated) that may show /wall in a frame;"
+        " by default no page may be framed",
+    )
+    serve.add_argument(
         "--public-url",
         default="",
         help="the address browsers use (https://host); webhook notices link to task pages there",
@@ -128,6 +136,15 @@ def _credential_parsers(sub: Any) -> None:
     add.add_argument("--role", required=True, choices=[r.value for r in _roles()])
     add.add_argument("--scope")
     add.add_argument("--responder")
+
+
+def _frame_ancestors(text: str) -> tuple[str, ...]:
+    from whistle.web.headers import parse_frame_ancestors
+
+    try:
+        return parse_frame_ancestors(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _database(text: str) -> StoreUrl:
@@ -391,6 +408,7 @@ def _serve(args: argparse.Namespace) -> int:
         limits=limits,
         secure_cookies=args.secure_cookies,
         public_url=args.public_url,
+        wall_frame_ancestors=args.wall_frame_ancestors,
     )
     # SIGTERM/SIGINT arrive as GracefulExit (a SystemExit with code 1) through aiohttp's
     # signal handlers; the cleanup contexts have run by then, so it is a clean exit.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import secrets
 import sqlite3
 import urllib.parse
@@ -335,7 +336,8 @@ class Probe:
         else:
             body = b""
         if data is None:
-            data = body or None
+            # Over a MiB, aiohttp wants a stream rather than bytes (it warns otherwise).
+            data = io.BytesIO(body) if len(body) > 1 << 20 else body or None
         sent = {**(await self.headers(who, call, body) if headers is None else headers), **extra}
         async with self.http.request(
             call.method, self.base + call.path, data=data, headers=sent, allow_redirects=False

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -137,6 +139,17 @@ _SORTS = ("received", "due")
 _MAX_QUERY = 100
 
 
+def _search_text(q: Mapping[str, str], errors: list[FieldError]) -> str:
+    """The ``q`` parameter, stripped; its problems go to ``errors``."""
+    text = q.get("q", "").strip()
+    if len(text) > _MAX_QUERY:
+        errors.append(FieldError("q", f"at most {_MAX_QUERY} characters"))
+    elif any(unicodedata.category(c) == "Cc" for c in text):
+        # 18: a NUL ended the FTS5 string early and SQLite failed (a 500); no text has them.
+        errors.append(FieldError("q", "control characters (NUL, tab, newline) are not text"))
+    return text
+
+
 @routes.get("/api/v1/whistles")
 async def list_whistles(request: web.Request) -> web.Response:
     principal = allow(request, *_READERS)
@@ -168,9 +181,7 @@ async def list_whistles(request: web.Request) -> web.Response:
     sort = q.get("sort", "received")
     if sort not in _SORTS:
         errors.append(FieldError("sort", f"unknown sort {sort!r}; expected received or due"))
-    text = q.get("q", "").strip()
-    if len(text) > _MAX_QUERY:
-        errors.append(FieldError("q", f"at most {_MAX_QUERY} characters"))
+    text = _search_text(q, errors)
     since = _time_param(q, "since", errors)
     until = _time_param(q, "until", errors)
     limit = _int_param(q, "limit", 50, 1, 200, errors)

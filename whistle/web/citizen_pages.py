@@ -34,6 +34,7 @@ _STATIC = Path(__file__).resolve().parent / "static"
 _FAVICON = _STATIC / "favicon.svg"
 # What the pages without a login load, by name: nothing else is served from here.
 _PUBLIC_FILES = {
+    "base.css": "text/css; charset=utf-8",
     "common.css": "text/css; charset=utf-8",
     "field.js": "text/javascript; charset=utf-8",
     "citizen.js": "text/javascript; charset=utf-8",

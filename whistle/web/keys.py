@@ -64,6 +64,9 @@ class Settings:
     # Where browsers reach this server (``https://whistle.example.org``): notices link to
     # task pages under it. Empty: the links are paths (``/tasks/…``).
     public_url: str = ""
+    # Origins that may show /wall in a frame (``serve --wall-frame-ancestors``); none: no page
+    # may be framed anywhere (whistle/web/headers.py).
+    wall_frame_ancestors: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
 

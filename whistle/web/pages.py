@@ -104,10 +104,6 @@ def render(
         lang=lang, t=PAGES[lang], title=context.pop("title", PAGES[lang]["app"]), **context
     )
     response = web.Response(text=html, content_type="text/html", status=status)
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
     if "lang" in request.query:
         response.set_cookie(
             LANG_COOKIE, lang, samesite="Lax", max_age=365 * 86400, secure=secure_cookies(request)
@@ -262,6 +258,11 @@ async def login(request: web.Request) -> web.Response:
             request, "login.html", status=401, csrf=sent, name=name, error=PAGES[lang]["bad_login"]
         )
     session_id, _ = found
+    # Rotation: the session this browser had before (another user's, or one an attacker
+    # planted) ends now; the login gets a new id, never the one the browser brought.
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:
+        await request.app[ACCESS].logout(previous)
     response = web.HTTPSeeOther("/")
     response.set_cookie(
         SESSION_COOKIE, session_id, httponly=True, samesite="Strict", secure=secure_cookies(request)
