@@ -9,7 +9,7 @@ category gets, the reports a category's ``needs`` add, the backstop for each cat
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -126,6 +126,33 @@ class Router:
         if plan is None:
             raise UnknownCategoryError(category)
         return plan.rule
+
+    def retime(
+        self, decision: Decision, received_at: datetime, *, calendar: WorkCalendar | None = None
+    ) -> Decision:
+        """``decision`` as :meth:`route` would give it for a whistle received at
+        ``received_at`` whose climb found the same responders: the same assignments with every
+        deadline worked out again from the new time. What-if replay caches a decision per set
+        of inputs and retimes it for each whistle sharing them (see ``whistle.replay``).
+        Raises CalendarEndError like :meth:`route`."""
+        plan = self._plans[decision.source, decision.category.code]
+        dues = Dues(calendar or self.calendar, received_at, decision.urgency, plan.category)
+        by_index = {report.index: report.options for report in plan.reports}
+        named = plan.reports[0].options if plan.reports else self.rules.defaults
+        retimed = []
+        for a in decision.assignments:
+            options = named if a.origin is Origin.NAMED else by_index[a.report_index]
+            retimed.append(
+                replace(
+                    a,
+                    acknowledge_due=None
+                    if a.acknowledge_due is None
+                    else dues.acknowledge(options),
+                    claim_due=None if a.claim_due is None else dues.claim(options),
+                    resolve_due=dues.resolve(options),
+                )
+            )
+        return replace(decision, received_at=received_at, assignments=tuple(retimed))
 
     def route(
         self,

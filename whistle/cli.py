@@ -1,5 +1,5 @@
 """The ``whistle`` command: serve, generate a sample county, check a config directory, import
-a 12345 hotline CSV."""
+a 12345 hotline CSV, replay a period under proposed rules."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     _serve_parser(sub)
     _config_parsers(sub)
     _credential_parsers(sub)
+    from whistle.replay import command as replay_command
+
+    replay_command.add_parser(sub)
 
     hotline = sub.add_parser(
         "import-hotline", help="import a 12345 hotline CSV as citizen whistles (idempotent)"
@@ -150,6 +153,10 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
         return asyncio.run(_access_command(args))
     if args.command == "import-hotline":
         return asyncio.run(_import_hotline(args))
+    if args.command == "replay":
+        from whistle.replay import command as replay_command
+
+        return replay_command.run(args, (clock or SystemClock()).now())
     return _check(args, clock)
 
 
