@@ -180,7 +180,7 @@ def read_cases(conn: sqlite3.Connection, period: Period) -> Iterator[list[Record
                 pending.setdefault(row[0], []).append(_assignment(row))
             if chunk[-1][13] > horizon:
                 break
-        batch = [RecordedCase(*r[:13], r[13] or 0, r[14], pending.pop(r[0], [])) for r in rows]
+        batch = [_case(r, pending.pop(r[0], [])) for r in rows]
         _committee_inputs(conn, [c for c in batch if c.source == "town_committee"])
         yield batch
 
