@@ -127,32 +127,43 @@ class Router:
             raise UnknownCategoryError(category)
         return plan.rule
 
-    def retime(
+    def deadlines(
         self, decision: Decision, received_at: datetime, *, calendar: WorkCalendar | None = None
-    ) -> Decision:
-        """``decision`` as :meth:`route` would give it for a whistle received at
-        ``received_at`` whose climb found the same responders: the same assignments with every
-        deadline worked out again from the new time. What-if replay caches a decision per set
-        of inputs and retimes it for each whistle sharing them (see ``whistle.replay``).
-        Raises CalendarEndError like :meth:`route`."""
+    ) -> tuple[tuple[datetime | None, datetime | None, datetime], ...]:
+        """Per assignment of ``decision``, its (acknowledge, claim, resolve) deadlines for a
+        whistle received at ``received_at`` whose climb found the same responders, as
+        :meth:`route` would work them out. What-if replay caches a decision per set of inputs
+        and times each whistle sharing them with this (see ``whistle.replay``). Raises
+        CalendarEndError like :meth:`route`."""
         plan = self._plans[decision.source, decision.category.code]
         dues = Dues(calendar or self.calendar, received_at, decision.urgency, plan.category)
         by_index = {report.index: report.options for report in plan.reports}
         named = plan.reports[0].options if plan.reports else self.rules.defaults
-        retimed = []
+        out = []
         for a in decision.assignments:
             options = named if a.origin is Origin.NAMED else by_index[a.report_index]
-            retimed.append(
-                replace(
-                    a,
-                    acknowledge_due=None
-                    if a.acknowledge_due is None
-                    else dues.acknowledge(options),
-                    claim_due=None if a.claim_due is None else dues.claim(options),
-                    resolve_due=dues.resolve(options),
+            out.append(
+                (
+                    None if a.acknowledge_due is None else dues.acknowledge(options),
+                    None if a.claim_due is None else dues.claim(options),
+                    dues.resolve(options),
                 )
             )
-        return replace(decision, received_at=received_at, assignments=tuple(retimed))
+        return tuple(out)
+
+    def retime(
+        self, decision: Decision, received_at: datetime, *, calendar: WorkCalendar | None = None
+    ) -> Decision:
+        """``decision`` with the deadlines of :meth:`deadlines` for ``received_at``."""
+        assignments = tuple(
+            replace(a, acknowledge_due=ack, claim_due=claim, resolve_due=resolve)
+            for a, (ack, claim, resolve) in zip(
+                decision.assignments,
+                self.deadlines(decision, received_at, calendar=calendar),
+                strict=True,
+            )
+        )
+        return replace(decision, received_at=received_at, assignments=assignments)
 
     def route(
         self,

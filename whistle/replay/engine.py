@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -13,9 +14,8 @@ from typing import Any
 from dispatch.decision import Decision, PlannedAssignment
 from dispatch.model import Mode, Origin
 from grids import Hierarchy
-from grids.exceptions import UnknownCellError
 from whistle.replay import report as reporting
-from whistle.replay.outcome import Figures, Model, after, before, ts
+from whistle.replay.outcome import Figures, Model, after, before
 from whistle.replay.recorded import (
     Period,
     RecordedAssignment,
@@ -25,7 +25,7 @@ from whistle.replay.recorded import (
     read_cases,
     recorded_documents,
 )
-from whistle.replay.rules import ProposedRules, RouteCache, RouteKey
+from whistle.replay.rules import Dues, ProposedRules, RouteCache, RouteKey
 
 __all__ = ["Tally", "replay"]
 
@@ -52,7 +52,7 @@ class Side:
     units: Counter[str] = field(default_factory=Counter)
     backstop: int = 0
 
-    def add(self, figures: Figures, slots: list[tuple[str, str, str]], backstop: bool) -> None:
+    def add(self, figures: Figures, slots: Sequence[tuple[str, str, str]], backstop: bool) -> None:
         f = self.figures
         f["cases"] += 1
         f["response_due"] += figures.response_due
@@ -79,8 +79,33 @@ class Tally:
     examples: list[tuple[RecordedCase, Decision]] = field(default_factory=list)
 
 
-def _unit(kind: str, mode: str, responder: str | None, cell: str) -> str:
+def _unit(mode: str, responder: str | None, cell: str) -> str:
     return responder if mode == "push" and responder else f"board:{cell}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a cached decision is, whatever the time: its slots in order, and what it adds to
+    the tables."""
+
+    slots: tuple[Slot, ...]
+    order: tuple[int, ...]  # assignment indices in slot order
+    units: tuple[tuple[str, str, str], ...]
+    backstop: bool
+
+    @classmethod
+    def of(cls, decision: Decision) -> _Shape:
+        planned = decision.assignments
+        keyed = sorted((_planned_slot(a), i) for i, a in enumerate(planned))
+        return cls(
+            tuple(slot for slot, _ in keyed),
+            tuple(i for _, i in keyed),
+            tuple(
+                (a.kind.value, a.level.key, _unit(a.mode.value, a.responder_id, a.cell))
+                for a in planned
+            ),
+            any(a.origin is Origin.BACKSTOP for a in planned),
+        )
 
 
 class _Replayer:
@@ -93,78 +118,72 @@ class _Replayer:
         self.model = model
         self.limit = limit
         self.tally = Tally()
+        self._shapes: dict[int, _Shape] = {}
+
+    def _shape(self, template: Decision) -> _Shape:
+        shape = self._shapes.get(id(template))
+        if shape is None:
+            shape = self._shapes[id(template)] = _Shape.of(template)
+        return shape
+
+    def _routable(self, case: RecordedCase) -> bool:
+        if self.catalog.get(case.category) is None:
+            self.tally.skipped["unknown_category"] += 1
+            return False
+        if self.hierarchy.get(case.cell) is None:
+            self.tally.skipped["unknown_cell"] += 1
+            return False
+        return True
 
     def case(self, case: RecordedCase) -> None:
+        """Replay one case and add it to the tally."""
+        if not self._routable(case):
+            return
         t = self.tally
-        if self.catalog.get(case.category) is None:
-            t.skipped["unknown_category"] += 1
-            return
-        try:
-            self.hierarchy.cell(case.cell)
-        except UnknownCellError:
-            t.skipped["unknown_cell"] += 1
-            return
         key: RouteKey = (case.source, case.category, case.cell, case.urgency, case.units, case.load)
         at = datetime.fromisoformat(case.received_text)
-        decision = self.cache.route(key, at)
-        planned = decision.assignments
-        initial = case.initial
-        slots_after = sorted(map(_planned_slot, planned))
-        slots_before = sorted(map(_recorded_slot, initial))
-        changed = slots_after != slots_before
-        shift = self._shift(initial, planned)
-        retimed = not changed and (shift != 0.0 or self._ack_moved(initial, planned))
+        template, dues = self.cache.route(key, at)
+        shape = self._shape(template)
+        planned = template.assignments
+        ack_dues = [None if ack is None else ack.timestamp() for ack, _, _ in dues]
+        initial = sorted(((_recorded_slot(a), a) for a in case.initial), key=_first)
+        changed = shape.slots != tuple(slot for slot, _ in initial)
+        shift = self._shift(case.initial, dues)
+        retimed = not changed and (
+            shift != 0.0
+            or any(
+                _moved(old.ack_due, ack_dues[i])
+                for (_, old), i in zip(initial, shape.order, strict=True)
+            )
+        )
         t.changed += changed
         t.retimed += retimed
         if changed and len(t.examples) < self.limit:
-            t.examples.append((case, decision))
-        now = self.model.now
-        was = before(case, now)
-        will = (
-            was
-            if not (changed or retimed)
-            else after(case, planned, shift, self.model, changed=changed)
-        )
+            t.examples.append((case, self.cache.decision_at(template, at)))
+        was = before(case, self.model.now)
+        will = was
+        if changed or retimed:
+            will = after(case, planned, ack_dues, shift, self.model, changed=changed)
         t.before.add(
             was,
-            self._recorded_units(initial),
-            any(a.origin == Origin.BACKSTOP.value for a in initial),
+            [(a.kind, a.level or "", _unit(a.mode, a.responder_id, a.cell)) for _, a in initial],
+            any(a.origin == "backstop" for _, a in initial),
         )
-        t.after.add(
-            will, self._planned_units(planned), any(a.origin is Origin.BACKSTOP for a in planned)
-        )
+        t.after.add(will, shape.units, shape.backstop)
 
     @staticmethod
-    def _shift(initial: list[RecordedAssignment], planned: tuple[PlannedAssignment, ...]) -> float:
-        if not initial or not planned or initial[0].resolve_due is None:
+    def _shift(initial: list[RecordedAssignment], dues: Dues) -> float:
+        if not initial or not dues or initial[0].resolve_due is None:
             return 0.0
         recorded = datetime.fromisoformat(initial[0].resolve_due).timestamp()
-        shift = planned[0].resolve_due.timestamp() - recorded
+        shift = dues[0][2].timestamp() - recorded
         return 0.0 if abs(shift) < 0.001 else shift
 
-    @staticmethod
-    def _ack_moved(
-        initial: list[RecordedAssignment], planned: tuple[PlannedAssignment, ...]
-    ) -> bool:
-        recorded = sorted((_recorded_slot(a), a.ack_due) for a in initial)
-        proposed = sorted((_planned_slot(a), ts(a.acknowledge_due)) for a in planned)
-        for (_, old), (_, new) in zip(recorded, proposed, strict=True):
-            if (old is None) != (new is None) or (
-                old is not None and new is not None and abs(old - new) > 0.001
-            ):
-                return True
-        return False
 
-    def _recorded_units(self, initial: list[RecordedAssignment]) -> list[tuple[str, str, str]]:
-        return [
-            (a.kind, a.level or "", _unit(a.kind, a.mode, a.responder_id, a.cell)) for a in initial
-        ]
-
-    def _planned_units(self, planned: tuple[PlannedAssignment, ...]) -> list[tuple[str, str, str]]:
-        return [
-            (a.kind.value, a.level.key, _unit(a.kind.value, a.mode.value, a.responder_id, a.cell))
-            for a in planned
-        ]
+def _moved(old: float | None, new: float | None) -> bool:
+    if old is None or new is None:
+        return (old is None) != (new is None)
+    return abs(old - new) > 0.001
 
 
 def replay(
@@ -201,3 +220,7 @@ def replay(
         cache=(replayer.cache.routed, replayer.cache.served),
         seconds=time.perf_counter() - started,
     )
+
+
+def _first(pair: tuple[Slot, RecordedAssignment]) -> Slot:
+    return pair[0]

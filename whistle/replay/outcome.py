@@ -11,6 +11,7 @@ or a hold recorded on the case still counts).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -97,27 +98,27 @@ def _same(recorded: RecordedAssignment, planned: PlannedAssignment) -> bool:
 def after(
     case: RecordedCase,
     planned: tuple[PlannedAssignment, ...],
+    ack_dues: Sequence[float | None],
     shift: float,
     model: Model,
     *,
     changed: bool,
 ) -> Figures:
-    """What the case would count for under the proposed route ``planned``; ``shift`` is how
-    many seconds later the proposed first resolve deadline falls than the recorded one."""
+    """What the case would count for under the proposed route ``planned`` whose
+    acknowledgement deadlines are ``ack_dues`` (Unix seconds, per assignment); ``shift`` is
+    how many seconds later the proposed first resolve deadline falls than the recorded one."""
     now = model.now
     received = case.received_at
     rows: list[tuple[float | None, float | None, float | None]] = []
-    for p in planned:
+    for p, ack_due in zip(planned, ack_dues, strict=True):
         if p.mode is not Mode.PUSH:
             continue
         mine = next((r for r in case.assignments if _same(r, p)), None)
         if mine is not None:
-            rows.append((ts(p.acknowledge_due), mine.acknowledged_at, mine.ended_at))
+            rows.append((ack_due, mine.acknowledged_at, mine.ended_at))
         else:
             seconds = model.ack_after(p.kind.value)
-            rows.append(
-                (ts(p.acknowledge_due), None if seconds is None else received + seconds, None)
-            )
+            rows.append((ack_due, None if seconds is None else received + seconds, None))
     if not changed:
         # The same responders: later assignments (escalations, 退单) happened as recorded.
         rows += [

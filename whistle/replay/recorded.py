@@ -45,8 +45,9 @@ ORDER BY f.day, f.received_at, f.whistle_id
 """
 
 _ASSIGNMENTS_SQL = """
-SELECT af.whistle_id, af.assignment_id, af.responder_id, af.kind, af.mode, af.ack_due,
-       af.acknowledged_at, af.resolved_at, af.ended_at, a.cell,
+SELECT af.whistle_id, af.assignment_id,
+       CAST(substr(af.assignment_id, length(af.whistle_id) + 2) AS INTEGER), af.responder_id,
+       af.kind, af.mode, af.ack_due, af.acknowledged_at, af.resolved_at, af.ended_at, a.cell,
        json_extract(a.doc, '$.origin'), json_extract(a.doc, '$.level'), a.resolve_due,
        af.received_at
 FROM assignment_facts af JOIN assignments a ON a.id = af.assignment_id
@@ -145,13 +146,9 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
 
 
 def _assignment(row: Sequence[Any]) -> RecordedAssignment:
-    aid = row[1]
-    suffix = aid.rsplit("-", 1)[-1]
     return RecordedAssignment(
-        aid,
-        int(suffix) if suffix.isdigit() else 0,
-        row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10], row[11],
-        row[12],
+        row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10],
+        row[11], row[12], row[13],
     )  # fmt: skip
 
 
@@ -178,7 +175,7 @@ def read_cases(conn: sqlite3.Connection, period: Period) -> Iterator[list[Record
                 break
             for row in chunk:
                 pending.setdefault(row[0], []).append(_assignment(row))
-            if chunk[-1][13] > horizon:
+            if chunk[-1][14] > horizon:
                 break
         batch = [_case(r, pending.pop(r[0], [])) for r in rows]
         _committee_inputs(conn, [c for c in batch if c.source == "town_committee"])

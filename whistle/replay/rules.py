@@ -13,6 +13,7 @@ approximation: a different answer routes afresh.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +25,7 @@ from dispatch.model import Source, Urgency
 from dispatch.router import RouteRequest
 from grids.loader import load_hierarchy
 
-__all__ = ["ProposedRules", "RouteCache", "RouteKey"]
+__all__ = ["Dues", "ProposedRules", "RouteCache", "RouteKey"]
 
 # (source, category, cell, urgency, named units, spread load)
 RouteKey = tuple[str, str, str, str, tuple[str, ...], tuple[tuple[str, int], ...] | None]
@@ -51,30 +52,66 @@ class ProposedRules:
         return cls(router, duty, str(config_dir))
 
 
+Dues = tuple[tuple[datetime | None, datetime | None, datetime], ...]
+
+
+def _slot_seconds(duty: DutyRoster, offset_minutes: int) -> int:
+    """The longest step of time inside which nobody's duty can change: the gcd of every shift
+    boundary, of the day, and of the zone's offset from UTC (so the steps, counted from the
+    epoch, start on local boundaries)."""
+    step = math.gcd(24 * 60, abs(offset_minutes))
+    for rid in duty.responders():
+        for shift in duty.shifts(rid):
+            step = math.gcd(step, shift.start, shift.end)
+    return max(step, 1) * 60
+
+
 class RouteCache:
     """Routes replayed whistles, once per distinct set of inputs and duty answers."""
 
     def __init__(self, rules: ProposedRules) -> None:
         self._router = rules.router
         self._on_duty = rules.duty.on_duty
+        # Responders without shifts are always on duty: never worth asking again.
+        self._rostered = frozenset(rules.duty.responders())
+        offset = rules.router.calendar.timezone.utcoffset(datetime(2026, 1, 1))
+        minutes = 0 if offset is None else int(offset.total_seconds() // 60)
+        self._slot = _slot_seconds(rules.duty, minutes)
+        self._duty_memo: dict[tuple[str, int], bool] = {}
         self._entries: dict[RouteKey, list[tuple[tuple[tuple[str, bool], ...], Decision]]] = {}
         self.routed = 0  # calls to the router (the rest were served from the cache)
         self.served = 0
 
-    def route(self, key: RouteKey, at: datetime) -> Decision:
-        """The decision for a whistle of ``key`` received ``at``."""
+    def on_duty(self, responder_id: str, at: datetime) -> bool:
+        """The roster's answer, remembered per responder and step of time (see
+        :func:`_slot_seconds`: the answer cannot change inside a step)."""
+        if responder_id not in self._rostered:
+            return True
+        key = (responder_id, int(at.timestamp() // self._slot))
+        answer = self._duty_memo.get(key)
+        if answer is None:
+            answer = self._duty_memo[key] = self._on_duty(responder_id, at)
+        return answer
+
+    def route(self, key: RouteKey, at: datetime) -> tuple[Decision, Dues]:
+        """The decision for a whistle of ``key`` received ``at`` (the cached one, the same
+        object for every whistle that shares it: its deadlines are another whistle's) and
+        this whistle's own deadlines, per assignment (see :meth:`Router.deadlines`)."""
         variants = self._entries.get(key)
-        on_duty = self._on_duty
+        on_duty = self.on_duty
         if variants is not None:
             for probes, decision in variants:
                 if all(on_duty(rid, at) is answer for rid, answer in probes):
                     self.served += 1
-                    return self._retime(decision, at)
+                    return decision, self._deadlines(decision, at)
         else:
             variants = self._entries[key] = []
         asked: dict[str, bool] = {}
+        rostered = self._rostered
 
         def recording(responder_id: str, moment: datetime) -> bool:
+            if responder_id not in rostered:
+                return True
             answer = asked.get(responder_id)
             if answer is None:
                 answer = asked[responder_id] = on_duty(responder_id, moment)
@@ -84,7 +121,16 @@ class RouteCache:
         self.routed += 1
         if len(variants) < _MAX_VARIANTS:
             variants.append((tuple(asked.items()), decision))
-        return decision
+        return decision, tuple(
+            (a.acknowledge_due, a.claim_due, a.resolve_due) for a in decision.assignments
+        )
+
+    def decision_at(self, decision: Decision, at: datetime) -> Decision:
+        """``decision`` (from :meth:`route`) with the deadlines of a whistle received ``at``."""
+        try:
+            return self._router.retime(decision, at)
+        except CalendarEndError:
+            return self._router.retime(decision, at, calendar=self._router.calendar.extrapolated())
 
     def _route(
         self, key: RouteKey, at: datetime, on_duty: Callable[[str, datetime], bool]
@@ -106,8 +152,10 @@ class RouteCache:
             extrapolated = self._router.calendar.extrapolated()
             return self._router.route(request, on_duty=on_duty, calendar=extrapolated)
 
-    def _retime(self, decision: Decision, at: datetime) -> Decision:
+    def _deadlines(self, decision: Decision, at: datetime) -> Dues:
         try:
-            return self._router.retime(decision, at)
+            return self._router.deadlines(decision, at)
         except CalendarEndError:
-            return self._router.retime(decision, at, calendar=self._router.calendar.extrapolated())
+            return self._router.deadlines(
+                decision, at, calendar=self._router.calendar.extrapolated()
+            )
