@@ -73,6 +73,8 @@ from whistle.web.pages import html_errors
 from whistle.web.pages import routes as page_routes
 from whistle.web.problems import error_middleware
 from whistle.web.queue import routes as queue_routes
+from whistle.web.replay import jobs_ctx as replay_jobs_ctx
+from whistle.web.replay import routes as replay_routes
 from whistle.web.silences import routes as silence_routes
 from whistle.web.silences_page import routes as silences_page_routes
 from whistle.web.stats import routes as stats_routes
@@ -97,7 +99,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app.cleanup_ctx.extend(
-        [_bus_ctx, _config_ctx, _webhooks_ctx, _store_ctx, _cases_ctx, _intake_ctx]
+        [_bus_ctx, _config_ctx, _webhooks_ctx, _store_ctx, _cases_ctx, _intake_ctx, replay_jobs_ctx]
     )
     app.add_routes(routes)
     app.add_routes(action_routes)
@@ -105,6 +107,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(silences_page_routes)
     app.add_routes(queue_routes)
     app.add_routes(admin_routes)
+    app.add_routes(replay_routes)
     app.add_routes(citizen_routes)
     app.add_routes(citizen_page_routes)
     app.add_routes(page_routes)

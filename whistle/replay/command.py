@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["add_parser", "run", "source_rules"]
+__all__ = ["VersionsUnavailable", "add_parser", "job", "run", "source_rules"]
 
 
 def add_parser(sub: Any) -> None:
@@ -70,3 +70,15 @@ def run(args: argparse.Namespace, now: datetime) -> int:
     else:
         print(render(report))
     return 0
+
+
+def job(
+    db: str, first: str, last: str, config: str | None, version: str | None, now: str, limit: int
+) -> dict[str, Any]:
+    """One replay as the server runs it, in a worker process (plain arguments, so that they
+    pickle): the report, or raises what loading the rules raised."""
+    from whistle.replay import Period, replay
+
+    rules = source_rules(Path(db), config=None if config is None else Path(config), version=version)
+    period = Period(date.fromisoformat(first), date.fromisoformat(last))
+    return replay(Path(db), period, rules, now=datetime.fromisoformat(now), limit=limit)

@@ -35,7 +35,7 @@ from whistle import documents
 from whistle.bounds import RANGE
 from whistle.schema import WhistleIn
 from whistle.stats import TABLES
-from whistle.web import actions, admin, resources, silences
+from whistle.web import actions, admin, replay, resources, silences
 from whistle.web.access import public
 
 __all__ = ["CASE_ERRORS", "ID", "MODELS", "PATH", "RESPONSES", "Op", "document", "routes"]
@@ -64,6 +64,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "SilenceIn": silences._SilenceIn,
     "TokenIn": admin._TokenIn,
     "UserIn": admin._UserIn,
+    "ReplayIn": replay._ReplayIn,
 }
 
 # Bodies whose handler checks them by hand before WhistleIn: their models only describe them.
@@ -103,6 +104,7 @@ RESPONSES: dict[str, Any] = {
         resources.PublicPlace,
         resources.Stats,
         resources.StatsCases,
+        resources.ReplayJob,
         resources.FeedResults,
         resources.Health,
     )
@@ -735,6 +737,7 @@ def operations() -> list[Op]:
         *_media_ops(),
         *_public_ops(),
         *_stats_ops(),
+        *replay.api_ops(),
         *_system_ops(),
         *_action_ops(),
     ]
