@@ -143,18 +143,31 @@ def _changed_config(config: Path, into: Path) -> Path:
     return into
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the forked workers)."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def time_replays(db: Path, config: Path, runs: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        variants = {"same rules": config, "changed rule": _changed_config(config, Path(tmp) / "c")}
-        for name, directory in variants.items():
+        changed = _changed_config(config, Path(tmp) / "c")
+        variants = {
+            "same rules, one process": (config, 1),
+            "same rules, two processes": (config, 2),
+            "changed rule, two processes": (changed, 2),
+        }
+        for name, (directory, workers) in variants.items():
             rules = ProposedRules.from_dir(directory)
             times, cpu, report = [], [], {}
             for _ in range(runs):
-                began, cpu_began = time.perf_counter(), time.process_time()
-                report = replay(db, YEAR, rules, now=stats_bench.NOW)
+                began, cpu_began = time.perf_counter(), _cpu()
+                report = replay(db, YEAR, rules, now=stats_bench.NOW, workers=workers)
                 times.append(time.perf_counter() - began)
-                cpu.append(time.process_time() - cpu_began)
+                cpu.append(_cpu() - cpu_began)
             out[name] = {
                 "seconds": round(min(times), 2),
                 "cpu_seconds": round(min(cpu), 2),

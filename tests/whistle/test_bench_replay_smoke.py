@@ -20,7 +20,11 @@ def test_replay_bench_reproduces_every_route_and_moves_the_changed_rules_cases(
         *("--size", "tiny", "--config", str(county_dir), "--db", str(tmp_path / "r.sqlite3")),
     )
     replays = report["details"]["replays"]
-    assert replays["same rules"]["cases"] == 3_000
-    assert replays["same rules"]["changed"] == 0
-    assert 0 < replays["changed rule"]["changed"] < 3_000
+    for name in ("same rules, one process", "same rules, two processes"):
+        assert replays[name]["cases"] == 3_000
+        assert replays[name]["changed"] == 0
+    assert (
+        replays["same rules, two processes"]["rates"] == replays["same rules, one process"]["rates"]
+    )
+    assert 0 < replays["changed rule, two processes"]["changed"] < 3_000
     assert "| replay | county-year replay, same rules" in stdout

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+# Two: the machine this is measured on has two cores; more only helps where there are more.
+WORKERS = min(2, os.cpu_count() or 1)
 
 __all__ = ["VersionsUnavailable", "add_parser", "job", "run", "source_rules"]
 
@@ -29,6 +33,8 @@ def add_parser(sub: Any) -> None:
     rules.add_argument("--version", dest="version", help="a stored configuration version id")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--limit", type=int, default=200, help="changed cases listed (default 200)")
+    p.add_argument("--workers", type=int, default=WORKERS,
+                   help=f"processes to split the period over (default {WORKERS})")  # fmt: skip
 
 
 class VersionsUnavailable(Exception):
@@ -58,7 +64,8 @@ def run(args: argparse.Namespace, now: datetime) -> int:
         return 2
     try:
         rules = source_rules(args.db, config=args.config, version=args.version)
-        report = replay(args.db, Period(args.first, args.last), rules, now=now, limit=args.limit)
+        period = Period(args.first, args.last)
+        report = replay(args.db, period, rules, now=now, limit=args.limit, workers=args.workers)
     except VersionsUnavailable as exc:
         print(f"whistle: replay: {exc}", file=sys.stderr)
         return 2
@@ -75,10 +82,12 @@ def run(args: argparse.Namespace, now: datetime) -> int:
 def job(
     db: str, first: str, last: str, config: str | None, version: str | None, now: str, limit: int
 ) -> dict[str, Any]:
-    """One replay as the server runs it, in a worker process (plain arguments, so that they
-    pickle): the report, or raises what loading the rules raised."""
+    """One replay as the server runs it, in its worker process (plain arguments, so that they
+    pickle; that process has no threads, so it may fork its own workers): the report, or
+    raises what loading the rules raised."""
     from whistle.replay import Period, replay
 
     rules = source_rules(Path(db), config=None if config is None else Path(config), version=version)
     period = Period(date.fromisoformat(first), date.fromisoformat(last))
-    return replay(Path(db), period, rules, now=datetime.fromisoformat(now), limit=limit)
+    when = datetime.fromisoformat(now)
+    return replay(Path(db), period, rules, now=when, limit=limit, workers=WORKERS)

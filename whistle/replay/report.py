@@ -113,20 +113,26 @@ def _trace_after(decision: Decision, hierarchy: Hierarchy) -> list[dict[str, Any
     ]
 
 
-def _trace_before(case: RecordedCase, doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _trace_before(
+    case: RecordedCase, doc: Mapping[str, Any], hierarchy: Hierarchy
+) -> list[dict[str, Any]]:
     traces = {t.get("assignment"): t for t in doc.get("trace", [])}
     out = []
     for a in case.initial:
         t = traces.get(a.id, {})
+        who = None
+        if a.mode == "push" and a.responder_id is not None:
+            found = hierarchy.responder(a.responder_id)
+            who = {"id": a.responder_id, "name": a.responder_id if found is None else found.name}
+        cell = hierarchy.get(a.cell)
         out.append(
             {
                 "kind": a.kind,
                 "kind_name": _kind_name(a.kind),
                 "mode": a.mode,
-                "responder": None
-                if a.mode != "push" or a.responder_id is None
-                else {"id": a.responder_id},
+                "responder": who,
                 "cell": a.cell,
+                "cell_name": a.cell if cell is None else cell.name,
                 "level": a.level,
                 "origin": a.origin,
                 "rule": t.get("rule"),
@@ -157,7 +163,7 @@ def _changed(
                 "cell_name": (doc.get("grid") or {}).get("name", case.cell),
                 "rule_before": (doc.get("rule") or {}).get("id"),
                 "rule_after": decision.rule_id,
-                "before": _trace_before(case, doc),
+                "before": _trace_before(case, doc, hierarchy),
                 "after": _trace_after(decision, hierarchy),
             }
         )

@@ -43,7 +43,7 @@ from whistle.stats import MAX_DAYS
 from whistle.web.access import allow, public
 from whistle.web.i18n import lang as _lang
 from whistle.web.i18n.replay import REPLAY
-from whistle.web.keys import CLOCK, IDS, SETTINGS
+from whistle.web.keys import CLOCK, IDS, SETTINGS, TZ
 from whistle.web.pages import page_session, render
 from whistle.web.problems import problem
 
@@ -258,7 +258,7 @@ async def get_csv(request: web.Request) -> web.Response:
 @public
 async def replay_page(request: web.Request) -> web.Response:
     principal, csrf = await page_session(request, Role.ADMIN)
-    today = request.app[CLOCK].now().date()
+    today = request.app[CLOCK].now().astimezone(request.app[TZ]).date()
     words = REPLAY[_lang(request)]
     return render(
         request,

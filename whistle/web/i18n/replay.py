@@ -39,6 +39,7 @@ REPLAY: dict[str, dict[str, str]] = {
         "route_after": "推演派遣",
         "csv": "下载 CSV",
         "none": "无",
+        "board": "认领板",
         "charts": "图表",
         "model": "未曾接案的报到力量按本时段同类中位时长推算。",
     },
@@ -76,6 +77,7 @@ REPLAY: dict[str, dict[str, str]] = {
         "route_after": "Replayed route",
         "csv": "CSV",
         "none": "None",
+        "board": "claim board",
         "charts": "Charts",
         "model": "Responders who did not have a case are modelled by their kind's median "
         "times in the period.",

@@ -42,9 +42,16 @@
     });
   }
 
+  // Each assignment by name (kind, who or the claim board, where); the router's own
+  // explanation, with its codes, on hover.
   function route(list) {
     var ul = el("ul");
-    list.forEach(function (a) { ul.appendChild(el("li", a.explain)); });
+    list.forEach(function (a) {
+      var who = a.responder ? a.responder.name : words.board;
+      var li = el("li", a.kind_name + " · " + who + " · " + a.cell_name);
+      li.title = a.explain;
+      ul.appendChild(li);
+    });
     var td = el("td"); td.appendChild(ul);
     return td;
   }
@@ -72,7 +79,7 @@
     fill("table-changed", doc.changed_cases, function (c) {
       var what = el("td");
       what.appendChild(el("div", c.case_number || c.id));
-      what.appendChild(el("div", c.category_name + " · " + c.cell_name + " · " + c.received_at, "muted"));
+      what.appendChild(el("div", c.category_name + " · " + c.cell_name + " · " + c.received_at.slice(0, 16).replace("T", " "), "muted"));
       return [what, route(c.before), route(c.after)];
     });
     ["rates", "kinds", "levels", "units", "busiest", "changed"].forEach(function (t) {
@@ -93,8 +100,8 @@
       chart.setOption({
         title: { text: node.getAttribute("data-title") || "", left: "center", textStyle: { fontSize: 14 } },
         tooltip: { trigger: "axis" },
-        legend: { top: 24, data: [words.before, words.after] },
-        grid: { left: 48, right: 16, top: 56, bottom: 64 },
+        legend: { bottom: 0, data: [words.before, words.after] },
+        grid: { left: 48, right: 16, top: 40, bottom: 88 },
         xAxis: { type: "category", data: names, axisLabel: { rotate: 30 } },
         yAxis: { type: "value", minInterval: 1 },
         series: [
