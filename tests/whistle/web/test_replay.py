@@ -12,8 +12,10 @@ import pytest
 
 from grids import Hierarchy
 from tests.support.harness import Live, StartServer
+from tests.support.pages import add_user, log_in
 from tests.support.replay import FIRST_DAY, LAST_DAY, record_month, rules_variant
 from tests.whistle.replay.test_engine import STREETLIGHT_TO_TOWN
+from whistle.auth import Role
 from whistle.clock import FakeClock
 
 
@@ -109,3 +111,15 @@ async def test_an_unknown_replay_is_a_problem_404(live: Live) -> None:
     )
     assert status == 404
     assert "NOPE" in problem["detail"]
+
+
+async def test_the_page_offers_the_proposals_in_chinese_and_english(rlive: Live) -> None:
+    await add_user(rlive, "chief", Role.ADMIN, None)
+    await log_in(rlive.client, "chief")
+    html = await (await rlive.client.get("/admin/replay")).text()
+    assert "<h1>规则推演</h1>" in html
+    assert '<option value="streetlight">streetlight</option>' in html
+    assert '<option value="active">当前规则</option>' in html
+    html = await (await rlive.client.get("/admin/replay?lang=en")).text()
+    assert "<h1>Rules replay</h1>" in html
+    assert "<script>" not in html  # code only from /static (a data block is not code)
