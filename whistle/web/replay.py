@@ -131,8 +131,9 @@ def proposals(settings: Any) -> Path:
 def config_choices(settings: Any) -> list[str]:
     """``active`` and the proposals' folder names, as the page offers them."""
     root = proposals(settings)
-    found = sorted(p.name for p in root.iterdir() if p.is_dir() and _NAME.match(p.name))
-    return ["active", *found] if root.is_dir() else ["active"]
+    if not root.is_dir():
+        return ["active"]
+    return ["active", *sorted(p.name for p in root.iterdir() if p.is_dir() and _NAME.match(p.name))]
 
 
 def _county_admin(request: web.Request) -> Principal:
