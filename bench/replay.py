@@ -7,11 +7,12 @@ intake records them). Then times ``whistle.replay.replay`` over the year: once u
 rules (every route reproduced) and once under a changed rule (citizens' 积存垃圾渣土 E0101 go to
 the town's grid department).
 
-    python bench/replay.py [--size tiny|full|large] [--json PATH] [--cases N] [--reuse]
+    python bench/replay.py [--size tiny|full|large] [--json PATH] [--cases N] [--fresh]
                            [--config config] [--db var/bench-replay.sqlite3]
 
 ``--size full`` is a county-year, 500,000 cases (target: replayed in under 60 s); ``tiny`` is
-3,000, for the smoke test. The database is kept; ``--reuse`` keeps it when it holds the cases.
+3,000, for the smoke test. The database is kept and reused while it holds the cases
+(``--fresh`` generates it again).
 """
 
 from __future__ import annotations
@@ -203,14 +204,16 @@ def main() -> None:
     p.add_argument("--config", type=Path, default=ROOT / "config")
     p.add_argument("--db", type=Path, help="default var/bench-replay[-N].sqlite3")
     p.add_argument("--runs", type=int, default=1, help="timed runs of each replay")
-    p.add_argument("--reuse", action="store_true", help="keep a database that holds the cases")
+    # The database is deterministic (fixed seed) and takes longest: kept while it holds the
+    # cases, so that make bench generates it once.
+    p.add_argument("--fresh", action="store_true", help="generate the database again")
     args = p.parse_args()
     total = args.cases or SIZES[args.size]
     db = args.db or ROOT / "var" / (
         "bench-replay.sqlite3" if total == 500_000 else f"bench-replay-{total}.sqlite3"
     )
     db.parent.mkdir(parents=True, exist_ok=True)
-    if db.exists() and not (args.reuse and stats_bench._holds(db, total)):
+    if db.exists() and (args.fresh or not stats_bench._holds(db, total)):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
     began = time.perf_counter()
