@@ -30,6 +30,7 @@ SECTIONS = (
     "backstop_day",
     "lifecycle",
     "stats",
+    "replay",
     "search",
     "places",
     "peer",

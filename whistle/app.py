@@ -69,6 +69,8 @@ from whistle.web.pages import html_errors
 from whistle.web.pages import routes as page_routes
 from whistle.web.problems import error_middleware
 from whistle.web.queue import routes as queue_routes
+from whistle.web.replay import jobs_ctx as replay_jobs_ctx
+from whistle.web.replay import routes as replay_routes
 from whistle.web.silences import routes as silence_routes
 from whistle.web.silences_page import routes as silences_page_routes
 from whistle.web.stats import routes as stats_routes
@@ -105,6 +107,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             _cases_ctx,
             _intake_ctx,
             _poll_ctx,
+            replay_jobs_ctx,
         ]
     )
     app.add_routes(routes)
@@ -115,6 +118,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(admin_routes)
     app.add_routes(config_routes)
     app.add_routes(config_page_routes)
+    app.add_routes(replay_routes)
     app.add_routes(citizen_routes)
     app.add_routes(citizen_page_routes)
     app.add_routes(page_routes)

@@ -1,5 +1,6 @@
 """The ``whistle`` command: serve, generate a sample county, check a config directory, import
-a 12345 hotline CSV, blank personal fields past retention."""
+a 12345 hotline CSV, blank personal fields past retention, replay a period under proposed
+rules."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     _serve_parser(sub)
     _config_parsers(sub)
     _credential_parsers(sub)
+    from whistle.replay import command as replay_command
+
+    replay_command.add_parser(sub)
 
     hotline = sub.add_parser(
         "import-hotline", help="import a 12345 hotline CSV as citizen whistles (idempotent)"
@@ -178,6 +182,10 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
         return asyncio.run(_import_hotline(args))
     if args.command == "retention":
         return asyncio.run(_retention(args, clock))
+    if args.command == "replay":
+        from whistle.replay import command as replay_command
+
+        return replay_command.run(args, (clock or SystemClock()).now())
     return _check(args, clock)
 
 

@@ -21,6 +21,7 @@ refusal changes nothing, so the refused share one).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -165,6 +166,10 @@ DOORS: dict[str, Door] = {
     "POST /api/v1/config/validate": api(ADMIN),
     "POST /api/v1/config/versions": api(ADMIN, ok=frozenset({200, 201})),
     "POST /api/v1/config/versions/{id}/apply": api(ADMIN),
+    # what-if replay: the whole county's cases, so an admin's only
+    "POST /api/v1/replays": api(ADMIN, ok=frozenset({202})),
+    "GET /api/v1/replays/{id}": api(ADMIN),
+    "GET /api/v1/replays/{id}/{table}.csv": api(ADMIN),
     # statistics and the live stream
     "GET /api/v1/stats": api(COMMITTEE, OPERATOR, ADMIN),
     "GET /api/v1/stats/cases": api(COMMITTEE, OPERATOR, ADMIN),
@@ -193,6 +198,7 @@ DOORS: dict[str, Door] = {
     "GET /grids": page(*LOGINS, away=SAME),
     "GET /console": page(OPERATOR, COMMITTEE, ADMIN, away=SAME),
     "GET /stats": page(COMMITTEE, OPERATOR, ADMIN),
+    "GET /admin/replay": page(ADMIN, away=SAME),
     "GET /stats/cases": page(COMMITTEE, OPERATOR, ADMIN),
     "GET /hotline": page(OPERATOR, away=SAME),
     "GET /wall": page(OPERATOR, COMMITTEE, ADMIN, away=SAME),
@@ -605,6 +611,43 @@ async def _stats_csv(p: Probe, who: Who, fresh: bool) -> Call:
     return Call("GET", f"/api/v1/stats/responders.csv?grid={p.towns[HOME]}")
 
 
+_REPLAY = {"since": "2026-11-01", "until": "2026-11-30", "config": "active"}
+
+
+async def _replay(p: Probe, fresh: bool, *, done: bool) -> str:
+    """A replay an admin started (``done``: once its report is there)."""
+
+    async def make() -> str:
+        headers = await p.live.auth(await p.live.token("admin", scope=None))
+        client = p.live.client
+        answer = await client.post("/api/v1/replays", json=_REPLAY, headers=headers)
+        job = await answer.json()
+        assert answer.status == 202, job
+        for _ in range(1200 if done else 0):
+            doc = await (await client.get(f"/api/v1/replays/{job['id']}", headers=headers)).json()
+            if doc["status"] != "running":
+                break
+            await asyncio.sleep(0.1)
+        return str(job["id"])
+
+    return str(await p.resource("replay-done" if done else "replay", fresh, make))
+
+
+@builds("POST /api/v1/replays")
+async def _start_replay(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("POST", "/api/v1/replays", json=_REPLAY)
+
+
+@builds("GET /api/v1/replays/{id}")
+async def _get_replay(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("GET", f"/api/v1/replays/{await _replay(p, fresh, done=False)}")
+
+
+@builds("GET /api/v1/replays/{id}/{table}.csv")
+async def _replay_csv(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("GET", f"/api/v1/replays/{await _replay(p, fresh, done=True)}/kinds.csv")
+
+
 @builds("GET /stats")
 async def _stats_page(p: Probe, who: Who, fresh: bool) -> Call:
     return Call("GET", f"/stats?grid={p.towns[HOME]}")
@@ -681,6 +724,7 @@ for _route, _path in {
     "GET /wall": "/wall",
     "GET /silences": "/silences",
     "GET /silences/new": "/silences/new",
+    "GET /admin/replay": "/admin/replay",
     "GET /api/v1/queue-counts": "/api/v1/queue-counts",
     "GET /api/v1/wall": "/api/v1/wall",
     "GET /healthz": "/healthz",

@@ -33,7 +33,7 @@ from whistle import documents
 from whistle.bounds import RANGE
 from whistle.schema import WhistleIn
 from whistle.stats import TABLES
-from whistle.web import actions, admin, openapi_config, resources, silences
+from whistle.web import actions, admin, openapi_config, replay, resources, silences
 from whistle.web._openapi import (
     _AUTHED,
     _CODE,
@@ -83,6 +83,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "TokenIn": admin._TokenIn,
     "UserIn": admin._UserIn,
     **openapi_config.MODELS,
+    "ReplayIn": replay._ReplayIn,
 }
 
 # Bodies whose handler checks them by hand before WhistleIn: their models only describe them.
@@ -122,6 +123,7 @@ RESPONSES: dict[str, Any] = {
         resources.PublicPlace,
         resources.Stats,
         resources.StatsCases,
+        resources.ReplayJob,
         resources.FeedResults,
         resources.Health,
         *openapi_config.RESPONSES,
@@ -646,6 +648,7 @@ def operations() -> list[Op]:
         *_media_ops(),
         *_public_ops(),
         *_stats_ops(),
+        *replay.api_ops(),
         *_system_ops(),
         *_action_ops(),
         *openapi_config.operations(),

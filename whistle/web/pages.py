@@ -152,6 +152,7 @@ NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/silences", "silences", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
     ("/hotline", "hotline", frozenset({Role.OPERATOR})),
     ("/stats", "stats", frozenset({Role.COMMITTEE, Role.OPERATOR, Role.ADMIN})),
+    ("/admin/replay", "replay", frozenset({Role.ADMIN})),
     ("/wall", "wall", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
     ("/grids", "grids", frozenset(Role) - {Role.INTEGRATION}),
     ("/admin/config", "config", frozenset({Role.ADMIN})),

@@ -42,6 +42,7 @@ __all__ = [
     "PublicIn",
     "PublicRateIn",
     "PublicView",
+    "ReplayJob",
     "Roster",
     "Shapes",
     "Silence",
@@ -753,3 +754,25 @@ class Candidates(TypedDict):
     whistle_id: str
     q: str
     groups: list[CandidateGroup]
+
+
+# -- what-if replay ------------------------------------------------------------------------------
+
+
+class ReplayJob(TypedDict):
+    """A replay (POST /api/v1/replays) and, once ``status`` is ``done``, its report: ``cases``
+    replayed, ``changed`` (routed differently), ``retimed``, ``rates`` before and after
+    (响应率, 按期结案率, the backstop's share), the ``kinds``/``levels``/``units`` diff tables,
+    the ``busiest`` ten before and after, and ``changed_cases`` with both traces (see
+    ``whistle.replay.report``)."""
+
+    id: str
+    status: Literal["running", "done", "failed"]
+    since: Date
+    until: Date
+    config: str | None
+    version: str | None
+    by: str
+    seconds: float | None
+    report: dict[str, Any] | None
+    error: str | None

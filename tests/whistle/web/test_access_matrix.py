@@ -12,6 +12,7 @@ The integration signs its requests (bearer is refused for it: see test_auth.py) 
 
 from __future__ import annotations
 
+import asyncio
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -82,6 +83,10 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "GET /api/v1/queue-counts": inside(OPERATOR, COMMITTEE) | everywhere(ADMIN),
     "DELETE /api/v1/silences/{id}": inside(OPERATOR) | everywhere(ADMIN),
     "POST /api/v1/tokens": everywhere(ADMIN),
+    # What-if replay covers the whole county: an admin only.
+    "POST /api/v1/replays": {(ADMIN, ANYWHERE)},
+    "GET /api/v1/replays/{id}": {(ADMIN, ANYWHERE)},
+    "GET /api/v1/replays/{id}/{table}.csv": {(ADMIN, ANYWHERE)},
     "GET /api/v1/tokens": everywhere(ADMIN),
     "DELETE /api/v1/tokens/{id}": everywhere(ADMIN),
     "POST /api/v1/users": everywhere(ADMIN),
@@ -538,6 +543,42 @@ async def _new_token(sc: Scenario, where: str) -> Call:
     return Call("POST", "/api/v1/tokens", {"role": "reporter", "scope": sc.town[where]})
 
 
+_REPLAY = {"since": "2026-11-01", "until": "2026-11-30", "config": "active"}
+
+
+async def _replay(sc: Scenario, *, done: bool) -> str:
+    """A replay an admin started (``done``: waited for, so that its report is there)."""
+    headers = await sc.live.auth(await sc.admin_token())
+    response = await sc.live.client.post("/api/v1/replays", json=_REPLAY, headers=headers)
+    job = await response.json()
+    assert response.status == 202, job
+    for _ in range(1200 if done else 0):
+        status = (
+            await (await sc.live.client.get(f"/api/v1/replays/{job['id']}", headers=headers)).json()
+        )["status"]
+        if status != "running":
+            break
+        await asyncio.sleep(0.1)
+    return str(job["id"])
+
+
+@endpoint("POST /api/v1/replays", scoped=False)
+async def _start_replay(sc: Scenario, where: str) -> Call:
+    return Call("POST", "/api/v1/replays", _REPLAY)
+
+
+@endpoint("GET /api/v1/replays/{id}", scoped=False)
+async def _get_replay(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/replays/{await _replay(sc, done=False)}")
+
+
+@endpoint("GET /api/v1/replays/{id}/{table}.csv", scoped=False)
+async def _replay_csv(sc: Scenario, where: str) -> Call:
+    # Refused roles are refused before the replay is looked up: only the admin's needs one.
+    job = await _replay(sc, done=True) if sc.role == ADMIN else "unknown"
+    return Call("GET", f"/api/v1/replays/{job}/kinds.csv")
+
+
 @endpoint("GET /api/v1/tokens", scoped=False)
 async def _tokens(sc: Scenario, where: str) -> Call:
     return Call("GET", "/api/v1/tokens")
@@ -725,7 +766,7 @@ PAGES = {"GET /login", "POST /login", "POST /logout", "GET /", "GET /cases", "GE
          "GET /stats/cases", "GET /wall", "GET /hotline", "POST /hotline", "GET /silences",
          "GET /silences/new", "GET /admin/config",
          "GET /track/{id}", "POST /track/{id}/rate", "GET /citizen", "GET /favicon.ico",
-         "GET /public/{name}"}  # fmt: skip
+         "GET /public/{name}", "GET /admin/replay"}  # fmt: skip
 
 
 def test_every_route_of_the_app_is_in_the_matrix(live: Live) -> None:
