@@ -25,7 +25,7 @@ from dispatch import (
     calendar_outlook,
     load_dispatch_config,
 )
-from grids.loader import load_hierarchy
+from grids.cache import load_compiled
 from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
@@ -35,6 +35,7 @@ from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.integrations import feeds, hotline
 from whistle.integrations.open311 import routes as open311_routes
+from whistle.reload import GRID_RELOADER, GridReloader
 from whistle.silences import Silences
 from whistle.store import open_store
 from whistle.web import console, metrics, picker, stream
@@ -148,7 +149,7 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
     now = app[CLOCK].now()
 
     def load() -> tuple[Router, LifecyclePolicy, DutyRoster, Teams, CameraRegistry, dict[str, str]]:
-        hierarchy = load_hierarchy(config_dir)
+        hierarchy = load_compiled(config_dir, app[SETTINGS].grid_cache)
         config = load_dispatch_config(config_dir)
         # A calendar that cannot place today's deadlines would get them wrong: refuse.
         problems, warnings = calendar_outlook(config, now)
@@ -173,6 +174,7 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     app[HIERARCHY] = router.hierarchy
+    app[GRID_RELOADER] = GridReloader(config_dir, app[SETTINGS].grid_cache, router)
     app[CATALOG] = router.catalog
     app[ROUTER] = router
     app[TZ] = router.calendar.timezone

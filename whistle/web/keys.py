@@ -62,6 +62,8 @@ class Settings:
     # Where browsers reach this server (``https://whistle.example.org``): notices link to
     # task pages under it. Empty: the links are paths (``/tasks/…``).
     public_url: str = ""
+    # The compiled grids (grids.cache), keyed by the grid files' content hash; None: none.
+    grid_cache: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
