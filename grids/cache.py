@@ -188,7 +188,9 @@ def _open(path: Path, key: str) -> Tables | list[Problem] | None:
         return _parse(mapped, key)
     except (ValueError, KeyError, TypeError, IndexError, struct.error) as exc:
         log.warning("grids.cache_corrupt", path=str(path), error=str(exc))
-        mapped.close()
+        # Arrays already made over the map may still hold it: then it closes when they go.
+        with contextlib.suppress(BufferError):
+            mapped.close()
         return None
 
 

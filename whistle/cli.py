@@ -494,7 +494,7 @@ def _sample(args: argparse.Namespace) -> int:
     from grids.sample import PROVINCE, generate_county, generate_province
 
     if args.command == "sample-province":
-        counts = {level: count // max(1, args.scale) for level, count in PROVINCE.items()}
+        counts = {level: max(1, n // max(1, args.scale)) for level, n in PROVINCE.items()}
         summary = generate_province(args.outdir, seed=args.seed, **counts)
     else:
         summary = generate_county(
