@@ -27,6 +27,7 @@ SECTIONS = (
     "intake",
     "camera",
     "routing",
+    "province",
     "backstop_day",
     "lifecycle",
     "stats",

@@ -299,6 +299,14 @@ class Hierarchy:
         for row in rows:
             yield self._cell(row)
 
+    def codes(self, level: Level | None = None) -> list[str]:
+        """The codes of the cells (of one level), file order, without making the cells."""
+        st = self._state
+        if level is None:
+            return [st.codes[row] for row in range(st.count)]
+        levels = np.asarray(st.tables.arrays["cell_level"])
+        return [st.codes[row] for row in np.flatnonzero(levels == int(level)).tolist()]
+
     def count(self, level: Level) -> int:
         """How many cells are at ``level``."""
         return int(np.count_nonzero(self._state.tables.arrays["cell_level"] == int(level)))
