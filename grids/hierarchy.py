@@ -44,6 +44,8 @@ GRAPH_LEVELS = Level.COMMUNITY
 # touches in a county, a bounded few megabytes in a province.
 _MEMO_LIMIT = 200_000
 _LEVELS = {int(level): level for level in Level}
+# Cells and responders a hierarchy may have to be made whole at load (see Hierarchy._warm).
+_WARM_LIMIT = 100_000
 _KIND_NUMBER = {kind: number for number, kind in enumerate(KINDS)}
 
 
@@ -120,6 +122,7 @@ class _State:
         self.cells: dict[int, Cell] = {}
         self.by_id: dict[str, Responder | None] = {}
         self.at: dict[int, tuple[Responder, ...]] = {}
+        self.at_kind: dict[tuple[int, ResponderKind], tuple[Responder, ...]] = {}
         self.people: dict[int, Responder] = {}
         self.graph: nx.DiGraph | None = None
         self.locator: Locator | None = None
@@ -141,6 +144,22 @@ class Hierarchy:
 
     def __init__(self, tables: Tables) -> None:
         self._state = _State(tables)
+        self._warm()
+
+    def _warm(self) -> None:
+        """Make at once the objects routing will ask for first: all of a county's (a few
+        tens of thousands: a miss costs a whistle as much as its rules), and a province's
+        down to its communities (what every whistle climbs through)."""
+        st = self._state
+        if st.count + st.responders <= _WARM_LIMIT:
+            rows: Iterable[int] = range(st.count)
+        else:
+            levels = np.asarray(st.tables.arrays["cell_level"])
+            rows = np.flatnonzero(levels <= int(GRAPH_LEVELS)).tolist()
+        for row in rows:
+            self._cell(row)
+            for responder in self._at(row):
+                self.responders_at(responder.grid, responder.kind)
 
     @classmethod
     def from_tables(cls, tables: Tables) -> Hierarchy:
@@ -229,6 +248,10 @@ class Hierarchy:
             if len(st.cells) > _MEMO_LIMIT:
                 st.cells.clear()
             st.cells[row] = cell
+            # Whoever holds the cell asks by its code next (the router climbs by code).
+            if len(st.rows) > _MEMO_LIMIT:
+                st.rows.clear()
+            st.rows[code] = row
         return cell
 
     def __contains__(self, code: object) -> bool:
@@ -395,10 +418,20 @@ class Hierarchy:
         row = self._row(code)
         if row < 0:
             return ()
-        here = self._at(row)
         if kind is None:
-            return here
-        return tuple(r for r in here if r.kind is kind)
+            return self._at(row)
+        st = self._state
+        key = (row, kind)
+        found = st.at_kind.get(key)
+        if found is None:
+            # Only the responders of this kind become objects (a grid has several kinds).
+            number, kinds = _KIND_NUMBER[kind], st.resp_kind
+            rows = st.at_list[st.at_start[row] : st.at_start[row + 1]]
+            found = tuple(self._responder(i) for i in rows if kinds[i] == number)
+            if len(st.at_kind) > _MEMO_LIMIT:
+                st.at_kind.clear()
+            st.at_kind[key] = found
+        return found
 
     def responders_of_kind(self, kind: ResponderKind) -> Mapping[str, tuple[Responder, ...]]:
         """Cell code -> the responders of ``kind`` attached to it, roster order (read-only).
