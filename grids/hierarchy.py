@@ -149,17 +149,19 @@ class Hierarchy:
     def _warm(self) -> None:
         """Make at once the objects routing will ask for first: all of a county's (a few
         tens of thousands: a miss costs a whistle as much as its rules), and a province's
-        down to its communities (what every whistle climbs through)."""
+        cells down to its communities (what every whistle climbs through)."""
         st = self._state
         if st.count + st.responders <= _WARM_LIMIT:
-            rows: Iterable[int] = range(st.count)
-        else:
-            levels = np.asarray(st.tables.arrays["cell_level"])
-            rows = np.flatnonzero(levels <= int(GRAPH_LEVELS)).tolist()
-        for row in rows:
+            for row in range(st.count):
+                self._cell(row)
+                for responder in self._at(row):
+                    self.responders_at(responder.grid, responder.kind)
+            return
+        # A province's communities alone hold half a million registered members: their
+        # objects wait until a whistle asks for them.
+        levels = np.asarray(st.tables.arrays["cell_level"])
+        for row in np.flatnonzero(levels <= int(GRAPH_LEVELS)).tolist():
             self._cell(row)
-            for responder in self._at(row):
-                self.responders_at(responder.grid, responder.kind)
 
     @classmethod
     def from_tables(cls, tables: Tables) -> Hierarchy:
