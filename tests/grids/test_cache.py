@@ -74,7 +74,8 @@ def test_a_hit_answers_every_lookup_locate_and_route_as_a_fresh_load(
     cached = load_compiled(config, tmp_path)
     assert loads.count == 1, "the second load is a hit"
 
-    assert len(cached) == len(fresh) and cached.root == fresh.root
+    assert len(cached) == len(fresh)
+    assert cached.root == fresh.root
     assert cached.responder_count == fresh.responder_count
     for cell in fresh.cells():
         twin = cached.cell(cell.code)
@@ -91,7 +92,8 @@ def test_a_hit_answers_every_lookup_locate_and_route_as_a_fresh_load(
             c.code for c in fresh.children(cell.code)
         ]
     assert cached.cell("530524") == fresh.cell("530524")
-    assert "nope" not in cached and cached.get("5305241") is None
+    assert "nope" not in cached
+    assert cached.get("5305241") is None
 
     rng = random.Random(22)
     west, south, east, north = fresh.bounds(fresh.root) or (0.0, 0.0, 0.0, 0.0)

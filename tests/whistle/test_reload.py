@@ -52,14 +52,16 @@ async def test_a_reload_swaps_the_new_grids_in_while_whistles_keep_being_taken(
     reload = asyncio.ensure_future(reload_hierarchy(live.app))
     statuses = await _whistles_while(live, reload)
     outcome = await reload
-    assert outcome.swapped and not outcome.problems
+    assert outcome.swapped
+    assert not outcome.problems
     assert set(statuses) == {201}, "no whistle is refused during the reload"
     # The same object every component holds, now reading the new grids.
     assert live.app[HIERARCHY] is hierarchy
     assert live.app[ROUTER].hierarchy is hierarchy
     assert hierarchy.cell(town).name == "新城镇"
     status, doc = await live.get(f"/api/v1/grids/{town}")
-    assert status == 200 and doc["name"] == "新城镇"
+    assert status == 200
+    assert doc["name"] == "新城镇"
 
 
 async def test_a_reload_with_a_problem_keeps_the_running_grids(
@@ -97,7 +99,8 @@ async def test_the_admin_endpoint_reloads_and_answers_the_problems(
     response = await live.client.post("/api/v1/admin/reload-grids", headers=await live.auth(admin))
     doc = await response.json()
     assert response.status == 200, doc
-    assert doc["swapped"] is True and doc["cells"] == len(live.app[HIERARCHY])
+    assert doc["swapped"] is True
+    assert doc["cells"] == len(live.app[HIERARCHY])
     assert live.app[HIERARCHY].cell(town).name == "新城镇"
 
     (config / "grids.csv").write_text("code,parent,level,name\n", encoding="utf-8")
@@ -109,6 +112,7 @@ async def test_the_admin_endpoint_reloads_and_answers_the_problems(
     assert "no root" in problem["errors"][0]["reason"]
     assert live.app[HIERARCHY].cell(town).name == "新城镇"
     status, trail = await live.get("/api/v1/audit", token=admin)
+    assert status == 200
     assert [e["action"] for e in trail["items"]][:2] == ["grids.reload", "grids.reload"]
 
 

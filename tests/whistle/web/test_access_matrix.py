@@ -84,6 +84,7 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "DELETE /api/v1/tokens/{id}": everywhere(ADMIN),
     "POST /api/v1/users": everywhere(ADMIN),
     "GET /api/v1/audit": everywhere(ADMIN),
+    "POST /api/v1/admin/reload-grids": everywhere(ADMIN),
     "GET /healthz": everywhere(*ROLES),
     "GET /readyz": everywhere(*ROLES),
     "GET /metrics": everywhere(*ROLES),
@@ -542,6 +543,11 @@ async def _new_user(sc: Scenario, where: str) -> Call:
 @endpoint("GET /api/v1/audit", scoped=False)
 async def _audit(sc: Scenario, where: str) -> Call:
     return Call("GET", "/api/v1/audit")
+
+
+@endpoint("POST /api/v1/admin/reload-grids", scoped=False)
+async def _reload_grids(sc: Scenario, where: str) -> Call:
+    return Call("POST", "/api/v1/admin/reload-grids")
 
 
 @endpoint("GET /healthz", scoped=False)
