@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -78,7 +79,7 @@ def time_routing(hierarchy: Hierarchy, router: Router, samples: int) -> dict[str
     for lat, lon in points:
         hierarchy.locate(lat, lon)
     locate = (time.perf_counter() - began) / len(points) * 1e6
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for lat, lon in points:
         cell = hierarchy.locate(lat, lon)
         assert cell is not None
@@ -86,7 +87,14 @@ def time_routing(hierarchy: Hierarchy, router: Router, samples: int) -> dict[str
             RouteRequest(source=Source.CITIZEN, category="E0101", cell=cell.code, received_at=now)
         )
     per = (time.perf_counter() - began) / len(points) * 1e6
-    return {"locate_us": locate, "whistle_us": per, "points": len(points)}
+    # CPU time as well: on a shared machine the wall clock counts the other sessions' turns.
+    per_cpu = (time.process_time() - cpu) / len(points) * 1e6
+    return {
+        "locate_us": locate,
+        "whistle_us": per,
+        "whistle_cpu_us": per_cpu,
+        "points": len(points),
+    }
 
 
 def ensure_province(size: str) -> tuple[Path, float, bool]:
@@ -169,7 +177,8 @@ def main() -> None:
             "µs",
             "< 50 µs",
             county_us < 50,
-            "locate + route, citizen E0101",
+            f"locate + route, citizen E0101; CPU {county['whistle_cpu_us']:.1f} µs; "
+            f"load average {os.getloadavg()[0]:.1f}",
         ),
         Row(SECTION, "county locate µs", round(county["locate_us"], 1), "µs"),
         Row(SECTION, "county load s", round(county_load, 2), "s", note="hierarchy + router"),
@@ -229,7 +238,8 @@ def main() -> None:
             round(province_us, 1),
             "µs",
             *target("< 100 µs", province_us < 100),
-            f"locate {province['locate_us']:.1f} µs",
+            f"locate {province['locate_us']:.1f} µs; CPU {province['whistle_cpu_us']:.1f} µs; "
+            f"load average {os.getloadavg()[0]:.1f}",
         ),
     ]
     write_report(
