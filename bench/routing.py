@@ -89,10 +89,21 @@ def time_routing(hierarchy: Hierarchy, router: Router, samples: int) -> dict[str
     per = (time.perf_counter() - began) / len(points) * 1e6
     # CPU time as well: on a shared machine the wall clock counts the other sessions' turns.
     per_cpu = (time.process_time() - cpu) / len(points) * 1e6
+    # The same points again: the cells and responders are objects by now, as all of them
+    # were before the columns (the first pass is the one held against the target).
+    cpu = time.process_time()
+    for lat, lon in points:
+        cell = hierarchy.locate(lat, lon)
+        assert cell is not None
+        router.route(
+            RouteRequest(source=Source.CITIZEN, category="E0101", cell=cell.code, received_at=now)
+        )
+    again_cpu = (time.process_time() - cpu) / len(points) * 1e6
     return {
         "locate_us": locate,
         "whistle_us": per,
         "whistle_cpu_us": per_cpu,
+        "again_cpu_us": again_cpu,
         "points": len(points),
     }
 
@@ -177,7 +188,8 @@ def main() -> None:
             "µs",
             "< 50 µs",
             county_us < 50,
-            f"locate + route, citizen E0101; CPU {county['whistle_cpu_us']:.1f} µs; "
+            f"locate + route, citizen E0101; CPU {county['whistle_cpu_us']:.1f} µs "
+            f"(second pass {county['again_cpu_us']:.1f} µs); "
             f"load average {os.getloadavg()[0]:.1f}",
         ),
         Row(SECTION, "county locate µs", round(county["locate_us"], 1), "µs"),
@@ -238,7 +250,8 @@ def main() -> None:
             round(province_us, 1),
             "µs",
             *target("< 100 µs", province_us < 100),
-            f"locate {province['locate_us']:.1f} µs; CPU {province['whistle_cpu_us']:.1f} µs; "
+            f"locate {province['locate_us']:.1f} µs; CPU {province['whistle_cpu_us']:.1f} µs "
+            f"(second pass {province['again_cpu_us']:.1f} µs); "
             f"load average {os.getloadavg()[0]:.1f}",
         ),
     ]
