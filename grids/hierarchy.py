@@ -386,6 +386,10 @@ class Hierarchy:
             if len(st.people) > _MEMO_LIMIT:
                 st.people.clear()
             st.people[index] = responder
+            # Asked for by id next (a backup, a duty post): no binary search then.
+            if len(st.by_id) > _MEMO_LIMIT:
+                st.by_id.clear()
+            st.by_id[responder.id] = responder
         return responder
 
     def responder(self, responder_id: str) -> Responder | None:
