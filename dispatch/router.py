@@ -98,9 +98,19 @@ class Router:
         self.rules = rules if isinstance(rules, RuleSet) else RuleSet(rules)
         self.catalog = catalog
         self.calendar = calendar
+        self._plans = self._compile_plans()
+
+    def rebind(self) -> None:
+        """Plan again over what ``self.hierarchy`` holds now (after ``Hierarchy.adopt``).
+
+        The caller has checked the new hierarchy against this catalog (``check_fit``)."""
+        self._plans = self._compile_plans()
+
+    def _compile_plans(self) -> dict[tuple[Source, str], _Plan]:
+        hierarchy, catalog = self.hierarchy, self.catalog
         root = hierarchy.root
         backstops = hierarchy.responders_at(root, ResponderKind.BACKSTOP)
-        self._plans: dict[tuple[Source, str], _Plan] = {}
+        plans: dict[tuple[Source, str], _Plan] = {}
         for category in catalog:
             # check_fit guarantees one; the first in roster order that handles it.
             backstop = next(b for b in backstops if b.handles(category.code))
@@ -108,9 +118,10 @@ class Router:
                 rule = self.rules.match(source, category)
                 reports, needed_by = reports_for(rule, category)
                 responders = tuple(hierarchy.responders_of_kind(r.kind) for r in reports)
-                self._plans[source, category.code] = _Plan(
+                plans[source, category.code] = _Plan(
                     rule, category, reports, needed_by, backstop, responders
                 )
+        return plans
 
     @classmethod
     def compile(cls, hierarchy: Hierarchy, config: DispatchConfig) -> Router:

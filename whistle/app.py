@@ -17,8 +17,8 @@ import structlog
 from aiohttp import web
 
 from dispatch import Teams, calendar_warnings
+from grids.cache import load_compiled
 from grids.gazetteer import Gazetteer, load_aliases
-from grids.loader import load_hierarchy
 from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
@@ -29,6 +29,7 @@ from whistle.intake import Intake
 from whistle.integrations import feeds, hotline
 from whistle.integrations.open311 import routes as open311_routes
 from whistle.placing import Placer
+from whistle.reload import GRID_RELOADER, GridReloader
 from whistle.silences import Silences
 from whistle.store import open_store
 from whistle.versions import ConfigBundle, LiveConfig, build_bundle, read_files
@@ -156,7 +157,8 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
     now = app[CLOCK].now()
 
     def load() -> tuple[ConfigBundle, Teams, CameraRegistry, dict[str, str], Gazetteer]:
-        hierarchy = load_hierarchy(config_dir)
+        # From the compiled grid cache when the grid files are unchanged (grids/cache.py).
+        hierarchy = load_compiled(config_dir, app[SETTINGS].grid_cache)
         # The rules, catalog, calendar and duty rota: one config version. A calendar that
         # cannot place today's deadlines would get them wrong: build_bundle refuses it.
         bundle = build_bundle(read_files(config_dir), hierarchy, now=now)
@@ -166,7 +168,14 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
         cameras = CameraRegistry.load(config_dir, hierarchy)
         # Every file now, not at the first request that needs it: a bad line stops the start.
         hotline_categories = hotline.load_hotline_categories(config_dir, bundle.catalog)
-        gazetteer = Gazetteer.build(hierarchy, load_aliases(config_dir, hierarchy))
+        aliases = load_aliases(config_dir, hierarchy)  # checked now, whatever the size
+        # A county's names index in well under a second; a province's millions of cells would
+        # hold /readyz for a minute, so theirs are indexed after the start (_intake_ctx) and
+        # an address meanwhile waits for an operator (待定位), never placed wrong.
+        if len(hierarchy) <= EAGER_GAZETTEER_CELLS:
+            gazetteer = Gazetteer.build(hierarchy, aliases)
+        else:
+            gazetteer = Gazetteer(hierarchy, ())
         return bundle, teams, cameras, hotline_categories, gazetteer
 
     # Loading ~28,000 polygons takes a second; keep the loop free for the signal handlers.
@@ -179,6 +188,10 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
     gc.freeze()
     app[HIERARCHY] = bundle.router.hierarchy
     app[_BOOT] = bundle
+    # A reload re-plans the router of the config version in force then (whistle/reload.py).
+    app[GRID_RELOADER] = GridReloader(
+        config_dir, app[SETTINGS].grid_cache, lambda: app[LIVE].current.router
+    )
     # The time zone stays what it was at start: a version may not change it.
     app[TZ] = bundle.calendar.timezone
     app[TEAMS] = teams
@@ -197,6 +210,19 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
         place_names=len(gazetteer),
     )
     yield
+
+
+# Hierarchies larger than this have their place names indexed after the start.
+EAGER_GAZETTEER_CELLS = 300_000
+
+
+async def _index_places(app: web.Application) -> None:
+    """A large hierarchy's gazetteer, built off the loop and then used by the intake."""
+    hierarchy, config_dir = app[HIERARCHY], app[SETTINGS].config_dir
+    aliases = await asyncio.to_thread(load_aliases, config_dir, hierarchy)
+    built = await asyncio.to_thread(Gazetteer.build, hierarchy, aliases)
+    app[INTAKE].use_gazetteer(built)
+    log.info("gazetteer.ready", place_names=len(built))
 
 
 async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -335,4 +361,11 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         tz=app[TZ],
     )
+    late = None
+    if len(app[HIERARCHY]) > EAGER_GAZETTEER_CELLS:
+        late = asyncio.create_task(_index_places(app), name="gazetteer")
     yield
+    if late is not None:
+        late.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await late

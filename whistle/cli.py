@@ -95,6 +95,11 @@ def _serve_parser(sub: Any) -> None:
         default="",
         help="the address browsers use (https://host); webhook notices link to task pages there",
     )
+    serve.add_argument(
+        "--grid-cache",
+        type=Path,
+        help="where the compiled grids are kept (default: grid-cache beside the database)",
+    )
     # A testing aid, hidden from --help: run on the wall clock plus the seconds in this file,
     # re-read on SIGUSR1, so that a test can move a real process past its deadlines.
     serve.add_argument("--clock-offset-file", type=Path, help=argparse.SUPPRESS)
@@ -108,6 +113,15 @@ def _config_parsers(sub: Any) -> None:
     sample.add_argument("--communities", type=int, default=250)
     sample.add_argument("--grids", type=int, default=2502)
     sample.add_argument("--micro-grids", type=int, default=25000)
+
+    province = sub.add_parser(
+        "sample-province", help="write a deterministic sample province (2.8 million cells)"
+    )
+    province.add_argument("outdir", type=Path)
+    province.add_argument("--seed", type=int, default=530000)
+    province.add_argument(
+        "--scale", type=int, default=1, help="divide every level's count by this (tests)"
+    )
 
     check = sub.add_parser("check-config", help="load and validate a config directory")
     check.add_argument("config", type=Path, nargs="?", default=SHIPPED_CONFIG)
@@ -174,7 +188,7 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
-    if args.command == "sample-county":
+    if args.command in ("sample-county", "sample-province"):
         return _sample(args)
     if args.command in ("token", "user"):
         return asyncio.run(_access_command(args))
@@ -417,6 +431,7 @@ def _serve(args: argparse.Namespace) -> int:
         secure_cookies=args.secure_cookies,
         public_url=args.public_url,
         wall_frame_ancestors=args.wall_frame_ancestors,
+        grid_cache=args.grid_cache or args.db.path.parent / "grid-cache",
     )
     # SIGTERM/SIGINT arrive as GracefulExit (a SystemExit with code 1) through aiohttp's
     # signal handlers; the cleanup contexts have run by then, so it is a clean exit.
@@ -468,6 +483,8 @@ async def _run(
         loop.add_signal_handler(sig, stop.set)
     if offset_file is not None:
         loop.add_signal_handler(signal.SIGUSR1, _move_clock, app, offset_file)
+    reloads: set[asyncio.Task[Any]] = set()
+    loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, app, reloads)
     from whistle.allocator import trim_periodically
 
     trimmer = asyncio.create_task(trim_periodically(), name="allocator-trim")
@@ -484,6 +501,15 @@ async def _run(
     finally:
         trimmer.cancel()
         await runner.cleanup()
+
+
+def _reload_on_signal(app: web.Application, reloads: set[asyncio.Task[Any]]) -> None:
+    """SIGHUP: reload the grids (whistle.reload); the task is kept until it ends."""
+    from whistle.reload import reload_hierarchy
+
+    task = asyncio.ensure_future(reload_hierarchy(app))
+    reloads.add(task)
+    task.add_done_callback(reloads.discard)
 
 
 def _move_clock(app: web.Application, offset_file: Path) -> None:
@@ -558,19 +584,25 @@ async def _demo_logins(app: web.Application, url: str) -> None:
 
 def _sample(args: argparse.Namespace) -> int:
     from grids.loader import load_hierarchy
-    from grids.sample import generate_county
+    from grids.sample import PROVINCE, generate_county, generate_province
     from grids.sample_places import write_places
 
-    summary = generate_county(
-        args.outdir,
-        seed=args.seed,
-        towns=args.towns,
-        communities=args.communities,
-        grids=args.grids,
-        micro_grids=args.micro_grids,
-    )
-    # The address aliases of the gazetteer, derived from the county just written.
-    aliases = write_places(args.outdir, load_hierarchy(args.outdir))
+    aliases = None
+    if args.command == "sample-province":
+        # No address aliases: a province's 2.8 million cells are named by their chains alone.
+        counts = {level: max(1, n // max(1, args.scale)) for level, n in PROVINCE.items()}
+        summary = generate_province(args.outdir, seed=args.seed, **counts)
+    else:
+        summary = generate_county(
+            args.outdir,
+            seed=args.seed,
+            towns=args.towns,
+            communities=args.communities,
+            grids=args.grids,
+            micro_grids=args.micro_grids,
+        )
+        # The address aliases of the gazetteer, derived from the county just written.
+        aliases = write_places(args.outdir, load_hierarchy(args.outdir))
     # A config directory needs the hand-written rules too; copy the shipped ones if absent.
     for name in HAND_WRITTEN:
         target = args.outdir / name
@@ -578,7 +610,8 @@ def _sample(args: argparse.Namespace) -> int:
         if not target.exists() and source.exists():
             shutil.copyfile(source, target)
     print(summary)
-    print(f"places.csv: {aliases} address aliases")
+    if aliases is not None:
+        print(f"places.csv: {aliases} address aliases")
     return 0
 
 

@@ -264,6 +264,10 @@ class Intake:
         """The version new whistles are filed under."""
         return self._rules.version
 
+    def use_gazetteer(self, gazetteer: Gazetteer) -> None:
+        """Place addresses with ``gazetteer`` from now on (a province's, built after start)."""
+        self._gazetteer = gazetteer
+
     @property
     def gazetteer(self) -> Gazetteer:
         """The place names addresses are matched against (built on first use when the app

@@ -67,6 +67,8 @@ class Settings:
     # Origins that may show /wall in a frame (``serve --wall-frame-ancestors``); none: no page
     # may be framed anywhere (whistle/web/headers.py).
     wall_frame_ancestors: tuple[str, ...] = ()
+    # The compiled grids (grids.cache), keyed by the grid files' content hash; None: none.
+    grid_cache: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -113,6 +113,7 @@ RESPONSES: dict[str, Any] = {
         resources.Silences,
         resources.QueueCounts,
         resources.IssuedToken,
+        resources.GridReload,
         resources.Token,
         resources.Tokens,
         resources.User,
@@ -423,6 +424,13 @@ def _admin_ops() -> list[Op]:
             body="UserIn",
         ),
         Op("get", "/api/v1/audit", "The audit trail", "Audit", _READ),
+        Op(
+            "post",
+            "/api/v1/admin/reload-grids",
+            "Reload the grid files; on any problem (422) the running grids are kept",
+            "GridReload",
+            (*_WRITE, 422),
+        ),
     ]
 
 

@@ -346,6 +346,15 @@ class Tokens(TypedDict):
     items: list[Token]
 
 
+class GridReload(TypedDict):
+    """What a reload of the grid files did: swapped, and the cells and responders now served
+    (the running ones when it was refused)."""
+
+    swapped: bool
+    cells: int
+    responders: int
+
+
 class IssuedToken(TypedDict):
     """A new token: its secret is shown this once."""
 

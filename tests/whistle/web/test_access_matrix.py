@@ -96,6 +96,7 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "POST /api/v1/config/validate": everywhere(ADMIN),
     "POST /api/v1/config/versions": everywhere(ADMIN),
     "POST /api/v1/config/versions/{id}/apply": everywhere(ADMIN),
+    "POST /api/v1/admin/reload-grids": everywhere(ADMIN),
     "GET /healthz": everywhere(*ROLES),
     "GET /readyz": everywhere(*ROLES),
     "GET /metrics": everywhere(*ROLES),
@@ -637,6 +638,11 @@ async def _propose_config(sc: Scenario, where: str) -> Call:
 @endpoint("POST /api/v1/config/versions/{id}/apply", scoped=False)
 async def _apply_config(sc: Scenario, where: str) -> Call:
     return Call("POST", f"/api/v1/config/versions/{_active_version(sc)[0]}/apply", {})
+
+
+@endpoint("POST /api/v1/admin/reload-grids", scoped=False)
+async def _reload_grids(sc: Scenario, where: str) -> Call:
+    return Call("POST", "/api/v1/admin/reload-grids")
 
 
 @endpoint("GET /healthz", scoped=False)
