@@ -35,6 +35,7 @@ from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.integrations import feeds, hotline
 from whistle.integrations.open311 import routes as open311_routes
+from whistle.party import PartyService, Visits
 from whistle.silences import Silences
 from whistle.store import open_store
 from whistle.web import console, metrics, picker, stream
@@ -57,6 +58,7 @@ from whistle.web.keys import (
     IDS,
     INTAKE,
     MIN_CONFIDENCE,
+    PARTY,
     POLICY,
     ROUTER,
     SETTINGS,
@@ -64,6 +66,7 @@ from whistle.web.keys import (
     STORE,
     TEAMS,
     TZ,
+    VISITS,
     WEBHOOKS,
     Settings,
 )
@@ -71,6 +74,8 @@ from whistle.web.media import routes as media_routes
 from whistle.web.openapi import routes as openapi_routes
 from whistle.web.pages import html_errors
 from whistle.web.pages import routes as page_routes
+from whistle.web.party_api import routes as party_api_routes
+from whistle.web.party_reports import routes as party_report_routes
 from whistle.web.problems import error_middleware
 from whistle.web.queue import routes as queue_routes
 from whistle.web.silences import routes as silence_routes
@@ -97,7 +102,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app.cleanup_ctx.extend(
-        [_bus_ctx, _config_ctx, _webhooks_ctx, _store_ctx, _cases_ctx, _intake_ctx]
+        [_bus_ctx, _config_ctx, _webhooks_ctx, _store_ctx, _cases_ctx, _intake_ctx, _party_ctx]
     )
     app.add_routes(routes)
     app.add_routes(action_routes)
@@ -119,6 +124,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(feeds.routes)
     app.add_routes(hotline.routes)
     app.add_routes(openapi_routes)
+    app.add_routes(party_report_routes)  # before party_api: /registrations/bulk is no id
+    app.add_routes(party_api_routes)
     # The live stream: its route, its hub, and closing open streams on shutdown (an open
     # stream never ends by itself, and cleanup contexts run only after handlers finish).
     stream.install(app)
@@ -287,3 +294,17 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     held = await app[INTAKE].nearby.load(app[STORE])
     log.info("nearby.loaded", whistles=held)
     yield
+
+
+async def _party_ctx(app: web.Application) -> AsyncIterator[None]:
+    # The party-building records, and their visits' deadlines armed from the store.
+    party = PartyService(app[STORE].party, app[HIERARCHY], app[CLOCK], app[IDS], app[TZ])
+    visits = Visits(party)
+    armed = await visits.load()
+    app[PARTY] = party
+    app[VISITS] = visits
+    if app[SETTINGS].run_timer:
+        visits.start()
+    log.info("party.loaded", visits=armed)
+    yield
+    await visits.stop()

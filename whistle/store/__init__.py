@@ -22,6 +22,7 @@ from whistle.store.base import (
     WhistleRow,
 )
 from whistle.store.location import StoreUrl, open_store
+from whistle.store.party import HoursRow, PartyKind, PartyQuery, PartyRecord, PartyStore
 from whistle.store.readouts import CaseFacts, OverdueCase
 from whistle.store.sqlite import SqliteStore
 
@@ -30,9 +31,14 @@ __all__ = [
     "CaseFacts",
     "Created",
     "Duplicate",
+    "HoursRow",
     "NewWhistle",
     "OverdueCase",
     "Page",
+    "PartyKind",
+    "PartyQuery",
+    "PartyRecord",
+    "PartyStore",
     "PendingDeadline",
     "RecentWhistle",
     "Repeat",

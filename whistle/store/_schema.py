@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from whistle.store import search
+from whistle.store import party, search
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
@@ -346,6 +346,9 @@ MIGRATIONS: list[list[str]] = [
     # 14: search over the queue (issue 17): an FTS5 table with the trigram tokenizer, kept
     # in the same write batch as each new whistle (whistle/store/search.py).
     search.MIGRATION,
+    # 19: party-building: units, 大党委 seats, pacts, meetings, 双报到, needs, projects, claims,
+    # volunteer teams, pairings and their visits, and service hours (whistle/store/sqlite/party.py).
+    party.MIGRATION,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

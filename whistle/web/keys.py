@@ -16,6 +16,7 @@ from whistle.cases import CaseService
 from whistle.clock import Clock
 from whistle.ids import IdFactory
 from whistle.intake import Intake
+from whistle.party import PartyService, Visits
 from whistle.silences import Silences
 from whistle.store import Store
 from whistle.web.access import AccessLimits
@@ -33,6 +34,7 @@ __all__ = [
     "IDS",
     "INTAKE",
     "MIN_CONFIDENCE",
+    "PARTY",
     "POLICY",
     "ROUTER",
     "SETTINGS",
@@ -40,6 +42,7 @@ __all__ = [
     "STORE",
     "TEAMS",
     "TZ",
+    "VISITS",
     "WEBHOOKS",
     "Settings",
 ]
@@ -87,3 +90,5 @@ IDS = web.AppKey("ids", IdFactory)
 HOTLINE_CATEGORIES: web.AppKey[dict[str, str]] = web.AppKey("hotline_categories")
 # Camera detections below this confidence are stored muted, never dispatched.
 MIN_CONFIDENCE = web.AppKey("camera_min_confidence", float)
+PARTY = web.AppKey("party", PartyService)
+VISITS = web.AppKey("visits", Visits)
