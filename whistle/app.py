@@ -75,6 +75,7 @@ from whistle.web.openapi import routes as openapi_routes
 from whistle.web.pages import html_errors
 from whistle.web.pages import routes as page_routes
 from whistle.web.party_api import routes as party_api_routes
+from whistle.web.party_pages import routes as party_page_routes
 from whistle.web.party_reports import routes as party_report_routes
 from whistle.web.problems import error_middleware
 from whistle.web.queue import routes as queue_routes
@@ -126,6 +127,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(openapi_routes)
     app.add_routes(party_report_routes)  # before party_api: /registrations/bulk is no id
     app.add_routes(party_api_routes)
+    app.add_routes(party_page_routes)
     # The live stream: its route, its hub, and closing open streams on shutdown (an open
     # stream never ends by itself, and cleanup contexts run only after handlers finish).
     stream.install(app)

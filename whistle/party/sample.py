@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from grids import Cell, Hierarchy, Level, ResponderKind
 from whistle.party.model import ClaimBy, ProjectType, TeamKind, UnitType
@@ -417,16 +418,13 @@ class _Builder:
                 project = self._claim(project, made, done=i < completed)
             self.add(project)
 
-    def _claim(self, project: PartyRecord, made: datetime, *, done: bool) -> PartyRecord:
-        code = project.doc["community"]
+    def _claimant(
+        self, code: str
+    ) -> tuple[dict[str, Any], list[tuple[str, str | None]], str | None]:
+        """Who claims in ``code``: (the claim's fields, the crew with their units, the person
+        who answers for it)."""
         draw = self.rng.random()
         teams = self.teams.get(code, [])
-        at = made + timedelta(hours=self.rng.uniform(2, 72))
-        base = {
-            "project_title": project.doc["title"],
-            "project_type": project.doc["type"],
-            "community_name": project.doc["community_name"],
-        }
         if draw < 0.3 and teams:
             team = self.rng.choice(teams)
             who = {
@@ -436,52 +434,48 @@ class _Builder:
                 "captain": team.person,
             }
             people = [(m["id"], m.get("unit_id")) for m in team.doc["members"]]
-            crew = self.rng.sample(people, min(len(people), self.rng.randint(3, 6)))
-            person = team.person
-        elif draw < 0.4 and (teams or draw < 0.1):  # a tenth by units everywhere
+            return (
+                who,
+                self.rng.sample(people, min(len(people), self.rng.randint(3, 6))),
+                team.person,
+            )
+        if draw < 0.4 and (teams or draw < 0.1):  # a tenth by units everywhere
             unit = self.rng.choice(self.units)
             who = {"by": ClaimBy.UNIT.value, "unit_id": unit.id, "name": unit.doc["name"]}
-            crew = [(self.id("W"), unit.id) for _ in range(self.rng.randint(2, 5))]
-            person = None
-        else:
-            member, name, unit_id = self.rng.choice(self.members[code])
-            who = {"by": ClaimBy.MEMBER.value, "member": member, "name": name, "unit_id": unit_id}
-            # The claimant and, often, a neighbour or two registered in the same community.
-            others = [(m, u) for m, _, u in self.members[code] if m != member]
-            crew = [
-                (member, unit_id),
-                *self.rng.sample(others, min(len(others), self.rng.choice((0, 1, 2, 2)))),
-            ]
-            person = member
+            return who, [(self.id("W"), unit.id) for _ in range(self.rng.randint(2, 5))], None
+        member, name, unit_id = self.rng.choice(self.members[code])
+        who = {"by": ClaimBy.MEMBER.value, "member": member, "name": name, "unit_id": unit_id}
+        # The claimant and, often, a neighbour or two registered in the same community.
+        others = [(m, u) for m, _, u in self.members[code] if m != member]
+        extra = self.rng.sample(others, min(len(others), self.rng.choice((0, 1, 2, 2))))
+        return who, [(member, unit_id), *extra], member
+
+    def _claim(self, project: PartyRecord, made: datetime, *, done: bool) -> PartyRecord:
+        who, crew, person = self._claimant(project.doc["community"])
+        at = made + timedelta(hours=self.rng.uniform(2, 72))
         claim_id = self.id("C")
-        doc = {**base, **who, "claimed_by": person or "社区"}
-        status = "claimed"
+        doc = {
+            "project_title": project.doc["title"],
+            "project_type": project.doc["type"],
+            "community_name": project.doc["community_name"],
+            **who,
+            "claimed_by": person or "社区",
+        }
         if done:
-            status = "completed"
-            hours = [
-                {"person": p, "hours": float(self.rng.choice((1, 1.5, 2, 2.5, 3, 4)))}
-                for p, _ in crew
-            ]
+            hours = [(p, unit, float(self.rng.choice((1, 1.5, 2, 2.5, 3, 4)))) for p, unit in crew]
             ended = at + timedelta(days=self.rng.uniform(1, 10))
             doc |= {
-                "hours": hours,
-                "total_hours": sum(h["hours"] for h in hours),
+                "hours": [{"person": p, "hours": h} for p, _, h in hours],
+                "total_hours": sum(h for _, _, h in hours),
                 "photos": [],
                 "rating": self.rng.choice(_RATINGS),
                 "completed_at": ended.isoformat(),
             }
-            for (p, unit_id), h in zip(crew, hours, strict=True):
-                self.out.hours.append(
-                    HoursRow(
-                        claim_id,
-                        p,
-                        project.grid_path,
-                        ended,
-                        h["hours"],
-                        unit_id,
-                        who.get("team_id"),
-                    )
-                )
+            self.out.hours += [
+                HoursRow(claim_id, p, project.grid_path, ended, h, unit, who.get("team_id"))
+                for p, unit, h in hours
+            ]
+        status = "completed" if done else "claimed"
         self.add(
             PartyRecord(
                 PartyKind.CLAIM,
@@ -494,14 +488,7 @@ class _Builder:
                 doc=doc,
             )
         )
-        return PartyRecord(
-            project.kind,
-            project.id,
-            project.grid_path,
-            project.status,
-            project.at,
-            doc={**project.doc, "claim_id": claim_id},
-        )
+        return replace(project, doc={**project.doc, "claim_id": claim_id})
 
     def pairings(self, count: int) -> None:
         codes = sorted(self.members)

@@ -211,8 +211,6 @@ class PartyService:
     async def withdraw(self, principal: Principal, registration_id: str) -> PartyRecord:
         """Withdraw a registration: by the member, or by the community in scope."""
         record = await self.get(PartyKind.REGISTRATION, registration_id, principal)
-        if principal.role is Role.COMMITTEE:
-            raise Forbidden("the committee reads registrations; it does not withdraw them")
         if record.status != "active":
             raise PartyStateError(f"registration {record.id} is {record.status} already")
         doc = {
@@ -289,6 +287,10 @@ class PartyService:
         project = await self.store.get(PartyKind.PROJECT, project_id)
         if project is None:
             raise PartyNotFound(f"no project {project_id!r}")
+        if principal.role is not Role.RESPONDER:
+            # The community claims for its members, teams and units; a member claims on the
+            # board of the community they registered with (checked with the claimant).
+            self.may_read(principal, project)
         if project.status != "open":
             raise PartyStateError(f"project {project.id} is {project.status}")
         claimant = await self._claimant(principal, project, body)

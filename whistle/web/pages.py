@@ -147,6 +147,7 @@ async def page_session(request: web.Request, *roles: Role) -> tuple[Principal, s
 # same roles themselves: this only keeps the bar from offering what would be refused).
 NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/tasks", "tasks", frozenset({Role.RESPONDER})),
+    ("/party/me", "party_me", frozenset({Role.RESPONDER})),
     ("/report", "report", frozenset({Role.REPORTER, Role.OPERATOR})),
     ("/console", "console", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
     ("/claims", "claims", frozenset({Role.RESPONDER, Role.OPERATOR, Role.ADMIN})),
@@ -154,6 +155,7 @@ NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/silences", "silences", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
     ("/hotline", "hotline", frozenset({Role.OPERATOR})),
     ("/stats", "stats", frozenset({Role.COMMITTEE, Role.OPERATOR, Role.ADMIN})),
+    ("/party", "party", frozenset({Role.COMMITTEE, Role.OPERATOR, Role.ADMIN, Role.REPORTER})),
     ("/wall", "wall", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
     ("/grids", "grids", frozenset(Role) - {Role.INTEGRATION}),
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -47,6 +47,7 @@ from whistle.web.keys import CLOCK, HIERARCHY, INTAKE, PARTY, TZ, VISITS
 from whistle.web.problems import problem
 
 __all__ = [
+    "FIGURES",
     "KINDS",
     "READERS",
     "KindSpec",
@@ -54,6 +55,7 @@ __all__ = [
     "csv_response",
     "guarded",
     "json_response",
+    "list_query",
     "present",
     "routes",
     "window_of",
@@ -62,6 +64,8 @@ __all__ = [
 routes = web.RouteTableDef()
 
 READERS = (Role.REPORTER, Role.RESPONDER, Role.OPERATOR, Role.COMMITTEE, Role.ADMIN)
+# Who reads the figures: the community, dispatch and the committee (a member reads their own).
+FIGURES = (Role.REPORTER, Role.OPERATOR, Role.COMMITTEE, Role.ADMIN)
 KEEPERS = (Role.REPORTER, Role.OPERATOR, Role.ADMIN)
 
 Create = Callable[[web.Request, Principal, Any], Awaitable[PartyRecord]]
@@ -240,8 +244,17 @@ _LIST_PARAMS = frozenset(
 )
 
 
-async def _list_query(request: web.Request, principal: Principal, kind: PartyKind) -> PartyQuery:
-    q = request.query
+async def list_query(
+    request: web.Request,
+    principal: Principal,
+    kind: PartyKind,
+    q: Mapping[str, str] | None = None,
+    *,
+    limit: int | None = None,
+) -> PartyQuery:
+    """The records a list asks for (``q``: the request's query by default), inside the
+    caller's scope; 400 naming a bad parameter."""
+    q = request.query if q is None else q
     errors = [FieldError(name, "unknown parameter") for name in q if name not in _LIST_PARAMS]
     hierarchy = request.app[HIERARCHY]
     code = q.get("grid") or principal.scope or hierarchy.root
@@ -269,6 +282,8 @@ async def _list_query(request: web.Request, principal: Principal, kind: PartyKin
     if errors or cell is None:
         raise InvalidWhistle(errors, status=400)
     await _may_list(request, principal, cell, kind)
+    if limit is not None:
+        limit = min(limit, int(q.get("limit", limit)))
     return PartyQuery(
         kind,
         grid_path=cell_path(cell),
@@ -333,7 +348,7 @@ def _make_routes(spec: KindSpec) -> None:
 
     async def list_records(request: web.Request) -> web.Response:
         principal = allow(request, *READERS)
-        query = await _list_query(request, principal, spec.kind)
+        query = await list_query(request, principal, spec.kind)
         records = await _party(request).store.find(query)
         tz = request.app[TZ]
         if request.query.get("format") == "csv":
@@ -375,7 +390,7 @@ for _spec in KINDS:
 @routes.post("/api/v1/registrations/{id}/withdraw")
 @guarded
 async def withdraw(request: web.Request) -> web.Response:
-    principal = allow(request, *READERS)
+    principal = allow(request, Role.RESPONDER, *KEEPERS)
     record = await _party(request).withdraw(principal, request.match_info["id"])
     return json_response(present(record, request.app[TZ]))
 

@@ -24,6 +24,7 @@ from whistle.store import PartyKind, PartyQuery
 from whistle.web.access import allow
 from whistle.web.keys import HIERARCHY, PARTY, TZ
 from whistle.web.party_api import (
+    FIGURES,
     READERS,
     csv_response,
     guarded,
@@ -32,7 +33,15 @@ from whistle.web.party_api import (
     window_of,
 )
 
-__all__ = ["SUMMARY_TABLES", "names_in", "routes", "summary_for", "summary_rows"]
+__all__ = [
+    "SUMMARY_TABLES",
+    "may_see_member",
+    "member_record",
+    "names_in",
+    "routes",
+    "summary_for",
+    "summary_rows",
+]
 
 routes = web.RouteTableDef()
 
@@ -79,7 +88,7 @@ def summary_rows(data: dict[str, Any], table: str) -> list[dict[str, Any]]:
 
 @routes.get("/api/v1/party/summary")
 async def get_summary(request: web.Request) -> web.Response:
-    principal = allow(request, *READERS)
+    principal = allow(request, *FIGURES)
     w, window = window_of(request, principal, "table", "format")
     data = await summary_for(request, w)
     table = request.query.get("table")
@@ -96,7 +105,7 @@ async def get_summary(request: web.Request) -> web.Response:
 @routes.get("/api/v1/units/{id}/report")
 @guarded
 async def get_unit_report(request: web.Request) -> web.Response:
-    principal = allow(request, *READERS)
+    principal = allow(request, *FIGURES)
     unit = await request.app[PARTY].get(PartyKind.UNIT, request.match_info["id"], principal)
     w, _ = window_of(request, principal, "format")
     report = await unit_report(request.app[PARTY].store, unit.id, w)
@@ -107,7 +116,17 @@ async def get_unit_report(request: web.Request) -> web.Response:
     return json_response(report)
 
 
-def _may_see_member(principal: Principal, member: str, registration_path: str | None) -> None:
+async def may_see_member(
+    request: web.Request, principal: Principal, member: str, record: dict[str, Any]
+) -> None:
+    """A member's record is theirs to read, and readable in the subtree of their latest
+    registration."""
+    registration_path = None
+    if record["registrations"]:
+        found = await request.app[PARTY].store.get(
+            PartyKind.REGISTRATION, record["registrations"][0]["id"]
+        )
+        registration_path = None if found is None else found.grid_path
     if principal.role is Role.RESPONDER:
         if principal.responder_id != member:
             raise Forbidden(f"{principal.responder_id} may read only its own record")
@@ -152,13 +171,7 @@ async def get_member(request: web.Request) -> web.Response:
     principal = allow(request, *READERS)
     member = request.match_info["id"]
     record = await member_record(request, member)
-    path = None
-    if record["registrations"]:
-        found = await request.app[PARTY].store.get(
-            PartyKind.REGISTRATION, record["registrations"][0]["id"]
-        )
-        path = None if found is None else found.grid_path
-    _may_see_member(principal, member, path)
+    await may_see_member(request, principal, member, record)
     return json_response(record)
 
 
