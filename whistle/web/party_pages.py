@@ -48,7 +48,7 @@ def _words(request: web.Request) -> tuple[str, dict[str, Any]]:
 
 def _type_names(lang: str) -> dict[str, str]:
     if lang == "en":
-        return {t.value: t.value for t in (*UnitType, *ProjectType)}
+        return dict(PARTY["en"]["types"])
     return {t.value: t.label_zh for t in (*UnitType, *ProjectType)}
 
 
