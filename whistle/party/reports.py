@@ -142,14 +142,17 @@ async def summary(
 
 async def unit_report(store: PartyStore, unit_id: str, w: Window) -> dict[str, Any]:
     """双报告: the unit's registered members, and by community and member what they did (the
-    claims they worked on, hours and 报到) in the range."""
+    claims they worked on, hours and 报到) in the range, within the window's subtree."""
     registrations = await store.find(
-        PartyQuery(PartyKind.REGISTRATION, ref=unit_id, status="active", limit=_ALL)
+        PartyQuery(
+            PartyKind.REGISTRATION, grid_path=w.grid_path, ref=unit_id, status="active", limit=_ALL
+        )
     )
+    inside = w.grid_path or "/"
     rows = [
         r
         for r in await store.hours_rows("unit_id", unit_id, limit=_ALL)
-        if w.since <= r.at < w.until
+        if w.since <= r.at < w.until and r.grid_path.startswith(inside)
     ]
     names = {r.person: r.doc["name"] for r in registrations if r.person}
     claims: dict[str, Any] = {}

@@ -440,14 +440,19 @@ class _Builder:
                 team.person,
             )
         if draw < 0.4 and (teams or draw < 0.1):  # a tenth by units everywhere
-            unit = self.rng.choice(self.units)
-            who = {"by": ClaimBy.UNIT.value, "unit_id": unit.id, "name": unit.doc["name"]}
-            return who, [(self.id("W"), unit.id) for _ in range(self.rng.randint(2, 5))], None
+            # A unit sends some of its own members registered in the community.
+            units = sorted({u for _, _, u in self.members[code]})
+            unit_id = self.rng.choice(units)
+            unit_name = next(u.doc["name"] for u in self.units if u.id == unit_id)
+            staff = [(m, u) for m, _, u in self.members[code] if u == unit_id]
+            crew = self.rng.sample(staff, min(len(staff), self.rng.randint(2, 5)))
+            who = {"by": ClaimBy.UNIT.value, "unit_id": unit_id, "name": unit_name}
+            return who, crew, None
         member, name, unit_id = self.rng.choice(self.members[code])
         who = {"by": ClaimBy.MEMBER.value, "member": member, "name": name, "unit_id": unit_id}
         # The claimant and, often, a neighbour or two registered in the same community.
         others = [(m, u) for m, _, u in self.members[code] if m != member]
-        extra = self.rng.sample(others, min(len(others), self.rng.choice((0, 1, 2, 2))))
+        extra = self.rng.sample(others, min(len(others), self.rng.choice((0, 1, 2, 2, 3))))
         return who, [(member, unit_id), *extra], member
 
     def _claim(self, project: PartyRecord, made: datetime, *, done: bool) -> PartyRecord:

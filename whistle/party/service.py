@@ -92,6 +92,26 @@ class PartyService:
         if principal.scope is not None and f"/{principal.scope}/" not in record.grid_path:
             raise Forbidden(f"{record.kind.value} {record.id} is outside scope {principal.scope}")
 
+    async def unit_for_report(self, principal: Principal, unit_id: str) -> PartyRecord:
+        """A unit for its 双报告: readable in its own subtree, and where it serves (a town's
+        committee reads what the county's units did in the town, wherever they sit)."""
+        unit = await self.store.get(PartyKind.UNIT, unit_id)
+        if unit is None:
+            raise PartyNotFound(f"no unit {unit_id!r}")
+        try:
+            self.may_read(principal, unit)
+        except Forbidden:
+            scope = principal.scope or self.hierarchy.root
+            if not await self._unit_serves_within(unit_id, cell_path(self.hierarchy.cell(scope))):
+                raise
+        return unit
+
+    async def _unit_serves_within(self, unit_id: str, grid_path: str) -> bool:
+        for kind in (PartyKind.REGISTRATION, PartyKind.PACT, PartyKind.SEAT):
+            if await self.store.find(PartyQuery(kind, grid_path=grid_path, ref=unit_id, limit=1)):
+                return True
+        return False
+
     async def _unit(self, unit_id: str, field: str = "unit_id") -> PartyRecord:
         unit = await self.store.get(PartyKind.UNIT, unit_id)
         if unit is None:

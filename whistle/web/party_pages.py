@@ -173,7 +173,7 @@ async def list_page(request: web.Request) -> web.Response:
 async def unit_page(request: web.Request) -> web.Response:
     principal, csrf = await page_session(request, *_COMMITTEE)
     party = request.app[PARTY_SERVICE]
-    unit = await party.get(PartyKind.UNIT, request.match_info["id"], principal)
+    unit = await party.unit_for_report(principal, request.match_info["id"])
     w, window = window_of(request, principal)
     report = await unit_report(party.store, unit.id, w)
     lang, p = _words(request)

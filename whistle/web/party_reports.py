@@ -75,6 +75,8 @@ async def summary_for(request: web.Request, w: Window) -> dict[str, Any]:
     hierarchy = request.app[HIERARCHY]
     for row in data["hours"]["members"]:
         responder = hierarchy.responder(row["id"])
+        # A member of the roster has a record page; a volunteer is named by their team.
+        row["member"] = responder is not None
         if responder is not None:
             row["name"] = responder.name
     return data
@@ -106,7 +108,7 @@ async def get_summary(request: web.Request) -> web.Response:
 @guarded
 async def get_unit_report(request: web.Request) -> web.Response:
     principal = allow(request, *FIGURES)
-    unit = await request.app[PARTY].get(PartyKind.UNIT, request.match_info["id"], principal)
+    unit = await request.app[PARTY].unit_for_report(principal, request.match_info["id"])
     w, _ = window_of(request, principal, "format")
     report = await unit_report(request.app[PARTY].store, unit.id, w)
     if request.query.get("format") == "csv":

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from grids import Hierarchy
+from grids import Hierarchy, Level
 from tests.support.harness import Live
 from tests.support.party import Party, members_of
 
@@ -228,3 +228,29 @@ async def test_hours_roll_up_to_units_in_the_unit_report(party: Party, live: Liv
     assert response.status == 200
     assert "县供电局" in text
     assert a in text
+
+
+async def test_a_town_reads_the_report_of_a_unit_from_elsewhere_serving_in_it(
+    party: Party, live: Live
+) -> None:
+    towns = list(party.county.cells(level=Level.TOWN))
+    here = next(c for c in party.communities if party.county.cell(c).is_within(towns[0].code))
+    there = next(c for c in party.communities if party.county.cell(c).is_within(towns[1].code))
+    unit = await party.unit(there, "县交通运输局")  # sits in town B
+    member = members_of(party.county, here)[0]
+    await party.register(member, here, unit["id"])  # its member serves in town A
+    project = await party.project(here)
+    token = await party.member_token(member)
+    claim = await party.ok(
+        "POST", f"/api/v1/projects/{project['id']}/claims", {"by": "member"}, token=token
+    )
+    body = {"hours": [{"person": member, "hours": 2}]}
+    await party.ok("POST", f"/api/v1/claims/{claim['id']}/complete", body, token=token)
+    town_a = await live.token("committee", scope=towns[0].code)
+    report = await party.ok("GET", f"/api/v1/units/{unit['id']}/report", token=town_a)
+    assert (report["hours"], [r["person"] for r in report["rows"]]) == (2.0, [member])
+    status, _ = await party.call("GET", f"/api/v1/units/{unit['id']}", token=town_a)
+    assert status == 403  # the unit's own record stays its town's
+    other = await party.unit(there, "县档案馆")
+    status, _ = await party.call("GET", f"/api/v1/units/{other['id']}/report", token=town_a)
+    assert status == 403  # a unit with nothing in town A
