@@ -444,7 +444,9 @@ class _Builder:
             units = sorted({u for _, _, u in self.members[code]})
             unit_id = self.rng.choice(units)
             unit_name = next(u.doc["name"] for u in self.units if u.id == unit_id)
-            staff = [(m, u) for m, _, u in self.members[code] if u == unit_id]
+            staff: list[tuple[str, str | None]] = [
+                (m, u) for m, _, u in self.members[code] if u == unit_id
+            ]
             crew = self.rng.sample(staff, min(len(staff), self.rng.randint(2, 5)))
             who = {"by": ClaimBy.UNIT.value, "unit_id": unit_id, "name": unit_name}
             return who, crew, None
