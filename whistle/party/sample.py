@@ -218,9 +218,13 @@ class _Builder:
         return self.now - timedelta(days=days)
 
     def units_and_seats(self) -> None:
+        # The county's units sit in its first town, the county seat (田园镇 in the shipped
+        # county, whose report counts 87 units); they serve communities everywhere.
+        seat_town = next(self.h.cells(level=Level.TOWN)).code
+        seat_of_county = [c for c in self.communities if c.is_within(seat_town)]
         for unit_type, names in _UNITS.items():
             for name in names:
-                home = self.rng.choice(self.communities)
+                home = self.rng.choice(seat_of_county)
                 doc = {
                     "name": name,
                     "type": unit_type.value,

@@ -60,6 +60,9 @@ async def test_the_committee_page_links_every_number_and_has_csv(
     report = await (await live.client.get(f"/party/units/{served['unit']['id']}")).text()
     assert "双报告" in report
     assert county.responder(served["member"]).name in report  # type: ignore[union-attr]
+    english = await (await live.client.get(f"/party?grid={community}&lang=en")).text()
+    assert "Members registered" in english
+    assert "Enterprise or institution" in english
     bad = await live.client.get("/party/list?kind=nope", headers={"Accept": "text/html"})
     assert bad.status == 400
 
