@@ -31,6 +31,7 @@ SECTIONS = (
     "lifecycle",
     "stats",
     "search",
+    "party",
     "peer",
 )
 OUT = ROOT / "var" / "bench"
