@@ -178,6 +178,8 @@ class PartyService:
         the community's reporters and operators register members or units."""
         member = body.member
         if principal.role is Role.RESPONDER:
+            if principal.responder_id is None:
+                raise Forbidden("a responder token without a responder registers no one")
             member = principal.responder_id
             cell = self.hierarchy.get(body.community)
             if cell is None:
@@ -231,6 +233,8 @@ class PartyService:
     async def withdraw(self, principal: Principal, registration_id: str) -> PartyRecord:
         """Withdraw a registration: by the member, or by the community in scope."""
         record = await self.get(PartyKind.REGISTRATION, registration_id, principal)
+        if principal.role is Role.RESPONDER and principal.responder_id != record.person:
+            raise Forbidden("a member withdraws only their own registration")
         if record.status != "active":
             raise PartyStateError(f"registration {record.id} is {record.status} already")
         doc = {

@@ -254,3 +254,18 @@ async def test_a_town_reads_the_report_of_a_unit_from_elsewhere_serving_in_it(
     other = await party.unit(there, "县档案馆")
     status, _ = await party.call("GET", f"/api/v1/units/{other['id']}/report", token=town_a)
     assert status == 403  # a unit with nothing in town A
+
+
+async def test_a_member_may_not_withdraw_another_members_registration(party: Party) -> None:
+    community = party.communities[0]
+    unit = await party.unit(community)
+    mine, theirs = members_of(party.county, community)[:2]
+    made = await party.register(theirs, community, unit["id"])
+    # Scoped to the whole community: the registration is in scope, but it is not theirs.
+    token = await party.live.token("responder", scope=community, responder=mine)
+    status, answer = await party.call(
+        "POST", f"/api/v1/registrations/{made['id']}/withdraw", token=token
+    )
+    assert status == 403, answer
+    assert "only their own" in answer["detail"]
+    assert (await party.ok("GET", f"/api/v1/registrations/{made['id']}"))["status"] == "active"
