@@ -237,6 +237,9 @@ class TeamIn(BaseModel):
     kind: TeamKind
     captain: Ref
     members: Annotated[list[TeamMemberIn], Field(min_length=1, max_length=500)]
+    # The roster's responder this team is, when whistles call on it (the 平安志愿者 a camera
+    # whistle sends, a 巡防队): its cases are then this team's.
+    responder_id: Ref | None = None
 
 
 class ClaimIn(BaseModel):

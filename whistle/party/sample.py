@@ -339,6 +339,8 @@ class _Builder:
         for i, code in enumerate(places):
             community = self.h.cell(code)
             kind = _TEAMS[i % len(_TEAMS)]
+            patrols = self.h.responders_at(code, ResponderKind.SAFETY_PATROL)
+            patrol = patrols[-1] if kind is TeamKind.SAFETY and patrols else None
             party = self.members[code][: self.rng.randint(3, 8)]
             people = [{"id": m, "name": n, "party_member": True, "unit_id": u} for m, n, u in party]
             for _ in range(self.rng.randint(3, 10)):
@@ -355,6 +357,9 @@ class _Builder:
                 "community_name": community.name,
                 "kind": kind.value,
                 "name": f"{community.name}{kind.label_zh}",
+                # 平安志愿者: the team the roster's camera whistle calls on (平安见到), when
+                # the community has one.
+                "responder_id": None if patrol is None else patrol.id,
                 "captain": people[0]["id"],
                 "members": people,
             }

@@ -291,6 +291,10 @@ class PartyService:
         cell = self.community(principal, body.community)
         if body.captain not in {m.id for m in body.members}:
             raise _bad("captain", "the captain must be one of the team's members")
+        if body.responder_id is not None:
+            responder = self.hierarchy.responder(body.responder_id)
+            if responder is None or not self.hierarchy.cell(responder.grid).is_within(cell.code):
+                raise _bad("responder_id", f"no responder {body.responder_id!r} in {cell.name}")
         doc = {**body.model_dump(mode="json"), "community_name": cell.name}
         record = PartyRecord(
             PartyKind.TEAM,

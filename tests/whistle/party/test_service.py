@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from grids import Hierarchy, Level
+from grids import Hierarchy, Level, ResponderKind
 from tests.support.harness import Live
 from tests.support.party import Party, members_of
 
@@ -269,3 +269,30 @@ async def test_a_member_may_not_withdraw_another_members_registration(party: Par
     assert status == 403, answer
     assert "only their own" in answer["detail"]
     assert (await party.ok("GET", f"/api/v1/registrations/{made['id']}"))["status"] == "active"
+
+
+async def test_a_safety_volunteer_team_is_the_patrol_the_camera_whistle_calls(
+    party: Party,
+) -> None:
+    here, there = party.communities[0], party.communities[-1]
+    patrol = next(
+        r.id
+        for grid, found in party.county.responders_of_kind(ResponderKind.SAFETY_PATROL).items()
+        if party.county.cell(grid).is_within(here)
+        for r in found
+    )
+    body = {
+        "community": here,
+        "name": "平安志愿服务队",
+        "kind": "safety",
+        "captain": "V1",
+        "members": [{"id": "V1", "name": "王芳"}],
+        "responder_id": patrol,
+    }
+    team = await party.ok("POST", "/api/v1/volunteer-teams", body)
+    assert team["doc"]["responder_id"] == patrol
+    status, answer = await party.call(
+        "POST", "/api/v1/volunteer-teams", {**body, "community": there}
+    )
+    assert status == 422
+    assert answer["errors"][0]["field"] == "responder_id"
