@@ -1,12 +1,15 @@
 """The party-building side in a real browser: a member registers (双报到) on their phone,
 claims a project of their community's board, and the committee's numbers change, checked
-through the API; then the member withdraws through the page's own dialog."""
+through the API; then the member withdraws through the page's own dialog. The community
+registers members in bulk from a CSV on the same page the committee reads."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from grids.loader import load_hierarchy
 from tests.support.browser import COMMUNITY, MEMBER, Site, assert_fits
+from tests.support.party import members_of
 
 
 def _summary(site: Site) -> dict[str, Any]:
@@ -80,3 +83,35 @@ def test_a_member_registers_and_claims_and_the_committee_sees_it(
     status, mine = site.api("GET", f"/api/v1/members/{MEMBER}/party")
     assert mine["registration"] is None
     assert mine["registrations"][0]["status"] == "withdrawn"
+
+
+def test_the_community_registers_members_in_bulk_from_a_csv(open_as: Any, site: Site) -> None:
+    county = load_hierarchy(site.county)
+    others = [m for m in members_of(county, COMMUNITY) if m != MEMBER][-2:]
+    status, unit = site.api(
+        "POST",
+        "/api/v1/units",
+        {"name": "县邮政分公司", "type": "institution", "community": COMMUNITY,
+         "party_org": "县邮政分公司党支部"},
+    )  # fmt: skip
+    assert status == 201, unit
+    page = open_as("operator")
+    page.goto(f"{site.url}/party?grid={COMMUNITY}")
+    bad = f"member,unit_id,since\n{others[0]},{unit['id']},2026-13-40\n"
+    page.set_input_files(
+        "#bulk-file", files=[{"name": "bad.csv", "mimeType": "text/csv", "buffer": bad.encode()}]
+    )
+    page.click("#bulk-submit")
+    page.locator("#bulk-errors li").filter(has_text="line 2.since").wait_for()
+    good = "member,name,unit_id,services\n" + "".join(
+        f"{m},,{unit['id']},投递助老\n" for m in others
+    )
+    page.set_input_files(
+        "#bulk-file", files=[{"name": "good.csv", "mimeType": "text/csv", "buffer": good.encode()}]
+    )
+    page.click("#bulk-submit")
+    page.locator("#bulk-result").filter(has_text="已登记 2 名党员").wait_for()
+    status, listed = site.api("GET", f"/api/v1/registrations?ref={unit['id']}&status=active")
+    assert status == 200
+    assert sorted(r["person"] for r in listed["items"]) == sorted(others)
+    assert {r["doc"]["registered_by"] for r in listed["items"]} == {"bulk"}

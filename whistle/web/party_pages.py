@@ -78,12 +78,34 @@ async def party_page(request: web.Request) -> web.Response:
         standing=urlencode({"grid": window.cell.code}),
         types=_type_names(lang),
         choices=cell_choices(request.app[HIERARCHY], principal, window.cell),
+        bulk_communities=_bulk_communities(request, principal, window.cell),
+        page_data={"text": {k: v for k, v in p.items() if isinstance(v, str)}, "lang": lang},
         chart_data={
             "units": doc["units"]["by_type"],
             "projects": doc["board"]["projects_by_type"],
             "names": _type_names(lang),
         },
     )
+
+
+def _bulk_communities(
+    request: web.Request, principal: Principal, cell: Any
+) -> list[dict[str, str]]:
+    """The communities of the chosen subtree the caller may register members in (the
+    community's workers, dispatch and the admin; the committee reads)."""
+    if principal.role not in (Role.REPORTER, Role.OPERATOR, Role.ADMIN):
+        return []
+    hierarchy = request.app[HIERARCHY]
+    if cell.level is Level.COMMUNITY:
+        return [{"code": cell.code, "name": cell.name}]
+    if cell.level > Level.COMMUNITY:
+        top = hierarchy.at_level(cell.code, Level.COMMUNITY)
+        return [{"code": top.code, "name": top.name}] if principal.covers(top) else []
+    return [
+        {"code": c.code, "name": c.name}
+        for c in hierarchy.cells(level=Level.COMMUNITY)
+        if c.is_within(cell.code)
+    ][:500]
 
 
 def _title(record: PartyRecord) -> str:

@@ -85,6 +85,15 @@ _ZH = {
     "network_failed": "网络中断，请重试",
     "saved": "已保存",
     "people": "需{n}人",
+    "bulk_title": "批量报到（CSV）",
+    "bulk_hint": (
+        "列：member（党员编号）、name、unit_id（单位编号）、since（报到日期，可空）、"
+        "services（服务意向，用；分隔）。有一行不对则全部不登记。"
+    ),
+    "bulk_file": "CSV文件",
+    "bulk_send": "上传登记",
+    "bulk_no_file": "请选择CSV文件",
+    "bulk_done": "已登记 {n} 名党员",
     "kinds": {
         "unit": "单位",
         "seat": "大党委成员单位",
@@ -194,6 +203,15 @@ _EN = {
     "network_failed": "Network failed; try again",
     "saved": "Saved",
     "people": "{n} people",
+    "bulk_title": "Register in bulk (CSV)",
+    "bulk_hint": (
+        "Columns: member, name, unit_id, since (optional), services (separated by ；). "
+        "Nothing is stored unless every line is good."
+    ),
+    "bulk_file": "CSV file",
+    "bulk_send": "Upload",
+    "bulk_no_file": "Choose a CSV file",
+    "bulk_done": "{n} members registered",
     "types": {
         "organ": "Government organ",
         "institution": "Enterprise or institution",
