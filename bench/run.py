@@ -34,6 +34,7 @@ SECTIONS = (
     "replay",
     "search",
     "places",
+    "party",
     "peer",
     "config_swap",
 )

@@ -28,6 +28,7 @@ from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.integrations import feeds, hotline
 from whistle.integrations.open311 import routes as open311_routes
+from whistle.party import PartyService, Visits
 from whistle.placing import Placer
 from whistle.reload import GRID_RELOADER, GridReloader
 from whistle.silences import Silences
@@ -55,12 +56,14 @@ from whistle.web.keys import (
     INTAKE,
     LIVE,
     MIN_CONFIDENCE,
+    PARTY,
     PLACER,
     SETTINGS,
     SILENCES,
     STORE,
     TEAMS,
     TZ,
+    VISITS,
     WEBHOOKS,
     Settings,
 )
@@ -68,6 +71,9 @@ from whistle.web.media import routes as media_routes
 from whistle.web.openapi import routes as openapi_routes
 from whistle.web.pages import html_errors
 from whistle.web.pages import routes as page_routes
+from whistle.web.party_api import routes as party_api_routes
+from whistle.web.party_pages import routes as party_page_routes
+from whistle.web.party_reports import routes as party_report_routes
 from whistle.web.problems import error_middleware
 from whistle.web.queue import routes as queue_routes
 from whistle.web.replay import jobs_ctx as replay_jobs_ctx
@@ -109,6 +115,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             _intake_ctx,
             _poll_ctx,
             replay_jobs_ctx,
+            _party_ctx,
         ]
     )
     app.add_routes(routes)
@@ -134,6 +141,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(feeds.routes)
     app.add_routes(hotline.routes)
     app.add_routes(openapi_routes)
+    app.add_routes(party_report_routes)  # before party_api: /registrations/bulk is no id
+    app.add_routes(party_api_routes)
+    app.add_routes(party_page_routes)
     # The live stream: its route, its hub, and closing open streams on shutdown (an open
     # stream never ends by itself, and cleanup contexts run only after handlers finish).
     stream.install(app)
@@ -369,3 +379,17 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         late.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await late
+
+
+async def _party_ctx(app: web.Application) -> AsyncIterator[None]:
+    # The party-building records, and their visits' deadlines armed from the store.
+    party = PartyService(app[STORE].party, app[HIERARCHY], app[CLOCK], app[IDS], app[TZ])
+    visits = Visits(party)
+    armed = await visits.load()
+    app[PARTY] = party
+    app[VISITS] = visits
+    if app[SETTINGS].run_timer:
+        visits.start()
+    log.info("party.loaded", visits=armed)
+    yield
+    await visits.stop()

@@ -122,6 +122,13 @@ def _config_parsers(sub: Any) -> None:
     province.add_argument(
         "--scale", type=int, default=1, help="divide every level's count by this (tests)"
     )
+    party = sub.add_parser(
+        "sample-party",
+        help="fill a database with the sample party-building records (units, 双报到, projects)",
+    )
+    party.add_argument("--db", type=_database, required=True)
+    party.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
+    party.add_argument("--seed", type=int, default=19)
 
     check = sub.add_parser("check-config", help="load and validate a config directory")
     check.add_argument("config", type=Path, nargs="?", default=SHIPPED_CONFIG)
@@ -200,7 +207,55 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
         from whistle.replay import command as replay_command
 
         return replay_command.run(args, (clock or SystemClock()).now())
+    if args.command == "sample-party":
+        return asyncio.run(_sample_party(args))
     return _check(args, clock)
+
+
+async def _sample_party(args: argparse.Namespace) -> int:
+    """Write the party-building sample into a database that has no units yet."""
+    from dispatch import load_dispatch_config
+    from grids.loader import load_hierarchy
+    from whistle.bus import Bus
+    from whistle.logs import configure_logging
+    from whistle.party.sample import generate, load_sample
+    from whistle.store import PartyKind, PartyQuery, open_store
+
+    configure_logging("warning", json=False)
+    hierarchy = load_hierarchy(args.config)
+    tz = load_dispatch_config(args.config).calendar.timezone
+    store = await open_store(args.db, Bus())
+    try:
+        if await store.party.find(PartyQuery(PartyKind.UNIT, limit=1)):
+            print("whistle: the database has party records already; nothing written")
+            return 1
+        sample = generate(hierarchy, SystemClock().now(), tz, seed=args.seed)
+        await load_sample(store.party, sample)
+    finally:
+        await store.close()
+    print(", ".join(f"{kind} {n}" for kind, n in sample.counts().items()))
+    return 0
+
+
+async def _demo_party(app: web.Application) -> None:
+    """The party-building sample, once, for the demo (its member is left unregistered, to
+    try registering on the phone page)."""
+    from whistle.party.sample import generate, load_sample
+    from whistle.store import PartyKind, PartyQuery
+    from whistle.web.keys import CLOCK, HIERARCHY, PARTY, TZ, VISITS
+
+    store = app[PARTY].store
+    if await store.find(PartyQuery(PartyKind.UNIT, limit=1)):
+        return
+    hierarchy = app[HIERARCHY]
+    member = _demo_member(hierarchy)
+    sample = await asyncio.to_thread(
+        generate, hierarchy, app[CLOCK].now(), app[TZ], exclude=[member.id]
+    )
+    await load_sample(store, sample)
+    await app[VISITS].load()
+    counts = ", ".join(f"{kind} {n}" for kind, n in sample.counts().items())
+    print(f"whistle: party-building sample loaded: {counts}", file=sys.stderr, flush=True)
 
 
 async def _access_command(args: argparse.Namespace) -> int:
@@ -496,6 +551,7 @@ async def _run(
         bound = int(runner.addresses[0][1])
         if demo:
             await _demo_logins(app, f"http://{host}:{bound}")
+            await _demo_party(app)
         print(f"whistle: serving on http://{host}:{bound}", file=sys.stderr, flush=True)
         await stop.wait()
     finally:
@@ -539,19 +595,29 @@ def _move_clock(app: web.Application, offset_file: Path) -> None:
 DEMO_PASSWORD = "whistle-demo"
 
 
+def _demo_member(hierarchy: Any) -> Any:
+    """The demo's party member: the first registered member of the first grid of the first
+    community of the first town."""
+    from grids import Level, ResponderKind
+
+    town = next(hierarchy.cells(level=Level.TOWN))
+    grid = next(
+        hierarchy.cells(level=Level.GRID, parent=next(hierarchy.cells(parent=town.code)).code)
+    )
+    return hierarchy.responders_at(grid.code, ResponderKind.REGISTERED_MEMBER)[0]
+
+
 async def _demo_logins(app: web.Application, url: str) -> None:
     """Logins for trying the sample county, made once (existing ones are left alone)."""
-    from grids import Level, ResponderKind
+    from grids import Level
     from whistle.auth import Role
     from whistle.web.access import ACCESS
     from whistle.web.keys import HIERARCHY, STORE
 
     hierarchy = app[HIERARCHY]
     town = next(hierarchy.cells(level=Level.TOWN))
-    grid = next(
-        hierarchy.cells(level=Level.GRID, parent=next(hierarchy.cells(parent=town.code)).code)
-    )
-    member = hierarchy.responders_at(grid.code, ResponderKind.REGISTERED_MEMBER)[0]
+    member = _demo_member(hierarchy)
+    grid = hierarchy.cell(member.grid)
     demo = [
         ("admin", Role.ADMIN, None, None, "管理员"),
         (

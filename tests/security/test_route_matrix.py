@@ -55,6 +55,8 @@ from tests.support.probe import (
     Who,
     open_probe,
 )
+from tests.whistle.web.test_party_access import ALLOWED as PARTY_ALLOWED
+from tests.whistle.web.test_party_access import PAGES as PARTY_PAGES
 from whistle.app import create_app
 from whistle.auth import Role
 from whistle.web.access import ACCESS
@@ -260,7 +262,10 @@ def door_key(route: str) -> str:
     return f"GET {path}" if method == "HEAD" else route
 
 
-ROUTES = app_routes()
+# The party-building API (issue 19) has its own matrix of every role, inside and outside
+# its scope, in tests/whistle/web/test_party_access.py; its routes are not probed here yet.
+PARTY_ROUTES = set(PARTY_ALLOWED) | PARTY_PAGES
+ROUTES = [route for route in app_routes() if door_key(route) not in PARTY_ROUTES]
 
 
 # -- building each call -------------------------------------------------------------------------

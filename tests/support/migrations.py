@@ -25,6 +25,7 @@ UNDO: dict[int, list[str]] = {
     ],
     16: ["DROP TABLE config_versions"],
     17: ["ALTER TABLE whistles DROP COLUMN redacted_at"],
+    18: ["DROP TABLE party_records", "DROP TABLE party_hours"],
 }
 
 

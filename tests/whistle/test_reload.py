@@ -10,7 +10,7 @@ from tests.support.harness import Live, StartServer
 from tests.support.requests import body
 from whistle.cli import main
 from whistle.reload import reload_hierarchy
-from whistle.web.keys import HIERARCHY, ROUTER
+from whistle.web.keys import HIERARCHY, LIVE
 
 
 def _config(county_dir: Path, tmp_path: Path) -> Path:
@@ -57,7 +57,7 @@ async def test_a_reload_swaps_the_new_grids_in_while_whistles_keep_being_taken(
     assert set(statuses) == {201}, "no whistle is refused during the reload"
     # The same object every component holds, now reading the new grids.
     assert live.app[HIERARCHY] is hierarchy
-    assert live.app[ROUTER].hierarchy is hierarchy
+    assert live.app[LIVE].current.router.hierarchy is hierarchy
     assert hierarchy.cell(town).name == "新城镇"
     status, doc = await live.get(f"/api/v1/grids/{town}")
     assert status == 200

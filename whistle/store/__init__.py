@@ -24,6 +24,7 @@ from whistle.store.base import (
     WhistleRow,
 )
 from whistle.store.location import StoreUrl, open_store
+from whistle.store.party import HoursRow, PartyKind, PartyQuery, PartyRecord, PartyStore
 from whistle.store.readouts import CaseFacts, OverdueCase
 from whistle.store.sqlite import SqliteStore
 
@@ -33,9 +34,14 @@ __all__ = [
     "ConfigVersionRecord",
     "Created",
     "Duplicate",
+    "HoursRow",
     "NewWhistle",
     "OverdueCase",
     "Page",
+    "PartyKind",
+    "PartyQuery",
+    "PartyRecord",
+    "PartyStore",
     "PendingDeadline",
     "Placed",
     "RecentWhistle",

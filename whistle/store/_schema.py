@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from whistle.store import search
+from whistle.store import party, search
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
@@ -386,6 +386,10 @@ MIGRATIONS: list[list[str]] = [
     ],
     # 17: privacy (issue 18): when a case's personal fields were blanked by retention.
     ["ALTER TABLE whistles ADD COLUMN redacted_at TEXT"],
+    # 18: party-building (issue 19): units, 大党委 seats, pacts, meetings, 双报到, needs,
+    # projects, claims, volunteer teams, pairings and their visits, and service hours
+    # (whistle/store/sqlite/party.py).
+    party.MIGRATION,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

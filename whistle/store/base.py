@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from whistle.events import Event, NewEvent
+from whistle.store.party import PartyStore
 from whistle.store.readouts import CaseFacts, OverdueCase
 
 __all__ = [
@@ -340,6 +341,10 @@ class Store(Protocol):
     @property
     def queue_depth(self) -> int:
         """Writes queued and not yet taken by the writer (for the metrics)."""
+
+    @property
+    def party(self) -> PartyStore:
+        """The party-building records (units, 双报到, needs, projects, claims, hours...)."""
 
     async def create_whistle(self, new: NewWhistle) -> Created | Duplicate:
         """Write a whistle, its assignments and events; return once they are on disk.

@@ -17,6 +17,7 @@ from whistle.cases import CaseService
 from whistle.clock import Clock
 from whistle.ids import IdFactory
 from whistle.intake import Intake
+from whistle.party import PartyService, Visits
 from whistle.placing import Placer
 from whistle.silences import Silences
 from whistle.store import Store
@@ -36,12 +37,14 @@ __all__ = [
     "INTAKE",
     "LIVE",
     "MIN_CONFIDENCE",
+    "PARTY",
     "PLACER",
     "SETTINGS",
     "SILENCES",
     "STORE",
     "TEAMS",
     "TZ",
+    "VISITS",
     "WEBHOOKS",
     "Settings",
 ]
@@ -98,3 +101,5 @@ PLACER = web.AppKey("placer", Placer)
 GAZETTEER = web.AppKey("gazetteer", Gazetteer)
 # Camera detections below this confidence are stored muted, never dispatched.
 MIN_CONFIDENCE = web.AppKey("camera_min_confidence", float)
+PARTY = web.AppKey("party", PartyService)
+VISITS = web.AppKey("visits", Visits)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from whistle.web import config_versions, resources
-from whistle.web._openapi import _READ, _WRITE, ID, Op, _json
+from whistle.web.openapi_ops import ID, READ, WRITE, Op, json_answer
 
 __all__ = ["MODELS", "RESPONSES", "operations"]
 
@@ -45,13 +45,13 @@ _REFUSED = (
 def operations() -> list[Op]:
     """The config versions' operations (admin only)."""
     return [
-        Op("get", "/api/v1/config/versions", "Every config version", "ConfigVersions", _READ),
+        Op("get", "/api/v1/config/versions", "Every config version", "ConfigVersions", READ),
         Op(
             "get",
             "/api/v1/config/versions/{id}",
             "A config version with its files",
             "ConfigVersion",
-            (*_READ, 404),
+            (*READ, 404),
             params=(ID,),
         ),
         Op(
@@ -59,15 +59,15 @@ def operations() -> list[Op]:
             "/api/v1/config/validate",
             "Check files as a version, by file and line (nothing stored)",
             "ConfigValidation",
-            _WRITE,
+            WRITE,
             request=_FILES_BODY,
         ),
         Op(
             "post",
             "/api/v1/config/versions",
             "Propose a config version (200: the same files are already stored)",
-            _json("ConfigVersion", "Created"),
-            _WRITE,
+            json_answer("ConfigVersion", "Created"),
+            WRITE,
             status=201,
             request=_FILES_BODY,
             description=_REFUSED,
@@ -77,7 +77,7 @@ def operations() -> list[Op]:
             "/api/v1/config/versions/{id}/apply",
             "Make a version active in every process (an earlier one: the rollback)",
             "ConfigApplied",
-            (*_WRITE, 404),
+            (*WRITE, 404),
             params=(ID,),
             description=_REFUSED,
         ),

@@ -145,6 +145,7 @@ async def page_session(request: web.Request, *roles: Role) -> tuple[Principal, s
 # same roles themselves: this only keeps the bar from offering what would be refused).
 NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/tasks", "tasks", frozenset({Role.RESPONDER})),
+    ("/party/me", "party_me", frozenset({Role.RESPONDER})),
     ("/report", "report", frozenset({Role.REPORTER, Role.OPERATOR})),
     ("/console", "console", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
     ("/claims", "claims", frozenset({Role.RESPONDER, Role.OPERATOR, Role.ADMIN})),
@@ -153,6 +154,7 @@ NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/hotline", "hotline", frozenset({Role.OPERATOR})),
     ("/stats", "stats", frozenset({Role.COMMITTEE, Role.OPERATOR, Role.ADMIN})),
     ("/admin/replay", "replay", frozenset({Role.ADMIN})),
+    ("/party", "party", frozenset({Role.COMMITTEE, Role.OPERATOR, Role.ADMIN, Role.REPORTER})),
     ("/wall", "wall", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
     ("/grids", "grids", frozenset(Role) - {Role.INTEGRATION}),
     ("/admin/config", "config", frozenset({Role.ADMIN})),

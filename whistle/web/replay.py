@@ -289,17 +289,17 @@ async def replay_page(request: web.Request) -> web.Response:
 
 def api_ops() -> list[Any]:
     """The replay operations of the OpenAPI document (imported there)."""
-    from whistle.web import _openapi as o  # the pieces of an operation
+    from whistle.web import openapi_ops as o  # the pieces of an operation
 
-    job_id = o._path_param("id", o._STR)
-    table = o._path_param("table", {"type": "string", "enum": list(TABLES)})
-    csv = {"description": "CSV", "content": {"text/csv": {"schema": o._STR}}}
+    job_id = o.path_param("id", o.STR)
+    table = o.path_param("table", {"type": "string", "enum": list(TABLES)})
+    csv = {"description": "CSV", "content": {"text/csv": {"schema": o.STR}}}
     return [
         o.Op("post", "/api/v1/replays", "Replay a period's recorded whistles under proposed "
              "rules (a county-wide admin; runs in the background)", "ReplayJob",
-             o._WRITE, status=202, body="ReplayIn"),
+             o.WRITE, status=202, body="ReplayIn"),
         o.Op("get", "/api/v1/replays/{id}", "A replay, and its report once done", "ReplayJob",
-             (*o._READ, 404), params=(job_id,)),
+             (*o.READ, 404), params=(job_id,)),
         o.Op("get", "/api/v1/replays/{id}/{table}.csv", "One table of a replay's report",
-             csv, (*o._READ, 404), params=(job_id, table)),
+             csv, (*o.READ, 404), params=(job_id, table)),
     ]  # fmt: skip

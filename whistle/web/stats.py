@@ -39,7 +39,7 @@ from whistle.web.keys import CLOCK, HIERARCHY, LIVE, STORE, TZ
 from whistle.web.numbers import case_number
 from whistle.web.pages import page_session, render
 
-__all__ = ["READERS", "routes"]
+__all__ = ["READERS", "cell_choices", "routes"]
 
 log = structlog.get_logger(__name__)
 
@@ -171,7 +171,7 @@ async def get_stats_csv(request: web.Request) -> web.Response:
 # -- pages ---------------------------------------------------------------------------------------
 
 
-def _choices(hierarchy: Hierarchy, principal: Principal, chosen: Cell) -> list[dict[str, Any]]:
+def cell_choices(hierarchy: Hierarchy, principal: Principal, chosen: Cell) -> list[dict[str, Any]]:
     """The cells one may pick: from the top of one's scope down to the chosen cell, then the
     chosen cell's children."""
     top = principal.scope or hierarchy.root
@@ -201,7 +201,7 @@ def _page_context(request: web.Request, principal: Principal, window: Window) ->
         "s": labels(lang),
         "window": window.params(),
         "qs": urlencode(window.params()),
-        "choices": _choices(hierarchy, principal, window.cell),
+        "choices": cell_choices(hierarchy, principal, window.cell),
     }
 
 

@@ -4,7 +4,8 @@
   over the write connection on its own thread (``write_thread``);
 - what cases write (``writes``) and read (``reads``);
 - the committee's statistics (``statistics``);
-- the records beside the cases: silences, tokens, logins, audit, links, photos (``records``).
+- the records beside the cases: silences, tokens, logins, audit, links, photos (``records``);
+- the party-building records (``party``).
 
 With WAL and ``synchronous=FULL`` a resolved write means the rows are on disk.
 """
@@ -44,6 +45,7 @@ from whistle.store.base import (
 )
 from whistle.store.sqlite import redaction
 from whistle.store.sqlite._common import Readers, fetchone
+from whistle.store.sqlite.party import SqlitePartyStore
 from whistle.store.sqlite.reads import CaseReads
 from whistle.store.sqlite.records import Records
 from whistle.store.sqlite.statistics import Statistics
@@ -83,6 +85,7 @@ class SqliteStore:
         self._records = Records(self.writer, self._readers)
         self._stats = Statistics(self._readers)
         self._versions = ConfigVersions(self.writer, self._readers)
+        self._party = SqlitePartyStore(self.writer, self._readers)
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r}, next_seq={self.writer.next_seq})"
@@ -96,6 +99,11 @@ class SqliteStore:
     def writes(self) -> int:
         """Units written."""
         return self.writer.writes
+
+    @property
+    def party(self) -> SqlitePartyStore:
+        """The party-building records (whistle/store/sqlite/party.py)."""
+        return self._party
 
     @property
     def schema_version(self) -> int:

@@ -1,8 +1,6 @@
-"""The pieces of an OpenAPI operation: the :class:`Op` row, its answers and parameters.
-
-Shared by the document (whistle/web/openapi.py) and the groups of operations kept beside it
-(whistle/web/openapi_config.py).
-"""
+"""The pieces of the OpenAPI document's operations: the :class:`Op` row and the answers,
+parameters and error sets the rows are built from (whistle/web/openapi.py holds the rows of
+the case API, whistle/web/party_openapi.py those of the party-building side)."""
 
 from __future__ import annotations
 
@@ -10,11 +8,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-_STR: dict[str, Any] = {"type": "string"}
-_TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
-_OBJ: dict[str, Any] = {"type": "object"}
+__all__ = [
+    "AUTHED",
+    "CASE_ERRORS",
+    "CODE",
+    "ID",
+    "IMAGES",
+    "OBJ",
+    "PUBLIC",
+    "READ",
+    "RETRY",
+    "SIGNED",
+    "STR",
+    "TIME",
+    "WHY",
+    "WRITE",
+    "Op",
+    "binary",
+    "json_answer",
+    "path_param",
+    "problem_answer",
+    "query",
+    "ref",
+]
 
-_WHY = {
+# -- the pieces of an operation ----------------------------------------------------------------
+
+STR: dict[str, Any] = {"type": "string"}
+TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+OBJ: dict[str, Any] = {"type": "object"}
+
+WHY = {
     400: "Unreadable body or bad query parameters (each named with its reason)",
     401: "No credentials, or they are wrong, expired or revoked",
     403: "The caller's role or scope does not allow this",
@@ -26,7 +50,7 @@ _WHY = {
     429: "Rate limited",
     503: "The database cannot take writes right now; nothing was stored",
 }
-_RETRY = {
+RETRY = {
     "Retry-After": {
         "description": "Seconds to wait before retrying",
         "required": True,
@@ -35,46 +59,46 @@ _RETRY = {
 }
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _problem(status: int) -> dict[str, Any]:
+def problem_answer(status: int) -> dict[str, Any]:
     answer: dict[str, Any] = {
-        "description": _WHY[status],
-        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+        "description": WHY[status],
+        "content": {"application/problem+json": {"schema": ref("Problem")}},
     }
     if status in (429, 503):
-        answer["headers"] = _RETRY
+        answer["headers"] = RETRY
     return answer
 
 
-def _json(schema: str, description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+def json_answer(schema: str, description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
 
 
-def _binary(description: str, *kinds: str) -> dict[str, Any]:
+def binary(description: str, *kinds: str) -> dict[str, Any]:
     content = {kind: {"schema": {"type": "string", "format": "binary"}} for kind in kinds}
     return {"description": description, "content": content}
 
 
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "schema": schema, "description": description}
 
 
-def _path_param(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def path_param(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string"}}
 
 
-_AUTHED = (401, 403, 429)
-_READ = (*_AUTHED, 400)
-_WRITE = (*_AUTHED, 400, 413, 422, 503)
-CASE_ERRORS = (*_WRITE, 404, 409)  # an action on a case or an assignment
-ID = _path_param("id")
-_CODE = _path_param("code")
-_PUBLIC: list[dict[str, list[str]]] = []
-_SIGNED: list[dict[str, list[str]]] = [{"signature": [], "signatureKey": [], "signatureTime": []}]
-_IMAGES = ("image/png", "image/jpeg", "image/webp")
+AUTHED = (401, 403, 429)
+READ = (*AUTHED, 400)
+WRITE = (*AUTHED, 400, 413, 422, 503)
+CASE_ERRORS = (*WRITE, 404, 409)  # an action on a case or an assignment
+ID = path_param("id")
+CODE = path_param("code")
+PUBLIC: list[dict[str, list[str]]] = []
+SIGNED: list[dict[str, list[str]]] = [{"signature": [], "signatureKey": [], "signatureTime": []}]
+IMAGES = ("image/png", "image/jpeg", "image/webp")
 
 
 @dataclass(frozen=True)
@@ -99,8 +123,11 @@ class Op:
 
     def operation(self) -> dict[str, Any]:
         """The operation object."""
-        ok = _json(self.ok) if isinstance(self.ok, str) else self.ok
-        answers = {str(self.status): ok, **{str(s): _problem(s) for s in sorted(set(self.errors))}}
+        ok = json_answer(self.ok) if isinstance(self.ok, str) else self.ok
+        answers = {
+            str(self.status): ok,
+            **{str(s): problem_answer(s) for s in sorted(set(self.errors))},
+        }
         op: dict[str, Any] = {"summary": self.summary, "responses": {**answers, **self.responses}}
         if self.description is not None:
             op["description"] = self.description
@@ -109,7 +136,7 @@ class Op:
         if self.body is not None:
             op["requestBody"] = {
                 "required": False,
-                "content": {"application/json": {"schema": _ref(self.body)}},
+                "content": {"application/json": {"schema": ref(self.body)}},
             }
         if self.request is not None:
             op["requestBody"] = self.request
