@@ -56,7 +56,10 @@ from tests.support.probe import (
     open_probe,
 )
 from tests.whistle.web.test_party_access import ALLOWED as PARTY_ALLOWED
+from tests.whistle.web.test_party_access import ENDPOINTS as PARTY_ENDPOINTS
+from tests.whistle.web.test_party_access import INSIDE as PARTY_INSIDE
 from tests.whistle.web.test_party_access import PAGES as PARTY_PAGES
+from tests.whistle.web.test_party_access import Scenario as PartyScenario
 from whistle.app import create_app
 from whistle.auth import Role
 from whistle.web.access import ACCESS
@@ -168,6 +171,8 @@ DOORS: dict[str, Door] = {
     "POST /api/v1/config/validate": api(ADMIN),
     "POST /api/v1/config/versions": api(ADMIN, ok=frozenset({200, 201})),
     "POST /api/v1/config/versions/{id}/apply": api(ADMIN),
+    # the grids read again from the files (issue 22): the county-wide admin's
+    "POST /api/v1/admin/reload-grids": api(ADMIN),
     # what-if replay: the whole county's cases, so an admin's only
     "POST /api/v1/replays": api(ADMIN, ok=frozenset({202})),
     "GET /api/v1/replays/{id}": api(ADMIN),
@@ -262,10 +267,7 @@ def door_key(route: str) -> str:
     return f"GET {path}" if method == "HEAD" else route
 
 
-# The party-building API (issue 19) has its own matrix of every role, inside and outside
-# its scope, in tests/whistle/web/test_party_access.py; its routes are not probed here yet.
-PARTY_ROUTES = set(PARTY_ALLOWED) | PARTY_PAGES
-ROUTES = [route for route in app_routes() if door_key(route) not in PARTY_ROUTES]
+ROUTES = app_routes()
 
 
 # -- building each call -------------------------------------------------------------------------
@@ -745,6 +747,7 @@ for _route, _path in {
     "GET /open311/v2/services.{fmt}": "/open311/v2/services.json",
     "GET /open311/v2/services/{code}.{fmt}": "/open311/v2/services/E0101.xml",
     "GET /open311/v2/requests.{fmt}": "/open311/v2/requests.json",
+    "POST /api/v1/admin/reload-grids": "/api/v1/admin/reload-grids",
 }.items():
     fixed_path(_route, _path)
 
@@ -831,6 +834,56 @@ async def _open311_post(p: Probe, who: Who, fresh: bool) -> Call:
         "description": f"open311 {MARKER}",
     }
     return Call("POST", "/open311/v2/requests.json", form=form)
+
+
+# -- the party-building routes (issue 19) ---------------------------------------------------------
+# Who gets through them, inside and outside town A, is asserted by their own matrix
+# (tests/whistle/web/test_party_access.py, every role on every route); here they get every
+# other probe: never a 5xx, the unauthenticated answers, CSP on pages, and the hostile inputs
+# of test_hostile_input.py, which takes its routes and principals from these doors.
+_PENDING = "tests/whistle/web/test_party_access.py asserts who gets through, in and out of scope"
+_PARTY_ROLE = {
+    REPORTER: "reporter", RESPONDER: "responder", OPERATOR: "operator",
+    COMMITTEE: "committee", ADMIN: "admin", POLICE: "integration", CAMERA: "integration",
+}  # fmt: skip
+
+
+def _party_call(route: str) -> Builder:
+    async def build(p: Probe, who: Who, fresh: bool) -> Call:
+        sc = PartyScenario(p.live, p.county, _PARTY_ROLE.get(who.role or "", "anonymous"))
+        call = await PARTY_ENDPOINTS[route](sc, PARTY_INSIDE)
+        return Call(call.method, call.path, json=call.body, raw=call.raw)
+
+    return build
+
+
+def _party_page(route: str) -> Builder:
+    async def build(p: Probe, who: Who, fresh: bool) -> Call:
+        sc = PartyScenario(p.live, p.county, "admin")
+        path = route.split(" ", 1)[1]
+        if "{id}" in path:
+            if path.startswith("/party/units/"):
+                ident = str((await sc.unit(PARTY_INSIDE))["id"])
+            else:  # a member's record is read where they registered
+                ident = str((await sc.registered(PARTY_INSIDE))["person"])
+            path = path.replace("{id}", ident)
+        if path == "/party/list":
+            path = f"/party/list?kind=unit&grid={sc.town[PARTY_INSIDE]}"
+        return Call("GET", path)
+
+    return build
+
+
+for _route, _allowed in PARTY_ALLOWED.items():
+    _admitted = [r for r, role in _PARTY_ROLE.items() if (role, PARTY_INSIDE) in _allowed]
+    DOORS[_route] = api(*_admitted, ok=frozenset({200, 201}), roles_pending=_PENDING)
+    BUILDERS[_route] = _party_call(_route)
+# The committee's pages (whistle/web/party_pages.py), and 我的报到 for the member.
+_PARTY_PAGE_ROLES = (COMMITTEE, OPERATOR, ADMIN, REPORTER)
+for _route in PARTY_PAGES:
+    _roles = (RESPONDER,) if _route == "GET /party/me" else _PARTY_PAGE_ROLES
+    DOORS[_route] = page(*_roles, roles_pending=_PENDING)
+    BUILDERS[_route] = _party_page(_route)
 
 
 # -- the probe ------------------------------------------------------------------------------------

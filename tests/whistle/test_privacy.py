@@ -76,7 +76,7 @@ def public_urls(case: dict[str, Any], county: Hierarchy) -> dict[str, list[str]]
     plain = ["/", "/api/v1/openapi.json", "/cases", "/citizen", "/claims", "/console"]
     plain += ["/favicon.ico", "/grids", "/healthz", "/hotline", "/login", "/metrics", "/readyz"]
     plain += ["/report", "/silences", "/silences/new", "/stats", "/stats/cases", "/tasks"]
-    plain += ["/wall", "/admin/config"]
+    plain += ["/wall", "/admin/config", "/admin/replay", "/party", "/party/me", "/party/list"]
     urls |= {path: [path] for path in plain}
     urls |= {
         "/api/v1/public/grids/{code}/shapes": [f"/api/v1/public/grids/{county.root}/shapes"],
@@ -88,6 +88,8 @@ def public_urls(case: dict[str, Any], county: Hierarchy) -> dict[str, list[str]]
         "/cases/{id}": [f"/cases/{wid}", f"/cases/{number}"],
         "/public/{name}": ["/public/citizen.js", "/public/field.js", "/public/common.css"],
         "/tasks/{assignment_id}": [f"/tasks/{case['owner']['id']}"],
+        "/party/members/{id}": [f"/party/members/{case['owner']['id']}"],
+        "/party/units/{id}": ["/party/units/U1"],
         "/track/{id}": [f"/track/{number}?key={key}", f"/track/{number}?key={key}&lang=en"],
         "/vendor/{name}": ["/vendor/echarts.min.js"],
     }
