@@ -20,13 +20,26 @@ from aiohttp import web
 from whistle.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
-    from whistle.store import StoreUrl
+    from whistle.store import Store, StoreUrl
 
 __all__ = ["main"]
 
 # In a source checkout (make run, pip install -e) the shipped config sits beside the packages.
 SHIPPED_CONFIG = Path(__file__).resolve().parent.parent / "config"
 HAND_WRITTEN = ("rules.toml", "categories.toml", "calendar.toml", "lifecycle.toml")
+
+
+async def _open(db: StoreUrl) -> Store | None:
+    """The store at ``db`` for a command, or None once why it cannot open is printed."""
+    from whistle.bus import Bus
+    from whistle.exceptions import StoreUnavailable
+    from whistle.store import open_store
+
+    try:
+        return await open_store(db, Bus())
+    except StoreUnavailable as exc:
+        print(f"whistle: {exc}", file=sys.stderr)
+        return None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -216,15 +229,16 @@ async def _sample_party(args: argparse.Namespace) -> int:
     """Write the party-building sample into a database that has no units yet."""
     from dispatch import load_dispatch_config
     from grids.loader import load_hierarchy
-    from whistle.bus import Bus
     from whistle.logs import configure_logging
     from whistle.party.sample import generate, load_sample
-    from whistle.store import PartyKind, PartyQuery, open_store
+    from whistle.store import PartyKind, PartyQuery
 
     configure_logging("warning", json=False)
     hierarchy = load_hierarchy(args.config)
     tz = load_dispatch_config(args.config).calendar.timezone
-    store = await open_store(args.db, Bus())
+    store = await _open(args.db)
+    if store is None:
+        return 2
     try:
         if await store.party.find(PartyQuery(PartyKind.UNIT, limit=1)):
             print("whistle: the database has party records already; nothing written")
@@ -261,11 +275,9 @@ async def _demo_party(app: web.Application) -> None:
 async def _access_command(args: argparse.Namespace) -> int:
     """token create|revoke|list and user add, straight against the database file."""
     from whistle.auth import Role
-    from whistle.bus import Bus
     from whistle.clock import SystemClock
-    from whistle.exceptions import InvalidWhistle, StoreUnavailable
+    from whistle.exceptions import InvalidWhistle
     from whistle.logs import configure_logging
-    from whistle.store import open_store
     from whistle.web.access import Access
     from whistle.web.admin import parse_expiry
 
@@ -276,10 +288,8 @@ async def _access_command(args: argparse.Namespace) -> int:
         from grids.loader import load_hierarchy
 
         hierarchy = load_hierarchy(args.config)
-    try:
-        store = await open_store(args.db, Bus())
-    except StoreUnavailable as exc:
-        print(f"whistle: {exc}", file=sys.stderr)
+    store = await _open(args.db)
+    if store is None:
         return 2
     access = Access(store, SystemClock(), hierarchy)  # type: ignore[arg-type]
     try:
@@ -337,15 +347,12 @@ async def _import_hotline(args: argparse.Namespace) -> int:
     from grids.gazetteer import Gazetteer, load_aliases
     from grids.loader import load_hierarchy
     from whistle.auth import Principal
-    from whistle.bus import Bus
     from whistle.clock import SystemClock
-    from whistle.exceptions import StoreUnavailable
     from whistle.ids import IdFactory
     from whistle.intake import Intake
     from whistle.integrations.hotline import import_hotline, load_hotline_categories
     from whistle.logs import configure_logging
     from whistle.silences import Silences
-    from whistle.store import open_store
 
     configure_logging("warning", json=False)
     try:
@@ -364,10 +371,8 @@ async def _import_hotline(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
         return 2
-    try:
-        store = await open_store(args.db, Bus())
-    except StoreUnavailable as exc:
-        print(f"whistle: {exc}", file=sys.stderr)
+    store = await _open(args.db)
+    if store is None:
         return 2
     try:
         clock = SystemClock()
@@ -412,11 +417,8 @@ async def _retention(args: argparse.Namespace, clock: Clock | None) -> int:
     """``whistle retention``: blank personal fields past ``lifecycle.toml``'s retention."""
     from dispatch import load_dispatch_config
     from grids.exceptions import ConfigError
-    from whistle.bus import Bus
-    from whistle.exceptions import StoreUnavailable
     from whistle.logs import configure_logging
     from whistle.retention import apply_retention
-    from whistle.store import open_store
 
     configure_logging("warning", json=False)
     try:
@@ -429,10 +431,8 @@ async def _retention(args: argparse.Namespace, clock: Clock | None) -> int:
     except ValueError as exc:
         print(f"whistle: --now: {exc}", file=sys.stderr)
         return 2
-    try:
-        store = await open_store(args.db, Bus())
-    except StoreUnavailable as exc:
-        print(f"whistle: {exc}", file=sys.stderr)
+    store = await _open(args.db)
+    if store is None:
         return 2
     try:
         report = await apply_retention(
