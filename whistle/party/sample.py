@@ -232,7 +232,7 @@ class _Builder:
                     "community_name": home.name,
                     "party_org": f"{name}党支部",
                     "contact": f"139{self.rng.randrange(10**8):08d}",
-                    "members": self.rng.randint(12, 55),
+                    "members": self.rng.randint(30, 70),
                 }
                 self.units.append(
                     self.add(
@@ -301,10 +301,14 @@ class _Builder:
             if r.id not in self.exclude
         ]
         pool.sort(key=lambda r: r.id)
-        weights = [int(u.doc["members"]) for u in self.units]
+        # A unit's registered members stay within its members (the share is at most 100%):
+        # each goes to a unit with room left, in proportion to the room.
+        room = [int(u.doc["members"]) for u in self.units]
         for responder in self.rng.sample(pool, min(target, len(pool))):
             community = self.h.at_level(responder.grid, Level.COMMUNITY)
-            unit = self.rng.choices(self.units, weights)[0]
+            index = self.rng.choices(range(len(self.units)), room if any(room) else None)[0]
+            room[index] = max(0, room[index] - 1)
+            unit = self.units[index]
             since = self.ago(self.rng.uniform(20, 700))
             status = "withdrawn" if self.rng.random() < 0.03 else "active"
             doc = {

@@ -35,6 +35,18 @@ def test_the_same_seed_and_day_make_the_same_sample(county: Hierarchy) -> None:
     assert other.records != one.records
 
 
+def test_no_unit_of_the_sample_has_more_members_registered_than_it_has() -> None:
+    sample = generate(load_hierarchy(SHIPPED), NOW, TZ)
+    registered: dict[str, int] = {}
+    for record in sample.records:
+        if record.kind.value == "registration" and record.doc.get("of") == "member":
+            registered[str(record.ref)] = registered.get(str(record.ref), 0) + 1
+    sizes = {r.id: int(r.doc["members"]) for r in sample.records if r.kind.value == "unit"}
+    assert registered, "the sample registers members"
+    over = {unit: (n, sizes[unit]) for unit, n in registered.items() if n > sizes[unit]}
+    assert not over, over
+
+
 def test_the_shipped_sample_is_close_to_tianyuans_numbers() -> None:
     counts = generate(load_hierarchy(SHIPPED), NOW, TZ).counts()
     assert counts["unit"] == 87
