@@ -17,6 +17,7 @@ from typing import Any
 from grids import Cell, Hierarchy, Level, ResponderKind
 from whistle.party.model import ClaimBy, ProjectType, TeamKind, UnitType
 from whistle.party.service import cell_path
+from whistle.party.visits import visit_record
 from whistle.store import HoursRow, PartyKind, PartyRecord, PartyStore
 
 __all__ = ["Sample", "generate", "load_sample"]
@@ -546,55 +547,27 @@ class _Builder:
 
     def _visits(self, pairing: PartyRecord, start: datetime, every: int) -> None:
         n, due = 1, start + timedelta(days=every)
-        keys = ("community", "community_name", "household", "visitor", "visitor_name")
         while True:
-            doc = {k: pairing.doc[k] for k in keys} | {
-                "n": n,
-                "pairing": pairing.id,
-                "events": [],
-                "told": None,
-            }
             if due > self.now:
-                self.add(
-                    PartyRecord(
-                        PartyKind.VISIT,
-                        f"{pairing.id}-{n}",
-                        pairing.grid_path,
-                        "due",
-                        due,
-                        ref=pairing.id,
-                        person=pairing.person,
-                        doc=doc,
-                    )
-                )
+                self.add(visit_record(pairing, n, due))
                 return
             draw = self.rng.random()
             status = "made" if draw < 0.86 else "made_late" if draw < 0.95 else "escalated"
+            made: dict[str, Any]
             if status != "escalated":
                 late = (
                     timedelta(days=self.rng.uniform(0.5, 4))
                     if status == "made_late"
                     else -timedelta(days=self.rng.uniform(0, 5))
                 )
-                doc |= {
+                made = {
                     "made_at": (due + late).isoformat(),
                     "made_by": pairing.person,
                     "note": "走访慰问",
                 }
             else:
-                doc |= {"told": self.h.at_level(pairing.doc["community"], Level.TOWN).code}
-            self.add(
-                PartyRecord(
-                    PartyKind.VISIT,
-                    f"{pairing.id}-{n}",
-                    pairing.grid_path,
-                    status,
-                    due,
-                    ref=pairing.id,
-                    person=pairing.person,
-                    doc=doc,
-                )
-            )
+                made = {"told": self.h.at_level(pairing.doc["community"], Level.TOWN).code}
+            self.add(visit_record(pairing, n, due, status, **made))
             n, due = n + 1, due + timedelta(days=every)
 
 

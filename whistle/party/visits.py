@@ -27,12 +27,34 @@ from whistle.party.model import PairingIn, VisitIn
 from whistle.party.service import PartyService, cell_path
 from whistle.store import PartyKind, PartyQuery, PartyRecord
 
-__all__ = ["PENDING", "VisitPolicy", "Visits"]
+__all__ = ["PENDING", "VisitPolicy", "Visits", "visit_record"]
 
 log = structlog.get_logger("whistle.party.visits")
 
 # The states of a visit not yet made, in the order they are reached.
 PENDING = ("due", "reminded", "missed", "escalated")
+
+
+def visit_record(
+    pairing: PartyRecord, n: int, due: datetime, status: str = "due", **made: Any
+) -> PartyRecord:
+    """Visit ``n`` of ``pairing``, due at ``due``; ``made`` adds what is known of a visit
+    already made or escalated (the sample's history)."""
+    doc: dict[str, Any] = {
+        key: pairing.doc[key]
+        for key in ("community", "community_name", "household", "visitor", "visitor_name")
+    }
+    doc |= {"n": n, "pairing": pairing.id, "events": [], "told": None, **made}
+    return PartyRecord(
+        PartyKind.VISIT,
+        f"{pairing.id}-{n}",
+        pairing.grid_path,
+        status,
+        due,
+        ref=pairing.id,
+        person=pairing.person,
+        doc=doc,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,24 +145,7 @@ class Visits:
         due = visit.at + timedelta(days=int(pairing.doc["every_days"]))
         if due > self.party.day(datetime.fromisoformat(pairing.doc["ends_on"]).date()):
             return []
-        return [self._visit(pairing, int(visit.doc["n"]) + 1, due)]
-
-    def _visit(self, pairing: PartyRecord, n: int, due: datetime) -> PartyRecord:
-        doc: dict[str, Any] = {
-            key: pairing.doc[key]
-            for key in ("community", "community_name", "household", "visitor", "visitor_name")
-        }
-        doc |= {"n": n, "pairing": pairing.id, "events": [], "told": None}
-        return PartyRecord(
-            PartyKind.VISIT,
-            f"{pairing.id}-{n}",
-            pairing.grid_path,
-            "due",
-            due,
-            ref=pairing.id,
-            person=pairing.person,
-            doc=doc,
-        )
+        return [visit_record(pairing, int(visit.doc["n"]) + 1, due)]
 
     async def run(self, every: float = 60.0) -> None:
         """Fire deadlines in the background until cancelled."""
@@ -194,7 +199,7 @@ class Visits:
             person=body.member,
             doc=doc,
         )
-        first = self._visit(pairing, 1, pairing.at + timedelta(days=body.every_days))
+        first = visit_record(pairing, 1, pairing.at + timedelta(days=body.every_days))
         await party.store.put([pairing, first])
         self._arm(first)
         return pairing, first
