@@ -18,6 +18,7 @@ from whistle.auth import Principal, Role
 from whistle.exceptions import FieldError, InvalidWhistle
 from whistle.party import unit_report
 from whistle.party.model import ProjectType, UnitType
+from whistle.privacy import mask_phones
 from whistle.store import PartyKind, PartyQuery, PartyRecord
 from whistle.timefmt import rfc3339
 from whistle.web.access import public
@@ -207,12 +208,18 @@ async def unit_page(request: web.Request) -> web.Response:
         principal=principal,
         title=p["report_of"].format(name=unit.doc["name"]),
         p=p,
-        unit=unit.doc,
+        # A unit's contact in full only for dispatch, who calls back (whistle/privacy.py).
+        unit={**unit.doc, "contact": _contact(unit.doc.get("contact"), principal)},
         unit_type=_type_names(lang).get(unit.doc["type"], unit.doc["type"]),
         report=report,
         window=params,
         csv_href=f"/api/v1/units/{unit.id}/report?{urlencode({**params, 'format': 'csv'})}",
     )
+
+
+def _contact(contact: Any, principal: Principal) -> str:
+    text = "" if contact is None else str(contact)
+    return text if principal.role is Role.OPERATOR else mask_phones(text)
 
 
 def _member_name(request: web.Request, member: str, record: dict[str, Any]) -> str:

@@ -59,6 +59,8 @@ async def test_the_committee_page_links_every_number_and_has_csv(
     assert "县烟草公司" in listed
     report = await (await live.client.get(f"/party/units/{served['unit']['id']}")).text()
     assert "双报告" in report
+    assert "138****0000" in report  # the unit's contact, masked for the committee
+    assert "13800000000" not in report
     assert county.responder(served["member"]).name in report  # type: ignore[union-attr]
     english = await (await live.client.get(f"/party?grid={community}&lang=en")).text()
     assert "Members registered" in english
