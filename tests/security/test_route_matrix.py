@@ -33,6 +33,11 @@ import pytest
 import pytest_asyncio
 
 from grids import Level, ResponderKind
+from tests.support.party_access import ALLOWED as PARTY_ALLOWED
+from tests.support.party_access import ENDPOINTS as PARTY_ENDPOINTS
+from tests.support.party_access import INSIDE as PARTY_INSIDE
+from tests.support.party_access import PAGES as PARTY_PAGES
+from tests.support.party_access import Scenario as PartyScenario
 from tests.support.probe import (
     ADMIN,
     AWAY,
@@ -55,11 +60,6 @@ from tests.support.probe import (
     Who,
     open_probe,
 )
-from tests.whistle.web.test_party_access import ALLOWED as PARTY_ALLOWED
-from tests.whistle.web.test_party_access import ENDPOINTS as PARTY_ENDPOINTS
-from tests.whistle.web.test_party_access import INSIDE as PARTY_INSIDE
-from tests.whistle.web.test_party_access import PAGES as PARTY_PAGES
-from tests.whistle.web.test_party_access import Scenario as PartyScenario
 from whistle.app import create_app
 from whistle.auth import Role
 from whistle.web.access import ACCESS
