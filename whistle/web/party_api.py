@@ -37,6 +37,7 @@ from whistle.party.model import (
     UnitIn,
     VisitIn,
 )
+from whistle.privacy import CALL_BACK_ROLES, masked
 from whistle.schema import field_errors
 from whistle.stats import parse_window
 from whistle.store import PartyKind, PartyQuery, PartyRecord
@@ -174,8 +175,9 @@ KINDS = (
 )
 
 
-def present(record: PartyRecord, tz: Any) -> res.PartyRecordDoc:
-    """A record as the API answers it."""
+def present(record: PartyRecord, tz: Any, *, full: bool = False) -> res.PartyRecordDoc:
+    """A record as the API answers it: phone numbers (a unit's contact, a member's phone)
+    masked unless ``full``, as on the case pages (whistle/privacy.py)."""
     return {
         "id": record.id,
         "kind": record.kind.value,
@@ -183,8 +185,13 @@ def present(record: PartyRecord, tz: Any) -> res.PartyRecordDoc:
         "at": rfc3339(record.at, tz),
         "ref": record.ref,
         "person": record.person,
-        "doc": dict(record.doc),
+        "doc": dict(record.doc) if full else masked(dict(record.doc)),
     }
+
+
+def calls_back(principal: Principal) -> bool:
+    """Whether ``principal`` sees phone numbers in full: dispatch, who calls back."""
+    return principal.role is not None and principal.role.value in CALL_BACK_ROLES
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -332,10 +339,12 @@ def csv_response(rows: list[dict[str, Any]], filename: str) -> web.Response:
     )
 
 
-def flat(record: PartyRecord, tz: Any) -> dict[str, Any]:
-    """A record as one CSV row: its columns, then its document's scalar and list fields."""
+def flat(record: PartyRecord, tz: Any, *, full: bool = False) -> dict[str, Any]:
+    """A record as one CSV row: its columns, then its document's scalar and list fields
+    (phone numbers masked unless ``full``)."""
     row: dict[str, Any] = {"id": record.id, "status": record.status, "at": rfc3339(record.at, tz)}
-    for key, value in record.doc.items():
+    doc = record.doc if full else masked(dict(record.doc))
+    for key, value in doc.items():
         if not isinstance(value, dict) and not (
             isinstance(value, list) and value and isinstance(value[0], dict)
         ):
@@ -351,14 +360,15 @@ def _make_routes(spec: KindSpec) -> None:
         query = await list_query(request, principal, spec.kind)
         records = await _party(request).store.find(query)
         tz = request.app[TZ]
+        full = calls_back(principal)
         if request.query.get("format") == "csv":
-            return csv_response([flat(r, tz) for r in records], f"{spec.path}.csv")
-        return json_response({"items": [present(r, tz) for r in records]})
+            return csv_response([flat(r, tz, full=full) for r in records], f"{spec.path}.csv")
+        return json_response({"items": [present(r, tz, full=full) for r in records]})
 
     async def get_record(request: web.Request) -> web.Response:
         principal = allow(request, *READERS)
         record = await _party(request).get(spec.kind, request.match_info["id"], principal)
-        return json_response(present(record, request.app[TZ]))
+        return json_response(present(record, request.app[TZ], full=calls_back(principal)))
 
     list_records.__name__ = f"list_{spec.kind.value}"
     get_record.__name__ = f"get_{spec.kind.value}"
@@ -372,7 +382,8 @@ def _make_routes(spec: KindSpec) -> None:
         principal = allow(request, *spec.writers)
         body = await body_of(request, model)
         record = await create(request, principal, body)
-        response = json_response(present(record, request.app[TZ]), status=201)
+        shown = present(record, request.app[TZ], full=calls_back(principal))
+        response = json_response(shown, status=201)
         response.headers["Location"] = f"{base}/{record.id}"
         return response
 
@@ -393,7 +404,7 @@ async def withdraw(request: web.Request) -> web.Response:
     principal = allow(request, Role.RESPONDER, *KEEPERS)
     await request.read()  # none is used; one over the limit is a 413, as on every POST
     record = await _party(request).withdraw(principal, request.match_info["id"])
-    return json_response(present(record, request.app[TZ]))
+    return json_response(present(record, request.app[TZ], full=calls_back(principal)))
 
 
 @routes.post("/api/v1/projects/{id}/claims")
@@ -402,7 +413,7 @@ async def claim(request: web.Request) -> web.Response:
     principal = allow(request, Role.RESPONDER, *KEEPERS)
     body = await body_of(request, ClaimIn)
     record = await _party(request).claim(principal, request.match_info["id"], body)
-    return json_response(present(record, request.app[TZ]), status=201)
+    return json_response(present(record, request.app[TZ], full=calls_back(principal)), status=201)
 
 
 @routes.post("/api/v1/claims/{id}/complete")
@@ -411,7 +422,7 @@ async def complete(request: web.Request) -> web.Response:
     principal = allow(request, Role.RESPONDER, *KEEPERS)
     body = await body_of(request, CompleteIn)
     record = await _party(request).complete(principal, request.match_info["id"], body)
-    return json_response(present(record, request.app[TZ]))
+    return json_response(present(record, request.app[TZ], full=calls_back(principal)))
 
 
 @routes.post("/api/v1/pairings/{id}/visits")
@@ -420,4 +431,4 @@ async def visit(request: web.Request) -> web.Response:
     principal = allow(request, Role.RESPONDER, *KEEPERS)
     body = await body_of(request, VisitIn)
     record = await request.app[VISITS].record_visit(principal, request.match_info["id"], body)
-    return json_response(present(record, request.app[TZ]), status=201)
+    return json_response(present(record, request.app[TZ], full=calls_back(principal)), status=201)

@@ -26,6 +26,7 @@ from whistle.web.keys import HIERARCHY, PARTY, TZ
 from whistle.web.party_api import (
     FIGURES,
     READERS,
+    calls_back,
     csv_response,
     guarded,
     json_response,
@@ -114,7 +115,7 @@ async def get_unit_report(request: web.Request) -> web.Response:
     if request.query.get("format") == "csv":
         rows = [{**row, "unit": unit.doc["name"]} for row in report["rows"]]
         return csv_response(rows, f"report-{unit.id}.csv")
-    report["unit"] = present(unit, request.app[TZ])
+    report["unit"] = present(unit, request.app[TZ], full=calls_back(principal))
     return json_response(report)
 
 

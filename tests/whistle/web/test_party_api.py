@@ -81,3 +81,23 @@ async def test_a_member_reads_the_board_where_they_registered(
     assert [p["doc"]["title"] for p in board["items"]] == ["防溺水宣传"]
     status, _ = await party.call("GET", f"/api/v1/units?grid={away}", token=token)
     assert status == 403  # the board, not the community's other records
+
+
+async def test_a_units_contact_is_whole_for_dispatch_and_masked_for_the_committee(
+    live: Live, county: Hierarchy
+) -> None:
+    party = Party(live, county)
+    unit = await party.unit(party.communities[0], "县自来水公司")
+    assert (await party.ok("GET", f"/api/v1/units/{unit['id']}"))["doc"]["contact"] == (
+        "13800000000"
+    )
+    committee = await live.token("committee")
+    seen = await party.ok("GET", f"/api/v1/units/{unit['id']}", token=committee)
+    assert seen["doc"]["contact"] == "138****0000"
+    listed = await party.ok("GET", f"/api/v1/units?ref={unit['id']}", token=committee)
+    assert "13800000000" not in str(listed)
+    response = await live.client.get("/api/v1/units?format=csv", headers=await live.auth(committee))
+    text = await response.text()
+    assert "县自来水公司" in text
+    assert "13800000000" not in text
+    assert "138****0000" in text
