@@ -32,9 +32,7 @@ _PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)
 def _encode(value: int, length: int) -> str:
     """``value`` as ``length`` (even) base32 characters, most significant first."""
     pairs = _PAIRS
-    return "".join(
-        [pairs[(value >> shift) & 0x3FF] for shift in range(5 * (length - 2), -1, -10)]
-    )
+    return "".join([pairs[(value >> shift) & 0x3FF] for shift in range(5 * (length - 2), -1, -10)])
 
 
 def is_ulid(text: str) -> bool:

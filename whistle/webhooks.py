@@ -320,7 +320,8 @@ class WebhookNotifier:
     """Delivers the notices in bus events to the responders' webhooks.
 
     Attach ``take`` to every topic (``bus.attach("*", notifier.take, name="webhooks")``;
-    ``handle`` is the same as a queued subscriber); it only schedules deliveries, each in a task of its own. At most
+    ``handle`` is the same as a queued subscriber); it only schedules deliveries, each in a
+    task of its own. At most
     ``concurrency`` attempts are in flight at once, and at most ``per_receiver`` of them to one
     receiver (scheme, host and port), so a receiver that never answers cannot take every slot.
     Beyond ``max_pending`` undelivered notices, new ones are dropped, logged and counted; and
