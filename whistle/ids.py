@@ -25,14 +25,31 @@ __all__ = ["Entropy", "IdFactory", "is_ulid"]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _VALID = frozenset(_ALPHABET)
-# Two characters (10 bits) at a time: 5 lookups for the time, 8 for the random part.
+# Two characters (10 bits) per lookup: a ULID is one character, twelve pairs and one more.
 _PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)
 
 
-def _encode(value: int, length: int) -> str:
-    """``value`` as ``length`` (even) base32 characters, most significant first."""
-    pairs = _PAIRS
-    return "".join([pairs[(value >> shift) & 0x3FF] for shift in range(5 * (length - 2), -1, -10)])
+def _ulid(ms: int, rand: int) -> str:
+    """The 26 characters of a 48-bit time and an 80-bit random part (130 bits, the top two
+    zero), unrolled: a loop of 26 ``divmod`` took five times as long."""
+    v = (ms << 80) | rand
+    a, p = _ALPHABET, _PAIRS
+    return (
+        a[v >> 125]
+        + p[(v >> 115) & 1023]
+        + p[(v >> 105) & 1023]
+        + p[(v >> 95) & 1023]
+        + p[(v >> 85) & 1023]
+        + p[(v >> 75) & 1023]
+        + p[(v >> 65) & 1023]
+        + p[(v >> 55) & 1023]
+        + p[(v >> 45) & 1023]
+        + p[(v >> 35) & 1023]
+        + p[(v >> 25) & 1023]
+        + p[(v >> 15) & 1023]
+        + p[(v >> 5) & 1023]
+        + a[v & 31]
+    )
 
 
 def is_ulid(text: str) -> bool:
@@ -104,7 +121,7 @@ class IdFactory:
             else:
                 rand = self._randbits(80)
             self._last_ms, self._last_rand = ms, rand
-        return _encode(ms, 10) + _encode(rand, 16)
+        return _ulid(ms, rand)
 
 
 def _millis(when: datetime) -> int:

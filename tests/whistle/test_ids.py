@@ -6,7 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from whistle.clock import FakeClock
-from whistle.ids import Entropy, IdFactory, is_ulid
+from whistle.ids import Entropy, IdFactory, _ulid, is_ulid
 
 AT = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 
@@ -45,3 +45,16 @@ def test_entropy_gives_the_bits_asked_for_and_new_bytes_after_a_fork() -> None:
     pool.forget()  # what a forked child does: never the parent's unread bytes
     pool.randbits(80)
     assert pool._buffer != before
+
+
+def test_the_unrolled_encoding_is_crockford_base32_of_the_time_and_the_random_part() -> None:
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    rng = random.Random(21)
+    cases = [(0, 0), ((1 << 48) - 1, (1 << 80) - 1)]
+    cases += [(rng.getrandbits(48), rng.getrandbits(80)) for _ in range(2_000)]
+    for ms, rand in cases:
+        value, chars = (ms << 80) | rand, []
+        for _ in range(26):
+            value, rem = divmod(value, 32)
+            chars.append(alphabet[rem])
+        assert _ulid(ms, rand) == "".join(reversed(chars))
