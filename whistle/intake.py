@@ -188,6 +188,9 @@ class Intake:
     ) -> Submission:
         """Validate, place, route and store ``body``; return once it is on disk.
 
+        ``body`` is the decoded JSON object, or a WhistleIn :meth:`parse` made from the bytes
+        (then only the county's checks are left: the category, the grid code, the camera).
+
         ``principal`` is the authenticated caller: what it may file is checked, and the
         whistle records it as ``filed_by`` (beside the free-text ``reporter``). ``filer``
         names who files when no principal is checked (the CLI's import); neither: the public.
