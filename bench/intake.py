@@ -89,9 +89,14 @@ def payload_points(config: Path, count: int) -> tuple[str, list[dict[str, float]
     return hierarchy.root, points
 
 
-def whistle_posts(points: list[dict[str, float]], token: str) -> Callable[[int], Post]:
-    """Request n: a valid whistle from source n mod 5 at a point chosen by n."""
+def whistle_posts(
+    points: list[dict[str, float]], token: str, *, whole: bool = False
+) -> Callable[[int], Post]:
+    """Request n: a valid whistle from source n mod 5 at a point chosen by n, answered with
+    its short receipt (``whole``: with the whole whistle, ``Prefer: return=representation``)."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if whole:
+        headers["Prefer"] = "return=representation"
 
     def make(n: int) -> Post:
         source, category = SOURCES[n % len(SOURCES)]

@@ -113,7 +113,9 @@ async def _post_cases(
                 "description": f"lifecycle bench #{i}",
                 "location": points[i % len(points)],
             }
-            async with session.post(f"{url}/api/v1/whistles", json=body, headers=auth) as r:
+            # The whole whistle back: the bench acts on the assignments it lists.
+            whole = {**auth, "Prefer": "return=representation"}
+            async with session.post(f"{url}/api/v1/whistles", json=body, headers=whole) as r:
                 doc = await r.json()
                 if r.status != 201:
                     raise RuntimeError(f"intake answered {r.status}: {doc}")

@@ -24,6 +24,8 @@ __all__ = ["Holiday", "WorkCalendar"]
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _PERIOD = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 _ONE_DAY = timedelta(days=1)
+_TICK = timedelta(microseconds=1)
+_REMEMBERED = 4096  # (day, count) answers kept by one calendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,9 @@ class WorkCalendar:
     _off: frozenset[date] = field(init=False, repr=False, compare=False)
     _on: frozenset[date] = field(init=False, repr=False, compare=False)
     _per_day: timedelta = field(init=False, repr=False, compare=False)
+    # (day, n) -> the nth working day after it: every whistle of a day asks the same few
+    # (issue 21), and each answer is a walk over the days in between.
+    _after: dict[tuple[date, int], date] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # The loops in add() terminate only if some working day always lies ahead.
@@ -72,6 +77,7 @@ class WorkCalendar:
         object.__setattr__(self, "_on", frozenset(on))
         per_day = sum((_span(start, end) for start, end in self.periods), timedelta())
         object.__setattr__(self, "_per_day", per_day)
+        object.__setattr__(self, "_after", {})
 
     @classmethod
     def ending_with_holidays(cls, **kwargs: Any) -> WorkCalendar:
@@ -218,33 +224,50 @@ class WorkCalendar:
 
     def _add_working_time(self, cursor: datetime, remaining: timedelta) -> datetime:
         day = cursor.date()
-        first = True
+        # What is left of the start's own day, if it is a working day.
+        if self.is_working_day(day):
+            for start, end in self.periods:
+                begin = datetime.combine(day, start)
+                if cursor > begin:
+                    begin = cursor
+                finish = datetime.combine(day, end)
+                if begin >= finish:
+                    continue
+                if remaining <= finish - begin:
+                    return begin + remaining
+                remaining -= finish - begin
+        # Then whole working days (the lookup is cached), and the rest inside the last one:
+        # a deadline that uses up a day exactly ends at its close, not the next opening.
         per_day = self._per_day
-        # One pass per calendar day, whole working days at a time: 100wh is ~22 passes.
-        while True:
-            if self.is_working_day(day):
-                if not first and remaining > per_day:
-                    remaining -= per_day
-                else:
-                    for start, end in self.periods:
-                        begin = datetime.combine(day, start)
-                        if first and cursor > begin:
-                            begin = cursor
-                        finish = datetime.combine(day, end)
-                        if begin >= finish:
-                            continue
-                        if remaining <= finish - begin:
-                            return begin + remaining
-                        remaining -= finish - begin
-            day += _ONE_DAY
-            first = False
+        whole = max(0, (remaining - _TICK) // per_day)
+        day = self._working_day_after(day, whole + 1)
+        remaining -= whole * per_day
+        for start, end in self.periods:
+            span = _span(start, end)
+            if remaining <= span:
+                return datetime.combine(day, start) + remaining
+            remaining -= span
+        raise AssertionError("a working day holds hours_per_day")  # pragma: no cover
 
     def _add_working_days(self, local: datetime, count: int) -> datetime:
         anchor = self._snap_back(local)
         day = anchor.date()
-        for _ in range(count):
-            day = self.next_working_day(day)
+        if count > 0:
+            day = self._working_day_after(day, count)
         return datetime.combine(day, anchor.time())
+
+    def _working_day_after(self, day: date, count: int) -> date:
+        """The ``count``-th (≥ 1) working day strictly after ``day``, remembered."""
+        key = (day, count)
+        found = self._after.get(key)
+        if found is None:
+            found = day
+            for _ in range(count):
+                found = self.next_working_day(found)
+            if len(self._after) >= _REMEMBERED:
+                self._after.clear()
+            self._after[key] = found
+        return found
 
     def _snap_back(self, local: datetime) -> datetime:
         """``local`` if it is working time, else the close of the preceding working period."""

@@ -262,13 +262,11 @@ async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await notifier.start()
     app[WEBHOOKS] = notifier
-    subscription = app[BUS].subscribe("*", notifier.handle, name="webhooks")
+    # Attached: scheduling a delivery never waits, so the bus calls it as it publishes.
+    app[BUS].attach("*", notifier.take, name="webhooks")
     log.info("webhooks.loaded", endpoints=len(endpoints))
     yield
-    # The store has closed: hand over what the bus still holds for us, then drain.
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(2.0):
-            await subscription.queue.join()
+    # The store has closed, so nothing more is published: drain what is scheduled.
     await notifier.stop(drain_timeout=5.0)
 
 
@@ -314,7 +312,7 @@ async def _cases_ctx(app: web.Application) -> AsyncIterator[None]:
         run_timer=app[SETTINGS].run_timer,
     )
     app[LIVE].subscribe(cases.use)
-    app[BUS].subscribe("*", cases.on_event, name="timers")
+    app[BUS].attach("*", cases.take, name="timers")  # re-arming a timer never waits
     await cases.start()
     app[CASES] = cases
     yield

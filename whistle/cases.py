@@ -345,6 +345,10 @@ class CaseService:
 
     async def on_event(self, event: Event) -> None:
         """Bus subscriber: re-arm the case's timers from the deadlines its write carries."""
+        self.take(event)
+
+    def take(self, event: Event) -> None:
+        """:meth:`on_event` as the bus calls it inline (``bus.attach``): no await in it."""
         pending = event.data.get("deadlines")
         if pending is None:
             return

@@ -39,7 +39,9 @@ __all__ = [
     "TraceEntry",
     "TraceStep",
     "Whistle",
+    "WhistleLinks",
     "WhistlePage",
+    "WhistleReceipt",
     "WhistleRecord",
     "WhistleWithTimeline",
 ]
@@ -395,3 +397,20 @@ class WhistlePage(TypedDict):
     items: list[Whistle]
     next_cursor: Annotated[str | None, Field(description="the next page's cursor; null: last")]
     limit: Annotated[int, Field(ge=1, le=200)]
+
+
+class WhistleLinks(TypedDict):
+    """Where a filed whistle is read: the API document and the case page."""
+
+    self: Annotated[str, Field(description="GET it here: /api/v1/whistles/{id}")]
+    page: Annotated[str, Field(description="its case page: /cases/{id}")]
+
+
+class WhistleReceipt(TypedDict):
+    """The short answer to ``POST /api/v1/whistles`` (send ``Prefer: return=representation``
+    for the whole Whistle instead)."""
+
+    id: str
+    case_number: Annotated[str | None, Field(description="受理编号")]
+    status: Annotated[str, Field(description="dispatched, muted or unplaced (待定位)")]
+    links: WhistleLinks

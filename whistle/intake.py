@@ -81,15 +81,31 @@ _UNIT_KINDS = (ResponderKind.JURISDICTION_UNIT, ResponderKind.GRID_DEPARTMENT)
 class Submission:
     """The outcome of a submit: the whistle's id and whether this call created it.
 
-    ``document`` is the whistle as stored when this call created it (the API answers with it
-    without reading it back); None for a replayed idempotency key.
+    ``record`` is what this call wrote (None for a replayed idempotency key or a camera
+    repeat), ``case_number`` the 受理编号 the write gave it.
     """
 
     whistle_id: str
     created: bool
-    document: dict[str, Any] | None = None
+    record: NewWhistle | None = None
     grouped: bool = False  # a camera repeat, added to the camera's open case
     replayed: bool = False  # a grouped repeat sent again with its key: nothing new stored
+    case_number: str | None = None
+
+    @property
+    def status(self) -> str | None:
+        """The status it was stored with (None: not created by this call)."""
+        return None if self.record is None else self.record.whistle.status
+
+    @property
+    def document(self) -> dict[str, Any] | None:
+        """The whistle as stored when this call created it, as the API shows it, built on
+        demand (most answers are the short one, issue 21); None when not created here."""
+        if self.record is None:
+            return None
+        document = StoredWhistle.of(self.record).document()
+        document["case_number"] = self.case_number
+        return document
 
 
 def grid_path(cell: Cell) -> str:
@@ -171,6 +187,9 @@ class Intake:
         mute: SilenceMatch | None = None,
     ) -> Submission:
         """Validate, place, route and store ``body``; return once it is on disk.
+
+        ``body`` is the decoded JSON object, or a WhistleIn :meth:`parse` made from the bytes
+        (then only the county's checks are left: the category, the grid code, the camera).
 
         ``principal`` is the authenticated caller: what it may file is checked, and the
         whistle records it as ``filed_by`` (beside the free-text ``reporter``). ``filer``
@@ -342,33 +361,34 @@ class Intake:
                 new = dataclasses.replace(
                     new, linked=duplicate_links(matches, whistle_id, received_at)
                 )
-            with structlog.contextvars.bound_contextvars(whistle_id=whistle_id, grid=cell.code):
-                if claim is not None:
-                    claim.queued()  # see Claim: nothing may run between this and the queueing
-                outcome = await self._store.create_whistle(new)
-                if isinstance(outcome, Duplicate):
-                    # Another request with the same key won the race inside the writer.
-                    assert client_key is not None
-                    return self._replay(outcome, client_key, request_hash)
-                assert isinstance(outcome, Created)
-                written = True
-                document = StoredWhistle.of(new).document()
-                document["case_number"] = outcome.case_number
-                log.info(
-                    "whistle.created",
-                    source=whistle.source.value,
-                    category=whistle.category,
-                    rule=None if decision is None else decision.rule_id,
-                    placed_by=located.placement["by"],
-                    assignments=0 if decision is None else len(decision.assignments),
-                    muted_by=None if not muted or matched is None else matched.silence.id,
-                    silence_warning=None if muted or matched is None else matched.silence.id,
-                    possible_duplicates=len(matches),
-                )
+            # The one line a whistle logs names it and its grid itself: binding them to the
+            # context for the span of the write cost more than the line (issue 21).
+            if claim is not None:
+                claim.queued()  # see Claim: nothing may run between this and the queueing
+            outcome = await self._store.create_whistle(new)
+            if isinstance(outcome, Duplicate):
+                # Another request with the same key won the race inside the writer.
+                assert client_key is not None
+                return self._replay(outcome, client_key, request_hash)
+            assert isinstance(outcome, Created)
+            written = True
+            log.info(
+                "whistle.created",
+                whistle_id=whistle_id,
+                grid=cell.code,
+                source=whistle.source.value,
+                category=whistle.category,
+                rule=None if decision is None else decision.rule_id,
+                placed_by=located.placement["by"],
+                assignments=0 if decision is None else len(decision.assignments),
+                muted_by=None if not muted or matched is None else matched.silence.id,
+                silence_warning=None if muted or matched is None else matched.silence.id,
+                possible_duplicates=len(matches),
+            )
         finally:
             if claim is not None:
                 claim.done(written)
-        return Submission(whistle_id, True, document)
+        return Submission(whistle_id, True, new, case_number=outcome.case_number)
 
     def _silence_for(
         self, whistle: WhistleIn, cell: Cell, at: datetime, rules: Rules
@@ -461,16 +481,52 @@ class Intake:
 
     # -- steps ---------------------------------------------------------------------------
 
+    def parse(self, raw: bytes) -> WhistleIn | None:
+        """``raw`` JSON validated straight from the bytes (one pass, no dict in between), or
+        None when it does not validate: :meth:`submit` on the decoded body then says why,
+        field by field (and places a camera whistle that left its location out)."""
+        try:
+            return WhistleIn.model_validate_json(raw)
+        except ValidationError:
+            return None
+
     def _validate(self, body: Any, rules: Rules) -> WhistleIn:
+        if isinstance(body, WhistleIn):  # parsed from the bytes: only the county's checks
+            errors = self._county_errors(
+                body.category, body.location.grid, body.camera_id, body.source.value, [], rules
+            )
+            if errors:
+                raise InvalidWhistle(errors)
+            return body
         if not isinstance(body, dict):
             raise InvalidWhistle([FieldError("body", "expected a JSON object")])
-        errors: list[FieldError] = []
+        errors = []
         whistle: WhistleIn | None = None
         try:
             whistle = WhistleIn.model_validate(body)
         except ValidationError as exc:
             errors = field_errors(exc)
-        category = body.get("category")
+        location = body.get("location")
+        grid = location.get("grid") if isinstance(location, dict) else None
+        errors = self._county_errors(
+            body.get("category"), grid, body.get("camera_id"), body.get("source"), errors, rules
+        )
+        if errors:
+            raise InvalidWhistle(errors)
+        assert whistle is not None
+        return whistle
+
+    def _county_errors(
+        self,
+        category: Any,
+        grid: Any,
+        camera_id: Any,
+        source: Any,
+        errors: list[FieldError],
+        rules: Rules,
+    ) -> list[FieldError]:
+        """``errors`` (the shape's) and what the county refuses: an unknown category, grid
+        code or camera, or a camera named by another source."""
         if (
             isinstance(category, str)
             and category.strip()
@@ -484,25 +540,21 @@ class Intake:
                     (("value", category.strip()),),
                 )
             )
-        location = body.get("location")
-        if isinstance(location, dict):
-            grid = location.get("grid")
-            if isinstance(grid, str) and grid.strip() and grid.strip() not in self._hierarchy:
-                errors.append(
-                    FieldError(
-                        "location.grid",
-                        f"unknown grid code {grid.strip()!r}",
-                        "unknown_grid",
-                        (("value", grid.strip()),),
-                    )
+        if isinstance(grid, str) and grid.strip() and grid.strip() not in self._hierarchy:
+            errors.append(
+                FieldError(
+                    "location.grid",
+                    f"unknown grid code {grid.strip()!r}",
+                    "unknown_grid",
+                    (("value", grid.strip()),),
                 )
-        camera_id = body.get("camera_id")
+            )
         if (
             isinstance(camera_id, str)
             and camera_id.strip()
             and not any(e.field == "camera_id" for e in errors)
         ):
-            if body.get("source") != Source.CAMERA.value:
+            if source != Source.CAMERA.value:
                 errors.append(
                     FieldError("camera_id", "only a camera whistle (source camera) names a camera")
                 )
@@ -512,10 +564,7 @@ class Intake:
                         "camera_id", f"unknown camera {camera_id.strip()!r}; not in {CAMERAS_FILE}"
                     )
                 )
-        if errors:
-            raise InvalidWhistle(errors)
-        assert whistle is not None
-        return whistle
+        return errors
 
     def _camera_place(self, body: Any) -> Any:
         """``body`` placed at its camera's place when it names a known camera and leaves the

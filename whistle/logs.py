@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
-from whistle.privacy import masked
+from whistle.privacy import has_phone, masked
 
 __all__ = ["configure_logging", "log_processors", "mask_phones"]
 
@@ -20,7 +22,41 @@ _FRAMES_ONLY = ExceptionDictTransformer(show_locals=False)
 
 def mask_phones(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: phone numbers in any logged value become 138****5678."""
+    # Most lines are short strings, numbers and None: one search over their text joined by
+    # NULs (which no number spans) instead of a regex call per value (issue 21).
+    texts = []
+    for value in event_dict.values():
+        if isinstance(value, str):
+            texts.append(value)
+        elif not (value is None or isinstance(value, (int, float))):
+            break  # a dict, a list, an object: mask value by value
+    else:
+        if not has_phone("\x00".join(texts)):
+            return event_dict
     return {key: masked(value) for key, value in event_dict.items()}
+
+
+class _Timestamp:
+    """``timestamp``: ISO 8601 in UTC with microseconds, like structlog's
+    ``TimeStamper(fmt="iso", utc=True)``, with the date and time formatted once a second."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(
+        self, _: Any, __: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            moment = datetime.fromtimestamp(second, UTC)
+            self._prefix, self._second = moment.strftime("%Y-%m-%dT%H:%M:%S"), second
+        micros = int((now - second) * 1_000_000)
+        event_dict["timestamp"] = f"{self._prefix}.{micros:06d}Z"
+        return event_dict
 
 
 def log_processors(*, json: bool = True) -> list[structlog.types.Processor]:
@@ -28,7 +64,7 @@ def log_processors(*, json: bool = True) -> list[structlog.types.Processor]:
     processors: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _Timestamp(),
         structlog.processors.StackInfoRenderer(),
     ]
     if json:

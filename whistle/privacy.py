@@ -34,6 +34,7 @@ __all__ = [
     "PERSONAL_KEYS",
     "UNIT_KINDS",
     "PersonalField",
+    "has_phone",
     "mask_phones",
     "masked",
     "public_name",
@@ -106,6 +107,11 @@ def mask_phones(text: str) -> str:
         ),
         text,
     )
+
+
+def has_phone(text: str) -> bool:
+    """Whether ``text`` holds a phone number :func:`mask_phones` would mask."""
+    return _PHONE.search(text) is not None
 
 
 def masked(value: Any) -> Any:

@@ -319,8 +319,9 @@ class _Outcome:
 class WebhookNotifier:
     """Delivers the notices in bus events to the responders' webhooks.
 
-    Subscribe ``handle`` to every topic (``bus.subscribe("*", notifier.handle,
-    name="webhooks")``); it only schedules deliveries, each in a task of its own. At most
+    Attach ``take`` to every topic (``bus.attach("*", notifier.take, name="webhooks")``;
+    ``handle`` is the same as a queued subscriber); it only schedules deliveries, each in a
+    task of its own. At most
     ``concurrency`` attempts are in flight at once, and at most ``per_receiver`` of them to one
     receiver (scheme, host and port), so a receiver that never answers cannot take every slot.
     Beyond ``max_pending`` undelivered notices, new ones are dropped, logged and counted; and
@@ -475,6 +476,11 @@ class WebhookNotifier:
 
     async def handle(self, event: Event) -> None:
         """Schedule one delivery per notify entry of ``event``; never waits for them."""
+        self.take(event)
+
+    def take(self, event: Event) -> None:
+        """:meth:`handle` without the coroutine: what the bus calls inline (``bus.attach``),
+        since scheduling is a few dict lookups and ``create_task``."""
         requests = event.data.get("notify")
         if requests is None:
             return

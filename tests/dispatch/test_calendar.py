@@ -293,3 +293,57 @@ def test_invalid_toml_fails_with_the_parser_message() -> None:
 def test_a_calendar_without_working_days_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one working weekday"):
         WorkCalendar(SHANGHAI, ((time(8), time(9)),), weekend=frozenset(range(7)))
+
+
+def _walked(calendar: WorkCalendar, start: datetime, duration: Duration) -> datetime:
+    """The deadline found the slow way: every working period of every day, one by one."""
+    local = start.astimezone(calendar.timezone).replace(tzinfo=None)
+    if duration.unit.value == "wd":
+        return calendar.add(start, duration)  # not walked here: see the next test
+    remaining, day = timedelta(hours=duration.amount), local.date()
+    while True:
+        if calendar.is_working_day(day):
+            for open_, close in calendar.periods:
+                begin = max(datetime.combine(day, open_), local)
+                finish = datetime.combine(day, close)
+                if begin < finish:
+                    if remaining <= finish - begin:
+                        return (begin + remaining).replace(tzinfo=calendar.timezone)
+                    remaining -= finish - begin
+        day += timedelta(days=1)
+
+
+@pytest.mark.parametrize("duration", ["1wh", "4wh", "6wh", "7wh", "13wh", "20wh", "100wh"])
+def test_working_hours_skip_whole_days_as_a_walk_over_every_period_would(
+    calendar: WorkCalendar, duration: str
+) -> None:
+    wanted = Duration.parse(duration)
+    start = at("2026-01-01 00:00")
+    # Every 97 minutes through the year: nights, weekends, 春节, 国庆 and the make-up days.
+    for step in range(0, 300 * 24 * 60, 97):
+        when = start + timedelta(minutes=step)
+        assert calendar.add(when, wanted) == _walked(calendar, when, wanted), when
+
+
+def test_working_days_answer_the_same_from_a_fresh_calendar_and_from_the_remembered_walks(
+    calendar: WorkCalendar,
+) -> None:
+    fresh = WorkCalendar(
+        timezone=calendar.timezone,
+        periods=calendar.periods,
+        weekend=calendar.weekend,
+        holidays=calendar.holidays,
+        end=calendar.end,
+    )
+    for step in range(0, 300 * 24, 5):
+        when = at("2026-01-01 00:00") + timedelta(hours=step, minutes=step % 60)
+        for count in (1, 2, 5, 10):
+            wanted = Duration.parse(f"{count}wd")
+            first = calendar.add(when, wanted)
+            assert first == calendar.add(when, wanted)  # remembered
+            days = 0
+            day = fresh._snap_back(when.replace(tzinfo=None)).date()
+            while days < count:
+                day += timedelta(days=1)
+                days += fresh.is_working_day(day)
+            assert first.date() == day, (when, count)

@@ -126,6 +126,9 @@ def open311_rows(p: Probe, payload: str, answer: Answer) -> str | None:
     return None if answer.status != 200 or answer.json() == [] else "rows for no such request"
 
 
+WHOLE = {"Prefer": "return=representation"}
+
+
 def whistle_field(path: str) -> Build:
     """A whistle whose field at ``path`` (dotted) is the payload."""
 
@@ -136,7 +139,8 @@ def whistle_field(path: str) -> Build:
         for part in parents:
             holder = holder[part]
         holder[last] = [payload] if last == "media_urls" else payload
-        return Call("POST", "/api/v1/whistles", json=body)
+        # The whole whistle back: the checks read what was stored from the answer.
+        return Call("POST", "/api/v1/whistles", json=body, extra=WHOLE)
 
     return build
 

@@ -97,12 +97,14 @@ class Site:
         return self.server.url
 
     def api(self, method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+        """Call the API as the site's operator. A filed whistle answers with the whole whistle
+        (``Prefer: return=representation``), which the journeys read their assignments from."""
         request = urllib.request.Request(
             self.url + path,
             method=method,
             data=None if body is None else orjson.dumps(body),
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json",
-                     **headers},
+                     "Prefer": "return=representation", **headers},
         )  # fmt: skip
         try:
             with urllib.request.urlopen(request, timeout=30) as response:

@@ -90,7 +90,10 @@ class Live:
     async def post(
         self, body: Any, *, token: str | None = None, **headers: str
     ) -> tuple[int, dict[str, Any], Any]:
-        headers = {**await self.auth(token), **headers}
+        """POST a whistle; answered with the whole whistle (``Prefer: return=representation``)
+        unless ``headers`` say otherwise (``Prefer=""`` for the short receipt)."""
+        headers = {"Prefer": "return=representation", **await self.auth(token), **headers}
+        headers = {name: value for name, value in headers.items() if value}
         response = await self.client.post("/api/v1/whistles", json=body, headers=headers)
         return response.status, dict(response.headers), await response.json()
 

@@ -126,6 +126,7 @@ class Call:
     cookies: dict[str, str] = field(default_factory=dict)
     session: str | None = None
     stream: bool = False  # an event stream: only its head is read
+    extra: dict[str, str] = field(default_factory=dict)  # more headers (e.g. Prefer)
 
 
 @dataclass
@@ -338,6 +339,7 @@ class Probe:
         if data is None:
             # Over a MiB, aiohttp wants a stream rather than bytes (it warns otherwise).
             data = io.BytesIO(body) if len(body) > 1 << 20 else body or None
+        extra.update(call.extra)
         sent = {**(await self.headers(who, call, body) if headers is None else headers), **extra}
         async with self.http.request(
             call.method, self.base + call.path, data=data, headers=sent, allow_redirects=False

@@ -228,7 +228,8 @@ class _Soak:
             "/api/v1/whistles",
             self.operator,
             body(self.county, n),
-            **{"Idempotency-Key": f"soak-{n}"},
+            # The whole whistle: its responders act on the assignments it lists.
+            **{"Idempotency-Key": f"soak-{n}", "Prefer": "return=representation"},
         )
         elapsed = time.monotonic() - started
         if not self.judge("intake", status, doc, headers):

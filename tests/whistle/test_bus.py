@@ -129,3 +129,27 @@ def test_topic_patterns(pattern: str, topic: str, expected: bool) -> None:
     from whistle.bus import _matches
 
     assert _matches(pattern, topic) is expected
+
+
+async def test_an_attached_callback_runs_inside_publish_in_order_and_its_failure_is_counted() -> (
+    None
+):
+    bus = Bus()
+    got: list[int] = []
+
+    def take(e: Event) -> None:
+        if e.seq == 2:
+            raise RuntimeError("boom")
+        got.append(e.seq)
+
+    sub = bus.attach("whistle.*", take, name="timers")
+    with capture_logs() as logs:
+        for seq in (1, 2, 3):
+            bus.publish(event(seq))
+        bus.publish(event(4, "case.closed"))  # not its topic
+    assert got == [1, 3]  # called before publish returned: no start(), no task, no queue
+    assert (sub.delivered, sub.failed, sub.task) == (2, 1, None)
+    assert bus.depth() == 0
+    assert [entry["subscriber"] for entry in logs if entry["event"] == "bus.handler_failed"] == [
+        "timers"
+    ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -67,6 +68,7 @@ SIGNATURE_TOLERANCE = 300  # seconds either way; older (or newer) signed request
 # through this server drops the entry at once; one made by the CLI (another process) is
 # seen within this time.
 TOKEN_CACHE_SECONDS = 5.0
+PRESENTED_TOKENS = 4096  # bearer tokens whose hash was checked, most recently used kept
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -108,6 +110,10 @@ class Access:
         self.login_addresses = FailureThrottle(limits.login.per_address, clock)
         self._seen_signatures: dict[str, float] = {}
         self._tokens: dict[str, tuple[TokenRecord, float]] = {}
+        # Presented bearer token -> (the record it was checked against, its principal): a
+        # hit skips the SHA-256 and the Principal; it holds only while ``_tokens`` still has
+        # that very record (a revoke, or the record's expiry from the cache, ends it).
+        self._presented: OrderedDict[str, tuple[TokenRecord, Principal]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"Access({self.by_principal!r})"
@@ -188,6 +194,7 @@ class Access:
             record = dataclasses.replace(record, revoked_at=self._clock.now())
             await self._store.save_token(record)
             self._tokens.pop(token_id, None)
+            self._presented.clear()  # rare: forget every checked token rather than search
             await self.audit(by, "token.revoke", token_id, {})
         return record
 
@@ -314,11 +321,7 @@ class Access:
             if token_id is None:
                 raise Unauthenticated("malformed token")
             record = await self._token(token_id, why="bearer token")
-            if not secrets.compare_digest(record.hash, token_hash(token)):
-                raise Unauthenticated("bearer token: wrong token")
-            if record.role == Role.INTEGRATION:
-                raise Unauthenticated("integration requests must be signed (X-Whistle-Signature)")
-            return _principal(record, via="token")
+            return self._bearer(token, record)
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
             found = await self.session(cookie)
@@ -333,6 +336,23 @@ class Access:
                     raise Forbidden("missing or wrong CSRF token")
             return principal
         raise Unauthenticated("no credentials: send 'Authorization: Bearer <token>'")
+
+    def _bearer(self, token: str, record: TokenRecord) -> Principal:
+        """The principal of a bearer ``token`` whose record is ``record`` (live: checked by
+        ``_token``); from the LRU of presented tokens when this record was checked before."""
+        hit = self._presented.get(token)
+        if hit is not None and hit[0] is record:
+            self._presented.move_to_end(token)
+            return hit[1]
+        if not secrets.compare_digest(record.hash, token_hash(token)):
+            raise Unauthenticated("bearer token: wrong token")
+        if record.role == Role.INTEGRATION:
+            raise Unauthenticated("integration requests must be signed (X-Whistle-Signature)")
+        principal = _principal(record, via="token")
+        self._presented[token] = (record, principal)
+        if len(self._presented) > PRESENTED_TOKENS:
+            self._presented.popitem(last=False)
+        return principal
 
     async def _signed(self, request: web.Request) -> Principal:
         token_id = request.headers.get("X-Whistle-Key", "")

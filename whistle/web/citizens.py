@@ -109,7 +109,7 @@ async def file(request: web.Request) -> web.Response:
         raise IdempotencyConflict(exc.key, None) from None
     secret = secrets.token_urlsafe(18)
     store = request.app[STORE]
-    number = None if submission.document is None else submission.document.get("case_number")
+    number = submission.case_number
     if submission.created:
         await store.save_citizen_link(submission.whistle_id, token_hash(secret))
         follow: str | None = f"/track/{number or submission.whistle_id}?key={secret}"

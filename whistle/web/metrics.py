@@ -209,6 +209,7 @@ class Metrics:
         self.subscription: Subscription | None = None
         self._received_at: OrderedDict[str, datetime] = OrderedDict()
         self._last_seq = 0
+        self._last_timed_seq = 0
 
     def __repr__(self) -> str:
         return f"Metrics(remembered={len(self._received_at)}, last_seq={self._last_seq})"
@@ -217,6 +218,12 @@ class Metrics:
 
     async def on_event(self, event: Event) -> None:
         """Bus subscriber. Repeats (delivery is at least once) are dropped by ``seq``."""
+        self.count(event)
+        await self.time(event)
+
+    def count(self, event: Event) -> None:
+        """The counters of :meth:`on_event`, which never wait: attached to the bus (called
+        as it publishes, issue 21)."""
         if event.seq <= self._last_seq:
             return
         self._last_seq = event.seq
@@ -238,12 +245,22 @@ class Metrics:
             self.overdue.inc()
         elif kind in ("case.closed", "case.merged"):
             self._received_at.pop(event.whistle_id, None)  # a reopen reads it back once
-        elif kind == "assignment.acknowledged":
+
+    async def time(self, event: Event) -> None:
+        """The latencies of :meth:`on_event`: they may read a case's receipt back from the
+        store, so a queued subscriber of ``assignment.*`` runs them."""
+        kind = event.type
+        if kind not in ("assignment.acknowledged", "assignment.resolved"):
+            return
+        if event.seq <= self._last_timed_seq:
+            return
+        self._last_timed_seq = event.seq
+        if kind == "assignment.acknowledged":
             seconds = await self._since_received(event)
             if seconds is not None:
                 owner = "true" if event.data.get("owner") else "false"
                 self.acknowledge.labels(owner).observe(seconds)
-        elif kind == "assignment.resolved":
+        else:
             seconds = await self._since_received(event)
             if seconds is not None:
                 self.resolve.observe(seconds)
@@ -327,7 +344,8 @@ class Metrics:
 
     async def _on_startup(self, app: web.Application) -> None:
         # on_startup handlers run after every cleanup context has opened: the bus exists.
-        self.subscription = app[BUS].subscribe("*", self.on_event, name="metrics")
+        app[BUS].attach("*", self.count, name="metrics")
+        self.subscription = app[BUS].subscribe("assignment.*", self.time, name="metrics-times")
 
 
 METRICS = web.AppKey("metrics", Metrics)

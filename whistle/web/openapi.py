@@ -53,6 +53,7 @@ from whistle.web.openapi_ops import (
     json_answer,
     path_param,
     query,
+    ref,
 )
 from whistle.web.party_openapi import PARTY_MODELS, PARTY_RESPONSES, party_ops
 
@@ -129,6 +130,7 @@ RESPONSES: dict[str, Any] = {
         resources.ReplayJob,
         resources.FeedResults,
         resources.Health,
+        documents.WhistleReceipt,
         *openapi_config.RESPONSES,
         *PARTY_RESPONSES,
     )
@@ -175,6 +177,27 @@ _FILE_WHISTLE = (
     "`Whistle-Grouped: true`."
 )
 _LOCATION = {"Location": {"required": True, "schema": STR}}
+_APPLIED = {
+    "Preference-Applied": {
+        "required": False,
+        "schema": {"const": "return=representation"},
+        "description": "the answer is the whole Whistle, as the request preferred",
+    }
+}
+_PREFER = {
+    "name": "Prefer",
+    "in": "header",
+    "schema": {"type": "string"},
+    "description": "`return=representation` (RFC 7240): answer with the whole Whistle "
+    "(assignments, trace, case) instead of its WhistleReceipt",
+}
+
+
+def _receipt_or_whistle(description: str) -> dict[str, Any]:
+    schema = {"oneOf": [ref("WhistleReceipt"), ref("Whistle")]}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 _WHISTLE_FILTERS = (
     query("status", STR, "a status"),
     query(
@@ -220,15 +243,21 @@ def _idempotency(description: str) -> dict[str, Any]:
 
 
 def _whistle_ops() -> list[Op]:
-    created = {**json_answer("Whistle", "Created: the whistle as stored"), "headers": _LOCATION}
+    created = {
+        **_receipt_or_whistle(
+            "Created: its receipt (id, 受理编号, status, links), or the whistle as stored "
+            "when asked with `Prefer: return=representation`"
+        ),
+        "headers": {**_LOCATION, **_APPLIED},
+    }
     grouped = {
-        **json_answer(
-            "Whistle",
+        **_receipt_or_whistle(
             "A camera repeat: added to the open case of the same camera and category in the "
-            "camera's own cell, answered with that case",
+            "camera's own cell, answered with that case's receipt (or the case)",
         ),
         "headers": {
             **_LOCATION,
+            **_APPLIED,
             "Whistle-Grouped": {"required": True, "schema": {"const": "true"}},
         },
     }
@@ -244,7 +273,7 @@ def _whistle_ops() -> list[Op]:
             (*WRITE, 415),
             status=201,
             body="WhistleIn",
-            params=(keyed,),
+            params=(keyed, _PREFER),
             description=_FILE_WHISTLE,
             responses={"200": grouped},
         ),

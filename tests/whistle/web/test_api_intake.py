@@ -373,3 +373,39 @@ async def test_body_too_large_is_413_on_every_endpoint(live: Live, path: str) ->
     assert problem["errors"] == [
         {"field": "body", "reason": "request body too large: the limit is 65536 bytes"}
     ]
+
+
+async def test_a_post_answers_with_a_short_receipt_unless_the_whole_whistle_is_preferred(
+    live: Live, county: Hierarchy
+) -> None:
+    status, headers, receipt = await live.post(body(county), Prefer="")
+    assert status == 201
+    assert set(receipt) == {"id", "case_number", "status", "links"}
+    assert receipt["status"] == "dispatched"
+    assert receipt["links"] == {
+        "self": f"/api/v1/whistles/{receipt['id']}",
+        "page": f"/cases/{receipt['id']}",
+    }
+    assert headers["Location"] == receipt["links"]["self"]
+    assert "Preference-Applied" not in headers
+    read = await live.get(receipt["links"]["self"])
+    assert read[1]["case_number"] == receipt["case_number"] is not None
+    status, headers, whole = await live.post(
+        body(county), Prefer="respond-async, return=representation; x=1"
+    )
+    assert status == 201
+    assert headers["Preference-Applied"] == "return=representation"
+    assert whole["assignments"]
+    assert whole["trace"]
+    assert whole["case_number"]
+
+
+async def test_a_replayed_key_answers_with_the_receipt_of_the_first_whistle(
+    live: Live, county: Hierarchy
+) -> None:
+    sent = body(county)
+    _, _, first = await live.post(sent, **{"Idempotency-Key": "k-receipt", "Prefer": ""})
+    status, headers, again = await live.post(sent, **{"Idempotency-Key": "k-receipt", "Prefer": ""})
+    assert status == 201
+    assert headers["Idempotent-Replayed"] == "true"
+    assert again == first

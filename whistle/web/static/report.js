@@ -181,7 +181,11 @@
     sending = true;
     submit.disabled = true;
     submit.textContent = attempt ? T.retrying : T.sending;
-    return W.api("POST", "/api/v1/whistles", doc, { "Idempotency-Key": key }).then(function (answer) {
+    return W.api("POST", "/api/v1/whistles", doc, {
+      "Idempotency-Key": key,
+      // done() lists where the whistle went: the whole whistle, not the short receipt.
+      Prefer: "return=representation",
+    }).then(function (answer) {
       sending = false;
       submit.disabled = false;
       submit.textContent = T.submit;
