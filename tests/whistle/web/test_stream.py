@@ -160,19 +160,24 @@ async def test_heartbeats_are_comment_lines(live: Live) -> None:
     response.close()
 
 
-async def test_a_closed_browser_unsubscribes_from_the_bus(live: Live) -> None:
+async def test_closed_browsers_leave_the_hub_which_holds_one_bus_subscription(
+    live: Live,
+) -> None:
     hub = live.app[STREAMS]
     hub.heartbeat = 0.01  # the next heartbeat finds the connection gone
     bus = live.app[BUS]
     before = len(bus.subscriptions)
-    response = await open_stream(live)
-    await next_block(response)
-    assert hub.open_streams == 1
-    assert len(bus.subscriptions) == before + 1
-    response.close()
+    responses = [await open_stream(live) for _ in range(3)]
+    for response in responses:
+        await next_block(response)
+    assert hub.open_streams == 3
+    assert len(bus.subscriptions) == before + 1  # one for the hub, not one per stream
+    for response in responses:
+        response.close()
     async with asyncio.timeout(PATIENCE):
         await hub.wait_idle()
-    assert len(bus.subscriptions) == before
+    assert hub.open_streams == 0
+    assert len(bus.subscriptions) == before + 1
 
 
 async def test_shutdown_ends_open_streams(live: Live) -> None:
