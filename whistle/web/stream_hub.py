@@ -208,6 +208,10 @@ class StreamHub:
         """The hub's one bus subscription (None before the first stream)."""
         return self._subscription
 
+    def connections(self) -> tuple[Connection, ...]:
+        """The open streams' connections."""
+        return tuple(c for group in self._groups.values() for c in group)
+
     def connect(self, app: web.Application, principal: Principal, after: int) -> Connection:
         """A new stream of ``principal``, fed from now on with the events after ``after``
         (subscribed before the caller's replay reads the store: nothing falls in between)."""
