@@ -86,6 +86,8 @@ class Run:
     resets: int
     reconnects: int
     loop_cpu: float  # seconds, main thread
+    server_cpu: float  # seconds, every thread of the server
+    consoles_cpu: float  # seconds, the consoles' own process (the client side)
     load_average: float
 
     @property
@@ -202,6 +204,15 @@ async def paced(base_url: str, make: Callable[[int], Post], size: Size) -> tuple
     return acknowledged, time.perf_counter() - began
 
 
+def process_cpu(pid: int) -> float:
+    """A process's CPU seconds so far (user + system, all threads), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def last_seq(db: Path) -> int:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as raw:
         return int(raw.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
@@ -248,11 +259,17 @@ def measure(code: Code, workdir: Path, n: int, size: Size) -> Run:
         while n and time.monotonic() < deadline and min(counts[0 : 3 * n : 3]) < events:
             time.sleep(0.1)
         after = snapshot(server.proc.pid, server.db)
-        loop_cpu = 0.0 if before is None or after is None else after.loop - before.loop
+        loop_cpu = server_cpu = 0.0
+        if before is not None and after is not None:
+            loop_cpu = after.loop - before.loop
+            server_cpu = sum((after.loop, after.writer, after.other)) - sum(
+                (before.loop, before.writer, before.other)
+            )
+        client_cpu = 0.0 if child is None or child.pid is None else process_cpu(child.pid)
         messages = list(counts[0 : 3 * n : 3])
         return Run(
             code.name, n, seconds, whistles, events, messages, sum(counts[1 : 3 * n : 3]),
-            sum(counts[2 : 3 * n : 3]), loop_cpu, os.getloadavg()[0],
+            sum(counts[2 : 3 * n : 3]), loop_cpu, server_cpu, client_cpu, os.getloadavg()[0],
         )  # fmt: skip
     finally:
         stop.set()
@@ -296,7 +313,8 @@ def rows_for(runs: list[Run], *, baseline: bool) -> list[Row]:
                 f"{run.reconnects} reconnects after them"),
             Row(SECTION, f"{n} consoles: loop CPU per message{label}", cost, "µs",
                 "< 5 µs" if check else "", cost < 5 if check else None,
-                f"main thread {run.loop_cpu:.2f} s CPU over {run.seconds:.1f} s; "
+                f"main thread {run.loop_cpu:.2f} s CPU over {run.seconds:.1f} s (server "
+                f"{run.server_cpu:.1f} s, consoles' client {run.consoles_cpu:.1f} s); "
                 f"load average {run.load_average:.1f}"),
         ]  # fmt: skip
     return rows
