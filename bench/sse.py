@@ -60,15 +60,15 @@ RETRY = 3.0  # what the stream's ``retry:`` line asks of EventSource
 
 @dataclass(frozen=True, slots=True)
 class Size:
-    consoles: tuple[int, ...]  # the first is 0: the cost of the whistles alone
+    consoles: tuple[int, ...]
     rate: float  # whistles per second asked for
     seconds: float
     clients: int
 
 
 SIZES = {
-    "tiny": Size(consoles=(0, 2, 5), rate=40.0, seconds=3.0, clients=4),
-    "full": Size(consoles=(0, 20, 100), rate=1000.0, seconds=10.0, clients=64),
+    "tiny": Size(consoles=(2, 5), rate=40.0, seconds=2.0, clients=4),
+    "full": Size(consoles=(20, 100), rate=1000.0, seconds=8.0, clients=64),
 }
 
 
@@ -89,6 +89,10 @@ class Run:
     server_cpu: float  # seconds, every thread of the server
     consoles_cpu: float  # seconds, the consoles' own process (the client side)
     load_average: float
+    # The same server with no console open, before and after: its loop CPU per whistle,
+    # and its whistles per second.
+    alone_loop_us: float
+    alone_per_s: float
 
     @property
     def delivered_per_s(self) -> float:
@@ -172,9 +176,11 @@ def consoles(port: int, token: str, n: int, counts: Any, stop: Any) -> None:
 # -- the paced load --------------------------------------------------------------------------
 
 
-async def paced(base_url: str, make: Callable[[int], Post], size: Size) -> tuple[int, float]:
-    """Post whistle k at ``k / rate`` seconds from the start, from ``clients`` workers; the
-    201s and the seconds it took."""
+async def paced(
+    base_url: str, make: Callable[[int], Post], size: Size, offset: int
+) -> tuple[int, float]:
+    """Post whistle ``offset + k`` at ``k / rate`` seconds from the start, from ``clients``
+    workers; the 201s and the seconds it took."""
     counter = itertools.count()
     acknowledged = 0
     began = time.perf_counter()
@@ -188,7 +194,7 @@ async def paced(base_url: str, make: Callable[[int], Post], size: Size) -> tuple
             wait = began + k / size.rate - time.perf_counter()
             if wait > 0:
                 await asyncio.sleep(wait)
-            post = make(k)
+            post = make(offset + k)
             try:
                 async with session.post(
                     base_url + post.path, data=post.body, headers=post.headers
@@ -230,46 +236,79 @@ class Code:
     points: list[dict[str, float]]
 
 
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """One paced load: the whistles acknowledged, its seconds and the server's CPU over it
+    (the loop's, and every thread's)."""
+
+    whistles: int
+    seconds: float
+    loop: float
+    server: float
+
+
+def load_phase(
+    server: ServerProcess, make: Callable[[int], Post], size: Size, offset: int,
+    settle: Callable[[], None] = lambda: None,
+) -> Phase:  # fmt: skip
+    """A paced load on ``server``, then ``settle()`` (the consoles catching up), measured."""
+    assert server.proc is not None
+    before = snapshot(server.proc.pid, server.db)
+    whistles, seconds = asyncio.run(paced(server.url, make, size, offset))
+    settle()
+    after = snapshot(server.proc.pid, server.db)
+    if before is None or after is None:
+        return Phase(whistles, seconds, 0.0, 0.0)
+    every = sum((after.loop, after.writer, after.other))
+    every -= sum((before.loop, before.writer, before.other))
+    return Phase(whistles, seconds, after.loop - before.loop, every)
+
+
 def measure(code: Code, workdir: Path, n: int, size: Size) -> Run:
-    """One run of ``n`` consoles against ``whistle serve`` from ``code``."""
+    """``n`` consoles against ``whistle serve`` from ``code``, between two loads with no
+    console (so that what the consoles add is measured on the same server and data)."""
     name = f"{code.name.replace('/', '_').replace(' ', '_')}-{n}"
     server = ServerProcess(
         workdir / f"{name}.sqlite3", code.config, workdir / f"{name}.log",
         extra_args=UNLIMITED, cwd=code.tree,
     )  # fmt: skip
     context = multiprocessing.get_context("fork")
-    counts = context.Array("q", 3 * max(1, n))
+    counts = context.Array("q", 3 * n)
     stop = context.Event()
-    child = None
+    child: Any = None  # the consoles' process, once started
+    total = int(size.rate * size.seconds)
     try:
         asyncio.run(server.start())
-        assert server.proc is not None
         assert server.port is not None
+        make = whistle_posts(code.points, server.create_token("operator", code.root))
+        first = load_phase(server, make, size, 0)
         token = server.create_token("operator", code.root)
-        make = whistle_posts(code.points, token)
-        if n:
-            child = context.Process(target=consoles, args=(server.port, token, n, counts, stop))
-            child.start()
-            time.sleep(1.0 + n / 100)  # every console connected and past its first block
-        before, seq0 = snapshot(server.proc.pid, server.db), last_seq(server.db)
-        whistles, seconds = asyncio.run(paced(server.url, make, size))
-        events = last_seq(server.db) - seq0
-        # Let the consoles catch up (a reset one waits its retry, then replays).
-        deadline = time.monotonic() + RETRY + 2.0
-        while n and time.monotonic() < deadline and min(counts[0 : 3 * n : 3]) < events:
-            time.sleep(0.1)
-        after = snapshot(server.proc.pid, server.db)
-        loop_cpu = server_cpu = 0.0
-        if before is not None and after is not None:
-            loop_cpu = after.loop - before.loop
-            server_cpu = sum((after.loop, after.writer, after.other)) - sum(
-                (before.loop, before.writer, before.other)
-            )
-        client_cpu = 0.0 if child is None or child.pid is None else process_cpu(child.pid)
-        messages = list(counts[0 : 3 * n : 3])
+        child = context.Process(target=consoles, args=(server.port, token, n, counts, stop))
+        child.start()
+        time.sleep(1.0 + n / 100)  # every console connected and past its first block
+        seq0 = last_seq(server.db)
+        events = 0
+
+        def caught_up() -> None:
+            # Let the consoles catch up (a reset one waits its retry, then replays).
+            nonlocal events
+            events = last_seq(server.db) - seq0
+            deadline = time.monotonic() + RETRY + 2.0
+            while time.monotonic() < deadline and min(counts[0::3]) < events:
+                time.sleep(0.1)
+
+        run = load_phase(server, make, size, total, caught_up)
+        client_cpu = 0.0 if child.pid is None else process_cpu(child.pid)
+        messages = list(counts[0::3])
+        stop.set()
+        child.join(timeout=10)
+        last = load_phase(server, make, size, 2 * total)
+        alone = first.whistles + last.whistles
         return Run(
-            code.name, n, seconds, whistles, events, messages, sum(counts[1 : 3 * n : 3]),
-            sum(counts[2 : 3 * n : 3]), loop_cpu, server_cpu, client_cpu, os.getloadavg()[0],
+            code.name, n, run.seconds, run.whistles, events, messages, sum(counts[1::3]),
+            sum(counts[2::3]), run.loop, run.server, client_cpu, os.getloadavg()[0],
+            (first.loop + last.loop) / max(1, alone) * 1e6,
+            alone / max(1e-9, first.seconds + last.seconds),
         )  # fmt: skip
     finally:
         stop.set()
@@ -282,25 +321,19 @@ def measure(code: Code, workdir: Path, n: int, size: Size) -> Run:
         server.stop()
 
 
-def per_message_us(run: Run, alone: Run) -> float:
+def per_message_us(run: Run) -> float:
     """The loop CPU the consoles added, per message delivered."""
-    per_whistle = alone.loop_cpu / max(1, alone.whistles)
-    added = run.loop_cpu - per_whistle * run.whistles
+    added = run.loop_cpu - run.alone_loop_us / 1e6 * run.whistles
     return added / max(1, sum(run.messages)) * 1e6
 
 
 def rows_for(runs: list[Run], *, baseline: bool) -> list[Row]:
-    alone = runs[0]
-    label = "" if not baseline else f" (before: {alone.code})"
-    rows = [
-        Row(SECTION, f"whistles/s with no console{label}", alone.whistles / alone.seconds,
-            "whistles/s", note=f"loop {alone.loop_cpu / max(1, alone.whistles) * 1e6:.0f} µs "
-            f"a whistle; load average {alone.load_average:.1f}"),
-    ]  # fmt: skip
-    for run in runs[1:]:
+    label = "" if not baseline else f" (before: {runs[0].code})"
+    rows: list[Row] = []
+    for run in runs:
         n = run.consoles
         keeps_up = run.complete >= 0.99 and run.resets == 0
-        cost = per_message_us(run, alone)
+        cost = per_message_us(run)
         check = not baseline
         rows += [
             Row(SECTION, f"{n} consoles: events delivered per console{label}",
@@ -314,7 +347,8 @@ def rows_for(runs: list[Run], *, baseline: bool) -> list[Row]:
             Row(SECTION, f"{n} consoles: loop CPU per message{label}", cost, "µs",
                 "< 5 µs" if check else "", cost < 5 if check else None,
                 f"main thread {run.loop_cpu:.2f} s CPU over {run.seconds:.1f} s (server "
-                f"{run.server_cpu:.1f} s, consoles' client {run.consoles_cpu:.1f} s); "
+                f"{run.server_cpu:.1f} s, consoles' client {run.consoles_cpu:.1f} s); with no "
+                f"console {run.alone_loop_us:.0f} µs a whistle at {run.alone_per_s:,.0f}/s; "
                 f"load average {run.load_average:.1f}"),
         ]  # fmt: skip
     return rows
