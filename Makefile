@@ -65,8 +65,10 @@ clean:
 
 # Benchmarks: not part of the test suite (timings are measured, never asserted in tests).
 # Every section in one run, the merged table in var/bench/ and docs/performance.md.
+# SSE_BASELINE=<git ref> (e.g. main) also measures the event stream with that ref's code.
+SSE_BASELINE ?=
 bench: $(STAMP)
-	$(BIN)/python bench/run.py --size full --docs
+	WHISTLE_SSE_BASELINE=$(SSE_BASELINE) $(BIN)/python bench/run.py --size full --docs
 
 # The sizes that take longer than make bench's ten minutes: the whole province (2.8 million
 # cells, about 9 GB) and 5,000,000 cases (about 18 GB on disk, close to an hour to generate;

@@ -25,6 +25,7 @@ from common import ROOT, SIZES, machine, markdown, parser
 
 SECTIONS = (
     "intake",
+    "sse",
     "camera",
     "routing",
     "province",

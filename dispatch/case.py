@@ -186,6 +186,7 @@ class CaseState:
     category: str = ""
     urgency: str = "normal"
     grid: str = ""
+    case_number: str | None = None  # 受理编号, when the store drew one
     received_at: datetime | None = None
     status: CaseStatus = CaseStatus.DISPATCHED
     assignments: dict[str, AssignmentState] = field(default_factory=dict)
@@ -267,6 +268,8 @@ def _received(state: CaseState, event: EventLike) -> None:
     state.description = str(request.get("description", ""))
     state.reporter = request.get("reporter")
     state.grid = str(event.data.get("grid", ""))
+    number = event.data.get("case_number")
+    state.case_number = number if isinstance(number, str) else None
     state.received_at = event.at
     state.round_started = event.at
 

@@ -37,7 +37,7 @@ from dispatch.lifecycle import (
 )
 from dispatch.timer import DeadlineTimer
 from whistle.clock import Clock
-from whistle.events import Event, NewEvent
+from whistle.events import Event, NewEvent, StreamFacts
 from whistle.exceptions import CaseNotFound, Conflict
 from whistle.store import AssignmentRow, Store, Transition
 from whistle.timefmt import rfc3339
@@ -276,7 +276,9 @@ class CaseService:
     ) -> tuple[Transition, CaseState]:
         new = fold_more(old, changes, now, actor)
         pending = self.deadlines_of(new)
-        events = [NewEvent(c.type, old.id, now, actor, dict(c.data)) for c in changes]
+        # What the live stream filters on, as the case stands after this step.
+        facts = StreamFacts(new.grid or None, new.status.value, new.case_number)
+        events = [NewEvent(c.type, old.id, now, actor, dict(c.data), facts) for c in changes]
         # The last event tells the timers (on the bus) the case's whole pending set.
         events[-1].data["deadlines"] = {key: due.isoformat() for key, due in pending.items()}
         before = self.deadlines_of(old)

@@ -22,7 +22,7 @@ from whistle.documents import (
     TraceEntry,
     WhistleRecord,
 )
-from whistle.events import NewEvent
+from whistle.events import NewEvent, StreamFacts
 from whistle.schema import WhistleIn
 from whistle.silences import SilenceMatch, describe
 from whistle.store import AssignmentRow
@@ -157,7 +157,7 @@ def grid_place(cell: Cell, hierarchy: Hierarchy) -> documents.GridPlace:
     }
 
 
-def unplaced_event(doc: WhistleRecord, at: datetime) -> NewEvent:
+def unplaced_event(doc: WhistleRecord, at: datetime, case: StreamFacts | None = None) -> NewEvent:
     """The event of a whistle whose address placed nothing: held for an operator (待定位)."""
     placement = doc.get("placement")
     data = {
@@ -165,7 +165,7 @@ def unplaced_event(doc: WhistleRecord, at: datetime) -> NewEvent:
         "reason": None if placement is None else placement["reason"],
         "held_at": doc["grid"]["code"],
     }
-    return NewEvent("whistle.unplaced", doc["id"], at, doc["reporter"], data)
+    return NewEvent("whistle.unplaced", doc["id"], at, doc["reporter"], data, case)
 
 
 def filed_by(principal: Principal | None) -> FiledBy:
@@ -182,7 +182,11 @@ def filed_by(principal: Principal | None) -> FiledBy:
 
 
 def received_event(
-    doc: WhistleRecord, request: dict[str, Any], client_key: str | None, at: datetime
+    doc: WhistleRecord,
+    request: dict[str, Any],
+    client_key: str | None,
+    at: datetime,
+    case: StreamFacts | None = None,
 ) -> NewEvent:
     """The first event of every whistle: what was asked (``request``, with the idempotency
     key as the caller sent it), where it was placed and who filed it."""
@@ -192,13 +196,19 @@ def received_event(
         "idempotency_key": client_key,
         "filed_by": doc["filed_by"],
     }
-    return NewEvent("whistle.received", doc["id"], at, doc["reporter"], data)
+    return NewEvent("whistle.received", doc["id"], at, doc["reporter"], data, case)
 
 
-def muted_event(whistle_id: str, at: datetime, silence: SilenceMatch, tz: tzinfo) -> NewEvent:
+def muted_event(
+    whistle_id: str,
+    at: datetime,
+    silence: SilenceMatch,
+    tz: tzinfo,
+    case: StreamFacts | None = None,
+) -> NewEvent:
     """The event of a whistle a silence muted: kept and shown, never routed."""
     data = {"silence": silence.silence.id, **describe(silence.silence, tz)}
-    return NewEvent("whistle.muted", whistle_id, at, silence.silence.author, data)
+    return NewEvent("whistle.muted", whistle_id, at, silence.silence.author, data, case)
 
 
 def routed_data(

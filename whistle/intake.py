@@ -49,7 +49,7 @@ from whistle.cameras import CAMERAS_FILE, CameraRegistry
 from whistle.cases import case_document
 from whistle.clock import Clock
 from whistle.documents import FiledBy, TraceEntry, WhistleRecord
-from whistle.events import NewEvent
+from whistle.events import NewEvent, StreamFacts
 from whistle.exceptions import FieldError, Forbidden, IdempotencyConflict, InvalidWhistle
 from whistle.grouping import CameraRepeats, Detection
 from whistle.ids import IdFactory
@@ -695,9 +695,11 @@ class Intake:
             camera_id=whistle.camera_id,
             near=near,
         )
+        # What the live stream filters on, carried with the events (the writer adds the 受理编号).
+        facts = StreamFacts(cell.code, row.status)
         events = [
-            filing.received_event(doc, request, client_key, received_at),
-            self._fate(doc, received_at, located, silence, decision, (assignments, trace)),
+            filing.received_event(doc, request, client_key, received_at, facts),
+            self._fate(doc, received_at, located, silence, decision, (assignments, trace), facts),
         ]
         # The new case's first deadlines, from the same fold every later step uses.
         state = fold(events, whistle_id)
@@ -720,16 +722,17 @@ class Intake:
         silence: SilenceMatch | None,
         decision: Decision | None,
         rows: tuple[list[AssignmentRow], list[TraceEntry]],
+        facts: StreamFacts | None = None,
     ) -> NewEvent:
         """What became of a new whistle: held for its place, muted, or routed."""
         whistle_id = doc["id"]
         if located.held:
-            return filing.unplaced_event(doc, received_at)
+            return filing.unplaced_event(doc, received_at, facts)
         if silence is not None and silence.muted:
-            return filing.muted_event(whistle_id, received_at, silence, self._tz)
+            return filing.muted_event(whistle_id, received_at, silence, self._tz, facts)
         assert decision is not None
         routed = filing.routed_data(doc, decision, *rows)
-        return NewEvent("whistle.routed", whistle_id, received_at, "router", routed)
+        return NewEvent("whistle.routed", whistle_id, received_at, "router", routed, facts)
 
     def _number_cell(self, cell: Cell) -> Cell:
         """Whose letters start the 受理编号: the whistle's town (the county above the towns)."""

@@ -42,10 +42,19 @@ class ServerProcess:
     """
 
     def __init__(
-        self, db: Path, config: Path, log: Path, *, extra_args: tuple[str, ...] = ()
+        self,
+        db: Path,
+        config: Path,
+        log: Path,
+        *,
+        extra_args: tuple[str, ...] = (),
+        cwd: Path | None = None,
     ) -> None:
         self.db, self.config, self.log = db, config, log
         self.extra_args = extra_args
+        # Where the child runs, and so which ``whistle`` it imports (``python -m`` puts the
+        # working directory first on the path): a bench compares another checkout this way.
+        self.cwd = cwd
         self.port: int | None = None  # known once started
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -69,7 +78,9 @@ class ServerProcess:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as log:
             # Popen only spawns (no waiting); the port and readiness are polled below.
-            self.proc = subprocess.Popen(command, stdout=log, stderr=log)  # noqa: ASYNC220
+            self.proc = subprocess.Popen(  # noqa: ASYNC220
+                command, stdout=log, stderr=log, cwd=self.cwd
+            )
         async with asyncio.timeout(ready_within), aiohttp.ClientSession() as session:
             while True:
                 if self.proc.poll() is not None:
@@ -103,7 +114,9 @@ class ServerProcess:
             command += ["--scope", scope]
         for name, value in extra.items():
             command += [f"--{name}", value]
-        done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
+        done = subprocess.run(
+            command, capture_output=True, text=True, check=True, timeout=120, cwd=self.cwd
+        )
         return done.stdout.strip()
 
     def signal(self, sig: int = signal.SIGTERM, *, timeout: float = 60.0) -> int:

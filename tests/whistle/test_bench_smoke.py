@@ -54,6 +54,23 @@ def test_intake_bench_loads_the_pipeline_and_both_bounds_and_loses_nothing(
 
 
 @pytest.mark.slow
+def test_sse_bench_follows_the_stream_with_consoles_and_each_receives_the_log(
+    tmp_path: Path, county_dir: Path
+) -> None:
+    report, stdout = run_bench(
+        "sse.py", tmp_path / "sse.json", "--size", "tiny", "--config", str(county_dir)
+    )
+    assert report["section"] == "sse"
+    runs = report["details"]["this tree"]
+    assert [run["consoles"] for run in runs] == [2, 5]
+    for run in runs:
+        assert run["events"] > 0
+        assert run["least"] == run["events"], run  # every console got the whole log
+        assert run["resets"] == 0
+    assert "| sse | 5 consoles: loop CPU per message |" in stdout
+
+
+@pytest.mark.slow
 def test_camera_bench_stores_every_acknowledged_detection(tmp_path: Path, county_dir: Path) -> None:
     report, stdout = run_bench(
         "camera.py", tmp_path / "camera.json", "--size", "tiny", "--config", str(county_dir)

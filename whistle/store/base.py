@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from whistle.events import Event, NewEvent
+from whistle.events import Event, NewEvent, StreamFacts
 from whistle.store.party import PartyStore
 from whistle.store.readouts import CaseFacts, OverdueCase
 
@@ -402,6 +402,10 @@ class Store(Protocol):
 
     async def open_among(self, ids: Sequence[str], statuses: Sequence[str]) -> set[str]:
         """Those of ``ids`` that are stored and now in ``statuses``."""
+
+    async def stream_facts(self, ids: Sequence[str]) -> dict[str, StreamFacts]:
+        """The cell, status and 受理编号 of those of ``ids`` that are stored, in one read:
+        for the live stream's events that carry no facts (read back from the log)."""
 
     async def save_silence(self, silence: Silence) -> None: ...
 

@@ -96,7 +96,7 @@ def number_events(events: Sequence[NewEvent], seq: int) -> tuple[tuple[Event, ..
     """Give ``events`` their log sequence numbers from ``seq`` on."""
     numbered = []
     for e in events:
-        numbered.append(Event(seq, e.type, e.whistle_id, e.at, e.actor, e.data))
+        numbered.append(Event(seq, e.type, e.whistle_id, e.at, e.actor, e.data, e.case))
         seq += 1
     return tuple(numbered), seq
 

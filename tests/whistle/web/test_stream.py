@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 import orjson
 from aiohttp import ClientResponse
@@ -14,57 +13,13 @@ from tests.support.auth import cli
 from tests.support.harness import Live
 from tests.support.pages import add_user, hidden_csrf, log_in
 from tests.support.requests import file_in, towns
+from tests.support.sse import PATIENCE, next_block, next_event, open_stream
 from whistle.auth import Role, parse_token
 from whistle.clock import FakeClock
 from whistle.web import stream
 from whistle.web.access import ACCESS, TOKEN_CACHE_SECONDS
 from whistle.web.keys import BUS, HIERARCHY, STORE
 from whistle.web.stream import STREAMS
-
-# A safety net so that a broken stream fails the test instead of hanging it; no test waits
-# for it to pass.
-PATIENCE = 10.0
-
-
-async def open_stream(live: Live, token: str | None = None, **headers: str) -> ClientResponse:
-    response = await live.client.get(
-        "/api/v1/stream", headers={**await live.auth(token), **headers}
-    )
-    assert response.status == 200, await response.text()
-    return response
-
-
-async def next_block(response: ClientResponse) -> list[str]:
-    """The lines of the next SSE block (up to a blank line)."""
-    lines: list[str] = []
-    async with asyncio.timeout(PATIENCE):
-        while True:
-            raw = await response.content.readline()
-            assert raw, "the stream ended"
-            line = raw.decode().rstrip("\n")
-            if not line:
-                if lines:
-                    return lines
-                continue
-            lines.append(line)
-
-
-async def next_event(response: ClientResponse) -> dict[str, Any]:
-    """The next message that is an event (comments and ``retry`` skipped)."""
-    while True:
-        lines = await next_block(response)
-        fields: dict[str, str] = {}
-        for line in lines:
-            if line.startswith(":"):
-                continue
-            name, _, value = line.partition(": ")
-            fields[name] = value
-        if "event" in fields:
-            return {
-                "id": fields.get("id"),
-                "event": fields["event"],
-                "data": orjson.loads(fields["data"]),
-            }
 
 
 async def test_a_filed_whistle_arrives_on_the_stream_with_its_summary(
@@ -160,19 +115,24 @@ async def test_heartbeats_are_comment_lines(live: Live) -> None:
     response.close()
 
 
-async def test_a_closed_browser_unsubscribes_from_the_bus(live: Live) -> None:
+async def test_closed_browsers_leave_the_hub_which_holds_one_bus_subscription(
+    live: Live,
+) -> None:
     hub = live.app[STREAMS]
     hub.heartbeat = 0.01  # the next heartbeat finds the connection gone
     bus = live.app[BUS]
     before = len(bus.subscriptions)
-    response = await open_stream(live)
-    await next_block(response)
-    assert hub.open_streams == 1
-    assert len(bus.subscriptions) == before + 1
-    response.close()
+    responses = [await open_stream(live) for _ in range(3)]
+    for response in responses:
+        await next_block(response)
+    assert hub.open_streams == 3
+    assert len(bus.subscriptions) == before + 1  # one for the hub, not one per stream
+    for response in responses:
+        response.close()
     async with asyncio.timeout(PATIENCE):
         await hub.wait_idle()
-    assert len(bus.subscriptions) == before
+    assert hub.open_streams == 0
+    assert len(bus.subscriptions) == before + 1
 
 
 async def test_shutdown_ends_open_streams(live: Live) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import aiosqlite
 import orjson
 
-from whistle.events import Event
+from whistle.events import Event, StreamFacts
 from whistle.store.base import (
     Duplicate,
     Page,
@@ -321,6 +321,20 @@ class CaseReads:
         return found
 
     # -- the operator console (whistle/web/stream.py, whistle/web/console.py) -------------
+
+    async def stream_facts(self, ids: Sequence[str]) -> dict[str, StreamFacts]:
+        """The cell, status and 受理编号 of those of ``ids`` that are stored, in one read
+        (a chunk of MAX_PARAMS ids each), from the whistles row's own columns."""
+        found: dict[str, StreamFacts] = {}
+        for chunk in chunks(sorted(set(ids)), MAX_PARAMS):
+            rows = await self._r.execute_fetchall(
+                "SELECT id, grid_code, status, case_number FROM whistles "
+                f"WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for wid, grid, status, number in rows:
+                found[str(wid)] = StreamFacts(grid, status, number)
+        return found
 
     async def events_after(self, seq: int, limit: int) -> list[Event]:
         """Up to ``limit`` events with a sequence number above ``seq``, in log order."""

@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 
 from whistle.bus import Bus
-from whistle.events import Event
+from whistle.events import Event, StreamFacts
 from whistle.exceptions import StoreUnavailable
 from whistle.store import readouts
 from whistle.store._schema import SCHEMA_VERSION
@@ -236,6 +236,9 @@ class SqliteStore:
 
     async def open_among(self, ids: Sequence[str], statuses: Sequence[str]) -> set[str]:
         return await self._reads.open_among(ids, statuses)
+
+    async def stream_facts(self, ids: Sequence[str]) -> dict[str, StreamFacts]:
+        return await self._reads.stream_facts(ids)
 
     async def events_after(self, seq: int, limit: int) -> list[Event]:
         return await self._reads.events_after(seq, limit)

@@ -4,13 +4,12 @@ cancels, as SQLite statements queued on the group writer."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from whistle.events import Event, NewEvent
+from whistle.events import Event, NewEvent, StreamFacts
 from whistle.store import case_numbers, facts
 from whistle.store.base import (
     AssignmentRow,
@@ -330,6 +329,23 @@ def _repeats_writer(repeats: list[Repeat], accepted: set[str]) -> _Apply:
     return apply
 
 
+def _numbered(event: NewEvent, whistle_id: str, number: str | None) -> NewEvent:
+    """``event`` with the 受理编号 just drawn for ``whistle_id``: in the data of its
+    ``whistle.received`` (stored), and in the facts every event of it carries to the stream."""
+    if event.whistle_id != whistle_id:
+        return event
+    case = event.case
+    if case is not None:
+        case = StreamFacts(case.grid, case.status, number)
+    data = event.data
+    if event.type == "whistle.received":
+        data = {**data, "case_number": number}
+    elif case is None:
+        return event
+    # Built, not dataclasses.replace'd: this runs on the writer's thread for every whistle.
+    return NewEvent(event.type, event.whistle_id, event.at, event.actor, data, case)
+
+
 def _numbered_writer(
     new: NewWhistle, statements: list[Statement], drawn: list[str | None]
 ) -> _Apply:
@@ -354,12 +370,7 @@ def _numbered_writer(
             grouped.setdefault(sql, []).append(params)
         for sql, rows in grouped.items():  # a whistle's deadlines, assignments: one call each
             db.executemany(sql, rows)
-        events = [
-            dataclasses.replace(e, data={**e.data, "case_number": number})
-            if e.type == "whistle.received" and e.whistle_id == new.whistle.id
-            else e
-            for e in (*new.events, *new.linked)
-        ]
+        events = [_numbered(e, new.whistle.id, number) for e in (*new.events, *new.linked)]
         written, seq = number_events(events, seq)
         db.executemany(EVENT_INSERT, [event_row(e) for e in written])
         return written, seq
