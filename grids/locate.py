@@ -11,7 +11,7 @@ import shapely
 
 from grids.tables import column_view
 
-__all__ = ["Locator"]
+__all__ = ["Locator", "rectangles"]
 
 # Buckets per cell, and how many bucket entries per cell the index may hold before it is
 # made coarser: a few cells that span the whole extent (the county, its towns) add one entry
@@ -85,7 +85,7 @@ class Locator:
             "south": np.ascontiguousarray(bounds[:, 1]),
             "east": np.ascontiguousarray(bounds[:, 2]),
             "north": np.ascontiguousarray(bounds[:, 3]),
-            "rect": _rectangles(geometries, bounds).astype(np.uint8),
+            "rect": rectangles(geometries, bounds).astype(np.uint8),
         }
         arrays.update(cls._grid(bounds, count))
         return arrays
@@ -203,7 +203,7 @@ def _bucket(values: Any, origin: float, scale: float, count: int) -> Any:
     return np.minimum(((values - origin) * scale).astype(np.int64), count - 1)
 
 
-def _rectangles(geometries: Any, bounds: Any) -> Any:
+def rectangles(geometries: Any, bounds: Any) -> Any:
     """True where a geometry is a Polygon without holes that equals its bounding box.
 
     Such a polygon covers exactly the points of its closed box, so the box test decides.
