@@ -35,9 +35,11 @@ import shapely
 from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
+from grids.columns import Unusual
 from grids.configcsv import ConfigCsv
 from grids.coverage import check_coverage, shapes_from
 from grids.exceptions import GridConfigError, Problem
+from grids.fastload import load_columns
 from grids.hierarchy import CellRecord, Hierarchy
 from grids.locate import rectangles
 from grids.model import ALL_CATEGORIES, Level, Responder, ResponderKind
@@ -71,7 +73,13 @@ def load_hierarchy(config_dir: Path) -> Hierarchy:
     Raises GridConfigError carrying every problem found, in file order.
     """
     with gc_paused():
-        return _load(config_dir)
+        try:
+            # A sound config straight into columns (grids.fastload); anything else, and every
+            # problem, the long way below, which words what is wrong.
+            tables = load_columns(config_dir, (GRIDS_FILE, GEOJSON_FILE, RESPONDERS_FILE))
+        except Unusual:
+            return _load(config_dir)
+        return Hierarchy.from_tables(tables)
 
 
 @contextmanager
