@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,21 +14,27 @@ import numpy as np
 import pytest
 
 import grids.loader
+from dispatch import Router, RouteRequest, Source, load_dispatch_config
 from grids.columns import Unusual
 from grids.exceptions import GridConfigError
 from grids.fastload import load_columns
 from grids.hierarchy import Hierarchy
 from grids.loader import GEOJSON_FILE, GRIDS_FILE, RESPONDERS_FILE, load_hierarchy
+from grids.model import Level
 from grids.sample import generate_county, generate_province
 from grids.tables import Tables
 
 FILES = (GRIDS_FILE, GEOJSON_FILE, RESPONDERS_FILE)
+SHIPPED = Path(__file__).resolve().parents[2] / "config"
+RECEIVED = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in the county
 
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = tmp_path_factory.mktemp("province")
     generate_province(outdir, seed=5, towns=4, communities=40, grids=400, micro_grids=4000)
+    for name in ("rules.toml", "categories.toml", "calendar.toml", "lifecycle.toml"):
+        shutil.copyfile(SHIPPED / name, outdir / name)
     return outdir
 
 
@@ -118,3 +126,32 @@ def test_a_valid_config_never_goes_the_long_way(
     monkeypatch.setattr(grids.loader, "_load", refuse)
 
     assert len(load_hierarchy(province)) == 1 + 4 + 40 + 400 + 4000
+
+
+def test_the_cold_path_answers_locate_trace_and_routing_as_the_long_way(province: Path) -> None:
+    old, new = _long_way(province), load_hierarchy(province)
+    rng = random.Random(22)
+    west, south, east, north = old.bounds(old.root) or (0.0, 0.0, 0.0, 0.0)
+    micro = old.codes(Level.MICRO_GRID)
+    for _ in range(4000):
+        lat, lon = rng.uniform(south - 0.05, north + 0.05), rng.uniform(west - 0.05, east + 0.05)
+        if rng.random() < 0.2:  # on a micro-grid's corner: shared by up to four
+            edge = old.bounds(rng.choice(micro))
+            assert edge is not None
+            lat, lon = edge[1], edge[0]
+        assert new.locate(lat, lon) == old.locate(lat, lon)
+
+    dispatch = load_dispatch_config(province)
+    routers = Router.compile(old, dispatch), Router.compile(new, dispatch)
+    categories = [c.code for c in dispatch.catalog]
+    codes = old.codes()
+    for _ in range(3000):
+        request = RouteRequest(
+            source=rng.choice(list(Source)),
+            category=rng.choice(categories),
+            cell=rng.choice(codes),
+            received_at=RECEIVED,
+        )
+        decisions = [router.route(request) for router in routers]
+        assert decisions[1].to_dict() == decisions[0].to_dict()
+        assert decisions[1].explain() == decisions[0].explain(), "the same trace"
