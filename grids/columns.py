@@ -33,12 +33,14 @@ _BLOCK = 16 * 1024 * 1024
 # The spellings Level.parse takes in one lookup; any other (" 4", "Grid") goes the long way.
 _LEVEL_NUMBER = {text: int(level) for level in Level for text in (str(int(level)), level.key)}
 _KIND_NUMBER = {kind.value: number for number, kind in enumerate(KINDS)}
-# Whitespace str.strip() would take off a field, other than the plain space (checked where
-# it matters: next to a comma or a line end).
-_SPACES = "\t\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(
-    chr(c) for c in range(0x2000, 0x200B)
+# Whitespace str.strip() would take off a field (str.isspace), as UTF-8, other than the line
+# end and the plain space (which only matters next to a comma or a line end): looked for in
+# the bytes, before they are decoded, where a search is several times faster.
+_OTHER_SPACE = re.compile(
+    rb"[\t\x0b\x0c\x1c-\x1f]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]"
+    rb"|\xe2\x81\x9f|\xe3\x80\x80"
 )
-_OTHER_SPACE = re.compile(f"[{re.escape(_SPACES)}]")
+_UNUSUAL_BYTES = (b'"', b"\r", b"\0", b", ", b" ,", b"\n ", b" \n")
 
 
 class Unusual(Exception):
@@ -75,11 +77,12 @@ class StringsBuilder:
         return Strings(blob, offsets)
 
 
-def _padded(text: str) -> bool:
-    """Whether some field may have whitespace around it (``grids.loader`` strips it)."""
-    if text.startswith(" ") or ", " in text or " ," in text or "\n " in text or " \n" in text:
+def _unusual(data: bytes) -> bool:
+    """Quotes, other line ends, NUL, or a field that may have whitespace around it (the
+    loader strips it): what the csv module or ``str.strip`` would have to see to."""
+    if data.startswith(b" ") or any(token in data for token in _UNUSUAL_BYTES):
         return True
-    return _OTHER_SPACE.search(text) is not None
+    return _OTHER_SPACE.search(data) is not None
 
 
 def blocks(path: Path, header: Sequence[str]) -> Iterator[tuple[Any, list[list[str]]]]:
@@ -125,12 +128,12 @@ def _header(file: str, data: bytes, header: Sequence[str]) -> bytes:
 
 def _columns(file: str, data: bytes, width: int, number: int) -> tuple[Any, list[list[str]]]:
     """The rows of a block of whole lines as columns, and their line numbers."""
+    if _unusual(data):
+        raise Unusual(file)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise Unusual(file) from None
-    if '"' in text or "\r" in text or "\0" in text or _padded(text):
-        raise Unusual(file)
     body = text[:-1] if text.endswith("\n") else text
     if not body or "\n\n" in body or body.startswith("\n"):
         raise Unusual(file)  # blank lines: rare, and left to the loader
