@@ -101,7 +101,7 @@ def _features(path: Path) -> Iterator[list[Any]]:
         stream.seek(max(0, size - _TAIL))
         tail = stream.read()
         end = max(0, size - _TAIL) + tail.rfind(b"]")
-        if found is None or end < found.end():
+        if found is None or b"]" not in tail or end < found.end():
             raise Unusual(path.name)
         _check_frame(path.name, head[: found.end()], tail[tail.rfind(b"]") :])
         stream.seek(found.end())
