@@ -27,7 +27,15 @@ import numpy as np
 from grids.model import Level
 from grids.tables import KINDS, Strings, sorted_keys
 
-__all__ = ["CellColumns", "ResponderColumns", "StringsBuilder", "Unusual", "read_cells"]
+__all__ = [
+    "CellColumns",
+    "ResponderColumns",
+    "StringsBuilder",
+    "Unusual",
+    "blocks",
+    "read_cells",
+    "read_responders",
+]
 
 _BLOCK = 16 * 1024 * 1024
 # The spellings Level.parse takes in one lookup; any other (" 4", "Grid") goes the long way.

@@ -30,7 +30,14 @@ import shapely
 from grids.columns import Unusual
 from grids.locate import rectangle_corners
 
-__all__ = ["Packed", "ragged_take", "read_shapes"]
+__all__ = [
+    "Packed",
+    "bounds_of",
+    "ragged_take",
+    "read_shapes",
+    "rectangles_of",
+    "shapes_of",
+]
 
 _BLOCK = 8 * 1024 * 1024
 _FEATURES = re.compile(rb'"features"\s*:\s*\[')
