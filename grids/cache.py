@@ -97,8 +97,12 @@ def load_compiled(config_dir: Path, cache_dir: Path | None) -> Hierarchy:
         return hierarchy  # the cache directory is not writable: serve what was loaded
     _prune(cache_dir, keep=path)
     # Serve from the mapping, not the arrays just built: the pages are then the shared ones.
+    # The arrays go first, so the process never holds a province twice (its peak, cold).
+    del hierarchy
     mapped = _open(path, key)
-    return hierarchy if mapped is None else _outcome(mapped)
+    if mapped is None:  # the file just written does not read back: load once more
+        return load_hierarchy(config_dir)
+    return _outcome(mapped)
 
 
 def _outcome(cached: Tables | list[Problem]) -> Hierarchy:

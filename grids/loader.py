@@ -35,9 +35,13 @@ import shapely
 from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
+from grids.columns import Unusual
 from grids.configcsv import ConfigCsv
+from grids.coverage import check_coverage, shapes_from
 from grids.exceptions import GridConfigError, Problem
+from grids.fastload import load_columns
 from grids.hierarchy import CellRecord, Hierarchy
+from grids.locate import rectangles
 from grids.model import ALL_CATEGORIES, Level, Responder, ResponderKind
 
 __all__ = [
@@ -69,7 +73,13 @@ def load_hierarchy(config_dir: Path) -> Hierarchy:
     Raises GridConfigError carrying every problem found, in file order.
     """
     with gc_paused():
-        return _load(config_dir)
+        try:
+            # A sound config straight into columns (grids.fastload); anything else, and every
+            # problem, the long way below, which words what is wrong.
+            tables = load_columns(config_dir, (GRIDS_FILE, GEOJSON_FILE, RESPONDERS_FILE))
+        except Unusual:
+            return _load(config_dir)
+        return Hierarchy.from_tables(tables)
 
 
 @contextmanager
@@ -97,6 +107,10 @@ def _load(config_dir: Path) -> Hierarchy:
     # keeps the cell's own string for its grid, not a copy (millions of them in a province).
     known = None if cells is None else {code: code for code in cells}
     geometries = _read_geometries(config_dir / GEOJSON_FILE, known, problems)
+    if cells is not None and not problems:
+        # Whether the children tile their parents is only asked of a sound tree of valid
+        # shapes: anything else would report the same mistake twice over.
+        problems.extend(_coverage(cells, geometries))
     responders = _read_responders(config_dir / RESPONDERS_FILE, known, problems)
     if problems or cells is None:
         raise GridConfigError(problems)
@@ -249,6 +263,25 @@ def _find_cycles(file: str, cells: dict[str, _CellRow], found: list[Problem]) ->
         for code in chain:
             reaches_end[code] = result
     return on_cycle
+
+
+def _coverage(cells: dict[str, _CellRow], geometries: dict[str, Any]) -> list[Problem]:
+    """The overlaps, gaps and spills among the shapes (``grids.coverage``)."""
+    row = {code: index for index, code in enumerate(cells)}
+    parent = np.array([row.get(c.parent, -1) if c.parent else -1 for c in cells.values()])
+    shapes = np.full(len(row), None, dtype=object)
+    for code, geometry in geometries.items():
+        shapes[row[code]] = geometry
+    has = np.flatnonzero(shapes != None)  # noqa: E711 (an element-wise comparison)
+    bounds = np.full((len(row), 4), np.nan)
+    rect = np.zeros(len(row), dtype=bool)
+    if len(has):
+        bounds[has] = shapely.bounds(shapes[has])
+        rect[has] = rectangles(shapes[has], bounds[has])
+    codes = list(row)
+    return check_coverage(
+        GEOJSON_FILE, parent, bounds, rect, shapes_from(shapes), codes.__getitem__
+    )
 
 
 def _level(level: Level) -> str:

@@ -11,7 +11,7 @@ import shapely
 
 from grids.tables import column_view
 
-__all__ = ["Locator"]
+__all__ = ["Locator", "rectangle_corners", "rectangles"]
 
 # Buckets per cell, and how many bucket entries per cell the index may hold before it is
 # made coarser: a few cells that span the whole extent (the county, its towns) add one entry
@@ -80,12 +80,18 @@ class Locator:
         """The point index of shapes already in priority order, as numpy arrays."""
         count = len(geometries)
         bounds = shapely.bounds(geometries) if count else np.zeros((0, 4))
+        return cls.index_from_bounds(bounds, rectangles(geometries, bounds))
+
+    @classmethod
+    def index_from_bounds(cls, bounds: Any, rect: Any) -> dict[str, Any]:
+        """:meth:`index_arrays` from the shapes' boxes and rectangle flags alone."""
+        count = len(bounds)
         arrays: dict[str, Any] = {
             "west": np.ascontiguousarray(bounds[:, 0]),
             "south": np.ascontiguousarray(bounds[:, 1]),
             "east": np.ascontiguousarray(bounds[:, 2]),
             "north": np.ascontiguousarray(bounds[:, 3]),
-            "rect": _rectangles(geometries, bounds).astype(np.uint8),
+            "rect": np.asarray(rect).astype(np.uint8),
         }
         arrays.update(cls._grid(bounds, count))
         return arrays
@@ -203,7 +209,7 @@ def _bucket(values: Any, origin: float, scale: float, count: int) -> Any:
     return np.minimum(((values - origin) * scale).astype(np.int64), count - 1)
 
 
-def _rectangles(geometries: Any, bounds: Any) -> Any:
+def rectangles(geometries: Any, bounds: Any) -> Any:
     """True where a geometry is a Polygon without holes that equals its bounding box.
 
     Such a polygon covers exactly the points of its closed box, so the box test decides.
@@ -223,7 +229,12 @@ def _rectangles(geometries: Any, bounds: Any) -> Any:
     # A hole-free polygon's coordinates are its exterior ring's.
     rings = shapely.get_coordinates(geometries[candidates])
     corners = rings.reshape(len(candidates), 5, 2)
-    box = bounds[candidates]
+    result[candidates] = rectangle_corners(corners, bounds[candidates])
+    return result
+
+
+def rectangle_corners(corners: Any, box: Any) -> Any:
+    """Whether each ring of five corners (k, 5, 2) goes round its box (k, 4) exactly."""
     xs, ys = corners[:, :, 0], corners[:, :, 1]
     on_x = (xs == box[:, [0]]) | (xs == box[:, [2]])
     on_y = (ys == box[:, [1]]) | (ys == box[:, [3]])
@@ -240,5 +251,5 @@ def _rectangles(geometries: Any, bounds: Any) -> Any:
         & (ys[:, 1] != ys[:, 3])
     )
     proper = (box[:, 2] > box[:, 0]) & (box[:, 3] > box[:, 1])
-    result[candidates] = on_x.all(axis=1) & on_y.all(axis=1) & one_axis & diagonal & proper
+    result: Any = on_x.all(axis=1) & on_y.all(axis=1) & one_axis & diagonal & proper
     return result

@@ -22,7 +22,16 @@ import shapely
 
 from grids.model import Responder, ResponderKind
 
-__all__ = ["KINDS", "Strings", "Tables", "column_view", "compile_tables", "shape_at"]
+__all__ = [
+    "KINDS",
+    "Strings",
+    "Tables",
+    "column_view",
+    "compile_tables",
+    "groups",
+    "shape_at",
+    "sorted_keys",
+]
 
 # Responder kinds by number, in declaration order: the kind column holds these numbers.
 KINDS: tuple[ResponderKind, ...] = tuple(ResponderKind)
@@ -120,7 +129,7 @@ def compile_tables(
     parent = np.array([-1 if p is None else row[p] for p in parents], dtype=np.int32)
     arrays["cell_parent"] = parent
     arrays["cell_level"] = np.array(levels, dtype=np.uint8)
-    arrays["child_start"], arrays["child_list"] = _groups(parent, len(codes), skip_negative=True)
+    arrays["child_start"], arrays["child_list"] = groups(parent, len(codes), skip_negative=True)
     arrays["code_sorted"], arrays["code_rank"] = _sorted_keys(codes)
     _put_shapes(arrays, row, len(codes), geometries)
 
@@ -140,7 +149,7 @@ def compile_tables(
         [category_sets.setdefault(r.categories, len(category_sets)) for r in responders],
         dtype=np.int32,
     )
-    arrays["at_start"], arrays["at_list"] = _groups(grid, len(codes), skip_negative=False)
+    arrays["at_start"], arrays["at_list"] = groups(grid, len(codes), skip_negative=False)
     arrays["id_sorted"], arrays["id_rank"] = _sorted_keys([r.id for r in responders])
     for name, value in locator.items():
         if isinstance(value, np.ndarray):
@@ -158,7 +167,7 @@ def _put_strings(arrays: dict[str, Any], name: str, values: Iterable[str]) -> No
     arrays[f"{name}_offsets"] = strings.offsets
 
 
-def _groups(owner: Any, count: int, *, skip_negative: bool) -> tuple[Any, Any]:
+def groups(owner: Any, count: int, *, skip_negative: bool) -> tuple[Any, Any]:
     """CSR of rows by owner: ``start[o]:start[o+1]`` of ``rows`` are o's rows, in row order."""
     owner = np.asarray(owner, dtype=np.int64)
     keep = np.flatnonzero(owner >= 0) if skip_negative else np.arange(len(owner))
@@ -170,8 +179,13 @@ def _groups(owner: Any, count: int, *, skip_negative: bool) -> tuple[Any, Any]:
 
 def _sorted_keys(keys: Sequence[str]) -> tuple[Any, Any]:
     """Keys as sorted fixed-width UTF-8 bytes and the row of each, for np.searchsorted."""
-    encoded = np.array([key.encode("utf-8") for key in keys] or [b""], dtype=np.bytes_)
-    if not keys:
+    return sorted_keys([key.encode("utf-8") for key in keys])
+
+
+def sorted_keys(encoded_keys: Sequence[bytes]) -> tuple[Any, Any]:
+    """:func:`_sorted_keys` of keys already encoded (UTF-8)."""
+    encoded = np.array(encoded_keys or [b""], dtype=np.bytes_)
+    if not encoded_keys:
         return encoded[:0], np.zeros(0, dtype=np.int32)
     order = np.argsort(encoded, kind="stable")
     return encoded[order], order.astype(np.int32)

@@ -55,8 +55,10 @@ def collection(*features: dict[str, Any]) -> dict[str, Any]:
 
 def valid_features() -> list[dict[str, Any]]:
     return [
-        feature("530524", polygon(box(99.0, 24.0, 100.0, 25.0))),
-        feature("530524101", polygon(box(99.0, 24.0, 99.5, 25.0))),
+        # Each parent's children tile it (grids.coverage): one child each, down to the two
+        # micro-grids side by side.
+        feature("530524", polygon(box(99.0, 24.0, 99.5, 24.5))),
+        feature("530524101", polygon(box(99.0, 24.0, 99.5, 24.5))),
         feature("530524101001", polygon(box(99.0, 24.0, 99.5, 24.5))),
         feature("530524101001001", polygon(box(99.0, 24.0, 99.5, 24.5))),
         feature(MICRO_1, polygon(box(99.0, 24.0, 99.25, 24.5))),

@@ -25,7 +25,7 @@ from whistle.exceptions import FieldError, InvalidWhistle
 from whistle.schema import INPUT, field_errors
 from whistle.store import ConfigVersionRecord
 from whistle.timefmt import rfc3339
-from whistle.versions import VERSIONED_FILES, UnknownVersion, VersionRefused
+from whistle.versions import MAX_FILE_BYTES, VERSIONED_FILES, UnknownVersion, VersionRefused
 from whistle.web import resources
 from whistle.web.access import allow
 from whistle.web.keys import LIVE, STORE, TZ
@@ -35,8 +35,8 @@ __all__ = ["problems_doc", "routes"]
 
 routes = web.RouteTableDef()
 
-# Five files of at most 2 MB each (whistle.versions.MAX_FILE_BYTES) and a reason.
-MAX_PROPOSAL_BYTES = 5 * 2 * 1024 * 1024 + 64 * 1024
+# Five files of at most MAX_FILE_BYTES each and a reason.
+MAX_PROPOSAL_BYTES = 5 * MAX_FILE_BYTES + 64 * 1024
 
 
 class _FilesIn(BaseModel):
