@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from whistle.store.base import (
 )
 from whistle.store.search import search_statement
 from whistle.store.sqlite._common import db_time, event_row, opt_time, to_json
-from whistle.store.sqlite.write_thread import EVENT_INSERT
+from whistle.store.sqlite.write_thread import EVENT_INSERT, SqliteApply
 from whistle.store.writer import GroupWriter, Statement, number_events
 
 __all__ = ["DEADLINE_CANCEL", "CaseWrites"]
@@ -70,13 +70,13 @@ _INFORMED_INSERT = (
     "INSERT OR IGNORE INTO informed (responder_id, received_at, whistle_id) VALUES (?, ?, ?)"
 )
 
-_Apply = Callable[[sqlite3.Connection, int], tuple[tuple[Event, ...], int]]
+_Apply = SqliteApply
 
 
 class CaseWrites:
     """The writes of cases, each one unit on the group writer."""
 
-    def __init__(self, writer: GroupWriter[sqlite3.Connection]) -> None:
+    def __init__(self, writer: GroupWriter[SqliteApply]) -> None:
         self._writer = writer
 
     def __repr__(self) -> str:
