@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from whistle.events import NewEvent
 from whistle.store.base import NewWhistle, StatsQuery, Transition
+from whistle.store.dialect import SQLITE, Dialect
 
 __all__ = [
     "ASSIGNMENT_METRICS",
@@ -36,6 +37,7 @@ __all__ = [
     "metric_kind",
     "new_whistle_facts",
     "percentile_offset",
+    "place_sql",
     "transition_facts",
 ]
 
@@ -92,7 +94,8 @@ ASSIGNMENT_METRICS: dict[str, str] = {
 #   case with one responder in time and another late was responded to in time, once.
 RESPONSE_METRICS: dict[str, str] = {
     "response_due": "(mode = 'push' AND (acknowledged_at IS NOT NULL "
-    "OR ack_due <= min(:now, coalesce(ended_at, :now))))",
+    # ack_due <= min(:now, ended_at), spelled without SQLite's scalar min
+    "OR (ack_due <= :now AND (ended_at IS NULL OR ack_due <= ended_at))))",
     "responded_in_time": "(mode = 'push' AND acknowledged_at IS NOT NULL "
     "AND (ack_due IS NULL OR acknowledged_at <= ack_due))",
 }
@@ -153,8 +156,8 @@ def percentiles_sql(value: str, present: str, where: str) -> str:
     return (
         "SELECT rn, n, v FROM (SELECT v, row_number() OVER (ORDER BY v) AS rn, "
         "count(*) OVER () AS n "
-        f"FROM (SELECT {value} AS v FROM case_facts WHERE {where} AND {present} IS NOT NULL)) "
-        "WHERE rn = (n + 1) / 2 OR rn = (9 * n + 9) / 10 ORDER BY rn"
+        f"FROM (SELECT {value} AS v FROM case_facts WHERE {where} AND {present} IS NOT NULL) "
+        "AS present) AS ranked WHERE rn = (n + 1) / 2 OR rn = (9 * n + 9) / 10 ORDER BY rn"
     )
 
 
@@ -185,14 +188,16 @@ def wide(query: StatsQuery) -> bool:
     return query.until - query.since >= timedelta(days=WIDE_DAYS)
 
 
-def percentile_at_sql(value: str, present: str, where: str, *, descending: bool) -> str:
+def percentile_at_sql(
+    value: str, present: str, where: str, *, descending: bool, dialect: Dialect = SQLITE
+) -> str:
     """The value at offset ``:offset`` of ``value`` in index order (ascending, or descending
     for the p90, which then reads a tenth of the rows), over the rows where ``present`` is
     set. With ``n`` known (the ``acknowledged`` or ``resolved`` count over the same rows) this
     is :func:`percentiles_sql`'s answer without its sort."""
     order = "DESC" if descending else ""
     return (
-        f"SELECT {value} FROM case_facts INDEXED BY {DURATION_INDEX[value]} "
+        f"SELECT {value} FROM case_facts {dialect.indexed_by(DURATION_INDEX[value])} "
         f"WHERE {where} AND {present} IS NOT NULL ORDER BY {value} {order} "
         "LIMIT 1 OFFSET :offset"
     )
@@ -463,18 +468,19 @@ def base_filter(query: StatsQuery, *, cases: bool = True) -> tuple[str, dict[str
     return " AND ".join(clauses), params
 
 
-# The cell one level below the chosen one that a case lies in ('' when placed at the cell).
-PLACE = (
-    "CASE WHEN length(grid_path) <= :prefix_len THEN '' ELSE "
-    "substr(grid_path, :prefix_len + 1, instr(substr(grid_path, :prefix_len + 1), '/') - 1) END"
-)
+def place_sql(dialect: Dialect) -> str:
+    """The cell one level below the chosen one that a case lies in ('' when placed at the
+    cell)."""
+    rest = "substr(grid_path, :prefix_len + 1)"
+    slash = dialect.position(rest, "'/'")
+    return (
+        "CASE WHEN length(grid_path) <= :prefix_len THEN '' ELSE "
+        f"substr(grid_path, :prefix_len + 1, {slash} - 1) END"
+    )
 
-BREAKDOWNS: dict[str, str] = {
-    "sources": "source",
-    "places": PLACE,
-    "categories": "major",
-    "days": "day",
-}
+
+# The cell one level below the chosen one, in SQLite's SQL.
+PLACE = place_sql(SQLITE)
 
 
 def bucket_filter(

@@ -41,12 +41,13 @@ from whistle.store.base import (
     UserRecord,
     WhistleQuery,
 )
+from whistle.store.case_writes import CaseWrites
 from whistle.store.sqlite._common import Readers, fetchone
 from whistle.store.sqlite.reads import CaseReads
 from whistle.store.sqlite.records import Records
 from whistle.store.sqlite.statistics import Statistics
 from whistle.store.sqlite.write_thread import SqliteWriteBackend
-from whistle.store.sqlite.writes import CaseWrites
+from whistle.store.sqlite.writes import SqliteSteps
 from whistle.store.writer import GroupWriter
 
 __all__ = ["SqliteStore"]
@@ -75,7 +76,7 @@ class SqliteStore:
         self._backend = SqliteWriteBackend(self.path, busy_timeout_ms)
         self._readers = Readers(self.path, busy_timeout_ms)
         self.writer = GroupWriter(self._backend, bus, max_queue=max_queue, max_batch=max_batch)
-        self._writes = CaseWrites(self.writer)
+        self._writes = CaseWrites(self.writer, SqliteSteps())
         self._reads = CaseReads(self._readers)
         self._records = Records(self.writer, self._readers)
         self._stats = Statistics(self._readers)
