@@ -233,7 +233,8 @@ async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    store = await open_store(settings.db_path, app[BUS], max_queue=settings.write_queue)
+    where = settings.db if settings.db is not None else settings.db_path
+    store = await open_store(where, app[BUS], max_queue=settings.write_queue)
     app[STORE] = store
     app[ACCESS] = Access(store, app[CLOCK], app[HIERARCHY], settings.limits)
     yield

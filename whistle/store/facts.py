@@ -25,9 +25,11 @@ from whistle.store.base import NewWhistle, StatsQuery, Transition
 from whistle.store.dialect import SQLITE, Dialect
 
 __all__ = [
+    "ASSIGNMENT_ADD",
     "ASSIGNMENT_METRICS",
     "ASSIGNMENT_TOTALS",
     "CASE_METRICS",
+    "CASE_UPDATE",
     "DAY_TZ",
     "RESPONSE_METRICS",
     "BadBucket",
@@ -257,6 +259,11 @@ _CASE_UPDATE = (
     "on_time = CASE ? WHEN 1 THEN ? WHEN 2 THEN NULL ELSE on_time END "
     "WHERE whistle_id = ?"
 )
+
+# The two statements a backend may have to spell in its own dialect (PostgreSQL: parameter
+# types it cannot infer).
+ASSIGNMENT_ADD = _ASSIGNMENT_ADD
+CASE_UPDATE = _CASE_UPDATE
 
 _KEEP, _SET, _CLEAR = 0, 1, 2
 
@@ -548,7 +555,9 @@ def drill_sql(metric: str, bucket: str | None, query: StatsQuery) -> tuple[str, 
         if is_case
         else ("assignment_facts", "assignment_id", "received_at, assignment_id")
     )
-    sql = f"SELECT {key} FROM {table} WHERE {where} AND {condition} ORDER BY {order} LIMIT :limit"
+    # "1" (every row) is no boolean to PostgreSQL: leave it out.
+    also = "" if condition == "1" else f" AND {condition}"
+    sql = f"SELECT {key} FROM {table} WHERE {where}{also} ORDER BY {order} LIMIT :limit"
     return sql, {**params, **extra_params}
 
 

@@ -1,0 +1,68 @@
+"""A fresh PostgreSQL database per test, on the server `make pg-up` starts.
+
+The server's URL comes from ``WHISTLE_TEST_POSTGRES`` or var/pg/url (written by `make pg-up`).
+Without either the PostgreSQL tests skip and say why; under ``CI=true`` they fail instead, so
+that a CI machine never passes by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+__all__ = ["base_url", "fresh_database", "require_postgres"]
+
+_URL_FILE = Path(__file__).resolve().parents[2] / "var" / "pg" / "url"
+
+
+def base_url() -> str | None:
+    """The test server's URL, or None when there is none."""
+    url = os.environ.get("WHISTLE_TEST_POSTGRES")
+    if url:
+        return url
+    if _URL_FILE.exists():
+        return _URL_FILE.read_text().strip() or None
+    return None
+
+
+def require_postgres() -> str:
+    """The test server's URL; skips (fails under CI=true) when there is none."""
+    url = base_url()
+    if url is None:
+        reason = "no PostgreSQL: run `make pg-up` (or set WHISTLE_TEST_POSTGRES)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI=true requires the PostgreSQL tests")
+        pytest.skip(reason)
+    return url
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@asynccontextmanager
+async def fresh_database() -> AsyncIterator[str]:
+    """The URL of a new, empty database, dropped afterwards (whoever is still connected)."""
+    url = require_postgres()
+    name = f"whistle_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = await asyncpg.connect(url, timeout=10)
+    except (OSError, asyncpg.PostgresError) as exc:
+        reason = f"PostgreSQL at var/pg/url does not answer ({exc}): run `make pg-up`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield _with_database(url, name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
