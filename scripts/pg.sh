@@ -12,7 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PG_PORT="${PG_PORT:-55432}"
-ROOT="$PWD/var/pg"
+# PG_ROOT: another cluster (the restart test starts one of its own).
+ROOT="${PG_ROOT:-$PWD/var/pg}"
 DATA="$ROOT/data"
 RUN="$ROOT/run"
 LOG="$ROOT/postgres.log"

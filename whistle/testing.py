@@ -42,8 +42,9 @@ class ServerProcess:
     """
 
     def __init__(
-        self, db: Path, config: Path, log: Path, *, extra_args: tuple[str, ...] = ()
+        self, db: Path | str, config: Path, log: Path, *, extra_args: tuple[str, ...] = ()
     ) -> None:
+        # db: a SQLite file, or a postgresql:// URL (several servers may share one).
         self.db, self.config, self.log = db, config, log
         self.extra_args = extra_args
         self.port: int | None = None  # known once started

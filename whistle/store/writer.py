@@ -264,17 +264,33 @@ class GroupWriter(Generic[Step]):
                 for unit, _original in duplicates.items():
                     unit.future.set_exception(err)
                 return
-            except self._backend.errors:
+            except self._backend.errors as exc:
                 if len(to_write) == 1:
-                    raise
+                    log.warning("store.unit_failed", error=str(exc))
+                    await self._fail_or_duplicate(to_write[0], exc)
+                    to_write = []
                 # One bad unit must not sink the others: write them one at a time.
                 for unit in to_write:
                     try:
                         await self._commit([unit])
                     except self._backend.errors as exc:
-                        unit.future.set_exception(StoreUnavailable(str(exc)))
+                        await self._fail_or_duplicate(unit, exc)
         self._settle(to_write)
         self._settle_duplicates(duplicates)
+
+    async def _fail_or_duplicate(self, unit: WriteUnit[Step], exc: Exception) -> None:
+        """A unit that failed alone: a Duplicate when another process stored its idempotency
+        key meanwhile (the key's unique index refused this one), else StoreUnavailable."""
+        key = unit.idempotency_key
+        if key:
+            try:
+                stored = await self._backend.stored_keys([key])
+            except self._backend.errors:
+                stored = {}
+            if key in stored:
+                unit.future.set_result(stored[key])
+                return
+        unit.future.set_exception(StoreUnavailable(str(exc)))
 
     def _settle(self, written: list[WriteUnit[Step]]) -> None:
         """Publish what was committed and answer its callers (publish after commit)."""
