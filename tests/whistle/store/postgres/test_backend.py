@@ -86,6 +86,7 @@ async def test_writers_on_two_processes_share_one_gapless_log_and_survive_a_kill
         for n in range(240)
     ]
     acked: dict[int, str] = {}
+    enough = asyncio.Event()  # a quarter acknowledged: time to kill the first process
     gate = asyncio.Semaphore(32)  # 32 concurrent writers across the two processes
 
     async def one(session: aiohttp.ClientSession, n: int) -> None:
@@ -94,11 +95,12 @@ async def test_writers_on_two_processes_share_one_gapless_log_and_survive_a_kill
             status, whistle_id = await post(session, url, token, payloads[n], f"key-{n}")
             if status == 201 and whistle_id is not None:
                 acked[n] = whistle_id
+                if len(acked) >= 60:
+                    enough.set()
 
     async with aiohttp.ClientSession() as session:
         tasks = [asyncio.create_task(one(session, n)) for n in range(len(payloads))]
-        while len(acked) < 60:
-            await asyncio.sleep(0.01)
+        await enough.wait()
         first.signal(signal.SIGKILL)  # mid-intake: its writers see errors, not 201s
         await asyncio.gather(*tasks)
         assert len(acked) >= 120  # the second process took its half and more
