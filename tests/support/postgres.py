@@ -8,6 +8,8 @@ that a CI machine never passes by skipping them.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,9 +19,18 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-__all__ = ["base_url", "fresh_database", "require_postgres"]
+from whistle.testing import free_port
 
-_URL_FILE = Path(__file__).resolve().parents[2] / "var" / "pg" / "url"
+__all__ = [
+    "PrivateCluster",
+    "base_url",
+    "fresh_database",
+    "private_cluster",
+    "require_postgres",
+]
+
+_REPO = Path(__file__).resolve().parents[2]
+_URL_FILE = _REPO / "var" / "pg" / "url"
 
 
 def base_url() -> str | None:
@@ -66,3 +77,58 @@ async def fresh_database() -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+class PrivateCluster:
+    """A PostgreSQL server of one test's own (scripts/pg.sh with its own directory and port),
+    to stop and start under load without disturbing the shared one."""
+
+    def __init__(self) -> None:
+        self.root = _REPO / "var" / f"pg-test-{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        self.url = ""
+
+    def __repr__(self) -> str:
+        return f"PrivateCluster({str(self.root)!r}, port={self.port})"
+
+    def _run(self, action: str) -> str:
+        env = {**os.environ, "PG_ROOT": str(self.root), "PG_PORT": str(self.port)}
+        done = subprocess.run(
+            [str(_REPO / "scripts" / "pg.sh"), action],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pg.sh {action} failed: {done.stderr[-2000:]}")
+        return done.stdout.strip()
+
+    def start(self) -> str:
+        """Start it (creating it the first time); its URL."""
+        self.url = self._run("up")
+        return self.url
+
+    def stop(self) -> None:
+        """Stop it (fast shutdown: sessions are cut off, as in a restart)."""
+        self._run("down")
+
+    def remove(self) -> None:
+        """Stop it and delete its files."""
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+@asynccontextmanager
+async def private_cluster() -> AsyncIterator[PrivateCluster]:
+    """A started PrivateCluster, removed afterwards; skips (fails under CI=true) where no
+    PostgreSQL is installed."""
+    require_postgres()
+    cluster = PrivateCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
