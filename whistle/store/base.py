@@ -306,6 +306,10 @@ class Store(Protocol):
         """Finish queued writes, then disconnect."""
 
     @property
+    def backend(self) -> str:
+        """Which database this is: ``sqlite`` or ``postgresql`` (for readyz and the logs)."""
+
+    @property
     def queue_depth(self) -> int:
         """Writes queued and not yet taken by the writer (for the metrics)."""
 

@@ -42,10 +42,12 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 ERRORS: tuple[type[Exception], ...] = (asyncpg.PostgresError, *UNAVAILABLE)
 
 
-async def connect(dsn: str) -> asyncpg.Connection:
-    """One connection to ``dsn``; StoreUnavailable when the server cannot be reached."""
+async def connect(dsn: str, origin: str | None = None) -> asyncpg.Connection:
+    """One connection to ``dsn``; StoreUnavailable when the server cannot be reached.
+    ``origin`` (a writer's): stamped on the events it writes (``events.origin``)."""
+    settings = {} if origin is None else {"whistle.origin": origin}
     try:
-        return await asyncpg.connect(dsn, timeout=10)
+        return await asyncpg.connect(dsn, timeout=10, server_settings=settings)
     except ERRORS as exc:
         raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
 

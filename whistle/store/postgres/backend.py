@@ -36,6 +36,7 @@ from whistle.store.postgres._common import (
     rowcount,
 )
 from whistle.store.postgres.dialect import pg
+from whistle.store.postgres.listener import CHANNEL
 from whistle.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION
 from whistle.store.writer import WriteUnit, number_events
 
@@ -90,8 +91,9 @@ class PgWriteBackend:
     unavailable: tuple[type[Exception], ...] = UNAVAILABLE
     errors: tuple[type[Exception], ...] = ERRORS
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, origin: str) -> None:
         self._dsn = dsn
+        self.origin = origin  # stamped on every event this connection writes
         self._conn: asyncpg.Connection | None = None
         self._open = False
         self._lock = asyncio.Lock()
@@ -101,7 +103,7 @@ class PgWriteBackend:
 
     async def open(self) -> None:
         """Connect and bring the schema up to date."""
-        self._conn = await connect(self._dsn)
+        self._conn = await connect(self._dsn, self.origin)
         self._open = True
         try:
             await migrate(self._conn)
@@ -123,7 +125,7 @@ class PgWriteBackend:
             raise StoreUnavailable("the store is not open")
         if self._conn is None or self._conn.is_closed():
             log.warning("store.reconnecting")
-            self._conn = await connect(self._dsn)
+            self._conn = await connect(self._dsn, self.origin)
         return self._conn
 
     async def run(self, fn: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
@@ -191,6 +193,8 @@ class PgWriteBackend:
                     end = await _write_units(db, units, start)
                     if end != start:
                         await db.execute("UPDATE log_position SET seq = $1", end - 1)
+                        # Delivered at COMMIT, to every process's listener.
+                        await db.execute("SELECT pg_notify($1, $2)", CHANNEL, str(end - 1))
                     if outbox is not None:
                         await db.execute(
                             "UPDATE outbox SET published_seq = greatest(published_seq, $1)",

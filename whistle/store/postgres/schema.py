@@ -14,7 +14,8 @@ Differences from SQLite, on purpose:
   byte order keeps right (a database created with a language's collation would not);
 - ``log_position`` holds the last sequence number of the event log: the write batches of every
   process take it FOR UPDATE, so sequence numbers are given in commit order, database-wide;
-- search is ``whistle_search`` with a pg_trgm GIN index, in place of SQLite's FTS5 table.
+- search is ``whistle_search`` with a pg_trgm GIN index, in place of SQLite's FTS5 table;
+- each event records the process that wrote it (``origin``), for the listener.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ MIGRATIONS: list[list[str]] = [
             type       {_T} NOT NULL,
             at         {_T} NOT NULL,
             actor      {_T},
-            data       jsonb NOT NULL
+            data       jsonb NOT NULL,
+            -- which process wrote it (its write connection's whistle.origin): the
+            -- listener publishes the others' (whistle/store/postgres/listener.py)
+            origin     text DEFAULT current_setting('whistle.origin', true)
         )""",
         "CREATE INDEX events_by_whistle ON events (whistle_id, seq)",
         """CREATE TABLE log_position (

@@ -6,7 +6,8 @@ SqliteStore.
 - what cases write (whistle/store/case_writes.py with this backend's ``writes`` steps) and
   read (``reads``);
 - the committee's statistics (``statistics``);
-- the records beside the cases (``records``).
+- the records beside the cases (``records``);
+- the listener (``listener``): other processes' events onto this process's bus.
 
 A resolved write means PostgreSQL committed it (``synchronous_commit`` as the server has it:
 keep it on).
@@ -14,6 +15,8 @@ keep it on).
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -43,6 +46,7 @@ from whistle.store.base import (
 from whistle.store.case_writes import CaseWrites
 from whistle.store.postgres._common import Readers
 from whistle.store.postgres.backend import PgWriteBackend
+from whistle.store.postgres.listener import Listener
 from whistle.store.postgres.reads import CaseReads
 from whistle.store.postgres.records import Records
 from whistle.store.postgres.schema import SCHEMA_VERSION
@@ -73,8 +77,11 @@ class PostgresStore:
         readers: int = 4,
     ) -> None:
         self._dsn = dsn
-        self._backend = PgWriteBackend(dsn)
+        # This store's name in the log's origin column: the listener skips what it wrote.
+        self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._backend = PgWriteBackend(dsn, self.origin)
         self._readers = Readers(dsn, readers)
+        self.listener = Listener(dsn, self._readers, bus, self.origin)
         self.writer = GroupWriter(self._backend, bus, max_queue=max_queue, max_batch=max_batch)
         self._writes = CaseWrites(self.writer, PgSteps())
         self._reads = CaseReads(self._readers)
@@ -100,6 +107,10 @@ class PostgresStore:
         return SCHEMA_VERSION
 
     @property
+    def backend(self) -> str:
+        return "postgresql"
+
+    @property
     def queue_depth(self) -> int:
         return self.writer.queue_depth
 
@@ -110,6 +121,7 @@ class PostgresStore:
             await self._backend.open()
             await self._readers.open()
             await self.writer.start()
+            self.listener.start(after=self.writer.next_seq - 1)
         except self._backend.errors as exc:
             await self._disconnect()
             raise StoreUnavailable(f"cannot open the PostgreSQL store: {exc}") from exc
@@ -119,6 +131,7 @@ class PostgresStore:
         log.info("store.opened", backend="postgresql", schema=SCHEMA_VERSION)
 
     async def close(self) -> None:
+        await self.listener.stop()
         await self.writer.stop()
         await self._disconnect()
         log.info("store.closed", backend="postgresql")

@@ -99,6 +99,10 @@ class SqliteStore:
         return SCHEMA_VERSION
 
     @property
+    def backend(self) -> str:
+        return "sqlite"
+
+    @property
     def queue_depth(self) -> int:
         return self.writer.queue_depth
 
