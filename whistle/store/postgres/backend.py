@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -25,7 +26,7 @@ import structlog
 from whistle.events import Event
 from whistle.exceptions import StoreUnavailable
 from whistle.store.base import Duplicate
-from whistle.store.encoding import event_row
+from whistle.store.encoding import db_time, event_row
 from whistle.store.postgres._common import (
     ERRORS,
     EVENT_COLUMNS,
@@ -53,6 +54,20 @@ _MIGRATION_LOCK = 0x77686973
 
 
 _CLOSE_ERRORS: tuple[type[Exception], ...] = (TimeoutError, *ERRORS)
+
+
+# Pending deadlines among the wanted (case, key) pairs that nobody else holds a running lease
+# on; SKIP LOCKED passes over rows another process is claiming this very moment.
+_CLAIM = (
+    "UPDATE deadlines d SET claimed_by = $3, lease_until = $5 FROM ("
+    "SELECT whistle_id, key FROM deadlines "
+    "WHERE (whistle_id, key) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
+    "AND status = 'pending' "
+    "AND (claimed_by IS NULL OR claimed_by = $3 OR lease_until <= $4) "
+    "FOR UPDATE SKIP LOCKED) AS free "
+    "WHERE d.whistle_id = free.whistle_id AND d.key = free.key "
+    "RETURNING d.whistle_id, d.key"
+)
 
 
 class _GuardFailed(Exception):
@@ -181,6 +196,28 @@ class PgWriteBackend:
             )
 
         await self.run(save)
+
+    async def claim_deadlines(
+        self, due: Sequence[tuple[str, str]], now: datetime, lease: timedelta
+    ) -> set[tuple[str, str]]:
+        """See Store.claim_deadlines: one statement, committed at once (the claim must be
+        visible to the other processes before this one fires)."""
+        if not due:
+            return set()
+
+        async def claim(db: asyncpg.Connection) -> set[tuple[str, str]]:
+            rows = await db.fetch(
+                _CLAIM,
+                [w for w, _ in due],
+                [k for _, k in due],
+                self.origin,
+                db_time(now),
+                db_time(now + lease),
+            )
+            return {(str(r[0]), str(r[1])) for r in rows}
+
+        result: set[tuple[str, str]] = await self.run(claim)
+        return result
 
     async def write(self, units: list[PgUnit], seq: int, outbox: int | None) -> int:
         """Write ``units`` in one transaction, numbered from the database's own counter (the

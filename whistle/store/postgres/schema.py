@@ -15,7 +15,9 @@ Differences from SQLite, on purpose:
 - ``log_position`` holds the last sequence number of the event log: the write batches of every
   process take it FOR UPDATE, so sequence numbers are given in commit order, database-wide;
 - search is ``whistle_search`` with a pg_trgm GIN index, in place of SQLite's FTS5 table;
-- each event records the process that wrote it (``origin``), for the listener.
+- each event records the process that wrote it (``origin``), for the listener;
+- a deadline records which process claimed it to fire and until when (``claimed_by``,
+  ``lease_until``).
 """
 
 from __future__ import annotations
@@ -106,6 +108,9 @@ MIGRATIONS: list[list[str]] = [
             key        {_T} NOT NULL,
             due_at     {_T} NOT NULL,
             status     {_T} NOT NULL,
+            -- the process firing it, until lease_until (Store.claim_deadlines)
+            claimed_by  text,
+            lease_until {_T},
             PRIMARY KEY (whistle_id, key)
         )""",
         "CREATE INDEX deadlines_pending ON deadlines (due_at, whistle_id, key) "

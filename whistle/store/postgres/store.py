@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -171,6 +171,11 @@ class PostgresStore:
 
     async def cancel_deadline(self, whistle_id: str, key: str) -> None:
         await self._writes.cancel_deadline(whistle_id, key)
+
+    async def claim_deadlines(
+        self, due: Sequence[tuple[str, str]], now: datetime, lease: timedelta
+    ) -> set[tuple[str, str]]:
+        return await self._backend.claim_deadlines(due, now, lease)
 
     # -- reads (reads.py) ----------------------------------------------------------------
 

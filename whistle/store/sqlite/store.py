@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +170,12 @@ class SqliteStore:
 
     async def cancel_deadline(self, whistle_id: str, key: str) -> None:
         await self._writes.cancel_deadline(whistle_id, key)
+
+    async def claim_deadlines(
+        self, due: Sequence[tuple[str, str]], now: datetime, lease: timedelta
+    ) -> set[tuple[str, str]]:
+        """All of them: one server per SQLite file (whistle/store/lock.py)."""
+        return set(due)
 
     # -- reads (reads.py) ----------------------------------------------------------------
 

@@ -1,12 +1,13 @@
-"""Several real `whistle serve` processes on one real PostgreSQL database: the write backend's
-database-wide event order, writes across processes, one process killed, one Idempotency-Key
-sent to two processes."""
+"""Several real `whistle serve` processes (and stores) on one real PostgreSQL database: the
+write backend's database-wide event order, writes across processes, one process killed,
+deadlines claimed with SKIP LOCKED and a lease, one Idempotency-Key sent to two processes."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,11 @@ import asyncpg
 import pytest
 
 from grids import Hierarchy, Level
+from tests.support.harness import with_history
 from tests.support.postgres import fresh_database
 from tests.support.requests import body
+from whistle.bus import Bus
+from whistle.store.postgres import PostgresStore
 from whistle.testing import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -110,6 +114,49 @@ async def test_writers_on_two_processes_share_one_gapless_log_and_survive_a_kill
     count, low, high = await log_positions(database)
     # One order for the database: numbered from 1 with no gap, whoever wrote.
     assert (low, high) == (1, count)
+
+
+async def test_two_stores_claiming_the_same_deadlines_at_once_never_share_one(
+    database: str,
+) -> None:
+    one, two = PostgresStore(database, Bus()), PostgresStore(database, Bus())
+    await one.open()
+    await two.open()
+    try:
+        await asyncio.gather(*(one.create_whistle(with_history(n)) for n in range(40)))
+        due = [(with_history(n).whistle.id, "urge:1") for n in range(40)]
+        now = datetime(2030, 1, 1, tzinfo=UTC)
+        lease = timedelta(seconds=30)
+        first, second = await asyncio.gather(
+            one.claim_deadlines(due, now, lease), two.claim_deadlines(due, now, lease)
+        )
+        assert not first & second  # SKIP LOCKED: never held by both
+        assert first | second == set(due)
+        # While the lease runs the other store gets nothing; the holder keeps its own.
+        assert await two.claim_deadlines(sorted(first), now + lease / 2, lease) == set()
+        assert await one.claim_deadlines(sorted(first), now + lease / 2, lease) == first
+        # The holder died: once its lease ends, the other takes what it held.
+        later = now + lease / 2 + lease
+        assert await two.claim_deadlines(sorted(first), later, lease) == first
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_a_deadline_no_longer_pending_is_claimed_by_nobody(database: str) -> None:
+    store = PostgresStore(database, Bus())
+    await store.open()
+    try:
+        await store.create_whistle(with_history(1))
+        wid = with_history(1).whistle.id
+        await store.cancel_deadline(wid, "urge:1")
+        now = datetime(2030, 1, 1, tzinfo=UTC)
+        claimed = await store.claim_deadlines(
+            [(wid, "urge:1"), (wid, "escalate:1")], now, timedelta(seconds=30)
+        )
+    finally:
+        await store.close()
+    assert claimed == {(wid, "escalate:1")}
 
 
 async def test_one_idempotency_key_sent_to_two_processes_makes_one_whistle(
