@@ -30,6 +30,7 @@ from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
 from whistle.clock import Clock, SystemClock
+from whistle.events import Event
 from whistle.grouping import CameraRepeats
 from whistle.ids import IdFactory
 from whistle.intake import Intake
@@ -221,7 +222,15 @@ async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await notifier.start()
     app[WEBHOOKS] = notifier
-    subscription = app[BUS].subscribe("*", notifier.handle, name="webhooks")
+
+    async def deliver(event: Event) -> None:
+        # Another process's event (PostgreSQL): that process delivers it.
+        store = app.get(STORE)
+        if store is not None and store.written_elsewhere(event.seq):
+            return
+        await notifier.handle(event)
+
+    subscription = app[BUS].subscribe("*", deliver, name="webhooks")
     log.info("webhooks.loaded", endpoints=len(endpoints))
     yield
     # The store has closed: hand over what the bus still holds for us, then drain.

@@ -313,6 +313,11 @@ class Store(Protocol):
     def queue_depth(self) -> int:
         """Writes queued and not yet taken by the writer (for the metrics)."""
 
+    def written_elsewhere(self, seq: int) -> bool:
+        """Whether event ``seq`` was written by another process and reached this one's bus
+        through the listener (PostgreSQL): what must happen once per event, such as a webhook
+        delivery, is left to the process that wrote it. Always False on SQLite."""
+
     async def create_whistle(self, new: NewWhistle) -> Created | Duplicate:
         """Write a whistle, its assignments and events; return once they are on disk.
 

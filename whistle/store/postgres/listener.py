@@ -18,6 +18,7 @@ process wrote each one.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 from typing import Any
@@ -35,6 +36,8 @@ log = structlog.get_logger("whistle.store.postgres")
 
 CHANNEL = "whistle_events"
 _DOWN: tuple[type[Exception], ...] = (StoreUnavailable, *ERRORS)
+# How many relayed sequence numbers ``relayed`` remembers.
+_REMEMBERED = 100_000
 # One read's worth: a burst larger than this is read in several.
 _PAGE = 1_000
 
@@ -67,6 +70,9 @@ class Listener:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.cursor = 0  # the last sequence number read
+        # The sequence numbers of the last events relayed (others' events), oldest first.
+        self._relayed: collections.deque[int] = collections.deque(maxlen=_REMEMBERED)
+        self._relayed_set: set[int] = set()
         self.received = 0  # events of other processes published here
         self.reconnects = 0
 
@@ -126,6 +132,17 @@ class Listener:
             except _DOWN as exc:
                 log.warning("store.listener_read_failed", error=str(exc))
 
+    def relayed(self, seq: int) -> bool:
+        """Whether event ``seq`` is another process's, relayed here (among the last
+        :data:`_REMEMBERED`: far more than a bus queue holds)."""
+        return seq in self._relayed_set
+
+    def _remember(self, seq: int) -> None:
+        if len(self._relayed) == self._relayed.maxlen:
+            self._relayed_set.discard(self._relayed[0])
+        self._relayed.append(seq)
+        self._relayed_set.add(seq)
+
     async def _read_page(self) -> int:
         rows = await self._readers.fetch(
             f"SELECT {EVENT_COLUMNS}, origin FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
@@ -134,6 +151,7 @@ class Listener:
         )
         for row in rows:
             if row["origin"] != self._origin:
+                self._remember(int(row["seq"]))
                 self._bus.publish(event_of(tuple(row)[:6]))
                 self.received += 1
             self.cursor = int(row["seq"])

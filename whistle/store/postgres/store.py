@@ -114,6 +114,9 @@ class PostgresStore:
     def queue_depth(self) -> int:
         return self.writer.queue_depth
 
+    def written_elsewhere(self, seq: int) -> bool:
+        return self.listener.relayed(seq)
+
     # -- lifecycle -----------------------------------------------------------------------
 
     async def open(self) -> None:

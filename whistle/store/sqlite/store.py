@@ -106,6 +106,9 @@ class SqliteStore:
     def queue_depth(self) -> int:
         return self.writer.queue_depth
 
+    def written_elsewhere(self, seq: int) -> bool:
+        return False  # one server per file: every event on the bus is its own
+
     # -- lifecycle -----------------------------------------------------------------------
 
     async def open(self) -> None:
