@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import orjson
 import pytest
 
 from grids import Hierarchy, Level
@@ -180,3 +181,47 @@ async def test_one_idempotency_key_sent_to_two_processes_makes_one_whistle(
     finally:
         await conn.close()
     assert stored == 1
+
+
+async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[dict[str, str]]:
+    """The stream's messages that are events: their fields."""
+    fields: dict[str, str] = {}
+    async for raw in response.content:
+        line = raw.decode().rstrip("\n")
+        if not line:
+            if "event" in fields:
+                yield fields
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value
+
+
+async def test_an_sse_client_on_one_process_gets_every_whistle_the_other_acknowledged(
+    servers: list[ServerProcess], county: Hierarchy
+) -> None:
+    watched, writing = servers
+    token = watched.create_token("operator", county.root)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{watched.url}/api/v1/stream", headers=headers) as stream,
+    ):
+        assert stream.status == 200
+        answers = await asyncio.gather(
+            *(
+                post(session, writing.url, token, body(county, description=f"#{n}"), f"k{n}")
+                for n in range(30)
+            )
+        )
+        acked = {wid for status, wid in answers if status == 201}
+        assert len(acked) == 30
+        seen: list[tuple[int, str]] = []
+        async with asyncio.timeout(30):  # a safety net: the events come within a second
+            async for fields in sse_events(stream):
+                if fields["event"] == "whistle.received":
+                    seen.append((int(fields["id"]), orjson.loads(fields["data"])["whistle_id"]))
+                if {wid for _, wid in seen} >= acked:
+                    break
+    assert {wid for _, wid in seen} == acked
+    assert [seq for seq, _ in seen] == sorted(seq for seq, _ in seen)  # in log order
