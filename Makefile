@@ -82,7 +82,7 @@ clean: pg-down
 
 # Benchmarks: not part of the test suite (timings are measured, never asserted in tests).
 # Every section in one run, the merged table in var/bench/ and docs/performance.md.
-bench: $(STAMP)
+bench: $(STAMP) pg-maybe
 	$(BIN)/python bench/run.py --size full --docs
 
 # The sizes that take longer than make bench's ten minutes: the whole province (2.8 million

@@ -32,6 +32,7 @@ SECTIONS = (
     "stats",
     "search",
     "peer",
+    "postgres",
 )
 OUT = ROOT / "var" / "bench"
 DOCS = ROOT / "docs" / "performance.md"

@@ -486,10 +486,6 @@ def place_sql(dialect: Dialect) -> str:
     )
 
 
-# The cell one level below the chosen one, in SQLite's SQL.
-PLACE = place_sql(SQLITE)
-
-
 def bucket_filter(
     bucket: str | None, query: StatsQuery, *, cases: bool
 ) -> tuple[str, dict[str, Any]]:

@@ -27,7 +27,6 @@ from whistle.store.encoding import db_time, parse_db_time
 from whistle.store.postgres._common import EVENT_COLUMNS, Readers, event_of
 from whistle.store.readouts import OPEN_STATUSES as WALL_OPEN
 from whistle.store.readouts import CaseFacts, OverdueCase
-from whistle.store.sqlite.listing import OPEN_STATUSES
 
 __all__ = ["DUE_KEY", "CaseReads", "Params"]
 
@@ -39,6 +38,8 @@ _RETURNS_PENDING = (
     "AND jsonb_array_length(case_doc->'returns_pending') > 0)"
 )
 _LIVE = "('dispatched', 'acknowledged', 'in_progress')"
+# The statuses of the open queues (as whistle/store/sqlite/listing.py has them).
+OPEN_STATUSES = frozenset({"dispatched", "acknowledged", "in_progress", "resolved", "on_hold"})
 _TOP = "\U0010ffff"
 
 
