@@ -89,7 +89,7 @@ bench: $(STAMP) pg-maybe
 # cells, about 9 GB) and 5,000,000 cases (about 18 GB on disk, close to an hour to generate;
 # kept in var/bench and reused). Writes docs/performance-large.md.
 bench-large: $(STAMP)
-	$(BIN)/python bench/run.py --size large --sections routing,stats --docs
+	$(BIN)/python bench/run.py --size large --sections province,routing,stats --docs
 
 # Reliability at full size: 20 SIGKILLs mid-intake, a locked database, a full disk (root: a
 # tmpfs), a read-only filesystem (root: a loop-mounted ext4), bad webhook receivers, overload,

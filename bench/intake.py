@@ -27,7 +27,7 @@ import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 from ceiling import Ceiling  # noqa: E402
 from common import Row, parser, write_report  # noqa: E402
+from costs import Costs, per_whistle, snapshot  # noqa: E402
 from load import LoadResult, Post, run_load  # noqa: E402
+from wrk import WrkResult, ensure, run_wrk  # noqa: E402
 
 from grids import Level  # noqa: E402
 from grids.loader import load_hierarchy  # noqa: E402
@@ -144,32 +146,96 @@ def start_whistle(config: Path, workdir: Path, name: str) -> ServerProcess:
     return server
 
 
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """What the pipeline's run measured: the load, the 201s not stored, what each whistle
+    cost the server (None without /proc), and wrk's run on the same server (None without
+    wrk)."""
+
+    result: LoadResult
+    missing: int
+    costs: Costs | None
+    wrk: WrkResult | None
+    stored: int  # whistles in the database at the end (both clients')
+
+
 def measure_pipeline(
     config: Path, workdir: Path, points: list[dict[str, float]], root: str, size: Size,
     processes: int,
-) -> tuple[LoadResult, int]:  # fmt: skip
-    """Load ``whistle serve``; the result and how many 201 ids are not in the database."""
+) -> Pipeline:  # fmt: skip
+    """Load ``whistle serve`` with bench/load.py (and its costs read from /proc around it),
+    then with wrk for as long; how many of the Python client's 201 ids are not stored."""
     server = start_whistle(config, workdir, "pipeline")
     try:
         token = server.create_token("operator", root)
+        make = whistle_posts(points, token)
+        assert server.proc is not None
+        before = snapshot(server.proc.pid, server.db)
         result = run_load(
             server.url,
-            whistle_posts(points, token),
+            make,
             clients=size.clients,
             requests=size.requests,
             seconds=size.seconds,
             processes=processes,
         )
+        after = snapshot(server.proc.pid, server.db)
+        costs = None
+        if before is not None and after is not None:
+            costs = per_whistle(before, after, len(result.acknowledged))
+        wrk = ensure()
+        checked = None
+        if wrk is not None:
+            sample = [make(size.requests + n) for n in range(min(2_000, size.requests))]
+            checked = run_wrk(
+                wrk, server.url, sample[0].path, [post.body for post in sample],
+                dict(sample[0].headers), clients=size.clients, seconds=size.seconds,
+            )  # fmt: skip
     finally:
         if server.proc is not None and server.proc.poll() is None:
             server.signal(signal.SIGTERM)
-    return result, len(set(result.acknowledged) - stored_ids(server.db))
+    stored = stored_ids(server.db)
+    return Pipeline(result, len(set(result.acknowledged) - stored), costs, checked, len(stored))
 
 
-def rows_for(
-    size: Size, bare: LoadResult, ceiling: LoadResult, pipeline: LoadResult, missing: int
-) -> list[Row]:
+def cost_rows(pipeline: Pipeline, clients: str) -> list[Row]:
+    """Per-whistle CPU by thread, bytes stored and written, and wrk beside the Python client
+    (issue 21's targets)."""
+    rows: list[Row] = []
+    c = pipeline.costs
+    if c is None:
+        rows.append(Row(SECTION, "per-whistle costs", "n/a", "", note="no /proc here"))
+    else:
+        rows += [
+            Row(SECTION, "pipeline event-loop CPU per whistle", c.loop_us, "µs", "≤ 250 µs",
+                c.loop_us <= 250, "the main thread, from /proc/PID/task"),
+            Row(SECTION, "pipeline writer CPU per whistle", c.writer_us, "µs", "≤ 80 µs",
+                c.writer_us <= 80, "the store-writer thread"),
+            Row(SECTION, "pipeline other threads' CPU per whistle", c.other_us, "µs",
+                note="SQLite readers, login pool"),
+            Row(SECTION, "bytes stored per whistle", c.stored_bytes, "B", "≤ 4,096 B",
+                c.stored_bytes <= 4096, "database pages in use, before and after"),
+            Row(SECTION, "bytes written per whistle", c.written_bytes, "B", "≤ 20,480 B",
+                c.written_bytes <= 20480, "/proc/PID/io write_bytes: WAL and checkpoints"),
+        ]  # fmt: skip
+    w, python = pipeline.wrk, pipeline.result.acknowledged_per_s
+    if w is None:
+        rows.append(Row(SECTION, "wrk beside the Python client", "n/a", "", note="no wrk here"))
+    else:
+        ratio = w.ok_per_s / python * 100 if python else 0.0
+        p99 = "" if w.p99_ms is None else f"p99 {w.p99_ms:.1f} ms; "
+        rows += [
+            Row(SECTION, f"pipeline under wrk ({clients})", w.ok_per_s, "whistles/s",
+                note=f"{p99}{w.non_2xx} answers other than 2xx"),
+            Row(SECTION, "wrk / Python client", ratio, "%", "80-120 %",
+                80 <= ratio <= 120, "the two clients agree within 20%"),
+        ]  # fmt: skip
+    return rows
+
+
+def rows_for(size: Size, bare: LoadResult, ceiling: LoadResult, run: Pipeline) -> list[Row]:
     clients = f"{size.clients} clients"
+    pipeline, missing = run.result, run.missing
     ratio = pipeline.acknowledged_per_s / ceiling.acknowledged_per_s * 100
     errors = pipeline.errors({201})
     return [
@@ -188,6 +254,7 @@ def rows_for(
         Row(SECTION, "pipeline answers other than 201", errors, "", "0", errors == 0),
         Row(SECTION, "acknowledged but missing from the database", missing, "", "0",
             missing == 0, "every 201 id looked up in the whistles table"),
+        *cost_rows(run, clients),
     ]  # fmt: skip
 
 
@@ -208,9 +275,8 @@ def main() -> None:
         make = whistle_posts(points, "bench")
         bare, _ = measure_bound("bare", workdir, make, size, args.processes)
         ceiling, ceiling_missing = measure_bound("groupcommit", workdir, make, size, args.processes)
-        pipeline, missing = measure_pipeline(
-            args.config, workdir, points, root, size, args.processes
-        )
+        run = measure_pipeline(args.config, workdir, points, root, size, args.processes)
+        pipeline, missing = run.result, run.missing
     details: dict[str, Any] = {
         "processes": args.processes,
         "bare": bare.summary(),
@@ -219,8 +285,12 @@ def main() -> None:
     }
     details["size"] = {"clients": size.clients, "requests": size.requests,
                        "seconds": size.seconds, "points": len(points)}  # fmt: skip
-    write_report(args.json, SECTION, args.size, rows_for(size, bare, ceiling, pipeline, missing),
-                 details)  # fmt: skip
+    if run.costs is not None:
+        details["costs"] = asdict(run.costs)
+    if run.wrk is not None:
+        details["wrk"] = asdict(run.wrk)
+    details["stored"] = run.stored
+    write_report(args.json, SECTION, args.size, rows_for(size, bare, ceiling, run), details)
     if missing or ceiling_missing:
         raise SystemExit(f"acknowledged but missing: pipeline {missing}, ceiling {ceiling_missing}")
 

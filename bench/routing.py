@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -29,7 +30,7 @@ from common import Row, parser, peak_rss_mib, rss_mib, write_report  # noqa: E40
 
 from dispatch import Router, RouteRequest, Source, load_dispatch_config  # noqa: E402
 from grids import Hierarchy, Level  # noqa: E402
-from grids.loader import load_hierarchy  # noqa: E402
+from grids.cache import load_compiled  # noqa: E402
 from grids.sample import PROVINCE, generate_province  # noqa: E402
 
 SECTION = "routing"
@@ -49,12 +50,13 @@ SIZES = {
 }
 
 
-def load(config: Path) -> tuple[Hierarchy, Router, float, float]:
-    """Load through the production path; (hierarchy, router, seconds, resident MiB added)."""
+def load(config: Path, cache: Path | None = None) -> tuple[Hierarchy, Router, float, float]:
+    """Load through the production path (the server's: through the compiled cache when
+    ``cache`` is given); (hierarchy, router, seconds, resident MiB added)."""
     gc.collect()
     before = rss_mib()
     began = time.perf_counter()
-    hierarchy = load_hierarchy(config)
+    hierarchy = load_compiled(config, cache)
     router = Router.compile(hierarchy, load_dispatch_config(config))
     seconds = time.perf_counter() - began
     gc.collect()
@@ -65,17 +67,19 @@ def load(config: Path) -> tuple[Hierarchy, Router, float, float]:
 def time_routing(hierarchy: Hierarchy, router: Router, samples: int) -> dict[str, float]:
     """µs per locate, and per locate + route, over seeded points inside random micro-grids."""
     rng = random.Random(1)
-    micro = list(hierarchy.cells(level=Level.MICRO_GRID))
+    micro = hierarchy.codes(Level.MICRO_GRID)
     points: list[tuple[float, float]] = []
-    for cell in rng.sample(micro, min(samples, len(micro))):
-        west, south, east, north = cell.geometry.bounds
+    for code in rng.sample(micro, min(samples, len(micro))):
+        bounds = hierarchy.bounds(code)
+        assert bounds is not None
+        west, south, east, north = bounds
         points.append((rng.uniform(south, north), rng.uniform(west, east)))
     now = datetime.now(UTC)
     began = time.perf_counter()
     for lat, lon in points:
         hierarchy.locate(lat, lon)
     locate = (time.perf_counter() - began) / len(points) * 1e6
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for lat, lon in points:
         cell = hierarchy.locate(lat, lon)
         assert cell is not None
@@ -83,7 +87,25 @@ def time_routing(hierarchy: Hierarchy, router: Router, samples: int) -> dict[str
             RouteRequest(source=Source.CITIZEN, category="E0101", cell=cell.code, received_at=now)
         )
     per = (time.perf_counter() - began) / len(points) * 1e6
-    return {"locate_us": locate, "whistle_us": per, "points": len(points)}
+    # CPU time as well: on a shared machine the wall clock counts the other sessions' turns.
+    per_cpu = (time.process_time() - cpu) / len(points) * 1e6
+    # The same points again: the cells and responders are objects by now, as all of them
+    # were before the columns (the first pass is the one held against the target).
+    cpu = time.process_time()
+    for lat, lon in points:
+        cell = hierarchy.locate(lat, lon)
+        assert cell is not None
+        router.route(
+            RouteRequest(source=Source.CITIZEN, category="E0101", cell=cell.code, received_at=now)
+        )
+    again_cpu = (time.process_time() - cpu) / len(points) * 1e6
+    return {
+        "locate_us": locate,
+        "whistle_us": per,
+        "whistle_cpu_us": per_cpu,
+        "again_cpu_us": again_cpu,
+        "points": len(points),
+    }
 
 
 def ensure_province(size: str) -> tuple[Path, float, bool]:
@@ -109,9 +131,15 @@ def ensure_province(size: str) -> tuple[Path, float, bool]:
     return outdir, seconds, False
 
 
+def cache_of(config: Path) -> Path:
+    """Where the province's compiled grids are kept (bench/province.py uses the same)."""
+    return config.parent / f"{config.name}-cache"
+
+
 def child(config: Path, samples: int) -> None:
     """In a fresh process: load the province, time routing, print the figures as JSON."""
-    hierarchy, router, seconds, added = load(config)
+    hit = any(cache_of(config).glob("*.grids"))
+    hierarchy, router, seconds, added = load(config, cache_of(config))
     timing = time_routing(hierarchy, router, samples)
     result = {
         "cells": len(hierarchy),
@@ -119,6 +147,7 @@ def child(config: Path, samples: int) -> None:
         "load_s": seconds,
         "rss_mib": added,
         "peak_rss_mib": peak_rss_mib(),
+        "cache_hit": hit,
         **timing,
     }
     print(json.dumps(result))
@@ -159,7 +188,9 @@ def main() -> None:
             "µs",
             "< 50 µs",
             county_us < 50,
-            "locate + route, citizen E0101",
+            f"locate + route, citizen E0101; CPU {county['whistle_cpu_us']:.1f} µs "
+            f"(second pass {county['again_cpu_us']:.1f} µs); "
+            f"load average {os.getloadavg()[0]:.1f}",
         ),
         Row(SECTION, "county locate µs", round(county["locate_us"], 1), "µs"),
         Row(SECTION, "county load s", round(county_load, 2), "s", note="hierarchy + router"),
@@ -193,7 +224,17 @@ def main() -> None:
             round(province["load_s"], 3),
             "s",
             *target("< 30 s", province["load_s"] < 30),
-            later,
+            "; ".join(
+                filter(
+                    None,
+                    [
+                        later,
+                        "from the compiled cache"
+                        if province["cache_hit"]
+                        else "no cache yet: parsed, checked and compiled",
+                    ],
+                )
+            ),
         ),
         Row(
             SECTION,
@@ -209,7 +250,9 @@ def main() -> None:
             round(province_us, 1),
             "µs",
             *target("< 100 µs", province_us < 100),
-            f"locate {province['locate_us']:.1f} µs",
+            f"locate {province['locate_us']:.1f} µs; CPU {province['whistle_cpu_us']:.1f} µs "
+            f"(second pass {province['again_cpu_us']:.1f} µs); "
+            f"load average {os.getloadavg()[0]:.1f}",
         ),
     ]
     write_report(

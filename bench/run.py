@@ -27,12 +27,17 @@ SECTIONS = (
     "intake",
     "camera",
     "routing",
+    "province",
     "backstop_day",
     "lifecycle",
     "stats",
+    "replay",
     "search",
+    "places",
+    "party",
     "peer",
     "postgres",
+    "config_swap",
 )
 OUT = ROOT / "var" / "bench"
 DOCS = ROOT / "docs" / "performance.md"
@@ -88,6 +93,18 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
 def docs_page(size: str) -> Path:
     """docs/performance.md for make bench; docs/performance-large.md for make bench-large."""
     return DOCS if size != "large" else DOCS.with_name("performance-large.md")
+
+
+# What follows this line on a page is written by hand (a profile, what was changed and
+# why) and kept as it is when the figures above it are rewritten.
+KEPT = "<!-- Written by hand below this line: bench/run.py keeps it. -->"
+
+
+def kept_part(page: Path) -> str:
+    """The hand-written end of ``page`` (from the KEPT line on), or nothing."""
+    text = page.read_text(encoding="utf-8") if page.exists() else ""
+    at = text.find(KEPT)
+    return "" if at < 0 else "\n" + text[at:]
 
 
 def performance_page(result: dict[str, Any]) -> str:
@@ -188,7 +205,7 @@ def main() -> None:
     (out / f"{stem}.md").write_text(table + "\n", encoding="utf-8")
     if args.docs:
         page = docs_page(args.size)
-        page.write_text(performance_page(result), encoding="utf-8")
+        page.write_text(performance_page(result) + kept_part(page), encoding="utf-8")
         print(f"wrote {page.relative_to(ROOT)}")
     failed = [name for name, section in sections.items() if section["exit"] != 0]
     if failed:

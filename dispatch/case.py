@@ -41,6 +41,9 @@ class CaseStatus(StrEnum):
     ON_HOLD = "on_hold"  # 挂账: the clock is stopped
     CANCELLED = "cancelled"  # merged into another case as a duplicate
     MUTED = "muted"  # matched a silence when it came in: stored and shown, not dispatched
+    # 待定位: an address no place name matched; held (no responder, no clock) until an
+    # operator picks its cell, then routed as if it had just come in.
+    UNPLACED = "unplaced"
 
     @property
     def label_zh(self) -> str:
@@ -59,6 +62,7 @@ _STATUS_ZH = {
     CaseStatus.ON_HOLD: "已挂账",
     CaseStatus.CANCELLED: "已合并",
     CaseStatus.MUTED: "已静默",
+    CaseStatus.UNPLACED: "待定位",
 }
 
 
@@ -559,6 +563,18 @@ def _muted(state: CaseState, event: EventLike) -> None:
     state.status = CaseStatus.MUTED
 
 
+def _unplaced(state: CaseState, event: EventLike) -> None:
+    state.status = CaseStatus.UNPLACED
+
+
+def _placed(state: CaseState, event: EventLike) -> None:
+    # Routed from now: the time it waited for a place is the dispatcher's, not the
+    # responders' (the whistle.routed that follows brings the assignments and deadlines).
+    state.status = CaseStatus.DISPATCHED
+    state.grid = str(event.data.get("grid", state.grid))
+    state.round_started = event.at
+
+
 def _repeated(state: CaseState, event: EventLike) -> None:
     # One event may carry several detections (a feed batch); older events carry one.
     state.repeats += int(event.data.get("added", 1))
@@ -572,6 +588,8 @@ _HANDLERS = {
     "whistle.received": _received,
     "whistle.routed": _routed,
     "whistle.muted": _muted,
+    "whistle.unplaced": _unplaced,
+    "whistle.placed": _placed,
     "assignment.acknowledged": _acknowledged,
     "assignment.claimed": _claimed,
     "assignment.started": _started,

@@ -7,12 +7,10 @@ assignment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from dispatch.catalog import Catalog
 from dispatch.exceptions import Problem
 from grids.hierarchy import Hierarchy
-from grids.model import ALL_CATEGORIES, Responder, ResponderKind
+from grids.model import ALL_CATEGORIES, ResponderKind
 
 __all__ = ["RESPONDERS_FILE", "check_fit"]
 
@@ -27,9 +25,16 @@ def check_fit(hierarchy: Hierarchy, catalog: Catalog) -> list[Problem]:
       category, so that no whistle can be left without an assignment.
     """
     problems: list[Problem] = []
-    for responder in _all_responders(hierarchy):
-        for entry in sorted(responder.categories):
-            if entry != ALL_CATEGORIES and not catalog.has_prefix(entry):
+    # Once per distinct set of categories (a roster of millions has a few dozen), and per
+    # responder only where a set names an unknown category.
+    for categories, responders in hierarchy.category_sets():
+        unknown = [
+            e for e in sorted(categories) if e != ALL_CATEGORIES and not catalog.has_prefix(e)
+        ]
+        if not unknown:
+            continue
+        for responder in responders:
+            for entry in unknown:
                 problems.append(
                     Problem(
                         RESPONDERS_FILE,
@@ -65,8 +70,3 @@ def check_fit(hierarchy: Hierarchy, catalog: Catalog) -> list[Problem]:
                 )
             )
     return problems
-
-
-def _all_responders(hierarchy: Hierarchy) -> Iterable[Responder]:
-    for cell in hierarchy.cells():
-        yield from hierarchy.responders_at(cell.code)

@@ -10,6 +10,7 @@
     escalate_after  = "1wd"   # after supervision (督办) at the deadline, escalate this much later
     camera_repeat_window = "30m"  # a camera's repeat of a category joins its open case
     duplicate_window = "2h"   # likely duplicates, for categories without a window of their own
+    retention       = "1095d" # personal fields are blanked this long after closure (3 years)
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ _EXTENSION_MAX = Duration.parse("10wd")
 _ESCALATE_AFTER = Duration.parse("1wd")
 _CAMERA_REPEAT_WINDOW = Duration.parse("30m")
 _DUPLICATE_WINDOW = Duration.parse("2h")
+# Three years after closure (结案), as GB/T 30428 deployments keep case files.
+_RETENTION = Duration.parse("1095d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class LifecyclePolicy:
     escalate_after: Duration = _ESCALATE_AFTER
     camera_repeat_window: Duration = _CAMERA_REPEAT_WINDOW
     duplicate_window: Duration = _DUPLICATE_WINDOW
+    retention: Duration = _RETENTION
 
 
 _KEYS = (
@@ -58,6 +62,7 @@ _KEYS = (
     "escalate_after",
     "camera_repeat_window",
     "duplicate_window",
+    "retention",
 )
 
 
@@ -72,7 +77,7 @@ def policy_from_data(data: dict[str, Any], issues: Issues) -> LifecyclePolicy:
             table.error(f"urge_at: expected a number between 0 and 1, got {value!r}")
         else:
             urge_at = float(value)
-    for key in ("camera_repeat_window", "duplicate_window"):
+    for key in ("camera_repeat_window", "duplicate_window", "retention"):
         window = table.duration(key) if key in data else None
         if window is not None and window.is_working:
             table.error(f"{key}: a look-back window is wall time (s, m, h, d), not {window}")
@@ -85,6 +90,7 @@ def policy_from_data(data: dict[str, Any], issues: Issues) -> LifecyclePolicy:
         escalate_after=table.duration("escalate_after") or defaults.escalate_after,
         camera_repeat_window=_wall(table, "camera_repeat_window", defaults.camera_repeat_window),
         duplicate_window=_wall(table, "duplicate_window", defaults.duplicate_window),
+        retention=_wall(table, "retention", defaults.retention),
     )
 
 

@@ -9,7 +9,7 @@ category gets, the reports a category's ``needs`` add, the backstop for each cat
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -98,9 +98,19 @@ class Router:
         self.rules = rules if isinstance(rules, RuleSet) else RuleSet(rules)
         self.catalog = catalog
         self.calendar = calendar
+        self._plans = self._compile_plans()
+
+    def rebind(self) -> None:
+        """Plan again over what ``self.hierarchy`` holds now (after ``Hierarchy.adopt``).
+
+        The caller has checked the new hierarchy against this catalog (``check_fit``)."""
+        self._plans = self._compile_plans()
+
+    def _compile_plans(self) -> dict[tuple[Source, str], _Plan]:
+        hierarchy, catalog = self.hierarchy, self.catalog
         root = hierarchy.root
         backstops = hierarchy.responders_at(root, ResponderKind.BACKSTOP)
-        self._plans: dict[tuple[Source, str], _Plan] = {}
+        plans: dict[tuple[Source, str], _Plan] = {}
         for category in catalog:
             # check_fit guarantees one; the first in roster order that handles it.
             backstop = next(b for b in backstops if b.handles(category.code))
@@ -108,9 +118,10 @@ class Router:
                 rule = self.rules.match(source, category)
                 reports, needed_by = reports_for(rule, category)
                 responders = tuple(hierarchy.responders_of_kind(r.kind) for r in reports)
-                self._plans[source, category.code] = _Plan(
+                plans[source, category.code] = _Plan(
                     rule, category, reports, needed_by, backstop, responders
                 )
+        return plans
 
     @classmethod
     def compile(cls, hierarchy: Hierarchy, config: DispatchConfig) -> Router:
@@ -126,6 +137,44 @@ class Router:
         if plan is None:
             raise UnknownCategoryError(category)
         return plan.rule
+
+    def deadlines(
+        self, decision: Decision, received_at: datetime, *, calendar: WorkCalendar | None = None
+    ) -> tuple[tuple[datetime | None, datetime | None, datetime], ...]:
+        """Per assignment of ``decision``, its (acknowledge, claim, resolve) deadlines for a
+        whistle received at ``received_at`` whose climb found the same responders, as
+        :meth:`route` would work them out. What-if replay caches a decision per set of inputs
+        and times each whistle sharing them with this (see ``whistle.replay``). Raises
+        CalendarEndError like :meth:`route`."""
+        plan = self._plans[decision.source, decision.category.code]
+        dues = Dues(calendar or self.calendar, received_at, decision.urgency, plan.category)
+        by_index = {report.index: report.options for report in plan.reports}
+        named = plan.reports[0].options if plan.reports else self.rules.defaults
+        out = []
+        for a in decision.assignments:
+            options = named if a.origin is Origin.NAMED else by_index[a.report_index]
+            out.append(
+                (
+                    None if a.acknowledge_due is None else dues.acknowledge(options),
+                    None if a.claim_due is None else dues.claim(options),
+                    dues.resolve(options),
+                )
+            )
+        return tuple(out)
+
+    def retime(
+        self, decision: Decision, received_at: datetime, *, calendar: WorkCalendar | None = None
+    ) -> Decision:
+        """``decision`` with the deadlines of :meth:`deadlines` for ``received_at``."""
+        assignments = tuple(
+            replace(a, acknowledge_due=ack, claim_due=claim, resolve_due=resolve)
+            for a, (ack, claim, resolve) in zip(
+                decision.assignments,
+                self.deadlines(decision, received_at, calendar=calendar),
+                strict=True,
+            )
+        )
+        return replace(decision, received_at=received_at, assignments=assignments)
 
     def route(
         self,

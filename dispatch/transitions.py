@@ -88,6 +88,9 @@ _CASE_ALLOWED: dict[CaseStatus, tuple[CaseAction, ...]] = {
     CaseStatus.ON_HOLD: (CaseAction.RELEASE, CaseAction.MERGE),
     CaseStatus.CANCELLED: (),
     CaseStatus.MUTED: (CaseAction.MERGE,),
+    # Placing is the operator's ``place`` (whistle.placing), not a lifecycle action; a
+    # duplicate of a case already placed may be merged into it meanwhile.
+    CaseStatus.UNPLACED: (CaseAction.MERGE,),
 }
 
 _ASSIGNMENT_ALLOWED: dict[AssignmentStatus, tuple[AssignmentAction, ...]] = {

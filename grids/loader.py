@@ -46,6 +46,7 @@ __all__ = [
     "GRIDS_HEADER",
     "RESPONDERS_FILE",
     "RESPONDERS_HEADER",
+    "gc_paused",
     "load_hierarchy",
 ]
 
@@ -67,12 +68,12 @@ def load_hierarchy(config_dir: Path) -> Hierarchy:
 
     Raises GridConfigError carrying every problem found, in file order.
     """
-    with _gc_paused():
+    with gc_paused():
         return _load(config_dir)
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while loading.
 
     A county is a few hundred thousand small objects, none of them in reference cycles; with

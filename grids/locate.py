@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import shapely
+
+from grids.tables import column_view
 
 __all__ = ["Locator"]
 
@@ -39,46 +40,78 @@ class Locator:
 
     def __init__(self, items: Iterable[tuple[str, int, Any]]) -> None:
         ranked = sorted(items, key=lambda item: (-int(item[1]), item[0]))
-        self._codes: list[str] = [code for code, _, _ in ranked]
         geometries = np.array([geometry for _, _, geometry in ranked], dtype=object)
-        self._build(geometries)
+        arrays = self.index_arrays(geometries)
+        shapes = {int(i): geometries[i] for i in np.flatnonzero(arrays["rect"] == 0)}
+        self._adopt(arrays, [code for code, _, _ in ranked], shapes.__getitem__)
 
-    def _build(self, geometries: Any) -> None:
+    @classmethod
+    def from_arrays(
+        cls, arrays: Mapping[str, Any], keys: Sequence[Any], shape_of: Callable[[int], Any]
+    ) -> Locator:
+        """A locator over index arrays made by :meth:`index_arrays` (or mapped from a cache).
+
+        ``keys[i]`` is what a lookup answers for the i-th shape in priority order;
+        ``shape_of(i)`` gives that shape, asked only for shapes that are not rectangles.
+        """
+        locator = cls.__new__(cls)
+        locator._adopt(arrays, keys, shape_of)
+        return locator
+
+    def _adopt(
+        self, arrays: Mapping[str, Any], keys: Sequence[Any], shape_of: Callable[[int], Any]
+    ) -> None:
+        self._keys = keys
+        self._shape_of = shape_of
+        # Prepared on first use: a province of rectangles never builds one.
+        self._prepared: dict[int, Any] = {}
+        view = column_view
+        self._west, self._south = view(arrays["west"], "d"), view(arrays["south"], "d")
+        self._east, self._north = view(arrays["east"], "d"), view(arrays["north"], "d")
+        self._rect = view(arrays["rect"], "B")
+        self._entries, self._starts = view(arrays["entries"], "i"), view(arrays["starts"], "q")
+        grid = arrays["grid"]
+        self._extent = (float(grid[0]), float(grid[1]), float(grid[2]), float(grid[3]))
+        self._scale = (float(grid[4]), float(grid[5]))
+        self._columns, self._rows = int(grid[6]), int(grid[7])
+
+    @classmethod
+    def index_arrays(cls, geometries: Any) -> dict[str, Any]:
+        """The point index of shapes already in priority order, as numpy arrays."""
         count = len(geometries)
         bounds = shapely.bounds(geometries) if count else np.zeros((0, 4))
-        rectangle = _rectangles(geometries, bounds)
-        # Exact tests only for what is not a rectangle; None marks "the box decides".
-        self._shapes: list[Any] = [None] * count
-        others = np.flatnonzero(~rectangle)
-        if len(others):
-            shapely.prepare(geometries[others])
-            for index in others.tolist():
-                self._shapes[index] = geometries[index]
-        self._west = array("d", bounds[:, 0].tobytes())
-        self._south = array("d", bounds[:, 1].tobytes())
-        self._east = array("d", bounds[:, 2].tobytes())
-        self._north = array("d", bounds[:, 3].tobytes())
+        arrays: dict[str, Any] = {
+            "west": np.ascontiguousarray(bounds[:, 0]),
+            "south": np.ascontiguousarray(bounds[:, 1]),
+            "east": np.ascontiguousarray(bounds[:, 2]),
+            "north": np.ascontiguousarray(bounds[:, 3]),
+            "rect": _rectangles(geometries, bounds).astype(np.uint8),
+        }
+        arrays.update(cls._grid(bounds, count))
+        return arrays
+
+    @classmethod
+    def _grid(cls, bounds: Any, count: int) -> dict[str, Any]:
+        """The bucket grid: ``grid`` (extent, scale, columns, rows), ``starts``, ``entries``."""
         finite = np.isfinite(bounds).all(axis=1)
         if not count or not finite.any():
-            self._extent = (math.inf, math.inf, -math.inf, -math.inf)
-            self._columns = self._rows = 1
-            self._scale = (0.0, 0.0)
-            self._starts = array("q", [0, 0])
-            self._entries = array("i")
-            return
+            return {
+                "grid": np.array([math.inf, math.inf, -math.inf, -math.inf, 0, 0, 1, 1]),
+                "starts": np.zeros(2, dtype=np.int64),
+                "entries": np.zeros(0, dtype=np.int32),
+            }
         # An empty geometry has NaN bounds: it covers nothing, so it is left out of the grid.
         west = float(bounds[finite, 0].min())
         south = float(bounds[finite, 1].min())
         east = float(bounds[finite, 2].max())
         north = float(bounds[finite, 3].max())
-        self._extent = (west, south, east, north)
         width, height = max(east - west, 1e-12), max(north - south, 1e-12)
         buckets = max(1.0, count * _BUCKETS_PER_CELL)
         while True:
             columns = max(1, min(1 << 15, round(math.sqrt(buckets * width / height))))
             rows = max(1, min(1 << 15, round(buckets / columns)))
             scale = (columns / width, rows / height)
-            cells, first_col, first_row, spans_col, spans_row = self._spans(
+            cells, first_col, first_row, spans_col, spans_row = cls._spans(
                 bounds, finite, west, south, scale, columns, rows
             )
             sizes = spans_col * spans_row
@@ -86,7 +119,6 @@ class Locator:
             if total <= count * _ENTRIES_PER_CELL + columns * rows * 8 or buckets <= 1:
                 break
             buckets /= 4
-        self._columns, self._rows, self._scale = columns, rows, scale
         # One entry per (cell, bucket its box touches), generated cell by cell in priority
         # order; a stable sort by bucket keeps that order within each bucket.
         owner = np.repeat(cells, sizes)
@@ -96,11 +128,14 @@ class Locator:
             np.repeat(first_col, sizes) + offset % span
         )
         order = np.argsort(bucket, kind="stable")
-        entries = owner[order].astype(np.int32)
         starts = np.zeros(columns * rows + 1, dtype=np.int64)
         np.cumsum(np.bincount(bucket, minlength=columns * rows), out=starts[1:])
-        self._entries = array("i", entries.tobytes())
-        self._starts = array("q", starts.tobytes())
+        grid = [west, south, east, north, scale[0], scale[1], columns, rows]
+        return {
+            "grid": np.array(grid, dtype=np.float64),
+            "starts": starts,
+            "entries": owner[order].astype(np.int32),
+        }
 
     @staticmethod
     def _spans(
@@ -122,13 +157,13 @@ class Locator:
         return cells, first_col, first_row, last_col - first_col + 1, last_row - first_row + 1
 
     def __len__(self) -> int:
-        return len(self._codes)
+        return len(self._keys)
 
     def __repr__(self) -> str:
-        return f"Locator(cells={len(self._codes)})"
+        return f"Locator(cells={len(self._keys)})"
 
-    def locate(self, lat: float, lon: float) -> str | None:
-        """The code of the deepest cell covering (lat, lon), or None when no cell covers it."""
+    def locate(self, lat: float, lon: float) -> Any:
+        """The key (code) of the deepest cell covering (lat, lon), or None when none does."""
         west, south, east, north = self._extent
         # NaN fails every comparison, so it is outside too.
         if not (west <= lon <= east and south <= lat <= north):
@@ -138,15 +173,22 @@ class Locator:
         column = min(int((lon - west) * self._scale[0]), self._columns - 1)
         row = min(int((lat - south) * self._scale[1]), self._rows - 1)
         bucket = row * self._columns + column
-        w, s, e, n, shapes = self._west, self._south, self._east, self._north, self._shapes
+        w, s, e, n, rect = self._west, self._south, self._east, self._north, self._rect
         for index in self._entries[self._starts[bucket] : self._starts[bucket + 1]]:
-            if w[index] <= lon <= e[index] and s[index] <= lat <= n[index]:
-                shape = shapes[index]
-                if shape is None or shapely.intersects_xy(shape, lon, lat):
-                    return self._codes[index]
+            inside = w[index] <= lon <= e[index] and s[index] <= lat <= n[index]
+            if inside and (rect[index] or shapely.intersects_xy(self._exact(index), lon, lat)):
+                return self._keys[index]
         return None
 
-    def locate_many(self, points: Sequence[tuple[float, float]]) -> list[str | None]:
+    def _exact(self, index: int) -> Any:
+        shape = self._prepared.get(index)
+        if shape is None:
+            shape = self._shape_of(index)
+            shapely.prepare(shape)
+            self._prepared[index] = shape
+        return shape
+
+    def locate_many(self, points: Sequence[tuple[float, float]]) -> list[Any]:
         """:meth:`locate` for many (lat, lon) pairs at once, answers in input order."""
         return [self.locate(lat, lon) for lat, lon in points]
 

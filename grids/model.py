@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -109,20 +110,67 @@ _KIND_ZH = {
 ALL_CATEGORIES = "*"
 
 
-@dataclass(frozen=True, slots=True)
 class Cell:
-    """One node of the hierarchy.
+    """One node of the hierarchy (immutable).
 
     ``path`` holds the codes from the root down to this cell (inclusive), so ancestry and
-    subtree tests need no graph walk. ``geometry`` is a shapely geometry or None.
+    subtree tests need no graph walk. ``geometry`` is a shapely geometry or None; a cell made
+    by a Hierarchy gets ``shape_of`` instead, and builds its shape from the packed
+    coordinates the first time it is asked (routing never asks).
     """
+
+    __slots__ = ("_geometry", "_shape_of", "code", "level", "name", "parent", "path")
 
     code: str
     name: str
     level: Level
     parent: str | None
     path: tuple[str, ...]
-    geometry: Any = field(default=None, compare=False, repr=False)
+    _geometry: Any
+    _shape_of: Callable[[], Any] | None
+
+    def __init__(
+        self,
+        code: str,
+        name: str,
+        level: Level,
+        parent: str | None,
+        path: tuple[str, ...],
+        geometry: Any = None,
+        *,
+        shape_of: Callable[[], Any] | None = None,
+    ) -> None:
+        setter = object.__setattr__
+        setter(self, "code", code)
+        setter(self, "name", name)
+        setter(self, "level", level)
+        setter(self, "parent", parent)
+        setter(self, "path", path)
+        setter(self, "_geometry", geometry)
+        setter(self, "_shape_of", shape_of)
+
+    @property
+    def geometry(self) -> Any:
+        """The cell's shapely (Multi)Polygon, or None when it has no shape."""
+        shape_of = self._shape_of
+        if shape_of is not None:
+            object.__setattr__(self, "_geometry", shape_of())
+            object.__setattr__(self, "_shape_of", None)
+        return self._geometry
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Cell is immutable: cannot set {name}")
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.code, self.name, self.level, self.parent, self.path)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Cell):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     def __repr__(self) -> str:
         return f"Cell({self.code!r}, {self.name!r}, {self.level.key})"

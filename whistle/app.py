@@ -16,16 +16,9 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from dispatch import (
-    DispatchConfigError,
-    DutyRoster,
-    LifecyclePolicy,
-    Router,
-    Teams,
-    calendar_outlook,
-    load_dispatch_config,
-)
-from grids.loader import load_hierarchy
+from dispatch import Teams, calendar_warnings
+from grids.cache import load_compiled
+from grids.gazetteer import Gazetteer, load_aliases
 from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
@@ -36,35 +29,42 @@ from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.integrations import feeds, hotline
 from whistle.integrations.open311 import routes as open311_routes
+from whistle.party import PartyService, Visits
+from whistle.placing import Placer
+from whistle.reload import GRID_RELOADER, GridReloader
 from whistle.silences import Silences
 from whistle.store import open_store
-from whistle.web import console, metrics, picker, stream
+from whistle.versions import ConfigBundle, LiveConfig, build_bundle, read_files
+from whistle.web import console, headers, metrics, picker, stream
 from whistle.web.access import ACCESS, Access, access_middleware
 from whistle.web.actions import routes as action_routes
 from whistle.web.admin import routes as admin_routes
 from whistle.web.api import routes
 from whistle.web.citizen_pages import routes as citizen_page_routes
 from whistle.web.citizens import routes as citizen_routes
+from whistle.web.config_page import routes as config_page_routes
+from whistle.web.config_versions import routes as config_routes
 from whistle.web.field import routes as field_routes
 from whistle.web.keys import (
     BUS,
     CAMERAS,
     CASES,
-    CATALOG,
     CLOCK,
-    DUTY,
+    GAZETTEER,
     HIERARCHY,
     HOTLINE_CATEGORIES,
     IDS,
     INTAKE,
+    LIVE,
     MIN_CONFIDENCE,
-    POLICY,
-    ROUTER,
+    PARTY,
+    PLACER,
     SETTINGS,
     SILENCES,
     STORE,
     TEAMS,
     TZ,
+    VISITS,
     WEBHOOKS,
     Settings,
 )
@@ -72,8 +72,13 @@ from whistle.web.media import routes as media_routes
 from whistle.web.openapi import routes as openapi_routes
 from whistle.web.pages import html_errors
 from whistle.web.pages import routes as page_routes
+from whistle.web.party_api import routes as party_api_routes
+from whistle.web.party_pages import routes as party_page_routes
+from whistle.web.party_reports import routes as party_report_routes
 from whistle.web.problems import error_middleware
 from whistle.web.queue import routes as queue_routes
+from whistle.web.replay import jobs_ctx as replay_jobs_ctx
+from whistle.web.replay import routes as replay_routes
 from whistle.web.silences import routes as silence_routes
 from whistle.web.silences_page import routes as silences_page_routes
 from whistle.web.stats import routes as stats_routes
@@ -87,6 +92,9 @@ STATIC = Path(__file__).resolve().parent / "web" / "static"
 
 log = structlog.get_logger(__name__)
 
+# The bundle of --config's files, from loading them until the store has them as a version.
+_BOOT = web.AppKey("boot_config", ConfigBundle)
+
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the application; resources open when the runner starts it."""
@@ -98,7 +106,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app.cleanup_ctx.extend(
-        [_bus_ctx, _config_ctx, _webhooks_ctx, _store_ctx, _cases_ctx, _intake_ctx]
+        [
+            _bus_ctx,
+            _config_ctx,
+            _webhooks_ctx,
+            _store_ctx,
+            _versions_ctx,
+            _cases_ctx,
+            _intake_ctx,
+            _poll_ctx,
+            replay_jobs_ctx,
+            _party_ctx,
+        ]
     )
     app.add_routes(routes)
     app.add_routes(action_routes)
@@ -106,6 +125,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(silences_page_routes)
     app.add_routes(queue_routes)
     app.add_routes(admin_routes)
+    app.add_routes(config_routes)
+    app.add_routes(config_page_routes)
+    app.add_routes(replay_routes)
     app.add_routes(citizen_routes)
     app.add_routes(citizen_page_routes)
     app.add_routes(page_routes)
@@ -120,19 +142,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(feeds.routes)
     app.add_routes(hotline.routes)
     app.add_routes(openapi_routes)
+    app.add_routes(party_report_routes)  # before party_api: /registrations/bulk is no id
+    app.add_routes(party_api_routes)
+    app.add_routes(party_page_routes)
     # The live stream: its route, its hub, and closing open streams on shutdown (an open
     # stream never ends by itself, and cleanup contexts run only after handlers finish).
     stream.install(app)
     metrics.install(app)  # GET /metrics, its timing middleware and its bus subscriber
     app.router.add_static("/static/", STATIC, name="static", show_index=False)
-    app.on_response_prepare.append(_nosniff)
+    headers.install(app)  # CSP, nosniff and framing on every answer (whistle/web/headers.py)
     return app
-
-
-async def _nosniff(request: web.Request, response: web.StreamResponse) -> None:
-    # Every answer, JSON, CSV, static files and health checks too: a browser must take the
-    # declared type, never guess one (a JSON body read as HTML would run what it contains).
-    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -148,41 +167,49 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
 
     now = app[CLOCK].now()
 
-    def load() -> tuple[Router, LifecyclePolicy, DutyRoster, Teams, CameraRegistry, dict[str, str]]:
-        hierarchy = load_hierarchy(config_dir)
-        config = load_dispatch_config(config_dir)
-        # A calendar that cannot place today's deadlines would get them wrong: refuse.
-        problems, warnings = calendar_outlook(config, now)
-        if problems:
-            raise DispatchConfigError(problems)
-        for warning in warnings:
+    def load() -> tuple[ConfigBundle, Teams, CameraRegistry, dict[str, str], Gazetteer]:
+        # From the compiled grid cache when the grid files are unchanged (grids/cache.py).
+        hierarchy = load_compiled(config_dir, app[SETTINGS].grid_cache)
+        # The rules, catalog, calendar and duty rota: one config version. A calendar that
+        # cannot place today's deadlines would get them wrong: build_bundle refuses it.
+        bundle = build_bundle(read_files(config_dir), hierarchy, now=now)
+        for warning in calendar_warnings(bundle.calendar, now):
             log.warning("calendar.ending", detail=warning)
-        router = Router.compile(hierarchy, config)
-        duty = DutyRoster.load(config_dir, hierarchy, config.calendar)
         teams = Teams.load(config_dir, hierarchy)
         cameras = CameraRegistry.load(config_dir, hierarchy)
         # Every file now, not at the first request that needs it: a bad line stops the start.
-        hotline_categories = hotline.load_hotline_categories(config_dir, router.catalog)
-        return router, config.policy, duty, teams, cameras, hotline_categories
+        hotline_categories = hotline.load_hotline_categories(config_dir, bundle.catalog)
+        aliases = load_aliases(config_dir, hierarchy)  # checked now, whatever the size
+        # A county's names index in well under a second; a province's millions of cells would
+        # hold /readyz for a minute, so theirs are indexed after the start (_intake_ctx) and
+        # an address meanwhile waits for an operator (待定位), never placed wrong.
+        if len(hierarchy) <= EAGER_GAZETTEER_CELLS:
+            gazetteer = Gazetteer.build(hierarchy, aliases)
+        else:
+            gazetteer = Gazetteer(hierarchy, ())
+        return bundle, teams, cameras, hotline_categories, gazetteer
 
     # Loading ~28,000 polygons takes a second; keep the loop free for the signal handlers.
-    router, policy, duty, teams, cameras, hotline_categories = await asyncio.to_thread(load)
+    bundle, teams, cameras, hotline_categories, gazetteer = await asyncio.to_thread(load)
     min_confidence = feeds.min_confidence(app[SETTINGS])
     # The county is about a million long-lived objects. Left in the collector's generations,
     # every full collection walks them all (measured: 111 ms on the sample county), which is a
     # latency spike for whatever request is running; frozen, they are never scanned again.
     gc.collect()
     gc.freeze()
-    app[HIERARCHY] = router.hierarchy
-    app[CATALOG] = router.catalog
-    app[ROUTER] = router
-    app[TZ] = router.calendar.timezone
-    app[POLICY] = policy
-    app[DUTY] = duty
+    app[HIERARCHY] = bundle.router.hierarchy
+    app[_BOOT] = bundle
+    # A reload re-plans the router of the config version in force then (whistle/reload.py).
+    app[GRID_RELOADER] = GridReloader(
+        config_dir, app[SETTINGS].grid_cache, lambda: app[LIVE].current.router
+    )
+    # The time zone stays what it was at start: a version may not change it.
+    app[TZ] = bundle.calendar.timezone
     app[TEAMS] = teams
     app[CAMERAS] = cameras
     app[MIN_CONFIDENCE] = min_confidence
     app[HOTLINE_CATEGORIES] = hotline_categories
+    app[GAZETTEER] = gazetteer
     log.info(
         "config.loaded",
         config_dir=str(config_dir),
@@ -191,8 +218,22 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
         cameras=len(cameras),
         min_confidence=min_confidence,
         hotline_categories=len(hotline_categories),
+        place_names=len(gazetteer),
     )
     yield
+
+
+# Hierarchies larger than this have their place names indexed after the start.
+EAGER_GAZETTEER_CELLS = 300_000
+
+
+async def _index_places(app: web.Application) -> None:
+    """A large hierarchy's gazetteer, built off the loop and then used by the intake."""
+    hierarchy, config_dir = app[HIERARCHY], app[SETTINGS].config_dir
+    aliases = await asyncio.to_thread(load_aliases, config_dir, hierarchy)
+    built = await asyncio.to_thread(Gazetteer.build, hierarchy, aliases)
+    app[INTAKE].use_gazetteer(built)
+    log.info("gazetteer.ready", place_names=len(built))
 
 
 async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -251,17 +292,38 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
+async def _versions_ctx(app: web.Application) -> AsyncIterator[None]:
+    # The store keeps every config version; this process runs the active one.
+    live = LiveConfig(app[_BOOT], store=app[STORE], hierarchy=app[HIERARCHY], clock=app[CLOCK])
+    bundle = await live.adopt()
+    app[LIVE] = live
+    log.info("config.version", version=bundle.version_id, hash=bundle.hash[:12])
+    yield
+
+
+async def _poll_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Last: everyone who follows a swap has subscribed. A version applied by another
+    # process on the same database arrives within the poll interval.
+    task = asyncio.create_task(app[LIVE].run(), name="config-poll")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _cases_ctx(app: web.Application) -> AsyncIterator[None]:
+    bundle = app[LIVE].current
     cases = CaseService(
         store=app[STORE],
-        router=app[ROUTER],
-        policy=app[POLICY],
+        router=bundle.router,
+        policy=bundle.policy,
         clock=app[CLOCK],
         tz=app[TZ],
-        duty=app[DUTY],
+        duty=bundle.duty,
         teams=app[TEAMS],
         run_timer=app[SETTINGS].run_timer,
     )
+    app[LIVE].subscribe(cases.use)
     app[BUS].subscribe("*", cases.on_event, name="timers")
     await cases.start()
     app[CASES] = cases
@@ -273,27 +335,71 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     clock = app[CLOCK]
     ids = IdFactory(clock)
     app[IDS] = ids
+    bundle = app[LIVE].current
     silences = Silences(
-        app[STORE], clock, ids, hierarchy=app[HIERARCHY], catalog=app[CATALOG], tz=app[TZ]
+        app[STORE], clock, ids, hierarchy=app[HIERARCHY], catalog=bundle.catalog, tz=app[TZ]
     )
     await silences.load()
     app[SILENCES] = silences
-    app[INTAKE] = Intake(
+    repeats = CameraRepeats(app[STORE], clock, bundle.policy)
+    intake = Intake(
         hierarchy=app[HIERARCHY],
-        router=app[ROUTER],
-        catalog=app[CATALOG],
+        router=bundle.router,
+        catalog=bundle.catalog,
         store=app[STORE],
         clock=clock,
         ids=ids,
         tz=app[TZ],
-        policy=app[POLICY],
-        duty=app[DUTY],
+        policy=bundle.policy,
+        duty=bundle.duty,
         silences=silences,
-        repeats=CameraRepeats(app[STORE], clock, app[POLICY]),
+        repeats=repeats,
         cameras=app[CAMERAS],
+        gazetteer=app[GAZETTEER],
     )
+    intake.use(bundle)  # the version's id too
+
+    def follow(applied: ConfigBundle) -> None:
+        # A duplicate's radius and window stay as they were until a restart: the index
+        # holds the open whistles by the windows it was built with.
+        intake.use(applied)
+        silences.catalog = applied.catalog
+        repeats.use(applied.policy)
+
+    app[LIVE].subscribe(follow)
+    app[INTAKE] = intake
     # The open whistles of each category's duplicate window, so that the first whistles after
     # a restart are matched against those before it.
     held = await app[INTAKE].nearby.load(app[STORE])
     log.info("nearby.loaded", whistles=held)
+    # A held whistle (待定位) is placed by hand, then routed by the intake's router.
+    app[PLACER] = Placer(
+        intake=app[INTAKE],
+        cases=app[CASES],
+        store=app[STORE],
+        hierarchy=app[HIERARCHY],
+        clock=clock,
+        tz=app[TZ],
+    )
+    late = None
+    if len(app[HIERARCHY]) > EAGER_GAZETTEER_CELLS:
+        late = asyncio.create_task(_index_places(app), name="gazetteer")
     yield
+    if late is not None:
+        late.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await late
+
+
+async def _party_ctx(app: web.Application) -> AsyncIterator[None]:
+    # The party-building records, and their visits' deadlines armed from the store.
+    party = PartyService(app[STORE].party, app[HIERARCHY], app[CLOCK], app[IDS], app[TZ])
+    visits = Visits(party)
+    armed = await visits.load()
+    app[PARTY] = party
+    app[VISITS] = visits
+    if app[SETTINGS].run_timer:
+        visits.start()
+    log.info("party.loaded", visits=armed)
+    yield
+    await visits.stop()

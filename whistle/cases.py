@@ -41,6 +41,7 @@ from whistle.events import Event, NewEvent
 from whistle.exceptions import CaseNotFound, Conflict
 from whistle.store import AssignmentRow, Store, Transition
 from whistle.timefmt import rfc3339
+from whistle.versions import ConfigBundle
 
 __all__ = ["CaseService", "Decide", "DecideOther", "case_document"]
 
@@ -194,6 +195,11 @@ class CaseService:
     def __repr__(self) -> str:
         return f"CaseService({self.timer!r}, fired={self.fired})"
 
+    def use(self, bundle: ConfigBundle) -> None:
+        """Act under ``bundle`` from the next step on (a config version was applied).
+        Deadlines already armed keep the times they were set with."""
+        self.router, self.policy, self.duty = bundle.router, bundle.policy, bundle.duty
+
     # -- reading -------------------------------------------------------------------------
 
     async def load(self, whistle_id: str) -> CaseState:
@@ -257,6 +263,14 @@ class CaseService:
             return new_state, written
         raise Conflict(f"case {whistle_id} kept changing; try again")
 
+    def step(
+        self, old: CaseState, changes: list[Change], now: datetime, actor: str | None
+    ) -> tuple[Transition, CaseState]:
+        """The guarded step that appends ``changes`` to ``old`` (its events, rows and
+        deadlines), and the state it leads to, for a caller that writes it itself (placing a
+        held whistle writes its new place with it)."""
+        return self._transition(old, changes, now, actor, None)
+
     def _transition(
         self,
         old: CaseState,
@@ -276,6 +290,10 @@ class CaseService:
             if change.type == "assignment.added":
                 doc = change.data["assignment"]
                 added.append(_assignment_row(old.id, doc, new))
+            elif change.type == "whistle.routed":  # a held whistle's first routing (placing)
+                added.extend(
+                    _assignment_row(old.id, doc, new) for doc in change.data["assignments"]
+                )
         added_ids = {row.id for row in added}
         updates = []
         for aid, assignment in new.assignments.items():

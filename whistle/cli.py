@@ -1,5 +1,6 @@
 """The ``whistle`` command: serve, generate a sample county, check a config directory, import
-a 12345 hotline CSV."""
+a 12345 hotline CSV, blank personal fields past retention, replay a period under proposed
+rules."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import getpass
 import shutil
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,13 +20,26 @@ from aiohttp import web
 from whistle.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
-    from whistle.store import StoreUrl
+    from whistle.store import Store, StoreUrl
 
 __all__ = ["main"]
 
 # In a source checkout (make run, pip install -e) the shipped config sits beside the packages.
 SHIPPED_CONFIG = Path(__file__).resolve().parent.parent / "config"
 HAND_WRITTEN = ("rules.toml", "categories.toml", "calendar.toml", "lifecycle.toml")
+
+
+async def _open(db: StoreUrl) -> Store | None:
+    """The store at ``db`` for a command, or None once why it cannot open is printed."""
+    from whistle.bus import Bus
+    from whistle.exceptions import StoreUnavailable
+    from whistle.store import open_store
+
+    try:
+        return await open_store(db, Bus())
+    except StoreUnavailable as exc:
+        print(f"whistle: {exc}", file=sys.stderr)
+        return None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     _serve_parser(sub)
     _config_parsers(sub)
     _credential_parsers(sub)
+    from whistle.replay import command as replay_command
+
+    replay_command.add_parser(sub)
 
     hotline = sub.add_parser(
         "import-hotline", help="import a 12345 hotline CSV as citizen whistles (idempotent)"
@@ -42,6 +60,14 @@ def _parser() -> argparse.ArgumentParser:
     hotline.add_argument("file", type=Path)
     hotline.add_argument("--db", type=_database, required=True)
     hotline.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
+
+    retention = sub.add_parser(
+        "retention", help="blank the personal fields of cases closed longer ago than retention"
+    )
+    retention.add_argument("--db", type=_database, required=True)
+    retention.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
+    retention.add_argument("--now", help="RFC 3339 time to count from (default: the clock)")
+    retention.add_argument("--dry-run", action="store_true", help="list, change nothing")
     return parser
 
 
@@ -70,9 +96,22 @@ def _serve_parser(sub: Any) -> None:
         help="mark cookies Secure on plain HTTP too (behind a proxy that ends TLS)",
     )
     serve.add_argument(
+        "--wall-frame-ancestors",
+        default="",
+        type=_frame_ancestors,
+        metavar="ORIGINS",
+        help="origins (https://host, space- or comma-separated) that may show /wall in a frame;"
+        " by default no page may be framed",
+    )
+    serve.add_argument(
         "--public-url",
         default="",
         help="the address browsers use (https://host); webhook notices link to task pages there",
+    )
+    serve.add_argument(
+        "--grid-cache",
+        type=Path,
+        help="where the compiled grids are kept (default: grid-cache beside the database)",
     )
     # A testing aid, hidden from --help: run on the wall clock plus the seconds in this file,
     # re-read on SIGUSR1, so that a test can move a real process past its deadlines.
@@ -87,6 +126,22 @@ def _config_parsers(sub: Any) -> None:
     sample.add_argument("--communities", type=int, default=250)
     sample.add_argument("--grids", type=int, default=2502)
     sample.add_argument("--micro-grids", type=int, default=25000)
+
+    province = sub.add_parser(
+        "sample-province", help="write a deterministic sample province (2.8 million cells)"
+    )
+    province.add_argument("outdir", type=Path)
+    province.add_argument("--seed", type=int, default=530000)
+    province.add_argument(
+        "--scale", type=int, default=1, help="divide every level's count by this (tests)"
+    )
+    party = sub.add_parser(
+        "sample-party",
+        help="fill a database with the sample party-building records (units, 双报到, projects)",
+    )
+    party.add_argument("--db", type=_database, required=True)
+    party.add_argument("--config", type=Path, default=SHIPPED_CONFIG)
+    party.add_argument("--seed", type=int, default=19)
 
     check = sub.add_parser("check-config", help="load and validate a config directory")
     check.add_argument("config", type=Path, nargs="?", default=SHIPPED_CONFIG)
@@ -121,6 +176,15 @@ def _credential_parsers(sub: Any) -> None:
     add.add_argument("--responder")
 
 
+def _frame_ancestors(text: str) -> tuple[str, ...]:
+    from whistle.web.headers import parse_frame_ancestors
+
+    try:
+        return parse_frame_ancestors(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _database(text: str) -> StoreUrl:
     """``--db``: a SQLite file path or URL, as a StoreUrl; argparse names the option in the
     error when no backend takes it."""
@@ -144,23 +208,76 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
-    if args.command == "sample-county":
+    if args.command in ("sample-county", "sample-province"):
         return _sample(args)
     if args.command in ("token", "user"):
         return asyncio.run(_access_command(args))
     if args.command == "import-hotline":
         return asyncio.run(_import_hotline(args))
+    if args.command == "retention":
+        return asyncio.run(_retention(args, clock))
+    if args.command == "replay":
+        from whistle.replay import command as replay_command
+
+        return replay_command.run(args, (clock or SystemClock()).now())
+    if args.command == "sample-party":
+        return asyncio.run(_sample_party(args))
     return _check(args, clock)
+
+
+async def _sample_party(args: argparse.Namespace) -> int:
+    """Write the party-building sample into a database that has no units yet."""
+    from dispatch import load_dispatch_config
+    from grids.loader import load_hierarchy
+    from whistle.logs import configure_logging
+    from whistle.party.sample import generate, load_sample
+    from whistle.store import PartyKind, PartyQuery
+
+    configure_logging("warning", json=False)
+    hierarchy = load_hierarchy(args.config)
+    tz = load_dispatch_config(args.config).calendar.timezone
+    store = await _open(args.db)
+    if store is None:
+        return 2
+    try:
+        if await store.party.find(PartyQuery(PartyKind.UNIT, limit=1)):
+            print("whistle: the database has party records already; nothing written")
+            return 1
+        sample = generate(hierarchy, SystemClock().now(), tz, seed=args.seed)
+        await load_sample(store.party, sample)
+    finally:
+        await store.close()
+    print(", ".join(f"{kind} {n}" for kind, n in sample.counts().items()))
+    return 0
+
+
+async def _demo_party(app: web.Application) -> None:
+    """The party-building sample, once, for the demo (its member is left unregistered, to
+    try registering on the phone page)."""
+    from whistle.party.sample import generate, load_sample
+    from whistle.store import PartyKind, PartyQuery
+    from whistle.web.keys import CLOCK, HIERARCHY, PARTY, TZ, VISITS
+
+    store = app[PARTY].store
+    if await store.find(PartyQuery(PartyKind.UNIT, limit=1)):
+        return
+    hierarchy = app[HIERARCHY]
+    member = _demo_member(hierarchy)
+    sample = await asyncio.to_thread(
+        generate, hierarchy, app[CLOCK].now(), app[TZ], exclude=[member.id]
+    )
+    await load_sample(store, sample)
+    await app[VISITS].load()
+    counts = ", ".join(f"{kind} {n}" for kind, n in sample.counts().items())
+    print(f"whistle: party-building sample loaded: {counts}", file=sys.stderr, flush=True)
 
 
 async def _access_command(args: argparse.Namespace) -> int:
     """token create|revoke|list and user add, straight against the database file."""
     from whistle.auth import Role
-    from whistle.bus import Bus
     from whistle.clock import SystemClock
-    from whistle.exceptions import InvalidWhistle, StoreUnavailable
+    from whistle.exceptions import InvalidWhistle
     from whistle.logs import configure_logging
-    from whistle.store import open_store
     from whistle.web.access import Access
     from whistle.web.admin import parse_expiry
 
@@ -171,10 +288,8 @@ async def _access_command(args: argparse.Namespace) -> int:
         from grids.loader import load_hierarchy
 
         hierarchy = load_hierarchy(args.config)
-    try:
-        store = await open_store(args.db, Bus())
-    except StoreUnavailable as exc:
-        print(f"whistle: {exc}", file=sys.stderr)
+    store = await _open(args.db)
+    if store is None:
         return 2
     access = Access(store, SystemClock(), hierarchy)  # type: ignore[arg-type]
     try:
@@ -229,17 +344,15 @@ async def _import_hotline(args: argparse.Namespace) -> int:
     """Import a 12345 CSV straight into the database; exit 0 once the file was read."""
     from dispatch import DutyRoster, Router, load_dispatch_config
     from grids.exceptions import ConfigError
+    from grids.gazetteer import Gazetteer, load_aliases
     from grids.loader import load_hierarchy
     from whistle.auth import Principal
-    from whistle.bus import Bus
     from whistle.clock import SystemClock
-    from whistle.exceptions import StoreUnavailable
     from whistle.ids import IdFactory
     from whistle.intake import Intake
     from whistle.integrations.hotline import import_hotline, load_hotline_categories
     from whistle.logs import configure_logging
     from whistle.silences import Silences
-    from whistle.store import open_store
 
     configure_logging("warning", json=False)
     try:
@@ -253,13 +366,13 @@ async def _import_hotline(args: argparse.Namespace) -> int:
         router = Router.compile(hierarchy, config)
         duty = DutyRoster.load(args.config, hierarchy, config.calendar)
         categories = load_hotline_categories(args.config, router.catalog)
+        # Tickets with an address and no point are placed by the county's place names.
+        gazetteer = Gazetteer.build(hierarchy, load_aliases(args.config, hierarchy))
     except ConfigError as exc:
         print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
         return 2
-    try:
-        store = await open_store(args.db, Bus())
-    except StoreUnavailable as exc:
-        print(f"whistle: {exc}", file=sys.stderr)
+    store = await _open(args.db)
+    if store is None:
         return 2
     try:
         clock = SystemClock()
@@ -278,6 +391,7 @@ async def _import_hotline(args: argparse.Namespace) -> int:
             policy=config.policy,
             duty=duty,
             silences=silences,
+            gazetteer=gazetteer,
         )
         # No login on the command line: the tickets are filed by the system user who ran it.
         filer = Principal(id=f"cli:{getpass.getuser()}", role=None, scope=None, via="cli")
@@ -297,6 +411,52 @@ async def _import_hotline(args: argparse.Namespace) -> int:
     for line in report.error_lines():
         print(f"  {line}")
     return 0 if report.read else 1
+
+
+async def _retention(args: argparse.Namespace, clock: Clock | None) -> int:
+    """``whistle retention``: blank personal fields past ``lifecycle.toml``'s retention."""
+    from dispatch import load_dispatch_config
+    from grids.exceptions import ConfigError
+    from whistle.logs import configure_logging
+    from whistle.retention import apply_retention
+
+    configure_logging("warning", json=False)
+    try:
+        policy = load_dispatch_config(args.config).policy
+    except ConfigError as exc:
+        print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        now = (clock or SystemClock()).now() if args.now is None else _instant(args.now)
+    except ValueError as exc:
+        print(f"whistle: --now: {exc}", file=sys.stderr)
+        return 2
+    store = await _open(args.db)
+    if store is None:
+        return 2
+    try:
+        report = await apply_retention(
+            store,
+            now=now,
+            retention=policy.retention,
+            media_dir=args.db.path.parent / "media",
+            dry_run=args.dry_run,
+            actor=f"cli:{getpass.getuser()}",
+        )
+    finally:
+        await store.close()
+    print(report.summary())
+    for whistle_id in report.cases:
+        print(f"  {whistle_id}")
+    return 0
+
+
+def _instant(text: str) -> datetime:
+    """An RFC 3339 time with its offset."""
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset")
+    return when
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -326,6 +486,8 @@ def _serve(args: argparse.Namespace) -> int:
         limits=limits,
         secure_cookies=args.secure_cookies,
         public_url=args.public_url,
+        wall_frame_ancestors=args.wall_frame_ancestors,
+        grid_cache=args.grid_cache or args.db.path.parent / "grid-cache",
     )
     # SIGTERM/SIGINT arrive as GracefulExit (a SystemExit with code 1) through aiohttp's
     # signal handlers; the cleanup contexts have run by then, so it is a clean exit.
@@ -380,6 +542,8 @@ async def _run(
         loop.add_signal_handler(sig, stop.set)
     if offset_file is not None:
         loop.add_signal_handler(signal.SIGUSR1, _move_clock, app, offset_file)
+    reloads: set[asyncio.Task[Any]] = set()
+    loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, app, reloads)
     from whistle.allocator import trim_periodically
 
     trimmer = asyncio.create_task(trim_periodically(), name="allocator-trim")
@@ -391,11 +555,21 @@ async def _run(
         bound = int(runner.addresses[0][1])
         if demo:
             await _demo_logins(app, f"http://{host}:{bound}")
+            await _demo_party(app)
         print(f"whistle: serving on http://{host}:{bound}", file=sys.stderr, flush=True)
         await stop.wait()
     finally:
         trimmer.cancel()
         await runner.cleanup()
+
+
+def _reload_on_signal(app: web.Application, reloads: set[asyncio.Task[Any]]) -> None:
+    """SIGHUP: reload the grids (whistle.reload); the task is kept until it ends."""
+    from whistle.reload import reload_hierarchy
+
+    task = asyncio.ensure_future(reload_hierarchy(app))
+    reloads.add(task)
+    task.add_done_callback(reloads.discard)
 
 
 def _move_clock(app: web.Application, offset_file: Path) -> None:
@@ -425,19 +599,29 @@ def _move_clock(app: web.Application, offset_file: Path) -> None:
 DEMO_PASSWORD = "whistle-demo"
 
 
+def _demo_member(hierarchy: Any) -> Any:
+    """The demo's party member: the first registered member of the first grid of the first
+    community of the first town."""
+    from grids import Level, ResponderKind
+
+    town = next(hierarchy.cells(level=Level.TOWN))
+    grid = next(
+        hierarchy.cells(level=Level.GRID, parent=next(hierarchy.cells(parent=town.code)).code)
+    )
+    return hierarchy.responders_at(grid.code, ResponderKind.REGISTERED_MEMBER)[0]
+
+
 async def _demo_logins(app: web.Application, url: str) -> None:
     """Logins for trying the sample county, made once (existing ones are left alone)."""
-    from grids import Level, ResponderKind
+    from grids import Level
     from whistle.auth import Role
     from whistle.web.access import ACCESS
     from whistle.web.keys import HIERARCHY, STORE
 
     hierarchy = app[HIERARCHY]
     town = next(hierarchy.cells(level=Level.TOWN))
-    grid = next(
-        hierarchy.cells(level=Level.GRID, parent=next(hierarchy.cells(parent=town.code)).code)
-    )
-    member = hierarchy.responders_at(grid.code, ResponderKind.REGISTERED_MEMBER)[0]
+    member = _demo_member(hierarchy)
+    grid = hierarchy.cell(member.grid)
     demo = [
         ("admin", Role.ADMIN, None, None, "管理员"),
         (
@@ -469,16 +653,26 @@ async def _demo_logins(app: web.Application, url: str) -> None:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from grids.sample import generate_county
+    from grids.loader import load_hierarchy
+    from grids.sample import PROVINCE, generate_county, generate_province
+    from grids.sample_places import write_places
 
-    summary = generate_county(
-        args.outdir,
-        seed=args.seed,
-        towns=args.towns,
-        communities=args.communities,
-        grids=args.grids,
-        micro_grids=args.micro_grids,
-    )
+    aliases = None
+    if args.command == "sample-province":
+        # No address aliases: a province's 2.8 million cells are named by their chains alone.
+        counts = {level: max(1, n // max(1, args.scale)) for level, n in PROVINCE.items()}
+        summary = generate_province(args.outdir, seed=args.seed, **counts)
+    else:
+        summary = generate_county(
+            args.outdir,
+            seed=args.seed,
+            towns=args.towns,
+            communities=args.communities,
+            grids=args.grids,
+            micro_grids=args.micro_grids,
+        )
+        # The address aliases of the gazetteer, derived from the county just written.
+        aliases = write_places(args.outdir, load_hierarchy(args.outdir))
     # A config directory needs the hand-written rules too; copy the shipped ones if absent.
     for name in HAND_WRITTEN:
         target = args.outdir / name
@@ -486,6 +680,8 @@ def _sample(args: argparse.Namespace) -> int:
         if not target.exists() and source.exists():
             shutil.copyfile(source, target)
     print(summary)
+    if aliases is not None:
+        print(f"places.csv: {aliases} address aliases")
     return 0
 
 
@@ -498,7 +694,9 @@ def _check(args: argparse.Namespace, clock: Clock | None = None) -> int:
         calendar_outlook,
         load_dispatch_config,
     )
+    from dispatch.toml_lines import with_toml_lines
     from grids.exceptions import ConfigError
+    from grids.gazetteer import load_aliases
     from grids.loader import load_hierarchy
     from whistle.integrations.feeds import load_cameras
     from whistle.integrations.hotline import load_hotline_categories
@@ -515,11 +713,15 @@ def _check(args: argparse.Namespace, clock: Clock | None = None) -> int:
             load_cameras(args.config, hierarchy)
         if (args.config / "hotline_categories.csv").exists():
             load_hotline_categories(args.config, config.catalog)
+        load_aliases(args.config, hierarchy)  # places.csv, when there is one
         problems, warnings = calendar_outlook(config, (clock or SystemClock()).now())
         if problems:
             raise DispatchConfigError(problems)
     except ConfigError as exc:
-        print(f"whistle: {args.config} is invalid:\n{exc}", file=sys.stderr)
+        # TOML problems name a path; give them the line too, as the config page shows them.
+        texts = {p.name: p.read_text(encoding="utf-8") for p in args.config.glob("*.toml")}
+        located = "\n".join(str(p) for p in with_toml_lines(exc.problems, texts))
+        print(f"whistle: {args.config} is invalid:\n{located}", file=sys.stderr)
         return 1
     for warning in warnings:
         print(f"whistle: warning: {warning}", file=sys.stderr)

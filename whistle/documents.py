@@ -29,6 +29,7 @@ __all__ = [
     "GridPlace",
     "Informed",
     "Location",
+    "Placement",
     "ResponderRef",
     "RuleRef",
     "SilenceNamed",
@@ -57,11 +58,35 @@ class CategoryRef(TypedDict):
 
 
 class Location(TypedDict):
-    """Where the whistle was filed: a grid code, a point, or both, as sent."""
+    """Where the whistle was filed: a grid code, a point, an address, as sent."""
 
     grid: str | None
     lat: float | None
     lon: float | None
+    address: NotRequired[Annotated[str | None, Field(description="the address in words")]]
+
+
+class Placement(TypedDict):
+    """How the whistle's place was found (absent on whistles stored before addresses)."""
+
+    by: Annotated[
+        Literal["grid", "coordinates", "gazetteer", "pending", "hand"],
+        Field(
+            description="grid: by its grid code; coordinates: the point's cell; gazetteer: "
+            "by a place name in the address; pending: no place yet (待定位, held for an "
+            "operator); hand: an operator picked the cell"
+        ),
+    ]
+    address: str | None
+    matched: Annotated[str | None, Field(description="the words of the address matched")]
+    entry: Annotated[str | None, Field(description="the gazetteer entry that matched")]
+    entry_kind: Annotated[
+        str | None,
+        Field(description="grid (the hierarchy's names) or the alias kind of places.csv"),
+    ]
+    reason: Annotated[str | None, Field(description="why the address placed nothing")]
+    placed_by: Annotated[str | None, Field(description="who picked the cell (by hand)")]
+    placed_at: Time | None
 
 
 class CellRef(TypedDict):
@@ -174,6 +199,7 @@ class WhistleRecord(TypedDict):
     description: str
     location: Location
     grid: GridPlace
+    placement: NotRequired[Placement]
     reporter: Annotated[str | None, Field(description="who reported it, as written")]
     filed_by: FiledBy
     occurred_at: Time | None
@@ -182,6 +208,16 @@ class WhistleRecord(TypedDict):
     camera_id: str | None
     external_id: str | None
     rule: Annotated[RuleRef | None, Field(description="null: muted, never routed")]
+    config_version: NotRequired[
+        Annotated[
+            int | None,
+            Field(
+                description="the config version (GET /api/v1/config/versions/{id}) that "
+                "routed it; absent on whistles stored before versions, null for files not "
+                "stored as a version"
+            ),
+        ]
+    ]
     trace: list[TraceEntry]
     informed: Annotated[list[Informed], Field(description="told of the case, not owners (知会)")]
     possible_duplicates: Annotated[

@@ -4,6 +4,7 @@ whistle's own config files (each a :class:`~grids.exceptions.ConfigError` naming
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from grids.exceptions import ConfigError
 
@@ -33,13 +34,25 @@ class WhistleError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    """One bad field: a dotted path (``location.lat``) and why it is bad."""
+    """One bad field: a dotted path (``location.lat``) and why it is bad.
+
+    ``reason`` is English, for the API's callers and the logs. ``code`` names the kind of
+    reason (``too_long``) and ``params`` its values (``(("max", "2000"),)``), so that a page
+    can say it in the reader's language (whistle/web/i18n/field.py ``REASONS``); a reason
+    without a code is shown as it is.
+    """
 
     field: str
     reason: str
+    code: str = ""
+    params: tuple[tuple[str, str], ...] = ()
 
-    def to_dict(self) -> dict[str, str]:
-        return {"field": self.field, "reason": self.reason}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "reason": self.reason}
+        if self.code:
+            out["code"] = self.code
+            out["params"] = dict(self.params)
+        return out
 
 
 class InvalidWhistle(WhistleError):

@@ -14,7 +14,14 @@ from dispatch.decision import Informed, TraceStep
 from grids import Cell, Hierarchy
 from whistle import documents
 from whistle.auth import Principal
-from whistle.documents import FiledBy, SilenceWarning, TraceEntry, WhistleRecord
+from whistle.documents import (
+    FiledBy,
+    Location,
+    Placement,
+    SilenceWarning,
+    TraceEntry,
+    WhistleRecord,
+)
 from whistle.events import NewEvent
 from whistle.schema import WhistleIn
 from whistle.silences import SilenceMatch, describe
@@ -24,9 +31,11 @@ from whistle.timefmt import rfc3339
 __all__ = [
     "assignment_rows",
     "filed_by",
+    "grid_place",
     "muted_event",
     "received_event",
     "routed_data",
+    "unplaced_event",
     "whistle_document",
 ]
 
@@ -83,6 +92,8 @@ def whistle_document(
     duplicates: list[str],
     filed_by: FiledBy,
     tz: tzinfo,
+    placement: Placement | None = None,
+    config_version: int | None = None,
 ) -> WhistleRecord:
     """The whistle's own document, as stored (see ``whistle.documents.WhistleRecord``)."""
     muted = warning = None
@@ -90,8 +101,14 @@ def whistle_document(
         muted = describe(silence.silence, tz)
     elif silence is not None:
         warning = _warning(silence, tz)
-    location = whistle.location
-    return {
+    location: Location = {
+        "grid": whistle.location.grid,
+        "lat": whistle.location.lat,
+        "lon": whistle.location.lon,
+    }
+    if whistle.location.address is not None:
+        location["address"] = whistle.location.address
+    doc: WhistleRecord = {
         "id": whistle_id,
         "case_number": None,  # 受理编号: drawn by the store in the write's transaction
         "source": whistle.source.value,
@@ -104,16 +121,8 @@ def whistle_document(
         },
         "urgency": (whistle.urgency or category.urgency).value,
         "description": whistle.description,
-        "location": {"grid": location.grid, "lat": location.lat, "lon": location.lon},
-        "grid": {
-            "code": cell.code,
-            "name": cell.name,
-            "level": cell.level.key,
-            "path": [
-                {"code": c.code, "name": c.name, "level": c.level.key}
-                for c in (hierarchy.cell(code) for code in cell.path)
-            ],
-        },
+        "location": location,
+        "grid": grid_place(cell, hierarchy),
         "reporter": whistle.reporter,
         "filed_by": filed_by,
         "occurred_at": rfc3339(whistle.occurred_at, tz),
@@ -122,6 +131,7 @@ def whistle_document(
         "camera_id": whistle.camera_id,
         "external_id": whistle.external_id,
         "rule": None if decision is None else {"id": decision.rule_id, "name": decision.rule_name},
+        "config_version": config_version,
         "trace": trace,
         # 知会: the 网格长 of the grid, the 联户长 of the micro-grid: told, not owners.
         "informed": [] if decision is None else [_informed(i) for i in decision.informed],
@@ -129,6 +139,33 @@ def whistle_document(
         "muted_by": muted,
         "silence_warning": warning,
     }
+    if placement is not None:
+        doc["placement"] = placement
+    return doc
+
+
+def grid_place(cell: Cell, hierarchy: Hierarchy) -> documents.GridPlace:
+    """A cell as a whistle's ``grid``: code, name, level and its chain from the county."""
+    return {
+        "code": cell.code,
+        "name": cell.name,
+        "level": cell.level.key,
+        "path": [
+            {"code": c.code, "name": c.name, "level": c.level.key}
+            for c in (hierarchy.cell(code) for code in cell.path)
+        ],
+    }
+
+
+def unplaced_event(doc: WhistleRecord, at: datetime) -> NewEvent:
+    """The event of a whistle whose address placed nothing: held for an operator (待定位)."""
+    placement = doc.get("placement")
+    data = {
+        "address": None if placement is None else placement["address"],
+        "reason": None if placement is None else placement["reason"],
+        "held_at": doc["grid"]["code"],
+    }
+    return NewEvent("whistle.unplaced", doc["id"], at, doc["reporter"], data)
 
 
 def filed_by(principal: Principal | None) -> FiledBy:
@@ -194,6 +231,8 @@ def routed_data(
     )
     data: dict[str, Any] = {
         "rule": decision.rule_id,
+        # The version that routed it: an id, not the files (GET /api/v1/config/versions/{id}).
+        "config_version": doc.get("config_version"),
         "urgency": doc["urgency"],
         "assignments": [
             {**a.doc, "status": a.status, "trace": t["steps"]}

@@ -48,6 +48,10 @@ class CameraRepeats:
     def __repr__(self) -> str:
         return f"CameraRepeats(window={self._window})"
 
+    def use(self, policy: LifecyclePolicy) -> None:
+        """Group within ``policy``'s window from now on (a config version was applied)."""
+        self._window = policy.camera_repeat_window.as_timedelta()
+
     async def open_cases(
         self, pairs: Sequence[tuple[str, str]], within: Mapping[str, str]
     ) -> dict[tuple[str, str], str]:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, cast
@@ -40,20 +42,23 @@ from dispatch import (
 from dispatch.case import fold
 from dispatch.lifecycle import deadlines
 from grids import Cell, Hierarchy, Level, ResponderKind
+from grids.gazetteer import Gazetteer
 from whistle import filing
 from whistle.auth import FILES, Principal, Role, allow_cell
 from whistle.cameras import CAMERAS_FILE, CameraRegistry
 from whistle.cases import case_document
 from whistle.clock import Clock
-from whistle.documents import FiledBy
+from whistle.documents import FiledBy, TraceEntry, WhistleRecord
 from whistle.events import NewEvent
 from whistle.exceptions import FieldError, Forbidden, IdempotencyConflict, InvalidWhistle
 from whistle.grouping import CameraRepeats, Detection
 from whistle.ids import IdFactory
 from whistle.nearby import Claim, Nearby, duplicate_links
+from whistle.places import Located, locate
 from whistle.schema import WhistleIn, field_errors
 from whistle.silences import SilenceMatch, Silences
 from whistle.store import (
+    AssignmentRow,
     Created,
     Duplicate,
     NewWhistle,
@@ -62,8 +67,9 @@ from whistle.store import (
     WhistleRow,
 )
 from whistle.store.case_numbers import prefix as case_prefix
+from whistle.versions import ConfigBundle
 
-__all__ = ["Intake", "Submission", "grid_path", "key_namespace", "scoped_key"]
+__all__ = ["Intake", "Rules", "Submission", "grid_path", "key_namespace", "scoped_key"]
 
 log = structlog.get_logger(__name__)
 
@@ -126,16 +132,20 @@ class Intake:
         repeats: CameraRepeats | None = None,
         cameras: CameraRegistry | None = None,
         nearby: Nearby | None = None,
+        gazetteer: Gazetteer | None = None,
     ) -> None:
         self._hierarchy = hierarchy
-        self._router = router
-        self._catalog = catalog
+        # Addresses in words are placed by it; without one given, the hierarchy's own names.
+        self._gazetteer = gazetteer
+        # What routing reads, swapped whole by ``use`` when a config version is applied;
+        # each whistle reads it once, so it is filed under one version from start to end.
+        self._rules = Rules(
+            router, catalog, policy or LifecyclePolicy(), duty or DutyRoster.always(), None
+        )
         self._store = store
         self._clock = clock
         self._ids = ids
         self._tz = tz
-        self._policy = policy or LifecyclePolicy()
-        self._duty = duty or DutyRoster.always()
         self._silences = silences
         self.repeats = repeats  # None: camera whistles never group (each opens a case)
         # None: no camera is known, and a whistle naming one is refused.
@@ -143,7 +153,7 @@ class Intake:
         # Likely duplicates by place and time. Without one given, an index that knows only
         # the whistles filed through this intake (``await intake.nearby.load(store)`` fills
         # it with the open ones stored; the app does that on start).
-        self.nearby = nearby or Nearby(catalog, self._policy, clock)
+        self.nearby = nearby or Nearby(catalog, self._rules.policy, clock)
         # One camera's detections of one category are placed one at a time, so that a burst
         # of repeats finds the case the first of them opened.
         self._camera_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
@@ -176,19 +186,17 @@ class Intake:
         StoreUnavailable, StoreBusy.
         """
         filed_by = filing.filed_by(principal or filer)
-        whistle = self._validate(self._camera_place(body))
+        rules = self._rules
+        whistle = self._validate(self._camera_place(body), rules)
         if principal is not None:
             _may_file(principal, whistle.source)
             if whistle.camera_id is not None:
                 camera = self.cameras.home(whistle.camera_id)
                 allow_cell(principal, camera, f"camera {whistle.camera_id}")
-        request = whistle.model_dump(mode="json")
-        if request.get("units") is None:
-            # Only committee whistles name units: every other request (its stored form and
-            # its idempotency fingerprint) stays exactly what it was before ``units`` existed.
-            request.pop("units", None)
+        request = _request(whistle)
         request_hash = _fingerprint(request)
-        cell = self._place(whistle)
+        located = locate(whistle.location, self._hierarchy, self.gazetteer, principal)
+        cell = located.cell
         if whistle.camera_id is not None:
             self._within_camera(whistle.camera_id, cell)
         if whistle.units is not None:
@@ -201,34 +209,72 @@ class Intake:
             earlier = await self._store.find_idempotent(key)
             if earlier is not None:
                 return self._replay(earlier, idempotency_key, request_hash)
-        if (
-            whistle.source is Source.CAMERA
-            and whistle.camera_id
-            and self.repeats is not None
-            and mute is None
-        ):
-            if key is not None:
-                # A detection sent again after it joined a case: the same case, counted once.
-                known = await self.repeats.known([key])
-                if key in known:
-                    return Submission(known[key], False, grouped=True, replayed=True)
-            async with self.camera_lock(whistle.camera_id, whistle.category):
-                grouped = await self._group_camera(whistle, request, key)
-                if grouped is not None:
-                    return grouped
-                return await self._create(
-                    whistle, request, cell, key, request_hash, filed_by, client_key=idempotency_key
-                )
-        return await self._create(
+        create = functools.partial(
+            self._create,
             whistle,
             request,
-            cell,
+            located,
             key,
             request_hash,
             filed_by,
+            rules=rules,
             client_key=idempotency_key,
-            mute=mute,
         )
+        grouping = whistle.source is Source.CAMERA and bool(whistle.camera_id)
+        if grouping and self.repeats is not None and mute is None:
+            return await self._file_camera(whistle, request, key, create)
+        return await create(mute=mute)
+
+    async def _file_camera(
+        self,
+        whistle: WhistleIn,
+        request: dict[str, Any],
+        key: str | None,
+        create: Callable[[], Awaitable[Submission]],
+    ) -> Submission:
+        """A camera's detection: the case it already joined, its camera's open case of the
+        category, or a new one (``create``), under the camera's lock."""
+        assert whistle.camera_id is not None
+        assert self.repeats is not None
+        if key is not None:
+            # A detection sent again after it joined a case: the same case, counted once.
+            known = await self.repeats.known([key])
+            if key in known:
+                return Submission(known[key], False, grouped=True, replayed=True)
+        async with self.camera_lock(whistle.camera_id, whistle.category):
+            grouped = await self._group_camera(whistle, request, key)
+            if grouped is not None:
+                return grouped
+            return await create()
+
+    def use(self, bundle: ConfigBundle) -> None:
+        """File whistles under ``bundle`` from now on; those being filed finish under the
+        version they started with (each read ``_rules`` once)."""
+        self._rules = Rules(
+            bundle.router, bundle.catalog, bundle.policy, bundle.duty, bundle.version_id
+        )
+
+    @property
+    def rules(self) -> Rules:
+        """What new whistles are routed by now (read once per whistle)."""
+        return self._rules
+
+    @property
+    def config_version(self) -> int | None:
+        """The version new whistles are filed under."""
+        return self._rules.version
+
+    def use_gazetteer(self, gazetteer: Gazetteer) -> None:
+        """Place addresses with ``gazetteer`` from now on (a province's, built after start)."""
+        self._gazetteer = gazetteer
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        """The place names addresses are matched against (built on first use when the app
+        gave none: the hierarchy's names, no aliases)."""
+        if self._gazetteer is None:
+            self._gazetteer = Gazetteer.build(self._hierarchy)
+        return self._gazetteer
 
     def subtree(self, principal: Principal | None) -> str | None:
         """The grid path of ``principal``'s scope (None: everywhere), for store lookups."""
@@ -249,21 +295,30 @@ class Intake:
         self,
         whistle: WhistleIn,
         request: dict[str, Any],
-        cell: Cell,
+        located: Located,
         idempotency_key: str | None,
         request_hash: str,
         filed_by: FiledBy,
         *,
+        rules: Rules,
         client_key: str | None = None,
         mute: SilenceMatch | None = None,
     ) -> Submission:
         received_at = self._clock.now()
-        matched = mute if mute is not None else self._silence_for(whistle, cell, received_at)
+        cell = located.cell
+        matched = None
+        if not located.held:  # a held whistle is routed, and matched, once it is placed
+            matched = mute
+            if matched is None:
+                matched = self._silence_for(whistle, cell, received_at, rules)
         muted = matched is not None and matched.muted
-        decision = None if muted else await self._route(whistle, cell, received_at)
+        held = muted or located.held
+        decision = None if held else await self.route(whistle, cell, received_at, rules)
         near = self._hierarchy.at_level(cell.code, Level.GRID).code
         whistle_id = self._ids.new()
-        claim = self._claim_nearby(whistle, whistle_id, received_at, near, muted=muted)
+        claim = None
+        if not located.held:
+            claim = self._claim_nearby(whistle, whistle_id, received_at, near, muted=muted)
         written = False
         try:
             matches = [] if claim is None else await claim.settle(self._store)
@@ -271,12 +326,13 @@ class Intake:
                 whistle_id,
                 whistle,
                 request,
-                cell,
+                located,
                 decision,
                 received_at,
                 idempotency_key,
                 request_hash,
                 filed_by=filed_by,
+                rules=rules,
                 silence=matched,
                 duplicates=[m.whistle_id for m in matches],
                 near=near,
@@ -303,6 +359,7 @@ class Intake:
                     source=whistle.source.value,
                     category=whistle.category,
                     rule=None if decision is None else decision.rule_id,
+                    placed_by=located.placement["by"],
                     assignments=0 if decision is None else len(decision.assignments),
                     muted_by=None if not muted or matched is None else matched.silence.id,
                     silence_warning=None if muted or matched is None else matched.silence.id,
@@ -313,11 +370,13 @@ class Intake:
                 claim.done(written)
         return Submission(whistle_id, True, document)
 
-    def _silence_for(self, whistle: WhistleIn, cell: Cell, at: datetime) -> SilenceMatch | None:
+    def _silence_for(
+        self, whistle: WhistleIn, cell: Cell, at: datetime, rules: Rules
+    ) -> SilenceMatch | None:
         """The silence that covers the whistle now, if any."""
         if self._silences is None:
             return None
-        category = self._catalog.get(whistle.category)
+        category = rules.catalog.get(whistle.category)
         assert category is not None  # validated
         return self._silences.match(
             camera_id=whistle.camera_id,
@@ -328,9 +387,13 @@ class Intake:
             at=at,
         )
 
-    async def _route(self, whistle: WhistleIn, cell: Cell, at: datetime) -> Decision:
-        """The router's decision for the whistle (a committee's whistle that names no units
-        goes to the least loaded units of its town)."""
+    async def route(
+        self, whistle: WhistleIn, cell: Cell, at: datetime, rules: Rules | None = None
+    ) -> Decision:
+        """The router's decision for the whistle at ``cell``, as of ``at``, under ``rules``
+        (by default the version in force now; a committee's whistle that names no units goes
+        to the least loaded units of its town)."""
+        rules = rules or self._rules
         load = None
         if whistle.source is Source.TOWN_COMMITTEE and not whistle.units:
             load = await self._store.open_load(self._town_units(cell))
@@ -344,14 +407,14 @@ class Intake:
             load=load,
         )
         try:
-            return self._router.route(route, on_duty=self._duty.on_duty)
+            return rules.router.route(route, on_duty=rules.duty.on_duty)
         except CalendarEndError as exc:
             # Never lose a whistle: dispatch it with weekends as the only days off past the
             # calendar's end, and say so loudly (start-up refuses such a calendar; /readyz
             # and check-config warn 60 days ahead).
             log.error("calendar.exhausted", error=str(exc), category=whistle.category)
-            return self._router.route(
-                route, on_duty=self._duty.on_duty, calendar=self._router.calendar.extrapolated()
+            return rules.router.route(
+                route, on_duty=rules.duty.on_duty, calendar=rules.router.calendar.extrapolated()
             )
 
     def _claim_nearby(
@@ -398,7 +461,7 @@ class Intake:
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _validate(self, body: Any) -> WhistleIn:
+    def _validate(self, body: Any, rules: Rules) -> WhistleIn:
         if not isinstance(body, dict):
             raise InvalidWhistle([FieldError("body", "expected a JSON object")])
         errors: list[FieldError] = []
@@ -412,18 +475,27 @@ class Intake:
             isinstance(category, str)
             and category.strip()
             and not any(e.field == "category" for e in errors)
-        ) and self._catalog.get(category.strip()) is None:
+        ) and rules.catalog.get(category.strip()) is None:
             errors.append(
                 FieldError(
                     "category",
                     f"unknown category {category.strip()!r}; see GET /api/v1/categories",
+                    "unknown_category",
+                    (("value", category.strip()),),
                 )
             )
         location = body.get("location")
         if isinstance(location, dict):
             grid = location.get("grid")
             if isinstance(grid, str) and grid.strip() and grid.strip() not in self._hierarchy:
-                errors.append(FieldError("location.grid", f"unknown grid code {grid.strip()!r}"))
+                errors.append(
+                    FieldError(
+                        "location.grid",
+                        f"unknown grid code {grid.strip()!r}",
+                        "unknown_grid",
+                        (("value", grid.strip()),),
+                    )
+                )
         camera_id = body.get("camera_id")
         if (
             isinstance(camera_id, str)
@@ -469,26 +541,6 @@ class Intake:
                     )
                 ]
             )
-
-    def _place(self, whistle: WhistleIn) -> Cell:
-        location = whistle.location
-        if location.grid is not None:
-            return self._hierarchy.cell(location.grid)
-        assert location.lat is not None
-        assert location.lon is not None
-        cell = self._hierarchy.locate(location.lat, location.lon)
-        if cell is None:
-            root = self._hierarchy.cell(self._hierarchy.root)
-            raise InvalidWhistle(
-                [
-                    FieldError(
-                        "location",
-                        f"point ({location.lat}, {location.lon}) is outside every grid cell "
-                        f"of {root.name} ({root.code})",
-                    )
-                ]
-            )
-        return cell
 
     def _town_units(self, cell: Cell) -> list[str]:
         """The jurisdiction units (辖区单位) of the whistle's town, for spreading its
@@ -539,13 +591,14 @@ class Intake:
         whistle_id: str,
         whistle: WhistleIn,
         request: dict[str, Any],
-        cell: Cell,
+        located: Located,
         decision: Decision | None,
         received_at: datetime,
         idempotency_key: str | None,
         request_hash: str,
         *,
         filed_by: FiledBy,
+        rules: Rules,
         silence: SilenceMatch | None,
         duplicates: list[str],
         near: str,
@@ -554,7 +607,8 @@ class Intake:
         """The whistle as it will be written: its row and document, its assignments, its
         first events and deadlines, and the case they fold to."""
         tz = self._tz
-        category = self._catalog.get(whistle.category)
+        cell = located.cell
+        category = rules.catalog.get(whistle.category)
         assert category is not None  # validated
         assignments, trace = filing.assignment_rows(whistle_id, decision, self._hierarchy, tz)
         doc = filing.whistle_document(
@@ -570,14 +624,17 @@ class Intake:
             duplicates=duplicates,
             filed_by=filed_by,
             tz=tz,
+            placement=located.placement,
+            config_version=rules.version,
         )
+        status = "dispatched" if doc["muted_by"] is None else "muted"
         row = WhistleRow(
             id=whistle_id,
             received_at=received_at,
             source=whistle.source.value,
             category=category.code,
             urgency=doc["urgency"],
-            status="dispatched" if doc["muted_by"] is None else "muted",
+            status="unplaced" if located.held else status,
             grid_code=cell.code,
             grid_path=grid_path(cell),
             grid_level=int(cell.level),
@@ -589,16 +646,13 @@ class Intake:
             camera_id=whistle.camera_id,
             near=near,
         )
-        events = [filing.received_event(doc, request, client_key, received_at)]
-        if silence is not None and silence.muted:
-            events.append(filing.muted_event(whistle_id, received_at, silence, tz))
-        else:
-            assert decision is not None
-            routed = filing.routed_data(doc, decision, assignments, trace)
-            events.append(NewEvent("whistle.routed", whistle_id, received_at, "router", routed))
+        events = [
+            filing.received_event(doc, request, client_key, received_at),
+            self._fate(doc, received_at, located, silence, decision, (assignments, trace)),
+        ]
         # The new case's first deadlines, from the same fold every later step uses.
         state = fold(events, whistle_id)
-        pending = deadlines(state, self._router, self._policy)
+        pending = deadlines(state, rules.router, rules.policy)
         events[-1].data["deadlines"] = {key: due.isoformat() for key, due in pending.items()}
         return NewWhistle(
             row,
@@ -609,11 +663,41 @@ class Intake:
             case_prefix=case_prefix(self._number_cell(cell).code, received_at, tz),
         )
 
+    def _fate(
+        self,
+        doc: WhistleRecord,
+        received_at: datetime,
+        located: Located,
+        silence: SilenceMatch | None,
+        decision: Decision | None,
+        rows: tuple[list[AssignmentRow], list[TraceEntry]],
+    ) -> NewEvent:
+        """What became of a new whistle: held for its place, muted, or routed."""
+        whistle_id = doc["id"]
+        if located.held:
+            return filing.unplaced_event(doc, received_at)
+        if silence is not None and silence.muted:
+            return filing.muted_event(whistle_id, received_at, silence, self._tz)
+        assert decision is not None
+        routed = filing.routed_data(doc, decision, *rows)
+        return NewEvent("whistle.routed", whistle_id, received_at, "router", routed)
+
     def _number_cell(self, cell: Cell) -> Cell:
         """Whose letters start the 受理编号: the whistle's town (the county above the towns)."""
         if cell.level < Level.TOWN:
             return cell
         return self._hierarchy.at_level(cell.code, Level.TOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What filing a whistle reads of the configuration, from one version."""
+
+    router: Router
+    catalog: Catalog
+    policy: LifecyclePolicy
+    duty: DutyRoster
+    version: int | None
 
 
 def _may_file(principal: Principal, source: Source) -> None:
@@ -624,6 +708,18 @@ def _may_file(principal: Principal, source: Source) -> None:
     elif principal.role is None or source not in FILES.get(principal.role, ()):
         role = principal.role.value if principal.role else "public"
         raise Forbidden(f"{role} may not file {source} whistles")
+
+
+def _request(whistle: WhistleIn) -> dict[str, Any]:
+    """What was asked, as stored and fingerprinted."""
+    request = whistle.model_dump(mode="json")
+    if request.get("units") is None:
+        # Only committee whistles name units: every other request (its stored form and its
+        # idempotency fingerprint) stays exactly what it was before ``units`` existed.
+        request.pop("units", None)
+    if request["location"].get("address") is None:
+        request["location"].pop("address", None)  # likewise, for addresses
+    return request
 
 
 def _fingerprint(request: dict[str, Any]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -12,36 +11,16 @@ import orjson
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
+from whistle.privacy import masked
+
 __all__ = ["configure_logging", "log_processors", "mask_phones"]
 
 _FRAMES_ONLY = ExceptionDictTransformer(show_locals=False)
 
-# Mainland mobile numbers (11 digits, 1[3-9]...) and landlines with an area code.
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)|(?<!\d)(0\d{2,3}-?)\d{3,4}(\d{4})(?!\d)")
-
-
-def _mask(text: str) -> str:
-    return _PHONE.sub(
-        lambda m: (
-            f"{m.group(1)}****{m.group(2)}" if m.group(1) else f"{m.group(3)}****{m.group(4)}"
-        ),
-        text,
-    )
-
-
-def _masked(value: Any) -> Any:
-    if isinstance(value, str):
-        return _mask(value)
-    if isinstance(value, dict):
-        return {k: _masked(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_masked(v) for v in value)
-    return value
-
 
 def mask_phones(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: phone numbers in any logged value become 138****5678."""
-    return {key: _masked(value) for key, value in event_dict.items()}
+    return {key: masked(value) for key, value in event_dict.items()}
 
 
 def log_processors(*, json: bool = True) -> list[structlog.types.Processor]:

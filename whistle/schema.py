@@ -40,6 +40,7 @@ LIMITS = {
     "reporter": 100,
     "category": 16,
     "grid": 32,
+    "address": 200,
     "camera_id": 64,
     "external_id": 128,
     "media_urls": 10,
@@ -88,19 +89,26 @@ _NotBlank = AfterValidator(_not_blank)
 
 
 class LocationIn(BaseModel):
-    """Either a grid code, or a point (lat and lon), or both (the grid wins)."""
+    """A grid code, a point (lat and lon), or an address in words; the first of these given
+    places the whistle (grid, then point, then address). An address is kept either way; alone,
+    the gazetteer places it, and one it cannot place waits for an operator (待定位)."""
 
     model_config = INPUT
 
     grid: Annotated[str, Field(max_length=LIMITS["grid"]), _NotBlank] | None = None
     lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)] | None = None
     lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)] | None = None
+    address: Annotated[str, Field(max_length=LIMITS["address"]), _NotBlank] | None = None
 
     @model_validator(mode="after")
     def _grid_or_point(self) -> LocationIn:
         if self.grid is None and (self.lat is None or self.lon is None):
             if self.lat is None and self.lon is None:
-                raise ValueError('give {"grid": CODE} or {"lat": .., "lon": ..}')
+                if self.address is not None:
+                    return self
+                raise ValueError(
+                    'give {"grid": CODE}, {"lat": .., "lon": ..} or {"address": "..."}'
+                )
             missing = "lon" if self.lon is None else "lat"
             raise ValueError(f"{missing} is missing: a point needs both lat and lon")
         return self
@@ -139,50 +147,78 @@ def _choices(enum: type[Source] | type[Urgency]) -> str:
     return ", ".join(member.value for member in enum)
 
 
+# The messages of this module's own validators, by the code a page says them with.
+_VALUE_CODES = {
+    "not an http(s) URL": "not_url",
+    "must not be empty": "empty",
+    'give {"grid": CODE}, {"lat": .., "lon": ..} or {"address": "..."}': "no_place",
+    "expected an RFC 3339 date-time string": "not_datetime",
+}
+# ... and those that begin alike (their values vary).
+_VALUE_PREFIXES = (
+    ("not an RFC 3339 date-time", "not_datetime"),
+    ("needs an offset", "not_datetime"),
+    ("expected an RFC 3339", "not_datetime"),
+    ("out of range: must be", "time_out_of_range"),
+)
+
+
 def field_errors(exc: ValidationError) -> list[FieldError]:
-    """pydantic's errors as field/reason pairs a person can act on."""
-    out: list[FieldError] = []
-    for err in exc.errors(include_url=False):
-        loc = [str(part) for part in err["loc"]]
-        field = ".".join(loc) or "body"
-        kind = err["type"]
-        ctx = err.get("ctx", {})
-        value = err.get("input")
-        if kind == "missing":
-            reason = "required"
-        elif kind == "extra_forbidden":
-            reason = "unknown field"
-        elif kind == "enum" and loc and loc[0] == "source":
-            reason = f"unknown source {value!r}; expected one of {_choices(Source)}"
-        elif kind == "enum" and loc and loc[0] == "urgency":
-            reason = f"unknown urgency {value!r}; expected one of {_choices(Urgency)}"
-        elif kind == "string_too_long":
-            reason = f"too long: at most {ctx.get('max_length')} characters"
-        elif kind == "too_long":
-            reason = f"too many items: at most {ctx.get('max_length')}"
-        elif kind == "too_short":
-            reason = f"too few items: at least {ctx.get('min_length')}"
-        elif kind == "string_type":
-            reason = "expected a string"
-        elif kind in ("float_parsing", "float_type"):
-            reason = "expected a number"
-        elif kind in ("greater_than_equal", "less_than_equal"):
-            lo, hi = ("-90", "90") if loc[-1] == "lat" else ("-180", "180")
-            reason = f"out of range: must be between {lo} and {hi}"
-        elif kind == "finite_number":
-            reason = "must be a finite number"
-        elif kind in ("model_type", "model_attributes_type", "dict_type"):
-            reason = "expected an object"
-        elif kind == "list_type":
-            reason = "expected a list"
-        elif kind == "value_error":
-            reason = str(ctx.get("error", err["msg"]))
-            if field.startswith("location") and len(loc) == 1:
-                field = "location"
-        elif kind.startswith("datetime"):
-            detail = str(ctx.get("error") or err["msg"])
-            reason = f"not a valid date-time: {detail}"
-        else:
-            reason = err["msg"]
-        out.append(FieldError(field, reason))
-    return out
+    """pydantic's errors as field/reason pairs a person can act on, each with the code (and
+    values) a page says it with in the reader's language."""
+    return [_field_error(err) for err in exc.errors(include_url=False)]
+
+
+def _field_error(err: Any) -> FieldError:
+    loc = [str(part) for part in err["loc"]]
+    field = ".".join(loc) or "body"
+    kind = err["type"]
+    ctx = err.get("ctx", {})
+    value = err.get("input")
+    code, params = "", {}
+    if kind == "missing":
+        reason, code = "required", "required"
+    elif kind == "extra_forbidden":
+        reason, code = "unknown field", "unknown_field"
+    elif kind == "enum" and loc and loc[0] in ("source", "urgency"):
+        choices = _choices(Source if loc[0] == "source" else Urgency)
+        reason = f"unknown {loc[0]} {value!r}; expected one of {choices}"
+        code, params = "unknown_choice", {"value": str(value), "choices": choices}
+    elif kind == "string_too_long":
+        reason = f"too long: at most {ctx.get('max_length')} characters"
+        code, params = "too_long", {"max": str(ctx.get("max_length"))}
+    elif kind == "too_long":
+        reason = f"too many items: at most {ctx.get('max_length')}"
+        code, params = "too_many", {"max": str(ctx.get("max_length"))}
+    elif kind == "too_short":
+        reason = f"too few items: at least {ctx.get('min_length')}"
+        code, params = "too_few", {"min": str(ctx.get("min_length"))}
+    elif kind == "string_type":
+        reason, code = "expected a string", "expected_string"
+    elif kind in ("float_parsing", "float_type"):
+        reason, code = "expected a number", "expected_number"
+    elif kind in ("greater_than_equal", "less_than_equal"):
+        lo, hi = ("-90", "90") if loc[-1] == "lat" else ("-180", "180")
+        reason = f"out of range: must be between {lo} and {hi}"
+        code, params = "out_of_range", {"lo": lo, "hi": hi}
+    elif kind == "finite_number":
+        reason, code = "must be a finite number", "not_finite"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        reason, code = "expected an object", "expected_object"
+    elif kind == "list_type":
+        reason, code = "expected a list", "expected_list"
+    elif kind == "value_error":
+        reason = str(ctx.get("error", err["msg"]))
+        code = _VALUE_CODES.get(reason) or next(
+            (c for prefix, c in _VALUE_PREFIXES if reason.startswith(prefix)), ""
+        )
+        if reason.endswith("is missing: a point needs both lat and lon"):
+            code, params = "half_point", {"missing": reason.split(" ", 1)[0]}
+        if field.startswith("location") and len(loc) == 1:
+            field = "location"
+    elif kind.startswith("datetime"):
+        detail = str(ctx.get("error") or err["msg"])
+        reason, code = f"not a valid date-time: {detail}", "not_datetime"
+    else:
+        reason = err["msg"]
+    return FieldError(field, reason, code, tuple(params.items()))

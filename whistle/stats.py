@@ -27,9 +27,6 @@ rank. Days are Asia/Shanghai days; ``since`` and ``until`` are both included.
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -40,6 +37,8 @@ from grids import Cell, Hierarchy, ResponderKind
 from whistle.auth import Principal
 from whistle.bounds import bounded_date
 from whistle.exceptions import FieldError, InvalidWhistle
+from whistle.exports import csv_bytes
+from whistle.privacy import UNIT_KINDS
 from whistle.store import StatsQuery
 from whistle.store.facts import (
     ASSIGNMENT_METRICS,
@@ -409,65 +408,51 @@ def _kind_name(kind: str, lang: str) -> str:
 
 # -- CSV ---------------------------------------------------------------------------------------
 
-_FORMULA = re.compile(r"^[=+\-@\t\r]")
 
-
-def _cell(value: Any) -> Any:
-    # Excel runs a cell that starts with = + - @ as a formula: names are text, keep them so.
-    if isinstance(value, str) and _FORMULA.match(value):
-        return "'" + value
-    return "" if value is None else value
-
-
-def csv_table(doc: Mapping[str, Any], table: str, lang: str = "zh") -> bytes:
-    """One table of a :func:`report` as UTF-8 CSV with a BOM (so that Excel reads Chinese)."""
+def csv_table(
+    doc: Mapping[str, Any], table: str, lang: str = "zh", *, names_shown: bool = True
+) -> bytes:
+    """One table of a :func:`report` as CSV (whistle/exports.py: UTF-8 with a BOM, every cell
+    safe from formula injection). ``names_shown`` False puts each responder's role where a
+    person's name would be (a unit keeps its name: it is an office, not a person)."""
     words = labels(lang)
     names = words["metrics"]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    rows: list[list[Any]] = []
     if table == "rates":
-        writer.writerow(
-            ["key", words["name"], words["numerator"], words["denominator"], words["rate"]]
-        )
-        for row in doc["rates"]:
-            writer.writerow(
-                [row["key"], row["name"], row["numerator"], row["denominator"], row["rate"]]
-            )
+        header = ["key", words["name"], words["numerator"], words["denominator"], words["rate"]]
+        rows += [
+            [row["key"], row["name"], row["numerator"], row["denominator"], row["rate"]]
+            for row in doc["rates"]
+        ]
         for key in ("acknowledge", "resolve"):
             d = doc["durations"][key]
-            writer.writerow([f"{key}_median_seconds", words[key], d["count"], "", d["median"]])
-            writer.writerow([f"{key}_p90_seconds", words[key], d["count"], "", d["p90"]])
+            rows.append([f"{key}_median_seconds", words[key], d["count"], "", d["median"]])
+            rows.append([f"{key}_p90_seconds", words[key], d["count"], "", d["p90"]])
     elif table == "responders":
         columns = ("answered", "claimed", "completed")
-        writer.writerow(
+        header = [
+            words["responder"],
+            words["name"],
+            words["kind"],
+            *(names[c] for c in columns),
+            words["hours_served"],
+        ]
+        rows += [
             [
-                words["responder"],
-                words["name"],
-                words["kind"],
-                *(names[c] for c in columns),
-                words["hours_served"],
+                row["responder_id"],
+                row["name"] if names_shown or row.get("kind") in UNIT_KINDS else row["kind_name"],
+                row["kind_name"],
+                *(row[c] for c in columns),
+                row["hours"],
             ]
-        )
-        for row in doc["responders"]:
-            writer.writerow(
-                [
-                    _cell(row["responder_id"]),
-                    _cell(row["name"]),
-                    _cell(row["kind_name"]),
-                    *(row[c] for c in columns),
-                    row["hours"],
-                ]
-            )
+            for row in doc["responders"]
+        ]
     elif table in ("sources", "places", "categories", "days"):
-        writer.writerow([words["key"], words["name"], *(names[m] for m in BREAKDOWN_METRICS)])
-        for row in doc[table]:
-            writer.writerow(
-                [
-                    _cell(row["key"]),
-                    _cell(row.get("name", row["key"])),
-                    *(row[m] for m in BREAKDOWN_METRICS),
-                ]
-            )
+        header = [words["key"], words["name"], *(names[m] for m in BREAKDOWN_METRICS)]
+        rows += [
+            [row["key"], row.get("name", row["key"]), *(row[m] for m in BREAKDOWN_METRICS)]
+            for row in doc[table]
+        ]
     else:
         raise ValueError(f"unknown table {table!r}")
-    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+    return csv_bytes(header, rows)

@@ -247,6 +247,34 @@ def test_the_field_and_citizen_pages_fit_a_phone(
         assert_fits(staff)
 
 
+def test_a_citizen_writes_an_address_instead_and_is_placed_or_told_it_is_being_placed(
+    citizen: Any, site: Site
+) -> None:
+    page = citizen()
+    for address, placed in (("田园文化路2号3单元", True), ("我家楼下的小卖部旁边", False)):
+        page.goto(f"{site.url}/citizen")
+        page.fill("#category-search", "楼道")
+        page.locator('#category-list button.pick[data-code="E0102"]').click()
+        page.fill("#address", address)
+        page.fill("#description", "楼道堆满杂物")
+        assert_fits(page)
+        page.click("#submit")
+        page.locator("#result").wait_for()
+        number = page.locator("#result-number").inner_text()
+        status, found = site.api("GET", f"/api/v1/whistles?case_number={number}")
+        assert status == 200
+        (doc,) = found["items"]
+        assert doc["location"]["address"] == address
+        if placed:  # 田园文化路2号: a building of places.csv
+            assert doc["placement"]["by"] == "gazetteer"
+            assert doc["grid"]["code"] == "530524101001003002"
+            continue
+        assert doc["status"] == "unplaced"  # 待定位, in the county's console
+        page.goto(f"{site.url}{page.locator('#result-link').get_attribute('href')}")
+        assert "正在确认位置" in page.locator("body").inner_text()
+
+
+# Last in the module: it spends the citizens' rate limit, which the tests share.
 def test_a_citizen_sending_too_often_is_told_in_chinese_when_to_try_again(
     citizen: Any, site: Site
 ) -> None:

@@ -4,6 +4,7 @@ through a dropped answer), claim a need as a team, and look at the grid tree and
 from __future__ import annotations
 
 import csv
+import re
 from typing import Any
 
 from tests.support.browser import COMMUNITY, MEMBER, PNG, TEAM, Site, fill_report
@@ -58,6 +59,19 @@ def test_field_errors_show_next_to_the_fields(open_as: Any, site: Site) -> None:
     assert page.locator('[data-error-for="location"]').inner_text()  # no place chosen
     assert page.locator('[data-error-for="description"]').inner_text()
     assert page.locator("#result").is_hidden()
+
+
+def test_field_errors_are_said_in_chinese_on_a_chinese_page(open_as: Any, site: Site) -> None:
+    page = open_as("reporter", phone=True)
+    page.goto(f"{site.url}/report")
+    page.fill("#category", "NOPE")
+    page.click("#submit")
+    category = page.locator('[data-error-for="category"]')
+    category.filter(has_text="没有“NOPE”这个事件类别").wait_for()
+    assert page.locator('[data-error-for="description"]').inner_text() == "不能为空"
+    assert page.locator('[data-error-for="location"]').inner_text() == "必填"
+    said = " ".join(page.locator(".field-error").all_inner_texts()).replace("NOPE", "")
+    assert not re.search(r"[A-Za-z]", said), said  # nothing left in the API's English
 
 
 def test_a_dropped_answer_is_retried_with_the_same_key(open_as: Any, site: Site) -> None:

@@ -21,6 +21,7 @@ refusal changes nothing, so the refused share one).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -54,11 +55,16 @@ from tests.support.probe import (
     Who,
     open_probe,
 )
+from tests.whistle.web.test_party_access import ALLOWED as PARTY_ALLOWED
+from tests.whistle.web.test_party_access import ENDPOINTS as PARTY_ENDPOINTS
+from tests.whistle.web.test_party_access import INSIDE as PARTY_INSIDE
+from tests.whistle.web.test_party_access import PAGES as PARTY_PAGES
+from tests.whistle.web.test_party_access import Scenario as PartyScenario
 from whistle.app import create_app
 from whistle.auth import Role
 from whistle.web.access import ACCESS
 from whistle.web.field import NODE_MODULES, VENDOR
-from whistle.web.keys import CAMERAS, Settings
+from whistle.web.keys import CAMERAS, LIVE, Settings
 
 # The probes share one server per module, so they run on the module's event loop.
 shared_loop = pytest.mark.asyncio(loop_scope="module")
@@ -126,6 +132,7 @@ DOORS: dict[str, Door] = {
     "POST /api/v1/whistles/{id}/release": api(OPERATOR),
     "POST /api/v1/whistles/{id}/extend": api(OPERATOR),
     "POST /api/v1/whistles/{id}/merge": api(OPERATOR),
+    "POST /api/v1/whistles/{id}/place": api(OPERATOR),
     "POST /api/v1/assignments/{id}/reassign": api(OPERATOR),
     "POST /api/v1/assignments/{id}/accept-return": api(OPERATOR),
     "POST /api/v1/assignments/{id}/refuse-return": api(OPERATOR),
@@ -158,6 +165,18 @@ DOORS: dict[str, Door] = {
     "DELETE /api/v1/tokens/{id}": api(ADMIN),
     "POST /api/v1/users": api(ADMIN, ok=CREATED),
     "GET /api/v1/audit": api(ADMIN),
+    # config versions (issue 20): proposing the active files again is the version stored (200)
+    "GET /api/v1/config/versions": api(ADMIN),
+    "GET /api/v1/config/versions/{id}": api(ADMIN),
+    "POST /api/v1/config/validate": api(ADMIN),
+    "POST /api/v1/config/versions": api(ADMIN, ok=frozenset({200, 201})),
+    "POST /api/v1/config/versions/{id}/apply": api(ADMIN),
+    # the grids read again from the files (issue 22): the county-wide admin's
+    "POST /api/v1/admin/reload-grids": api(ADMIN),
+    # what-if replay: the whole county's cases, so an admin's only
+    "POST /api/v1/replays": api(ADMIN, ok=frozenset({202})),
+    "GET /api/v1/replays/{id}": api(ADMIN),
+    "GET /api/v1/replays/{id}/{table}.csv": api(ADMIN),
     # statistics and the live stream
     "GET /api/v1/stats": api(COMMITTEE, OPERATOR, ADMIN),
     "GET /api/v1/stats/cases": api(COMMITTEE, OPERATOR, ADMIN),
@@ -186,11 +205,13 @@ DOORS: dict[str, Door] = {
     "GET /grids": page(*LOGINS, away=SAME),
     "GET /console": page(OPERATOR, COMMITTEE, ADMIN, away=SAME),
     "GET /stats": page(COMMITTEE, OPERATOR, ADMIN),
+    "GET /admin/replay": page(ADMIN, away=SAME),
     "GET /stats/cases": page(COMMITTEE, OPERATOR, ADMIN),
     "GET /hotline": page(OPERATOR, away=SAME),
     "GET /wall": page(OPERATOR, COMMITTEE, ADMIN, away=SAME),
     "GET /silences": page(OPERATOR, COMMITTEE, ADMIN, away=SAME),
     "GET /silences/new": page(OPERATOR, COMMITTEE, ADMIN, away=SAME),
+    "GET /admin/config": page(ADMIN),
     # An import whose file has no rows is a 400 page, after the role is accepted.
     "POST /hotline": page(OPERATOR, away=SAME, ok=frozenset({200, 400})),
     # public: health, metrics, the API description, login, the citizens' door, GeoReport v2
@@ -406,6 +427,17 @@ async def _merge(p: Probe, who: Who, fresh: bool) -> Call:
     return Call("POST", f"/api/v1/whistles/{duplicate}/merge", json={"into": into})
 
 
+@builds("POST /api/v1/whistles/{id}/place")
+async def _place(p: Probe, who: Who, fresh: bool) -> Call:
+    async def make() -> dict[str, Any]:
+        # An address naming only town A: held there (待定位) for an operator to place.
+        town = p.county.cell(p.towns[HOME]).name
+        return await p.case(location={"address": f"{town}某处 {MARKER}"})
+
+    doc = await p.resource("place", fresh, make)
+    return Call("POST", f"/api/v1/whistles/{doc['id']}/place", json={"grid": p.micro()})
+
+
 @builds("POST /api/v1/assignments/{id}/reassign")
 async def _reassign(p: Probe, who: Who, fresh: bool) -> Call:
     doc = await p.resource("reassign", fresh, p.case)
@@ -533,6 +565,33 @@ async def _revoke(p: Probe, who: Who, fresh: bool) -> Call:
     return Call("DELETE", f"/api/v1/tokens/{await p.resource('token', fresh, make)}")
 
 
+def _active_files(p: Probe) -> tuple[int, dict[str, str]]:
+    current = p.live.app[LIVE].current
+    assert current.version_id is not None
+    return current.version_id, dict(current.files)
+
+
+@builds("POST /api/v1/config/validate")
+async def _validate_config(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("POST", "/api/v1/config/validate", json={"files": _active_files(p)[1]})
+
+
+@builds("POST /api/v1/config/versions")
+async def _propose_config(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("POST", "/api/v1/config/versions", json={"files": _active_files(p)[1]})
+
+
+@builds("GET /api/v1/config/versions/{id}")
+async def _config_version(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("GET", f"/api/v1/config/versions/{_active_files(p)[0]}")
+
+
+@builds("POST /api/v1/config/versions/{id}/apply")
+async def _apply_config(p: Probe, who: Who, fresh: bool) -> Call:
+    # The active version again: the probe changes no routing.
+    return Call("POST", f"/api/v1/config/versions/{_active_files(p)[0]}/apply", json={})
+
+
 @builds("POST /api/v1/users")
 async def _new_user(p: Probe, who: Who, fresh: bool) -> Call:
     user = {"name": f"probe-new-{p.serial()}", "password": PASSWORD, "role": "reporter"}
@@ -557,6 +616,43 @@ async def _stats_cases(p: Probe, who: Who, fresh: bool) -> Call:
 @builds("GET /api/v1/stats/{table}.csv")
 async def _stats_csv(p: Probe, who: Who, fresh: bool) -> Call:
     return Call("GET", f"/api/v1/stats/responders.csv?grid={p.towns[HOME]}")
+
+
+_REPLAY = {"since": "2026-11-01", "until": "2026-11-30", "config": "active"}
+
+
+async def _replay(p: Probe, fresh: bool, *, done: bool) -> str:
+    """A replay an admin started (``done``: once its report is there)."""
+
+    async def make() -> str:
+        headers = await p.live.auth(await p.live.token("admin", scope=None))
+        client = p.live.client
+        answer = await client.post("/api/v1/replays", json=_REPLAY, headers=headers)
+        job = await answer.json()
+        assert answer.status == 202, job
+        for _ in range(1200 if done else 0):
+            doc = await (await client.get(f"/api/v1/replays/{job['id']}", headers=headers)).json()
+            if doc["status"] != "running":
+                break
+            await asyncio.sleep(0.1)
+        return str(job["id"])
+
+    return str(await p.resource("replay-done" if done else "replay", fresh, make))
+
+
+@builds("POST /api/v1/replays")
+async def _start_replay(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("POST", "/api/v1/replays", json=_REPLAY)
+
+
+@builds("GET /api/v1/replays/{id}")
+async def _get_replay(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("GET", f"/api/v1/replays/{await _replay(p, fresh, done=False)}")
+
+
+@builds("GET /api/v1/replays/{id}/{table}.csv")
+async def _replay_csv(p: Probe, who: Who, fresh: bool) -> Call:
+    return Call("GET", f"/api/v1/replays/{await _replay(p, fresh, done=True)}/kinds.csv")
 
 
 @builds("GET /stats")
@@ -622,6 +718,8 @@ for _route, _path in {
     "GET /api/v1/silences": "/api/v1/silences",
     "GET /api/v1/tokens": "/api/v1/tokens",
     "GET /api/v1/audit": "/api/v1/audit",
+    "GET /api/v1/config/versions": "/api/v1/config/versions",
+    "GET /admin/config": "/admin/config",
     "GET /": "/",
     "GET /cases": "/cases",
     "GET /report": "/report",
@@ -633,6 +731,7 @@ for _route, _path in {
     "GET /wall": "/wall",
     "GET /silences": "/silences",
     "GET /silences/new": "/silences/new",
+    "GET /admin/replay": "/admin/replay",
     "GET /api/v1/queue-counts": "/api/v1/queue-counts",
     "GET /api/v1/wall": "/api/v1/wall",
     "GET /healthz": "/healthz",
@@ -648,6 +747,7 @@ for _route, _path in {
     "GET /open311/v2/services.{fmt}": "/open311/v2/services.json",
     "GET /open311/v2/services/{code}.{fmt}": "/open311/v2/services/E0101.xml",
     "GET /open311/v2/requests.{fmt}": "/open311/v2/requests.json",
+    "POST /api/v1/admin/reload-grids": "/api/v1/admin/reload-grids",
 }.items():
     fixed_path(_route, _path)
 
@@ -734,6 +834,56 @@ async def _open311_post(p: Probe, who: Who, fresh: bool) -> Call:
         "description": f"open311 {MARKER}",
     }
     return Call("POST", "/open311/v2/requests.json", form=form)
+
+
+# -- the party-building routes (issue 19) ---------------------------------------------------------
+# Who gets through them, inside and outside town A, is asserted by their own matrix
+# (tests/whistle/web/test_party_access.py, every role on every route); here they get every
+# other probe: never a 5xx, the unauthenticated answers, CSP on pages, and the hostile inputs
+# of test_hostile_input.py, which takes its routes and principals from these doors.
+_PENDING = "tests/whistle/web/test_party_access.py asserts who gets through, in and out of scope"
+_PARTY_ROLE = {
+    REPORTER: "reporter", RESPONDER: "responder", OPERATOR: "operator",
+    COMMITTEE: "committee", ADMIN: "admin", POLICE: "integration", CAMERA: "integration",
+}  # fmt: skip
+
+
+def _party_call(route: str) -> Builder:
+    async def build(p: Probe, who: Who, fresh: bool) -> Call:
+        sc = PartyScenario(p.live, p.county, _PARTY_ROLE.get(who.role or "", "anonymous"))
+        call = await PARTY_ENDPOINTS[route](sc, PARTY_INSIDE)
+        return Call(call.method, call.path, json=call.body, raw=call.raw)
+
+    return build
+
+
+def _party_page(route: str) -> Builder:
+    async def build(p: Probe, who: Who, fresh: bool) -> Call:
+        sc = PartyScenario(p.live, p.county, "admin")
+        path = route.split(" ", 1)[1]
+        if "{id}" in path:
+            if path.startswith("/party/units/"):
+                ident = str((await sc.unit(PARTY_INSIDE))["id"])
+            else:  # a member's record is read where they registered
+                ident = str((await sc.registered(PARTY_INSIDE))["person"])
+            path = path.replace("{id}", ident)
+        if path == "/party/list":
+            path = f"/party/list?kind=unit&grid={sc.town[PARTY_INSIDE]}"
+        return Call("GET", path)
+
+    return build
+
+
+for _route, _allowed in PARTY_ALLOWED.items():
+    _admitted = [r for r, role in _PARTY_ROLE.items() if (role, PARTY_INSIDE) in _allowed]
+    DOORS[_route] = api(*_admitted, ok=frozenset({200, 201}), roles_pending=_PENDING)
+    BUILDERS[_route] = _party_call(_route)
+# The committee's pages (whistle/web/party_pages.py), and 我的报到 for the member.
+_PARTY_PAGE_ROLES = (COMMITTEE, OPERATOR, ADMIN, REPORTER)
+for _route in PARTY_PAGES:
+    _roles = (RESPONDER,) if _route == "GET /party/me" else _PARTY_PAGE_ROLES
+    DOORS[_route] = page(*_roles, roles_pending=_PENDING)
+    BUILDERS[_route] = _party_page(_route)
 
 
 # -- the probe ------------------------------------------------------------------------------------

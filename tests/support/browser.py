@@ -24,6 +24,7 @@ import pytest
 
 from grids.loader import load_hierarchy
 from grids.sample import generate_county
+from grids.sample_places import write_places
 from whistle.cameras import write_cameras
 from whistle.testing import ServerProcess
 
@@ -128,7 +129,9 @@ def site(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
     generate_county(county, seed=11, towns=2, communities=4, grids=12, micro_grids=60)
     for name in ("rules.toml", "categories.toml", "calendar.toml", "lifecycle.toml"):
         shutil.copyfile(ROOT / "config" / name, county / name)
-    write_cameras(county, load_hierarchy(county))
+    hierarchy = load_hierarchy(county)
+    write_cameras(county, hierarchy)
+    write_places(county, hierarchy)
     work = tmp_path_factory.mktemp("server")
     server = ServerProcess(work / "whistle.sqlite3", county, work / "server.log")
     _in_thread(server.start)

@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from grids import Hierarchy
 from grids.loader import load_hierarchy
 from grids.sample import generate_county
+from grids.sample_places import write_places
 from tests.support.postgres import fresh_database
 from whistle.app import create_app
 from whistle.auth import Role
@@ -38,12 +39,15 @@ HAND_WRITTEN = ("rules.toml", "categories.toml", "calendar.toml", "lifecycle.tom
 
 
 def small_county(outdir: Path, *, seed: int = 11) -> Path:
-    """A generated county of 2 towns and 60 micro-grids, with the shipped rules and a camera
-    registry (two cameras in each community: ``CAM-<community>-01`` and ``-02``)."""
+    """A generated county of 2 towns and 60 micro-grids, with the shipped rules, a camera
+    registry (two cameras in each community: ``CAM-<community>-01`` and ``-02``) and the
+    gazetteer's address aliases (``places.csv``)."""
     generate_county(outdir, seed=seed, towns=2, communities=4, grids=12, micro_grids=60)
     for name in HAND_WRITTEN:
         shutil.copyfile(SHIPPED / name, outdir / name)
-    write_cameras(outdir, load_hierarchy(outdir))
+    county = load_hierarchy(outdir)
+    write_cameras(outdir, county)
+    write_places(outdir, county)
     return outdir
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import secrets
 import sqlite3
 import urllib.parse
@@ -34,6 +35,7 @@ from grids.loader import load_hierarchy
 from tests.support.auth import signed_headers
 from tests.support.feeds import feeds_config
 from tests.support.harness import Live
+from tests.support.images import PNG as PNG  # the probe's photo, for its users
 from tests.support.requests import body as whistle_body
 from whistle.app import create_app
 from whistle.auth import Role, hash_password, token_hash
@@ -47,7 +49,6 @@ from whistle.web.keys import STORE, Settings
 HOME, AWAY = "home", "away"
 MARKER = "甲镇探针PROBE7Q"  # only ever written into town A's cases, reporters and silences
 PASSWORD = "probe password 1"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
 
 # Roles as the probe names them: the two integrations differ in what they may file.
 REPORTER, RESPONDER, OPERATOR = "reporter", "responder", "operator"
@@ -335,7 +336,8 @@ class Probe:
         else:
             body = b""
         if data is None:
-            data = body or None
+            # Over a MiB, aiohttp wants a stream rather than bytes (it warns otherwise).
+            data = io.BytesIO(body) if len(body) > 1 << 20 else body or None
         sent = {**(await self.headers(who, call, body) if headers is None else headers), **extra}
         async with self.http.request(
             call.method, self.base + call.path, data=data, headers=sent, allow_redirects=False

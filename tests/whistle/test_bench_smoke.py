@@ -38,6 +38,19 @@ def test_intake_bench_loads_the_pipeline_and_both_bounds_and_loses_nothing(
         assert details[system]["failures"] == {}, system
     assert details["ceiling"]["acknowledged_missing"] == 0
     assert "| intake | pipeline / ceiling |" in stdout
+    # What each whistle cost, by thread, from /proc; and bytes stored and written.
+    costs = details["costs"]
+    assert costs["whistles"] == details["pipeline"]["acknowledged"]
+    assert costs["loop_us"] > 0
+    assert costs["writer_us"] > 0
+    assert costs["stored_bytes"] > 0
+    assert costs["written_bytes"] > 0
+    # wrk posted whistles, not GET / (a script error makes it do that, answered 200).
+    wrk = details["wrk"]
+    assert wrk["requests"] > 0
+    assert wrk["non_2xx"] == 0
+    assert details["stored"] >= details["pipeline"]["acknowledged"] + wrk["requests"]
+    assert "| intake | wrk / Python client |" in stdout
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from dispatch import DutyRoster, Teams, load_dispatch_config
 from dispatch.exceptions import DispatchConfigError, DutyConfigError, TeamsConfigError
 from grids import Hierarchy, Level
 from grids.exceptions import ConfigError, GridConfigError
+from grids.gazetteer import PlacesConfigError, load_aliases
 from grids.loader import load_hierarchy
 from tests.support.harness import small_county
 from whistle.cameras import CameraRegistry
@@ -192,3 +193,20 @@ def test_a_bad_hotline_categories_csv_is_a_hotline_config_error_naming_its_file_
         "城管: unknown category 'X9999'",
     )
     check_config_names(county_copy, "hotline_categories.csv", line, capsys)
+
+
+def test_a_bad_places_csv_is_a_places_config_error_naming_its_file_and_line(
+    county_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    county = load_hierarchy(county_copy)
+    line = append(county_copy / "places.csv", f"新华社区老菜场,{a_grid(county)},market")
+
+    expect(
+        lambda: load_aliases(county_copy, county),
+        PlacesConfigError,
+        "places.csv",
+        line,
+        "新华社区老菜场: unknown kind 'market'; expected one of street, building, landmark, "
+        "village, other",
+    )
+    check_config_names(county_copy, "places.csv", line, capsys)

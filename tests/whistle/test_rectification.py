@@ -11,7 +11,7 @@ from grids import Hierarchy
 from tests.support.harness import Live
 from tests.support.lifecycle import Cases
 from whistle.clock import FakeClock
-from whistle.web.keys import ROUTER
+from whistle.web.keys import LIVE
 
 WINDOW = "since=2026-11-23&until=2026-11-23"
 
@@ -44,7 +44,7 @@ async def test_a_dissatisfied_rating_opens_a_rectification_for_the_owner_in_15_w
     assert code == 200, doc
     assert doc["status"] == "in_progress"  # back in the owner's hands
     rectification = doc["case"]["rectification"]
-    due = live.app[ROUTER].calendar.add(rated_at, Duration.parse("15wd"))
+    due = live.app[LIVE].router.calendar.add(rated_at, Duration.parse("15wd"))
     assert datetime.fromisoformat(rectification["due"]) == due
     assert datetime.fromisoformat(doc["case"]["resolve_due"]) == due
     assert (rectification["grade"], rectification["count"]) == ("dissatisfied", 1)

@@ -83,6 +83,7 @@ def test_sample_county_command_writes_a_complete_config_dir(
             "lifecycle.toml",
             "duty.csv",
             "teams.csv",
+            "places.csv",  # the gazetteer's address aliases, derived from the county
         ]
     )
     capsys.readouterr()

@@ -4,17 +4,20 @@ the drill-down lists cases as named rows, and the language switch keeps the wind
 from __future__ import annotations
 
 import re
+import sqlite3
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from grids import Hierarchy, Level
-from tests.support.harness import Live
+from tests.support.harness import Live, StartServer
 from tests.support.lifecycle import Cases
+from tests.support.migrations import rewind
 from tests.support.pages import add_user, log_in
 from tests.support.requests import point_of
 from whistle.auth import Role
 from whistle.clock import FakeClock
-from whistle.web.keys import CATALOG
+from whistle.web.keys import LIVE
 
 DAY = "2026-11-23"
 WINDOW = f"since={DAY}&until={DAY}"
@@ -33,9 +36,11 @@ async def _ok(result: Any) -> None:
     assert status == 200, body
 
 
-async def test_the_response_rate_counts_cases_not_assignments(
+async def _both_late_board_merged(
     live: Live, county: Hierarchy, clock: FakeClock
-) -> None:
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Four cases: one with a responder in time and one late, one only late, one on the claim
+    board, one merged before its deadlines; a day later. The first two, as filed."""
     cases, t0, m = Cases(live, county), clock.now(), timedelta(minutes=1)
     where = point_of(county, _micro(county, 0))
     # Two pushed responders, one in time and one late: the case was responded to in time.
@@ -55,7 +60,13 @@ async def test_the_response_rate_counts_cases_not_assignments(
     await _ok(await cases.assignment(_push(both, "unposted_member"), "acknowledge"))
     await _ok(await cases.assignment(_push(late, "registered_member"), "acknowledge"))
     clock.set(t0 + timedelta(days=1))
+    return both, late
 
+
+async def test_the_response_rate_counts_cases_not_assignments(
+    live: Live, county: Hierarchy, clock: FakeClock
+) -> None:
+    both, late = await _both_late_board_merged(live, county, clock)
     status, doc = await live.get(f"/api/v1/stats?{WINDOW}", token=await live.token("committee"))
     assert status == 200, doc
     response = next(r for r in doc["rates"] if r["key"] == "response")
@@ -74,10 +85,41 @@ async def test_the_response_rate_counts_cases_not_assignments(
         assert drill["kind"] == "case"
         assert sorted(drill["ids"]) == sorted(expected), metric
         assert drill["count"] == counts[metric]
-    status, _ = await live.get(
+    # A case metric like any other: it breaks down by source, 大类, place and day too.
+    status, drill = await live.get(
         f"/api/v1/stats/cases?metric=response_due&bucket=source:citizen&{WINDOW}"
     )
-    assert status == 400
+    assert status == 200, drill
+    assert sorted(drill["ids"]) == sorted([both["id"], late["id"]])
+    source = next(row for row in doc["sources"] if row["key"] == "citizen")
+    assert (source["responded_in_time"], source["response_due"]) == (1, 2)
+
+
+_RESPONSE_COLUMNS = "SELECT whistle_id, response_due_from, responded_in_time FROM case_facts"
+
+
+async def test_migration_15_backfills_the_response_facts_that_writes_keep(
+    start_server: StartServer, county: Hierarchy, clock: FakeClock, tmp_path: Path
+) -> None:
+    db = tmp_path / "old.sqlite3"
+    first = await start_server(db=db)
+    await _both_late_board_merged(first, county, clock)
+    await Cases(first, county).tick()  # what is due fires now, not when the server restarts
+    status, before = await first.get(f"/api/v1/stats?{WINDOW}")
+    assert status == 200, before
+    await first.client.close()
+    with sqlite3.connect(db) as conn:
+        written = sorted(conn.execute(_RESPONSE_COLUMNS).fetchall())
+        # The database as version 14 left it: no response columns on the case rows.
+        rewind(conn, 14)
+    second = await start_server(db=db)
+    with sqlite3.connect(db) as conn:
+        assert sorted(conn.execute(_RESPONSE_COLUMNS).fetchall()) == written
+    assert {value for _, value, _ in written} >= {0.0, None}  # acknowledged, and never due
+    status, after = await second.get(f"/api/v1/stats?{WINDOW}")
+    assert status == 200, after
+    assert after["counts"] == before["counts"]
+    assert (after["counts"]["responded_in_time"], after["counts"]["response_due"]) == (1, 2)
 
 
 async def test_the_drill_down_lists_cases_as_named_rows_linked_to_each_case(
@@ -101,7 +143,7 @@ async def test_the_drill_down_lists_cases_as_named_rows_linked_to_each_case(
     assert doc["case_number"]
     assert f'<a href="/cases/{doc["id"]}">{doc["case_number"]}</a>' == cells[0]
     assert cells[1] == county.cell(doc["grid"]["code"]).name
-    assert cells[2] == live.app[CATALOG].get("E0101").name
+    assert cells[2] == live.app[LIVE].catalog.get("E0101").name
     assert cells[3] == "已反馈"
     assert cells[4] == "2026-11-23 09:00"
     assert cells[5] == "2026-11-23 09:10"

@@ -14,7 +14,7 @@ from tests.support.pages import add_user, log_in
 from tests.support.requests import point_of
 from whistle.auth import Role
 from whistle.clock import FakeClock
-from whistle.web.keys import CATALOG
+from whistle.web.keys import LIVE
 from whistle.web.wall import map_cells
 
 
@@ -118,7 +118,7 @@ async def test_the_overdue_list_names_the_category_the_place_and_how_late(
     assert wall["overdue"]["count"] == 1
     (item,) = wall["overdue"]["items"]
     assert item["id"] == doc["id"]
-    assert item["category"]["name"] == live.app[CATALOG].get("E0101").name
+    assert item["category"]["name"] == live.app[LIVE].catalog.get("E0101").name
     cell = county.cell(doc["grid"]["code"])
     assert item["place"]["name"] == cell.name
     # the place reads from the town down: 田园镇 · 某社区 · 某网格 · 某微网格

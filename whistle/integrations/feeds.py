@@ -91,7 +91,7 @@ from whistle.schema import INPUT, LIMITS, Instant, LocationIn, field_errors
 from whistle.silences import SilenceMatch
 from whistle.store import Silence
 from whistle.web.access import SIGNED_BODY, allow, body_limit
-from whistle.web.keys import CAMERAS, CATALOG, CLOCK, INTAKE, MIN_CONFIDENCE, Settings
+from whistle.web.keys import CAMERAS, CLOCK, INTAKE, LIVE, MIN_CONFIDENCE, Settings
 
 __all__ = [
     "CAMERAS_FILE",
@@ -248,7 +248,7 @@ def _object(text: bytes) -> tuple[dict[str, Any] | None, list[FieldError]]:
 def _category(
     value: str, table: dict[str, str], request: web.Request, what: str
 ) -> tuple[str | None, list[FieldError]]:
-    catalog = request.app[CATALOG]
+    catalog = request.app[LIVE].catalog
     code = table.get(value, value)
     if catalog.get(code) is None:
         known = ", ".join(sorted(table))
@@ -306,7 +306,7 @@ def _camera_line(
     }
 
     def build() -> dict[str, Any]:
-        name = request.app[CATALOG][category].name
+        name = request.app[LIVE].catalog[category].name
         return {
             "source": Source.CAMERA.value,
             "category": category,

@@ -14,10 +14,13 @@ column     what
 诉求类别   hotline category, mapped through ``config/hotline_categories.csv``
            (``hotline_category,category``); a catalog code is accepted as is
 诉求内容   what the caller asked (required)
-网格       grid code; or leave it empty and give 纬度 and 经度
+网格       grid code; or leave it empty and give 纬度 and 经度, or 事发地址
 纬度       latitude (with 经度, when 网格 is empty)
 经度       longitude
 来电人     caller (optional), stored as the reporter
+事发地址   optional last column: the address in words, as most 12345 tickets have it; with
+           neither 网格 nor a point the gazetteer places it, and one it cannot place is
+           stored all the same, held for an operator to place (待定位 in the console)
 =========  ===============================================================================
 
 Row numbers are the file's line numbers (the header is row 1). Every row is checked on its
@@ -61,13 +64,15 @@ from whistle.timefmt import rfc3339
 from whistle.web.access import public
 from whistle.web.i18n import HOTLINE
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CATALOG, HOTLINE_CATEGORIES, INTAKE, STORE, TZ
+from whistle.web.keys import HOTLINE_CATEGORIES, INTAKE, LIVE, STORE, TZ
 from whistle.web.pages import page_session, render
 
 __all__ = [
+    "ADDRESS_COLUMN",
     "COLUMNS",
     "HOTLINE_CATEGORIES_FILE",
     "HOTLINE_CATEGORIES_HEADER",
+    "WITH_ADDRESS",
     "ImportReport",
     "RowResult",
     "import_hotline",
@@ -80,6 +85,9 @@ log = structlog.get_logger(__name__)
 HOTLINE_CATEGORIES_FILE = "hotline_categories.csv"
 HOTLINE_CATEGORIES_HEADER = ("hotline_category", "category")
 COLUMNS = ("工单编号", "来电时间", "诉求类别", "诉求内容", "网格", "纬度", "经度", "来电人")
+# Exports that carry the address add it as a last column (the older header stays valid).
+ADDRESS_COLUMN = "事发地址"
+WITH_ADDRESS = (*COLUMNS, ADDRESS_COLUMN)
 SOURCE = Source.CITIZEN
 MAX_ROWS = 5000
 
@@ -92,6 +100,7 @@ _COLUMN_OF = {
     "location.grid": "网格",
     "location.lat": "纬度",
     "location.lon": "经度",
+    "location.address": ADDRESS_COLUMN,
     "location": "网格",
     "reporter": "来电人",
 }
@@ -187,7 +196,8 @@ def _decode(data: bytes) -> str | None:
 
 
 def _rows(text: str) -> tuple[list[tuple[int, list[str]]], str | None]:
-    """Rows with the line each starts on, or why the file cannot be read."""
+    """Rows with the line each starts on (an export without 事发地址 reads as one whose
+    addresses are all empty), or why the file cannot be read."""
     reader = csv.reader(io.StringIO(text, newline=""))
     rows: list[tuple[int, list[str]]] = []
     start = 1
@@ -199,9 +209,16 @@ def _rows(text: str) -> tuple[list[tuple[int, list[str]]], str | None]:
         return [], f"unreadable CSV at row {reader.line_num}: {exc}"
     if not rows:
         return [], "empty file"
-    if rows[0][1] != list(COLUMNS):
-        return [], f"wrong header: expected {','.join(COLUMNS)}, got {','.join(rows[0][1])}"
-    data = [(line, row) for line, row in rows[1:] if any(row)]
+    header = rows[0][1]
+    if header not in (list(COLUMNS), list(WITH_ADDRESS)):
+        expected = f"{','.join(COLUMNS)}[,{ADDRESS_COLUMN}]"
+        return [], f"wrong header: expected {expected}, got {','.join(header)}"
+    short = len(header) == len(COLUMNS)
+    data = [
+        (line, [*row, ""] if short and len(row) == len(COLUMNS) else row)
+        for line, row in rows[1:]
+        if any(row)
+    ]
     if len(data) > MAX_ROWS:
         return [], f"{len(data)} rows: an import holds at most {MAX_ROWS}"
     return data, None
@@ -232,7 +249,7 @@ def _time(text: str, tz: tzinfo) -> tuple[str | None, str | None]:
 def _body(
     fields: list[str], categories: dict[str, str], catalog: Catalog, tz: tzinfo
 ) -> tuple[dict[str, Any] | None, list[FieldError]]:
-    ticket, called, hotline_category, content, grid, lat, lon, caller = fields
+    ticket, called, hotline_category, content, grid, lat, lon, caller, address = fields
     errors: list[FieldError] = []
     if not ticket:
         errors.append(FieldError("工单编号", "required"))
@@ -260,8 +277,10 @@ def _body(
             location = {"lat": float(lat), "lon": float(lon)}
         except ValueError:
             errors.append(FieldError("纬度", f"not a point: ({lat!r}, {lon!r})"))
-    else:
-        errors.append(FieldError("网格", "give 网格, or 纬度 and 经度"))
+    elif not address:
+        errors.append(FieldError("网格", f"give 网格, 纬度 and 经度, or {ADDRESS_COLUMN}"))
+    if address:
+        location["address"] = address
     if errors:
         return None, errors
     body: dict[str, Any] = {
@@ -301,8 +320,11 @@ async def import_hotline(
         return ImportReport(False, problem=why)
     report = ImportReport(True)
     for line, fields in rows:
-        if len(fields) != len(COLUMNS):
-            reason = f"expected {len(COLUMNS)} fields, got {len(fields)}"
+        if len(fields) != len(WITH_ADDRESS):
+            reason = (
+                f"expected {len(COLUMNS)} fields ({len(WITH_ADDRESS)} with {ADDRESS_COLUMN}), "
+                f"got {len(fields)}"
+            )
             report.rows.append(
                 RowResult(line, fields[0], "error", None, [FieldError("row", reason)])
             )
@@ -409,7 +431,7 @@ async def hotline_upload(request: web.Request) -> web.Response:
         data,
         intake=request.app[INTAKE],
         store=request.app[STORE],
-        catalog=request.app[CATALOG],
+        catalog=request.app[LIVE].catalog,
         categories=request.app[HOTLINE_CATEGORIES],
         tz=request.app[TZ],
         principal=principal,

@@ -4,8 +4,10 @@ Every endpoint answers in JSON (``.json``) or XML (``.xml``), as the format suff
 
 - ``discovery``, ``services``, ``services/{code}``, ``requests``, ``requests/{id}`` and
   ``tokens/{id}`` are public (GeoReport reads need no api_key); they show no personal data:
-  no reporter, no phone, no responder contact. Only ``citizen`` whistles are GeoReport
-  service requests: police alerts, camera detections and committee whistles are not listed.
+  no reporter, no phone, no responder's name or contact (``agency_responsible`` is a unit or
+  a role in its cell: whistle/privacy.py), and the point rounded to about 100 m. Only
+  ``citizen`` whistles are GeoReport service requests: police alerts, camera detections and
+  committee whistles are not listed.
 - ``POST requests`` files a ``citizen`` whistle. Its form-encoded ``api_key`` is a token of
   this system (``wst_...``) whose role may file citizen whistles (reporter, operator) and
   whose scope covers the place; the whistle goes through the intake with that principal.
@@ -43,11 +45,12 @@ from whistle.exceptions import (
     StoreBusy,
     StoreUnavailable,
 )
+from whistle.privacy import mask_phones, public_name, public_point
 from whistle.store import StoredWhistle, WhistleQuery
 from whistle.timefmt import rfc3339
 from whistle.web.access import ACCESS, client_address, public
 from whistle.web.i18n import OPEN311_NOTES
-from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, INTAKE, STORE, TZ
+from whistle.web.keys import CLOCK, HIERARCHY, INTAKE, LIVE, STORE, TZ
 from whistle.web.problems import refused
 
 __all__ = ["CLOSED", "routes", "service", "service_definition", "service_request"]
@@ -222,7 +225,8 @@ def _wire_name(field: str) -> str:
         "location.lat": "lat",
         "location.lon": "long",
         "location.grid": "address_id",
-        "location": "lat/long or address_id",
+        "location.address": "address_string",
+        "location": "lat/long, address_id or address_string",
         "reporter": "first_name/last_name",
         "media_urls.0": "media_url",
         "urgency": "attribute[urgency]",
@@ -332,7 +336,7 @@ async def discovery(request: web.Request, fmt: str) -> web.Response:
 @_georeport
 async def services(request: web.Request, fmt: str) -> web.Response:
     _jurisdiction(request, request.query)
-    items = [service(category) for category in request.app[CATALOG]]
+    items = [service(category) for category in request.app[LIVE].catalog]
     return _answer(fmt, items, root="services", item="service")
 
 
@@ -340,7 +344,7 @@ async def services(request: web.Request, fmt: str) -> web.Response:
 @_georeport
 async def definition(request: web.Request, fmt: str) -> web.Response:
     _jurisdiction(request, request.query)
-    category = request.app[CATALOG].get(request.match_info["code"])
+    category = request.app[LIVE].catalog.get(request.match_info["code"])
     if category is None:
         raise Open311Error(404, f"unknown service_code {request.match_info['code']!r}")
     return _answer(fmt, service_definition(category), root="service_definition", item=None)
@@ -355,6 +359,13 @@ def _jurisdiction(request: web.Request, params: Mapping[str, str]) -> None:
 
 
 # -- service requests -------------------------------------------------------------------------
+
+
+def _public_description(text: str) -> str:
+    """What the reporter wrote, without phone numbers, and without the address line the POST
+    added to it (``地址：...``, :func:`_whistle_body`): the words given may be a home."""
+    kept = [line for line in text.split("\n") if not line.startswith(_ADDRESS_LINE)]
+    return mask_phones("\n".join(kept))
 
 
 def service_request(
@@ -372,6 +383,12 @@ def service_request(
     lat, lon = location.get("lat"), location.get("lon")
     if lat is None or lon is None:
         lat, lon = centroid if centroid is not None else (None, None)
+    else:
+        lat, lon = public_point(lat, lon)  # the block, not the reporter's door
+    address = ", ".join(step["name"] for step in reversed(path))
+    address_id: str | None = doc["grid"]["code"]
+    if status == "unplaced":  # 待定位: only the cell it waits in (the words given may be a home)
+        lat = lon = address_id = None
     media = doc.get("media_urls") or []
     return {
         "service_request_id": doc["id"],
@@ -379,14 +396,14 @@ def service_request(
         "status_notes": f"{OPEN311_NOTES.get(status, status)}/{status}",
         "service_name": doc["category"]["name"],
         "service_code": doc["category"]["code"],
-        "description": doc["description"],
+        "description": _public_description(doc["description"]),
         "agency_responsible": _responsible(stored),
         "service_notice": None,
         "requested_datetime": doc["received_at"],
         "updated_datetime": updated or doc["received_at"],
         "expected_datetime": case.get("resolve_due"),
-        "address": ", ".join(step["name"] for step in reversed(path)),
-        "address_id": doc["grid"]["code"],
+        "address": address,
+        "address_id": address_id,
         "lat": lat,
         "long": lon,
         "media_url": media[0] if media else None,
@@ -394,17 +411,16 @@ def service_request(
 
 
 def _responsible(stored: StoredWhistle) -> str | None:
-    """The owner's name (首问负责), else the first assignment's responder (names only)."""
+    """The owner (首问负责), else the first live assignment, as the public may see it: a unit
+    by its name (田园镇派出所), a person by role and cell (第1网格报到党员), never by name."""
     owner = ((stored.case or {}).get("owner") or {}).get("assignment")
-    ordered = sorted(stored.assignments, key=lambda a: a.get("id") != owner)
+    ordered = sorted(
+        (a for a in stored.assignments if a.get("status") != "cancelled"),
+        key=lambda a: a.get("id") != owner,
+    )
     for assignment in ordered:
-        responder = assignment.get("responder") or {}
-        if responder.get("name"):
-            kind = assignment.get("kind_name") or ""
-            return f"{responder['name']}（{kind}）" if kind else str(responder["name"])
-    for assignment in ordered:  # a claim board: the community it is posted on
-        if assignment.get("cell_name"):
-            return f"{assignment['cell_name']}（{assignment.get('kind_name') or ''}）"
+        if assignment.get("kind_name") or assignment.get("responder"):
+            return public_name(assignment)
     return None
 
 
@@ -480,7 +496,7 @@ async def list_requests(request: web.Request, fmt: str) -> web.Response:
                 found.append(stored)
         items = [await _as_request(request, s) for s in found]
         return _answer(fmt, items, root="service_requests", item="request")
-    catalog = request.app[CATALOG]
+    catalog = request.app[LIVE].catalog
     codes = _csv(q, "service_code")
     unknown = [code for code in codes if code not in catalog]
     if unknown:
@@ -588,6 +604,9 @@ def _reporter(first: str, last: str) -> str | None:
     return f"{first} {last}".strip()
 
 
+_ADDRESS_LINE = "地址："
+
+
 def _whistle_body(form: Mapping[str, str], category: Category) -> dict[str, Any]:
     """The intake's JSON for a GeoReport POST (personal data: the name only)."""
     location: dict[str, Any]
@@ -600,14 +619,17 @@ def _whistle_body(form: Mapping[str, str], category: Category) -> dict[str, Any]
             raise Open311Error(400, "lat and long: a point needs both")
         location = {"lat": _number(form, "lat"), "lon": _number(form, "long")}
     elif address:
-        raise Open311Error(
-            400, "address_string alone cannot be placed: send lat/long or address_id (a grid code)"
-        )
+        # Placed by the gazetteer, or held for an operator (待定位): never refused.
+        location = {}
     else:
-        raise Open311Error(400, "location: send lat/long or address_id (a grid code)")
-    description = form.get("description", "").strip() or category.name
+        raise Open311Error(
+            400, "location: send lat/long, address_id (a grid code) or address_string"
+        )
     if address:
-        description = f"{description}\n地址：{address}"
+        location["address"] = address
+    description = form.get("description", "").strip() or category.name
+    if address:  # for the staff who read the case; the public answer leaves it out
+        description = f"{description}\n{_ADDRESS_LINE}{address}"
     body: dict[str, Any] = {
         "source": _SOURCE,
         "category": category.code,
@@ -651,7 +673,7 @@ async def post_request(request: web.Request, fmt: str) -> web.Response:
     code = form.get("service_code", "").strip()
     if not code:
         raise Open311Error(400, "service_code: required")
-    category = request.app[CATALOG].get(code)
+    category = request.app[LIVE].catalog.get(code)
     if category is None:
         raise Open311Error(404, f"unknown service_code {code!r}")
     body = _whistle_body(form, category)
@@ -659,15 +681,14 @@ async def post_request(request: web.Request, fmt: str) -> web.Response:
     stored = await request.app[STORE].get_whistle(submission.whistle_id)
     case = {} if stored is None else (stored.case or {})
     notice = f"已受理并派遣（{category.name}）"
+    if stored is not None and stored.status == "unplaced":
+        notice = f"已受理（{category.name}），地址待人工定位后派遣"
     if case.get("resolve_due"):
         notice += f"；办结时限 {case['resolve_due']}"
-    answer = [
-        {
-            "service_request_id": submission.whistle_id,
-            "service_notice": notice,
-            "account_id": None,
-        }
-    ]
+    # ``account_id`` is the id of the submitter's account on the jurisdiction's side, a
+    # string when there is one; a request filed through an api_key has none, so it is left
+    # out (the schema types it as a string, and null is not one).
+    answer = [{"service_request_id": submission.whistle_id, "service_notice": notice}]
     log.info(
         "open311.request", whistle_id=submission.whistle_id, service_code=code, by=principal.id
     )

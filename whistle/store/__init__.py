@@ -3,11 +3,13 @@ open one from ``--db`` (a path or a URL)."""
 
 from whistle.store.base import (
     AssignmentRow,
+    ConfigVersionRecord,
     Created,
     Duplicate,
     NewWhistle,
     Page,
     PendingDeadline,
+    Placed,
     RecentWhistle,
     Repeat,
     SessionRecord,
@@ -22,18 +24,26 @@ from whistle.store.base import (
     WhistleRow,
 )
 from whistle.store.location import StoreUrl, open_store
+from whistle.store.party import HoursRow, PartyKind, PartyQuery, PartyRecord, PartyStore
 from whistle.store.readouts import CaseFacts, OverdueCase
 from whistle.store.sqlite import SqliteStore
 
 __all__ = [
     "AssignmentRow",
     "CaseFacts",
+    "ConfigVersionRecord",
     "Created",
     "Duplicate",
+    "HoursRow",
     "NewWhistle",
     "OverdueCase",
     "Page",
+    "PartyKind",
+    "PartyQuery",
+    "PartyRecord",
+    "PartyStore",
     "PendingDeadline",
+    "Placed",
     "RecentWhistle",
     "Repeat",
     "SessionRecord",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from whistle.store import search
+from whistle.store import party, search
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
@@ -346,6 +346,50 @@ MIGRATIONS: list[list[str]] = [
     # 14: search over the queue (issue 17): an FTS5 table with the trigram tokenizer, kept
     # in the same write batch as each new whistle (whistle/store/search.py).
     search.MIGRATION,
+    # 15: 响应率 on the case's own row (issue 17): what its assignments say of its response,
+    # kept with the rest of its facts, so that the county-year figures are one scan.
+    [
+        "ALTER TABLE case_facts ADD COLUMN response_due_from REAL",
+        "ALTER TABLE case_facts ADD COLUMN responded_in_time INTEGER NOT NULL DEFAULT 0",
+        # The same SET as whistle.store.facts.RESPONSE_FROM_ASSIGNMENTS, frozen here.
+        """UPDATE case_facts SET
+            response_due_from = (SELECT min(CASE WHEN acknowledged_at IS NOT NULL THEN 0
+                WHEN ended_at IS NULL OR ack_due <= ended_at THEN ack_due END)
+                FROM assignment_facts a
+                WHERE a.whistle_id = case_facts.whistle_id AND a.mode = 'push'),
+            responded_in_time = EXISTS (SELECT 1 FROM assignment_facts a
+                WHERE a.whistle_id = case_facts.whistle_id AND a.mode = 'push'
+                AND acknowledged_at IS NOT NULL
+                AND (ack_due IS NULL OR acknowledged_at <= ack_due))""",
+        "DROP INDEX case_facts_by_place",
+        """CREATE INDEX case_facts_by_place ON case_facts (grid_path, source, major, day,
+            received_at, status, first_ack_at, resolved_at, closed_at, on_time, due_at, rework,
+            rating, rectify_due, rectified_at, response_due_from, responded_in_time)""",
+    ],
+    # 16: config versions (issue 20). Every version of the rules, catalog, duty rota and
+    # calendar: its files' text (a JSON object, name -> text), their hash, who made it, when
+    # and why, and its state. At most one is active (the partial unique index); processes
+    # sharing the file poll its id to pick up an applied version.
+    [
+        """CREATE TABLE config_versions (
+            id         INTEGER PRIMARY KEY,
+            hash       TEXT NOT NULL UNIQUE,
+            files      TEXT NOT NULL,
+            author     TEXT NOT NULL,
+            reason     TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            state      TEXT NOT NULL,
+            applied_at TEXT
+        )""",
+        "CREATE UNIQUE INDEX config_versions_active ON config_versions (state) "
+        "WHERE state = 'active'",
+    ],
+    # 17: privacy (issue 18): when a case's personal fields were blanked by retention.
+    ["ALTER TABLE whistles ADD COLUMN redacted_at TEXT"],
+    # 18: party-building (issue 19): units, 大党委 seats, pacts, meetings, 双报到, needs,
+    # projects, claims, volunteer teams, pairings and their visits, and service hours
+    # (whistle/store/sqlite/party.py).
+    party.MIGRATION,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,15 +12,18 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from whistle.events import Event, NewEvent
+from whistle.store.party import PartyStore
 from whistle.store.readouts import CaseFacts, OverdueCase
 
 __all__ = [
     "AssignmentRow",
+    "ConfigVersionRecord",
     "Created",
     "Duplicate",
     "NewWhistle",
     "Page",
     "PendingDeadline",
+    "Placed",
     "RecentWhistle",
     "Repeat",
     "SessionRecord",
@@ -93,6 +96,18 @@ class NewWhistle:
 
 
 @dataclass(frozen=True, slots=True)
+class Placed:
+    """A held whistle's new place (待定位, placed by an operator): the row's place columns and
+    its document, written with the step that routes it."""
+
+    grid_code: str
+    grid_path: str
+    grid_level: int
+    near: str
+    doc: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Transition:
     """One step of a case's lifecycle, written atomically and only if nobody else wrote the
     case since ``expected_version`` (and, for a deadline firing, only if ``fires`` is still
@@ -113,6 +128,8 @@ class Transition:
     # Steps of other cases written in the same transaction, each under its own guard (a
     # merge: the duplicate is cancelled and the case it joins records it, or neither).
     also: Sequence[Transition] = ()
+    # A held whistle placed by hand: its place and document change with this step.
+    placed: Placed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +214,22 @@ class SessionRecord:
     csrf: str
     created_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigVersionRecord:
+    """One stored version of the configuration (``whistle.versions``): its files' text by
+    name, their content hash, who made it, when and why, and its state (``proposed``,
+    ``active``, ``retired``). ``applied_at``: when it was last made active."""
+
+    id: int
+    hash: str
+    files: Mapping[str, str]
+    author: str
+    reason: str
+    created_at: datetime
+    state: str
+    applied_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +351,10 @@ class Store(Protocol):
         through the listener (PostgreSQL): what must happen once per event, such as a webhook
         delivery, is left to the process that wrote it. Always False on SQLite."""
 
+    @property
+    def party(self) -> PartyStore:
+        """The party-building records (units, 双报到, needs, projects, claims, hours...)."""
+
     async def create_whistle(self, new: NewWhistle) -> Created | Duplicate:
         """Write a whistle, its assignments and events; return once they are on disk.
 
@@ -400,6 +437,25 @@ class Store(Protocol):
 
     async def audit_trail(self, limit: int = 100) -> list[dict[str, Any]]: ...
 
+    async def add_config_version(
+        self, *, hash: str, files: Mapping[str, str], author: str, reason: str, at: datetime
+    ) -> tuple[ConfigVersionRecord, bool]:
+        """Store a proposed version (the next id); the one already stored with the same
+        ``hash`` instead, if any. True when it is new."""
+
+    async def config_version(self, version_id: int) -> ConfigVersionRecord | None:
+        """One version with its files."""
+
+    async def config_versions(self) -> list[ConfigVersionRecord]:
+        """Every version, newest first, without their files (``files`` is empty)."""
+
+    async def active_config_version(self) -> int | None:
+        """The id of the active version (cheap: processes poll it every second)."""
+
+    async def activate_config_version(self, version_id: int, at: datetime) -> None:
+        """Make ``version_id`` the one active version and retire the one before, in one
+        transaction."""
+
     async def save_citizen_link(self, whistle_id: str, key_hash: str) -> None: ...
 
     async def save_upload(self, name: str, uploader: str, scope: str | None) -> None:
@@ -407,6 +463,16 @@ class Store(Protocol):
 
     async def uploads(self, name: str) -> list[tuple[str, str | None]]:
         """Who uploaded photo ``name``: (principal id, scope) pairs."""
+
+    async def expired_cases(self, closed_before: datetime, limit: int = 500) -> list[str]:
+        """Up to ``limit`` cases closed (结案) before ``closed_before`` whose personal fields
+        are not blanked yet, oldest first (retention)."""
+
+    async def redact_cases(self, ids: Sequence[str], at: datetime) -> list[str]:
+        """Blank the personal fields of cases ``ids`` in every copy the store keeps (documents,
+        the event log, the search text; whistle.privacy.redact), in one transaction, leaving
+        the statistics as they were. Returns the photos no kept case names any more (their
+        records are gone; the caller deletes the files)."""
 
     async def citizen_link(self, whistle_id: str) -> str | None:
         """The key hash of a citizen's private link to a case."""

@@ -40,11 +40,16 @@ __all__ = [
     "DEADLINE_SET",
     "DUPLICATE_LINK",
     "INFORMED_INSERT",
+    "PLACE",
+    "PLACE_FACTS",
+    "PLACE_INFORMED",
+    "PLACE_UNINDEX",
     "WHISTLE_INSERT",
     "WHISTLE_INSERT_NUMBERED",
     "CaseSteps",
     "CaseWrites",
     "assignment_params",
+    "place_statements",
     "same_guard",
     "transition_statements",
     "whistle_statements",
@@ -91,6 +96,17 @@ ASSIGNMENT_INSERT = (
 )
 INFORMED_INSERT = (
     "INSERT OR IGNORE INTO informed (responder_id, received_at, whistle_id) VALUES (?, ?, ?)"
+)
+# A held whistle placed by hand (待定位): its place, document, statistics row and search text.
+PLACE = (
+    "UPDATE whistles SET grid_code = ?, grid_path = ?, grid_level = ?, near = ?, doc = ? "
+    "WHERE id = ?"
+)
+PLACE_FACTS = "UPDATE case_facts SET grid_path = ? WHERE whistle_id = ?"
+PLACE_UNINDEX = "DELETE FROM whistle_search WHERE rowid = (SELECT rowid FROM whistles WHERE id = ?)"
+PLACE_INFORMED = (
+    "INSERT OR IGNORE INTO informed (responder_id, received_at, whistle_id) "
+    "SELECT ?, received_at, id FROM whistles WHERE id = ?"
 )
 
 
@@ -210,13 +226,9 @@ def transition_statements(step: Transition) -> tuple[list[Statement], list[State
     ]
     if step.fires is not None:
         guards.append((DEADLINE_FIRE, (step.whistle_id, step.fires)))
-    statements: list[Statement] = [
-        (
-            ASSIGNMENT_INSERT,
-            assignment_params(a),
-        )
-        for a in step.new_assignments
-    ]
+    # The place first: the statistics rows of the new assignments take their case's place.
+    statements: list[Statement] = [] if step.placed is None else place_statements(step)
+    statements += [(ASSIGNMENT_INSERT, assignment_params(a)) for a in step.new_assignments]
     statements += [
         (ASSIGNMENT_UPDATE, (status, responder_id, to_json(doc), aid))
         for aid, status, responder_id, doc in step.assignment_status
@@ -227,6 +239,21 @@ def transition_statements(step: Transition) -> tuple[list[Statement], list[State
     statements += [(DEADLINE_CANCEL, (step.whistle_id, key)) for key in step.cancel_deadlines]
     statements += facts.transition_facts(step)
     return guards, statements
+
+
+def place_statements(step: Transition) -> list[Statement]:
+    """The statements of a held whistle's placing (see Transition.placed)."""
+    placed = step.placed
+    assert placed is not None
+    wid = step.whistle_id
+    row = (placed.grid_code, placed.grid_path, placed.grid_level, placed.near)
+    return [
+        (PLACE, (*row, to_json(placed.doc), wid)),
+        (PLACE_FACTS, (placed.grid_path, wid)),
+        (PLACE_UNINDEX, (wid,)),
+        search_statement(placed.doc),
+        *((PLACE_INFORMED, (i["responder"]["id"], wid)) for i in placed.doc.get("informed") or ()),
+    ]
 
 
 def assignment_params(a: AssignmentRow) -> tuple[Any, ...]:

@@ -15,7 +15,7 @@ the cases behind it cannot disagree.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,51 +83,73 @@ ASSIGNMENT_METRICS: dict[str, str] = {
     "completed": "(mode = 'claim' AND resolved_at IS NOT NULL)",
 }
 
-# -- 响应率 by case (wall branch: the one change to port into the store's statistics) ------
-# 响应率 counts cases, not assignments (DOMAIN.md: acknowledged in time / dispatched). Each
-# metric is a condition on a case's assignment_facts rows, and a case counts once when any of
-# its rows meets it (count(DISTINCT whistle_id): the rows are read in the clustering key's
-# order, no GROUP BY and so no sort of a county-year's assignments):
+# -- 响应率 by case ---------------------------------------------------------------------
+# 响应率 counts cases, not assignments (DOMAIN.md: acknowledged in time / dispatched). What a
+# case's assignments say about it is kept on its case_facts row, so that the figures are two
+# more conditions in the one case scan rather than a count(DISTINCT) over a county-year's
+# assignments (twice the CPU of the rest of that scan):
 # - response_due: a push assignment's acknowledgement fell due: acknowledged, or still silent
 #   when its deadline passed. One cancelled or handed back before its deadline (the case
 #   closed through another responder, a proper 退单) was never due. Cases only on a claim
-#   board, and cases nobody was pushed, are not in it.
+#   board, and cases nobody was pushed, are not in it. ``response_due_from`` is the earliest
+#   time the case is due a response: 0 once a pushed responder acknowledged, else the
+#   earliest acknowledgement deadline of a push assignment that had not ended before it
+#   (NULL: none will fall due).
 # - responded_in_time: a pushed responder reported in (报到) by that assignment's deadline. A
 #   case with one responder in time and another late was responded to in time, once.
 RESPONSE_METRICS: dict[str, str] = {
-    "response_due": "(mode = 'push' AND (acknowledged_at IS NOT NULL "
-    # ack_due <= min(:now, ended_at), spelled without SQLite's scalar min
-    "OR (ack_due <= :now AND (ended_at IS NULL OR ack_due <= ended_at))))",
-    "responded_in_time": "(mode = 'push' AND acknowledged_at IS NOT NULL "
-    "AND (ack_due IS NULL OR acknowledged_at <= ack_due))",
+    "response_due": "response_due_from <= :now",
+    "responded_in_time": "responded_in_time = 1",
 }
-# What the statistics' one assignment_facts scan counts, in the order of its columns.
-ASSIGNMENT_TOTALS = (*ASSIGNMENT_METRICS, *RESPONSE_METRICS)
+CASE_METRICS.update(RESPONSE_METRICS)
+
+# One push assignment's part in response_due_from, and its being in time, in SQL over
+# assignment_facts (a transition's UPDATE, the migration's backfill) and in Python (a new
+# whistle's fold, :func:`_response`): the two must agree.
+_DUE_FROM = (
+    "CASE WHEN acknowledged_at IS NOT NULL THEN 0 "
+    "WHEN ended_at IS NULL OR ack_due <= ended_at THEN ack_due END"
+)
+_IN_TIME = "(acknowledged_at IS NOT NULL AND (ack_due IS NULL OR acknowledged_at <= ack_due))"
+RESPONSE_FROM_ASSIGNMENTS = (
+    f"response_due_from = (SELECT min({_DUE_FROM}) FROM assignment_facts a "
+    "WHERE a.whistle_id = case_facts.whistle_id AND a.mode = 'push'), "
+    "responded_in_time = EXISTS (SELECT 1 FROM assignment_facts a "
+    f"WHERE a.whistle_id = case_facts.whistle_id AND a.mode = 'push' AND {_IN_TIME})"
+)
+"""The SET clause that recomputes a case's response facts from its assignment rows."""
+
+
+def _response(rows: Iterable[Sequence[Any]]) -> tuple[float | None, int]:
+    """(response_due_from, responded_in_time) of a case from its assignment rows, as
+    :data:`RESPONSE_FROM_ASSIGNMENTS` computes them in SQL."""
+    due_from: float | None = None
+    in_time = 0
+    for _, _, mode, ack_due, acknowledged, _, ended, _ in rows:
+        if mode != "push":
+            continue
+        value: float | None = None
+        if acknowledged is not None:
+            value = 0.0
+            in_time |= int(ack_due is None or acknowledged <= ack_due)
+        elif ack_due is not None and (ended is None or ack_due <= ended):
+            value = ack_due
+        if value is not None and (due_from is None or value < due_from):
+            due_from = value
+    return due_from, in_time
+
+
+ASSIGNMENT_TOTALS = tuple(ASSIGNMENT_METRICS)
+"""What the statistics' one assignment_facts scan counts, in the order of its columns."""
 
 
 def assignment_totals_sql(where: str) -> str:
-    """The one scan of assignment_facts behind the totals: each assignment metric's count,
-    then each response metric's count of cases (see :data:`RESPONSE_METRICS`)."""
-    per_assignment = counts_sql(list(ASSIGNMENT_METRICS), ASSIGNMENT_METRICS)
-    per_case = ", ".join(
-        f"count(DISTINCT whistle_id) FILTER (WHERE {c})" for c in RESPONSE_METRICS.values()
-    )
-    return f"SELECT {per_assignment}, {per_case} FROM assignment_facts WHERE {where}"
-
-
-def response_drill_sql(condition: str, where: str) -> str:
-    """The cases meeting a response metric's ``condition``, oldest first, each once: the
-    first of its rows that meets it (rows of a case lie together in the clustering key's
-    order, so this streams and stops at ``:limit``)."""
+    """The one scan of assignment_facts behind the totals: each assignment metric's count."""
     return (
-        f"SELECT whistle_id FROM assignment_facts a WHERE {where} AND {condition} "
-        "AND NOT EXISTS (SELECT 1 FROM assignment_facts b WHERE b.whistle_id = a.whistle_id "
-        f"AND b.assignment_id < a.assignment_id AND {condition}) "
-        "ORDER BY received_at, assignment_id LIMIT :limit"
+        f"SELECT {counts_sql(list(ASSIGNMENT_METRICS), ASSIGNMENT_METRICS)} "
+        f"FROM assignment_facts WHERE {where}"
     )
 
-
-# -- end of 响应率 by case ---------------------------------------------------------------
 
 # The columns of the breakdown tables (sources, places, categories, days).
 BREAKDOWN_METRICS = (
@@ -216,7 +238,8 @@ def percentile_offsets(n: int) -> tuple[int, int]:
 _CASE_INSERT = (
     "INSERT INTO case_facts (whistle_id, received_at, day, source, category, major, grid_path, "
     "status, first_ack_at, resolved_at, closed_at, on_time, due_at, rework, rating, "
-    "rectify_due, rectified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "rectify_due, rectified_at, response_due_from, responded_in_time) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _ASSIGNMENT_INSERT = (
     "INSERT INTO assignment_facts (assignment_id, whistle_id, received_at, grid_path, "
@@ -256,8 +279,8 @@ _CASE_UPDATE = (
     "rectify_due = ?, rectified_at = ?, "
     "first_ack_at = coalesce(first_ack_at, ?), "
     "closed_at = CASE ? WHEN 1 THEN ? WHEN 2 THEN NULL ELSE closed_at END, "
-    "on_time = CASE ? WHEN 1 THEN ? WHEN 2 THEN NULL ELSE on_time END "
-    "WHERE whistle_id = ?"
+    "on_time = CASE ? WHEN 1 THEN ? WHEN 2 THEN NULL ELSE on_time END, "
+    f"{RESPONSE_FROM_ASSIGNMENTS} WHERE whistle_id = ?"
 )
 
 # The two statements a backend may have to spell in its own dialect (PostgreSQL: parameter
@@ -369,6 +392,7 @@ def new_whistle_facts(new: NewWhistle) -> list[Statement]:
                 rating,
                 rectify_due,
                 rectified_at,
+                *_response(rows.values()),
             ),
         )
     ]
@@ -521,7 +545,7 @@ def bucket_filter(
 def metric_kind(metric: str) -> str:
     """What a metric counts and its drill-down lists: ``case`` ids (the response metrics
     too) or ``assignment`` ids. Raises BadBucket for an unknown metric."""
-    if metric in CASE_METRICS or metric in RESPONSE_METRICS:
+    if metric in CASE_METRICS:
         return "case"
     if metric in ASSIGNMENT_METRICS:
         return "assignment"
@@ -531,14 +555,6 @@ def metric_kind(metric: str) -> str:
 def drill_sql(metric: str, bucket: str | None, query: StatsQuery) -> tuple[str, dict[str, Any]]:
     """The statement listing the ids behind one figure, oldest first, at most ``:limit``
     (the caller binds it), and its parameters. Raises BadBucket."""
-    if metric in RESPONSE_METRICS:
-        where, params = base_filter(query, cases=False)
-        if bucket and not bucket.startswith("place:"):
-            raise BadBucket(f"bucket {bucket!r}: a response metric has only place buckets")
-        extra, extra_params = bucket_filter(bucket, query, cases=False)
-        if extra:
-            where = f"{where} AND {extra}"
-        return response_drill_sql(RESPONSE_METRICS[metric], where), {**params, **extra_params}
     is_case = metric_kind(metric) == "case"
     condition = (CASE_METRICS if is_case else ASSIGNMENT_METRICS)[metric]
     where, params = base_filter(query, cases=is_case)

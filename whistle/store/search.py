@@ -108,7 +108,8 @@ def search_statement(doc: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
 def match_expression(text: str) -> str | None:
     """The FTS5 query for the words of three or more characters (each an FTS5 string, quotes
     doubled, so that its characters are never operators), or None when there is none."""
-    long = [w for w in text.split() if len(w) >= TRIGRAM]
+    # A NUL ends an FTS5 string early ("unterminated string"): it separates words here.
+    long = [w for w in text.replace("\x00", " ").split() if len(w) >= TRIGRAM]
     if not long:
         return None
     return " AND ".join('"' + w.replace('"', '""') + '"' for w in long)
@@ -130,7 +131,7 @@ def search_clause(text: str, *, in_order: bool = False) -> tuple[str, list[Any]]
         rowid = "+whistles.rowid" if in_order else "whistles.rowid"
         clauses.append(f"{rowid} IN (SELECT rowid FROM whistle_search WHERE body MATCH ?)")
         params.append(match)
-    for word in (w for w in text.split() if len(w) < TRIGRAM):
+    for word in (w for w in text.replace("\x00", " ").split() if len(w) < TRIGRAM):
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         clauses.append(
             "EXISTS (SELECT 1 FROM whistle_search s WHERE s.rowid = whistles.rowid "

@@ -415,6 +415,9 @@ def public(handler: _H) -> _H:
     return handler
 
 
+_BODILESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+
+
 def client_address(request: web.Request) -> str:
     return request.remote or "unknown"
 
@@ -427,6 +430,12 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if limit is not None:
         # Nothing has read the body yet (a signature check will): raise the limit first.
         request = request.clone(client_max_size=limit)
+    length = request.content_length
+    if request.method in _BODILESS and length is not None and length > request.client_max_size:
+        # 18: these handlers never read a body, so nothing would refuse one of any size. (The
+        # others refuse at their own limit as they read: photos up to 5 MiB, feeds 2 MiB, and
+        # Open311 and the hotline page answer in their own formats.)
+        raise web.HTTPRequestEntityTooLarge(max_size=request.client_max_size, actual_size=length)
     if info.http_exception is not None:
         request[PRINCIPAL] = PUBLIC
         return await handler(request)

@@ -3,6 +3,7 @@
 ``POST /api/v1/assignments/{id}/acknowledge|start|resolve|return``, for operators
 ``POST /api/v1/assignments/{id}/reassign|accept-return|refuse-return``,
 ``POST /api/v1/whistles/{id}/claim|verify|reopen|hold|release|extend|rate|merge|urge|supervise``
+and ``place`` (待定位: the cell of a whistle its address could not place)
 and ``GET /api/v1/responders/{id}/inbox``; 申请延期
 ``POST /api/v1/assignments/{id}/request-extension`` and, for operators,
 ``POST /api/v1/whistles/{id}/approve-extension|refuse-extension``. Each POST answers 200
@@ -35,10 +36,11 @@ from grids import Level
 from whistle.auth import Principal, Role, allow_cell
 from whistle.cases import DecideOther
 from whistle.exceptions import CaseNotFound, FieldError, Forbidden, InvalidWhistle
+from whistle.privacy import masked
 from whistle.schema import INPUT, field_errors
-from whistle.web.access import allow, allow_responder
+from whistle.web.access import PRINCIPAL, allow, allow_responder
 from whistle.web.api import idempotency_key
-from whistle.web.keys import CASES, HIERARCHY, STORE
+from whistle.web.keys import CASES, HIERARCHY, PLACER, STORE
 from whistle.web.problems import problem, refused
 
 __all__ = ["routes"]
@@ -88,6 +90,10 @@ class _Rate(_Body):
 
 class _Merge(_Body):
     into: _Id | None = None
+
+
+class _Place(_Body):
+    grid: Annotated[str, Field(max_length=32)] | None = None
 
 
 class _Reassign(_Body):
@@ -412,6 +418,35 @@ async def merge(request: web.Request) -> web.Response:
     )
 
 
+@routes.post("/api/v1/whistles/{id}/place")
+async def place(request: web.Request) -> web.Response:
+    """待定位: the operator picks the cell of a whistle its address could not place; it is
+    then routed from there. Sent again by the same operator for the same cell: the case as it
+    stands (200), nothing done twice."""
+    principal = allow(request, Role.OPERATOR)
+    body = await _body(request, _Place)
+    whistle_id = request.match_info["id"]
+    placer = request.app[PLACER]
+    cell = placer.target(body.grid)
+    try:
+        await placer.place(whistle_id, cell, principal)
+    except CaseNotFound:
+        return problem(404, "Not Found", detail=f"no whistle with id {whistle_id!r}")
+    except IllegalTransition as exc:
+        stored = await request.app[STORE].get_whistle(whistle_id)
+        placement = {} if stored is None else stored.row_doc.get("placement") or {}
+        if placement.get("placed_by") == principal.actor and (
+            stored is not None and stored.row_doc["grid"]["code"] == cell.code
+        ):
+            return await _answer(request, whistle_id)
+        refused(request, 409, str(exc))
+        return problem(409, "Conflict", detail=str(exc), extra={"current": exc.status})
+    except CalendarEndError as exc:
+        log.error("calendar.exhausted", whistle_id=whistle_id, error=str(exc))
+        return problem(503, "Service Unavailable", detail=str(exc))
+    return await _answer(request, whistle_id)
+
+
 # -- operator decisions on assignments (调度台) ---------------------------------------------
 
 
@@ -520,6 +555,9 @@ async def inbox(request: web.Request) -> web.Response:
                        and i["assignment"]["status"] == "open"],
         "informed": informed,
     }  # fmt: skip
+    if request[PRINCIPAL].role is not Role.OPERATOR:
+        # Needs not yet claimed and cases one is only told of: not one's own to call back on.
+        body["open_needs"], body["informed"] = masked(body["open_needs"]), masked(informed)
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 from dispatch import Duration
 from whistle.auth import Role
 from whistle.exceptions import FieldError, InvalidWhistle
+from whistle.reload import reload_hierarchy
 from whistle.schema import INPUT, field_errors
 from whistle.store import TokenRecord
 from whistle.timefmt import rfc3339
@@ -151,3 +152,29 @@ async def audit_trail(request: web.Request) -> web.Response:
     allow(request, Role.ADMIN)
     items = await request.app[STORE].audit_trail()
     return web.Response(body=orjson.dumps({"items": items}), content_type="application/json")
+
+
+@routes.post("/api/v1/admin/reload-grids")
+async def reload_grids(request: web.Request) -> web.Response:
+    """Load the grid files again and swap them in; 422 with the problems keeps the old."""
+    principal = allow(request, Role.ADMIN)
+    await request.read()  # none is used; one over the limit is a 413, as on every POST
+    outcome = await reload_hierarchy(request.app)
+    await request.app[ACCESS].audit(
+        principal.actor, "grids.reload", None, {"swapped": outcome.swapped}
+    )
+    doc = {"swapped": outcome.swapped, "cells": outcome.cells, "responders": outcome.responders}
+    if not outcome.swapped:
+        # The field is the file (and line) at fault; the reason names the code and what.
+        errors = [
+            FieldError(p.file if p.line is None else f"{p.file}:{p.line}", str(p))
+            for p in outcome.problems[:100]
+        ]
+        return problem(
+            422,
+            "Invalid config",
+            detail="the grids were not reloaded; the running ones are kept",
+            errors=errors,
+            extra=doc,
+        )
+    return web.Response(body=orjson.dumps(doc), content_type="application/json")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,11 +17,12 @@ from grids import Cell, Level
 from whistle.auth import Principal, Role, allow_cell
 from whistle.bounds import bounded_instant, whole_number
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle
+from whistle.privacy import sees_phones, shown_to
 from whistle.store import StoredWhistle, WhistleQuery
 from whistle.store.case_numbers import CASE_NUMBER
 from whistle.timefmt import rfc3339
 from whistle.web.access import allow, public
-from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, INTAKE, ROUTER, STORE, TZ
+from whistle.web.keys import CLOCK, HIERARCHY, INTAKE, LIVE, STORE, TZ
 from whistle.web.problems import problem
 
 __all__ = ["idempotency_key", "routes"]
@@ -95,7 +98,7 @@ async def get_whistle(request: web.Request) -> web.Response:
     if stored is None:
         return problem(404, "Not Found", detail=f"no whistle with id {whistle_id!r}")
     whistle_id = stored.row_doc["id"]
-    may_read(request, stored)
+    principal = may_read(request, stored)
     tz = request.app[TZ]
     doc = stored.document()
     doc["timeline"] = [
@@ -108,7 +111,7 @@ async def get_whistle(request: web.Request) -> web.Response:
         }
         for e in await store.timeline(whistle_id)
     ]
-    return _json(doc)
+    return _json(for_viewer(principal, stored, doc))
 
 
 _LIST_PARAMS = frozenset(
@@ -134,6 +137,17 @@ _QUEUES = ("returned", "open")
 _SORTS = ("received", "due")
 # A search longer than this is not a word someone typed.
 _MAX_QUERY = 100
+
+
+def _search_text(q: Mapping[str, str], errors: list[FieldError]) -> str:
+    """The ``q`` parameter, stripped; its problems go to ``errors``."""
+    text = q.get("q", "").strip()
+    if len(text) > _MAX_QUERY:
+        errors.append(FieldError("q", f"at most {_MAX_QUERY} characters"))
+    elif any(unicodedata.category(c) == "Cc" for c in text):
+        # 18: a NUL ended the FTS5 string early and SQLite failed (a 500); no text has them.
+        errors.append(FieldError("q", "control characters (NUL, tab, newline) are not text"))
+    return text
 
 
 @routes.get("/api/v1/whistles")
@@ -167,9 +181,7 @@ async def list_whistles(request: web.Request) -> web.Response:
     sort = q.get("sort", "received")
     if sort not in _SORTS:
         errors.append(FieldError("sort", f"unknown sort {sort!r}; expected received or due"))
-    text = q.get("q", "").strip()
-    if len(text) > _MAX_QUERY:
-        errors.append(FieldError("q", f"at most {_MAX_QUERY} characters"))
+    text = _search_text(q, errors)
     since = _time_param(q, "since", errors)
     until = _time_param(q, "until", errors)
     limit = _int_param(q, "limit", 50, 1, 200, errors)
@@ -212,12 +224,23 @@ async def list_whistles(request: web.Request) -> web.Response:
     cursor = None if page.next_before is None else _encode_cursor(page.next_before)
     if page.next_after_due is not None:
         cursor = _encode_cursor("\x1f".join(page.next_after_due), kind="d")
-    return _json(
-        {"items": [item.document() for item in page.items], "next_cursor": cursor, "limit": limit}
-    )
+    items = [for_viewer(principal, item, item.document()) for item in page.items]
+    return _json({"items": items, "next_cursor": cursor, "limit": limit})
 
 
 _READERS = (Role.REPORTER, Role.OPERATOR, Role.COMMITTEE, Role.ADMIN)
+
+
+def calls_back(principal: Principal, stored: StoredWhistle) -> bool:
+    """Whether ``principal`` sees phone numbers on this case in full: those who call back
+    (operators, the case's own responders); everyone else sees them masked (privacy.py)."""
+    role = None if principal.role is None else principal.role.value
+    return sees_phones(role, principal.responder_id, stored.assignments)
+
+
+def for_viewer(principal: Principal, stored: StoredWhistle, doc: dict[str, Any]) -> dict[str, Any]:
+    """A case's document as ``principal`` may see it (see :func:`calls_back`)."""
+    return shown_to(doc, full=calls_back(principal, stored))
 
 
 def may_read(request: web.Request, stored: StoredWhistle) -> Principal:
@@ -357,7 +380,7 @@ async def list_grids(request: web.Request) -> web.Response:
 @routes.get("/api/v1/categories")
 async def list_categories(request: web.Request) -> web.Response:
     allow(request, *Role)
-    items = [category.to_dict(duplicates=True) for category in request.app[CATALOG]]
+    items = [category.to_dict(duplicates=True) for category in request.app[LIVE].catalog]
     return _json({"items": items})
 
 
@@ -384,7 +407,7 @@ async def readyz(request: web.Request) -> web.Response:
         "root": hierarchy.root,
         "database": store.backend,
     }
-    warnings = calendar_warnings(request.app[ROUTER].calendar, request.app[CLOCK].now())
+    warnings = calendar_warnings(request.app[LIVE].router.calendar, request.app[CLOCK].now())
     if warnings:
         body["warnings"] = warnings  # still ready: someone has to add next year's holidays
     return _json(body)

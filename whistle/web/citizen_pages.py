@@ -22,7 +22,7 @@ from whistle.web.citizen_view import citizen_timeline, public_view
 from whistle.web.citizens import find_citizen_case
 from whistle.web.i18n import CITIZEN, PAGES
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CASES, CATALOG, HIERARCHY, STORE, TZ
+from whistle.web.keys import CASES, HIERARCHY, LIVE, STORE, TZ
 from whistle.web.pages import render
 from whistle.web.problems import refused
 
@@ -34,6 +34,7 @@ _STATIC = Path(__file__).resolve().parent / "static"
 _FAVICON = _STATIC / "favicon.svg"
 # What the pages without a login load, by name: nothing else is served from here.
 _PUBLIC_FILES = {
+    "base.css": "text/css; charset=utf-8",
     "common.css": "text/css; charset=utf-8",
     "field.js": "text/javascript; charset=utf-8",
     "citizen.js": "text/javascript; charset=utf-8",
@@ -91,7 +92,7 @@ async def citizen_page(request: web.Request) -> web.Response:
                 "major_name": c.major_name,
                 "keywords": list(c.keywords),
             }
-            for c in request.app[CATALOG]
+            for c in request.app[LIVE].catalog
         ],
     }
     response = render(request, "citizen.html", title=text["title"], ct=text, page_data=data)

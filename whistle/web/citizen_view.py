@@ -12,23 +12,13 @@ from datetime import tzinfo
 from typing import Any
 
 from dispatch.lifecycle import GRADES
-from grids import ResponderKind
 from whistle.events import Event
+from whistle.privacy import mask_phones, public_name
 from whistle.store import StoredWhistle
 from whistle.timefmt import rfc3339
 from whistle.web.i18n import CITIZEN, SOURCES
 
 __all__ = ["citizen_timeline", "place_name", "public_view", "who"]
-
-# Offices, named as themselves; every other kind is a person, named by role and cell.
-_UNITS = frozenset(
-    {
-        ResponderKind.POLICE_STATION.value,
-        ResponderKind.GRID_DEPARTMENT.value,
-        ResponderKind.JURISDICTION_UNIT.value,
-        ResponderKind.BACKSTOP.value,
-    }
-)
 
 # Event type -> the step's key in CITIZEN[lang]["steps"]; events not listed are not shown
 # (notes, deadlines, duplicates found, webhooks: the inside of the work).
@@ -57,13 +47,7 @@ def who(assignment: dict[str, Any] | None, lang: str) -> str:
     """A unit's name, or a person's role in their cell; never a person's name."""
     if not assignment:
         return str(CITIZEN[lang]["someone"])
-    kind = assignment.get("kind")
-    responder = assignment.get("responder") or {}
-    if kind in _UNITS and responder.get("name"):
-        return str(responder["name"])
-    role = assignment.get("kind_name") if lang == "zh" else str(kind or "").replace("_", " ")
-    cell = assignment.get("cell_name") or ""
-    return f"{cell}{role}" if lang == "zh" else f"{role} of {cell}".strip()
+    return public_name(assignment, lang)
 
 
 def place_name(doc: dict[str, Any]) -> str:
@@ -126,12 +110,12 @@ def public_view(stored: StoredWhistle, lang: str = "zh") -> dict[str, Any]:
         "category": doc["category"]["name"]
         if lang == "zh"
         else doc["category"].get("name_en") or doc["category"]["name"],
-        "description": doc["description"],
+        "description": mask_phones(doc["description"]),
         "place": place_name(doc),
         "received_at": doc["received_at"],
         "resolve_due": case.get("resolve_due"),
         "handled_by": sorted(handled),
-        "resolution": resolution.get("note"),
+        "resolution": mask_phones(resolution.get("note") or "") or None,
         "rating": case.get("rating"),
         "can_rate": "rate" in case.get("allowed", ()),
     }

@@ -25,7 +25,7 @@ from whistle.store import WhistleQuery
 from whistle.web.access import public
 from whistle.web.i18n import ACTIONS, CONSOLE, QUEUE, SOURCES, STATUSES
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, STORE
+from whistle.web.keys import CLOCK, HIERARCHY, LIVE, STORE
 from whistle.web.pages import page_session, render
 from whistle.web.queue import queue_row
 
@@ -33,9 +33,10 @@ __all__ = ["QUEUES", "routes"]
 
 routes = web.RouteTableDef()
 
-# The counts shown at the top, in this order: statuses, returns awaiting the dispatcher's
-# decision (退单待定), then the two alarms.
+# The counts shown at the top, in this order: whistles waiting for a place (待定位), statuses,
+# returns awaiting the dispatcher's decision (退单待定), then the two alarms.
 QUEUES = (
+    "unplaced",
     "dispatched",
     "acknowledged",
     "in_progress",
@@ -74,7 +75,7 @@ def _filters(request: web.Request, principal: Principal, lang: str) -> dict[str,
     ]
     sources = [{"value": s.value, "name": SOURCES[lang][s.value]} for s in Source]
     majors: dict[str, dict[str, Any]] = {}
-    for category in request.app[CATALOG]:
+    for category in request.app[LIVE].catalog:
         group = majors.setdefault(
             category.major, {"code": category.major, "name": category.major_name, "items": []}
         )

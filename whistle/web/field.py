@@ -49,7 +49,7 @@ from whistle.store import WhistleQuery
 from whistle.web.access import allow, allow_responder, public
 from whistle.web.i18n import FIELD, PAGES, SOURCES
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CASES, CLOCK, DUTY, HIERARCHY, STORE, TZ
+from whistle.web.keys import CASES, CLOCK, HIERARCHY, LIVE, STORE, TZ
 from whistle.web.pages import page_session, render
 from whistle.web.problems import problem
 
@@ -223,7 +223,7 @@ async def grid_roster(request: web.Request) -> web.Response:
         return problem(404, "Not Found", detail=f"unknown grid code {code!r}")
     if not principal.covers(cell):
         return _json({"code": code, "responders": None})
-    duty = request.app[DUTY]
+    duty = request.app[LIVE].duty
     return _json(
         {
             "code": code,

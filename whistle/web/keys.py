@@ -8,16 +8,20 @@ from pathlib import Path
 
 from aiohttp import web
 
-from dispatch import Catalog, DutyRoster, LifecyclePolicy, Router, Teams
+from dispatch import Teams
 from grids import Hierarchy
+from grids.gazetteer import Gazetteer
 from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
 from whistle.clock import Clock
 from whistle.ids import IdFactory
 from whistle.intake import Intake
+from whistle.party import PartyService, Visits
+from whistle.placing import Placer
 from whistle.silences import Silences
 from whistle.store import Store, StoreUrl
+from whistle.versions import LiveConfig
 from whistle.web.access import AccessLimits
 from whistle.webhooks import WebhookNotifier
 
@@ -25,21 +29,22 @@ __all__ = [
     "BUS",
     "CAMERAS",
     "CASES",
-    "CATALOG",
     "CLOCK",
-    "DUTY",
+    "GAZETTEER",
     "HIERARCHY",
     "HOTLINE_CATEGORIES",
     "IDS",
     "INTAKE",
+    "LIVE",
     "MIN_CONFIDENCE",
-    "POLICY",
-    "ROUTER",
+    "PARTY",
+    "PLACER",
     "SETTINGS",
     "SILENCES",
     "STORE",
     "TEAMS",
     "TZ",
+    "VISITS",
     "WEBHOOKS",
     "Settings",
 ]
@@ -65,6 +70,11 @@ class Settings:
     # Where browsers reach this server (``https://whistle.example.org``): notices link to
     # task pages under it. Empty: the links are paths (``/tasks/…``).
     public_url: str = ""
+    # Origins that may show /wall in a frame (``serve --wall-frame-ancestors``); none: no page
+    # may be framed anywhere (whistle/web/headers.py).
+    wall_frame_ancestors: tuple[str, ...] = ()
+    # The compiled grids (grids.cache), keyed by the grid files' content hash; None: none.
+    grid_cache: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -73,20 +83,26 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 BUS = web.AppKey("bus", Bus)
 HIERARCHY = web.AppKey("hierarchy", Hierarchy)
 CAMERAS = web.AppKey("cameras", CameraRegistry)
-CATALOG = web.AppKey("catalog", Catalog)
-ROUTER = web.AppKey("router", Router)
+# The active config version, compiled (router, catalog, calendar, policy, duty): read
+# ``app[LIVE].router`` and the like at the moment of use, never keep them, for an applied
+# version swaps them while the server runs.
+LIVE = web.AppKey("live_config", LiveConfig)
 TZ: web.AppKey[tzinfo] = web.AppKey("tz")
 STORE: web.AppKey[Store] = web.AppKey("store")
 INTAKE = web.AppKey("intake", Intake)
 CASES = web.AppKey("cases", CaseService)
-DUTY = web.AppKey("duty", DutyRoster)
 TEAMS = web.AppKey("teams", Teams)
-POLICY = web.AppKey("policy", LifecyclePolicy)
 WEBHOOKS = web.AppKey("webhooks", WebhookNotifier)
 SILENCES = web.AppKey("silences", Silences)
 # The one id factory: every id the app makes comes from it, so ids stay monotonic.
 IDS = web.AppKey("ids", IdFactory)
 # hotline_categories.csv, read with the configuration: hotline category -> catalog code.
 HOTLINE_CATEGORIES: web.AppKey[dict[str, str]] = web.AppKey("hotline_categories")
+# Places held whistles (待定位) where an operator says.
+PLACER = web.AppKey("placer", Placer)
+# Place names in addresses -> cells (grids.gazetteer): the hierarchy's names and places.csv.
+GAZETTEER = web.AppKey("gazetteer", Gazetteer)
 # Camera detections below this confidence are stored muted, never dispatched.
 MIN_CONFIDENCE = web.AppKey("camera_min_confidence", float)
+PARTY = web.AppKey("party", PartyService)
+VISITS = web.AppKey("visits", Visits)

@@ -9,10 +9,14 @@ with its case (``/media/{name}?case=<whistle id>``) to whoever may read that cas
 case names the photo (in ``media_urls`` or a resolution's ``photos``) and it was uploaded by
 someone on the case's branch of the grid tree. Admins see every photo. Anyone else gets 403:
 a photo's URL alone is not a right to see it.
+
+What is stored is the photo without its metadata (EXIF with GPS, XMP, IPTC: whistle/photos.py),
+turned upright; its name is the hash of that. A body Pillow cannot read is refused with 415.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from pathlib import Path
@@ -23,6 +27,7 @@ from aiohttp import web
 from grids import Cell, Hierarchy
 from whistle.auth import Principal, Role
 from whistle.exceptions import FieldError, Forbidden, InvalidWhistle, RateLimited
+from whistle.photos import UnreadablePhoto, strip_metadata
 from whistle.web.access import ACCESS, SIGNED_BODY, allow, client_address, public
 from whistle.web.api import may_read
 from whistle.web.keys import HIERARCHY, SETTINGS, STORE
@@ -90,19 +95,24 @@ async def _receive(request: web.Request, uploader: str, scope: str | None) -> we
             [FieldError("body", "not a JPEG, PNG or WebP image (checked by its content)")],
             status=415,
         )
-    name = f"{hashlib.sha256(data).hexdigest()}.{kind}"
+    try:
+        # Off the event loop: decoding a phone's photo takes tens of milliseconds.
+        clean = await asyncio.to_thread(strip_metadata, bytes(data), kind)
+    except UnreadablePhoto as exc:
+        raise InvalidWhistle([FieldError("body", str(exc))], status=415) from None
+    name = f"{hashlib.sha256(clean).hexdigest()}.{kind}"
     folder = media_dir(request)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
     if not target.exists():
         # Write then rename: a reader never sees half a file, a crash leaves no torn one.
         partial = folder / f".{name}.part"
-        partial.write_bytes(data)
+        partial.write_bytes(clean)
         partial.replace(target)
     await request.app[STORE].save_upload(name, uploader, scope)
     return web.Response(
         status=201,
-        body=orjson.dumps({"url": f"/media/{name}", "type": _TYPES[kind], "bytes": len(data)}),
+        body=orjson.dumps({"url": f"/media/{name}", "type": _TYPES[kind], "bytes": len(clean)}),
         content_type="application/json",
     )
 

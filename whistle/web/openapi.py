@@ -22,8 +22,6 @@ tests/reliability/test_fuzz.py runs schemathesis against a live server.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -35,8 +33,28 @@ from whistle import documents
 from whistle.bounds import RANGE
 from whistle.schema import WhistleIn
 from whistle.stats import TABLES
-from whistle.web import actions, admin, resources, silences
+from whistle.web import actions, admin, openapi_config, replay, resources, silences
 from whistle.web.access import public
+from whistle.web.openapi_ops import (
+    AUTHED,
+    CASE_ERRORS,
+    CODE,
+    ID,
+    IMAGES,
+    OBJ,
+    PUBLIC,
+    READ,
+    SIGNED,
+    STR,
+    TIME,
+    WRITE,
+    Op,
+    binary,
+    json_answer,
+    path_param,
+    query,
+)
+from whistle.web.party_openapi import PARTY_MODELS, PARTY_RESPONSES, party_ops
 
 __all__ = ["CASE_ERRORS", "ID", "MODELS", "PATH", "RESPONSES", "Op", "document", "routes"]
 
@@ -59,11 +77,15 @@ MODELS: dict[str, type[BaseModel]] = {
     "ExtendIn": actions._Extend,
     "RateIn": actions._Rate,
     "MergeIn": actions._Merge,
+    "PlaceIn": actions._Place,
     "ReassignIn": actions._Reassign,
     "AcceptReturnIn": actions._AcceptReturn,
     "SilenceIn": silences._SilenceIn,
     "TokenIn": admin._TokenIn,
     "UserIn": admin._UserIn,
+    **openapi_config.MODELS,
+    "ReplayIn": replay._ReplayIn,
+    **PARTY_MODELS,
 }
 
 # Bodies whose handler checks them by hand before WhistleIn: their models only describe them.
@@ -93,6 +115,7 @@ RESPONSES: dict[str, Any] = {
         resources.Silences,
         resources.QueueCounts,
         resources.IssuedToken,
+        resources.GridReload,
         resources.Token,
         resources.Tokens,
         resources.User,
@@ -103,8 +126,11 @@ RESPONSES: dict[str, Any] = {
         resources.PublicPlace,
         resources.Stats,
         resources.StatsCases,
+        resources.ReplayJob,
         resources.FeedResults,
         resources.Health,
+        *openapi_config.RESPONSES,
+        *PARTY_RESPONSES,
     )
 }
 
@@ -138,116 +164,6 @@ def _schemas() -> dict[str, Any]:
     return {**requests, **answers}
 
 
-# -- the pieces of an operation ----------------------------------------------------------------
-
-_STR: dict[str, Any] = {"type": "string"}
-_TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
-_OBJ: dict[str, Any] = {"type": "object"}
-
-_WHY = {
-    400: "Unreadable body or bad query parameters (each named with its reason)",
-    401: "No credentials, or they are wrong, expired or revoked",
-    403: "The caller's role or scope does not allow this",
-    404: "No such resource",
-    409: "The action does not fit the case's state (current status and what is allowed)",
-    413: "Body too large",
-    415: "Body of the wrong media type",
-    422: "Well-formed JSON with bad fields (each named with its reason)",
-    429: "Rate limited",
-    503: "The database cannot take writes right now; nothing was stored",
-}
-_RETRY = {
-    "Retry-After": {
-        "description": "Seconds to wait before retrying",
-        "required": True,
-        "schema": {"type": "string", "pattern": "^[0-9]+$"},
-    }
-}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _problem(status: int) -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "description": _WHY[status],
-        "content": {"application/problem+json": {"schema": _ref("Problem")}},
-    }
-    if status in (429, 503):
-        answer["headers"] = _RETRY
-    return answer
-
-
-def _json(schema: str, description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
-
-
-def _binary(description: str, *kinds: str) -> dict[str, Any]:
-    content = {kind: {"schema": {"type": "string", "format": "binary"}} for kind in kinds}
-    return {"description": description, "content": content}
-
-
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "schema": schema, "description": description}
-
-
-def _path_param(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string"}}
-
-
-_AUTHED = (401, 403, 429)
-_READ = (*_AUTHED, 400)
-_WRITE = (*_AUTHED, 400, 413, 422, 503)
-CASE_ERRORS = (*_WRITE, 404, 409)  # an action on a case or an assignment
-ID = _path_param("id")
-_CODE = _path_param("code")
-_PUBLIC: list[dict[str, list[str]]] = []
-_SIGNED: list[dict[str, list[str]]] = [{"signature": [], "signatureKey": [], "signatureTime": []}]
-_IMAGES = ("image/png", "image/jpeg", "image/webp")
-
-
-@dataclass(frozen=True)
-class Op:
-    """One operation of the document: ``ok`` names the answer's component (a JSON answer,
-    described "OK") or is a whole response object; ``errors`` are the problem statuses it can
-    answer. ``body`` names the JSON request body's component; ``request`` replaces it with a
-    whole requestBody; ``responses`` adds answers beside ``ok`` and the errors."""
-
-    method: str
-    path: str
-    summary: str
-    ok: str | dict[str, Any]
-    errors: tuple[int, ...] = ()
-    status: int = 200
-    body: str | None = None
-    params: tuple[dict[str, Any], ...] = ()
-    security: list[dict[str, list[str]]] | None = None
-    description: str | None = None
-    request: dict[str, Any] | None = None
-    responses: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-
-    def operation(self) -> dict[str, Any]:
-        """The operation object."""
-        ok = _json(self.ok) if isinstance(self.ok, str) else self.ok
-        answers = {str(self.status): ok, **{str(s): _problem(s) for s in sorted(set(self.errors))}}
-        op: dict[str, Any] = {"summary": self.summary, "responses": {**answers, **self.responses}}
-        if self.description is not None:
-            op["description"] = self.description
-        if self.params:
-            op["parameters"] = list(self.params)
-        if self.body is not None:
-            op["requestBody"] = {
-                "required": False,
-                "content": {"application/json": {"schema": _ref(self.body)}},
-            }
-        if self.request is not None:
-            op["requestBody"] = self.request
-        if self.security is not None:
-            op["security"] = self.security
-        return op
-
-
 # -- the operations, by resource ---------------------------------------------------------------
 
 _FILE_WHISTLE = (
@@ -258,39 +174,39 @@ _FILE_WHISTLE = (
     "the repeat window joins the camera's open case there and is answered 200 with "
     "`Whistle-Grouped: true`."
 )
-_LOCATION = {"Location": {"required": True, "schema": _STR}}
+_LOCATION = {"Location": {"required": True, "schema": STR}}
 _WHISTLE_FILTERS = (
-    _query("status", _STR, "a status"),
-    _query(
+    query("status", STR, "a status"),
+    query(
         "source",
         {"enum": ["citizen", "community", "town_committee", "police", "camera"]},
         "a source",
     ),
-    _query("category", _STR, "a category code or a 大类 prefix"),
-    _query("grid", _STR, "a subtree"),
-    _query("level", _STR, "the level of the cell the whistle was placed in"),
-    _query(
+    query("category", STR, "a category code or a 大类 prefix"),
+    query("grid", STR, "a subtree"),
+    query("level", STR, "the level of the cell the whistle was placed in"),
+    query(
         "queue",
         {"enum": ["returned", "open"]},
         "returned: cases with a return (退单) awaiting the dispatcher's decision; "
         "open: not merged, verified, closed or rated",
     ),
-    _query(
+    query(
         "q",
         {"type": "string", "maxLength": 100},
         "search: 受理编号, description, reporter, place or category name containing every "
         "word (FTS5 trigram; words of 1-2 characters by substring scan)",
     ),
-    _query(
+    query(
         "sort",
         {"enum": ["received", "due"]},
         "received: newest first (default); due: the next deadline (case.next_due) first",
     ),
-    _query("since", _TIME, f"received at or after (RFC 3339 with offset, {RANGE})"),
-    _query("until", _TIME, f"received before (RFC 3339 with offset, {RANGE})"),
-    _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "page size"),
-    _query("cursor", _STR, "next_cursor of the previous page"),
-    _query("case_number", _STR, "the one case with this 受理编号 (case-insensitive)"),
+    query("since", TIME, f"received at or after (RFC 3339 with offset, {RANGE})"),
+    query("until", TIME, f"received before (RFC 3339 with offset, {RANGE})"),
+    query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "page size"),
+    query("cursor", STR, "next_cursor of the previous page"),
+    query("case_number", STR, "the one case with this 受理编号 (case-insensitive)"),
 )
 
 
@@ -304,9 +220,9 @@ def _idempotency(description: str) -> dict[str, Any]:
 
 
 def _whistle_ops() -> list[Op]:
-    created = {**_json("Whistle", "Created: the whistle as stored"), "headers": _LOCATION}
+    created = {**json_answer("Whistle", "Created: the whistle as stored"), "headers": _LOCATION}
     grouped = {
-        **_json(
+        **json_answer(
             "Whistle",
             "A camera repeat: added to the open case of the same camera and category in the "
             "camera's own cell, answered with that case",
@@ -325,7 +241,7 @@ def _whistle_ops() -> list[Op]:
             "/api/v1/whistles",
             "File a whistle",
             created,
-            (*_WRITE, 415),
+            (*WRITE, 415),
             status=201,
             body="WhistleIn",
             params=(keyed,),
@@ -337,7 +253,7 @@ def _whistle_ops() -> list[Op]:
             "/api/v1/whistles",
             "List whistles, newest first",
             "WhistlePage",
-            _READ,
+            READ,
             params=_WHISTLE_FILTERS,
         ),
         Op(
@@ -345,7 +261,7 @@ def _whistle_ops() -> list[Op]:
             "/api/v1/whistles/{id}",
             "A whistle and its timeline",
             "WhistleWithTimeline",
-            (*_READ, 404),
+            (*READ, 404),
             params=(ID,),
         ),
     ]
@@ -380,6 +296,7 @@ def _action_ops() -> list[Op]:
         ("refuse-extension", "refuse the waiting extension request", "ReasonIn"),
         ("rate", "rate (好差评)", "RateIn"),
         ("merge", "merge as a duplicate (the case it joins records it)", "MergeIn"),
+        ("place", "place a whistle its address could not place (待定位), then route it", "PlaceIn"),
     ]
     return [
         Op(
@@ -398,29 +315,29 @@ def _action_ops() -> list[Op]:
 
 def _grid_ops() -> list[Op]:
     page = (
-        _query("level", _STR, "a level (1-5 or its name)"),
-        _query("parent", _STR, "a grid code"),
-        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, ""),
-        _query("offset", {"type": "integer", "minimum": 0}, ""),
+        query("level", STR, "a level (1-5 or its name)"),
+        query("parent", STR, "a grid code"),
+        query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, ""),
+        query("offset", {"type": "integer", "minimum": 0}, ""),
     )
-    found = (*_READ, 404)
+    found = (*READ, 404)
     return [
         Op(
             "get",
             "/api/v1/grids",
             "Cells of a level and/or of a parent",
             "CellPage",
-            _READ,
+            READ,
             params=page,
         ),
-        Op("get", "/api/v1/grids/{code}", "A cell", "Cell", found, params=(_CODE,)),
+        Op("get", "/api/v1/grids/{code}", "A cell", "Cell", found, params=(CODE,)),
         Op(
             "get",
             "/api/v1/grids/{code}/shapes",
             "Children as GeoJSON",
             "Shapes",
             found,
-            params=(_CODE,),
+            params=(CODE,),
         ),
         Op(
             "get",
@@ -428,9 +345,9 @@ def _grid_ops() -> list[Op]:
             "Responders and shifts",
             "Roster",
             found,
-            params=(_CODE,),
+            params=(CODE,),
         ),
-        Op("get", "/api/v1/categories", "The category catalog", "Categories", _READ),
+        Op("get", "/api/v1/categories", "The category catalog", "Categories", READ),
         Op(
             "get",
             "/api/v1/whistles/{id}/candidates",
@@ -438,7 +355,7 @@ def _grid_ops() -> list[Op]:
             "with duty and open tasks",
             "Candidates",
             found,
-            params=(ID, _query("q", _STR, "words the name, id or cell name contains")),
+            params=(ID, query("q", STR, "words the name, id or cell name contains")),
         ),
         Op(
             "get",
@@ -465,64 +382,69 @@ def _admin_ops() -> list[Op]:
             "post",
             "/api/v1/silences",
             "Mute a camera, cell or category",
-            _json("Silence", "Created"),
-            _WRITE,
+            json_answer("Silence", "Created"),
+            WRITE,
             status=201,
             body="SilenceIn",
         ),
-        Op("get", "/api/v1/silences", "Every silence", "Silences", _READ),
+        Op("get", "/api/v1/silences", "Every silence", "Silences", READ),
         Op(
             "get",
             "/api/v1/queue-counts",
             "Cases per queue in a subtree (exact)",
             "QueueCounts",
-            _READ,
-            params=(_query("grid", _STR, "the subtree (default: the caller's scope)"),),
+            READ,
+            params=(query("grid", STR, "the subtree (default: the caller's scope)"),),
         ),
         Op(
             "delete",
             "/api/v1/silences/{id}",
             "Expire a silence now",
             "Silence",
-            (*_WRITE, 404),
+            (*WRITE, 404),
             params=(ID,),
         ),
         Op(
             "post",
             "/api/v1/tokens",
             "Issue a token (shown once)",
-            _json("IssuedToken", "Created"),
-            _WRITE,
+            json_answer("IssuedToken", "Created"),
+            WRITE,
             status=201,
             body="TokenIn",
         ),
-        Op("get", "/api/v1/tokens", "Every token", "Tokens", _READ),
-        Op(
-            "delete", "/api/v1/tokens/{id}", "Revoke a token", "Token", (*_WRITE, 404), params=(ID,)
-        ),
+        Op("get", "/api/v1/tokens", "Every token", "Tokens", READ),
+        Op("delete", "/api/v1/tokens/{id}", "Revoke a token", "Token", (*WRITE, 404), params=(ID,)),
         Op(
             "post",
             "/api/v1/users",
             "Add a login",
-            _json("User", "Created"),
-            _WRITE,
+            json_answer("User", "Created"),
+            WRITE,
             status=201,
             body="UserIn",
         ),
-        Op("get", "/api/v1/audit", "The audit trail", "Audit", _READ),
+        Op("get", "/api/v1/audit", "The audit trail", "Audit", READ),
+        Op(
+            "post",
+            "/api/v1/admin/reload-grids",
+            "Reload the grid files; on any problem (422) the running grids are kept",
+            "GridReload",
+            (*WRITE, 422),
+        ),
     ]
 
 
 def _media_ops() -> list[Op]:
-    photo = _binary("", *_IMAGES)
+    photo = binary("", *IMAGES)
     del photo["description"]
     return [
         Op(
             "post",
             "/api/v1/media",
             "Upload a photo",
-            _json("Media", "Created"),
-            (*_WRITE, 415),
+            json_answer("Media", "Created"),
+            (*WRITE, 415),
             status=201,
             request={"required": True, **photo},
         ),
@@ -532,24 +454,24 @@ def _media_ops() -> list[Op]:
             "A photo, to its uploader and admins; otherwise with its case (`?case=`) to "
             "whoever may read the case, when the case names it and it was uploaded on the "
             "case's branch of the grid tree (403 otherwise: the URL alone shows nothing)",
-            _binary("The image, of the type its content proved", *_IMAGES),
-            (*_AUTHED, 404),
+            binary("The image, of the type its content proved", *IMAGES),
+            (*AUTHED, 404),
             params=(
-                _path_param("name", _STR),
-                _query("case", _STR, "the whistle id of the case the photo belongs to"),
+                path_param("name", STR),
+                query("case", STR, "the whistle id of the case the photo belongs to"),
             ),
         ),
     ]
 
 
 def _public_photo() -> dict[str, Any]:
-    photo = _binary("", *_IMAGES)
+    photo = binary("", *IMAGES)
     del photo["description"]
     return photo
 
 
 def _public_ops() -> list[Op]:
-    link = (ID, _query("key", _STR, "the private key of the link"))
+    link = (ID, query("key", STR, "the private key of the link"))
     keyed = _idempotency(
         "makes retries safe: a retry from the same address gets its case number back "
         "(without a new link); reused with another body it is refused (422) naming no case"
@@ -559,11 +481,11 @@ def _public_ops() -> list[Op]:
             "post",
             "/api/v1/public/whistles",
             "A citizen files a whistle",
-            _json("PublicFiled", "Created"),
+            json_answer("PublicFiled", "Created"),
             (429, 400, 413, 415, 422, 503),
             status=201,
             body="PublicIn",
-            security=_PUBLIC,
+            security=PUBLIC,
             params=(keyed,),
         ),
         Op(
@@ -573,7 +495,7 @@ def _public_ops() -> list[Op]:
             "PublicView",
             (404,),
             params=link,
-            security=_PUBLIC,
+            security=PUBLIC,
         ),
         Op(
             "get",
@@ -582,10 +504,10 @@ def _public_ops() -> list[Op]:
             "PublicPlace",
             (400, 404),
             params=(
-                _query("lat", {"type": "number"}, "latitude"),
-                _query("lon", {"type": "number"}, "longitude"),
+                query("lat", {"type": "number"}, "latitude"),
+                query("lon", {"type": "number"}, "longitude"),
             ),
-            security=_PUBLIC,
+            security=PUBLIC,
         ),
         Op(
             "get",
@@ -593,18 +515,18 @@ def _public_ops() -> list[Op]:
             "A cell's children as GeoJSON polygons, for the citizen's map",
             "Shapes",
             (404,),
-            params=(_CODE,),
-            security=_PUBLIC,
+            params=(CODE,),
+            security=PUBLIC,
         ),
         Op(
             "post",
             "/api/v1/public/media",
             "A citizen uploads a photo (the citizens' per-address limit)",
-            _json("Media", "Created"),
+            json_answer("Media", "Created"),
             (429, 413, 415),
             status=201,
             request={"required": True, **_public_photo()},
-            security=_PUBLIC,
+            security=PUBLIC,
         ),
         Op(
             "post",
@@ -614,46 +536,46 @@ def _public_ops() -> list[Op]:
             (400, 404, 409, 413, 422, 503),
             body="PublicRateIn",
             params=link,
-            security=_PUBLIC,
+            security=PUBLIC,
         ),
     ]
 
 
 _DATE = {"type": "string", "format": "date"}
 _WINDOW = (
-    _query("grid", _STR, "the subtree (default: the caller's scope)"),
-    _query("since", _DATE, "first day, from 1970-01-01 (default: 30 days before until)"),
-    _query("until", _DATE, "last day, included, at most 8999-12-31 (default: today)"),
-    _query("lang", {"enum": ["zh", "en"]}, "language of the labels"),
+    query("grid", STR, "the subtree (default: the caller's scope)"),
+    query("since", _DATE, "first day, from 1970-01-01 (default: 30 days before until)"),
+    query("until", _DATE, "last day, included, at most 8999-12-31 (default: today)"),
+    query("lang", {"enum": ["zh", "en"]}, "language of the labels"),
 )
 
 
 def _stats_ops() -> list[Op]:
     drill = (
         *_WINDOW,
-        _query("metric", _STR, "the figure's metric"),
-        _query("bucket", _STR, "the figure's bucket"),
-        _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, ""),
+        query("metric", STR, "the figure's metric"),
+        query("bucket", STR, "the figure's bucket"),
+        query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, ""),
     )
-    table = _path_param("table", {"type": "string", "enum": list(TABLES)})
-    csv = {"description": "CSV", "content": {"text/csv": {"schema": _STR}}}
+    table = path_param("table", {"type": "string", "enum": list(TABLES)})
+    csv = {"description": "CSV", "content": {"text/csv": {"schema": STR}}}
     return [
-        Op("get", "/api/v1/stats", "Every figure of a window", "Stats", _READ, params=_WINDOW),
+        Op("get", "/api/v1/stats", "Every figure of a window", "Stats", READ, params=_WINDOW),
         Op(
             "get",
             "/api/v1/wall",
             "The command-centre wall: open cases per map cell, today's whistles by source, "
             "the overdue cases by name, the three rates of the last 7 days",
             "Wall",
-            _READ,
-            params=(_query("grid", _STR, "the subtree (default: the caller's scope)"),),
+            READ,
+            params=(query("grid", STR, "the subtree (default: the caller's scope)"),),
         ),
         Op(
             "get",
             "/api/v1/stats/cases",
             "The ids behind one figure",
             "StatsCases",
-            _READ,
+            READ,
             params=drill,
         ),
         Op(
@@ -661,7 +583,7 @@ def _stats_ops() -> list[Op]:
             "/api/v1/stats/{table}.csv",
             "One table as CSV",
             csv,
-            (*_READ, 404),
+            (*READ, 404),
             params=(table, *_WINDOW),
         ),
     ]
@@ -677,11 +599,11 @@ def _feed(path: str, summary: str) -> Op:
         "post",
         path,
         summary,
-        _json("FeedResults", "Every line was stored, or already was"),
-        (*_WRITE, 415),
-        security=_SIGNED,
-        request={"required": True, "content": {"application/x-ndjson": {"schema": _STR}}},
-        responses={"207": _json("FeedResults", "Multi-Status: some lines are errors")},
+        json_answer("FeedResults", "Every line was stored, or already was"),
+        (*WRITE, 415),
+        security=SIGNED,
+        request={"required": True, "content": {"application/x-ndjson": {"schema": STR}}},
+        responses={"207": json_answer("FeedResults", "Multi-Status: some lines are errors")},
     )
 
 
@@ -694,9 +616,9 @@ def _system_ops() -> list[Op]:
     }
     events = {
         "description": "Server-sent events",
-        "content": {"text/event-stream": {"schema": _STR}},
+        "content": {"text/event-stream": {"schema": STR}},
     }
-    this = {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": _OBJ}}}
+    this = {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": OBJ}}}
     return [
         Op(
             "get",
@@ -705,23 +627,23 @@ def _system_ops() -> list[Op]:
             "when its token is revoked or expires or its session ends, it sends "
             '`event: revoked` (data: `{"why": ...}`) and ends within seconds',
             events,
-            (*_AUTHED, 400),
+            (*AUTHED, 400),
             params=(
                 resume,
-                _query("last_event_id", _SEQ, "the same, for clients that cannot set it"),
+                query("last_event_id", _SEQ, "the same, for clients that cannot set it"),
             ),
         ),
         _feed("/api/v1/feeds/camera", "Camera detections (天眼), JSON Lines, signed"),
         _feed("/api/v1/feeds/police", "Police alerts (警情), JSON Lines, signed"),
-        Op("get", PATH, "This document", this, security=_PUBLIC),
-        Op("get", "/healthz", "Alive", "Health", security=_PUBLIC),
+        Op("get", PATH, "This document", this, security=PUBLIC),
+        Op("get", "/healthz", "Alive", "Health", security=PUBLIC),
         Op(
             "get",
             "/readyz",
             "Ready: hierarchy loaded, database answers",
             "Health",
             (503,),
-            security=_PUBLIC,
+            security=PUBLIC,
         ),
     ]
 
@@ -735,8 +657,11 @@ def operations() -> list[Op]:
         *_media_ops(),
         *_public_ops(),
         *_stats_ops(),
+        *replay.api_ops(),
         *_system_ops(),
         *_action_ops(),
+        *openapi_config.operations(),
+        *party_ops(),
     ]
 
 

@@ -7,6 +7,7 @@ Login uses a double-submit CSRF cookie; once logged in, forms carry the session'
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import math
 import secrets
@@ -21,18 +22,19 @@ from aiohttp.typedefs import Handler
 from whistle.auth import Principal, Role
 from whistle.exceptions import Forbidden, Overloaded, RateLimited
 from whistle.nearby import distance_m
+from whistle.privacy import mask_phones, masked, shown_to
 from whistle.store import WhistleQuery
 from whistle.store.case_numbers import CASE_NUMBER
 from whistle.timefmt import rfc3339
 from whistle.web.access import ACCESS, PRINCIPAL, SESSION_COOKIE, client_address, public
-from whistle.web.api import may_read
+from whistle.web.api import calls_back, for_viewer, may_read
 from whistle.web.i18n import ACTIONS, LANG_COOKIE, PAGES
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CATALOG, HIERARCHY, ROUTER, SETTINGS, STORE, TZ
+from whistle.web.keys import HIERARCHY, LIVE, SETTINGS, STORE, TZ
 from whistle.web.matchers import matchers_named
 from whistle.web.problems import PROBLEM_JSON, refused
-from whistle.web.timeline import names_of, sentences
-from whistle.web.trace import trace_entries
+from whistle.web.timeline import actor_name, names_of, sentences
+from whistle.web.trace import placement_text, trace_entries
 
 __all__ = ["LANDING", "NAV", "html_errors", "nav_for", "page_session", "render", "routes"]
 
@@ -102,10 +104,6 @@ def render(
         lang=lang, t=PAGES[lang], title=context.pop("title", PAGES[lang]["app"]), **context
     )
     response = web.Response(text=html, content_type="text/html", status=status)
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
     if "lang" in request.query:
         response.set_cookie(
             LANG_COOKIE, lang, samesite="Lax", max_age=365 * 86400, secure=secure_cookies(request)
@@ -147,6 +145,7 @@ async def page_session(request: web.Request, *roles: Role) -> tuple[Principal, s
 # same roles themselves: this only keeps the bar from offering what would be refused).
 NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/tasks", "tasks", frozenset({Role.RESPONDER})),
+    ("/party/me", "party_me", frozenset({Role.RESPONDER})),
     ("/report", "report", frozenset({Role.REPORTER, Role.OPERATOR})),
     ("/console", "console", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
     ("/claims", "claims", frozenset({Role.RESPONDER, Role.OPERATOR, Role.ADMIN})),
@@ -154,8 +153,11 @@ NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/silences", "silences", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
     ("/hotline", "hotline", frozenset({Role.OPERATOR})),
     ("/stats", "stats", frozenset({Role.COMMITTEE, Role.OPERATOR, Role.ADMIN})),
+    ("/admin/replay", "replay", frozenset({Role.ADMIN})),
+    ("/party", "party", frozenset({Role.COMMITTEE, Role.OPERATOR, Role.ADMIN, Role.REPORTER})),
     ("/wall", "wall", frozenset({Role.OPERATOR, Role.COMMITTEE, Role.ADMIN})),
     ("/grids", "grids", frozenset(Role) - {Role.INTEGRATION}),
+    ("/admin/config", "config", frozenset({Role.ADMIN})),
 )
 
 
@@ -259,6 +261,11 @@ async def login(request: web.Request) -> web.Response:
             request, "login.html", status=401, csrf=sent, name=name, error=PAGES[lang]["bad_login"]
         )
     session_id, _ = found
+    # Rotation: the session this browser had before (another user's, or one an attacker
+    # planted) ends now; the login gets a new id, never the one the browser brought.
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:
+        await request.app[ACCESS].logout(previous)
     response = web.HTTPSeeOther("/")
     response.set_cookie(
         SESSION_COOKIE, session_id, httponly=True, samesite="Strict", secure=secure_cookies(request)
@@ -308,7 +315,7 @@ async def home(request: web.Request) -> web.Response:
             cell = request.app[HIERARCHY].cell(principal.scope)
             path = "/" + "/".join(cell.path) + "/"
         page = await request.app[STORE].list_whistles(WhistleQuery(grid_path=path, limit=20))
-        items = [item.document() for item in page.items]
+        items = [for_viewer(principal, item, item.document()) for item in page.items]
     return render(
         request,
         "home.html",
@@ -336,7 +343,7 @@ async def case_page(request: web.Request) -> web.Response:
             raise web.HTTPSeeOther(f"/cases/{whistle_id}")
     if stored is None:
         raise web.HTTPNotFound(text="no such case")
-    may_read(request, stored)
+    reader = may_read(request, stored)
     tz = request.app[TZ]
     doc = stored.document()
     related = await _related(request, doc)
@@ -344,7 +351,12 @@ async def case_page(request: web.Request) -> web.Response:
     timeline = [
         {"at": rfc3339(e.at, tz), "type": e.type, "actor": e.actor, "data": e.data} for e in events
     ]
-    names = names_of(request.app[HIERARCHY], request.app[ROUTER])
+    # Phone numbers in full only for those who call back (whistle/privacy.py).
+    full = calls_back(reader, stored)
+    doc = shown_to(doc, full=full)
+    if not full:
+        timeline, related = masked(timeline), masked(related)
+    names = names_of(request.app[HIERARCHY], request.app[LIVE].router)
     return render(
         request,
         "case.html",
@@ -353,7 +365,21 @@ async def case_page(request: web.Request) -> web.Response:
         doc=doc,
         timeline=timeline,
         # The timeline as sentences with names (whistle/web/timeline.py), as the task page.
-        lines=sentences(events, names, lang=_lang(request), tz=tz),
+        lines=[
+            line if full else dataclasses.replace(line, text=mask_phones(line.text))
+            for line in sentences(events, names, lang=_lang(request), tz=tz)
+        ],
+        # How the place was found: coordinates, a gazetteer entry, or by hand (whom).
+        placement=placement_text(
+            doc,
+            names,
+            lang=_lang(request),
+            who=actor_name(
+                (stored.row_doc.get("placement") or {}).get("placed_by"),
+                names,
+                lang=_lang(request),
+            ),
+        ),
         route=trace_entries(
             doc,
             [
@@ -371,7 +397,7 @@ async def case_page(request: web.Request) -> web.Response:
             key: matchers_named(
                 dict(named.get("matchers") or {}),
                 request.app[HIERARCHY],
-                request.app[CATALOG],
+                request.app[LIVE].catalog,
                 _lang(request),
             )
             for key in ("muted_by", "silence_warning")

@@ -26,6 +26,11 @@ __all__ = [
     "Cell",
     "CellPage",
     "CellSummary",
+    "ConfigApplied",
+    "ConfigProblem",
+    "ConfigValidation",
+    "ConfigVersion",
+    "ConfigVersions",
     "FeedResults",
     "Health",
     "History",
@@ -37,6 +42,7 @@ __all__ = [
     "PublicIn",
     "PublicRateIn",
     "PublicView",
+    "ReplayJob",
     "Roster",
     "Shapes",
     "Silence",
@@ -54,10 +60,15 @@ Date = Annotated[str, Field(json_schema_extra={"format": "date"})]
 
 
 class FieldProblem(TypedDict):
-    """One bad field and why."""
+    """One bad field and why: ``reason`` in English; ``code`` and ``params``, where given,
+    say the same for a page to put in its reader's language."""
 
     field: str
     reason: str
+    code: NotRequired[Annotated[str, Field(description="the kind of reason, e.g. too_long")]]
+    params: NotRequired[
+        Annotated[dict[str, str], Field(description="the reason's values, e.g. {max: 2000}")]
+    ]
 
 
 class Problem(TypedDict):
@@ -335,6 +346,15 @@ class Tokens(TypedDict):
     items: list[Token]
 
 
+class GridReload(TypedDict):
+    """What a reload of the grid files did: swapped, and the cells and responders now served
+    (the running ones when it was refused)."""
+
+    swapped: bool
+    cells: int
+    responders: int
+
+
 class IssuedToken(TypedDict):
     """A new token: its secret is shown this once."""
 
@@ -354,6 +374,51 @@ class Audit(TypedDict):
     """The audit trail."""
 
     items: list[dict[str, Any]]
+
+
+class ConfigProblem(TypedDict):
+    """One problem of a proposed config version, where an editor shows it."""
+
+    file: Annotated[str, Field(description="rules.toml, categories.toml, calendar.toml, ...")]
+    line: Annotated[int | None, Field(description="1-based; null when the file has none")]
+    where: Annotated[str | None, Field(description="the table or row, e.g. defaults.acknowledge")]
+    message: str
+
+
+class ConfigVersion(TypedDict):
+    """A stored version of the rules, catalog, calendar, lifecycle and duty rota."""
+
+    id: int
+    hash: Annotated[str, Field(description="SHA-256 over the canonical files")]
+    author: str
+    reason: str
+    created_at: Time
+    state: Literal["proposed", "active", "retired"]
+    applied_at: Annotated[Time | None, Field(description="when it was last made active")]
+    files: NotRequired[Annotated[dict[str, str], Field(description="file name -> its text")]]
+
+
+class ConfigVersions(TypedDict):
+    """Every config version, newest first, and the one this process runs."""
+
+    active: int | None
+    files: Annotated[list[str], Field(description="the files a version holds")]
+    items: list[ConfigVersion]
+
+
+class ConfigValidation(TypedDict):
+    """The problems of files as a version (``ok``: none; nothing is stored)."""
+
+    ok: bool
+    problems: list[ConfigProblem]
+
+
+class ConfigApplied(TypedDict):
+    """The version now active in every process (each picks it up within a second)."""
+
+    active: int | None
+    hash: str
+    action: Literal["apply", "rollback"]
 
 
 class Media(TypedDict):
@@ -698,3 +763,25 @@ class Candidates(TypedDict):
     whistle_id: str
     q: str
     groups: list[CandidateGroup]
+
+
+# -- what-if replay ------------------------------------------------------------------------------
+
+
+class ReplayJob(TypedDict):
+    """A replay (POST /api/v1/replays) and, once ``status`` is ``done``, its report: ``cases``
+    replayed, ``changed`` (routed differently), ``retimed``, ``rates`` before and after
+    (响应率, 按期结案率, the backstop's share), the ``kinds``/``levels``/``units`` diff tables,
+    the ``busiest`` ten before and after, and ``changed_cases`` with both traces (see
+    ``whistle.replay.report``)."""
+
+    id: str
+    status: Literal["running", "done", "failed"]
+    since: Date
+    until: Date
+    config: str | None
+    version: str | None
+    by: str
+    seconds: float | None
+    report: dict[str, Any] | None
+    error: str | None

@@ -26,7 +26,7 @@ from whistle.store import Silence
 from whistle.web.access import public
 from whistle.web.i18n import SILENCES_PAGE, SOURCES
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CAMERAS, CATALOG, HIERARCHY, SILENCES, STORE, TZ
+from whistle.web.keys import CAMERAS, HIERARCHY, LIVE, SILENCES, STORE, TZ
 from whistle.web.matchers import matchers_named
 from whistle.web.pages import page_session, render
 from whistle.web.queue import case_label
@@ -41,7 +41,7 @@ def _row(silence: Silence, request: web.Request, lang: str) -> dict[str, Any]:
     return {
         "id": silence.id,
         "matchers": matchers_named(
-            dict(silence.matchers), request.app[HIERARCHY], request.app[CATALOG], lang
+            dict(silence.matchers), request.app[HIERARCHY], request.app[LIVE].catalog, lang
         ),
         "starts": silence.starts_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
         "ends": silence.ends_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
@@ -110,7 +110,7 @@ async def silences_page(request: web.Request) -> web.Response:
     cameras = sorted(
         cid for cid in request.app[CAMERAS] if principal.covers(request.app[CAMERAS].home(cid))
     )
-    catalog = request.app[CATALOG]
+    catalog = request.app[LIVE].catalog
     majors: dict[str, dict[str, Any]] = {}
     for category in catalog:
         group = majors.setdefault(

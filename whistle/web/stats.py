@@ -27,6 +27,7 @@ from grids import Cell, Hierarchy
 from whistle.auth import Principal, Role, allow_cell
 from whistle.bounds import whole_number
 from whistle.exceptions import FieldError, InvalidWhistle
+from whistle.privacy import NAMES_IN_EXPORTS
 from whistle.stats import METRICS, TABLES, Window, csv_table, labels, parse_window, report
 from whistle.store.facts import BadBucket, metric_kind
 from whistle.store.readouts import CaseFacts
@@ -34,11 +35,11 @@ from whistle.timefmt import rfc3339
 from whistle.web.access import allow, public
 from whistle.web.i18n import SOURCES, STATUSES
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, STORE, TZ
+from whistle.web.keys import CLOCK, HIERARCHY, LIVE, STORE, TZ
 from whistle.web.numbers import case_number
 from whistle.web.pages import page_session, render
 
-__all__ = ["READERS", "routes"]
+__all__ = ["READERS", "cell_choices", "routes"]
 
 log = structlog.get_logger(__name__)
 
@@ -74,7 +75,9 @@ async def _report(request: web.Request, window: Window, *, top: int | None = 100
         until=window.until.isoformat(),
         ms=round((time.perf_counter() - started) * 1000, 1),
     )
-    return report(raw, window, hierarchy=app[HIERARCHY], catalog=app[CATALOG], lang=_lang(request))
+    return report(
+        raw, window, hierarchy=app[HIERARCHY], catalog=app[LIVE].catalog, lang=_lang(request)
+    )
 
 
 @routes.get("/api/v1/stats")
@@ -138,6 +141,12 @@ async def get_stats_cases(request: web.Request) -> web.Response:
     return web.Response(body=orjson.dumps(doc), content_type="application/json")
 
 
+def names_in_exports(principal: Principal) -> bool:
+    """Whether an export names people (whistle/privacy.py ``NAMES_IN_EXPORTS``: the committee,
+    which counts who reported, and the operators and admins); others see the role."""
+    return principal.role is not None and principal.role.value in NAMES_IN_EXPORTS
+
+
 @routes.get("/api/v1/stats/{table:[a-z]+}.csv")
 async def get_stats_csv(request: web.Request) -> web.Response:
     principal = allow(request, *READERS)
@@ -152,7 +161,7 @@ async def get_stats_csv(request: web.Request) -> web.Response:
         for part in ("stats", table, window.cell.code, str(window.since), str(window.until))
     )
     return web.Response(
-        body=csv_table(doc, table, _lang(request)),
+        body=csv_table(doc, table, _lang(request), names_shown=names_in_exports(principal)),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
@@ -162,7 +171,7 @@ async def get_stats_csv(request: web.Request) -> web.Response:
 # -- pages ---------------------------------------------------------------------------------------
 
 
-def _choices(hierarchy: Hierarchy, principal: Principal, chosen: Cell) -> list[dict[str, Any]]:
+def cell_choices(hierarchy: Hierarchy, principal: Principal, chosen: Cell) -> list[dict[str, Any]]:
     """The cells one may pick: from the top of one's scope down to the chosen cell, then the
     chosen cell's children."""
     top = principal.scope or hierarchy.root
@@ -192,7 +201,7 @@ def _page_context(request: web.Request, principal: Principal, window: Window) ->
         "s": labels(lang),
         "window": window.params(),
         "qs": urlencode(window.params()),
-        "choices": _choices(hierarchy, principal, window.cell),
+        "choices": cell_choices(hierarchy, principal, window.cell),
     }
 
 
@@ -219,7 +228,7 @@ def _row(request: web.Request, facts: CaseFacts, lang: str) -> dict[str, Any]:
     app = request.app
     tz = app[TZ]
     cell = app[HIERARCHY].get(facts.grid_code)
-    category = app[CATALOG].get(facts.category)
+    category = app[LIVE].catalog.get(facts.category)
     if category is None:
         category_name = facts.category
     else:
@@ -248,7 +257,7 @@ def _bucket_name(request: web.Request, bucket: str | None, lang: str) -> str:
         cell = app[HIERARCHY].get(value) if value else None
         return value if cell is None else cell.name
     if kind == "category":
-        major = app[CATALOG].major(value)
+        major = app[LIVE].catalog.major(value)
         return value if major is None else (major.name_en if lang == "en" else major.name)
     if kind == "responder":
         found = app[HIERARCHY].responder(value)

@@ -31,9 +31,9 @@ from whistle.exceptions import Forbidden
 from whistle.timefmt import display
 from whistle.web.access import public
 from whistle.web.field import finished, month_figures
-from whistle.web.i18n import FIELD, PAGES, TASKS
+from whistle.web.i18n import FIELD, PAGES, REASONS, TASKS
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CASES, CLOCK, HIERARCHY, ROUTER, STORE, TZ
+from whistle.web.keys import CASES, CLOCK, HIERARCHY, LIVE, STORE, TZ
 from whistle.web.maps import place_svg
 from whistle.web.pages import page_session, render
 from whistle.web.timeline import duration_text, names_of, sentences
@@ -129,7 +129,7 @@ def _page_data(request: web.Request, principal: Principal, **extra: Any) -> dict
         "lang": lang,
         "tz": "Asia/Shanghai",
         "responder": principal.responder_id,
-        "text": {**FIELD[lang], **TASKS[lang]},
+        "text": {**FIELD[lang], **TASKS[lang], "reasons": REASONS[lang]},
         **extra,
     }
 
@@ -230,7 +230,7 @@ async def task_page(request: web.Request) -> web.Response:
     case = doc.get("case") or {}
     hierarchy = request.app[HIERARCHY]
     events = await store.timeline(whistle_id)
-    names = names_of(hierarchy, request.app[ROUTER])
+    names = names_of(hierarchy, request.app[LIVE].router)
     due, due_key = _due(assignment, case)
     tz = request.app[TZ]
     return render(

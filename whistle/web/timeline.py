@@ -21,7 +21,15 @@ from dispatch import Source
 from dispatch.lifecycle import GRADES
 from whistle.timefmt import display
 
-__all__ = ["ORIGIN_WORDS", "Line", "Names", "duration_text", "names_of", "sentences"]
+__all__ = [
+    "ORIGIN_WORDS",
+    "Line",
+    "Names",
+    "actor_name",
+    "duration_text",
+    "names_of",
+    "sentences",
+]
 
 
 class _Event(Protocol):
@@ -186,6 +194,12 @@ class _Say:
         return "" if not text else f"{self.w['sep']}{text}"
 
 
+def actor_name(actor: str | None, names: Names, *, lang: str) -> str:
+    """Who did something, as the timeline names them (a responder by name, a token by its
+    part: 调度中心, a login by its name)."""
+    return _Say(names, lang if lang in _WORDS else "zh").who(actor)
+
+
 def _received(say: _Say, e: _Event) -> str:
     return "受理" if say.zh() else "received"
 
@@ -251,6 +265,19 @@ def _rated(say: _Say, e: _Event) -> str:
     )
 
 
+def _unplaced(say: _Say, e: _Event) -> str:
+    address = e.data.get("address") or ""
+    if say.zh():
+        return f"地址「{address}」未能自动定位，转调度台待定位"
+    return f"the address “{address}” could not be placed: waiting for an operator"
+
+
+def _placed(say: _Say, e: _Event) -> str:
+    cell = say.names.cell(str(e.data.get("grid") or "")) or ""
+    who = say.who(e.actor)
+    return f"{who} 人工定位至{cell}" if say.zh() else f"{who} placed it in {cell}"
+
+
 def _claimed(say: _Say, e: _Event) -> str:
     who = say.responder(e.data.get("responder_id") or e.actor)
     team = e.data.get("team")
@@ -263,6 +290,8 @@ _SENTENCES: dict[str, Callable[[_Say, _Event], str]] = {
     "whistle.received": _received,
     "whistle.routed": _routed,
     "whistle.muted": _case("静默规则覆盖，未派遣", "muted by a silence, not dispatched"),
+    "whistle.unplaced": _unplaced,
+    "whistle.placed": _placed,
     "assignment.added": _added,
     "assignment.acknowledged": _step("报到", "reported in"),
     "assignment.claimed": _claimed,

@@ -8,14 +8,16 @@ timeline.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from grids import Level
+from grids.gazetteer import AliasKind
 from whistle.web.timeline import ORIGIN_WORDS, Names
 
-__all__ = ["TraceEntry", "trace_entries"]
+__all__ = ["TraceEntry", "placement_text", "trace_entries"]
 
 _RESULT = {
     "zh": {
@@ -119,3 +121,73 @@ def _holder(assignment: Mapping[str, Any], names: Names, lang: str) -> str:
         return "认领栏" if lang == "zh" else "the claim board"
     cell = names.cell(str(assignment.get("cell") or ""))
     return cell or str(assignment.get("kind_name") or assignment.get("kind") or "")
+
+
+# -- how the place was found (the whistle's ``placement``) ----------------------------------
+
+_PLACED = {
+    "zh": {
+        "grid": "按网格编码定位：{cell}",
+        "coordinates": "按坐标定位（{lat}, {lon}）：{cell}",
+        "gazetteer": "按地址定位：地址「{address}」中的「{matched}」，地名库条目「{entry}」"
+        "（{kind}）→ {cell}",
+        "pending": "待定位：地址「{address}」未能自动定位（{reason}），等待调度员选择所在网格",
+        "hand": "人工定位：{who}于{at}选定{cell}（地址「{address}」）",
+        "hierarchy": "网格名称",
+    },
+    "en": {
+        "grid": "placed by its grid code: {cell}",
+        "coordinates": "placed by its point ({lat}, {lon}): {cell}",
+        "gazetteer": "placed by its address: “{matched}” in “{address}”, the gazetteer entry "
+        "“{entry}” ({kind}) → {cell}",
+        "pending": "waiting for a place: the address “{address}” placed nothing ({reason}); an "
+        "operator picks its cell",
+        "hand": "placed by hand: {who} picked {cell} at {at} (address “{address}”)",
+        "hierarchy": "grid names",
+    },
+}
+_REASONS_ZH = (
+    (re.compile(r"^no known place name$"), "没有认出任何地名"),
+    (re.compile(r"^only (.+) \((.+)\) is known$"), r"只认出「\1」（\2），不够具体"),
+    (re.compile(r"^names on different branches: (.+)$"), r"地名「\1」分属不同地方"),
+)
+
+
+def placement_text(doc: Mapping[str, Any], names: Names, *, lang: str, who: str = "") -> str:
+    """How the whistle's place was found, in words: by coordinates, by which gazetteer entry
+    (the words matched and the entry), or by hand (by whom); "" for whistles stored before
+    placements were recorded. ``who``: the placer as the page names people."""
+    placement = doc.get("placement")
+    if not placement:
+        return ""
+    lang = lang if lang in _PLACED else "zh"
+    words = _PLACED[lang]
+    location = doc.get("location") or {}
+    kind = str(placement.get("entry_kind") or "")
+    if kind == "grid":
+        kind_words = words["hierarchy"]
+    elif kind in AliasKind.__members__.values():
+        kind_words = AliasKind(kind).label_zh if lang == "zh" else kind
+    else:
+        kind_words = kind
+    reason = str(placement.get("reason") or "")
+    if lang == "zh":
+        for pattern, replacement in _REASONS_ZH:
+            reason = pattern.sub(replacement, reason)
+    path = (doc.get("grid") or {}).get("path") or ()
+    cell = "".join(str(step.get("name") or "") for step in path[1:]) or str(
+        (doc.get("grid") or {}).get("name") or ""
+    )
+    template = words.get(str(placement.get("by")), "")
+    return template.format(
+        cell=cell,
+        lat=location.get("lat"),
+        lon=location.get("lon"),
+        address=placement.get("address") or "",
+        matched=placement.get("matched") or "",
+        entry=placement.get("entry") or "",
+        kind=kind_words,
+        reason=reason,
+        who=who or placement.get("placed_by") or "",
+        at=str(placement.get("placed_at") or "")[:16].replace("T", " "),
+    )

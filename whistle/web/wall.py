@@ -33,7 +33,7 @@ from whistle.timefmt import rfc3339
 from whistle.web.access import allow, public
 from whistle.web.i18n import SOURCES, STATUSES, WALL
 from whistle.web.i18n import lang as _lang
-from whistle.web.keys import CATALOG, CLOCK, HIERARCHY, STORE, TZ
+from whistle.web.keys import CLOCK, HIERARCHY, LIVE, STORE, TZ
 from whistle.web.numbers import case_number
 from whistle.web.pages import page_session, render
 
@@ -128,7 +128,7 @@ def _place(hierarchy: Hierarchy, top: Cell, code: str) -> dict[str, Any]:
 def _overdue_item(request: web.Request, top: Cell, case: OverdueCase, lang: str) -> dict[str, Any]:
     app = request.app
     tz, now = app[TZ], app[CLOCK].now()
-    category = app[CATALOG].get(case.category)
+    category = app[LIVE].catalog.get(case.category)
     name = case.category
     if category is not None:
         name = category.name_en if lang == "en" and category.name_en else category.name
@@ -153,7 +153,7 @@ async def _figures(request: web.Request, top: Cell, now: datetime, lang: str) ->
     today = now.astimezone(tz).date()
     day = Window(top, today, today)
     week = Window(top, today - timedelta(days=RATE_DAYS - 1), today)
-    store, hierarchy, catalog = app[STORE], app[HIERARCHY], app[CATALOG]
+    store, hierarchy, catalog = app[STORE], app[HIERARCHY], app[LIVE].catalog
     raw_day = await store.statistics(day.query(tz, now, top=0))
     raw_week = await store.statistics(week.query(tz, now, top=0))
     today_doc = report(raw_day, day, hierarchy=hierarchy, catalog=catalog, lang=lang)

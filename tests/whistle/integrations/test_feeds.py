@@ -281,7 +281,12 @@ async def test_police_feed_files_alerts_and_reports_bad_lines(
     assert results[1]["errors"][0]["field"] == "alert_type"
     assert "alien_landing" in results[1]["errors"][0]["reason"]
     assert results[3]["errors"] == [
-        {"field": "location.grid", "reason": "unknown grid code 'nowhere'"}
+        {
+            "field": "location.grid",
+            "reason": "unknown grid code 'nowhere'",
+            "code": "unknown_grid",
+            "params": {"value": "nowhere"},
+        }
     ]
     code, case = await live.get(f"/api/v1/whistles/{results[0]['whistle_id']}")
     assert code == 200

@@ -12,12 +12,12 @@ import pytest
 from grids import Hierarchy, Level
 from tests.support.feeds import feeds_config
 from tests.support.harness import Live
-from tests.support.hotline import import_cli, tickets
+from tests.support.hotline import HEADER, import_cli, tickets
 from tests.support.pages import add_user, hidden_csrf, log_in
 from whistle.auth import Role
 from whistle.exceptions import HotlineConfigError
 from whistle.integrations.hotline import load_hotline_categories
-from whistle.web.keys import CATALOG
+from whistle.web.keys import LIVE
 
 SHIPPED = Path(__file__).resolve().parents[3] / "config"
 
@@ -40,7 +40,7 @@ def test_cli_import_twice_creates_each_ticket_once(
     assert "4 rows: created 2, skipped duplicates 0, errors 2" in first.stdout
     assert "row 5 (T003): 诉求类别: unknown hotline category '外星人来访'" in first.stdout
     assert "row 6 (T004): 来电时间: unreadable time '昨天'" in first.stdout
-    assert "网格: give 网格, or 纬度 and 经度" in first.stdout
+    assert "网格: give 网格, 纬度 and 经度, or 事发地址" in first.stdout
     assert whistles(db) == 2
 
     again = import_cli(csv, db, config)
@@ -137,5 +137,67 @@ def test_hotline_category_table_problems_name_the_line(tmp_path: Path, county: H
 
 
 async def test_shipped_hotline_categories_map_into_the_catalog(feeds_live: Live) -> None:
-    mapping = load_hotline_categories(SHIPPED, feeds_live.app[CATALOG])
+    mapping = load_hotline_categories(SHIPPED, feeds_live.app[LIVE].catalog)
     assert mapping["城市管理-垃圾清运"] == "E0101"
+
+
+EXPORT = Path(__file__).resolve().parents[2] / "data" / "hotline" / "12345-export-address-only.csv"
+
+
+async def test_an_export_with_addresses_and_no_points_is_placed_or_held(
+    feeds_live: Live, county: Hierarchy
+) -> None:
+    live = feeds_live
+    await add_user(live, "op", Role.OPERATOR, county.root)
+    assert (await log_in(live.client, "op")).status == 303
+    csrf = hidden_csrf(await (await live.client.get("/hotline")).text())
+    payload = aiohttp.FormData()
+    payload.add_field("csrf_token", csrf)
+    payload.add_field("file", EXPORT.read_bytes(), filename="12345.csv", content_type="text/csv")
+    answer = await live.client.post("/hotline", data=payload)
+    assert answer.status == 200
+    assert "2 rows: created 2, skipped duplicates 0, errors 0" in await answer.text()
+
+    _, listed = await live.get("/api/v1/whistles?source=citizen")
+    by_ticket = {item["external_id"]: item for item in listed["items"]}
+    placed = by_ticket["YN20261120000731"]
+    assert placed["status"] == "dispatched"
+    assert placed["grid"]["code"] == "530524101001003002"  # 田园文化路2号 in places.csv
+    assert placed["placement"]["by"] == "gazetteer"
+    assert placed["placement"]["entry"] == "田园文化路2号"
+    assert placed["location"]["address"] == "云南省保山市昌宁县田园镇田园文化路2号3单元"
+    assert placed["assignments"]
+    held = by_ticket["YN20261120000788"]
+    assert held["status"] == "unplaced"  # never refused, never guessed: 待定位
+    assert held["grid"]["code"] == county.root
+    assert held["assignments"] == []
+    assert held["placement"]["reason"] == "only 昌宁县 (县) is known"
+
+
+def test_an_export_without_the_address_column_still_reads_and_a_short_row_is_named(
+    tmp_path: Path, county_dir: Path, county: Hierarchy
+) -> None:
+    config = feeds_config(tmp_path, county_dir)
+    db = tmp_path / "whistle.sqlite3"
+    grid = next(county.cells(level=Level.GRID)).code
+    csv_file = tmp_path / "old.csv"
+    csv_file.write_text(
+        f"{HEADER}\nT1,,城市管理-垃圾清运,垃圾,{grid},,,\nT2,,城市管理-垃圾清运,少一列,,,\n",
+        encoding="utf-8",
+    )
+    done = import_cli(csv_file, db, config)
+    assert "2 rows: created 1, skipped duplicates 0, errors 1" in done.stdout, done.stdout
+    assert "expected 8 fields (9 with 事发地址), got 7" in done.stdout
+
+
+def test_the_cli_places_addresses_by_the_aliases_too(tmp_path: Path, county_dir: Path) -> None:
+    config = feeds_config(tmp_path, county_dir)
+    db = tmp_path / "import.sqlite3"
+    done = import_cli(EXPORT, db, config)
+    assert "2 rows: created 2, skipped duplicates 0, errors 0" in done.stdout, done.stderr
+    with sqlite3.connect(db) as conn:
+        rows = dict(conn.execute("SELECT external_id, status || ' ' || grid_code FROM whistles"))
+    assert rows == {
+        "YN20261120000731": "dispatched 530524101001003002",  # 田园文化路2号, an alias
+        "YN20261120000788": "unplaced 530524",
+    }

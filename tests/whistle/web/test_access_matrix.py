@@ -12,6 +12,7 @@ The integration signs its requests (bearer is refused for it: see test_auth.py) 
 
 from __future__ import annotations
 
+import asyncio
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,10 +24,13 @@ import pytest
 from grids import Hierarchy, Level, ResponderKind
 from tests.support.auth import signed_headers
 from tests.support.harness import Live
+from tests.support.images import PNG
 from tests.support.requests import body as whistle_body
+from tests.whistle.web.test_party_access import ALLOWED as PARTY_ALLOWED
+from tests.whistle.web.test_party_access import PAGES as PARTY_PAGES
 from whistle.auth import Role
 from whistle.web.access import ACCESS
-from whistle.web.keys import CLOCK, HIERARCHY, STORE
+from whistle.web.keys import CLOCK, HIERARCHY, LIVE, STORE
 
 REPORTER, RESPONDER, OPERATOR = "reporter", "responder", "operator"
 COMMITTEE, ADMIN, INTEGRATION = "committee", "admin", "integration"
@@ -71,6 +75,7 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "POST /api/v1/whistles/{id}/release": inside(OPERATOR),
     "POST /api/v1/whistles/{id}/extend": inside(OPERATOR),
     "POST /api/v1/whistles/{id}/merge": inside(OPERATOR),
+    "POST /api/v1/whistles/{id}/place": inside(OPERATOR),
     "POST /api/v1/whistles/{id}/urge": inside(OPERATOR),
     "POST /api/v1/whistles/{id}/supervise": inside(OPERATOR),
     "GET /api/v1/whistles/{id}/candidates": inside(OPERATOR),
@@ -80,10 +85,20 @@ ALLOWED: dict[str, set[tuple[str, str]]] = {
     "GET /api/v1/queue-counts": inside(OPERATOR, COMMITTEE) | everywhere(ADMIN),
     "DELETE /api/v1/silences/{id}": inside(OPERATOR) | everywhere(ADMIN),
     "POST /api/v1/tokens": everywhere(ADMIN),
+    # What-if replay covers the whole county: an admin only.
+    "POST /api/v1/replays": {(ADMIN, ANYWHERE)},
+    "GET /api/v1/replays/{id}": {(ADMIN, ANYWHERE)},
+    "GET /api/v1/replays/{id}/{table}.csv": {(ADMIN, ANYWHERE)},
     "GET /api/v1/tokens": everywhere(ADMIN),
     "DELETE /api/v1/tokens/{id}": everywhere(ADMIN),
     "POST /api/v1/users": everywhere(ADMIN),
     "GET /api/v1/audit": everywhere(ADMIN),
+    "GET /api/v1/config/versions": everywhere(ADMIN),
+    "GET /api/v1/config/versions/{id}": everywhere(ADMIN),
+    "POST /api/v1/config/validate": everywhere(ADMIN),
+    "POST /api/v1/config/versions": everywhere(ADMIN),
+    "POST /api/v1/config/versions/{id}/apply": everywhere(ADMIN),
+    "POST /api/v1/admin/reload-grids": everywhere(ADMIN),
     "GET /healthz": everywhere(*ROLES),
     "GET /readyz": everywhere(*ROLES),
     "GET /metrics": everywhere(*ROLES),
@@ -376,6 +391,17 @@ async def _merge(sc: Scenario, where: str) -> Call:
     return Call("POST", f"/api/v1/whistles/{duplicate['id']}/merge", {"into": original["id"]})
 
 
+@endpoint("POST /api/v1/whistles/{id}/place")
+async def _place(sc: Scenario, where: str) -> Call:
+    # An address naming only the town: held there (待定位), in that town's subtree.
+    town = sc.county.cell(sc.town[where]).name
+    body = whistle_body(sc.county, location={"address": f"{town}某处"})
+    status, _, doc = await sc.live.post(body)
+    assert status == 201, doc
+    assert doc["status"] == "unplaced"
+    return Call("POST", f"/api/v1/whistles/{doc['id']}/place", {"grid": sc.micro(where)})
+
+
 @endpoint("GET /api/v1/responders/{id}/inbox")
 async def _inbox(sc: Scenario, where: str) -> Call:
     # Inside: the responder principal's own inbox; outside: town B's grid member's.
@@ -520,6 +546,42 @@ async def _new_token(sc: Scenario, where: str) -> Call:
     return Call("POST", "/api/v1/tokens", {"role": "reporter", "scope": sc.town[where]})
 
 
+_REPLAY = {"since": "2026-11-01", "until": "2026-11-30", "config": "active"}
+
+
+async def _replay(sc: Scenario, *, done: bool) -> str:
+    """A replay an admin started (``done``: waited for, so that its report is there)."""
+    headers = await sc.live.auth(await sc.admin_token())
+    response = await sc.live.client.post("/api/v1/replays", json=_REPLAY, headers=headers)
+    job = await response.json()
+    assert response.status == 202, job
+    for _ in range(1200 if done else 0):
+        status = (
+            await (await sc.live.client.get(f"/api/v1/replays/{job['id']}", headers=headers)).json()
+        )["status"]
+        if status != "running":
+            break
+        await asyncio.sleep(0.1)
+    return str(job["id"])
+
+
+@endpoint("POST /api/v1/replays", scoped=False)
+async def _start_replay(sc: Scenario, where: str) -> Call:
+    return Call("POST", "/api/v1/replays", _REPLAY)
+
+
+@endpoint("GET /api/v1/replays/{id}", scoped=False)
+async def _get_replay(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/replays/{await _replay(sc, done=False)}")
+
+
+@endpoint("GET /api/v1/replays/{id}/{table}.csv", scoped=False)
+async def _replay_csv(sc: Scenario, where: str) -> Call:
+    # Refused roles are refused before the replay is looked up: only the admin's needs one.
+    job = await _replay(sc, done=True) if sc.role == ADMIN else "unknown"
+    return Call("GET", f"/api/v1/replays/{job}/kinds.csv")
+
+
 @endpoint("GET /api/v1/tokens", scoped=False)
 async def _tokens(sc: Scenario, where: str) -> Call:
     return Call("GET", "/api/v1/tokens")
@@ -542,6 +604,47 @@ async def _new_user(sc: Scenario, where: str) -> Call:
 @endpoint("GET /api/v1/audit", scoped=False)
 async def _audit(sc: Scenario, where: str) -> Call:
     return Call("GET", "/api/v1/audit")
+
+
+def _active_version(sc: Scenario) -> tuple[int, dict[str, str]]:
+    current = sc.live.app[LIVE].current
+    assert current.version_id is not None
+    return current.version_id, dict(current.files)
+
+
+@endpoint("GET /api/v1/config/versions", scoped=False)
+async def _config_versions(sc: Scenario, where: str) -> Call:
+    return Call("GET", "/api/v1/config/versions")
+
+
+@endpoint("GET /api/v1/config/versions/{id}", scoped=False)
+async def _config_version(sc: Scenario, where: str) -> Call:
+    return Call("GET", f"/api/v1/config/versions/{_active_version(sc)[0]}")
+
+
+@endpoint("POST /api/v1/config/validate", scoped=False)
+async def _validate_config(sc: Scenario, where: str) -> Call:
+    return Call("POST", "/api/v1/config/validate", {"files": _active_version(sc)[1]})
+
+
+@endpoint("POST /api/v1/config/versions", scoped=False)
+async def _propose_config(sc: Scenario, where: str) -> Call:
+    files = _active_version(sc)[1]
+    return Call(
+        "POST",
+        "/api/v1/config/versions",
+        {"files": {**files, "rules.toml": files["rules.toml"] + "\n"}},
+    )
+
+
+@endpoint("POST /api/v1/config/versions/{id}/apply", scoped=False)
+async def _apply_config(sc: Scenario, where: str) -> Call:
+    return Call("POST", f"/api/v1/config/versions/{_active_version(sc)[0]}/apply", {})
+
+
+@endpoint("POST /api/v1/admin/reload-grids", scoped=False)
+async def _reload_grids(sc: Scenario, where: str) -> Call:
+    return Call("POST", "/api/v1/admin/reload-grids")
 
 
 @endpoint("GET /healthz", scoped=False)
@@ -642,9 +745,6 @@ async def _citizen_rates(sc: Scenario, where: str) -> Call:
     return Call("POST", f"/api/v1/public/whistles/{case_number}/rate?key={key}", {"grade": "满意"})
 
 
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
-
-
 @endpoint("POST /api/v1/media", scoped=False)
 async def _upload(sc: Scenario, where: str) -> Call:
     return Call("POST", "/api/v1/media", raw=PNG)
@@ -672,9 +772,13 @@ PAGES = {"GET /login", "POST /login", "POST /logout", "GET /", "GET /cases", "GE
          "GET /static", "GET /report", "GET /console", "GET /claims", "GET /stats", "GET /grids",
          "GET /tasks", "GET /tasks/{assignment_id}",
          "GET /stats/cases", "GET /wall", "GET /hotline", "POST /hotline", "GET /silences",
-         "GET /silences/new",
+         "GET /silences/new", "GET /admin/config",
          "GET /track/{id}", "POST /track/{id}/rate", "GET /citizen", "GET /favicon.ico",
-         "GET /public/{name}"}  # fmt: skip
+         "GET /public/{name}", "GET /admin/replay"}  # fmt: skip
+
+
+def party_routes() -> set[str]:
+    return set(PARTY_ALLOWED) | PARTY_PAGES
 
 
 def test_every_route_of_the_app_is_in_the_matrix(live: Live) -> None:
@@ -683,7 +787,8 @@ def test_every_route_of_the_app_is_in_the_matrix(live: Live) -> None:
         for route in live.app.router.routes()
         if route.resource is not None and route.method != "HEAD"
     }
-    missing = routes - set(ALLOWED) - PAGES
+    # The party-building API has its own matrix (tests/whistle/web/test_party_access.py).
+    missing = routes - set(ALLOWED) - PAGES - party_routes()
     assert not missing, f"add these endpoints to the access matrix: {sorted(missing)}"
 
 

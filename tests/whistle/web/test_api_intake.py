@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from grids import Hierarchy, Level, ResponderKind
 from tests.support.harness import Live, whistle_count
 from tests.support.requests import body, first_micro_grid, point_of
+from whistle.web.i18n import REASONS
 
 MICRO = "micro"
 
@@ -232,7 +234,12 @@ BAD = [
     ({"category": "X9999"}, 422, "category", "unknown category 'X9999'"),
     ({"category": 12}, 422, "category", "expected a string"),
     ({"location": None}, 422, "location", "expected an object"),
-    ({"location": {}}, 422, "location", 'give {"grid": CODE} or {"lat": .., "lon": ..}'),
+    (
+        {"location": {}},
+        422,
+        "location",
+        'give {"grid": CODE}, {"lat": .., "lon": ..} or {"address": "..."}',
+    ),
     ({"location": {"lat": 24.9}}, 422, "location", "lon is missing"),
     ({"location": {"lat": 91, "lon": 99}}, 422, "location.lat", "out of range"),
     ({"location": {"lat": "north", "lon": 99}}, 422, "location.lat", "expected a number"),
@@ -270,6 +277,18 @@ async def test_bad_field_is_named_with_its_reason(
     assert matching, problem
     assert reason in matching[0]["reason"]
     assert await whistle_count(live) == 0
+
+
+@pytest.mark.parametrize("change", [pytest.param(c[0], id=c[2]) for c in BAD])
+async def test_every_reason_has_a_code_a_chinese_page_can_say_it_with(
+    live: Live, county: Hierarchy, change: dict[str, Any]
+) -> None:
+    _, _, problem = await live.post(body(county, **change))
+    for error in problem["errors"]:
+        said = REASONS["zh"].get(error.get("code", ""))
+        assert said, error  # the report page would show the English reason
+        placeholders = set(re.findall(r"\{(\w+)\}", said))
+        assert placeholders <= set(error["params"]), (error, said)
 
 
 async def test_missing_fields_are_all_named_at_once(live: Live) -> None:

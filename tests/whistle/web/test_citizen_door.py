@@ -244,3 +244,25 @@ async def test_a_server_failure_is_a_chinese_page_for_a_browser_and_json_for_a_c
         assert "a bug" not in html  # nothing of the inside
         api = await client.get("/broken")
         assert (api.status, api.content_type) == (500, "application/problem+json")
+
+
+async def test_a_citizen_may_give_an_address_alone_and_is_told_it_is_being_placed(
+    live: Live, county: Hierarchy
+) -> None:
+    placed = await live.client.post(
+        PUBLIC, json=_citizen(county, location={"address": "田园文化路2号门口"})
+    )
+    assert placed.status == 201, await placed.text()
+    _status, doc = await live.get(f"/api/v1/whistles/{(await placed.json())['whistle_id']}")
+    assert doc["placement"]["by"] == "gazetteer"
+    assert doc["grid"]["code"] == "530524101001003002"
+
+    held = await live.client.post(PUBLIC, json=_citizen(county, location={"address": "我家楼下"}))
+    assert held.status == 201, await held.text()
+    filed = await held.json()
+    view = await (
+        await live.client.get(f"/api/v1/public/whistles/{filed['case_number']}?key={filed['key']}")
+    ).json()
+    assert view["status_text"] == "已受理，正在确认位置后派遣"
+    _status, doc = await live.get(f"/api/v1/whistles/{filed['whistle_id']}")
+    assert doc["status"] == "unplaced"

@@ -9,14 +9,12 @@ from typing import Any
 from grids import Hierarchy, Level, ResponderKind
 from tests.support.console import operator_of, other_member, post_as, returned_case
 from tests.support.harness import Live
+from tests.support.images import PNG
 from tests.support.lifecycle import Cases
 from tests.support.pages import SCRIPT, add_user, log_in
 from tests.support.requests import file_in, towns
 from whistle.auth import Role
 from whistle.web.keys import STORE
-
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
-
 
 # -- reassign ----------------------------------------------------------------------------------
 

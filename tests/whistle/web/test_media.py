@@ -6,17 +6,15 @@ import hashlib
 import io
 
 import pytest
+from PIL import Image, PngImagePlugin
 
 from grids import Hierarchy, Level
 from tests.support.harness import Live
+from tests.support.images import GPS_POINT, JPEG, PNG, WEBP, gps_jpeg
 from tests.support.lifecycle import Cases
 from tests.support.pages import add_user, log_in
 from tests.support.requests import body
 from whistle.auth import Role
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
-WEBP = b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 32
 
 
 async def upload(live: Live, data: bytes, content_type: str = "image/png") -> tuple[int, dict]:
@@ -154,3 +152,71 @@ async def test_a_resolution_photo_is_shown_on_the_case_page(live: Live, county: 
     assert photo.status == 200
     assert await photo.read() == JPEG
     assert (await live.client.get(url)).status == 403
+
+
+# -- metadata (issue 18): EXIF with GPS never reaches the disk ----------------------------------
+
+
+async def stored_photo(live: Live, data: bytes) -> bytes:
+    status, doc = await upload(live, data, "image/jpeg")
+    assert status == 201, doc
+    response = await live.client.get(doc["url"], headers=await live.auth())
+    assert response.status == 200
+    stored = await response.read()
+    assert doc["url"].startswith(f"/media/{hashlib.sha256(stored).hexdigest()}.")
+    on_disk = live.db.parent / "media" / doc["url"].rsplit("/", 1)[1]
+    assert on_disk.read_bytes() == stored
+    return stored
+
+
+async def test_a_phones_jpeg_is_stored_without_exif_gps_or_comment(live: Live) -> None:
+    original = gps_jpeg()
+    with Image.open(io.BytesIO(original)) as sent:  # the fixture does carry what we strip
+        assert sent.getexif().get_ifd(0x8825)[2] == GPS_POINT[0]
+    stored = await stored_photo(live, original)
+    assert b"Exif\x00\x00" not in stored
+    assert b"PhoneMaker" not in stored
+    assert b"taken at home" not in stored
+    with Image.open(io.BytesIO(stored)) as kept:
+        assert dict(kept.getexif()) == {}
+        assert "comment" not in kept.info
+        assert kept.info.get("icc_profile") == b"\0" * 128  # colour is not personal
+        assert kept.size == (40, 20)
+    # The pixels are the same bytes: only the metadata segments went.
+    scan = original.index(b"\xff\xda")
+    assert stored.endswith(original[scan:])
+
+
+async def test_a_turned_photo_is_stored_upright_without_its_orientation_tag(live: Live) -> None:
+    stored = await stored_photo(live, gps_jpeg(orientation=6))  # held turned: rotate 90°
+    with Image.open(io.BytesIO(stored)) as kept:
+        assert kept.size == (20, 40)
+        assert dict(kept.getexif()) == {}
+        # The black half, left as taken, is on top once turned upright.
+        assert kept.convert("L").getpixel((10, 5)) < 60
+        assert kept.convert("L").getpixel((10, 35)) > 200
+
+
+async def test_png_and_webp_lose_their_exif_and_text(live: Live) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif.get_ifd(0x8825)[2] = GPS_POINT[0]
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "PhoneMaker home")
+    png, webp = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (3, 3), "blue").save(png, "PNG", exif=exif, pnginfo=info)
+    Image.new("RGB", (3, 3), "blue").save(webp, "WEBP", exif=exif)
+    for data in (png.getvalue(), webp.getvalue()):
+        assert b"PhoneMaker" in data
+        stored = await stored_photo(live, data)
+        assert b"PhoneMaker" not in stored
+        with Image.open(io.BytesIO(stored)) as kept:
+            assert dict(kept.getexif()) == {}
+            assert kept.size == (3, 3)
+
+
+async def test_bytes_that_only_start_like_a_photo_are_refused(live: Live) -> None:
+    status, problem = await upload(live, b"\xff\xd8\xff\xe0" + b"\x00" * 64, "image/jpeg")
+    assert status == 415
+    assert problem["errors"][0]["field"] == "body"
+    assert problem["errors"][0]["reason"].startswith("not a readable image")

@@ -19,6 +19,13 @@ from whistle.store import case_writes, facts, search
 
 __all__ = ["OVERRIDES", "named", "pg"]
 
+_RESPONSE_FROM_ASSIGNMENTS = (
+    facts.RESPONSE_FROM_ASSIGNMENTS.replace(
+        "responded_in_time = EXISTS (", "responded_in_time = (EXISTS ("
+    )
+    + ")::int"
+)
+
 # SQLite statement -> its PostgreSQL form (already in $n parameters).
 OVERRIDES: dict[str, str] = {
     # The whistle's row with its 受理编号 also set in its document.
@@ -38,6 +45,12 @@ OVERRIDES: dict[str, str] = {
         "INSERT INTO informed (responder_id, received_at, whistle_id) VALUES ($1, $2, $3) "
         "ON CONFLICT DO NOTHING"
     ),
+    # A held whistle placed by hand (待定位): its old search row and who is informed.
+    case_writes.PLACE_UNINDEX: "DELETE FROM whistle_search WHERE whistle_id = $1",
+    case_writes.PLACE_INFORMED: (
+        "INSERT INTO informed (responder_id, received_at, whistle_id) "
+        "SELECT $1::text, received_at, id FROM whistles WHERE id = $2 ON CONFLICT DO NOTHING"
+    ),
     # Search: a plain table with a trigram index in place of the FTS5 table.
     search.SEARCH_INSERT: "INSERT INTO whistle_search (whistle_id, body) VALUES ($2, $1)",
     # Parameters in a SELECT list and in CASE have no column to take their type from.
@@ -51,8 +64,9 @@ OVERRIDES: dict[str, str] = {
         "rating = $5, rectify_due = $6, rectified_at = $7, "
         "first_ack_at = coalesce(first_ack_at, $8::float8), "
         "closed_at = CASE $9::int WHEN 1 THEN $10::float8 WHEN 2 THEN NULL ELSE closed_at END, "
-        "on_time = CASE $11::int WHEN 1 THEN $12::int WHEN 2 THEN NULL ELSE on_time END "
-        "WHERE whistle_id = $13"
+        "on_time = CASE $11::int WHEN 1 THEN $12::int WHEN 2 THEN NULL ELSE on_time END, "
+        # facts.RESPONSE_FROM_ASSIGNMENTS, with EXISTS as the int column it sets
+        f"{_RESPONSE_FROM_ASSIGNMENTS} WHERE whistle_id = $13"
     ),
 }
 

@@ -228,6 +228,71 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX whistle_search_trgm ON whistle_search USING gin (body gin_trgm_ops)",
     ],
+    # issue 23 (main's migration 15): 响应率 on the case's own row (issue 17), as SQLite's:
+    # what its assignments say of its response, kept with the rest of its facts.
+    [
+        "ALTER TABLE case_facts ADD COLUMN response_due_from float8",
+        "ALTER TABLE case_facts ADD COLUMN responded_in_time int NOT NULL DEFAULT 0",
+        # The same SET as whistle.store.facts.RESPONSE_FROM_ASSIGNMENTS, frozen here.
+        """UPDATE case_facts SET
+            response_due_from = (SELECT min(CASE WHEN acknowledged_at IS NOT NULL THEN 0
+                WHEN ended_at IS NULL OR ack_due <= ended_at THEN ack_due END)
+                FROM assignment_facts a
+                WHERE a.whistle_id = case_facts.whistle_id AND a.mode = 'push'),
+            responded_in_time = (EXISTS (SELECT 1 FROM assignment_facts a
+                WHERE a.whistle_id = case_facts.whistle_id AND a.mode = 'push'
+                AND acknowledged_at IS NOT NULL
+                AND (ack_due IS NULL OR acknowledged_at <= ack_due)))::int""",
+    ],
+    # issue 23 (main's migration 16): config versions (issue 20): every version's files (a
+    # jsonb object, name -> text), hash, author, time, reason and state; at most one active.
+    [
+        f"""CREATE TABLE config_versions (
+            id         int PRIMARY KEY,
+            hash       {_T} NOT NULL UNIQUE,
+            files      jsonb NOT NULL,
+            author     text NOT NULL,
+            reason     text NOT NULL,
+            created_at {_T} NOT NULL,
+            state      {_T} NOT NULL,
+            applied_at {_T}
+        )""",
+        "CREATE UNIQUE INDEX config_versions_active ON config_versions (state) "
+        "WHERE state = 'active'",
+    ],
+    # issue 23 (main's migration 17): privacy (issue 18): when retention blanked a case's
+    # personal fields.
+    [f"ALTER TABLE whistles ADD COLUMN redacted_at {_T}"],
+    # issue 23 (main's migration 18): party-building (issue 19): the records and service
+    # hours of whistle/store/party.py (whistle/store/postgres/party.py).
+    [
+        f"""CREATE TABLE party_records (
+            kind      {_T} NOT NULL,
+            id        {_T} NOT NULL,
+            grid_path {_T} NOT NULL,
+            status    {_T} NOT NULL,
+            at        {_T} NOT NULL,
+            ref       {_T},
+            person    {_T},
+            doc       jsonb NOT NULL,
+            PRIMARY KEY (kind, id)
+        )""",
+        "CREATE INDEX party_by_place ON party_records (kind, grid_path, at)",
+        "CREATE INDEX party_by_ref ON party_records (kind, ref) WHERE ref IS NOT NULL",
+        "CREATE INDEX party_by_person ON party_records (kind, person) WHERE person IS NOT NULL",
+        f"""CREATE TABLE party_hours (
+            claim_id  {_T} NOT NULL,
+            person    {_T} NOT NULL,
+            grid_path {_T} NOT NULL,
+            at        {_T} NOT NULL,
+            hours     float8 NOT NULL,
+            unit_id   {_T},
+            team_id   {_T},
+            PRIMARY KEY (claim_id, person)
+        )""",
+        "CREATE INDEX party_hours_by_place ON party_hours (grid_path, at)",
+        "CREATE INDEX party_hours_by_unit ON party_hours (unit_id) WHERE unit_id IS NOT NULL",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,7 +6,8 @@ SqliteStore.
 - what cases write (whistle/store/case_writes.py with this backend's ``writes`` steps) and
   read (``reads``);
 - the committee's statistics (``statistics``);
-- the records beside the cases (``records``);
+- the records beside the cases (``records``), the config versions (``versions``), retention's
+  blanking of personal fields (``redaction``) and the party-building records (``party``);
 - the listener (``listener``): other processes' events onto this process's bus.
 
 A resolved write means PostgreSQL committed it (``synchronous_commit`` as the server has it:
@@ -27,6 +28,7 @@ from whistle.bus import Bus
 from whistle.events import Event
 from whistle.exceptions import StoreUnavailable
 from whistle.store.base import (
+    ConfigVersionRecord,
     Created,
     Duplicate,
     NewWhistle,
@@ -44,13 +46,16 @@ from whistle.store.base import (
     WhistleQuery,
 )
 from whistle.store.case_writes import CaseWrites
+from whistle.store.postgres import redaction
 from whistle.store.postgres._common import Readers
 from whistle.store.postgres.backend import PgWriteBackend
 from whistle.store.postgres.listener import Listener
+from whistle.store.postgres.party import PgPartyStore
 from whistle.store.postgres.reads import CaseReads
 from whistle.store.postgres.records import Records
 from whistle.store.postgres.schema import SCHEMA_VERSION
 from whistle.store.postgres.statistics import Statistics
+from whistle.store.postgres.versions import PgConfigVersions
 from whistle.store.postgres.writes import PgSteps
 from whistle.store.readouts import CaseFacts, OverdueCase
 from whistle.store.writer import GroupWriter
@@ -87,6 +92,8 @@ class PostgresStore:
         self._reads = CaseReads(self._readers)
         self._records = Records(self.writer, self._readers)
         self._stats = Statistics(self._readers)
+        self._versions = PgConfigVersions(self.writer, self._readers)
+        self._party = PgPartyStore(self.writer, self._readers)
 
     def __repr__(self) -> str:
         return f"PostgresStore(next_seq={self.writer.next_seq})"
@@ -113,6 +120,11 @@ class PostgresStore:
     @property
     def queue_depth(self) -> int:
         return self.writer.queue_depth
+
+    @property
+    def party(self) -> PgPartyStore:
+        """The party-building records (whistle/store/postgres/party.py)."""
+        return self._party
 
     def written_elsewhere(self, seq: int) -> bool:
         return self.listener.relayed(seq)
@@ -320,3 +332,33 @@ class PostgresStore:
 
     async def uploads(self, name: str) -> list[tuple[str, str | None]]:
         return await self._records.uploads(name)
+
+    # -- config versions (versions.py) ---------------------------------------------------
+
+    async def add_config_version(
+        self, *, hash: str, files: Mapping[str, str], author: str, reason: str, at: datetime
+    ) -> tuple[ConfigVersionRecord, bool]:
+        return await self._versions.add(hash=hash, files=files, author=author, reason=reason, at=at)
+
+    async def config_version(self, version_id: int) -> ConfigVersionRecord | None:
+        return await self._versions.get(version_id)
+
+    async def config_versions(self) -> list[ConfigVersionRecord]:
+        return await self._versions.listing()
+
+    async def active_config_version(self) -> int | None:
+        return await self._versions.active()
+
+    async def activate_config_version(self, version_id: int, at: datetime) -> None:
+        await self._versions.activate(version_id, at)
+
+    # -- retention (redaction.py) --------------------------------------------------------
+
+    async def expired_cases(self, closed_before: datetime, limit: int = 500) -> list[str]:
+        rows = await self._readers.fetch(redaction.EXPIRED, closed_before.timestamp(), limit)
+        return [row[0] for row in rows]
+
+    async def redact_cases(self, ids: Sequence[str], at: datetime) -> list[str]:
+        orphans: list[str] = []
+        await self.writer.enqueue([], [], None, apply=redaction.redactor(ids, at, orphans))
+        return orphans

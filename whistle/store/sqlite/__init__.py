@@ -3,7 +3,8 @@
 ``store`` puts the parts together (``SqliteStore``); ``write_thread`` is the write connection
 behind the group writer (whistle/store/writer.py); ``writes`` and ``reads`` are what cases
 write and read; ``statistics`` the committee's figures; ``records`` the silences, tokens,
-logins, audit trail, citizens' links and photos; ``_common`` what they share.
+logins, audit trail, citizens' links and photos; ``versions`` the config versions;
+``_common`` what they share.
 """
 
 from whistle.store.sqlite._common import db_time, parse_db_time

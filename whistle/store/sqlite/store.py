@@ -4,7 +4,8 @@
   over the write connection on its own thread (``write_thread``);
 - what cases write (``writes``) and read (``reads``);
 - the committee's statistics (``statistics``);
-- the records beside the cases: silences, tokens, logins, audit, links, photos (``records``).
+- the records beside the cases: silences, tokens, logins, audit, links, photos (``records``);
+- the party-building records (``party``).
 
 With WAL and ``synchronous=FULL`` a resolved write means the rows are on disk.
 """
@@ -25,6 +26,7 @@ from whistle.exceptions import StoreUnavailable
 from whistle.store import readouts
 from whistle.store._schema import SCHEMA_VERSION
 from whistle.store.base import (
+    ConfigVersionRecord,
     Created,
     Duplicate,
     NewWhistle,
@@ -42,10 +44,13 @@ from whistle.store.base import (
     WhistleQuery,
 )
 from whistle.store.case_writes import CaseWrites
+from whistle.store.sqlite import redaction
 from whistle.store.sqlite._common import Readers, fetchone
+from whistle.store.sqlite.party import SqlitePartyStore
 from whistle.store.sqlite.reads import CaseReads
 from whistle.store.sqlite.records import Records
 from whistle.store.sqlite.statistics import Statistics
+from whistle.store.sqlite.versions import ConfigVersions
 from whistle.store.sqlite.write_thread import SqliteWriteBackend
 from whistle.store.sqlite.writes import SqliteSteps
 from whistle.store.writer import GroupWriter
@@ -80,6 +85,8 @@ class SqliteStore:
         self._reads = CaseReads(self._readers)
         self._records = Records(self.writer, self._readers)
         self._stats = Statistics(self._readers)
+        self._versions = ConfigVersions(self.writer, self._readers)
+        self._party = SqlitePartyStore(self.writer, self._readers)
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r}, next_seq={self.writer.next_seq})"
@@ -93,6 +100,11 @@ class SqliteStore:
     def writes(self) -> int:
         """Units written."""
         return self.writer.writes
+
+    @property
+    def party(self) -> SqlitePartyStore:
+        """The party-building records (whistle/store/sqlite/party.py)."""
+        return self._party
 
     @property
     def schema_version(self) -> int:
@@ -309,6 +321,25 @@ class SqliteStore:
     async def audit_trail(self, limit: int = 100) -> list[dict[str, Any]]:
         return await self._records.audit_trail(limit)
 
+    # -- config versions (versions.py) ---------------------------------------------------
+
+    async def add_config_version(
+        self, *, hash: str, files: Mapping[str, str], author: str, reason: str, at: datetime
+    ) -> tuple[ConfigVersionRecord, bool]:
+        return await self._versions.add(hash=hash, files=files, author=author, reason=reason, at=at)
+
+    async def config_version(self, version_id: int) -> ConfigVersionRecord | None:
+        return await self._versions.get(version_id)
+
+    async def config_versions(self) -> list[ConfigVersionRecord]:
+        return await self._versions.listing()
+
+    async def active_config_version(self) -> int | None:
+        return await self._versions.active()
+
+    async def activate_config_version(self, version_id: int, at: datetime) -> None:
+        await self._versions.activate(version_id, at)
+
     async def save_citizen_link(self, whistle_id: str, key_hash: str) -> None:
         await self._records.save_citizen_link(whistle_id, key_hash)
 
@@ -320,3 +351,16 @@ class SqliteStore:
 
     async def uploads(self, name: str) -> list[tuple[str, str | None]]:
         return await self._records.uploads(name)
+
+    # -- retention (redaction.py) --------------------------------------------------------
+
+    async def expired_cases(self, closed_before: datetime, limit: int = 500) -> list[str]:
+        rows = await self._readers.conn.execute_fetchall(
+            redaction.EXPIRED_CASES, (closed_before.timestamp(), limit)
+        )
+        return [row[0] for row in rows]
+
+    async def redact_cases(self, ids: Sequence[str], at: datetime) -> list[str]:
+        orphans: list[str] = []
+        await self.writer.enqueue([], [], None, apply=redaction.redactor(ids, at, orphans))
+        return orphans

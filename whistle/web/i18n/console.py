@@ -20,6 +20,7 @@ CONSOLE: dict[str, dict[str, Any]] = {
         "all": "全部",
         "apply": "筛选",
         "queues": {
+            "unplaced": "待定位",
             "dispatched": "待报到",
             "acknowledged": "已报到",
             "in_progress": "处置中",
@@ -67,6 +68,7 @@ CONSOLE: dict[str, dict[str, Any]] = {
         "all": "All",
         "apply": "Filter",
         "queues": {
+            "unplaced": "To place",
             "dispatched": "Awaiting report-in",
             "acknowledged": "Acknowledged",
             "in_progress": "In progress",
@@ -122,6 +124,7 @@ ACTIONS: dict[str, dict[str, Any]] = {
             "silence": "静默",
             "approve_extension": "批准延期",
             "refuse_extension": "驳回延期",
+            "place": "定位",
         },
         "titles": {
             "verify_pass": "核查通过，结案",
@@ -138,6 +141,7 @@ ACTIONS: dict[str, dict[str, Any]] = {
             "silence": "静默同类上报",
             "approve_extension": "批准延期申请",
             "refuse_extension": "驳回延期申请",
+            "place": "定位：选择所在网格，然后派遣",
         },
         "fields": {
             "note": "说明 (可不填)",
@@ -153,6 +157,9 @@ ACTIONS: dict[str, dict[str, Any]] = {
         "bad_minutes": "静默时长应为 1 到 10080 分钟",
         "pick_responder": "请选择承办人",
         "pick_case": "请选择要合并到的案件",
+        "pick_cell": "请选择所在的网格",
+        "address": "地址",
+        "open_cell": "下级",
         "search_people": "搜索姓名、单位或网格",
         "search_cases": "按描述搜索同乡镇的案件",
         "on_duty": "在岗",
@@ -195,6 +202,7 @@ ACTIONS: dict[str, dict[str, Any]] = {
             "silence": "Silence",
             "approve_extension": "Approve extension",
             "refuse_extension": "Refuse extension",
+            "place": "Place",
         },
         "titles": {
             "verify_pass": "Verified: close the case",
@@ -211,6 +219,7 @@ ACTIONS: dict[str, dict[str, Any]] = {
             "silence": "Silence repeats like this one",
             "approve_extension": "Approve the extension request",
             "refuse_extension": "Refuse the extension request",
+            "place": "Place it: pick its cell, then dispatch",
         },
         "fields": {
             "note": "Note (optional)",
@@ -226,6 +235,9 @@ ACTIONS: dict[str, dict[str, Any]] = {
         "bad_minutes": "Silence for 1 to 10080 minutes",
         "pick_responder": "Choose a responder",
         "pick_case": "Choose the case to merge into",
+        "pick_cell": "Choose the cell it is in",
+        "address": "Address",
+        "open_cell": "below",
         "search_people": "Search by name, unit or cell",
         "search_cases": "Search the town's cases by description",
         "on_duty": "on duty",

@@ -7,7 +7,38 @@ from typing import Any
 
 from whistle.web.i18n.names import ROLES, STATUSES
 
-__all__ = ["HOTLINE", "PAGES"]
+__all__ = ["HOTLINE", "PAGES", "REASONS"]
+
+# Why a field was refused, by the code the API gives each error (whistle.exceptions.FieldError;
+# whistle/schema.py and whistle/intake.py set them), with the error's params in braces. A page
+# shows these next to the field (field.js ``W.reason``); English pages show the API's own
+# reason, and a code without an entry here is shown as the API said it.
+REASONS: dict[str, dict[str, str]] = {
+    "zh": {
+        "required": "必填",
+        "unknown_field": "无此项",
+        "unknown_choice": "“{value}”不是可选的值",
+        "too_long": "太长了：最多 {max} 个字",
+        "too_many": "太多了：最多 {max} 项",
+        "too_few": "太少了：至少 {min} 项",
+        "expected_string": "应填文字",
+        "expected_number": "应填数字",
+        "out_of_range": "超出范围：应在 {lo} 到 {hi} 之间",
+        "not_finite": "应填有效的数字",
+        "expected_object": "格式不对",
+        "expected_list": "格式不对",
+        "not_url": "不是有效的网址（http 或 https）",
+        "empty": "不能为空",
+        "no_place": "请选择网格、使用当前位置，或填写地址",
+        "half_point": "位置不完整：经度和纬度都要有",
+        "not_datetime": "不是有效的时间",
+        "time_out_of_range": "时间超出范围",
+        "unknown_category": "没有“{value}”这个事件类别，请从列表中选",
+        "unknown_grid": "没有编码为“{value}”的网格",
+        "outside_county": "这个位置不在{county}的任何网格内",
+    },
+    "en": {},
+}
 
 PAGES: dict[str, dict[str, Any]] = {
     "zh": {
@@ -43,6 +74,7 @@ PAGES: dict[str, dict[str, Any]] = {
         "comment": "意见",
         "statuses": STATUSES["zh"],
         "roles": ROLES["zh"],
+        "reasons": REASONS["zh"],
         "errors": {
             "400": "提交的内容有误",
             "401": "请先登录",
@@ -68,8 +100,12 @@ PAGES: dict[str, dict[str, Any]] = {
             "console": "调度台",
             "claims": "认领",
             "stats": "统计",
+            "replay": "规则推演",
+            "party": "党建",
+            "party_me": "我的报到",
             "grids": "网格",
             "cases": "案件",
+            "config": "规则版本",
             "citizen": "我要反映",
         },
         "case_number": "受理编号",
@@ -111,6 +147,7 @@ PAGES: dict[str, dict[str, Any]] = {
         "comment": "Comment",
         "statuses": STATUSES["en"],
         "roles": ROLES["en"],
+        "reasons": REASONS["en"],
         "errors": {
             "400": "Something in the request is wrong",
             "401": "Please log in first",
@@ -136,8 +173,12 @@ PAGES: dict[str, dict[str, Any]] = {
             "console": "Console",
             "claims": "Claims",
             "stats": "Statistics",
+            "replay": "Replay",
+            "party": "Party building",
+            "party_me": "My registration",
             "grids": "Grids",
             "cases": "Cases",
+            "config": "Rule versions",
             "citizen": "Report a problem",
         },
         "case_number": "Case number",

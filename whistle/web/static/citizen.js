@@ -239,11 +239,19 @@
   });
 
   // -- checks before sending, in the page's language -----------------------------------------
+  // An address in words: with a place chosen it is kept beside it; alone, the server places
+  // it by its place names, or an operator does (待定位) when none is known.
+  function addressValue() { return document.getElementById("address").value.trim(); }
+  function whereValue() {
+    var where = Object.assign({}, place || {});
+    if (addressValue()) where.address = addressValue();
+    return where;
+  }
   function phoneValue() { return document.getElementById("phone").value.replace(/[\s-]/g, ""); }
   function check() {
     var ok = true;
     if (!chosenCategory) { setError("category", T.need_category); ok = false; }
-    if (!place) { setError("location", T.need_place); ok = false; }
+    if (!place && !addressValue()) { setError("location", T.need_place); ok = false; }
     var text = document.getElementById("description").value.trim();
     if (!text) { setError("description", T.need_description); ok = false; }
     else if (text.length > 2000) { setError("description", T.too_long); ok = false; }
@@ -319,7 +327,7 @@
     var body = {
       category: chosenCategory.code,
       description: document.getElementById("description").value.trim(),
-      location: place,
+      location: whereValue(),
       media_urls: photos.map(function (p) { return new URL(p.url, window.location.href).href; }),
     };
     var phone = phoneValue();

@@ -12,7 +12,7 @@
   // Out of the open queue (the list API's queue=open): merged, or done with.
   var CLOSED = { cancelled: 1, closed: 1, rated: 1, verified: 1 };
   var EVENT_TYPES = [
-    "whistle.received", "whistle.routed", "whistle.muted",
+    "whistle.received", "whistle.routed", "whistle.muted", "whistle.unplaced", "whistle.placed",
     "assignment.acknowledged", "assignment.claimed", "assignment.started",
     "assignment.resolved", "assignment.returned", "assignment.added",
     "assignment.return_accepted", "assignment.return_refused", "assignment.return_overdue",
@@ -207,6 +207,7 @@
           window.WhistleActions.run(actionContext(doc.id), action, Object.assign({}, ids, extra || {}));
         }));
       }
+      if (doc.status === "unplaced") add("place"); // 待定位: pick its cell, then it is routed
       if (allowed.indexOf("verify") >= 0) { add("verify_pass"); add("verify_fail"); }
       if (ACTIVE[doc.status]) add("urge");
       if (ACTIVE[doc.status] && live.length) add("reassign");

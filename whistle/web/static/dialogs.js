@@ -311,6 +311,61 @@
     };
   }
 
+  // The cell picker of a whistle waiting for a place (待定位): its address on top, then the
+  // cells below where it is held, drilled down level by level (GET /api/v1/grids?parent=);
+  // any cell shown may be picked, and "下级" opens the one below it.
+  function cellPicker(doc) {
+    return function (container, L) {
+      var address = ((doc.location || {}).address) || ((doc.placement || {}).address) || "";
+      if (address) container.appendChild(el("p", L.address + "：" + address, "pick-address"));
+      var crumbs = el("p", null, "pick-crumbs");
+      var list = el("fieldset", null, "pick-group pick-cells");
+      container.appendChild(crumbs);
+      container.appendChild(list);
+      var held = doc.grid || {};
+      var trail = [{ code: held.code, name: held.name }];
+      function drawCrumbs() {
+        crumbs.textContent = "";
+        trail.forEach(function (cell, i) {
+          if (i) crumbs.appendChild(document.createTextNode(" › "));
+          var link = el("button", cell.name, "link");
+          link.type = "button";
+          link.addEventListener("click", function () { trail = trail.slice(0, i + 1); show(); });
+          crumbs.appendChild(link);
+        });
+      }
+      function show() {
+        drawCrumbs();
+        var top = trail[trail.length - 1];
+        list.textContent = L.loading;
+        getJSON("/api/v1/grids?limit=1000&parent=" + encodeURIComponent(top.code)).then(function (page) {
+          list.textContent = "";
+          if (!page.items.length) list.appendChild(el("p", L.no_match, "muted"));
+          page.items.forEach(function (cell) {
+            var row = el("label", null, "pick-item pick-cell");
+            row.dataset.code = cell.code;
+            row.appendChild(radio("cell", cell.code, false));
+            row.appendChild(el("span", cell.name, "pick-name"));
+            row.appendChild(el("span", cell.level_name, "muted"));
+            if (cell.children) {
+              var down = el("button", L.open_cell + " ›", "link pick-down");
+              down.type = "button";
+              down.addEventListener("click", function (event) {
+                event.preventDefault();
+                trail.push({ code: cell.code, name: cell.name });
+                show();
+              });
+              row.appendChild(down);
+            }
+            list.appendChild(row);
+          });
+        }, function (failure) { list.textContent = L.failed + ": " + failure.message; });
+      }
+      show();
+      return { value: function () { return chosen(list, "cell"); }, missing: L.pick_cell };
+    };
+  }
+
   // Which of the selected cases the others merge into (the console's bulk merge).
   function targetPicker(docs) {
     return function (container, L) {
@@ -371,6 +426,8 @@
       refuse_extension: { fields: [reason], send: toWhistle("refuse-extension", function (v) {
         return { reason: v.reason };
       }) },
+      place: { picker: cellPicker(ids.doc || { id: ids.whistle, grid: { code: ids.grid } }),
+        send: toWhistle("place", function (v) { return { grid: v.picked }; }) },
       merge: { picker: casePicker(ids.doc || { id: ids.whistle }),
         send: toWhistle("merge", function (v) { return { into: v.picked }; }) },
       reassign: { picker: responderPicker(ids.whistle), fields: assignmentField().concat([reason]),
@@ -493,7 +550,8 @@
           camera: root.dataset.camera || null,
           assignment: button.dataset.assignment
         };
-        var ready = button.dataset.action === "merge" && !doc
+        var needsDoc = button.dataset.action === "merge" || button.dataset.action === "place";
+        var ready = needsDoc && !doc
           ? getJSON("/api/v1/whistles/" + encodeURIComponent(ids.whistle)).then(function (d) { doc = d; })
           : Promise.resolve();
         ready.then(function () {

@@ -66,6 +66,17 @@
     return body.detail || body.title || String(answer.status);
   }
 
+  /* Why the server refused a field, in the page's language: the API's reason code said with
+     the page's words (whistle/web/i18n/frame.py REASONS), else the API's own reason. */
+  function reason(error) {
+    var said = error && error.code && T.reasons && T.reasons[error.code];
+    if (!said) return (error && (error.reason || error.message)) || "";
+    var params = error.params || {};
+    return said.replace(/\{(\w+)\}/g, function (whole, key) {
+      return Object.prototype.hasOwnProperty.call(params, key) ? String(params[key]) : whole;
+    });
+  }
+
   function status(value) { return (T.statuses && T.statuses[value]) || value; }
 
   function withLang(url) {
@@ -73,5 +84,5 @@
   }
 
   window.W = { data: data, T: T, el: el, clear: clear, api: api, time: time,
-               problemText: problemText, status: status, withLang: withLang };
+               problemText: problemText, reason: reason, status: status, withLang: withLang };
 })();

@@ -154,7 +154,7 @@
       if (top === "body" || top === "photos") top = "media_urls";
       var slot = document.querySelector('[data-error-for="' + top + '"]');
       if (slot) {
-        slot.textContent = (slot.textContent ? slot.textContent + "; " : "") + error.reason;
+        slot.textContent = (slot.textContent ? slot.textContent + "; " : "") + W.reason(error);
         slot.parentNode.classList.add("invalid");
         placed = true;
       }

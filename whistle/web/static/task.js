@@ -56,7 +56,7 @@
     (body.errors || []).forEach(function (e) {
       var scope = errorNode.closest("form") || document;
       var slot = scope.querySelector('[data-error-for="' + e.field + '"]');
-      if (slot) { slot.textContent = e.reason || e.message || ""; shown = true; }
+      if (slot) { slot.textContent = W.reason(e); shown = true; }
     });
     if (!shown) errorNode.textContent = W.problemText(answer);
   }
