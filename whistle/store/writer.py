@@ -312,9 +312,13 @@ class GroupWriter(Generic[Step]):
             if isinstance(original, Duplicate):
                 unit.future.set_result(original)
             elif original.future.done() and original.future.exception() is None:
-                created = original.future.result()
-                assert isinstance(created, Created)
-                unit.future.set_result(Duplicate(created.whistle_id, original.request_hash))
+                made = original.future.result()
+                # The first of the batch with this key may itself have found it stored by
+                # another process meanwhile (its insert refused by the key's unique index).
+                if isinstance(made, Duplicate):
+                    unit.future.set_result(made)
+                else:
+                    unit.future.set_result(Duplicate(made.whistle_id, original.request_hash))
             else:
                 unit.future.set_exception(StoreUnavailable("the original write failed"))
 
