@@ -69,6 +69,7 @@ class Listener:
         self._max_backoff = max_backoff
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self.cursor = 0  # the last sequence number read
         # The sequence numbers of the last events relayed (others' events), oldest first.
         self._relayed: collections.deque[int] = collections.deque(maxlen=_REMEMBERED)
@@ -82,12 +83,17 @@ class Listener:
     def start(self, after: int) -> None:
         """Start listening and reading after sequence number ``after``."""
         self.cursor = after
+        self._stopping = False
         self._tasks = [
             asyncio.create_task(self._listen(), name="store-listen"),
             asyncio.create_task(self._follow(), name="store-follow"),
         ]
 
     async def stop(self) -> None:
+        # The flag as well as the cancel: the follower ends at its next turn even if a
+        # cancellation were lost (see _follow).
+        self._stopping = True
+        self._wake.set()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -122,10 +128,17 @@ class Listener:
 
     async def _follow(self) -> None:
         """Read after the cursor on each notification, and every ``poll`` seconds."""
-        while True:
+        while not self._stopping:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the wake-up and
+            # drops a cancellation that arrives in the same turn of the loop as a NOTIFY (the
+            # store closing right after a write), which left close() waiting forever on a
+            # follower that kept polling.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+                async with asyncio.timeout(self._poll):
+                    await self._wake.wait()
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 while await self._read_page() == _PAGE:
                     pass

@@ -75,7 +75,7 @@ def _search(text: str, p: Params) -> str:
     """Every blank-separated word occurs in the whistle's search text (case-insensitive, as
     SQLite's trigram FTS5 and LIKE are); pg_trgm's index serves words of three or more."""
     clauses = []
-    for word in text.split():
+    for word in text.replace("\x00", " ").split():  # PostgreSQL text has no NUL
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         clauses.append(f"s.body ILIKE {p('%' + escaped + '%')}")
     if not clauses:

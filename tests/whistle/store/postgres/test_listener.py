@@ -96,3 +96,21 @@ async def test_the_listener_reconnects_and_catches_up_after_its_connection_is_cu
     assert [e.whistle_id for e in here_events.events] == [new_whistle(1).whistle.id] * len(
         new_whistle(1).events
     )
+
+
+async def test_a_notification_arriving_as_the_store_closes_does_not_keep_the_listener_running(
+    database: str,
+) -> None:
+    # The intermittent hang of the contract suite: a write's NOTIFY woke the follower in the
+    # very turn of the loop in which close() cancelled it, and Python 3.11's wait_for
+    # returned the wake-up instead of raising the cancellation, so the follower kept polling
+    # and close() waited for it forever. Here the two meet on purpose, many times over.
+    for _ in range(5):
+        bus = Bus()
+        store = await opened(database, bus)
+        await asyncio.sleep(0.05)  # the follower back in its wait after the first read
+        store.listener._notified()  # what a NOTIFY does, in the same turn as the cancel
+        closing = asyncio.create_task(store.close())
+        done, _ = await asyncio.wait({closing}, timeout=5)  # waits, never cancels
+        await bus.stop()
+        assert closing in done, "close() still waiting for the listener"
