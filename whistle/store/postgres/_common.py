@@ -38,6 +38,9 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.exceptions.InsufficientResourcesError,  # class 53: disk full, out of memory
     asyncpg.exceptions.ReadOnlySQLTransactionError,  # a standby
     asyncpg.InterfaceError,  # the connection was closed under us
+    # A connection left mid-operation by a server going away ("cannot switch to state 12;
+    # another operation is in progress"): unusable, like a closed one.
+    asyncpg.exceptions.InternalClientError,
 )
 ERRORS: tuple[type[Exception], ...] = (asyncpg.PostgresError, *UNAVAILABLE)
 
