@@ -237,7 +237,10 @@ async def start_server(
 
     async def start(*, db: Path | None = None, config: Path | None = None, **kw: Any) -> Live:
         kw.setdefault("run_timer", False)  # the clock is fake: tests fire deadlines by tick()
-        if db is None and os.environ.get("WHISTLE_TEST_BACKEND") == "postgresql":
+        # A Live's ``db`` is the SQLite path even on PostgreSQL: a test starting a server
+        # again on ``first.db`` means the same database, the PostgreSQL one.
+        same = db is None or db == tmp_path / "whistle.sqlite3"
+        if same and os.environ.get("WHISTLE_TEST_BACKEND") == "postgresql":
             if not postgres:
                 postgres.append(
                     StoreUrl.parse(await databases.enter_async_context(fresh_database()))

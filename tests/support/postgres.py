@@ -7,6 +7,7 @@ that a CI machine never passes by skipping them.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -75,8 +76,23 @@ async def fresh_database() -> AsyncIterator[str]:
         await admin.execute(f'CREATE DATABASE "{name}"')
         yield _with_database(url, name)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        try:
+            await _drop(admin, name)
+        finally:
+            await admin.close()
+
+
+async def _drop(admin: asyncpg.Connection, name: str) -> None:
+    """Drop database ``name``. WITH (FORCE) may meet a backend of another role (autovacuum)
+    that it may not terminate: that one ends by itself, so try again a few times."""
+    for attempt in range(20):
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except asyncpg.exceptions.InsufficientPrivilegeError:
+            if attempt == 19:
+                raise
+            await asyncio.sleep(0.25)
 
 
 class PrivateCluster:
