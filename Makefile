@@ -8,7 +8,8 @@ PORT   ?= 8080
 DB     ?= var/whistle.sqlite3
 CONFIG ?= config
 
-.PHONY: install run test lint typecheck pytest chromium sample bench bench-large clean soak
+.PHONY: install run test lint typecheck pytest chromium sample bench bench-large clean soak \
+	pg-up pg-down pg-maybe
 
 # Front-end libraries (Apache ECharts) come from npm into ./node_modules, never into the repo.
 # npm is required when CI=true; elsewhere a machine without npm gets a warning, and the pages
@@ -41,8 +42,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP) chromium
+pytest: $(STAMP) $(NODE_STAMP) chromium pg-maybe
 	$(BIN)/pytest
+
+# A local PostgreSQL for development and the PostgreSQL tests (scripts/pg.sh): installed with
+# apt-get when missing and we are root, its cluster and data under var/pg/, run as the
+# postgres user; the URL is written to var/pg/url and printed. Running it again is harmless.
+pg-up:
+	@scripts/pg.sh up
+
+pg-down:
+	@scripts/pg.sh down
+
+# What `make pytest` runs first: a PostgreSQL when one can be had. Where it cannot, the
+# PostgreSQL tests skip with the reason; under CI=true this fails instead.
+pg-maybe:
+	@scripts/pg.sh up >/dev/null || { \
+	  if [ "$$CI" = "true" ]; then echo "make: PostgreSQL is required (CI=true)" >&2; exit 1; \
+	  else echo "make: no PostgreSQL: the PostgreSQL tests will skip" >&2; fi; }
 
 # The browser tests drive Debian's Chromium (/usr/bin/chromium) with Playwright. Installed
 # here when missing and we are root; otherwise the tests skip with the reason (under CI=true
@@ -60,14 +77,14 @@ test: lint typecheck pytest
 sample: $(STAMP)
 	$(BIN)/whistle sample-county $(CONFIG) --seed 530524
 
-clean:
+clean: pg-down
 	rm -rf $(VENV) node_modules var build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmarks: not part of the test suite (timings are measured, never asserted in tests).
 # Every section in one run, the merged table in var/bench/ and docs/performance.md.
 # SSE_BASELINE=<git ref> (e.g. main) also measures the event stream with that ref's code.
 SSE_BASELINE ?=
-bench: $(STAMP)
+bench: $(STAMP) pg-maybe
 	WHISTLE_SSE_BASELINE=$(SSE_BASELINE) $(BIN)/python bench/run.py --size full --docs
 
 # The sizes that take longer than make bench's ten minutes: the whole province (2.8 million

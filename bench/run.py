@@ -37,6 +37,7 @@ SECTIONS = (
     "places",
     "party",
     "peer",
+    "postgres",
     "config_swap",
 )
 OUT = ROOT / "var" / "bench"

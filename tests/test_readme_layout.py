@@ -8,7 +8,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Folders whose Layout row names each module (``router.py``); elsewhere a row names concepts.
-NAMED_ONE_BY_ONE = ("whistle/web", "whistle/store", "whistle/store/sqlite", "dispatch")
+NAMED_ONE_BY_ONE = (
+    "whistle/web",
+    "whistle/store",
+    "whistle/store/sqlite",
+    "whistle/store/postgres",
+    "dispatch",
+)
 
 
 def layout() -> str:

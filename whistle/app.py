@@ -23,6 +23,7 @@ from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
 from whistle.clock import Clock, SystemClock
+from whistle.events import Event
 from whistle.grouping import CameraRepeats
 from whistle.ids import IdFactory
 from whistle.intake import Intake
@@ -262,8 +263,16 @@ async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await notifier.start()
     app[WEBHOOKS] = notifier
+
+    def deliver(event: Event) -> None:
+        # Another process's event (PostgreSQL): that process delivers it.
+        store = app.get(STORE)
+        if store is not None and store.written_elsewhere(event.seq):
+            return
+        notifier.take(event)
+
     # Attached: scheduling a delivery never waits, so the bus calls it as it publishes.
-    app[BUS].attach("*", notifier.take, name="webhooks")
+    app[BUS].attach("*", deliver, name="webhooks")
     log.info("webhooks.loaded", endpoints=len(endpoints))
     yield
     # The store has closed, so nothing more is published: drain what is scheduled.
@@ -272,7 +281,8 @@ async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    store = await open_store(settings.db_path, app[BUS], max_queue=settings.write_queue)
+    where = settings.db if settings.db is not None else settings.db_path
+    store = await open_store(where, app[BUS], max_queue=settings.write_queue)
     app[STORE] = store
     app[ACCESS] = Access(store, app[CLOCK], app[HIERARCHY], settings.limits)
     yield

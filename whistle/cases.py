@@ -18,7 +18,7 @@ import contextlib
 import copy
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import structlog
@@ -157,6 +157,11 @@ def _rectification(state: CaseState, tz: tzinfo) -> dict[str, Any] | None:
         "case_resolved_at": at("case_resolved_at"),
         "case_due": at("case_due"),
     }
+
+
+# How long a process holds a deadline it claimed to fire: long enough for a firing, short
+# enough that another process takes over soon after the holder dies.
+DEADLINE_LEASE = timedelta(seconds=30)
 
 
 class CaseService:
@@ -390,9 +395,21 @@ class CaseService:
         self._wake.set()
 
     async def tick(self) -> int:
-        """Fire every deadline due at the clock's now; return how many fired."""
+        """Fire every deadline due at the clock's now that this process could claim (several
+        processes on one PostgreSQL database: Store.claim_deadlines); one another process
+        holds is looked at again when its lease ends. Returns how many fired."""
+        now = self._clock.now()
+        due = self.timer.pop_due(now)
+        if not due:
+            return 0
+        claimed = await self._store.claim_deadlines(due, now, DEADLINE_LEASE)
         fired = 0
-        for whistle_id, key in self.timer.pop_due(self._clock.now()):
+        for whistle_id, key in due:
+            if (whistle_id, key) not in claimed:
+                # Another process fires it, or it is no longer pending; should that process
+                # die, its lease ends and this one claims it then.
+                self.timer.arm(whistle_id, key, now + DEADLINE_LEASE)
+                continue
             if await self.fire(whistle_id, key):
                 fired += 1
         return fired

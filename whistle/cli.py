@@ -481,6 +481,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     settings = Settings(
         db_path=args.db.path,
+        db=args.db if args.db.backend != "sqlite" else None,
         config_dir=args.config,
         limits=limits,
         secure_cookies=args.secure_cookies,
@@ -500,8 +501,11 @@ def _serve(args: argparse.Namespace) -> int:
     from whistle.store.lock import serving
 
     try:
-        # Before anything opens the database: a second server must not arm its deadlines.
-        with serving(args.db.path), contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
+        # Before anything opens the database: a second server on one SQLite file must not arm
+        # its deadlines. Several servers on one PostgreSQL database are the point of it: a
+        # deadline fires once there because its firing is guarded in the database.
+        lock = serving(args.db.path) if args.db.backend == "sqlite" else contextlib.nullcontext()
+        with lock, contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
             app = create_app(settings, clock=clock)
             asyncio.run(
                 _run(app, args.host, args.port, demo=args.demo, offset_file=args.clock_offset_file)

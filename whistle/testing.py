@@ -43,13 +43,14 @@ class ServerProcess:
 
     def __init__(
         self,
-        db: Path,
+        db: Path | str,
         config: Path,
         log: Path,
         *,
         extra_args: tuple[str, ...] = (),
         cwd: Path | None = None,
     ) -> None:
+        # db: a SQLite file, or a postgresql:// URL (several servers may share one).
         self.db, self.config, self.log = db, config, log
         self.extra_args = extra_args
         # Where the child runs, and so which ``whistle`` it imports (``python -m`` puts the

@@ -3,7 +3,9 @@ whistles to write straight to a store."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -21,13 +23,14 @@ from grids import Hierarchy
 from grids.loader import load_hierarchy
 from grids.sample import generate_county
 from grids.sample_places import write_places
+from tests.support.postgres import fresh_database
 from whistle.app import create_app
 from whistle.auth import Role
 from whistle.bus import Bus
 from whistle.cameras import write_cameras
 from whistle.clock import FakeClock
 from whistle.events import Event, NewEvent
-from whistle.store import AssignmentRow, NewWhistle, WhistleRow
+from whistle.store import AssignmentRow, NewWhistle, StoreUrl, WhistleRow
 from whistle.web.access import ACCESS
 from whistle.web.keys import HIERARCHY, STORE, Settings
 
@@ -228,11 +231,24 @@ def clock() -> FakeClock:
 async def start_server(
     tmp_path: Path, county_dir: Path, clock: FakeClock
 ) -> AsyncIterator[StartServer]:
-    """Start (and at the end stop) servers on real sockets over real SQLite files."""
+    """Start (and at the end stop) servers on real sockets over real SQLite files, or, with
+    ``WHISTLE_TEST_BACKEND=postgresql``, over one fresh PostgreSQL database per test (for a
+    server started without ``db``; tests/support/postgres.py)."""
     running: list[TestClient[web.Request, web.Application]] = []
+    databases = contextlib.AsyncExitStack()
+    postgres: list[StoreUrl] = []
 
     async def start(*, db: Path | None = None, config: Path | None = None, **kw: Any) -> Live:
         kw.setdefault("run_timer", False)  # the clock is fake: tests fire deadlines by tick()
+        # A Live's ``db`` is the SQLite path even on PostgreSQL: a test starting a server
+        # again on ``first.db`` means the same database, the PostgreSQL one.
+        same = db is None or db == tmp_path / "whistle.sqlite3"
+        if same and os.environ.get("WHISTLE_TEST_BACKEND") == "postgresql":
+            if not postgres:
+                postgres.append(
+                    StoreUrl.parse(await databases.enter_async_context(fresh_database()))
+                )
+            kw.setdefault("db", postgres[0])
         settings = Settings(
             db_path=db or tmp_path / "whistle.sqlite3", config_dir=config or county_dir, **kw
         )
@@ -245,6 +261,7 @@ async def start_server(
     yield start
     for client in reversed(running):
         await client.close()
+    await databases.aclose()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from whistle.events import Event, NewEvent, StreamFacts
@@ -339,8 +339,17 @@ class Store(Protocol):
         """Finish queued writes, then disconnect."""
 
     @property
+    def backend(self) -> str:
+        """Which database this is: ``sqlite`` or ``postgresql`` (for readyz and the logs)."""
+
+    @property
     def queue_depth(self) -> int:
         """Writes queued and not yet taken by the writer (for the metrics)."""
+
+    def written_elsewhere(self, seq: int) -> bool:
+        """Whether event ``seq`` was written by another process and reached this one's bus
+        through the listener (PostgreSQL): what must happen once per event, such as a webhook
+        delivery, is left to the process that wrote it. Always False on SQLite."""
 
     @property
     def party(self) -> PartyStore:
@@ -483,6 +492,16 @@ class Store(Protocol):
 
     async def cancel_deadline(self, whistle_id: str, key: str) -> None:
         """Drop a pending deadline that no longer means anything (a stale timer)."""
+
+    async def claim_deadlines(
+        self, due: Sequence[tuple[str, str]], now: datetime, lease: timedelta
+    ) -> set[tuple[str, str]]:
+        """Those of the ``due`` (case, key) deadlines this process may fire now: still
+        pending, and claimed by nobody else whose lease (``lease`` from ``now``) still runs.
+        One process per SQLite file claims them all; PostgreSQL claims with FOR UPDATE SKIP
+        LOCKED, so two processes never hold one deadline, and one that dies lets its claims
+        go when their lease ends. Firing stays guarded in the database (Transition.fires):
+        the claim spares the other processes the work, the guard makes it exactly once."""
 
     async def inbox(
         self, responder_id: str, board_cells: Sequence[str], teams: Sequence[str] = ()

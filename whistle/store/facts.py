@@ -22,11 +22,14 @@ from zoneinfo import ZoneInfo
 
 from whistle.events import NewEvent
 from whistle.store.base import NewWhistle, StatsQuery, Transition
+from whistle.store.dialect import SQLITE, Dialect
 
 __all__ = [
+    "ASSIGNMENT_ADD",
     "ASSIGNMENT_METRICS",
     "ASSIGNMENT_TOTALS",
     "CASE_METRICS",
+    "CASE_UPDATE",
     "DAY_TZ",
     "RESPONSE_METRICS",
     "BadBucket",
@@ -36,6 +39,7 @@ __all__ = [
     "metric_kind",
     "new_whistle_facts",
     "percentile_offset",
+    "place_sql",
     "transition_facts",
 ]
 
@@ -176,8 +180,8 @@ def percentiles_sql(value: str, present: str, where: str) -> str:
     return (
         "SELECT rn, n, v FROM (SELECT v, row_number() OVER (ORDER BY v) AS rn, "
         "count(*) OVER () AS n "
-        f"FROM (SELECT {value} AS v FROM case_facts WHERE {where} AND {present} IS NOT NULL)) "
-        "WHERE rn = (n + 1) / 2 OR rn = (9 * n + 9) / 10 ORDER BY rn"
+        f"FROM (SELECT {value} AS v FROM case_facts WHERE {where} AND {present} IS NOT NULL) "
+        "AS present) AS ranked WHERE rn = (n + 1) / 2 OR rn = (9 * n + 9) / 10 ORDER BY rn"
     )
 
 
@@ -208,14 +212,16 @@ def wide(query: StatsQuery) -> bool:
     return query.until - query.since >= timedelta(days=WIDE_DAYS)
 
 
-def percentile_at_sql(value: str, present: str, where: str, *, descending: bool) -> str:
+def percentile_at_sql(
+    value: str, present: str, where: str, *, descending: bool, dialect: Dialect = SQLITE
+) -> str:
     """The value at offset ``:offset`` of ``value`` in index order (ascending, or descending
     for the p90, which then reads a tenth of the rows), over the rows where ``present`` is
     set. With ``n`` known (the ``acknowledged`` or ``resolved`` count over the same rows) this
     is :func:`percentiles_sql`'s answer without its sort."""
     order = "DESC" if descending else ""
     return (
-        f"SELECT {value} FROM case_facts INDEXED BY {DURATION_INDEX[value]} "
+        f"SELECT {value} FROM case_facts {dialect.indexed_by(DURATION_INDEX[value])} "
         f"WHERE {where} AND {present} IS NOT NULL ORDER BY {value} {order} "
         "LIMIT 1 OFFSET :offset"
     )
@@ -276,6 +282,11 @@ _CASE_UPDATE = (
     "on_time = CASE ? WHEN 1 THEN ? WHEN 2 THEN NULL ELSE on_time END, "
     f"{RESPONSE_FROM_ASSIGNMENTS} WHERE whistle_id = ?"
 )
+
+# The two statements a backend may have to spell in its own dialect (PostgreSQL: parameter
+# types it cannot infer).
+ASSIGNMENT_ADD = _ASSIGNMENT_ADD
+CASE_UPDATE = _CASE_UPDATE
 
 _KEEP, _SET, _CLEAR = 0, 1, 2
 
@@ -488,18 +499,15 @@ def base_filter(query: StatsQuery, *, cases: bool = True) -> tuple[str, dict[str
     return " AND ".join(clauses), params
 
 
-# The cell one level below the chosen one that a case lies in ('' when placed at the cell).
-PLACE = (
-    "CASE WHEN length(grid_path) <= :prefix_len THEN '' ELSE "
-    "substr(grid_path, :prefix_len + 1, instr(substr(grid_path, :prefix_len + 1), '/') - 1) END"
-)
-
-BREAKDOWNS: dict[str, str] = {
-    "sources": "source",
-    "places": PLACE,
-    "categories": "major",
-    "days": "day",
-}
+def place_sql(dialect: Dialect) -> str:
+    """The cell one level below the chosen one that a case lies in ('' when placed at the
+    cell)."""
+    rest = "substr(grid_path, :prefix_len + 1)"
+    slash = dialect.position(rest, "'/'")
+    return (
+        "CASE WHEN length(grid_path) <= :prefix_len THEN '' ELSE "
+        f"substr(grid_path, :prefix_len + 1, {slash} - 1) END"
+    )
 
 
 def bucket_filter(
@@ -559,7 +567,9 @@ def drill_sql(metric: str, bucket: str | None, query: StatsQuery) -> tuple[str, 
         if is_case
         else ("assignment_facts", "assignment_id", "received_at, assignment_id")
     )
-    sql = f"SELECT {key} FROM {table} WHERE {where} AND {condition} ORDER BY {order} LIMIT :limit"
+    # "1" (every row) is no boolean to PostgreSQL: leave it out.
+    also = "" if condition == "1" else f" AND {condition}"
+    sql = f"SELECT {key} FROM {table} WHERE {where}{also} ORDER BY {order} LIMIT :limit"
     return sql, {**params, **extra_params}
 
 

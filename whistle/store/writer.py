@@ -12,37 +12,46 @@ transactions, and on start every event after it is published again, so an event 
 stored without being published, and never published without being stored (delivery is at
 least once).
 
-Nothing here speaks SQL: the SQLite backend is whistle/store/sqlite/write_thread.py, and a
-PostgreSQL one implements the same :class:`WriteBackend`.
+Nothing here speaks SQL: the SQLite backend is whistle/store/sqlite/write_thread.py, the
+PostgreSQL one whistle/store/postgres/backend.py; each implements :class:`WriteBackend`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 
 from whistle.bus import Bus
-from whistle.events import Event, NewEvent
+from whistle.events import Event, NewEvent, StreamFacts
 from whistle.exceptions import Conflict, StoreBusy, StoreUnavailable
 from whistle.store.base import Created, Duplicate
 
-__all__ = ["GroupWriter", "Statement", "WriteBackend", "WriteUnit", "number_events"]
+__all__ = [
+    "GroupWriter",
+    "Statement",
+    "WriteBackend",
+    "WriteUnit",
+    "number_events",
+    "numbered_event",
+]
 
 log = structlog.get_logger(__name__)
 
 Statement = tuple[str, tuple[Any, ...]]
 
-# The backend's raw connection, as handed to a unit's ``apply`` on the writer's own thread.
-Conn = TypeVar("Conn")
+# What a backend runs for a unit whose writes depend on what it finds (``WriteUnit.apply``):
+# SQLite calls a plain function with its connection on the writer's thread, PostgreSQL awaits
+# a coroutine function with its connection. The writer only carries it to the backend.
+Step = TypeVar("Step")
 
 
 @dataclass(eq=False)
-class WriteUnit(Generic[Conn]):
+class WriteUnit(Generic[Step]):
     """One caller's writes: applied together or not at all."""
 
     statements: list[Statement]
@@ -51,16 +60,17 @@ class WriteUnit(Generic[Conn]):
     future: asyncio.Future[Created | Duplicate]
     # Guards must each change exactly one row, or the unit is a Conflict and writes nothing.
     guards: list[Statement] = field(default_factory=list)
-    # A unit whose writes depend on what it finds (run on the writer's thread, inside the
-    # batch's transaction): given the next sequence number, it returns its events and the next.
-    apply: Callable[[Conn, int], tuple[tuple[Event, ...], int]] | None = None
+    # A unit whose writes depend on what it finds (run by the backend inside the batch's
+    # transaction): given the connection and the next sequence number, it returns its events
+    # and the next (see Step).
+    apply: Step | None = None
     # What a later unit with the same idempotency key answers in its Duplicate.
     request_hash: str | None = None
     written: tuple[Event, ...] = field(default=())
     conflict: bool = False
 
 
-class WriteBackend(Protocol[Conn]):
+class WriteBackend(Protocol[Step]):
     """What the writer needs of a database, all through the one write connection.
 
     ``unavailable`` are the errors that mean the database cannot take writes at all (locked,
@@ -78,8 +88,10 @@ class WriteBackend(Protocol[Conn]):
     async def stored_keys(self, keys: Sequence[str]) -> dict[str, Duplicate]:
         """The whistles already stored under any of the idempotency ``keys``."""
 
-    async def write(self, units: list[WriteUnit[Conn]], seq: int, outbox: int | None) -> int:
-        """Write ``units`` in one transaction, numbering their events from ``seq`` on (setting
+    async def write(self, units: list[WriteUnit[Step]], seq: int, outbox: int | None) -> int:
+        """Write ``units`` in one transaction, numbering their events from ``seq`` on (a
+        backend shared by several processes numbers from its own database-wide counter
+        instead, and ignores ``seq``), setting
         each unit's ``written``, or its ``conflict`` when a guard fails); when ``outbox`` is
         given, move the outbox cursor to it in the same transaction. On failure nothing is
         kept and every unit's ``written`` and ``conflict`` are reset. Returns the next
@@ -92,6 +104,23 @@ class WriteBackend(Protocol[Conn]):
         """Move the outbox cursor to ``published_seq`` and commit."""
 
 
+def numbered_event(event: NewEvent, whistle_id: str, number: str | None) -> NewEvent:
+    """``event`` with the 受理编号 just drawn for ``whistle_id``: in the data of its
+    ``whistle.received`` (stored), and in the facts every event of it carries to the stream."""
+    if event.whistle_id != whistle_id:
+        return event
+    case = event.case
+    if case is not None:
+        case = StreamFacts(case.grid, case.status, number)
+    data = event.data
+    if event.type == "whistle.received":
+        data = {**data, "case_number": number}
+    elif case is None:
+        return event
+    # Built, not dataclasses.replace'd: this runs on the writer's thread for every whistle.
+    return NewEvent(event.type, event.whistle_id, event.at, event.actor, data, case)
+
+
 def number_events(events: Sequence[NewEvent], seq: int) -> tuple[tuple[Event, ...], int]:
     """Give ``events`` their log sequence numbers from ``seq`` on."""
     numbered = []
@@ -101,7 +130,7 @@ def number_events(events: Sequence[NewEvent], seq: int) -> tuple[tuple[Event, ..
     return tuple(numbered), seq
 
 
-class GroupWriter(Generic[Conn]):
+class GroupWriter(Generic[Step]):
     """The writer task, its queue and the outbox cursor, over one WriteBackend.
 
     ``max_queue`` bounds the writes waiting for the writer: past it ``StoreBusy`` is raised at
@@ -109,12 +138,12 @@ class GroupWriter(Generic[Conn]):
     """
 
     def __init__(
-        self, backend: WriteBackend[Conn], bus: Bus, *, max_queue: int, max_batch: int
+        self, backend: WriteBackend[Step], bus: Bus, *, max_queue: int, max_batch: int
     ) -> None:
         self._backend = backend
         self._bus = bus
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[WriteUnit[Conn]] = asyncio.Queue(max_queue)
+        self._queue: asyncio.Queue[WriteUnit[Step]] = asyncio.Queue(max_queue)
         self._task: asyncio.Task[None] | None = None
         self.next_seq = 1
         self._published_seq = 0
@@ -209,7 +238,7 @@ class GroupWriter(Generic[Conn]):
         key: str | None,
         *,
         guards: list[Statement] | None = None,
-        apply: Callable[[Conn, int], tuple[tuple[Event, ...], int]] | None = None,
+        apply: Step | None = None,
         request_hash: str | None = None,
     ) -> asyncio.Future[Created | Duplicate]:
         """Queue one unit for the writer and return the future its write resolves."""
@@ -244,7 +273,7 @@ class GroupWriter(Generic[Conn]):
                 for _ in batch:
                     self._queue.task_done()
 
-    async def _write_batch(self, batch: list[WriteUnit[Conn]]) -> None:
+    async def _write_batch(self, batch: list[WriteUnit[Step]]) -> None:
         duplicates = await self._resolve_idempotency(batch)
         to_write = [u for u in batch if u not in duplicates]
         if to_write:
@@ -259,19 +288,35 @@ class GroupWriter(Generic[Conn]):
                 for unit, _original in duplicates.items():
                     unit.future.set_exception(err)
                 return
-            except self._backend.errors:
+            except self._backend.errors as exc:
                 if len(to_write) == 1:
-                    raise
+                    log.warning("store.unit_failed", error=str(exc))
+                    await self._fail_or_duplicate(to_write[0], exc)
+                    to_write = []
                 # One bad unit must not sink the others: write them one at a time.
                 for unit in to_write:
                     try:
                         await self._commit([unit])
                     except self._backend.errors as exc:
-                        unit.future.set_exception(StoreUnavailable(str(exc)))
+                        await self._fail_or_duplicate(unit, exc)
         self._settle(to_write)
         self._settle_duplicates(duplicates)
 
-    def _settle(self, written: list[WriteUnit[Conn]]) -> None:
+    async def _fail_or_duplicate(self, unit: WriteUnit[Step], exc: Exception) -> None:
+        """A unit that failed alone: a Duplicate when another process stored its idempotency
+        key meanwhile (the key's unique index refused this one), else StoreUnavailable."""
+        key = unit.idempotency_key
+        if key:
+            try:
+                stored = await self._backend.stored_keys([key])
+            except self._backend.errors:
+                stored = {}
+            if key in stored:
+                unit.future.set_result(stored[key])
+                return
+        unit.future.set_exception(StoreUnavailable(str(exc)))
+
+    def _settle(self, written: list[WriteUnit[Step]]) -> None:
         """Publish what was committed and answer its callers (publish after commit)."""
         for unit in written:
             if unit.future.done():
@@ -284,29 +329,33 @@ class GroupWriter(Generic[Conn]):
             unit.future.set_result(Created(head, unit.written))
 
     @staticmethod
-    def _settle_duplicates(duplicates: dict[WriteUnit[Conn], Duplicate | WriteUnit[Conn]]) -> None:
+    def _settle_duplicates(duplicates: dict[WriteUnit[Step], Duplicate | WriteUnit[Step]]) -> None:
         for unit, original in duplicates.items():
             if unit.future.done():
                 continue
             if isinstance(original, Duplicate):
                 unit.future.set_result(original)
             elif original.future.done() and original.future.exception() is None:
-                created = original.future.result()
-                assert isinstance(created, Created)
-                unit.future.set_result(Duplicate(created.whistle_id, original.request_hash))
+                made = original.future.result()
+                # The first of the batch with this key may itself have found it stored by
+                # another process meanwhile (its insert refused by the key's unique index).
+                if isinstance(made, Duplicate):
+                    unit.future.set_result(made)
+                else:
+                    unit.future.set_result(Duplicate(made.whistle_id, original.request_hash))
             else:
                 unit.future.set_exception(StoreUnavailable("the original write failed"))
 
     async def _resolve_idempotency(
-        self, batch: list[WriteUnit[Conn]]
-    ) -> dict[WriteUnit[Conn], Duplicate | WriteUnit[Conn]]:
+        self, batch: list[WriteUnit[Step]]
+    ) -> dict[WriteUnit[Step], Duplicate | WriteUnit[Step]]:
         """Units whose key was used before (stored, or earlier in this batch)."""
         keys = [u.idempotency_key for u in batch if u.idempotency_key]
         if not keys:
             return {}
         stored = await self._backend.stored_keys(sorted(set(keys)))
-        duplicates: dict[WriteUnit[Conn], Duplicate | WriteUnit[Conn]] = {}
-        first: dict[str, WriteUnit[Conn]] = {}
+        duplicates: dict[WriteUnit[Step], Duplicate | WriteUnit[Step]] = {}
+        first: dict[str, WriteUnit[Step]] = {}
         for unit in batch:
             key = unit.idempotency_key
             if not key:
@@ -319,7 +368,7 @@ class GroupWriter(Generic[Conn]):
                 first[key] = unit
         return duplicates
 
-    async def _commit(self, units: list[WriteUnit[Conn]]) -> None:
+    async def _commit(self, units: list[WriteUnit[Step]]) -> None:
         """Write ``units`` in one transaction, the outbox cursor with them."""
         # Captured now: the bus may publish more while the transaction runs.
         published = self._published_seq

@@ -441,10 +441,17 @@ async def healthz(request: web.Request) -> web.Response:
 @routes.get("/readyz")
 @public
 async def readyz(request: web.Request) -> web.Response:
-    """Ready: the hierarchy is loaded and the database takes writes (503 otherwise)."""
+    """Ready: the hierarchy is loaded and the database takes writes (503 otherwise). Names
+    the database it checked (``sqlite`` or ``postgresql``)."""
     hierarchy = request.app[HIERARCHY]
-    await request.app[STORE].ping()
-    body: dict[str, Any] = {"status": "ready", "cells": len(hierarchy), "root": hierarchy.root}
+    store = request.app[STORE]
+    await store.ping()
+    body: dict[str, Any] = {
+        "status": "ready",
+        "cells": len(hierarchy),
+        "root": hierarchy.root,
+        "database": store.backend,
+    }
     warnings = calendar_warnings(request.app[LIVE].router.calendar, request.app[CLOCK].now())
     if warnings:
         body["warnings"] = warnings  # still ready: someone has to add next year's holidays

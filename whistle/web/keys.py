@@ -20,7 +20,7 @@ from whistle.intake import Intake
 from whistle.party import PartyService, Visits
 from whistle.placing import Placer
 from whistle.silences import Silences
-from whistle.store import Store
+from whistle.store import Store, StoreUrl
 from whistle.versions import LiveConfig
 from whistle.web.access import AccessLimits
 from whistle.webhooks import WebhookNotifier
@@ -56,6 +56,9 @@ class Settings:
 
     db_path: Path
     config_dir: Path
+    # The database when it is not the SQLite file ``db_path`` (a postgresql:// StoreUrl);
+    # ``db_path`` then only places the files beside it (photos in its parent's media/).
+    db: StoreUrl | None = None
     max_body: int = 64 * 1024
     write_queue: int = 10_000
     # Fire deadlines in the background. Tests that drive a fake clock turn this off and call

@@ -98,6 +98,9 @@ class Health(TypedDict):
     status: str
     cells: NotRequired[Annotated[int, Field(description="ready: the cells loaded")]]
     root: NotRequired[Annotated[str, Field(description="ready: the county's code")]]
+    database: NotRequired[
+        Annotated[str, Field(description="ready: the database checked (sqlite, postgresql)")]
+    ]
     warnings: NotRequired[
         Annotated[
             list[str],

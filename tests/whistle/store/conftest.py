@@ -1,9 +1,8 @@
 """The contract suite's backends: each test runs once per Store backend.
 
 A backend here is a place to keep a store (``url``) and a way to open it there again
-(``open``), so that a test can close the store and read back what a new one finds. Only
-SQLite exists today; a PostgreSQL backend adds its name to BACKENDS and a branch to
-``backend`` that makes a fresh database (or schema) per test and drops it afterwards.
+(``open``), so that a test can close the store and read back what a new one finds. SQLite
+gets a file in the test's directory, PostgreSQL a fresh database dropped afterwards.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import fresh_database
 from tests.support.store_contract import BACKENDS, Backend
 from whistle.bus import Bus
 from whistle.store import Store
@@ -24,9 +24,18 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if name == "sqlite":
         # tmp_path is absolute, so this reads sqlite:///tmp/...
         chosen = Backend(name, f"sqlite://{tmp_path / 'contract.sqlite3'}")
+        yield chosen
+        await _close(chosen)
+    elif name == "postgresql":
+        async with fresh_database() as url:
+            chosen = Backend(name, url)
+            yield chosen
+            await _close(chosen)
     else:  # pragma: no cover - a backend listed without its set-up
         raise AssertionError(f"no set-up for backend {name!r}")
-    yield chosen
+
+
+async def _close(chosen: Backend) -> None:
     for store in reversed(chosen.opened):
         await store.close()  # closing twice is allowed: a test may have closed it already
 

@@ -222,3 +222,4 @@ async def test_readyz_is_503_while_the_database_cannot_take_writes(live: Live) -
     status, doc = await live.get("/readyz")
     assert status == 200
     assert doc["status"] == "ready"
+    assert doc["database"] == "sqlite"

@@ -7,7 +7,6 @@ shared reader. Subtrees are path prefixes, as for cases (``grid_path >= p AND < 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ import orjson
 
 from whistle.store.party import HoursRow, PartyKind, PartyQuery, PartyRecord
 from whistle.store.sqlite._common import Readers, db_time, fetchone, parse_db_time, to_json
+from whistle.store.sqlite.write_thread import SqliteApply
 from whistle.store.writer import GroupWriter
 
 __all__ = ["SqlitePartyStore"]
@@ -62,7 +62,7 @@ def _where(query: PartyQuery) -> tuple[str, list[Any]]:
 class SqlitePartyStore:
     """The party-building records of one SQLite file."""
 
-    def __init__(self, writer: GroupWriter[sqlite3.Connection], readers: Readers) -> None:
+    def __init__(self, writer: GroupWriter[SqliteApply], readers: Readers) -> None:
         self._writer = writer
         self._readers = readers
 

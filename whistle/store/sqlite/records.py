@@ -7,7 +7,6 @@ reads use the shared reader.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +22,7 @@ from whistle.store.sqlite._common import (
     parse_db_time,
     to_json,
 )
+from whistle.store.sqlite.write_thread import SqliteApply
 from whistle.store.writer import GroupWriter
 
 __all__ = ["Records"]
@@ -35,7 +35,7 @@ _TOKEN_COLUMNS = (
 class Records:
     """The Store's records other than cases (see Store for what each does)."""
 
-    def __init__(self, writer: GroupWriter[sqlite3.Connection], readers: Readers) -> None:
+    def __init__(self, writer: GroupWriter[SqliteApply], readers: Readers) -> None:
         self._writer = writer
         self._readers = readers
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from whistle.store.base import (
     UserRecord,
     WhistleQuery,
 )
+from whistle.store.case_writes import CaseWrites
 from whistle.store.sqlite import redaction
 from whistle.store.sqlite._common import Readers, fetchone
 from whistle.store.sqlite.party import SqlitePartyStore
@@ -51,7 +52,7 @@ from whistle.store.sqlite.records import Records
 from whistle.store.sqlite.statistics import Statistics
 from whistle.store.sqlite.versions import ConfigVersions
 from whistle.store.sqlite.write_thread import SqliteWriteBackend
-from whistle.store.sqlite.writes import CaseWrites
+from whistle.store.sqlite.writes import SqliteSteps
 from whistle.store.writer import GroupWriter
 
 __all__ = ["SqliteStore"]
@@ -80,7 +81,7 @@ class SqliteStore:
         self._backend = SqliteWriteBackend(self.path, busy_timeout_ms)
         self._readers = Readers(self.path, busy_timeout_ms)
         self.writer = GroupWriter(self._backend, bus, max_queue=max_queue, max_batch=max_batch)
-        self._writes = CaseWrites(self.writer)
+        self._writes = CaseWrites(self.writer, SqliteSteps())
         self._reads = CaseReads(self._readers)
         self._records = Records(self.writer, self._readers)
         self._stats = Statistics(self._readers)
@@ -110,8 +111,15 @@ class SqliteStore:
         return SCHEMA_VERSION
 
     @property
+    def backend(self) -> str:
+        return "sqlite"
+
+    @property
     def queue_depth(self) -> int:
         return self.writer.queue_depth
+
+    def written_elsewhere(self, seq: int) -> bool:
+        return False  # one server per file: every event on the bus is its own
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -177,6 +185,12 @@ class SqliteStore:
 
     async def cancel_deadline(self, whistle_id: str, key: str) -> None:
         await self._writes.cancel_deadline(whistle_id, key)
+
+    async def claim_deadlines(
+        self, due: Sequence[tuple[str, str]], now: datetime, lease: timedelta
+    ) -> set[tuple[str, str]]:
+        """All of them: one server per SQLite file (whistle/store/lock.py)."""
+        return set(due)
 
     # -- reads (reads.py) ----------------------------------------------------------------
 

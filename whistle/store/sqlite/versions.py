@@ -8,7 +8,6 @@ polls the active id never sees none or two.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -18,6 +17,7 @@ import orjson
 
 from whistle.store.base import ConfigVersionRecord
 from whistle.store.sqlite._common import Readers, db_time, fetchone, parse_db_time
+from whistle.store.sqlite.write_thread import SqliteApply
 from whistle.store.writer import GroupWriter
 
 __all__ = ["ConfigVersions"]
@@ -28,7 +28,7 @@ _COLUMNS = "id, hash, author, reason, created_at, state, applied_at"
 class ConfigVersions:
     """The Store's config versions (see Store for what each does)."""
 
-    def __init__(self, writer: GroupWriter[sqlite3.Connection], readers: Readers) -> None:
+    def __init__(self, writer: GroupWriter[SqliteApply], readers: Readers) -> None:
         self._writer = writer
         self._readers = readers
 

@@ -37,13 +37,15 @@ from whistle.store.sqlite._common import (
 )
 from whistle.store.writer import WriteUnit, number_events
 
-__all__ = ["EVENT_INSERT", "SqliteUnit", "SqliteWriteBackend"]
+__all__ = ["EVENT_INSERT", "SqliteApply", "SqliteUnit", "SqliteWriteBackend"]
 
 log = structlog.get_logger("whistle.store.sqlite")
 
 _T = TypeVar("_T")
 
-SqliteUnit = WriteUnit[sqlite3.Connection]
+# A unit's ``apply``: run with the connection on the writer's thread, inside the batch.
+SqliteApply = Callable[[sqlite3.Connection, int], tuple[tuple[Event, ...], int]]
+SqliteUnit = WriteUnit[SqliteApply]
 
 EVENT_INSERT = (
     "INSERT INTO events (seq, whistle_id, type, at, actor, data) VALUES (?, ?, ?, ?, ?, ?)"

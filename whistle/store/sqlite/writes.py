@@ -1,293 +1,40 @@
-"""What the cases write: new whistles, lifecycle transitions, camera repeats and deadline
-cancels, as SQLite statements queued on the group writer."""
+"""The SQLite store's own steps of the case writes (whistle/store/case_writes.py): a 受理编号
+drawn and camera repeats, run on the writer's thread inside the batch's transaction."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
-from whistle.events import Event, NewEvent, StreamFacts
-from whistle.store import case_numbers, facts
-from whistle.store.base import (
-    AssignmentRow,
-    Created,
-    Duplicate,
-    NewWhistle,
-    Repeat,
-    Transition,
-)
+from whistle.events import Event, NewEvent
+from whistle.store import case_numbers
+from whistle.store.base import NewWhistle, Repeat
+from whistle.store.case_writes import WHISTLE_INSERT, WHISTLE_INSERT_NUMBERED
 from whistle.store.search import search_statement
-from whistle.store.sqlite._common import db_time, event_row, opt_time, to_json
-from whistle.store.sqlite.write_thread import EVENT_INSERT
-from whistle.store.writer import GroupWriter, Statement, number_events
+from whistle.store.sqlite._common import db_time, event_row, to_json
+from whistle.store.sqlite.write_thread import EVENT_INSERT, SqliteApply
+from whistle.store.writer import Statement, number_events, numbered_event
 
-__all__ = ["DEADLINE_CANCEL", "CaseWrites"]
+__all__ = ["SqliteSteps"]
 
-_WHISTLE_INSERT = (
-    "INSERT INTO whistles (id, received_at, source, category, urgency, status, grid_code, "
-    "grid_path, grid_level, external_id, idempotency_key, request_hash, doc, version, case_doc, "
-    "camera_id, near, case_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-# The same row with its 受理编号 (the last parameter) also set in its document.
-_WHISTLE_INSERT_NUMBERED = (
-    "INSERT INTO whistles (id, received_at, source, category, urgency, status, grid_code, "
-    "grid_path, grid_level, external_id, idempotency_key, request_hash, doc, version, case_doc, "
-    "camera_id, near, case_number) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-    "json_set(?13, '$.case_number', ?18), ?14, ?15, ?16, ?17, ?18)"
-)
-_DEADLINE_SET = (
-    "INSERT INTO deadlines (whistle_id, key, due_at, status) VALUES (?, ?, ?, 'pending') "
-    "ON CONFLICT (whistle_id, key) DO UPDATE SET due_at = excluded.due_at, status = 'pending'"
-)
-DEADLINE_CANCEL = (
-    "UPDATE deadlines SET status = 'cancelled' "
-    "WHERE whistle_id = ? AND key = ? AND status = 'pending'"
-)
-_DEADLINE_FIRE = (
-    "UPDATE deadlines SET status = 'fired' WHERE whistle_id = ? AND key = ? AND status = 'pending'"
-)
-_CASE_GUARD = (
-    "UPDATE whistles SET version = ?, status = ?, case_doc = ? WHERE id = ? AND version = ?"
-)
-# A later whistle that may duplicate this case: one more entry in its document's
-# possible_duplicates (at most 100; the events keep every one). A note, not a step: the
-# case's version stays as it is (see dispatch.case.NOTES).
-_DUPLICATE_LINK = (
-    "UPDATE whistles SET "
-    "doc = json_insert(doc, '$.possible_duplicates[#]', ?1) WHERE id = ?2 "
-    "AND coalesce(json_array_length(doc, '$.possible_duplicates'), 0) < 100"
-)
-_ASSIGNMENT_UPDATE = "UPDATE assignments SET status = ?, responder_id = ?, doc = ? WHERE id = ?"
-_ASSIGNMENT_INSERT = (
-    "INSERT INTO assignments (id, whistle_id, responder_id, kind, mode, status, cell, "
-    "acknowledge_due, claim_due, resolve_due, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_INFORMED_INSERT = (
-    "INSERT OR IGNORE INTO informed (responder_id, received_at, whistle_id) VALUES (?, ?, ?)"
-)
-# A held whistle placed by hand (待定位): its place, document, statistics row and search text.
-_PLACE = (
-    "UPDATE whistles SET grid_code = ?, grid_path = ?, grid_level = ?, near = ?, doc = ? "
-    "WHERE id = ?"
-)
-_PLACE_FACTS = "UPDATE case_facts SET grid_path = ? WHERE whistle_id = ?"
-_PLACE_UNINDEX = (
-    "DELETE FROM whistle_search WHERE rowid = (SELECT rowid FROM whistles WHERE id = ?)"
-)
-_PLACE_INFORMED = (
-    "INSERT OR IGNORE INTO informed (responder_id, received_at, whistle_id) "
-    "SELECT ?, received_at, id FROM whistles WHERE id = ?"
-)
-
-_Apply = Callable[[sqlite3.Connection, int], tuple[tuple[Event, ...], int]]
+_Apply = SqliteApply
 
 
-class CaseWrites:
-    """The writes of cases, each one unit on the group writer."""
-
-    def __init__(self, writer: GroupWriter[sqlite3.Connection]) -> None:
-        self._writer = writer
+class SqliteSteps:
+    """CaseSteps for SQLite: plain functions on the writer's connection."""
 
     def __repr__(self) -> str:
-        return f"CaseWrites({self._writer!r})"
+        return "SqliteSteps()"
 
-    async def create_whistle(self, new: NewWhistle) -> Created | Duplicate:
-        """See Store.create_whistle."""
-        statements = _whistle_statements(new)
-        events = [*new.events, *new.linked] if new.linked else new.events
-        if new.case_prefix is None:
-            return await self._writer.submit(
-                statements,
-                events,
-                new.whistle.idempotency_key,
-                request_hash=new.whistle.request_hash,
-            )
-        drawn: list[str | None] = [None]
-        # Built here, once: the writer step only puts the number it draws into the row (an
-        # idempotent replay reads the request hash off the same row).
-        future = self._writer.enqueue(
-            statements,
-            events,
-            new.whistle.idempotency_key,
-            apply=_numbered_writer(new, statements, drawn),
-            request_hash=new.whistle.request_hash,
-        )
-        outcome = await asyncio.shield(future)
-        if isinstance(outcome, Created):
-            return Created(outcome.whistle_id, outcome.events, drawn[0])
-        return outcome
+    def repeats(self, repeats: list[Repeat], accepted: set[str]) -> SqliteApply:
+        """See CaseSteps.repeats."""
+        return _repeats_writer(repeats, accepted)
 
-    async def create_whistles(self, news: Sequence[NewWhistle]) -> tuple[Event, ...]:
-        """See SqliteStore.create_whistles."""
-        if any(new.whistle.idempotency_key for new in news):
-            raise ValueError("create_whistles takes no idempotency keys")
-        if not news:
-            return ()
-        statements: list[Statement] = []
-        events: list[NewEvent] = []
-        for new in news:
-            statements += _whistle_statements(new)
-            events += [*new.events, *new.linked]
-        outcome = await self._writer.submit(statements, events, None)
-        assert isinstance(outcome, Created)
-        return outcome.events
-
-    async def transition(self, step: Transition) -> tuple[Event, ...]:
-        """See Store.transition."""
-        guards, statements = _transition_statements(step)
-        events = list(step.events)
-        for other in step.also:
-            more_guards, more = _transition_statements(other)
-            guards += more_guards
-            statements += more
-            events += other.events
-        outcome = await self._writer.submit(statements, events, None, guards=guards)
-        assert isinstance(outcome, Created)
-        return outcome.events
-
-    async def add_repeats(self, repeats: Sequence[Repeat]) -> list[bool]:
-        """See Store.add_repeats."""
-        # One unit for all the repeats: one guarded UPDATE ... RETURNING picks the cases still
-        # open in their window, and only those get their event and detection rows. A feed
-        # batch of a hundred detections over a hundred cases is then one hop and a handful of
-        # statements, not a hundred savepoints.
-        accepted: set[str] = set()
-        futures = [
-            self._writer.enqueue([], [], None, apply=_repeats_writer(group, accepted))
-            for group in _same_guard(repeats)
-        ]
-        for future in futures:
-            await asyncio.shield(future)
-        return [repeat.whistle_id in accepted for repeat in repeats]
-
-    async def cancel_deadline(self, whistle_id: str, key: str) -> None:
-        """See Store.cancel_deadline."""
-        # Not through the writer's guards: a stale timer is dropped whatever the case's version.
-        await self._writer.submit([(DEADLINE_CANCEL, (whistle_id, key))], (), None)
-
-
-def _transition_statements(step: Transition) -> tuple[list[Statement], list[Statement]]:
-    """The guards and the statements of one lifecycle step."""
-    guards: list[Statement] = [
-        (
-            _CASE_GUARD,
-            (
-                step.new_version,
-                step.status,
-                to_json(step.case_doc),
-                step.whistle_id,
-                step.expected_version,
-            ),
-        )
-    ]
-    if step.fires is not None:
-        guards.append((_DEADLINE_FIRE, (step.whistle_id, step.fires)))
-    # The place first: the statistics rows of the new assignments take their case's place.
-    statements: list[Statement] = [] if step.placed is None else _place_statements(step)
-    statements += [
-        (
-            _ASSIGNMENT_INSERT,
-            _assignment_params(a),
-        )
-        for a in step.new_assignments
-    ]
-    statements += [
-        (_ASSIGNMENT_UPDATE, (status, responder_id, to_json(doc), aid))
-        for aid, status, responder_id, doc in step.assignment_status
-    ]
-    statements += [
-        (_DEADLINE_SET, (step.whistle_id, key, db_time(due))) for key, due in step.set_deadlines
-    ]
-    statements += [(DEADLINE_CANCEL, (step.whistle_id, key)) for key in step.cancel_deadlines]
-    statements += facts.transition_facts(step)
-    return guards, statements
-
-
-def _place_statements(step: Transition) -> list[Statement]:
-    """The statements of a held whistle's placing (see Transition.placed)."""
-    placed = step.placed
-    assert placed is not None
-    wid = step.whistle_id
-    row = (placed.grid_code, placed.grid_path, placed.grid_level, placed.near)
-    return [
-        (_PLACE, (*row, to_json(placed.doc), wid)),
-        (_PLACE_FACTS, (placed.grid_path, wid)),
-        (_PLACE_UNINDEX, (wid,)),
-        search_statement(placed.doc),
-        *((_PLACE_INFORMED, (i["responder"]["id"], wid)) for i in placed.doc.get("informed") or ()),
-    ]
-
-
-def _assignment_params(a: AssignmentRow) -> tuple[Any, ...]:
-    """The parameters of _ASSIGNMENT_INSERT for one assignment."""
-    return (
-        a.id,
-        a.whistle_id,
-        a.responder_id,
-        a.kind,
-        a.mode,
-        a.status,
-        a.cell,
-        opt_time(a.acknowledge_due),
-        opt_time(a.claim_due),
-        opt_time(a.resolve_due),
-        to_json(a.doc),
-    )
-
-
-def _whistle_statements(new: NewWhistle) -> list[Statement]:
-    """Every statement a new whistle writes: its row, assignments, deadlines and the
-    statistics projection (which commits with the events or not at all)."""
-    w = new.whistle
-    statements: list[Statement] = [
-        (
-            _WHISTLE_INSERT,
-            (
-                w.id,
-                db_time(w.received_at),
-                w.source,
-                w.category,
-                w.urgency,
-                w.status,
-                w.grid_code,
-                w.grid_path,
-                w.grid_level,
-                w.external_id,
-                w.idempotency_key,
-                w.request_hash,
-                to_json(w.doc),
-                len(new.events),
-                None if new.case_doc is None else to_json(new.case_doc),
-                w.camera_id,
-                w.near,
-                None,  # case_number: drawn by the writer (see _numbered_writer)
-            ),
-        )
-    ]
-    statements += [(_ASSIGNMENT_INSERT, _assignment_params(a)) for a in new.assignments]
-    statements += [(_DEADLINE_SET, (w.id, key, db_time(due))) for key, due in new.deadlines]
-    statements.append(search_statement(w.doc))
-    statements += facts.new_whistle_facts(new)
-    statements += [(_DUPLICATE_LINK, (e.data["whistle"], e.whistle_id)) for e in new.linked]
-    statements += [
-        (_INFORMED_INSERT, (i["responder"]["id"], db_time(w.received_at), w.id))
-        for i in w.doc.get("informed") or ()
-    ]
-    return statements
-
-
-def _same_guard(repeats: Sequence[Repeat]) -> list[list[Repeat]]:
-    """Repeats grouped by their guard (window start and statuses), one case each."""
-    groups: dict[tuple[datetime, tuple[str, ...]], dict[str, Repeat]] = {}
-    for repeat in repeats:
-        group = groups.setdefault((repeat.since, tuple(repeat.statuses)), {})
-        if repeat.whistle_id in group:
-            raise ValueError(f"two repeats of case {repeat.whistle_id} in one write")
-        group[repeat.whistle_id] = repeat
-    return [list(group.values()) for group in groups.values()]
+    def numbered(
+        self, new: NewWhistle, statements: list[Statement], drawn: list[str | None]
+    ) -> SqliteApply:
+        """See CaseSteps.numbered."""
+        return _numbered_writer(new, statements, drawn)
 
 
 def _repeats_writer(repeats: list[Repeat], accepted: set[str]) -> _Apply:
@@ -329,23 +76,6 @@ def _repeats_writer(repeats: list[Repeat], accepted: set[str]) -> _Apply:
     return apply
 
 
-def _numbered(event: NewEvent, whistle_id: str, number: str | None) -> NewEvent:
-    """``event`` with the 受理编号 just drawn for ``whistle_id``: in the data of its
-    ``whistle.received`` (stored), and in the facts every event of it carries to the stream."""
-    if event.whistle_id != whistle_id:
-        return event
-    case = event.case
-    if case is not None:
-        case = StreamFacts(case.grid, case.status, number)
-    data = event.data
-    if event.type == "whistle.received":
-        data = {**data, "case_number": number}
-    elif case is None:
-        return event
-    # Built, not dataclasses.replace'd: this runs on the writer's thread for every whistle.
-    return NewEvent(event.type, event.whistle_id, event.at, event.actor, data, case)
-
-
 def _numbered_writer(
     new: NewWhistle, statements: list[Statement], drawn: list[str | None]
 ) -> _Apply:
@@ -362,15 +92,15 @@ def _numbered_writer(
         drawn[0] = number
         grouped: dict[str, list[tuple[Any, ...]]] = {}
         (sql, params), rest = statements[0], statements[1:]
-        assert sql == _WHISTLE_INSERT
-        grouped[_WHISTLE_INSERT_NUMBERED] = [(*params[:-1], number)]
+        assert sql == WHISTLE_INSERT
+        grouped[WHISTLE_INSERT_NUMBERED] = [(*params[:-1], number)]
         for sql, params in rest:
             if sql == search_sql:  # the number is searchable too
                 sql, params = search_statement({**new.whistle.doc, "case_number": number})
             grouped.setdefault(sql, []).append(params)
         for sql, rows in grouped.items():  # a whistle's deadlines, assignments: one call each
             db.executemany(sql, rows)
-        events = [_numbered(e, new.whistle.id, number) for e in (*new.events, *new.linked)]
+        events = [numbered_event(e, new.whistle.id, number) for e in (*new.events, *new.linked)]
         written, seq = number_events(events, seq)
         db.executemany(EVENT_INSERT, [event_row(e) for e in written])
         return written, seq
