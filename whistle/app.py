@@ -261,6 +261,7 @@ async def _cases_ctx(app: web.Application) -> AsyncIterator[None]:
         duty=app[DUTY],
         teams=app[TEAMS],
         run_timer=app[SETTINGS].run_timer,
+        lease=app[SETTINGS].deadline_lease,
     )
     app[BUS].subscribe("*", cases.on_event, name="timers")
     await cases.start()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from pathlib import Path
 
 from aiohttp import web
@@ -65,6 +65,12 @@ class Settings:
     # Where browsers reach this server (``https://whistle.example.org``): notices link to
     # task pages under it. Empty: the links are paths (``/tasks/…``).
     public_url: str = ""
+    # This process's name: the ``process`` label of its metrics. Empty: host:port, once the
+    # socket is bound (several processes on one PostgreSQL database each have their own).
+    name: str = ""
+    # How long a process holds a deadline (or a webhook delivery) it claimed before another
+    # may take it: what a process that dies holding some costs (whistle/cases.py).
+    deadline_lease: timedelta = timedelta(seconds=30)
     extra: dict[str, str] = field(default_factory=dict)
 
 
