@@ -30,6 +30,7 @@ from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
 from whistle.clock import Clock, SystemClock
+from whistle.deliveries import OutboxDeliveries
 from whistle.events import Event
 from whistle.grouping import CameraRepeats
 from whistle.ids import IdFactory
@@ -98,7 +99,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app.cleanup_ctx.extend(
-        [_bus_ctx, _config_ctx, _webhooks_ctx, _store_ctx, _cases_ctx, _intake_ctx]
+        [_bus_ctx, _config_ctx, _webhooks_ctx, _store_ctx, _outbox_ctx, _cases_ctx, _intake_ctx]
     )
     app.add_routes(routes)
     app.add_routes(action_routes)
@@ -223,12 +224,14 @@ async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     await notifier.start()
     app[WEBHOOKS] = notifier
 
+    # PostgreSQL: the notices are rows of the database's outbox, delivered by whichever
+    # process claims them (_outbox_ctx); the bus only wakes that loop.
+    settings = app[SETTINGS]
+    from_outbox = settings.db is not None and settings.db.backend == "postgresql"
+
     async def deliver(event: Event) -> None:
-        # Another process's event (PostgreSQL): that process delivers it.
-        store = app.get(STORE)
-        if store is not None and store.written_elsewhere(event.seq):
-            return
-        await notifier.handle(event)
+        if not from_outbox:
+            await notifier.handle(event)
 
     subscription = app[BUS].subscribe("*", deliver, name="webhooks")
     log.info("webhooks.loaded", endpoints=len(endpoints))
@@ -249,6 +252,18 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     app[ACCESS].close()
     await store.close()
+
+
+async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = app[STORE]
+    if not store.webhook_outbox:
+        yield  # SQLite: the bus feeds the notifier (_webhooks_ctx)
+        return
+    outbox = OutboxDeliveries(store, app[WEBHOOKS], app[CLOCK], lease=app[SETTINGS].deadline_lease)
+    app[BUS].subscribe("*", outbox.on_event, name="webhook-outbox")
+    outbox.start()
+    yield
+    await outbox.stop()
 
 
 async def _cases_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -278,6 +293,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         app[STORE], clock, ids, hierarchy=app[HIERARCHY], catalog=app[CATALOG], tz=app[TZ]
     )
     await silences.load()
+    silences.follow()  # other processes' silences, on PostgreSQL
     app[SILENCES] = silences
     app[INTAKE] = Intake(
         hierarchy=app[HIERARCHY],
@@ -298,3 +314,4 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     held = await app[INTAKE].nearby.load(app[STORE])
     log.info("nearby.loaded", whistles=held)
     yield
+    await silences.stop()

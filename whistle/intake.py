@@ -207,18 +207,9 @@ class Intake:
             and self.repeats is not None
             and mute is None
         ):
-            if key is not None:
-                # A detection sent again after it joined a case: the same case, counted once.
-                known = await self.repeats.known([key])
-                if key in known:
-                    return Submission(known[key], False, grouped=True, replayed=True)
-            async with self.camera_lock(whistle.camera_id, whistle.category):
-                grouped = await self._group_camera(whistle, request, key)
-                if grouped is not None:
-                    return grouped
-                return await self._create(
-                    whistle, request, cell, key, request_hash, filed_by, client_key=idempotency_key
-                )
+            return await self._submit_camera(
+                whistle, request, cell, key, request_hash, filed_by, idempotency_key
+            )
         return await self._create(
             whistle,
             request,
@@ -229,6 +220,36 @@ class Intake:
             client_key=idempotency_key,
             mute=mute,
         )
+
+    async def _submit_camera(
+        self,
+        whistle: WhistleIn,
+        request: dict[str, Any],
+        cell: Cell,
+        key: str | None,
+        request_hash: str,
+        filed_by: FiledBy,
+        idempotency_key: str | None,
+    ) -> Submission:
+        """A camera's detection: it joins the camera's open case, or opens one."""
+        assert whistle.camera_id is not None
+        assert self.repeats is not None
+        if key is not None:
+            # A detection sent again after it joined a case: the same case, counted once.
+            known = await self.repeats.known([key])
+            if key in known:
+                return Submission(known[key], False, grouped=True, replayed=True)
+        async with (
+            self.camera_lock(whistle.camera_id, whistle.category),
+            # Several processes on one PostgreSQL database: one of them at a time.
+            self._store.camera_group_lock(whistle.camera_id, whistle.category),
+        ):
+            grouped = await self._group_camera(whistle, request, key)
+            if grouped is not None:
+                return grouped
+            return await self._create(
+                whistle, request, cell, key, request_hash, filed_by, client_key=idempotency_key
+            )
 
     def subtree(self, principal: Principal | None) -> str | None:
         """The grid path of ``principal``'s scope (None: everywhere), for store lookups."""

@@ -228,6 +228,19 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX whistle_search_trgm ON whistle_search USING gin (body gin_trgm_ops)",
     ],
+    # issue 23 (cluster): the webhook outbox, one row per notice of an event, written in the
+    # event's transaction and claimed like the deadlines (whistle/store/postgres/outbox.py).
+    [
+        f"""CREATE TABLE webhook_outbox (
+            seq         bigint NOT NULL,
+            idx         int NOT NULL,
+            whistle_id  {_T} NOT NULL,
+            -- the process delivering it, until lease_until (whistle/deliveries.py)
+            claimed_by  {_T},
+            lease_until {_T},
+            PRIMARY KEY (seq, idx)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
