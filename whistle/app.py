@@ -59,6 +59,7 @@ from whistle.web.keys import (
     IDS,
     INTAKE,
     MIN_CONFIDENCE,
+    OUTBOX,
     POLICY,
     ROUTER,
     SETTINGS,
@@ -262,6 +263,7 @@ async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     outbox = OutboxDeliveries(store, app[WEBHOOKS], app[CLOCK], lease=app[SETTINGS].deadline_lease)
     app[BUS].subscribe("*", outbox.on_event, name="webhook-outbox")
     outbox.start()
+    app[OUTBOX] = outbox
     yield
     await outbox.stop()
 

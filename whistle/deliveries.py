@@ -56,6 +56,9 @@ class OutboxDeliveries:
         self._held: set[tuple[int, int]] = set()
         self._watchers: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        # One round at a time: a claim another round is waiting on holds rows that neither
+        # round would see as this process's otherwise (drain must wait for them).
+        self._rounds = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self.claimed = 0  # rows this process claimed since it started
 
@@ -82,6 +85,15 @@ class OutboxDeliveries:
             watcher.cancel()
         await asyncio.gather(*self._watchers, return_exceptions=True)
 
+    async def drain(self) -> None:
+        """Deliver what the outbox holds that nobody else does, and wait until it is settled
+        (for tests: what ``WebhookNotifier.join`` is on the bus's path)."""
+        while True:
+            await self.round()
+            if not self._watchers:
+                return
+            await asyncio.gather(*list(self._watchers), return_exceptions=True)
+
     async def _loop(self) -> None:
         every = max(0.05, self._lease.total_seconds() / 3)
         while True:
@@ -99,6 +111,10 @@ class OutboxDeliveries:
 
     async def round(self) -> bool:
         """Renew what is held, claim what is free; True when the claim filled the capacity."""
+        async with self._rounds:
+            return await self._round()
+
+    async def _round(self) -> bool:
         now = self._clock.now()
         if self._held:
             await self._store.renew_deliveries(sorted(self._held), now, self._lease)

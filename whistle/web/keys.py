@@ -14,6 +14,7 @@ from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
 from whistle.clock import Clock
+from whistle.deliveries import OutboxDeliveries
 from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.silences import Silences
@@ -33,6 +34,7 @@ __all__ = [
     "IDS",
     "INTAKE",
     "MIN_CONFIDENCE",
+    "OUTBOX",
     "POLICY",
     "ROUTER",
     "SETTINGS",
@@ -89,6 +91,8 @@ DUTY = web.AppKey("duty", DutyRoster)
 TEAMS = web.AppKey("teams", Teams)
 POLICY = web.AppKey("policy", LifecyclePolicy)
 WEBHOOKS = web.AppKey("webhooks", WebhookNotifier)
+# The webhook outbox's delivery loop, when the store has an outbox (PostgreSQL).
+OUTBOX = web.AppKey("outbox", OutboxDeliveries)
 SILENCES = web.AppKey("silences", Silences)
 # The one id factory: every id the app makes comes from it, so ids stay monotonic.
 IDS = web.AppKey("ids", IdFactory)
