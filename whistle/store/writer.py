@@ -312,9 +312,14 @@ class GroupWriter(Generic[Step]):
             if isinstance(original, Duplicate):
                 unit.future.set_result(original)
             elif original.future.done() and original.future.exception() is None:
-                created = original.future.result()
-                assert isinstance(created, Created)
-                unit.future.set_result(Duplicate(created.whistle_id, original.request_hash))
+                answer = original.future.result()
+                if isinstance(answer, Duplicate):
+                    # The original was itself refused: another process stored the key first
+                    # (the unique index), and the original answers that whistle.
+                    unit.future.set_result(answer)
+                else:
+                    assert isinstance(answer, Created)
+                    unit.future.set_result(Duplicate(answer.whistle_id, original.request_hash))
             else:
                 unit.future.set_exception(StoreUnavailable("the original write failed"))
 
