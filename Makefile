@@ -9,7 +9,7 @@ DB     ?= var/whistle.sqlite3
 CONFIG ?= config
 
 .PHONY: install run test lint typecheck pytest chromium sample bench bench-large clean soak \
-	pg-up pg-down pg-maybe
+	pg-up pg-down pg-maybe run-cluster
 
 # Front-end libraries (Apache ECharts) come from npm into ./node_modules, never into the repo.
 # npm is required when CI=true; elsewhere a machine without npm gets a warning, and the pages
@@ -53,6 +53,11 @@ pg-up:
 
 pg-down:
 	@scripts/pg.sh down
+
+# pg-up, then three whistle processes on one PostgreSQL database, on ports 8080-8082, with the
+# demo logins (made once, by the first); Ctrl-C stops all three (scripts/run-cluster.sh).
+run-cluster: $(STAMP) $(NODE_STAMP)
+	@PYTHON=$(BIN)/python HOST=$(HOST) CONFIG=$(CONFIG) scripts/run-cluster.sh
 
 # What `make pytest` runs first: a PostgreSQL when one can be had. Where it cannot, the
 # PostgreSQL tests skip with the reason; under CI=true this fails instead.

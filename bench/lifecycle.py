@@ -160,7 +160,7 @@ def _cpu_seconds(pid: int) -> float:
 async def _pending_metric(session: aiohttp.ClientSession, url: str) -> int:
     async with session.get(f"{url}/metrics") as r:
         text = await r.text()
-    found = re.search(r"^whistle_deadlines_pending\s+([0-9.e+]+)$", text, re.MULTILINE)
+    found = re.search(r"^whistle_deadlines_pending(?:{[^}]*})?\s+([0-9.e+]+)$", text, re.MULTILINE)
     return int(float(found.group(1))) if found else -1
 
 

@@ -23,6 +23,7 @@ from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
 from whistle.clock import Clock, SystemClock
+from whistle.deliveries import OutboxDeliveries
 from whistle.events import Event
 from whistle.grouping import CameraRepeats
 from whistle.ids import IdFactory
@@ -57,6 +58,7 @@ from whistle.web.keys import (
     INTAKE,
     LIVE,
     MIN_CONFIDENCE,
+    OUTBOX,
     PARTY,
     PLACER,
     SETTINGS,
@@ -111,6 +113,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             _config_ctx,
             _webhooks_ctx,
             _store_ctx,
+            _outbox_ctx,
             _versions_ctx,
             _cases_ctx,
             _intake_ctx,
@@ -264,12 +267,14 @@ async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     await notifier.start()
     app[WEBHOOKS] = notifier
 
+    # PostgreSQL: the notices are rows of the database's outbox, delivered by whichever
+    # process claims them (_outbox_ctx); the bus only wakes that loop.
+    settings = app[SETTINGS]
+    from_outbox = settings.db is not None and settings.db.backend == "postgresql"
+
     def deliver(event: Event) -> None:
-        # Another process's event (PostgreSQL): that process delivers it.
-        store = app.get(STORE)
-        if store is not None and store.written_elsewhere(event.seq):
-            return
-        notifier.take(event)
+        if not from_outbox:
+            notifier.take(event)
 
     # Attached: scheduling a delivery never waits, so the bus calls it as it publishes.
     app[BUS].attach("*", deliver, name="webhooks")
@@ -309,6 +314,19 @@ async def _poll_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = app[STORE]
+    if not store.webhook_outbox:
+        yield  # SQLite: the bus feeds the notifier (_webhooks_ctx)
+        return
+    outbox = OutboxDeliveries(store, app[WEBHOOKS], app[CLOCK], lease=app[SETTINGS].deadline_lease)
+    app[BUS].subscribe("*", outbox.on_event, name="webhook-outbox")
+    outbox.start()
+    app[OUTBOX] = outbox
+    yield
+    await outbox.stop()
+
+
 async def _cases_ctx(app: web.Application) -> AsyncIterator[None]:
     bundle = app[LIVE].current
     cases = CaseService(
@@ -320,6 +338,7 @@ async def _cases_ctx(app: web.Application) -> AsyncIterator[None]:
         duty=bundle.duty,
         teams=app[TEAMS],
         run_timer=app[SETTINGS].run_timer,
+        lease=app[SETTINGS].deadline_lease,
     )
     app[LIVE].subscribe(cases.use)
     app[BUS].attach("*", cases.take, name="timers")  # re-arming a timer never waits
@@ -338,6 +357,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         app[STORE], clock, ids, hierarchy=app[HIERARCHY], catalog=bundle.catalog, tz=app[TZ]
     )
     await silences.load()
+    silences.follow()  # other processes' silences, on PostgreSQL
     app[SILENCES] = silences
     repeats = CameraRepeats(app[STORE], clock, bundle.policy)
     intake = Intake(
@@ -387,6 +407,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         late.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await late
+    await silences.stop()
 
 
 async def _party_ctx(app: web.Application) -> AsyncIterator[None]:

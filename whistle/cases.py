@@ -178,8 +178,10 @@ class CaseService:
         duty: DutyRoster | None = None,
         teams: Teams | None = None,
         run_timer: bool = True,
+        lease: timedelta = DEADLINE_LEASE,
     ) -> None:
         self._store = store
+        self._lease = lease
         self.router = router
         self.policy = policy
         self._clock = clock
@@ -402,13 +404,13 @@ class CaseService:
         due = self.timer.pop_due(now)
         if not due:
             return 0
-        claimed = await self._store.claim_deadlines(due, now, DEADLINE_LEASE)
+        claimed = await self._store.claim_deadlines(due, now, self._lease)
         fired = 0
         for whistle_id, key in due:
             if (whistle_id, key) not in claimed:
                 # Another process fires it, or it is no longer pending; should that process
                 # die, its lease ends and this one claims it then.
-                self.timer.arm(whistle_id, key, now + DEADLINE_LEASE)
+                self.timer.arm(whistle_id, key, now + self._lease)
                 continue
             if await self.fire(whistle_id, key):
                 fired += 1

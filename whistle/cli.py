@@ -11,7 +11,7 @@ import getpass
 import shutil
 import signal
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +112,17 @@ def _serve_parser(sub: Any) -> None:
         "--grid-cache",
         type=Path,
         help="where the compiled grids are kept (default: grid-cache beside the database)",
+    )
+    serve.add_argument(
+        "--name",
+        default="",
+        help="this process's name in its metrics' process label (default: host:port)",
+    )
+    serve.add_argument(
+        "--deadline-lease",
+        type=float,
+        default=30.0,
+        help="seconds a process holds a deadline or a webhook delivery it claimed (PostgreSQL)",
     )
     # A testing aid, hidden from --help: run on the wall clock plus the seconds in this file,
     # re-read on SIGUSR1, so that a test can move a real process past its deadlines.
@@ -488,6 +499,8 @@ def _serve(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         wall_frame_ancestors=args.wall_frame_ancestors,
         grid_cache=args.grid_cache or args.db.path.parent / "grid-cache",
+        name=args.name,
+        deadline_lease=timedelta(seconds=args.deadline_lease),
     )
     # SIGTERM/SIGINT arrive as GracefulExit (a SystemExit with code 1) through aiohttp's
     # signal handlers; the cleanup contexts have run by then, so it is a clean exit.

@@ -260,7 +260,12 @@ class Intake:
             known = await self.repeats.known([key])
             if key in known:
                 return Submission(known[key], False, grouped=True, replayed=True)
-        async with self.camera_lock(whistle.camera_id, whistle.category):
+        async with (
+            self.camera_lock(whistle.camera_id, whistle.category),
+            # Several processes on one PostgreSQL database: one of them at a time, held
+            # until the opening case is committed.
+            self._store.camera_group_lock(whistle.camera_id, whistle.category),
+        ):
             grouped = await self._group_camera(whistle, request, key)
             if grouped is not None:
                 return grouped

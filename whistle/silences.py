@@ -18,6 +18,8 @@ store. The routes that add, list and expire silences are whistle/web/silences.py
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -28,6 +30,7 @@ from dispatch import Catalog, Source, Urgency
 from grids import Cell, Hierarchy
 from whistle.clock import Clock
 from whistle.documents import SilenceNamed
+from whistle.exceptions import StoreUnavailable
 from whistle.ids import IdFactory
 from whistle.store import Silence, Store
 from whistle.timefmt import rfc3339
@@ -114,6 +117,8 @@ class Silences:
         self.catalog = catalog
         self.tz = tz
         self._all: dict[str, Silence] = {}
+        self._changed = asyncio.Event()
+        self._follower: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"Silences(active={len(self.active())}, total={len(self._all)})"
@@ -123,6 +128,39 @@ class Silences:
         for silence in self._all.values():
             if inert_reason(silence) is not None and silence.ends_at > self.clock.now():
                 log.warning("silence.inert", silence_id=silence.id, matchers=silence.matchers)
+
+    def follow(self, poll: float = 1.0) -> None:
+        """Keep up with silences other processes add or expire (several processes on one
+        PostgreSQL database): read them again when the store says they changed, and every
+        ``poll`` seconds regardless. Nothing to follow on SQLite."""
+        if self._store.watch_silences(self._changed.set):
+            self._follower = asyncio.create_task(self._follow(poll), name="silences")
+
+    async def stop(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+            self._follower = None
+
+    async def _follow(self, poll: float) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), poll)
+            self._changed.clear()
+            try:
+                stored = await self._store.silences()
+            except StoreUnavailable as exc:
+                log.warning("silences.reload_failed", error=str(exc))
+                continue
+            # Merged, not replaced: a silence this process added or expired while the read
+            # ran may be missing from it or older in it. A silence only ever ends earlier.
+            fresh = {s.id: s for s in stored}
+            for sid, mine in self._all.items():
+                theirs = fresh.get(sid)
+                if theirs is None or mine.ends_at < theirs.ends_at:
+                    fresh[sid] = mine
+            self._all = fresh
 
     def all(self) -> list[Silence]:
         """Every silence, newest first, expired ones too."""

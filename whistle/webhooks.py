@@ -498,6 +498,22 @@ class WebhookNotifier:
                 continue
             self._schedule(event, index, request, endpoint)
 
+    def deliver_one(self, event: Event, index: int) -> asyncio.Task[None] | None:
+        """Schedule the notice at ``index`` of ``event``'s notify list alone (an outbox row,
+        whistle/deliveries.py); its delivery's task, or None when there is nothing to send
+        (no endpoint, not a notice) or it was dropped (see ``counts``)."""
+        requests = event.data.get("notify")
+        request = requests[index] if isinstance(requests, list) and index < len(requests) else None
+        if _request_problem(request) is not None:
+            self._reject(event, index, _request_problem(request) or "")
+            return None
+        assert isinstance(request, dict)
+        endpoint = self._endpoints.get(request["responder_id"])
+        if endpoint is None:
+            self._skipped += 1
+            return None
+        return self._schedule(event, index, request, endpoint)
+
     def _link(self, assignment_id: str | None) -> str | None:
         """The responder's task page for ``assignment_id`` (the page 我的任务 opens)."""
         if assignment_id is None:
@@ -516,7 +532,7 @@ class WebhookNotifier:
 
     def _schedule(
         self, event: Event, index: int, request: dict[str, Any], endpoint: Endpoint
-    ) -> None:
+    ) -> asyncio.Task[None] | None:
         notice = Notice(request["notice"])
         delivery = f"{event.whistle_id}.{event.seq}.{index}"
         origin = _origin(endpoint)
@@ -543,7 +559,7 @@ class WebhookNotifier:
                 pending=len(self._tasks),
                 dropped=self._dropped,
             )
-            return
+            return None
         payload = {
             "delivery": delivery,
             "notice": notice.value,
@@ -563,7 +579,7 @@ class WebhookNotifier:
             body = orjson.dumps(payload)
         except orjson.JSONEncodeError as exc:
             self._reject(event, index, f"event data is not JSON: {exc}")
-            return
+            return None
         job = _Job(
             endpoint=endpoint,
             notice=notice,
@@ -577,6 +593,7 @@ class WebhookNotifier:
         self._tasks.add(task)
         self._pending_by_receiver[origin] = backlog + 1
         task.add_done_callback(lambda done: self._settled(done, origin))
+        return task
 
     def _settled(self, task: asyncio.Task[None], origin: str) -> None:
         self._tasks.discard(task)

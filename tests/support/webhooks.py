@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from grids import Hierarchy, Level, ResponderKind
+from whistle.web.keys import OUTBOX, WEBHOOKS
 
 SECRET = "s3cret-s3cret-s3cret"
 
@@ -42,3 +43,12 @@ def grid_member(county: Hierarchy) -> str:
     micro = next(iter(county.cells(level=Level.MICRO_GRID)))
     grid = county.at_level(micro.code, Level.GRID)
     return county.responders_at(grid.code, ResponderKind.REGISTERED_MEMBER)[0].id
+
+
+async def delivered(app: web.Application) -> None:
+    """Wait until every notice written so far has been delivered (or given up on): through
+    the database's outbox when the store has one (PostgreSQL), else the notifier's tasks."""
+    outbox = app.get(OUTBOX)
+    if outbox is not None:
+        await outbox.drain()
+    await app[WEBHOOKS].join()

@@ -12,9 +12,8 @@ import orjson
 from grids import Hierarchy
 from tests.support.harness import Live, StartServer
 from tests.support.lifecycle import Cases
-from tests.support.webhooks import config_with_hook, grid_member, receiver
+from tests.support.webhooks import config_with_hook, delivered, grid_member, receiver
 from whistle.clock import FakeClock
-from whistle.web.keys import WEBHOOKS
 
 
 def events(doc: dict[str, object], kind: str) -> list[dict[str, object]]:
@@ -31,12 +30,12 @@ async def test_an_operators_urge_reaches_the_holder_with_the_note_and_names_the_
         live = await start_server(config=config)
         cases = Cases(live, county)
         doc = await cases.new()
-        await live.app[WEBHOOKS].join()
+        await delivered(live.app)
         bodies.clear()  # the assignment's own notice
 
         status, answer = await cases.case(doc["id"], "urge", note="居民再次来电，请今天处理")
         assert status == 200, answer
-        await live.app[WEBHOOKS].join()
+        await delivered(live.app)
         notices = [orjson.loads(b) for b in bodies]
         assert [(n["notice"], n["responder_id"]) for n in notices] == [("urge", member)]
         assert notices[0]["summary"] == "催办: 居民再次来电，请今天处理"

@@ -11,8 +11,7 @@ import orjson
 from grids import Hierarchy
 from tests.support.harness import StartServer
 from tests.support.lifecycle import Cases
-from tests.support.webhooks import SECRET, config_with_hook, grid_member, receiver
-from whistle.web.keys import WEBHOOKS
+from tests.support.webhooks import SECRET, config_with_hook, delivered, grid_member, receiver
 from whistle.webhooks import verify
 
 
@@ -26,7 +25,7 @@ async def test_assignment_reaches_the_receiver_signed(
         live = await start_server(config=config)
         cases = Cases(live, county)
         doc = await cases.new()
-        await live.app[WEBHOOKS].join()
+        await delivered(live.app)
         assert len(seen) == 1
         request, body = seen[0], bodies[0]
         stamp = int(request.headers["X-Whistle-Timestamp"])
@@ -51,7 +50,7 @@ async def test_refused_notice_is_recorded_on_the_case(
         live = await start_server(config=config)
         cases = Cases(live, county)
         doc = await cases.new()
-        await live.app[WEBHOOKS].join()
+        await delivered(live.app)
         assert len(seen) == 1
         doc = await cases.get(doc["id"])
         assert doc["case"]["notification_failures"] == 1

@@ -6,7 +6,8 @@ without dispatch or the HTTP layer noticing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -502,6 +503,42 @@ class Store(Protocol):
         LOCKED, so two processes never hold one deadline, and one that dies lets its claims
         go when their lease ends. Firing stays guarded in the database (Transition.fires):
         the claim spares the other processes the work, the guard makes it exactly once."""
+
+    def camera_group_lock(
+        self, camera_id: str, category: str
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """Held while one camera's detection of one category finds or opens its case, across
+        every process on the database (PostgreSQL: an advisory lock, held until the case the
+        detection opened is committed), so that a camera's burst spread over processes opens
+        one case. SQLite: nothing to hold (one server per file; the intake's own lock)."""
+
+    def watch_silences(self, wake: Callable[[], None]) -> bool:
+        """Have ``wake`` called when another process changed the silences (PostgreSQL: a
+        notification at its commit); True when they can change elsewhere at all, and the
+        caller should also read them again now and then (a notification is lost while the
+        listening connection is down). SQLite: False, and ``wake`` is never called."""
+
+    @property
+    def webhook_outbox(self) -> bool:
+        """True when webhook deliveries come from the database's outbox (PostgreSQL: any
+        process may deliver a notice, one at a time, whoever wrote its event); False when
+        they come from this process's bus (SQLite: one server per file)."""
+
+    async def claim_deliveries(
+        self, now: datetime, lease: timedelta, limit: int
+    ) -> list[tuple[Event, int]]:
+        """Up to ``limit`` outbox rows (an event and the index of a notice in its notify
+        list) nobody else holds a running lease on, now held by this process until ``lease``
+        from ``now``. Always empty without an outbox."""
+
+    async def renew_deliveries(
+        self, held: Sequence[tuple[int, int]], now: datetime, lease: timedelta
+    ) -> None:
+        """Extend this process's lease on the (seq, index) rows it is still delivering."""
+
+    async def finish_deliveries(self, done: Sequence[tuple[int, int]]) -> None:
+        """Drop the (seq, index) rows this process settled: delivered, given up on, or with
+        no endpoint to deliver to."""
 
     async def inbox(
         self, responder_id: str, board_cells: Sequence[str], teams: Sequence[str] = ()

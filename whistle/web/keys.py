@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from pathlib import Path
 
 from aiohttp import web
@@ -15,6 +15,7 @@ from whistle.bus import Bus
 from whistle.cameras import CameraRegistry
 from whistle.cases import CaseService
 from whistle.clock import Clock
+from whistle.deliveries import OutboxDeliveries
 from whistle.ids import IdFactory
 from whistle.intake import Intake
 from whistle.party import PartyService, Visits
@@ -37,6 +38,7 @@ __all__ = [
     "INTAKE",
     "LIVE",
     "MIN_CONFIDENCE",
+    "OUTBOX",
     "PARTY",
     "PLACER",
     "SETTINGS",
@@ -75,6 +77,12 @@ class Settings:
     wall_frame_ancestors: tuple[str, ...] = ()
     # The compiled grids (grids.cache), keyed by the grid files' content hash; None: none.
     grid_cache: Path | None = None
+    # This process's name: the ``process`` label of its metrics. Empty: host:port, once the
+    # socket is bound (several processes on one PostgreSQL database each have their own).
+    name: str = ""
+    # How long a process holds a deadline (or a webhook delivery) it claimed before another
+    # may take it: what a process that dies holding some costs (whistle/cases.py).
+    deadline_lease: timedelta = timedelta(seconds=30)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -93,6 +101,8 @@ INTAKE = web.AppKey("intake", Intake)
 CASES = web.AppKey("cases", CaseService)
 TEAMS = web.AppKey("teams", Teams)
 WEBHOOKS = web.AppKey("webhooks", WebhookNotifier)
+# The webhook outbox's delivery loop, when the store has an outbox (PostgreSQL).
+OUTBOX = web.AppKey("outbox", OutboxDeliveries)
 SILENCES = web.AppKey("silences", Silences)
 # The one id factory: every id the app makes comes from it, so ids stay monotonic.
 IDS = web.AppKey("ids", IdFactory)

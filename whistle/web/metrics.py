@@ -13,6 +13,11 @@ The endpoint is public (a Prometheus server has no token) and shows only aggrega
 label value comes from a small closed set (sources, grid levels, case statuses, reasons,
 status classes), never an id, a name, a place or free text.
 
+Every sample carries a ``process`` label: the process's ``--name``, or the host:port its
+socket is bound to. The numbers are per process (several processes on one PostgreSQL
+database each count their own requests and writes, docs/scale-out.md); the label keeps the
+series of the processes apart when one Prometheus scrapes them all.
+
 ``install(app)`` wires all of it; it is idempotent.
 """
 
@@ -38,7 +43,7 @@ from whistle.bus import Subscription
 from whistle.events import Event
 from whistle.exceptions import StoreUnavailable
 from whistle.web.access import public
-from whistle.web.keys import BUS, CASES, CLOCK, STORE, WEBHOOKS
+from whistle.web.keys import BUS, CASES, CLOCK, SETTINGS, STORE, WEBHOOKS
 
 __all__ = ["METRICS", "Metrics", "install"]
 
@@ -210,6 +215,7 @@ class Metrics:
         self._received_at: OrderedDict[str, datetime] = OrderedDict()
         self._last_seq = 0
         self._last_timed_seq = 0
+        self._process = ""  # the process label, known at the first scrape
 
     def __repr__(self) -> str:
         return f"Metrics(remembered={len(self._received_at)}, last_seq={self._last_seq})"
@@ -327,14 +333,28 @@ class Metrics:
         self._store_read = (now, counts)
         return counts
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self, process: str = "") -> bytes:
+        """The exposition text, every sample labelled ``process`` (when given)."""
+        if not process:
+            return generate_latest(self.registry)
+        return generate_latest(_Labelled(self.registry, process))
+
+    def process_name(self, request: web.Request) -> str:
+        """``--name``, else the host:port of the socket this request came in on."""
+        if not self._process:
+            settings = self._app.get(SETTINGS)
+            name = settings.name if settings is not None else ""
+            if not name:
+                bound = request.transport.get_extra_info("sockname") if request.transport else None
+                name = f"{bound[0]}:{bound[1]}" if bound else "unknown"
+            self._process = name
+        return self._process
 
     async def handle(self, request: web.Request) -> web.Response:
         counts = await self._case_counts()
         # No await from here on: the collector reads what was just fetched.
         self.state.case_counts = counts
-        body = self.render()
+        body = self.render(self.process_name(request))
         response = web.Response(body=body)
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         response.headers["Cache-Control"] = "no-store"
@@ -346,6 +366,22 @@ class Metrics:
         # on_startup handlers run after every cleanup context has opened: the bus exists.
         app[BUS].attach("*", self.count, name="metrics")
         self.subscription = app[BUS].subscribe("assignment.*", self.time, name="metrics-times")
+
+
+class _Labelled:
+    """A registry's metrics with one more label on every sample (what generate_latest
+    reads: anything with ``collect``)."""
+
+    def __init__(self, registry: CollectorRegistry, process: str) -> None:
+        self._registry = registry
+        self._process = process
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._registry.collect():
+            family.samples = [
+                s._replace(labels={**s.labels, "process": self._process}) for s in family.samples
+            ]
+            yield family
 
 
 METRICS = web.AppKey("metrics", Metrics)

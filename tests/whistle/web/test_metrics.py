@@ -48,7 +48,10 @@ async def scrape(live: Live) -> Samples:
     samples: Samples = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
-            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+            labels = dict(s.labels)
+            # Every sample names the process (host:port of the test server, no --name).
+            assert labels.pop("process", "").startswith("127.0.0.1:"), s
+            samples[(s.name, tuple(sorted(labels.items())))] = s.value
     return samples
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -17,6 +19,7 @@ __all__ = [
     "EVENT_INSERT",
     "UNAVAILABLE",
     "Readers",
+    "advisory_lock",
     "connect",
     "event_of",
     "rowcount",
@@ -110,3 +113,29 @@ class Readers:
         """The first row of ``sql``, or None."""
         rows = await self.fetch(sql, *args)
         return rows[0] if rows else None
+
+
+@asynccontextmanager
+async def advisory_lock(readers: Readers, name: str) -> AsyncIterator[None]:
+    """A session advisory lock on ``name`` (hashed), held on a pool connection of its own
+    for the block: every process on the database waits for it. Should the process die, its
+    session ends and PostgreSQL lets the lock go."""
+    try:
+        conn = await readers.pool.acquire()
+    except UNAVAILABLE as exc:
+        raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
+    try:
+        try:
+            await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", name)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
+        try:
+            yield
+        finally:
+            try:
+                await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", name)
+            except ERRORS:
+                # The connection broke: its session, and so the lock, are gone with it.
+                log.warning("store.unlock_failed", lock=name, exc_info=True)
+    finally:
+        await readers.pool.release(conn)

@@ -38,6 +38,7 @@ from whistle.store.postgres._common import (
 )
 from whistle.store.postgres.dialect import pg
 from whistle.store.postgres.listener import CHANNEL
+from whistle.store.postgres.outbox import OUTBOX_INSERT, outbox_rows
 from whistle.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION
 from whistle.store.writer import WriteUnit, number_events
 
@@ -228,6 +229,10 @@ class PgWriteBackend:
                 async with db.transaction():
                     start = int(await db.fetchval("SELECT seq FROM log_position FOR UPDATE")) + 1
                     end = await _write_units(db, units, start)
+                    # The outbox rows of the batch's notices, in the same transaction.
+                    deliveries = outbox_rows([e for unit in units for e in unit.written])
+                    if deliveries:
+                        await db.executemany(OUTBOX_INSERT, deliveries)
                     if end != start:
                         await db.execute("UPDATE log_position SET seq = $1", end - 1)
                         # Delivered at COMMIT, to every process's listener.

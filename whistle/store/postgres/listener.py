@@ -11,6 +11,9 @@ gaps (whistle/store/postgres/backend.py), so reading after a sequence number mis
 A broken listening connection is opened again with exponential backoff (``backoff`` doubling
 up to ``max_backoff``); meanwhile, and after, the reads catch up from the cursor.
 
+The same connection listens on ``whistle_silences``, which a silence's write notifies: the
+callbacks given to ``on_silences`` are called (whistle/silences.py reads them again).
+
 The events' ``origin`` column (the writing connection's ``whistle.origin`` setting) says which
 process wrote each one.
 """
@@ -21,6 +24,7 @@ import asyncio
 import collections
 import contextlib
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -30,11 +34,12 @@ from whistle.bus import Bus
 from whistle.exceptions import StoreUnavailable
 from whistle.store.postgres._common import ERRORS, EVENT_COLUMNS, Readers, connect, event_of
 
-__all__ = ["CHANNEL", "Listener"]
+__all__ = ["CHANNEL", "SILENCES_CHANNEL", "Listener"]
 
 log = structlog.get_logger("whistle.store.postgres")
 
 CHANNEL = "whistle_events"
+SILENCES_CHANNEL = "whistle_silences"
 _DOWN: tuple[type[Exception], ...] = (StoreUnavailable, *ERRORS)
 # How many relayed sequence numbers ``relayed`` remembers.
 _REMEMBERED = 100_000
@@ -76,6 +81,7 @@ class Listener:
         self._relayed_set: set[int] = set()
         self.received = 0  # events of other processes published here
         self.reconnects = 0
+        self._silence_watchers: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"Listener(cursor={self.cursor}, received={self.received})"
@@ -104,6 +110,15 @@ class Listener:
     def _notified(self, *_: Any) -> None:
         self._wake.set()
 
+    def on_silences(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever a process changes the silences (and once on each
+        reconnect, for what changed while the connection was down)."""
+        self._silence_watchers.append(wake)
+
+    def _silences_changed(self, *_: Any) -> None:
+        for wake in self._silence_watchers:
+            wake()
+
     async def _listen(self) -> None:
         """Hold a LISTEN connection, opening it again with backoff when it breaks."""
         delay = self._backoff
@@ -112,6 +127,8 @@ class Listener:
             try:
                 conn = await connect(self._dsn)
                 await conn.add_listener(CHANNEL, self._notified)
+                await conn.add_listener(SILENCES_CHANNEL, self._silences_changed)
+                self._silences_changed()
                 lost = asyncio.Event()
                 conn.add_termination_listener(functools.partial(_ended, lost))
                 delay = self._backoff

@@ -13,6 +13,7 @@ from whistle.store.base import SessionRecord, Silence, TokenRecord, UserRecord
 from whistle.store.encoding import db_time, opt_time, parse_db_time, to_json
 from whistle.store.postgres._common import Readers
 from whistle.store.postgres.backend import PgApply
+from whistle.store.postgres.listener import SILENCES_CHANNEL
 from whistle.store.writer import GroupWriter
 
 __all__ = ["Records"]
@@ -41,7 +42,12 @@ class Records:
         await self._writer.submit([(sql, params)], (), None)
 
     async def save_silence(self, silence: Silence) -> None:
-        await self._write(
+        # Every process's listener hears of it at the commit (whistle/silences.py reloads).
+        notify = ("SELECT pg_notify($1, $2)", (SILENCES_CHANNEL, silence.id))
+        await self._writer.submit([self._silence_row(silence), notify], (), None)
+
+    def _silence_row(self, silence: Silence) -> tuple[str, tuple[Any, ...]]:
+        return (
             "INSERT INTO silences (id, matchers, starts_at, ends_at, author, comment, "
             "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
             "ON CONFLICT (id) DO UPDATE SET ends_at = excluded.ends_at",

@@ -293,6 +293,19 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX party_hours_by_place ON party_hours (grid_path, at)",
         "CREATE INDEX party_hours_by_unit ON party_hours (unit_id) WHERE unit_id IS NOT NULL",
     ],
+    # issue 23 (cluster): the webhook outbox, one row per notice of an event, written in the
+    # event's transaction and claimed like the deadlines (whistle/store/postgres/outbox.py).
+    [
+        f"""CREATE TABLE webhook_outbox (
+            seq         bigint NOT NULL,
+            idx         int NOT NULL,
+            whistle_id  {_T} NOT NULL,
+            -- the process delivering it, until lease_until (whistle/deliveries.py)
+            claimed_by  {_T},
+            lease_until {_T},
+            PRIMARY KEY (seq, idx)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

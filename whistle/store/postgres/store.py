@@ -16,9 +16,10 @@ keep it on).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,9 +48,10 @@ from whistle.store.base import (
 )
 from whistle.store.case_writes import CaseWrites
 from whistle.store.postgres import redaction
-from whistle.store.postgres._common import Readers
+from whistle.store.postgres._common import Readers, advisory_lock
 from whistle.store.postgres.backend import PgWriteBackend
 from whistle.store.postgres.listener import Listener
+from whistle.store.postgres.outbox import Deliveries
 from whistle.store.postgres.party import PgPartyStore
 from whistle.store.postgres.reads import CaseReads
 from whistle.store.postgres.records import Records
@@ -94,6 +96,10 @@ class PostgresStore:
         self._stats = Statistics(self._readers)
         self._versions = PgConfigVersions(self.writer, self._readers)
         self._party = PgPartyStore(self.writer, self._readers)
+        self._deliveries = Deliveries(self._readers, self.origin)
+        # The camera-group locks' connections: never the read pool's, which a holder needs
+        # for its own reads while it holds one (a shared pool could run dry of holders).
+        self._locks = Readers(dsn, readers)
 
     def __repr__(self) -> str:
         return f"PostgresStore(next_seq={self.writer.next_seq})"
@@ -129,12 +135,39 @@ class PostgresStore:
     def written_elsewhere(self, seq: int) -> bool:
         return self.listener.relayed(seq)
 
+    def camera_group_lock(
+        self, camera_id: str, category: str
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        return advisory_lock(self._locks, f"camera-group:{camera_id}:{category}")
+
+    def watch_silences(self, wake: Callable[[], None]) -> bool:
+        self.listener.on_silences(wake)
+        return True
+
+    @property
+    def webhook_outbox(self) -> bool:
+        return True
+
+    async def claim_deliveries(
+        self, now: datetime, lease: timedelta, limit: int
+    ) -> list[tuple[Event, int]]:
+        return await self._deliveries.claim(now, lease, limit)
+
+    async def renew_deliveries(
+        self, held: Sequence[tuple[int, int]], now: datetime, lease: timedelta
+    ) -> None:
+        await self._deliveries.renew(held, now, lease)
+
+    async def finish_deliveries(self, done: Sequence[tuple[int, int]]) -> None:
+        await self._deliveries.finish(done)
+
     # -- lifecycle -----------------------------------------------------------------------
 
     async def open(self) -> None:
         try:
             await self._backend.open()
             await self._readers.open()
+            await self._locks.open()
             await self.writer.start()
             self.listener.start(after=self.writer.next_seq - 1)
         except self._backend.errors as exc:
@@ -152,6 +185,7 @@ class PostgresStore:
         log.info("store.closed", backend="postgresql")
 
     async def _disconnect(self) -> None:
+        await self._locks.close()
         await self._readers.close()
         await self._backend.close()
 

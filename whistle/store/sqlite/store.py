@@ -12,8 +12,9 @@ With WAL and ``synchronous=FULL`` a resolved write means the rows are on disk.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -191,6 +192,31 @@ class SqliteStore:
     ) -> set[tuple[str, str]]:
         """All of them: one server per SQLite file (whistle/store/lock.py)."""
         return set(due)
+
+    def camera_group_lock(
+        self, camera_id: str, category: str
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()  # one server per file: the intake's lock suffices
+
+    def watch_silences(self, wake: Callable[[], None]) -> bool:
+        return False  # one server per file: only this one changes them
+
+    @property
+    def webhook_outbox(self) -> bool:
+        return False  # one server per file: its bus feeds its webhooks (whistle/app.py)
+
+    async def claim_deliveries(
+        self, now: datetime, lease: timedelta, limit: int
+    ) -> list[tuple[Event, int]]:
+        return []
+
+    async def renew_deliveries(
+        self, held: Sequence[tuple[int, int]], now: datetime, lease: timedelta
+    ) -> None:
+        return None
+
+    async def finish_deliveries(self, done: Sequence[tuple[int, int]]) -> None:
+        return None
 
     # -- reads (reads.py) ----------------------------------------------------------------
 
