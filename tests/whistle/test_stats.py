@@ -197,6 +197,10 @@ async def test_the_county_figures_are_exact(scenario: Scenario, slive: Live) -> 
     assert claimer["claimed"] == 1
     assert claimer["completed"] == 1
     assert claimer["name"]
+    # Busiest first: the most assignments answered and claimed, then the most hours served.
+    ranks = [(r["answered"] + r["claimed"], r["hours"]) for r in doc["responders"]]
+    assert ranks == sorted(ranks, reverse=True)
+    assert len(set(ranks)) > 1
 
 
 async def test_a_town_committee_sees_its_town_only(scenario: Scenario, slive: Live) -> None:
@@ -454,3 +458,34 @@ async def test_wide_windows_read_the_indexes_and_agree_with_the_sort(
     county = answers[0][0]
     assert county["counts"]["total"] == 7
     assert county["durations"]["acknowledge"] == {"count": 6, "median": 600.0, "p90": 2400.0}
+
+
+async def test_responders_are_listed_busiest_first_not_longest_serving(tmp_path: Path) -> None:
+    """Busiest is the most assignments answered and claimed; the hours served only break a
+    tie. A member who answered three quick ones ranks above one who spent ten hours on one."""
+    db = tmp_path / "busiest.sqlite3"
+    store = SqliteStore(db, Bus())
+    await store.open()
+    await store.close()
+    t0 = datetime(2026, 11, 2, 9, tzinfo=DAY_TZ).timestamp()
+    rows = [("quick", i, 600.0) for i in range(3)] + [("slow", 9, 36_000.0)]
+    with sqlite3.connect(db) as conn:
+        conn.executemany(
+            "INSERT INTO assignment_facts (assignment_id, whistle_id, received_at, grid_path, "
+            "responder_id, kind, mode, acknowledged_at, resolved_at) "
+            "VALUES (?, ?, ?, '/c/', ?, 'party_member', 'push', ?, ?)",
+            [
+                (f"a{n}", f"w{n}", t0 + n, who, t0 + n + 60, t0 + n + 60 + spent)
+                for who, n, spent in rows
+            ],
+        )
+    store = SqliteStore(db, Bus())
+    await store.open()
+    try:
+        since = datetime(2026, 11, 1, tzinfo=DAY_TZ)
+        for top in (None, 1):
+            query = StatsQuery("/c/", since, since + timedelta(days=7), since, top=top)
+            listed = (await store.statistics(query))["responders"]
+            assert [r["responder_id"] for r in listed] == ["quick", "slow"][: top or 2]
+    finally:
+        await store.close()
