@@ -91,6 +91,12 @@ def _serve_parser(sub: Any) -> None:
         "--limit-per-address", type=float, default=500.0, help="requests/s per address (burst 2x)"
     )
     serve.add_argument(
+        "--citizen-burst",
+        type=_positive_int,
+        default=5,
+        help="citizen reports and photos one client address may send at once (then one each 12 s)",
+    )
+    serve.add_argument(
         "--secure-cookies",
         action="store_true",
         help="mark cookies Secure on plain HTTP too (behind a proxy that ends TLS)",
@@ -194,6 +200,16 @@ def _frame_ancestors(text: str) -> tuple[str, ...]:
         return parse_frame_ancestors(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _database(text: str) -> StoreUrl:
@@ -479,7 +495,7 @@ def _serve(args: argparse.Namespace) -> int:
     import structlog
 
     from whistle.allocator import MMAP_THRESHOLD, pin_mmap_threshold
-    from whistle.web.access import AccessLimits
+    from whistle.web.access import CITIZEN_RATE, AccessLimits
 
     # Before the server allocates anything big: see whistle/allocator.py.
     if pin_mmap_threshold():
@@ -489,6 +505,7 @@ def _serve(args: argparse.Namespace) -> int:
     limits = AccessLimits(
         principal=Limit(args.limit_per_token, 2 * args.limit_per_token),
         address=Limit(args.limit_per_address, 2 * args.limit_per_address),
+        public=Limit(CITIZEN_RATE, float(args.citizen_burst)),
     )
     settings = Settings(
         db_path=args.db.path,

@@ -211,3 +211,32 @@ async def test_a_server_asked_for_port_zero_serves_on_the_port_it_names(
     assert f"whistle: serving on http://127.0.0.1:{server.port}" in log
     async with aiohttp.ClientSession() as session, session.get(f"{server.url}/readyz") as answer:
         assert answer.status == 200
+
+
+async def test_serve_takes_the_citizens_burst_from_the_command_line(
+    tmp_path: Path, county_dir: Path
+) -> None:
+    # Nothing valid is sent: the limit is taken before the body is read, so each refusal
+    # (422) spends one of the burst exactly as a report would.
+    srv = ServerProcess(
+        tmp_path / "w.sqlite3", county_dir, tmp_path / "server.log",
+        extra_args=("--citizen-burst", "7"),
+    )  # fmt: skip
+    await srv.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            statuses = []
+            for _ in range(9):
+                async with session.post(f"{srv.url}/api/v1/public/whistles", json={}) as r:
+                    statuses.append(r.status)
+    finally:
+        srv.stop()
+    assert statuses == [422] * 7 + [429, 429]
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "many"])
+def test_serve_refuses_a_citizens_burst_that_is_not_a_positive_number(bad: str) -> None:
+    from whistle.cli import _parser
+
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["serve", "--citizen-burst", bad])

@@ -74,7 +74,8 @@ _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 _PER_PRINCIPAL = Limit(rate=500.0, burst=1000.0)
 _PER_ADDRESS = Limit(rate=500.0, burst=1000.0)
-_PUBLIC = Limit(rate=1 / 12, burst=5.0)  # citizens: 5 at once, then one every 12 s
+CITIZEN_RATE = 1 / 12  # citizens: one report every 12 s after the burst
+_PUBLIC = Limit(rate=CITIZEN_RATE, burst=5.0)  # 5 at once (``serve --citizen-burst``)
 
 
 @dataclass(frozen=True, slots=True)
