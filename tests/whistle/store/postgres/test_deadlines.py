@@ -9,6 +9,7 @@ database's event log with a bound, never a fixed sleep."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import signal
@@ -88,8 +89,12 @@ async def steps(database: str) -> list[tuple[str, str, str, str]]:
 async def kill_a_holder(
     database: str, servers: list[ServerProcess]
 ) -> tuple[ServerProcess, set[tuple[str, str]]] | None:
-    """SIGKILL the first process seen holding claims on pending deadlines (claimed, not yet
-    fired): it and the deadlines it held; None if none was seen within the bound."""
+    """SIGKILL a process while it holds claims on pending deadlines (claimed, not yet fired):
+    it and the deadlines it held; None if none was seen within the bound.
+
+    A holder seen in one read may have fired everything before a signal reaches it, so it is
+    frozen first (SIGSTOP), its claims are read again, and only a process frozen with claims
+    still pending is killed; one found with none is let go (SIGCONT) and the search goes on."""
     pids = {server.proc.pid: server for server in servers if server.proc is not None}
 
     conn = await asyncpg.connect(database)  # one connection: the poll must be quick
@@ -106,16 +111,24 @@ async def kill_a_holder(
                 found.setdefault(int(r["pid"]), set()).add((r["whistle_id"], r["key"]))
         return found
 
+    loop = asyncio.get_running_loop()
+    until = loop.time() + 20.0
     try:
-        holders = await eventually(held, bool, within=20.0, every=0.002)
+        while loop.time() < until:
+            holders = await eventually(held, bool, within=until - loop.time(), every=0.002)
+            if not holders:
+                return None
+            pid, _ = max(holders.items(), key=lambda item: len(item[1]))
+            victim = pids[pid]
+            os.kill(pid, signal.SIGSTOP)  # ServerProcess.signal waits for an exit
+            claims = (await held()).get(pid, set())
+            if claims:
+                victim.signal(signal.SIGKILL)
+                return victim, claims
+            os.kill(pid, signal.SIGCONT)
     finally:
         await conn.close()
-    if not holders:
-        return None
-    pid, claims = max(holders.items(), key=lambda item: len(item[1]))
-    victim = pids[pid]
-    victim.signal(signal.SIGKILL)
-    return victim, claims
+    return None
 
 
 async def test_each_scheduled_step_fires_once_across_three_processes_and_a_killed_holder(
