@@ -234,6 +234,15 @@ class Metrics:
             return
         self._last_seq = event.seq
         kind = event.type
+        if self._elsewhere(event):
+            # Another process wrote it (PostgreSQL) and counts it there: a sum over the
+            # processes counts each event once. Its receipt is still worth knowing here, for
+            # a step on the case this process times.
+            if kind == "whistle.received":
+                self._remember(event.whistle_id, event.at)
+            elif kind in ("case.closed", "case.merged"):
+                self._received_at.pop(event.whistle_id, None)
+            return
         if kind == "whistle.received":
             request = event.data.get("request")
             source = request.get("source") if isinstance(request, dict) else None
@@ -261,6 +270,8 @@ class Metrics:
         if event.seq <= self._last_timed_seq:
             return
         self._last_timed_seq = event.seq
+        if self._elsewhere(event):
+            return  # timed by the process that wrote it
         if kind == "assignment.acknowledged":
             seconds = await self._since_received(event)
             if seconds is not None:
@@ -270,6 +281,11 @@ class Metrics:
             seconds = await self._since_received(event)
             if seconds is not None:
                 self.resolve.observe(seconds)
+
+    def _elsewhere(self, event: Event) -> bool:
+        """Whether another process wrote ``event`` (relayed here from PostgreSQL)."""
+        store = self._app.get(STORE)
+        return store is not None and store.written_elsewhere(event.seq)
 
     def _remember(self, whistle_id: str, at: datetime) -> None:
         self._received_at[whistle_id] = at

@@ -15,6 +15,7 @@ import aiohttp
 import asyncpg
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from grids import Hierarchy, Level
 from tests.support.cluster import cluster, post, read, sse_events
@@ -186,3 +187,46 @@ async def test_an_sse_client_on_one_process_gets_every_whistle_the_others_acknow
                     break
     assert {wid for _, wid in seen} == acked
     assert [seq for seq, _ in seen] == sorted(seq for seq, _ in seen)  # in log order
+
+
+async def received_total(session: aiohttp.ClientSession, url: str) -> float:
+    """``whistle_received_total`` of one process's /metrics, over every source."""
+    async with session.get(f"{url}/metrics") as response:
+        text = await response.text()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "whistle_received_total"
+    )
+
+
+async def test_each_process_counts_the_whistles_it_wrote_so_their_sum_counts_each_once(
+    servers: list[ServerProcess], county: Hierarchy
+) -> None:
+    watched, *writing = servers
+    token = watched.create_token("operator", county.root)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{watched.url}/api/v1/stream", headers=headers) as stream,
+    ):
+        answers = await asyncio.gather(
+            *(
+                post(session, writing[n % 2].url, token, body(county, description=f"#{n}"), f"m{n}")
+                for n in range(10)
+            )
+        )
+        acked = {wid for status, wid in answers if status == 201}
+        assert len(acked) == 10
+        # The watched process has every one of them on its bus (its stream shows them)...
+        seen: set[str] = set()
+        async with asyncio.timeout(30):
+            async for fields in sse_events(stream):
+                if fields["event"] == "whistle.received":
+                    seen.add(orjson.loads(fields["data"])["whistle_id"])
+                if seen >= acked:
+                    break
+        # ...and counts none of them: they are counted where they were written.
+        totals = [await received_total(session, s.url) for s in servers]
+    assert totals == [0, 5, 5]
