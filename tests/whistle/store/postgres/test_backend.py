@@ -6,6 +6,7 @@ an SSE client on one process following the others' writes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -159,36 +160,6 @@ async def test_one_idempotency_key_sent_to_three_processes_makes_one_whistle(
     assert stored == 1
 
 
-async def test_an_sse_client_on_one_process_gets_every_whistle_the_others_acknowledged(
-    servers: list[ServerProcess], county: Hierarchy
-) -> None:
-    watched, *writing = servers
-    token = watched.create_token("operator", county.root)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{watched.url}/api/v1/stream", headers=headers) as stream,
-    ):
-        assert stream.status == 200
-        answers = await asyncio.gather(
-            *(
-                post(session, writing[n % 2].url, token, body(county, description=f"#{n}"), f"k{n}")
-                for n in range(40)
-            )
-        )
-        acked = {wid for status, wid in answers if status == 201}
-        assert len(acked) == 40
-        seen: list[tuple[int, str]] = []
-        async with asyncio.timeout(30):  # a safety net: the events come within a second
-            async for fields in sse_events(stream):
-                if fields["event"] == "whistle.received":
-                    seen.append((int(fields["id"]), orjson.loads(fields["data"])["whistle_id"]))
-                if {wid for _, wid in seen} >= acked:
-                    break
-    assert {wid for _, wid in seen} == acked
-    assert [seq for seq, _ in seen] == sorted(seq for seq, _ in seen)  # in log order
-
-
 async def received_total(session: aiohttp.ClientSession, url: str) -> float:
     """``whistle_received_total`` of one process's /metrics, over every source."""
     async with session.get(f"{url}/metrics") as response:
@@ -201,9 +172,13 @@ async def received_total(session: aiohttp.ClientSession, url: str) -> float:
     )
 
 
-async def test_each_process_counts_the_whistles_it_wrote_so_their_sum_counts_each_once(
-    servers: list[ServerProcess], county: Hierarchy
-) -> None:
+async def watch_the_others_write(
+    servers: list[ServerProcess], county: Hierarchy, count: int
+) -> tuple[set[str], list[tuple[int, str]], list[float]]:
+    """``count`` whistles posted to the second and third processes while an SSE client
+    follows the first: the ids acknowledged (201), the (seq, id) of each ``whistle.received``
+    the stream delivered until it had them all, and then each process's
+    ``whistle_received_total``."""
     watched, *writing = servers
     token = watched.create_token("operator", county.root)
     headers = {"Authorization": f"Bearer {token}"}
@@ -211,22 +186,41 @@ async def test_each_process_counts_the_whistles_it_wrote_so_their_sum_counts_eac
         aiohttp.ClientSession() as session,
         session.get(f"{watched.url}/api/v1/stream", headers=headers) as stream,
     ):
+        assert stream.status == 200
         answers = await asyncio.gather(
             *(
-                post(session, writing[n % 2].url, token, body(county, description=f"#{n}"), f"m{n}")
-                for n in range(10)
+                post(session, writing[n % 2].url, token, body(county, description=f"#{n}"), f"k{n}")
+                for n in range(count)
             )
         )
-        acked = {wid for status, wid in answers if status == 201}
-        assert len(acked) == 10
-        # The watched process has every one of them on its bus (its stream shows them)...
-        seen: set[str] = set()
-        async with asyncio.timeout(30):
-            async for fields in sse_events(stream):
-                if fields["event"] == "whistle.received":
-                    seen.add(orjson.loads(fields["data"])["whistle_id"])
-                if seen >= acked:
-                    break
-        # ...and counts none of them: they are counted where they were written.
+        acked = {wid for status, wid in answers if status == 201 and wid is not None}
+        seen: list[tuple[int, str]] = []
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(30):  # a safety net: the events come within a second
+                async for fields in sse_events(stream):
+                    if fields["event"] == "whistle.received":
+                        seen.append((int(fields["id"]), orjson.loads(fields["data"])["whistle_id"]))
+                    if {wid for _, wid in seen} >= acked:
+                        break
         totals = [await received_total(session, s.url) for s in servers]
+    return acked, seen, totals
+
+
+async def test_an_sse_client_on_one_process_gets_every_whistle_the_others_acknowledged(
+    servers: list[ServerProcess], county: Hierarchy
+) -> None:
+    acked, seen, _ = await watch_the_others_write(servers, county, 40)
+    assert len(acked) == 40
+    assert {wid for _, wid in seen} == acked
+    assert [seq for seq, _ in seen] == sorted(seq for seq, _ in seen)  # in log order
+
+
+async def test_each_process_counts_the_whistles_it_wrote_so_their_sum_counts_each_once(
+    servers: list[ServerProcess], county: Hierarchy
+) -> None:
+    acked, seen, totals = await watch_the_others_write(servers, county, 10)
+    # The watched process had every one of them on its bus (its stream showed them)...
+    assert len(acked) == 10
+    assert {wid for _, wid in seen} == acked
+    # ...and counted none of them: each is counted where it was written.
     assert totals == [0, 5, 5]
