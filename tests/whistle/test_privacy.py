@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis.strategies import sampled_from, text
 
 from grids import Hierarchy
 from tests.support.harness import Live
@@ -22,7 +24,7 @@ from tests.support.lifecycle import Cases
 from tests.support.pages import add_user, log_in
 from tests.support.requests import first_micro_grid, point_of
 from whistle.auth import Role
-from whistle.privacy import PERSONAL, redact
+from whistle.privacy import PERSONAL, has_phone, mask_phones, redact
 
 REPORTER, PHONE, NOTE_PHONE = "张三丰", "13900001111", "13700002222"
 MASKED = "139****1111"
@@ -241,3 +243,14 @@ def test_the_readme_lists_every_personal_field() -> None:
     assert len(table) >= len(PERSONAL) + 1
     for field in PERSONAL:
         assert field.field in section, field
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    text(
+        alphabet=sampled_from("0123456789-- a\x00１３８０"),  # fullwidth digits are digits too
+        max_size=40,
+    )
+)
+def test_the_quick_phone_check_finds_exactly_the_numbers_masking_would_mask(line: str) -> None:
+    assert has_phone(line) is (mask_phones(line) != line)
