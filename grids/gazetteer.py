@@ -22,6 +22,7 @@ name of another) are a conflict, and the text is not placed: better by hand than
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -132,6 +133,14 @@ class Found:
         return next((m for m in self.matches if m.entry.code == self.code), None)
 
 
+# An automaton value: (row * kinds + kind) << _LENGTH_BITS | the name's length (a match's end
+# and length give its start; iter reports only the end).
+_KIND_NAMES = ("grid", *(kind.value for kind in AliasKind))
+_KIND_NUMBER = {name: number for number, name in enumerate(_KIND_NAMES)}
+_LENGTH_BITS = 16
+_LENGTH_MASK = (1 << _LENGTH_BITS) - 1
+
+
 def normalise(text: str) -> str:
     """Full-width digits and letters as ASCII (NFKC), spaces dropped: ``３号楼`` is ``3号楼``."""
     return "".join(unicodedata.normalize("NFKC", text).split())
@@ -148,16 +157,37 @@ class Gazetteer:
         self, hierarchy: Hierarchy, entries: Iterable[Entry], *, min_level: Level = Level.COMMUNITY
     ) -> None:
         self._hierarchy = hierarchy
+        # Rows are read back as codes through the columns the names were indexed from: a
+        # grid reload swaps the hierarchy's columns (Hierarchy.adopt), not this gazetteer's.
+        self._codes = hierarchy.tables.strings("cell_code").reader()
         self.min_level = min_level
-        automaton = ahocorasick.Automaton()
+        # The automaton holds one packed int per name (the cell's row, the kind), not an
+        # Entry and its key string: a province has millions of names, and an object each was
+        # most of the gigabytes its gazetteer took (docs/performance-large.md). The Entry of a
+        # match is made from the matched text when a text is placed.
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         count = 0
         for entry in entries:
-            automaton.add_word(entry.name, entry)
+            automaton.add_word(entry.name, self._pack(entry))
             count += 1
         self._size = count
         if count:
             automaton.make_automaton()
         self._automaton = automaton
+
+    def _pack(self, entry: Entry) -> int:
+        """The cell's row, the kind's number and the name's length in one int."""
+        row = self._hierarchy.row_of(entry.code)
+        if row < 0:
+            raise KeyError(entry.code)
+        if len(entry.name) > _LENGTH_MASK:
+            raise ValueError(f"a place name over {_LENGTH_MASK} characters: {entry.name[:20]}…")
+        kind = _KIND_NUMBER[entry.kind]
+        return ((row * len(_KIND_NAMES) + kind) << _LENGTH_BITS) | len(entry.name)
+
+    def _entry(self, name: str, value: int) -> Entry:
+        row, kind = divmod(value >> _LENGTH_BITS, len(_KIND_NAMES))
+        return Entry(name, self._codes[row], _KIND_NAMES[kind])
 
     def __len__(self) -> int:
         return self._size
@@ -198,12 +228,19 @@ class Gazetteer:
             for text in texts:
                 if len(text) >= MIN_ALIAS:
                     named[text] = cell.code if named.get(text, cell.code) == cell.code else ""
-        # A name of several cells names none of them.
-        entries = {text: Entry(text, code, "grid") for text, code in named.items() if code}
-        for alias in aliases:
-            text = normalise(alias.name)
-            entries[text] = Entry(text, alias.grid, alias.kind.value)
-        return cls(hierarchy, entries.values(), min_level=min_level)
+        del chains
+        # An alias wins over a hierarchy name of the same text (the last of one text wins).
+        by_alias = {
+            normalise(a.name): Entry(normalise(a.name), a.grid, a.kind.value) for a in aliases
+        }
+        # A name of several cells names none of them. A generator: a province's millions of
+        # entries are never all objects at once.
+        names = (
+            Entry(text, code, "grid")
+            for text, code in named.items()
+            if code and text not in by_alias
+        )
+        return cls(hierarchy, itertools.chain(names, by_alias.values()), min_level=min_level)
 
     def matches(self, text: str) -> list[Match]:
         """The known names in ``text``, longest first where they overlap, in text order."""
@@ -211,8 +248,9 @@ class Gazetteer:
             return []
         normal = normalise(text)
         found = [
-            Match(end - len(entry.name) + 1, end + 1, entry)
-            for end, entry in self._automaton.iter(normal)
+            Match(start, end + 1, self._entry(normal[start : end + 1], value))
+            for end, value in self._automaton.iter(normal)
+            for start in (end + 1 - (value & _LENGTH_MASK),)
         ]
         found.sort(key=lambda m: (m.start - m.end, m.start))
         taken: list[Match] = []

@@ -273,6 +273,11 @@ class Hierarchy:
             raise UnknownCellError(code)
         return self._cell(row)
 
+    def row_of(self, code: str) -> int:
+        """The row of ``code`` in :attr:`tables` (-1 when unknown): for indexes kept as
+        numbers, such as the gazetteer's."""
+        return self._row(code)
+
     def get(self, code: str) -> Cell | None:
         row = self._row(code)
         return None if row < 0 else self._cell(row)
