@@ -24,7 +24,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -78,26 +78,42 @@ def detection_id(run: str, n: int, line: int) -> str:
     return f"bench-{run}-{n}-{line}"
 
 
-def detections(
-    cameras: list[str], run: str, n: int, per_request: int = PER_REQUEST
-) -> list[dict[str, Any]]:
-    """Request n's detections: ``BURST`` in a row per camera, cameras chosen by n.
+# Which camera (an index into the sorted registry), event type and confidence the g-th
+# detection of a run has (g counts every detection of the run, request by request).
+Plan = Callable[[int], tuple[int, str, float]]
 
-    Each camera watches one ongoing situation (its event type is fixed by the camera), as a
-    burst looks in the field: the first detection of a camera opens a case and the camera's
-    later ones within the repeat window join it. One detection in fifty is below the
-    confidence threshold (stored as a muted whistle of its own).
+
+def bursts(cameras: int) -> Plan:
+    """The camera section's feed: ``BURST`` detections in a row per camera, cameras spread
+    by a stride, each camera watching one ongoing situation (an event type fixed by the
+    camera), and one detection in fifty below the confidence threshold."""
+
+    def plan(g: int) -> tuple[int, str, float]:
+        camera = ((g // BURST) * 7919) % cameras
+        return camera, EVENTS[(camera * 31) % len(EVENTS)], 0.42 if g % 50 == 49 else 0.91
+
+    return plan
+
+
+def detections(
+    cameras: list[str], run: str, n: int, per_request: int = PER_REQUEST, plan: Plan | None = None
+) -> list[dict[str, Any]]:
+    """Request n's detections, by ``plan`` (default :func:`bursts`).
+
+    With the bursts, as a burst looks in the field: the first detection of a camera opens a
+    case and the camera's later ones within the repeat window join it. A detection below the
+    confidence threshold is stored as a muted whistle of its own.
     """
+    plan = plan or bursts(len(cameras))
     now = datetime.now(CHINA)
     items = []
     for k in range(per_request):
-        burst = (n * per_request + k) // BURST
-        camera = (burst * 7919) % len(cameras)
+        camera, event, confidence = plan(n * per_request + k)
         items.append(
             {
                 "camera_id": cameras[camera],
-                "event_type": EVENTS[(camera * 31) % len(EVENTS)],
-                "confidence": 0.42 if (n * per_request + k) % 50 == 49 else 0.91,
+                "event_type": event,
+                "confidence": confidence,
                 "time": (now - timedelta(seconds=per_request - k)).isoformat(),
                 "snapshot_url": f"https://cam.example/snap/{run}/{n}/{k}.jpg",
                 "detection_id": detection_id(run, n, k + 1),
@@ -107,15 +123,20 @@ def detections(
 
 
 def camera_posts(
-    cameras: list[str], token: str, run: str, per_request: int = PER_REQUEST
+    cameras: list[str],
+    token: str,
+    run: str,
+    per_request: int = PER_REQUEST,
+    plan: Plan | None = None,
 ) -> Callable[[int], Post]:
-    """Request n: ``detections(n)`` as signed JSON Lines."""
+    """Request n: ``detections(n)`` (by ``plan``) as signed JSON Lines."""
     token_id = parse_token(token)
     assert token_id is not None, "not a token"
     key = signing_key(token)
 
     def make(n: int) -> Post:
-        body = b"\n".join(orjson.dumps(d) for d in detections(cameras, run, n, per_request))
+        items = detections(cameras, run, n, per_request, plan)
+        body = b"\n".join(orjson.dumps(d) for d in items)
         stamp = int(time.time())
         headers = {
             "X-Whistle-Key": token_id,
@@ -145,39 +166,44 @@ def acknowledged_lines(run: str) -> Callable[[int, int, bytes], list[str]]:
 
 
 def missing_detections(db: Path, acknowledged: list[str]) -> int:
-    """How many acknowledged detections the database does not hold."""
+    """How many acknowledged detections the SQLite database ``db`` does not hold."""
     with sqlite3.connect(db) as raw:
-        whistles = {
-            external: whistle_id
-            for whistle_id, external in raw.execute(
-                "SELECT id, external_id FROM whistles WHERE source = 'camera'"
-            )
-        }
-        # A case.repeated event lists the detections a batch added to the case.
-        repeats = {
-            (whistle_id, detection.get("external_id"))
-            for whistle_id, data in raw.execute(
-                "SELECT whistle_id, data FROM events WHERE type = 'case.repeated'"
-            )
-            for detection in orjson.loads(data).get("detections", [])
-        }
+        whistles = dict(raw.execute("SELECT external_id, id FROM whistles WHERE source = 'camera'"))
+        repeats = list(
+            raw.execute("SELECT whistle_id, data FROM events WHERE type = 'case.repeated'")
+        )
+    return missing_among(whistles, repeats, acknowledged)
+
+
+def missing_among(
+    whistles: Mapping[str, str], repeats: Iterable[tuple[str, str]], acknowledged: list[str]
+) -> int:
+    """How many acknowledged detections are not stored, given the camera whistles stored
+    (external id -> whistle id) and the ``case.repeated`` events (case id, data as JSON)."""
+    # A case.repeated event lists the detections a batch added to the case.
+    joined = {
+        (whistle_id, detection.get("external_id"))
+        for whistle_id, data in repeats
+        for detection in orjson.loads(data).get("detections", [])
+    }
     missing = 0
     for line in acknowledged:
         status, detection, whistle_id = line.split("\t")
         if status == "grouped":
-            missing += (whistle_id, detection) not in repeats
+            missing += (whistle_id, detection) not in joined
         else:
             missing += whistles.get(detection) != whistle_id
     return missing
 
 
-def camera_config(config: Path, workdir: Path) -> Path:
-    """``config``, or a copy of it with a generated camera registry when it has none."""
-    if (config / CAMERAS_FILE).exists():
+def camera_config(config: Path, workdir: Path, per_community: int | None = None) -> Path:
+    """``config``, or a copy of it with a generated camera registry when it has none (or,
+    with ``per_community``, always: that many cameras in each community)."""
+    if per_community is None and (config / CAMERAS_FILE).exists():
         return config
     copy = workdir / "config"
     shutil.copytree(config, copy)
-    write_cameras(copy, load_hierarchy(copy))
+    write_cameras(copy, load_hierarchy(copy), per_community or 2)
     return copy
 
 
