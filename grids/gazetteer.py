@@ -231,7 +231,9 @@ class Gazetteer:
         del chains
         # An alias wins over a hierarchy name of the same text (the last of one text wins).
         by_alias = {
-            normalise(a.name): Entry(normalise(a.name), a.grid, a.kind.value) for a in aliases
+            text: Entry(text, a.grid, a.kind.value)
+            for a in aliases
+            for text in (normalise(a.name),)
         }
         # A name of several cells names none of them. A generator: a province's millions of
         # entries are never all objects at once.

@@ -234,20 +234,17 @@ class Metrics:
             return
         self._last_seq = event.seq
         kind = event.type
+        # Receipts are remembered whoever wrote them, for a step on the case timed here.
+        if kind == "whistle.received":
+            self._remember(event.whistle_id, event.at)
+        elif kind in ("case.closed", "case.merged"):
+            self._received_at.pop(event.whistle_id, None)  # a reopen reads it back once
         if self._elsewhere(event):
-            # Another process wrote it (PostgreSQL) and counts it there: a sum over the
-            # processes counts each event once. Its receipt is still worth knowing here, for
-            # a step on the case this process times.
-            if kind == "whistle.received":
-                self._remember(event.whistle_id, event.at)
-            elif kind in ("case.closed", "case.merged"):
-                self._received_at.pop(event.whistle_id, None)
-            return
+            return  # counted by the process that wrote it: a sum over processes counts it once
         if kind == "whistle.received":
             request = event.data.get("request")
             source = request.get("source") if isinstance(request, dict) else None
             self.received.labels(_bounded(source, _SOURCES)).inc()
-            self._remember(event.whistle_id, event.at)
         elif kind == "whistle.routed":
             self.routed.inc()
         elif kind == "assignment.added":
@@ -258,8 +255,6 @@ class Metrics:
                 self.escalated.labels(str(reason), _bounded(level, _LEVELS)).inc()
         elif kind == "case.overdue":
             self.overdue.inc()
-        elif kind in ("case.closed", "case.merged"):
-            self._received_at.pop(event.whistle_id, None)  # a reopen reads it back once
 
     async def time(self, event: Event) -> None:
         """The latencies of :meth:`on_event`: they may read a case's receipt back from the
