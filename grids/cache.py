@@ -36,9 +36,10 @@ import structlog
 from grids.exceptions import GridConfigError, Problem
 from grids.hierarchy import Hierarchy
 from grids.loader import GEOJSON_FILE, GRIDS_FILE, RESPONDERS_FILE, load_hierarchy
+from grids.names import NameTable
 from grids.tables import Tables, column_view
 
-__all__ = ["CACHE_SUFFIX", "FORMAT", "cache_path", "content_hash", "load_compiled"]
+__all__ = ["CACHE_SUFFIX", "FORMAT", "cache_path", "content_hash", "load_compiled", "load_names"]
 
 FORMAT = b"WHGRIDS2"
 # Bumped whenever the columns or their meaning change: a new version never reads an old file.
@@ -103,6 +104,32 @@ def load_compiled(config_dir: Path, cache_dir: Path | None) -> Hierarchy:
     if mapped is None:  # the file just written does not read back: load once more
         return load_hierarchy(config_dir)
     return _outcome(mapped)
+
+
+def load_names(tables: Tables, cache_dir: Path | None) -> NameTable:
+    """The place names of the hierarchy whose columns are ``tables`` (``grids.names``).
+
+    A hierarchy mapped from the cache knows its content hash: its names are then mapped from
+    ``names-<hash>.grids`` beside it, written on a miss, so that a warm start builds nothing
+    and every process shares one copy. Otherwise (no cache, or the cache not writable) the
+    names are built in memory.
+    """
+    content = tables.meta.get("content")
+    if cache_dir is None or not isinstance(content, str):
+        return NameTable.build(tables)
+    key = f"{content}/{NameTable.layout()}"
+    path = cache_dir / f"names-{content[:40]}{CACHE_SUFFIX}"
+    cached = _open(path, key)
+    if isinstance(cached, Tables):
+        log.info("grids.names_cache_hit", path=str(path))
+        return NameTable.from_tables(cached)
+    log.info("grids.names_cache_miss", path=str(path))
+    names = NameTable.build(tables)
+    if not _write(path, key, tables=names.as_tables()):
+        return names
+    _prune(cache_dir, keep=path, pattern=f"names-*{CACHE_SUFFIX}")
+    mapped = _open(path, key)
+    return NameTable.from_tables(mapped) if isinstance(mapped, Tables) else names
 
 
 def _outcome(cached: Tables | list[Problem]) -> Hierarchy:
@@ -187,9 +214,9 @@ def _problem_json(problem: Problem) -> list[Any]:
     return [problem.file, problem.line, problem.code, problem.message]
 
 
-def _prune(cache_dir: Path, keep: Path) -> None:
+def _prune(cache_dir: Path, keep: Path, pattern: str = f"hierarchy-*{CACHE_SUFFIX}") -> None:
     """Remove the outcomes of earlier contents (a process still mapping one keeps it)."""
-    for old in cache_dir.glob(f"hierarchy-*{CACHE_SUFFIX}"):
+    for old in cache_dir.glob(pattern):
         if old != keep:
             with contextlib.suppress(OSError):
                 old.unlink()
@@ -239,4 +266,5 @@ def _parse(mapped: mmap.mmap, key: str) -> Tables | list[Problem]:
         if array.nbytes != nbytes:
             raise ValueError(f"array {name} is truncated")
         arrays[name] = array.reshape(shape)
-    return Tables(arrays, header["meta"])
+    # The content hash goes with the columns: the names' cache is keyed by it (load_names).
+    return Tables(arrays, {**header["meta"], "content": key})

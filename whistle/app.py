@@ -187,9 +187,9 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
         # hold /readyz for a minute, so theirs are indexed after the start (_intake_ctx) and
         # an address meanwhile waits for an operator (待定位), never placed wrong.
         if len(hierarchy) <= EAGER_GAZETTEER_CELLS:
-            gazetteer = Gazetteer.build(hierarchy, aliases)
+            gazetteer = Gazetteer.build(hierarchy, aliases, cache_dir=app[SETTINGS].grid_cache)
         else:
-            gazetteer = Gazetteer(hierarchy, ())
+            gazetteer = Gazetteer.empty(hierarchy)
         return bundle, teams, cameras, hotline_categories, gazetteer
 
     # Loading ~28,000 polygons takes a second; keep the loop free for the signal handlers.
@@ -204,7 +204,10 @@ async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
     app[_BOOT] = bundle
     # A reload re-plans the router of the config version in force then (whistle/reload.py).
     app[GRID_RELOADER] = GridReloader(
-        config_dir, app[SETTINGS].grid_cache, lambda: app[LIVE].current.router
+        config_dir,
+        app[SETTINGS].grid_cache,
+        lambda: app[LIVE].current.router,
+        lambda gazetteer: app[INTAKE].use_gazetteer(gazetteer),
     )
     # The time zone stays what it was at start: a version may not change it.
     app[TZ] = bundle.calendar.timezone
@@ -233,8 +236,14 @@ EAGER_GAZETTEER_CELLS = 300_000
 async def _index_places(app: web.Application) -> None:
     """A large hierarchy's gazetteer, built off the loop and then used by the intake."""
     hierarchy, config_dir = app[HIERARCHY], app[SETTINGS].config_dir
+    columns = hierarchy.tables
     aliases = await asyncio.to_thread(load_aliases, config_dir, hierarchy)
-    built = await asyncio.to_thread(Gazetteer.build, hierarchy, aliases)
+    # Mapped from the names' cache on a warm start (instant); built and written on a miss.
+    built = await asyncio.to_thread(
+        Gazetteer.build, hierarchy, aliases, cache_dir=app[SETTINGS].grid_cache
+    )
+    if hierarchy.tables is not columns:
+        return  # the grids were reloaded meanwhile, and the reload brought its own gazetteer
     app[INTAKE].use_gazetteer(built)
     log.info("gazetteer.ready", place_names=len(built))
 

@@ -141,7 +141,7 @@ def test_normalise_reads_full_width_and_drops_spaces() -> None:
 
 
 def test_an_empty_gazetteer_places_nothing(county: Hierarchy) -> None:
-    empty = Gazetteer(county, [])
+    empty = Gazetteer.empty(county)
     assert len(empty) == 0
     assert empty.place("田园镇").reason == "no known place name"
 

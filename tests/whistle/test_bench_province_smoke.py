@@ -12,6 +12,7 @@ from tests.support.harness import run_bench
 MEASURES = (
     "province cold start to /readyz s",
     "province cold start peak MiB",
+    "province cold place names s",
     "province warm start to /readyz s",
     "province warm resident MiB",
     "province PSS of 1 server MiB",
@@ -27,7 +28,8 @@ def test_province_bench_reports_every_figure(tmp_path: Path) -> None:
     rows = {row["measure"].replace(" (smaller)", ""): row for row in report["rows"]}
     assert sorted(rows) == sorted(MEASURES)
     for measure, row in rows.items():
-        assert row["value"] > 0, measure
+        # The tiny province's names are indexed before /readyz: they may take no time after.
+        assert row["value"] > 0 or measure == "province cold place names s", measure
     details = report["details"]
     # Two servers share the mapped cache: together they cost less than twice one.
     assert details["warm2"]["pss_sum_mib"] < 2 * details["warm1"]["pss_sum_mib"]

@@ -6,6 +6,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
+from grids.model import Level
 from tests.support.harness import Live, StartServer
 from tests.support.requests import body
 from whistle.cli import main
@@ -62,6 +63,44 @@ async def test_a_reload_swaps_the_new_grids_in_while_whistles_keep_being_taken(
     status, doc = await live.get(f"/api/v1/grids/{town}")
     assert status == 200
     assert doc["name"] == "新城镇"
+
+
+def _rename_last_micro_grid(config: Path, name: str) -> str:
+    grids = config / "grids.csv"
+    lines = grids.read_text(encoding="utf-8").splitlines()
+    at = max(i for i, line in enumerate(lines) if line.split(",")[2] == "5")
+    code, parent, level, _ = lines[at].split(",")
+    lines[at] = ",".join([code, parent, level, name])
+    grids.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return code
+
+
+async def test_a_reload_places_addresses_by_the_new_grids_names(
+    start_server: StartServer, county_dir: Path, tmp_path: Path
+) -> None:
+    config = _config(county_dir, tmp_path)
+    live = await start_server(config=config, grid_cache=tmp_path / "cache")
+    address = {
+        "source": "citizen",
+        "category": "E0101",
+        "description": "楼道堆放杂物",
+        "location": {"address": "滨河新苑9栋门口"},
+    }
+    status, _, doc = await live.post(address)
+    assert status == 201, doc
+    assert doc["status"] == "unplaced"  # no such place yet: held for an operator
+    cell = _rename_last_micro_grid(config, "滨河新苑9栋")
+
+    outcome = await reload_hierarchy(live.app)
+    assert outcome.swapped
+    status, _, doc = await live.post(address)
+    assert status == 201, doc
+    assert doc["placement"]["by"] == "gazetteer"
+    assert doc["grid"]["code"] == cell
+    # And the other names still name their own cells: the gazetteer reads the new columns.
+    town = live.app[HIERARCHY].cell(live.app[HIERARCHY].codes(Level.TOWN)[-1])
+    status, _, doc = await live.post({**address, "location": {"address": f"{town.name}某处"}})
+    assert (doc["status"], doc["grid"]["code"]) == ("unplaced", town.code)  # held at the town
 
 
 async def test_a_reload_with_a_problem_keeps_the_running_grids(
