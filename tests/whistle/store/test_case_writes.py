@@ -7,6 +7,9 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
+import orjson
+import pytest
+
 from tests.support.harness import T0, new_whistle
 from whistle.events import NewEvent
 from whistle.store import Created, Placed, StatsQuery, Store, Transition, WhistleQuery
@@ -56,3 +59,15 @@ async def test_a_held_whistle_placed_by_hand_moves_with_its_facts_and_search_tex
     assert (await store.statistics(query))["counts"]["total"] == 1
     informed = await store.informed_of("R9", ["dispatched"])
     assert [w["id"] for w in informed] == [wid]
+
+
+def test_the_case_number_is_spliced_into_the_documents_text() -> None:
+    from whistle.store.sqlite.writes import with_case_number
+
+    doc = {"id": "w1", "case_number": None, "description": '"case_number":null inside', "n": 3}
+    text = orjson.dumps(doc).decode()
+    spliced = with_case_number(text, "TY2612-0007")
+    assert orjson.loads(spliced) == {**doc, "case_number": "TY2612-0007"}
+    assert with_case_number(text, None) == text
+    with pytest.raises(ValueError, match="case_number"):
+        with_case_number(orjson.dumps({"id": "w1"}).decode(), "TY2612-0007")

@@ -253,8 +253,20 @@ class SqliteWriteBackend:
                 if event_rows:
                     db.executemany(EVENT_INSERT, event_rows)
                 end = seq
+                # New whistles with a 受理编号 (an ``apply`` that can ``collect``) share one
+                # executemany per statement with their neighbours in the batch.
+                gathered: dict[str, list[tuple[Any, ...]]] = {}
+                pending: list[tuple[Any, ...]] = []
                 for unit in guarded:
+                    collect = getattr(unit.apply, "collect", None)
+                    if collect is not None:
+                        unit.written, end = collect(db, end, gathered, pending)
+                        continue
+                    if gathered or pending:
+                        write_grouped(db, gathered, pending)
                     end = _apply_guarded(db, unit, end)
+                if gathered or pending:
+                    write_grouped(db, gathered, pending)
                 if outbox is not None:
                     db.execute("UPDATE outbox SET published_seq = ?", (outbox,))
                 db.execute("COMMIT")
@@ -270,6 +282,24 @@ class SqliteWriteBackend:
             return end
 
         return await self.run(write)
+
+
+def write_grouped(
+    db: sqlite3.Connection,
+    grouped: dict[str, list[tuple[Any, ...]]],
+    event_rows: list[tuple[Any, ...]],
+) -> None:
+    """Each statement's rows in one call, in the order the statements were first seen, then
+    the events; both emptied for the next run of units. Every new whistle's statements start
+    with its own row and the others only read whistles' rows (the search text, a link to a
+    likely duplicate), so running all the whistles' rows first keeps every statement after
+    what it reads."""
+    for sql, rows in grouped.items():
+        db.executemany(sql, rows)
+    if event_rows:
+        db.executemany(EVENT_INSERT, event_rows)
+    grouped.clear()
+    event_rows.clear()
 
 
 def _apply_guarded(db: sqlite3.Connection, unit: SqliteUnit, seq: int) -> int:

@@ -6,18 +6,24 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import orjson
+
 from whistle.events import Event, NewEvent
 from whistle.store import case_numbers
 from whistle.store.base import NewWhistle, Repeat
-from whistle.store.case_writes import WHISTLE_INSERT, WHISTLE_INSERT_NUMBERED
+from whistle.store.case_writes import WHISTLE_INSERT
 from whistle.store.search import search_statement
 from whistle.store.sqlite._common import db_time, event_row, to_json
-from whistle.store.sqlite.write_thread import EVENT_INSERT, SqliteApply
+from whistle.store.sqlite.write_thread import EVENT_INSERT, SqliteApply, write_grouped
 from whistle.store.writer import Statement, number_events, numbered_event
 
-__all__ = ["SqliteSteps"]
+__all__ = ["NumberedWrite", "SqliteSteps", "with_case_number"]
 
 _Apply = SqliteApply
+# Where the document and (last) the 受理编号 are among WHISTLE_INSERT's parameters.
+_COLUMNS = [c.strip() for c in WHISTLE_INSERT.split("(", 1)[1].split(")", 1)[0].split(",")]
+_DOC = _COLUMNS.index("doc")
+assert _COLUMNS[-1] == "case_number"
 
 
 class SqliteSteps:
@@ -34,7 +40,7 @@ class SqliteSteps:
         self, new: NewWhistle, statements: list[Statement], drawn: list[str | None]
     ) -> SqliteApply:
         """See CaseSteps.numbered."""
-        return _numbered_writer(new, statements, drawn)
+        return NumberedWrite(new, statements, drawn)
 
 
 def _repeats_writer(repeats: list[Repeat], accepted: set[str]) -> _Apply:
@@ -76,33 +82,78 @@ def _repeats_writer(repeats: list[Repeat], accepted: set[str]) -> _Apply:
     return apply
 
 
-def _numbered_writer(
-    new: NewWhistle, statements: list[Statement], drawn: list[str | None]
-) -> _Apply:
+class NumberedWrite:
     """The writer-thread step of a new whistle with a 受理编号: draw the number inside the
     batch's transaction (so no other process can draw it too), then write the whistle with
     it in its document, its search text and its ``whistle.received`` event. Run again after
-    a rollback, it draws again: a rolled-back number was never taken."""
-    assert new.case_prefix is not None
-    prefix = new.case_prefix
-    search_sql = search_statement(new.whistle.doc)[0]
+    a rollback, it draws again: a rolled-back number was never taken.
 
-    def apply(db: sqlite3.Connection, seq: int) -> tuple[tuple[Event, ...], int]:
-        number = case_numbers.allocate(db, prefix)
-        drawn[0] = number
+    The backend gathers the rows of the numbered whistles of one batch (:meth:`collect`) and
+    writes each statement's rows in one ``executemany`` (issue 21: one call per statement and
+    per whistle was most of the writer's CPU); called alone it writes its own.
+    """
+
+    __slots__ = ("_drawn", "_new", "_search_sql", "_statements")
+
+    def __init__(
+        self, new: NewWhistle, statements: list[Statement], drawn: list[str | None]
+    ) -> None:
+        assert new.case_prefix is not None
+        self._new = new
+        self._statements = statements
+        self._drawn = drawn
+        self._search_sql = search_statement(new.whistle.doc)[0]
+
+    def __repr__(self) -> str:
+        return f"NumberedWrite({self._new.whistle.id!r})"
+
+    def __call__(self, db: sqlite3.Connection, seq: int) -> tuple[tuple[Event, ...], int]:
         grouped: dict[str, list[tuple[Any, ...]]] = {}
-        (sql, params), rest = statements[0], statements[1:]
-        assert sql == WHISTLE_INSERT
-        grouped[WHISTLE_INSERT_NUMBERED] = [(*params[:-1], number)]
-        for sql, params in rest:
-            if sql == search_sql:  # the number is searchable too
-                sql, params = search_statement({**new.whistle.doc, "case_number": number})
-            grouped.setdefault(sql, []).append(params)
-        for sql, rows in grouped.items():  # a whistle's deadlines, assignments: one call each
-            db.executemany(sql, rows)
-        events = [numbered_event(e, new.whistle.id, number) for e in (*new.events, *new.linked)]
-        written, seq = number_events(events, seq)
-        db.executemany(EVENT_INSERT, [event_row(e) for e in written])
+        events: list[tuple[Any, ...]] = []
+        written, seq = self.collect(db, seq, grouped, events)
+        write_grouped(db, grouped, events)
         return written, seq
 
-    return apply
+    def collect(
+        self,
+        db: sqlite3.Connection,
+        seq: int,
+        grouped: dict[str, list[tuple[Any, ...]]],
+        event_rows: list[tuple[Any, ...]],
+    ) -> tuple[tuple[Event, ...], int]:
+        """Draw the number and add this whistle's rows to ``grouped`` (by statement, in
+        first-seen order) and its events' rows to ``event_rows``; nothing else is written."""
+        new = self._new
+        assert new.case_prefix is not None
+        number = case_numbers.allocate(db, new.case_prefix)
+        self._drawn[0] = number
+        (sql, params), rest = self._statements[0], self._statements[1:]
+        assert sql == WHISTLE_INSERT
+        # The number spliced into the document's text: SQLite's json_set parsed and wrote
+        # the whole document again for one field.
+        grouped.setdefault(WHISTLE_INSERT, []).append(
+            (*params[:_DOC], with_case_number(params[_DOC], number), *params[_DOC + 1 : -1], number)
+        )
+        for sql, params in rest:
+            if sql == self._search_sql:  # the number is searchable too
+                sql, params = search_statement({**new.whistle.doc, "case_number": number})
+            grouped.setdefault(sql, []).append(params)
+        events = [numbered_event(e, new.whistle.id, number) for e in (*new.events, *new.linked)]
+        written, seq = number_events(events, seq)
+        event_rows.extend(event_row(e) for e in written)
+        return written, seq
+
+
+_CASE_NUMBER_NULL = '"case_number":null'
+
+
+def with_case_number(doc: str, number: str | None) -> str:
+    """The JSON text of a new whistle's document with its 受理编号 in place of the null it was
+    serialised with (the document's second key, right after its id)."""
+    if number is None:
+        return doc
+    at = doc.find(_CASE_NUMBER_NULL, 0, 64)
+    if at < 0:
+        raise ValueError("a new whistle's document without its case_number null")
+    value = orjson.dumps(number).decode()
+    return f'{doc[:at]}"case_number":{value}{doc[at + len(_CASE_NUMBER_NULL) :]}'
