@@ -101,6 +101,16 @@ class Health(TypedDict):
     database: NotRequired[
         Annotated[str, Field(description="ready: the database checked (sqlite, postgresql)")]
     ]
+    place_names: NotRequired[
+        Annotated[
+            int,
+            Field(
+                ge=0,
+                description="ready: the place names the gazetteer knows (0 while a large "
+                "county's names are still being indexed after start)",
+            ),
+        ]
+    ]
     warnings: NotRequired[
         Annotated[
             list[str],
