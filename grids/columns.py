@@ -2,10 +2,13 @@
 
 A province's ``grids.csv`` and ``responders.csv`` are 2.8 and 3.6 million rows. Read the way
 ``grids.loader`` reads them, one object per row and one per field, they took half a minute
-and two gigabytes before a single check. Here each file is read in blocks of whole lines,
-each block split into fields and turned into columns at once (names and contacts straight
-into UTF-8 blobs, kinds and categories into numbers, grids into rows), and the checks are
-asked of the columns: is anything at all wrong?
+and two gigabytes before a single check; split into fields in Python, block by block, still
+twenty seconds. Here Apache Arrow's CSV reader (C++, on every core, the GIL released) reads
+each file into string columns, and the checks are asked of the columns, in Arrow's compute
+kernels: is anything at all wrong? Names and contacts stay in Arrow's UTF-8 buffers, which
+are exactly :class:`grids.tables.Strings` (a blob and its offsets); kinds, levels and
+categories become numbers through their few distinct texts; grids, parents and backups
+become rows through one hash lookup each.
 
 Nothing here words a problem. Whatever the fast path does not take, from a quoted field to
 an unknown parent, raises :class:`Unusual`, and the config is loaded again by
@@ -16,150 +19,154 @@ is loaded fast, and an invalid one is refused with the same messages as ever.
 from __future__ import annotations
 
 import csv
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from grids.model import Level
-from grids.tables import KINDS, Strings, sorted_keys
+from grids.tables import KINDS, Strings
 
-__all__ = [
-    "CellColumns",
-    "ResponderColumns",
-    "StringsBuilder",
-    "Unusual",
-    "blocks",
-    "read_cells",
-    "read_responders",
-]
+__all__ = ["CellColumns", "ResponderColumns", "Unusual", "read_cells", "read_responders"]
 
-_BLOCK = 16 * 1024 * 1024
 # The spellings Level.parse takes in one lookup; any other (" 4", "Grid") goes the long way.
 _LEVEL_NUMBER = {text: int(level) for level in Level for text in (str(int(level)), level.key)}
 _KIND_NUMBER = {kind.value: number for number, kind in enumerate(KINDS)}
-# Whitespace str.strip() would take off a field (str.isspace), as UTF-8, other than the line
-# end and the plain space (which only matters next to a comma or a line end): looked for in
-# the bytes, before they are decoded, where a search is several times faster.
-_OTHER_SPACE = re.compile(
-    rb"[\t\x0b\x0c\x1c-\x1f]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]"
-    rb"|\xe2\x81\x9f|\xe3\x80\x80"
-)
-_UNUSUAL_BYTES = (b'"', b"\r", b"\0", b", ", b" ,", b"\n ", b" \n")
+# What str.strip() takes off a field (str.isspace): the loader strips every field, so a field
+# with any of these at either end is left to it.
+_SPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+# Quotes (the csv module's business), other line ends and NUL: the loader reads these its own
+# way (the csv module), so the fast path does not guess.
+_SPECIAL = (b'"', b"\r", b"\0")
+_BLOCK = 16 * 1024 * 1024
 
 
 class Unusual(Exception):
     """The fast path does not take this config: load it with ``grids.loader`` instead."""
 
 
-class StringsBuilder:
-    """:class:`grids.tables.Strings` built block by block, byte for byte as ``Strings.of``."""
-
-    def __init__(self) -> None:
-        self._blobs: list[bytes] = []
-        self._sizes: list[Any] = []
-
-    def add(self, values: Sequence[str]) -> list[bytes]:
-        """Append ``values`` (none holds a line end); their UTF-8 bytes, one each."""
-        if not values:
-            return []
-        # One encode of them all, line ends between: their sizes are the gaps between the
-        # line ends, found by numpy, instead of one encode and one len per value.
-        joined = "\n".join(values).encode("utf-8")
-        ends = np.flatnonzero(np.frombuffer(joined, dtype=np.uint8) == 10)
-        bounds = np.concatenate(([-1], ends, [len(joined)]))
-        self._sizes.append(np.diff(bounds) - 1)
-        self._blobs.append(joined.replace(b"\n", b""))
-        return joined.split(b"\n")
-
-    def build(self) -> Strings:
-        sizes = np.concatenate(self._sizes) if self._sizes else np.zeros(0, dtype=np.int64)
-        total = int(sizes.sum())
-        offsets = np.zeros(len(sizes) + 1, dtype=np.uint32 if total < 2**32 else np.int64)
-        np.cumsum(sizes, out=offsets[1:])
-        blob = np.frombuffer(b"".join(self._blobs), dtype=np.uint8)
-        self._blobs, self._sizes = [], []
-        return Strings(blob, offsets)
-
-
-def _unusual(data: bytes) -> bool:
-    """Quotes, other line ends, NUL, or a field that may have whitespace around it (the
-    loader strips it): what the csv module or ``str.strip`` would have to see to."""
-    if data.startswith(b" ") or any(token in data for token in _UNUSUAL_BYTES):
-        return True
-    return _OTHER_SPACE.search(data) is not None
-
-
-def blocks(path: Path, header: Sequence[str]) -> Iterator[tuple[Any, list[list[str]]]]:
-    """(line numbers, the columns: one list of fields each) of a CSV file, block by block.
-
-    Raises Unusual for anything ``grids.loader`` would have to look at closely: a missing
-    file, a wrong header, quotes, other line ends, padding, a row of another width.
-    """
+def _table(path: Path, header: Sequence[str]) -> pa.Table:
+    """The data rows of a CSV file as string columns; raises Unusual for anything
+    ``grids.loader`` would have to look at closely: a missing file, a wrong header, quotes,
+    other line ends, blank lines, padding, a row of another width, a field over the csv
+    module's limit, bytes that are not UTF-8."""
     try:
-        stream = path.open("rb")
+        data = path.read_bytes()
     except OSError:
         raise Unusual(path.name) from None
-    with stream:
-        carry, number = b"", 0
-        while True:
-            block = stream.read(_BLOCK)
-            data = carry + block
-            if block:
-                cut = data.rfind(b"\n") + 1
-                data, carry = data[:cut], data[cut:]
-                if not data:
-                    continue
-            if number == 0:
-                data = _header(path.name, data, header)
-                number = 1
-            if data:
-                numbers, columns = _columns(path.name, data, len(header), number)
-                yield numbers, columns
-                number += data.count(b"\n") + (not data.endswith(b"\n"))
-            if not block:
-                return
-
-
-def _header(file: str, data: bytes, header: Sequence[str]) -> bytes:
-    """The block after the header line, which must be exactly ``header``."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    first, _, rest = data.partition(b"\n")
+    first, _, body = data.partition(b"\n")
     if first != ",".join(header).encode("utf-8"):
-        raise Unusual(file)
-    return rest
-
-
-def _columns(file: str, data: bytes, width: int, number: int) -> tuple[Any, list[list[str]]]:
-    """The rows of a block of whole lines as columns, and their line numbers."""
-    if _unusual(data):
-        raise Unusual(file)
+        raise Unusual(path.name)
+    if any(token in data for token in _SPECIAL):
+        raise Unusual(path.name)
+    if body.startswith(b"\n") or b"\n\n" in body:
+        raise Unusual(path.name)  # blank lines: rare, and left to the loader
+    names = list(header)
+    if not body:
+        return pa.table({name: pa.array([], pa.string()) for name in names})
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Unusual(file) from None
-    body = text[:-1] if text.endswith("\n") else text
-    if not body or "\n\n" in body or body.startswith("\n"):
-        raise Unusual(file)  # blank lines: rare, and left to the loader
-    fields = body.replace("\n", ",").split(",")
-    lines = body.count("\n") + 1
-    # As many fields as the header on every line: the commas of each line, counted at once.
-    raw = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(raw == 10)
-    commas = np.bincount(np.searchsorted(ends, np.flatnonzero(raw == 44)), minlength=lines)
-    if len(fields) != width * lines or len(commas) != lines or (commas != width - 1).any():
+        table = pacsv.read_csv(
+            pa.py_buffer(body),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=_BLOCK),
+            parse_options=pacsv.ParseOptions(
+                quote_char=False,
+                double_quote=False,
+                escape_char=False,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        raise Unusual(path.name) from None  # a row of another width, or not UTF-8
+    table = table.combine_chunks()
+    longest = 0
+    for name in names:
+        column = table[name]
+        if not pc.all(pc.equal(pc.utf8_trim(column, characters=_SPACE), column)).as_py():
+            raise Unusual(path.name)  # padded: the loader strips it
+        longest += pc.max(pc.binary_length(column)).as_py() or 0
+    # A line longer than the csv module's field limit is read, and worded, by the loader.
+    if longest + len(names) - 1 > csv.field_size_limit():
+        raise Unusual(path.name)
+    return table
+
+
+def _array(table: pa.Table, name: str) -> Any:
+    """One column as a single Arrow array."""
+    column = table[name]
+    return column.chunk(0) if column.num_chunks == 1 else pa.concat_arrays(column.chunks)
+
+
+def _strings(array: Any) -> Strings:
+    """An Arrow string array as Strings, byte for byte as ``Strings.of`` of its values."""
+    if not len(array):
+        return Strings(np.zeros(0, dtype=np.uint8), np.zeros(1, dtype=np.uint32))
+    _, offset_buffer, data_buffer = array.buffers()
+    wide = pa.types.is_large_string(array.type)
+    offsets = np.frombuffer(offset_buffer, dtype=np.int64 if wide else np.int32)
+    offsets = offsets[array.offset : array.offset + len(array) + 1]
+    start, end = int(offsets[0]), int(offsets[-1])
+    total = end - start
+    blob = (
+        np.frombuffer(data_buffer, dtype=np.uint8)[start:end]
+        if data_buffer is not None
+        else np.zeros(0, dtype=np.uint8)
+    )
+    return Strings(blob, (offsets - start).astype(np.uint32 if total < 2**32 else np.int64))
+
+
+def sorted_strings(strings: Strings) -> tuple[Any, Any]:
+    """``grids.tables.sorted_keys`` of the values of ``strings``, without a bytes per value:
+    the values as fixed-width bytes (as numpy pads them) and their stable order."""
+    count = len(strings)
+    if not count:
+        return np.zeros(0, dtype="S1"), np.zeros(0, dtype=np.int32)
+    offsets = strings.offsets.astype(np.int64)
+    sizes = np.diff(offsets)
+    width = max(int(sizes.max()), 1)
+    # Every value's first ``width`` bytes at once (the blob padded so the last one can be
+    # read that far), then the bytes past each value's end zeroed, as numpy pads them.
+    padded = np.concatenate([np.asarray(strings.blob, dtype=np.uint8), np.zeros(width, np.uint8)])
+    fixed = np.empty((count, width), dtype=np.uint8)
+    starts = offsets[:-1].copy()
+    for column in range(width):  # one byte of every value at a time: no n-by-width index
+        fixed[:, column] = padded[starts]
+        starts += 1
+    fixed[np.arange(width) >= sizes[:, None]] = 0
+    keys = fixed.view(f"S{width}").ravel()
+    order = np.argsort(keys, kind="stable")
+    return keys[order], order.astype(np.int32)
+
+
+def _numbers(file: str, array: Any, number: Callable[[str], int | None], dtype: Any) -> Any:
+    """Each value's ``number``, asked once per distinct value, in the order the values first
+    appear (Arrow's dictionary keeps that order); Unusual for a value that has none."""
+    encoded = array.dictionary_encode()
+    found = [number(text) for text in encoded.dictionary.to_pylist()]
+    if None in found:
         raise Unusual(file)
-    # A line longer than the csv module's field limit is an error the loader words.
-    if np.diff(ends, prepend=-1).max(initial=len(data) - 1 - (ends[-1] if len(ends) else -1)) > (
-        csv.field_size_limit()
-    ):
-        raise Unusual(file)
-    numbers = np.arange(number + 1, number + 1 + lines, dtype=np.int32)
-    return numbers, [fields[column::width] for column in range(width)]
+    return np.asarray(found, dtype=dtype)[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
+def _rows(array: Any, of: Any) -> Any:
+    """The row of each value of ``array`` in ``of`` (distinct values), -1 for none."""
+    return pc.index_in(array, value_set=of).fill_null(-1).to_numpy().astype(np.int32)
+
+
+def _empty(array: Any) -> Any:
+    return pc.equal(pc.binary_length(array), 0).to_numpy(zero_copy_only=False)
 
 
 @dataclass(slots=True)
@@ -168,6 +175,7 @@ class CellColumns:
 
     codes: list[str]
     row: dict[str, int]
+    code_array: Any  # the codes as an Arrow array, for the responders' lookups
     code_sorted: Any  # the codes as sorted fixed-width bytes, and their rows (grids.tables)
     code_rank: Any
     code_strings: Strings
@@ -178,39 +186,29 @@ class CellColumns:
 
 def read_cells(path: Path) -> CellColumns:
     """Read ``grids.csv``; raises Unusual unless every row and the tree are sound."""
-    codes: list[str] = []
-    parents: list[str] = []
-    levels: list[Any] = []
-    code_builder, name_builder = StringsBuilder(), StringsBuilder()
-    encoded: list[bytes] = []
-    for _, rows in blocks(path, ("code", "parent", "level", "name")):
-        if not rows:
-            continue
-        code, parent_code, level_text, name = rows
-        numbers = list(map(_LEVEL_NUMBER.get, level_text))
-        if "" in code or None in numbers:
-            raise Unusual(path.name)
-        codes.extend(code)
-        parents.extend(parent_code)
-        levels.append(np.array(numbers, dtype=np.uint8))
-        encoded.extend(code_builder.add(code))
-        name_builder.add(name)
+    table = _table(path, ("code", "parent", "level", "name"))
+    code, parent_code = _array(table, "code"), _array(table, "parent")
+    if not len(code) or _empty(code).any():
+        raise Unusual(path.name)
+    level = _numbers(path.name, _array(table, "level"), _LEVEL_NUMBER.get, np.uint8)
+    codes = code.to_pylist()
     row = dict(zip(codes, range(len(codes)), strict=True))
-    if len(row) != len(codes) or not codes:
-        raise Unusual(path.name)  # a duplicate code, or no cell at all
-    parent = np.array([row.get(p, -2) if p else -1 for p in parents], dtype=np.int32)
-    del parents
-    level = np.concatenate(levels)
+    if len(row) != len(codes):
+        raise Unusual(path.name)  # a duplicate code
+    parent = _rows(parent_code, code)
+    parent[parent < 0] = -2
+    parent[_empty(parent_code)] = -1
     _check_tree(path.name, parent, level)
-    code_sorted, code_rank = sorted_keys(encoded)
-    del encoded
+    code_strings = _strings(code)
+    code_sorted, code_rank = sorted_strings(code_strings)
     return CellColumns(
         codes,
         row,
+        code,
         code_sorted,
         code_rank,
-        code_builder.build(),
-        name_builder.build(),
+        code_strings,
+        _strings(_array(table, "name")),
         parent,
         level,
     )
@@ -244,85 +242,58 @@ class ResponderColumns:
     category_sets: list[frozenset[str]]
 
 
-def read_responders(path: Path, row: dict[str, int]) -> ResponderColumns:
-    """Read ``responders.csv`` against the cells' rows; raises Unusual unless all is sound."""
+def read_responders(path: Path, cells: CellColumns) -> ResponderColumns:
+    """Read ``responders.csv`` against the cells; raises Unusual unless all is sound."""
     header = ("id", "name", "kind", "grid", "categories", "backup", "contact")
-    ids: list[str] = []
-    backups: list[str] = []
-    columns: dict[str, list[Any]] = {"kind": [], "grid": [], "line": [], "categories": []}
-    strings = {name: StringsBuilder() for name in ("id", "name", "contact")}
-    encoded: list[bytes] = []
-    sets = _CategorySets()
-    for lines, rows in blocks(path, header):
-        if not rows:
-            continue
-        rid, name, kind, grid, categories, backup, contact = rows
-        kinds = list(map(_KIND_NUMBER.get, kind))
-        grids = list(map(row.get, grid))
-        if "" in rid or "" in name or None in kinds or None in grids:
-            raise Unusual(path.name)
-        columns["kind"].append(np.array(kinds, dtype=np.uint8))
-        columns["grid"].append(np.array(grids, dtype=np.int32))
-        columns["line"].append(lines)
-        columns["categories"].append(sets.numbers(path.name, categories))
-        ids.extend(rid)
-        backups.extend(backup)
-        encoded.extend(strings["id"].add(rid))
-        strings["name"].add(name)
-        strings["contact"].add(contact)
-    id_sorted, id_rank = sorted_keys(encoded)
-    del encoded
-    index = dict(zip(ids, range(len(ids)), strict=True))
-    if len(index) != len(ids):
+    table = _table(path, header)
+    rid, name, backup = _array(table, "id"), _array(table, "name"), _array(table, "backup")
+    count = len(rid)
+    if _empty(rid).any() or _empty(name).any():
+        raise Unusual(path.name)
+    kind = _numbers(path.name, _array(table, "kind"), _KIND_NUMBER.get, np.uint8)
+    grid = _rows(_array(table, "grid"), cells.code_array)
+    if (grid < 0).any():
+        raise Unusual(path.name)  # a grid that is not a cell (or none)
+    # The ids and the backups looked up in one table of the ids: an id found at another row
+    # than its own is a duplicate.
+    found = _rows(pa.concat_arrays([rid, backup]), rid)
+    if (found[:count] != np.arange(count)).any():
         raise Unusual(path.name)  # a duplicate id
-    backup_rows = np.array([index.get(b, -2) if b else -1 for b in backups], dtype=np.int32)
-    del backups, index, ids
-    if (backup_rows == -2).any() or (backup_rows == np.arange(len(backup_rows))).any():
+    backup_rows = found[count:]
+    if ((backup_rows < 0) & ~_empty(backup)).any() or (backup_rows == np.arange(count)).any():
         raise Unusual(path.name)  # an unknown backup, or one's own
-    stacked = {k: _concat(v, np.int32 if k != "kind" else np.uint8) for k, v in columns.items()}
+    sets = _CategorySets(path.name)
+    categories = _numbers(path.name, _array(table, "categories"), sets.number, np.int32)
+    id_strings = _strings(rid)
+    id_sorted, id_rank = sorted_strings(id_strings)
     return ResponderColumns(
         id_sorted,
         id_rank,
-        strings["id"].build(),
-        strings["name"].build(),
-        strings["contact"].build(),
-        stacked["kind"],
-        stacked["grid"],
+        id_strings,
+        _strings(name),
+        _strings(_array(table, "contact")),
+        kind,
+        grid,
         backup_rows,
-        stacked["line"],
-        stacked["categories"],
+        np.arange(2, count + 2, dtype=np.int32),  # line 1 is the header; no blank lines
+        categories,
         sets.sets,
     )
-
-
-def _concat(parts: list[Any], dtype: Any) -> Any:
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
 class _CategorySets:
     """Numbers the distinct sets of categories in roster order, as ``compile_tables`` does."""
 
-    def __init__(self) -> None:
+    def __init__(self, file: str) -> None:
+        self.file = file
         self.sets: list[frozenset[str]] = []
         self._number: dict[frozenset[str], int] = {}
-        self._by_text: dict[str, int] = {}
 
-    def numbers(self, file: str, texts: Sequence[str]) -> Any:
-        by_text = self._by_text
-        numbers = list(map(by_text.get, texts))
-        if None in numbers:
-            for at, text in enumerate(texts):
-                if numbers[at] is None:
-                    number = by_text.get(text)
-                    if number is None:
-                        number = by_text[text] = self._new(file, text)
-                    numbers[at] = number
-        return np.array(numbers, dtype=np.int32)
-
-    def _new(self, file: str, text: str) -> int:
+    def number(self, text: str) -> int:
+        """The number of the set ``text`` names (a new one for a set not seen before)."""
         categories = frozenset(c.strip() for c in text.split(";") if c.strip())
         if not categories:
-            raise Unusual(file)
+            raise Unusual(self.file)
         number = self._number.get(categories)
         if number is None:
             number = self._number[categories] = len(self.sets)

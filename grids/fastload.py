@@ -45,8 +45,8 @@ def load_columns(config_dir: Path, files: tuple[str, str, str]) -> Tables:
     else:
         bounds = rect = None
         _put_shapes(arrays, len(cells.codes), None)
-    responders = read_responders(config_dir / responders_file, cells.row)
     del cells.row  # the biggest of the lookups: 2.8 million entries in a province
+    responders = read_responders(config_dir / responders_file, cells)
     _put_responders(arrays, len(cells.codes), responders)
     if packed is not None and len(packed.rows):
         _put_locator(arrays, cells, packed, bounds, rect)

@@ -87,8 +87,20 @@ def test_shapes_out_of_file_order_and_multipolygons_compile_alike(tmp_path: Path
         (GRIDS_FILE, lambda text: text.replace(",样例", ',"样例', 1).replace("\n", '"\n', 2)),
         (RESPONDERS_FILE, lambda text: text.replace(",*,", ", *,", 1)),
         (GEOJSON_FILE, lambda text: text.replace("},\n", "},\n,", 1)),
+        (GRIDS_FILE, lambda text: text.replace(",样例", ",\u3000样例", 1)),
+        (RESPONDERS_FILE, lambda text: text.replace("\n", "\n\n", 2)),
+        (RESPONDERS_FILE, lambda text: text.replace(",*,", ",*,,", 1)),
+        (RESPONDERS_FILE, lambda text: text.replace(",*,PS", ",*,XX", 1)),
     ],
-    ids=["quoted field", "padded field", "two commas"],
+    ids=[
+        "quoted field",
+        "padded field",
+        "two commas",
+        "ideographic space before a name",
+        "blank line",
+        "a field too many",
+        "unknown backup",
+    ],
 )
 def test_what_the_fast_path_does_not_take_goes_the_long_way(
     province: Path, tmp_path: Path, file: str, change: Any
@@ -155,3 +167,18 @@ def test_the_cold_path_answers_locate_trace_and_routing_as_the_long_way(province
         decisions = [router.route(request) for router in routers]
         assert decisions[1].to_dict() == decisions[0].to_dict()
         assert decisions[1].explain() == decisions[0].explain(), "the same trace"
+
+
+def test_whitespace_inside_a_name_stays_on_the_fast_path(province: Path, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    for name in FILES:
+        (config / name).write_bytes((province / name).read_bytes())
+    path = config / GRIDS_FILE
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(",田园镇", ",田园\u3000镇", 1), encoding="utf-8")
+
+    fast = load_columns(config, FILES)
+
+    _same(fast, _long_way(config).tables)
+    assert "田园\u3000镇".encode() in bytes(fast.arrays["cell_name_blob"])
