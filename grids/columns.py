@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from grids.model import Level
-from grids.tables import KINDS, Strings
+from grids.tables import KINDS, Strings, sorted_strings
 
 __all__ = ["CellColumns", "ResponderColumns", "Unusual", "read_cells", "read_responders"]
 
@@ -90,7 +90,6 @@ def _table(path: Path, header: Sequence[str]) -> pa.Table:
         )
     except pa.ArrowInvalid:
         raise Unusual(path.name) from None  # a row of another width, or not UTF-8
-    table = table.combine_chunks()
     longest = 0
     for name in names:
         column = table[name]
@@ -125,29 +124,6 @@ def _strings(array: Any) -> Strings:
         else np.zeros(0, dtype=np.uint8)
     )
     return Strings(blob, (offsets - start).astype(np.uint32 if total < 2**32 else np.int64))
-
-
-def sorted_strings(strings: Strings) -> tuple[Any, Any]:
-    """``grids.tables.sorted_keys`` of the values of ``strings``, without a bytes per value:
-    the values as fixed-width bytes (as numpy pads them) and their stable order."""
-    count = len(strings)
-    if not count:
-        return np.zeros(0, dtype="S1"), np.zeros(0, dtype=np.int32)
-    offsets = strings.offsets.astype(np.int64)
-    sizes = np.diff(offsets)
-    width = max(int(sizes.max()), 1)
-    # Every value's first ``width`` bytes at once (the blob padded so the last one can be
-    # read that far), then the bytes past each value's end zeroed, as numpy pads them.
-    padded = np.concatenate([np.asarray(strings.blob, dtype=np.uint8), np.zeros(width, np.uint8)])
-    fixed = np.empty((count, width), dtype=np.uint8)
-    starts = offsets[:-1].copy()
-    for column in range(width):  # one byte of every value at a time: no n-by-width index
-        fixed[:, column] = padded[starts]
-        starts += 1
-    fixed[np.arange(width) >= sizes[:, None]] = 0
-    keys = fixed.view(f"S{width}").ravel()
-    order = np.argsort(keys, kind="stable")
-    return keys[order], order.astype(np.int32)
 
 
 def _numbers(file: str, array: Any, number: Callable[[str], int | None], dtype: Any) -> Any:

@@ -30,7 +30,7 @@ __all__ = [
     "compile_tables",
     "groups",
     "shape_at",
-    "sorted_keys",
+    "sorted_strings",
 ]
 
 # Responder kinds by number, in declaration order: the kind column holds these numbers.
@@ -178,17 +178,32 @@ def groups(owner: Any, count: int, *, skip_negative: bool) -> tuple[Any, Any]:
 
 
 def _sorted_keys(keys: Sequence[str]) -> tuple[Any, Any]:
-    """Keys as sorted fixed-width UTF-8 bytes and the row of each, for np.searchsorted."""
-    return sorted_keys([key.encode("utf-8") for key in keys])
+    """Keys as sorted fixed-width UTF-8 bytes and the row of each (:func:`sorted_strings`)."""
+    return sorted_strings(Strings.of(keys))
 
 
-def sorted_keys(encoded_keys: Sequence[bytes]) -> tuple[Any, Any]:
-    """:func:`_sorted_keys` of keys already encoded (UTF-8)."""
-    encoded = np.array(encoded_keys or [b""], dtype=np.bytes_)
-    if not encoded_keys:
-        return encoded[:0], np.zeros(0, dtype=np.int32)
-    order = np.argsort(encoded, kind="stable")
-    return encoded[order], order.astype(np.int32)
+def sorted_strings(strings: Strings) -> tuple[Any, Any]:
+    """The values of ``strings`` as sorted fixed-width bytes (padded as numpy pads them) and
+    the row of each (a stable order), for np.searchsorted; built from the blob without a
+    bytes object per value."""
+    count = len(strings)
+    if not count:
+        return np.zeros(0, dtype="S1"), np.zeros(0, dtype=np.int32)
+    offsets = strings.offsets.astype(np.int64)
+    sizes = np.diff(offsets)
+    width = max(int(sizes.max()), 1)
+    # Each value's first ``width`` bytes, one byte of every value at a time (the blob padded
+    # so the last one can be read that far), then the bytes past each value's end zeroed.
+    padded = np.concatenate([np.asarray(strings.blob, dtype=np.uint8), np.zeros(width, np.uint8)])
+    fixed = np.empty((count, width), dtype=np.uint8)
+    starts = offsets[:-1].copy()
+    for column in range(width):
+        fixed[:, column] = padded[starts]
+        starts += 1
+    fixed[np.arange(width) >= sizes[:, None]] = 0
+    keys = fixed.view(f"S{width}").ravel()
+    order = np.argsort(keys, kind="stable")
+    return keys[order], order.astype(np.int32)
 
 
 def _put_shapes(
